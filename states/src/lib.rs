@@ -1,0 +1,15 @@
+//! The Amazon States Language, pure: definitions and their validation, JSONPath,
+//! payload templates, intrinsic functions, Choice rules, Retry/Catch decisions and the
+//! AWS-shaped history events.
+//!
+//! Nothing here performs IO, reads a clock or draws randomness: time and entropy are
+//! passed in by the runtime (`sfnlite-engine`), so every function is deterministic.
+#![warn(missing_docs)]
+
+pub mod choice;
+pub mod diagnostic;
+pub mod entropy;
+pub mod error;
+pub mod intrinsics;
+pub mod path;
+pub mod timestamp;

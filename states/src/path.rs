@@ -1,0 +1,586 @@
+//! JSONPath as Step Functions uses it.
+//!
+//! Two kinds, as in the ASL specification:
+//! - [`Path`]: any JSONPath (`InputPath`, `OutputPath`, `"key.$"` fields, `ItemsPath`, Choice `Variable`…).
+//!   A *definite* path (names and indexes only) selects one node and fails when the node is missing;
+//!   an *indefinite* path (wildcards, slices, filters, `..`, unions) yields an array of every match.
+//! - [`ReferencePath`]: names and indexes only (`ResultPath`); it can also *write* into a document,
+//!   creating missing objects on the way.
+//!
+//! Paths are parsed once, when the definition is loaded. Definite paths are walked directly;
+//! indefinite ones are translated to RFC 9535 syntax and evaluated by `jsonpath-rust`.
+//! The accepted syntax is the one AWS accepts (Jayway's): `$.a-b` and `$.a b` are names, `$['a']`
+//! and `$[0]` are brackets, `$$` is the context object.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use jsonpath_rust::parser::model::JpQuery;
+use jsonpath_rust::parser::parse_json_path;
+use jsonpath_rust::query::js_path_process;
+use serde_json::{Map, Value};
+
+/// Where a path starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Root {
+    /// `$`: the state's (effective) input.
+    Input,
+    /// `$$`: the context object.
+    Context,
+    /// `$name`: a workflow variable (set by `Assign`).
+    Variable(String),
+}
+
+/// One step of a definite path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// `.name` or `['name']`.
+    Name(String),
+    /// `[3]`, or `[-1]` counting from the end.
+    Index(i64),
+}
+
+#[derive(Debug, Clone)]
+enum Kind {
+    Definite(Vec<Step>),
+    Query(Box<JpQuery>),
+}
+
+/// A parsed JSONPath.
+#[derive(Debug, Clone)]
+pub struct Path {
+    text: Box<str>,
+    root: Root,
+    kind: Kind,
+}
+
+/// The values a path can read from.
+#[derive(Debug, Clone, Copy)]
+pub struct Scope<'a> {
+    /// What `$` refers to.
+    pub input: &'a Value,
+    /// What `$$` refers to.
+    pub context: &'a Value,
+    /// Workflow variables (`$name`), when the caller has any.
+    pub variables: Option<&'a Map<String, Value>>,
+}
+
+impl<'a> Scope<'a> {
+    /// A scope with no variables.
+    pub fn new(input: &'a Value, context: &'a Value) -> Scope<'a> {
+        Scope { input, context, variables: None }
+    }
+}
+
+/// A definite path named a node that does not exist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathMiss {
+    /// The normalized path up to and including the step that failed, e.g. `$['a']`.
+    pub normalized: String,
+    /// True when the failing step was the last one (Jayway's "No results for path"),
+    /// false when a step in the middle was missing ("Missing property in path").
+    pub at_leaf: bool,
+    /// True when the root variable itself does not exist.
+    pub unknown_variable: bool,
+}
+
+impl PathMiss {
+    /// AWS's wording for a missing node, e.g.
+    /// `Invalid path '$.a' : No results for path: $['a']`.
+    pub fn invalid_path_message(&self, path: &str) -> String {
+        if self.at_leaf {
+            format!("Invalid path '{path}' : No results for path: {}", self.normalized)
+        } else {
+            format!("Invalid path '{path}' : Missing property in path {}", self.normalized)
+        }
+    }
+}
+
+/// A path that could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathSyntaxError {
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for PathSyntaxError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// A parsed segment before we know whether the path is definite.
+enum Segment {
+    Name(String),
+    Index(i64),
+    /// Anything that makes a path indefinite, already in RFC 9535 syntax.
+    Complex(String),
+}
+
+impl Path {
+    /// Parses a JSONPath (`$…`, `$$…`, or `$variable…`).
+    pub fn parse(text: &str) -> Result<Path, PathSyntaxError> {
+        let err = |message: String| PathSyntaxError { message };
+        let (root, rest) = if let Some(rest) = text.strip_prefix("$$") {
+            (Root::Context, rest)
+        } else if let Some(rest) = text.strip_prefix('$') {
+            let name_len = rest
+                .char_indices()
+                .find(|(_, c)| *c == '.' || *c == '[')
+                .map_or(rest.len(), |(i, _)| i);
+            if name_len == 0 {
+                (Root::Input, rest)
+            } else {
+                let name = &rest[..name_len];
+                if !name.chars().all(|c| c.is_alphanumeric() || c == '_') {
+                    return Err(err(format!("invalid variable name '{name}' in path '{text}'")));
+                }
+                (Root::Variable(name.to_owned()), &rest[name_len..])
+            }
+        } else {
+            return Err(err(format!("the path '{text}' does not start with '$'")));
+        };
+        let segments = parse_segments(rest).map_err(|m| err(format!("{m} in path '{text}'")))?;
+        let definite = segments.iter().all(|s| !matches!(s, Segment::Complex(_)));
+        let kind = if definite {
+            Kind::Definite(
+                segments
+                    .into_iter()
+                    .map(|s| match s {
+                        Segment::Name(n) => Step::Name(n),
+                        Segment::Index(i) => Step::Index(i),
+                        Segment::Complex(_) => unreachable!("checked above"),
+                    })
+                    .collect(),
+            )
+        } else {
+            let mut rfc = String::from("$");
+            for segment in &segments {
+                match segment {
+                    Segment::Name(n) => push_rfc_name(&mut rfc, n),
+                    Segment::Index(i) => rfc.push_str(&format!("[{i}]")),
+                    Segment::Complex(c) => rfc.push_str(c),
+                }
+            }
+            let query = parse_json_path(&rfc).map_err(|e| err(format!("invalid JSONPath '{text}': {e}")))?;
+            Kind::Query(Box::new(query))
+        };
+        Ok(Path { text: text.into(), root, kind })
+    }
+
+    /// The path as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Where the path starts.
+    pub fn root(&self) -> &Root {
+        &self.root
+    }
+
+    /// True when the path can select at most one node.
+    pub fn is_definite(&self) -> bool {
+        matches!(self.kind, Kind::Definite(_))
+    }
+
+    /// The steps of a definite path.
+    pub fn steps(&self) -> Option<&[Step]> {
+        match &self.kind {
+            Kind::Definite(steps) => Some(steps),
+            Kind::Query(_) => None,
+        }
+    }
+
+    fn root_value<'a>(&self, scope: &Scope<'a>) -> Result<&'a Value, PathMiss> {
+        match &self.root {
+            Root::Input => Ok(scope.input),
+            Root::Context => Ok(scope.context),
+            Root::Variable(name) => scope.variables.and_then(|vars| vars.get(name)).ok_or_else(|| PathMiss {
+                normalized: format!("${name}"),
+                at_leaf: true,
+                unknown_variable: true,
+            }),
+        }
+    }
+
+    /// Selects what the path names: the node for a definite path (borrowed), or the array
+    /// of all matches for an indefinite one.
+    pub fn select<'a>(&self, scope: &Scope<'a>) -> Result<Cow<'a, Value>, PathMiss> {
+        let root = self.root_value(scope)?;
+        match &self.kind {
+            Kind::Definite(steps) => walk(root, steps).map(Cow::Borrowed),
+            Kind::Query(query) => {
+                let found = js_path_process(query, root).unwrap_or_default();
+                Ok(Cow::Owned(Value::Array(found.into_iter().map(|r| r.val.clone()).collect())))
+            }
+        }
+    }
+
+    /// Like [`Path::select`], but returns an owned value.
+    pub fn eval(&self, scope: &Scope<'_>) -> Result<Value, PathMiss> {
+        self.select(scope).map(Cow::into_owned)
+    }
+}
+
+impl fmt::Display for Path {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl PartialEq for Path {
+    fn eq(&self, other: &Path) -> bool {
+        self.text == other.text
+    }
+}
+
+fn push_rfc_name(out: &mut String, name: &str) {
+    out.push_str("['");
+    for c in name.chars() {
+        match c {
+            '\'' => out.push_str("\\'"),
+            '\\' => out.push_str("\\\\"),
+            c => out.push(c),
+        }
+    }
+    out.push_str("']");
+}
+
+/// Renders steps as Jayway prints them: `$['a'][0]`.
+pub fn normalized(steps: &[Step]) -> String {
+    let mut out = String::from("$");
+    for step in steps {
+        match step {
+            Step::Name(n) => {
+                out.push_str("['");
+                out.push_str(n);
+                out.push_str("']");
+            }
+            Step::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+fn walk<'a>(root: &'a Value, steps: &[Step]) -> Result<&'a Value, PathMiss> {
+    let mut current = root;
+    for (i, step) in steps.iter().enumerate() {
+        let next = match (step, current) {
+            (Step::Name(name), Value::Object(map)) => map.get(name),
+            (Step::Index(idx), Value::Array(items)) => {
+                let idx = if *idx < 0 { items.len() as i64 + idx } else { *idx };
+                usize::try_from(idx).ok().and_then(|i| items.get(i))
+            }
+            _ => None,
+        };
+        match next {
+            Some(v) => current = v,
+            None => {
+                let at_leaf = i + 1 == steps.len();
+                return Err(PathMiss {
+                    normalized: normalized(if at_leaf { steps } else { &steps[..=i] }),
+                    at_leaf,
+                    unknown_variable: false,
+                });
+            }
+        }
+    }
+    Ok(current)
+}
+
+fn parse_segments(mut rest: &str) -> Result<Vec<Segment>, String> {
+    let mut segments = Vec::new();
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix("..") {
+            // Descendant segment: `..name`, `..*` or `..[…]`.
+            if let Some(after_star) = after.strip_prefix('*') {
+                segments.push(Segment::Complex("..*".into()));
+                rest = after_star;
+            } else if after.starts_with('[') {
+                let (inner, tail) = bracket(after)?;
+                segments.push(Segment::Complex(format!("..[{}]", bracket_to_rfc(inner)?)));
+                rest = tail;
+            } else {
+                let (name, tail) = dot_name(after);
+                if name.is_empty() {
+                    return Err("empty name after '..'".into());
+                }
+                let mut rfc = String::from("..");
+                push_rfc_name(&mut rfc, name);
+                segments.push(Segment::Complex(rfc));
+                rest = tail;
+            }
+        } else if let Some(after) = rest.strip_prefix('.') {
+            if let Some(after_star) = after.strip_prefix('*') {
+                segments.push(Segment::Complex("[*]".into()));
+                rest = after_star;
+            } else {
+                let (name, tail) = dot_name(after);
+                if name.is_empty() {
+                    return Err("empty name after '.'".into());
+                }
+                segments.push(Segment::Name(name.to_owned()));
+                rest = tail;
+            }
+        } else if rest.starts_with('[') {
+            let (inner, tail) = bracket(rest)?;
+            segments.push(parse_bracket(inner)?);
+            rest = tail;
+        } else {
+            return Err(format!("unexpected '{}'", rest.chars().next().unwrap_or(' ')));
+        }
+    }
+    Ok(segments)
+}
+
+/// A dot-notation name runs to the next `.` or `[`.
+fn dot_name(text: &str) -> (&str, &str) {
+    let end = text.find(['.', '[']).unwrap_or(text.len());
+    (&text[..end], &text[end..])
+}
+
+/// Splits `[inner]tail`, honouring quotes and nesting inside the brackets.
+fn bracket(text: &str) -> Result<(&str, &str), String> {
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for (i, c) in text.char_indices() {
+        if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '\'' | '"' => quote = Some(c),
+            '[' | '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            ']' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Ok((&text[1..i], &text[i + 1..]));
+                }
+            }
+            _ => {}
+        }
+    }
+    Err("unclosed '['".into())
+}
+
+fn parse_bracket(inner: &str) -> Result<Segment, String> {
+    let trimmed = inner.trim();
+    if let Some(name) = single_quoted(trimmed) {
+        return Ok(Segment::Name(name));
+    }
+    if let Ok(idx) = trimmed.parse::<i64>() {
+        return Ok(Segment::Index(idx));
+    }
+    Ok(Segment::Complex(format!("[{}]", bracket_to_rfc(trimmed)?)))
+}
+
+fn single_quoted(text: &str) -> Option<String> {
+    let quote = text.chars().next().filter(|c| *c == '\'' || *c == '"')?;
+    if text.len() < 2 || !text.ends_with(quote) {
+        return None;
+    }
+    let body = &text[1..text.len() - 1];
+    let mut out = String::new();
+    let mut chars = body.chars();
+    while let Some(c) = chars.next() {
+        if c == quote {
+            return None; // more than one quoted item, e.g. a union
+        }
+        if c == '\\' {
+            out.push(chars.next()?);
+        } else {
+            out.push(c);
+        }
+    }
+    Some(out)
+}
+
+/// Brackets that make a path indefinite: `*`, `a:b`, `?(…)`, unions. Jayway accepts
+/// `?(expr)`; RFC 9535 accepts the same with the parentheses read as grouping.
+fn bracket_to_rfc(inner: &str) -> Result<String, String> {
+    let trimmed = inner.trim();
+    if trimmed.is_empty() {
+        return Err("empty '[]'".into());
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// A path that may be written to: names and indexes only (`ResultPath`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReferencePath {
+    text: Box<str>,
+    steps: Vec<Step>,
+}
+
+/// Why a value could not be written at a reference path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteError {
+    /// AWS's wording of the problem.
+    pub message: String,
+}
+
+impl ReferencePath {
+    /// Parses a reference path: `$`, `$.a.b`, `$['a'][0]`.
+    pub fn parse(text: &str) -> Result<ReferencePath, PathSyntaxError> {
+        let path = Path::parse(text)?;
+        match (path.root, path.kind) {
+            (Root::Input, Kind::Definite(steps)) => Ok(ReferencePath { text: text.into(), steps }),
+            _ => Err(PathSyntaxError {
+                message: format!("the reference path '{text}' must be a definite path starting with '$'"),
+            }),
+        }
+    }
+
+    /// The path as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The steps after `$`.
+    pub fn steps(&self) -> &[Step] {
+        &self.steps
+    }
+
+    /// Reads the node the path names.
+    pub fn get<'a>(&self, value: &'a Value) -> Result<&'a Value, PathMiss> {
+        walk(value, &self.steps)
+    }
+
+    /// Writes `value` into `document` at this path, creating missing objects along the way.
+    ///
+    /// `$` replaces the whole document. A step through a value that is not an object
+    /// (or an index past the end of an array) cannot be written.
+    pub fn set(&self, document: Value, value: Value) -> Result<Value, WriteError> {
+        if self.steps.is_empty() {
+            return Ok(value);
+        }
+        let mut document = document;
+        let mut current = &mut document;
+        for (i, step) in self.steps.iter().enumerate() {
+            let last = i + 1 == self.steps.len();
+            current = match step {
+                Step::Name(name) => {
+                    if !current.is_object() {
+                        return Err(self.write_error(i));
+                    }
+                    let map = current.as_object_mut().expect("checked above");
+                    if last {
+                        map.insert(name.clone(), value);
+                        return Ok(document);
+                    }
+                    map.entry(name.clone()).or_insert_with(|| Value::Object(Map::new()))
+                }
+                Step::Index(idx) => {
+                    let Value::Array(items) = current else {
+                        return Err(self.write_error(i));
+                    };
+                    let idx = if *idx < 0 { items.len() as i64 + idx } else { *idx };
+                    let Some(slot) = usize::try_from(idx).ok().and_then(|i| items.get_mut(i)) else {
+                        return Err(self.write_error(i));
+                    };
+                    if last {
+                        *slot = value;
+                        return Ok(document);
+                    }
+                    slot
+                }
+            };
+        }
+        Ok(document)
+    }
+
+    fn write_error(&self, step: usize) -> WriteError {
+        WriteError {
+            message: format!(
+                "Invalid path '{}' : Missing property in path {}",
+                self.text,
+                normalized(&self.steps[..=step])
+            ),
+        }
+    }
+}
+
+impl fmt::Display for ReferencePath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn sel(path: &str, input: Value) -> Result<Value, PathMiss> {
+        let ctx = json!({"Execution": {"Id": "arn:x"}});
+        Path::parse(path).unwrap().eval(&Scope::new(&input, &ctx))
+    }
+
+    #[test]
+    fn definite_paths() {
+        let doc = json!({"a": {"b-c": [1, 2, {"d e": 3}]}, "x": null});
+        let cases: &[(&str, Value)] = &[
+            ("$", doc.clone()),
+            ("$.a.b-c[1]", json!(2)),
+            ("$.a['b-c'][-1]['d e']", json!(3)),
+            ("$.a.b-c[2].d e", json!(3)),
+            ("$.x", Value::Null),
+            ("$[\"a\"]", doc["a"].clone()),
+        ];
+        for (path, expected) in cases {
+            assert_eq!(sel(path, doc.clone()).as_ref(), Ok(expected), "{path}");
+        }
+        assert_eq!(sel("$$.Execution.Id", json!({})), Ok(json!("arn:x")));
+    }
+
+    #[test]
+    fn indefinite_paths_return_arrays() {
+        let doc = json!({"items": [{"v": 1}, {"v": 2}, {"w": 3}]});
+        assert_eq!(sel("$.items[*].v", doc.clone()), Ok(json!([1, 2])));
+        assert_eq!(sel("$.items[1:]", doc.clone()), Ok(json!([{"v": 2}, {"w": 3}])));
+        assert_eq!(sel("$..v", doc.clone()), Ok(json!([1, 2])));
+        assert_eq!(sel("$.items[?(@.v > 1)]", doc.clone()), Ok(json!([{"v": 2}])));
+        assert_eq!(sel("$.missing[*].v", json!({})), Ok(json!([])));
+        assert_eq!(sel("$.items[0,2]", doc), Ok(json!([{"v": 1}, {"w": 3}])));
+    }
+
+    #[test]
+    fn misses_use_jayway_wording() {
+        let miss = sel("$.a", json!({})).unwrap_err();
+        assert_eq!(miss.invalid_path_message("$.a"), "Invalid path '$.a' : No results for path: $['a']");
+        let miss = sel("$.no.such", json!({})).unwrap_err();
+        assert_eq!(
+            miss.invalid_path_message("$.no.such"),
+            "Invalid path '$.no.such' : Missing property in path $['no']"
+        );
+    }
+
+    #[test]
+    fn reference_paths_write_and_create() {
+        let rp = ReferencePath::parse("$.a.b").unwrap();
+        assert_eq!(rp.set(json!({"x": 1}), json!(2)), Ok(json!({"x": 1, "a": {"b": 2}})));
+        assert_eq!(ReferencePath::parse("$").unwrap().set(json!(1), json!(2)), Ok(json!(2)));
+        assert!(rp.set(json!({"a": "str"}), json!(2)).is_err());
+        assert!(ReferencePath::parse("$.a[*]").is_err());
+        assert!(ReferencePath::parse("$$.a").is_err());
+        let idx = ReferencePath::parse("$.list[1]").unwrap();
+        assert_eq!(idx.set(json!({"list": [0, 0]}), json!(5)), Ok(json!({"list": [0, 5]})));
+    }
+
+    #[test]
+    fn syntax_errors() {
+        for bad in ["a.b", "$.", "$[", "$.a[]", "$.a..", "$x-y"] {
+            assert!(Path::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(Path::parse("$var.x").unwrap().root(), &Root::Variable("var".into()));
+    }
+}
