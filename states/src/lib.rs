@@ -13,3 +13,13 @@ pub mod error;
 pub mod intrinsics;
 pub mod path;
 pub mod timestamp;
+pub mod definition;
+pub mod history;
+pub mod io;
+pub mod template;
+pub mod validate;
+
+pub use definition::{StateMachine, parse_definition};
+pub use diagnostic::{Diagnostic, DiagnosticCode, Severity};
+pub use error::{ErrorMatcher, ErrorName, EvalError, StatesError};
+pub mod retry;

@@ -1,0 +1,62 @@
+//! `sfnlite validate FILE`: every problem at once, with AWS codes and locations.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use serde_json::json;
+use sfnlite_states::{Diagnostic, Severity, StateMachine, parse_definition};
+
+use super::Failure;
+use crate::args::{DefinitionArgs, ValidateArgs, ValidateFormat};
+use crate::input::{read_file, substitute, unresolved_placeholders};
+
+/// Reads, substitutes and parses a definition. Unreadable files are usage errors.
+pub(crate) fn load(args: &DefinitionArgs) -> Result<(Option<StateMachine>, Vec<Diagnostic>), Failure> {
+    let text = read_file(&args.file).map_err(Failure::usage)?;
+    let text = substitute(&text, &args.substitutions).map_err(Failure::usage)?;
+    for name in unresolved_placeholders(&text) {
+        eprintln!("sfnlite: warning: {}: the placeholder ${{{name}}} has no --sub value", args.file.display());
+    }
+    Ok(parse_definition(&text))
+}
+
+/// Prints diagnostics for people, one per line: `file: error[CODE] at /States/X: message`.
+pub(crate) fn print_diagnostics(file: &Path, diagnostics: &[Diagnostic]) {
+    for d in diagnostics {
+        eprintln!("{}: {d}", file.display());
+    }
+}
+
+pub(crate) fn validate(args: ValidateArgs) -> Result<ExitCode, Failure> {
+    let (machine, diagnostics) = load(&args.definition)?;
+    let ok = machine.is_some();
+    match args.format {
+        ValidateFormat::Text => {
+            for d in &diagnostics {
+                println!("{}: {d}", args.definition.file.display());
+            }
+            let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
+            let warnings = diagnostics.len() - errors;
+            if ok {
+                eprintln!("{}: valid ({warnings} warning(s))", args.definition.file.display());
+            } else {
+                eprintln!("{}: invalid: {errors} error(s), {warnings} warning(s)", args.definition.file.display());
+            }
+        }
+        ValidateFormat::Json => {
+            let items: Vec<_> = diagnostics
+                .iter()
+                .map(|d| {
+                    json!({
+                        "severity": if d.severity == Severity::Error { "ERROR" } else { "WARNING" },
+                        "code": d.code.as_str(),
+                        "message": d.message,
+                        "location": d.location,
+                    })
+                })
+                .collect();
+            println!("{}", json!({"result": if ok { "OK" } else { "FAIL" }, "diagnostics": items}));
+        }
+    }
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}

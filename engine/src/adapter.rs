@@ -1,0 +1,79 @@
+//! Task adapters: what runs a Task state's `Resource`.
+//!
+//! Every failure an adapter reports is ASL data ([`StatesError`]) that Retry and Catch see.
+//! An adapter is cancelled by dropping its future (on timeout, or when a sibling Map
+//! iteration or Parallel branch fails).
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use sfnlite_states::StatesError;
+
+use crate::clock::BoxFuture;
+
+/// One invocation of a Task.
+#[derive(Debug, Clone)]
+pub struct TaskRequest {
+    /// The Task state's name.
+    pub state_name: String,
+    /// The `Resource` ARN.
+    pub resource: String,
+    /// The effective parameters (after `InputPath` and `Parameters`).
+    pub parameters: Value,
+    /// The evaluated `Credentials`, when the state has them.
+    pub credentials: Option<Value>,
+    /// 0 for the first attempt, then 1, 2, … for retries.
+    pub attempt: u64,
+    /// When the task times out (epoch milliseconds), if it has a timeout.
+    pub deadline_millis: Option<i64>,
+    /// The execution's ARN.
+    pub execution_arn: String,
+}
+
+/// Runs Task resources.
+pub trait TaskAdapter: Send + Sync {
+    /// A short name for messages (`mock`, `athena`, `s3`…).
+    fn name(&self) -> &str;
+
+    /// True when this adapter runs `resource` for the state named `state_name`.
+    fn handles(&self, state_name: &str, resource: &str) -> bool;
+
+    /// Runs the task. The result is the service response (before `ResultSelector`).
+    fn invoke(&self, request: TaskRequest) -> BoxFuture<'_, Result<Value, StatesError>>;
+}
+
+/// The adapters of an engine, tried in order.
+#[derive(Default, Clone)]
+pub struct Registry {
+    adapters: Vec<Arc<dyn TaskAdapter>>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Registry {
+        Registry::default()
+    }
+
+    /// Adds an adapter; earlier adapters win.
+    pub fn register(&mut self, adapter: Arc<dyn TaskAdapter>) {
+        self.adapters.push(adapter);
+    }
+
+    /// The adapter for a task, if any.
+    pub fn find(&self, state_name: &str, resource: &str) -> Option<&Arc<dyn TaskAdapter>> {
+        self.adapters.iter().find(|a| a.handles(state_name, resource))
+    }
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.adapters.iter().map(|a| a.name())).finish()
+    }
+}
+
+/// True for legacy Lambda function ARNs (`arn:aws:lambda:…:function:…`), whose history
+/// uses the `LambdaFunction*` events and whose result is the function's payload.
+pub fn is_lambda_function_arn(resource: &str) -> bool {
+    let parts: Vec<&str> = resource.splitn(7, ':').collect();
+    parts.len() >= 7 && parts[2] == "lambda" && parts[5] == "function"
+}

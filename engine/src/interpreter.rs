@@ -1,0 +1,901 @@
+//! Runs one execution: walks the state machine, performs effects (tasks through adapters,
+//! waits on the clock, Map and Parallel fan-out), and records every history event.
+//!
+//! The ASL semantics (paths, templates, Choice rules, retry decisions) are pure functions
+//! of `sfnlite-states`; this module only sequences them and does the effects.
+//!
+//! Concurrency: Map iterations and Parallel branches are futures polled together in the
+//! execution's task (no threads), so a failing iteration cancels its siblings by dropping
+//! them. Results are ordered by index, never by completion.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Mutex;
+
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use serde_json::{Value, json};
+use sfnlite_states::definition::{
+    Count, FailState, JitterStrategy, MapState, ParallelState, PassState, Seconds, State, StateKind,
+    StateMachine, TaskState, TextField, Transition, WaitFor, WaitState,
+};
+use sfnlite_states::entropy::{Entropy, SeededEntropy};
+use sfnlite_states::history::{EventDetails, HistoryEvent, TaskResource};
+use sfnlite_states::path::{Path, Scope};
+use sfnlite_states::retry::{Recovery, recover};
+use sfnlite_states::template::{Template, compact};
+use sfnlite_states::timestamp::{format_millis, parse_iso8601};
+use sfnlite_states::{ErrorName, EvalError, StatesError};
+
+use crate::adapter::{Registry, TaskRequest, is_lambda_function_arn};
+use crate::clock::Clock;
+use crate::store::{HistoryStore, StoreError};
+
+type LocalFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+
+/// What identifies an execution, and what the context object reports about it.
+#[derive(Debug, Clone)]
+pub struct ExecutionInfo {
+    /// `arn:aws:states:<region>:<account>:execution:<machine>:<name>`.
+    pub arn: String,
+    /// The execution name.
+    pub name: String,
+    /// The state machine's ARN.
+    pub state_machine_arn: String,
+    /// The state machine's name.
+    pub state_machine_name: String,
+    /// The role reported in `$$.Execution.RoleArn` and `ExecutionStarted`.
+    pub role_arn: String,
+    /// The region reported in task events.
+    pub region: String,
+    /// The execution input.
+    pub input: Value,
+}
+
+/// How an execution ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// `SUCCEEDED`.
+    Succeeded,
+    /// `FAILED`.
+    Failed,
+    /// `TIMED_OUT`.
+    TimedOut,
+    /// `ABORTED`.
+    Aborted,
+}
+
+impl Status {
+    /// The AWS spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Succeeded => "SUCCEEDED",
+            Status::Failed => "FAILED",
+            Status::TimedOut => "TIMED_OUT",
+            Status::Aborted => "ABORTED",
+        }
+    }
+}
+
+/// The end of an execution, as DescribeExecution reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// The final status.
+    pub status: Status,
+    /// The output, when SUCCEEDED.
+    pub output: Option<Value>,
+    /// The error, when it did not succeed (absent for a Fail state without `Error`).
+    pub error: Option<String>,
+    /// The cause, when there is one.
+    pub cause: Option<String>,
+    /// Epoch milliseconds.
+    pub start_millis: i64,
+    /// Epoch milliseconds.
+    pub stop_millis: i64,
+}
+
+/// Entropy shared by the concurrent parts of one execution.
+struct SharedEntropy(Mutex<SeededEntropy>);
+
+impl Entropy for SharedEntropy {
+    fn next_u64(&self) -> u64 {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).next_u64()
+    }
+}
+
+/// One running execution.
+pub(crate) struct Run<'a> {
+    pub(crate) info: ExecutionInfo,
+    pub(crate) start_millis: i64,
+    pub(crate) clock: &'a dyn Clock,
+    pub(crate) registry: &'a Registry,
+    pub(crate) store: &'a dyn HistoryStore,
+    entropy: SharedEntropy,
+    next_id: Mutex<u64>,
+    store_error: Mutex<Option<StoreError>>,
+}
+
+/// The part of a run that one branch of control owns: it remembers the last event it
+/// recorded, for `previousEventId`.
+struct Thread<'r, 'a> {
+    run: &'r Run<'a>,
+    last: u64,
+}
+
+enum Flow {
+    Next(usize, Value),
+    End(Value),
+}
+
+/// An `$$.Map.Item` value for ItemSelector.
+#[derive(Clone, Copy)]
+struct MapItem<'v> {
+    index: usize,
+    value: &'v Value,
+}
+
+impl<'a> Run<'a> {
+    pub(crate) fn new(
+        info: ExecutionInfo,
+        clock: &'a dyn Clock,
+        registry: &'a Registry,
+        store: &'a dyn HistoryStore,
+        seed: u64,
+    ) -> Run<'a> {
+        Run {
+            start_millis: clock.now_millis(),
+            info,
+            clock,
+            registry,
+            store,
+            entropy: SharedEntropy(Mutex::new(SeededEntropy::new(seed))),
+            next_id: Mutex::new(0),
+            store_error: Mutex::new(None),
+        }
+    }
+
+    fn record(&self, previous: u64, details: EventDetails) -> u64 {
+        let id = {
+            let mut next = self.next_id.lock().unwrap_or_else(|e| e.into_inner());
+            *next += 1;
+            *next
+        };
+        let event = HistoryEvent { id, previous_event_id: previous, timestamp: self.clock.now_millis(), details };
+        if let Err(e) = self.store.append(&self.info.arn, event) {
+            self.store_error.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(e);
+        }
+        id
+    }
+
+    /// Runs the execution to its end.
+    pub(crate) async fn execute(&self, machine: &StateMachine) -> Result<Outcome, StoreError> {
+        let started = self.record(0, EventDetails::ExecutionStarted { input: self.info.input.clone(), role_arn: self.info.role_arn.clone() });
+        let mut thread = Thread { run: self, last: started };
+        let body = self.run_machine(machine, self.info.input.clone(), &mut thread);
+        let result = match machine.timeout_seconds {
+            Some(seconds) => {
+                let deadline = self.start_millis + seconds as i64 * 1000;
+                tokio::select! {
+                    result = body => Some(result),
+                    () = self.clock.sleep_until(deadline) => None,
+                }
+            }
+            None => Some(body.await),
+        };
+        let last = *self.next_id.lock().unwrap_or_else(|e| e.into_inner());
+        let (status, output, error, cause) = match result {
+            Some(Ok(output)) => {
+                self.record(last, EventDetails::ExecutionSucceeded { output: output.clone() });
+                (Status::Succeeded, Some(output), None, None)
+            }
+            Some(Err(e)) => {
+                let error = error_text(&e.error);
+                self.record(last, EventDetails::ExecutionFailed { error: error.clone(), cause: e.cause.clone() });
+                (Status::Failed, None, error, e.cause)
+            }
+            None => {
+                let error = Some("States.Timeout".to_owned());
+                self.record(last, EventDetails::ExecutionTimedOut { error: error.clone(), cause: None });
+                (Status::TimedOut, None, error, None)
+            }
+        };
+        if let Some(e) = self.store_error.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            return Err(e);
+        }
+        Ok(Outcome { status, output, error, cause, start_millis: self.start_millis, stop_millis: self.clock.now_millis() })
+    }
+
+    fn run_machine<'s, 'r: 's>(
+        &'s self,
+        machine: &'s StateMachine,
+        input: Value,
+        thread: &'s mut Thread<'r, 'a>,
+    ) -> LocalFuture<'s, Result<Value, StatesError>> {
+        Box::pin(async move {
+            let mut current = machine.start_at;
+            let mut input = input;
+            loop {
+                let state = &machine.states[current];
+                match self.run_state(state, input, thread).await? {
+                    Flow::Next(next, output) => {
+                        current = next;
+                        input = output;
+                    }
+                    Flow::End(output) => return Ok(output),
+                }
+            }
+        })
+    }
+
+    /// The context object `$$` for a state.
+    fn context(&self, state: &State, entered: i64, retry_count: u64, item: Option<MapItem<'_>>) -> Value {
+        if !state.uses_context {
+            return Value::Null;
+        }
+        let mut context = json!({
+            "Execution": {
+                "Id": self.info.arn,
+                "Input": self.info.input,
+                "Name": self.info.name,
+                "RoleArn": self.info.role_arn,
+                "StartTime": format_millis(self.start_millis),
+                "RedriveCount": 0,
+            },
+            "State": {"EnteredTime": format_millis(entered), "Name": state.name, "RetryCount": retry_count},
+            "StateMachine": {"Id": self.info.state_machine_arn, "Name": self.info.state_machine_name},
+        });
+        if let Some(item) = item {
+            context["Map"] = json!({"Item": {"Index": item.index, "Value": item.value}});
+        }
+        context
+    }
+
+    async fn run_state(&self, state: &State, input: Value, thread: &mut Thread<'_, 'a>) -> Result<Flow, StatesError> {
+        let type_name = state.kind.type_name();
+        let entered = thread.emit(EventDetails::StateEntered { state_type: type_name, name: state.name.clone(), input: input.clone() });
+        let entered_at = self.clock.now_millis();
+        let runtime = |e: EvalError| e.into_states_error(&state.name, entered);
+        let context = self.context(state, entered_at, 0, None);
+        let effective = state.input_path.apply_owned(input.clone(), &context).map_err(runtime)?;
+        let finish = |thread: &mut Thread<'_, 'a>, output: Value, transition: Transition| {
+            thread.emit(EventDetails::StateExited { state_type: type_name, name: state.name.clone(), output: output.clone() });
+            match transition {
+                Transition::Next(n) => Flow::Next(n, output),
+                Transition::End => Flow::End(output),
+            }
+        };
+        match &state.kind {
+            StateKind::Pass(pass) => {
+                let output = self.pass(pass, state, input, effective, &context).map_err(runtime)?;
+                Ok(finish(thread, output, pass.transition))
+            }
+            StateKind::Succeed => {
+                let output = state.output_path.apply_owned(effective, &context).map_err(runtime)?;
+                Ok(finish(thread, output, Transition::End))
+            }
+            StateKind::Fail(fail) => Err(self.fail(fail, &effective, &context).map_err(runtime)?),
+            StateKind::Choice(choice) => {
+                let scope = Scope::new(&effective, &context);
+                let mut next = None;
+                for rule in &choice.choices {
+                    if rule.rule.evaluate(&scope).map_err(runtime)? {
+                        next = Some(rule.next);
+                        break;
+                    }
+                }
+                let Some(next) = next.or(choice.default) else {
+                    return Err(StatesError::new(
+                        ErrorName::NoChoiceMatched,
+                        format!("No Matches! (state '{}', input '{}')", state.name, compact(&effective)),
+                    ));
+                };
+                let output = state.output_path.apply_owned(effective, &context).map_err(runtime)?;
+                Ok(finish(thread, output, Transition::Next(next)))
+            }
+            StateKind::Wait(wait) => {
+                let until = self.wait_deadline(wait, &effective, &context).map_err(runtime)?;
+                self.clock.sleep_until(until).await;
+                let output = state.output_path.apply_owned(effective, &context).map_err(runtime)?;
+                Ok(finish(thread, output, wait.transition))
+            }
+            StateKind::Task(task) => self.task(task, state, input, effective, entered, entered_at, thread).await,
+            StateKind::Parallel(parallel) => self.parallel(parallel, state, input, effective, entered, entered_at, thread).await,
+            StateKind::Map(map) => self.map(map, state, input, effective, entered, entered_at, thread).await,
+        }
+    }
+
+    fn pass(&self, pass: &PassState, state: &State, raw: Value, effective: Value, context: &Value) -> Result<Value, EvalError> {
+        let result = match (&pass.result, &pass.parameters) {
+            (Some(result), _) => result.clone(),
+            (None, Some(parameters)) => parameters.render(&Scope::new(&effective, context), &self.entropy)?,
+            (None, None) => effective,
+        };
+        let combined = pass.result_path.apply(raw, result)?;
+        state.output_path.apply_owned(combined, context)
+    }
+
+    fn fail(&self, fail: &FailState, effective: &Value, context: &Value) -> Result<StatesError, EvalError> {
+        let scope = Scope::new(effective, context);
+        let text = |field: &Option<TextField>, name: &str| -> Result<Option<String>, EvalError> {
+            match field {
+                None => Ok(None),
+                Some(TextField::Literal(s)) => Ok(Some(s.clone())),
+                Some(TextField::Dynamic(f)) => match f.eval(&scope, &self.entropy, name)? {
+                    Value::String(s) => Ok(Some(s)),
+                    other => Err(EvalError::Runtime(format!(
+                        "The {name} field must reference a string value, but it references {}",
+                        compact(&other)
+                    ))),
+                },
+            }
+        };
+        let error = text(&fail.error, "ErrorPath")?;
+        let cause = text(&fail.cause, "CausePath")?;
+        // A Fail state without `Error` ends the execution with no error name.
+        Ok(StatesError { error: ErrorName::Custom(error.unwrap_or_default()), cause })
+    }
+
+    fn wait_deadline(&self, wait: &WaitState, effective: &Value, context: &Value) -> Result<i64, EvalError> {
+        let now = self.clock.now_millis();
+        let scope = Scope::new(effective, context);
+        match &wait.wait_for {
+            WaitFor::Seconds(s) => Ok(now + (*s as i64) * 1000),
+            WaitFor::Timestamp(nanos, _) => Ok((*nanos / 1_000_000) as i64),
+            WaitFor::SecondsPath(path) => {
+                let value = path.select(&scope).map_err(|_| {
+                    EvalError::Runtime(format!("The SecondsPath parameter does not reference an input value: {path}"))
+                })?;
+                match value.as_i64() {
+                    Some(s) if s >= 0 => Ok(now + s * 1000),
+                    Some(s) => Err(EvalError::Runtime(format!("The SecondsPath parameter references a negative value: {path} == {s}"))),
+                    None => Err(EvalError::Runtime(format!(
+                        "The SecondsPath parameter does not reference a valid integer: {path} == {}",
+                        compact(&value)
+                    ))),
+                }
+            }
+            WaitFor::TimestampPath(path) => {
+                let value = path.select(&scope).map_err(|_| {
+                    EvalError::Runtime(format!("The TimestampPath parameter does not reference an input value: {path}"))
+                })?;
+                let text = value.as_str().unwrap_or_default();
+                parse_iso8601(text).map(|n| (n / 1_000_000) as i64).ok_or_else(|| {
+                    let shown = value.as_str().map_or_else(|| compact(&value), str::to_owned);
+                    EvalError::Runtime(format!(
+                        "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: {path} == {shown}"
+                    ))
+                })
+            }
+        }
+    }
+
+    /// Result processing shared by Task, Parallel and Map: ResultSelector → ResultPath → OutputPath.
+    fn shape_result(
+        &self,
+        state: &State,
+        selector: Option<&Template>,
+        result_path: &sfnlite_states::definition::ResultPath,
+        raw: Value,
+        result: Value,
+        context: &Value,
+    ) -> Result<Value, EvalError> {
+        let selected = match selector {
+            Some(template) => template.render(&Scope::new(&result, context), &self.entropy)?,
+            None => result,
+        };
+        let combined = result_path.apply(raw, selected)?;
+        state.output_path.apply_owned(combined, context)
+    }
+
+    /// Decides what follows a failed attempt: `Ok(None)` to retry (after sleeping),
+    /// `Ok(Some(flow))` when a Catcher takes over, `Err` when the state fails.
+    async fn recover_from(
+        &self,
+        state: &State,
+        retry: &[sfnlite_states::definition::Retrier],
+        catch: &[sfnlite_states::definition::Catcher],
+        attempts: &mut [u64],
+        raw: &Value,
+        error: StatesError,
+        thread: &mut Thread<'_, 'a>,
+    ) -> Result<Option<Flow>, StatesError> {
+        match recover(retry, catch, &error.error, attempts) {
+            Recovery::Retry { delay_millis, jitter } => {
+                let delay = match jitter {
+                    JitterStrategy::None => delay_millis,
+                    JitterStrategy::Full => (self.entropy.next_f64() * delay_millis as f64) as u64,
+                };
+                let until = self.clock.now_millis() + delay as i64;
+                self.clock.sleep_until(until).await;
+                Ok(None)
+            }
+            Recovery::Catch(i) => {
+                let catcher = &catch[i];
+                let output = catcher
+                    .result_path
+                    .apply(raw.clone(), error.to_value())
+                    .map_err(|e| e.into_states_error(&state.name, thread.last))?;
+                thread.emit(EventDetails::StateExited {
+                    state_type: state.kind.type_name(),
+                    name: state.name.clone(),
+                    output: output.clone(),
+                });
+                Ok(Some(Flow::Next(catcher.next, output)))
+            }
+            Recovery::Fail => Err(error),
+        }
+    }
+
+    fn seconds(&self, field: &Option<Seconds>, scope: &Scope<'_>) -> Result<Option<u64>, EvalError> {
+        match field {
+            None => Ok(None),
+            Some(Seconds::Literal(s)) => Ok(Some(*s)),
+            Some(Seconds::Path(path)) => {
+                let value = path.select(scope).map_err(|miss| EvalError::Runtime(miss.invalid_path_message(path.as_str())))?;
+                match value.as_u64() {
+                    Some(s) if s > 0 => Ok(Some(s)),
+                    _ => Err(EvalError::Runtime(format!(
+                        "The value of {path} must be a positive integer, but it is {}",
+                        compact(&value)
+                    ))),
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn task(
+        &self,
+        task: &TaskState,
+        state: &State,
+        raw: Value,
+        effective: Value,
+        entered: u64,
+        entered_at: i64,
+        thread: &mut Thread<'_, 'a>,
+    ) -> Result<Flow, StatesError> {
+        let mut attempts = vec![0; task.retry.len()];
+        let mut retry_count = 0;
+        let lambda = is_lambda_function_arn(&task.resource);
+        loop {
+            let context = self.context(state, entered_at, retry_count, None);
+            let attempt = self.task_attempt(task, state, &raw, &effective, &context, retry_count, lambda, thread).await;
+            let error = match attempt {
+                Ok(output) => {
+                    thread.emit(EventDetails::StateExited { state_type: "Task", name: state.name.clone(), output: output.clone() });
+                    return Ok(match task.transition {
+                        Transition::Next(n) => Flow::Next(n, output),
+                        Transition::End => Flow::End(output),
+                    });
+                }
+                Err(e) => e.into_states_error(&state.name, entered),
+            };
+            if let Some(flow) = self.recover_from(state, &task.retry, &task.catch, &mut attempts, &raw, error, thread).await? {
+                return Ok(flow);
+            }
+            retry_count += 1;
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn task_attempt(
+        &self,
+        task: &TaskState,
+        state: &State,
+        raw: &Value,
+        effective: &Value,
+        context: &Value,
+        retry_count: u64,
+        lambda: bool,
+        thread: &mut Thread<'_, 'a>,
+    ) -> Result<Value, EvalError> {
+        let scope = Scope::new(effective, context);
+        let parameters = match &task.parameters {
+            Some(template) => template.render(&scope, &self.entropy)?,
+            None => effective.clone(),
+        };
+        let credentials = task.credentials.as_ref().map(|c| c.render(&scope, &self.entropy)).transpose()?;
+        let timeout = self.seconds(&task.timeout, &scope)?;
+        let heartbeat = self.seconds(&task.heartbeat, &scope)?;
+        let resource = TaskResource::from_arn(&task.resource);
+        if lambda {
+            thread.emit(EventDetails::LambdaFunctionScheduled {
+                resource: task.resource.clone(),
+                input: parameters.clone(),
+                timeout_seconds: timeout,
+            });
+            thread.emit(EventDetails::LambdaFunctionStarted);
+        } else {
+            thread.emit(EventDetails::TaskScheduled {
+                resource: resource.clone(),
+                region: region_of(&task.resource).unwrap_or(&self.info.region).to_owned(),
+                parameters: parameters.clone(),
+                timeout_seconds: timeout,
+                heartbeat_seconds: heartbeat,
+            });
+            thread.emit(EventDetails::TaskStarted { resource: resource.clone() });
+        }
+        let deadline = timeout.map(|t| self.clock.now_millis() + t as i64 * 1000);
+        let request = TaskRequest {
+            state_name: state.name.clone(),
+            resource: task.resource.clone(),
+            parameters,
+            credentials,
+            attempt: retry_count,
+            deadline_millis: deadline,
+            execution_arn: self.info.arn.clone(),
+        };
+        let outcome = match self.registry.find(&state.name, &task.resource) {
+            None => Err(StatesError::new(
+                ErrorName::Runtime,
+                format!(
+                    "no task adapter runs the resource '{}' of state '{}' (mock it with --mock-config, or configure an adapter)",
+                    task.resource, state.name
+                ),
+            )),
+            Some(adapter) => {
+                let invocation = adapter.invoke(request);
+                match deadline {
+                    Some(deadline) => tokio::select! {
+                        result = invocation => result,
+                        () = self.clock.sleep_until(deadline) => Err(StatesError { error: ErrorName::Timeout, cause: None }),
+                    },
+                    None => invocation.await,
+                }
+            }
+        };
+        match outcome {
+            Ok(result) => {
+                if lambda {
+                    thread.emit(EventDetails::LambdaFunctionSucceeded { output: result.clone() });
+                } else {
+                    thread.emit(EventDetails::TaskSucceeded { resource, output: result.clone() });
+                }
+                self.shape_result(state, task.result_selector.as_ref(), &task.result_path, raw.clone(), result, context)
+            }
+            Err(error) => {
+                let (name, cause) = (error_text(&error.error), error.cause.clone());
+                let timed_out = error.error == ErrorName::Timeout;
+                thread.emit(match (lambda, timed_out) {
+                    (true, true) => EventDetails::LambdaFunctionTimedOut { error: name, cause },
+                    (true, false) => EventDetails::LambdaFunctionFailed { error: name, cause },
+                    (false, true) => EventDetails::TaskTimedOut { resource, error: name, cause },
+                    (false, false) => EventDetails::TaskFailed { resource, error: name, cause },
+                });
+                Err(EvalError::Raised(error))
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn parallel(
+        &self,
+        parallel: &ParallelState,
+        state: &State,
+        raw: Value,
+        effective: Value,
+        entered: u64,
+        entered_at: i64,
+        thread: &mut Thread<'_, 'a>,
+    ) -> Result<Flow, StatesError> {
+        let mut attempts = vec![0; parallel.retry.len()];
+        let mut retry_count = 0;
+        loop {
+            let context = self.context(state, entered_at, retry_count, None);
+            let attempt = self.parallel_attempt(parallel, state, &raw, &effective, &context, thread).await;
+            let error = match attempt {
+                Ok(output) => {
+                    thread.emit(EventDetails::StateExited { state_type: "Parallel", name: state.name.clone(), output: output.clone() });
+                    return Ok(match parallel.transition {
+                        Transition::Next(n) => Flow::Next(n, output),
+                        Transition::End => Flow::End(output),
+                    });
+                }
+                Err(e) => e.into_states_error(&state.name, entered),
+            };
+            if let Some(flow) = self.recover_from(state, &parallel.retry, &parallel.catch, &mut attempts, &raw, error, thread).await? {
+                return Ok(flow);
+            }
+            retry_count += 1;
+        }
+    }
+
+    async fn parallel_attempt(
+        &self,
+        parallel: &ParallelState,
+        state: &State,
+        raw: &Value,
+        effective: &Value,
+        context: &Value,
+        thread: &mut Thread<'_, 'a>,
+    ) -> Result<Value, EvalError> {
+        let input = match &parallel.parameters {
+            Some(template) => template.render(&Scope::new(effective, context), &self.entropy)?,
+            None => effective.clone(),
+        };
+        let started = thread.emit(EventDetails::ParallelStateStarted);
+        let mut pending: FuturesUnordered<_> = parallel
+            .branches
+            .iter()
+            .enumerate()
+            .map(|(i, branch)| {
+                let input = input.clone();
+                async move {
+                    let mut branch_thread = Thread { run: self, last: started };
+                    (i, self.run_machine(branch, input, &mut branch_thread).await)
+                }
+            })
+            .collect();
+        let mut results = vec![Value::Null; parallel.branches.len()];
+        while let Some((i, result)) = pending.next().await {
+            match result {
+                Ok(output) => results[i] = output,
+                Err(error) => {
+                    drop(pending);
+                    thread.last = self.last_id();
+                    thread.emit(EventDetails::ParallelStateFailed);
+                    return Err(EvalError::Raised(error));
+                }
+            }
+        }
+        thread.last = self.last_id();
+        self.shape_result(state, parallel.result_selector.as_ref(), &parallel.result_path, raw.clone(), Value::Array(results), context)
+    }
+
+    fn last_id(&self) -> u64 {
+        *self.next_id.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn map(
+        &self,
+        map: &MapState,
+        state: &State,
+        raw: Value,
+        effective: Value,
+        entered: u64,
+        entered_at: i64,
+        thread: &mut Thread<'_, 'a>,
+    ) -> Result<Flow, StatesError> {
+        let mut attempts = vec![0; map.retry.len()];
+        let mut retry_count = 0;
+        loop {
+            let context = self.context(state, entered_at, retry_count, None);
+            let attempt = self.map_attempt(map, state, &raw, &effective, &context, entered_at, thread).await;
+            let error = match attempt {
+                Ok(output) => {
+                    thread.emit(EventDetails::StateExited { state_type: "Map", name: state.name.clone(), output: output.clone() });
+                    return Ok(match map.transition {
+                        Transition::Next(n) => Flow::Next(n, output),
+                        Transition::End => Flow::End(output),
+                    });
+                }
+                Err(e) => e.into_states_error(&state.name, entered),
+            };
+            if let Some(flow) = self.recover_from(state, &map.retry, &map.catch, &mut attempts, &raw, error, thread).await? {
+                return Ok(flow);
+            }
+            retry_count += 1;
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn map_attempt(
+        &self,
+        map: &MapState,
+        state: &State,
+        raw: &Value,
+        effective: &Value,
+        context: &Value,
+        entered_at: i64,
+        thread: &mut Thread<'_, 'a>,
+    ) -> Result<Value, EvalError> {
+        let scope = Scope::new(effective, context);
+        let items = match &map.items_path {
+            None => effective.clone(),
+            Some(path) => path.eval(&scope).map_err(|miss| EvalError::Runtime(miss.invalid_path_message(path.as_str())))?,
+        };
+        let Value::Array(items) = items else {
+            let path = map.items_path.as_ref().map_or("$", Path::as_str);
+            return Err(EvalError::Runtime(format!(
+                "Item must be an array, but it is {} (ItemsPath '{path}' in state '{}')",
+                compact(&items),
+                state.name
+            )));
+        };
+        let max_concurrency = count_u64(&map.max_concurrency, &scope, "MaxConcurrencyPath")?;
+        let tolerated_count = match &map.tolerated_failure_count {
+            None => None,
+            Some(c) => Some(count_i64(c, &scope, "ToleratedFailureCountPath")?),
+        };
+        if tolerated_count.is_some_and(|c| c < 0) {
+            return Err(EvalError::Runtime("ToleratedFailureCount cannot be negative.".into()));
+        }
+        let tolerated_percentage = match &map.tolerated_failure_percentage {
+            None => None,
+            Some(c) => Some(count_f64(c, &scope, "ToleratedFailurePercentagePath")?),
+        };
+        if tolerated_percentage.is_some_and(|p| !(0.0..=100.0).contains(&p)) {
+            return Err(EvalError::Runtime("ToleratedFailurePercentage must be between 0 and 100.".into()));
+        }
+        let tolerance_set = tolerated_count.is_some() || tolerated_percentage.is_some();
+        let total = items.len();
+        let started = thread.emit(EventDetails::MapStateStarted { length: total });
+        let limit = if max_concurrency == 0 { total.max(1) } else { max_concurrency as usize };
+        let running: Mutex<Vec<bool>> = Mutex::new(vec![false; total]);
+        let iteration = |index: usize| {
+            let item = &items[index];
+            let running = &running;
+            async move {
+                let name = state.name.clone();
+                let mut iteration_thread = Thread { run: self, last: started };
+                let outcome = self.map_iteration(map, state, effective, item, index, entered_at, &mut iteration_thread, running).await;
+                let done = match &outcome {
+                    Ok(_) => EventDetails::MapIterationSucceeded { name, index },
+                    Err(_) => EventDetails::MapIterationFailed { name, index },
+                };
+                running.lock().unwrap_or_else(|e| e.into_inner())[index] = false;
+                iteration_thread.emit(done);
+                (index, outcome)
+            }
+        };
+        let mut pending = FuturesUnordered::new();
+        let mut next = 0;
+        while next < total && pending.len() < limit {
+            pending.push(iteration(next));
+            next += 1;
+        }
+        let mut results = vec![Value::Null; total];
+        let mut failures = 0usize;
+        while let Some((index, outcome)) = pending.next().await {
+            match outcome {
+                Ok(output) => results[index] = output,
+                Err(error) => {
+                    failures += 1;
+                    let over_count = tolerated_count.is_none_or(|c| failures as i64 > c);
+                    let over_percentage = tolerated_percentage.is_none_or(|p| failures as f64 * 100.0 / total as f64 > p);
+                    let exceeded = if tolerance_set {
+                        (tolerated_count.is_some() && over_count || tolerated_count.is_none())
+                            && (tolerated_percentage.is_some() && over_percentage || tolerated_percentage.is_none())
+                    } else {
+                        true
+                    };
+                    if exceeded {
+                        drop(pending);
+                        let aborted: Vec<usize> = running
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .iter()
+                            .enumerate()
+                            .filter_map(|(i, r)| r.then_some(i))
+                            .collect();
+                        thread.last = self.last_id();
+                        for i in aborted {
+                            thread.emit(EventDetails::MapIterationAborted { name: state.name.clone(), index: i });
+                        }
+                        thread.emit(EventDetails::MapStateFailed);
+                        let error = if tolerance_set {
+                            StatesError::new(
+                                ErrorName::ExceedToleratedFailureThreshold,
+                                "The specified tolerated failure threshold was exceeded",
+                            )
+                        } else {
+                            error
+                        };
+                        return Err(EvalError::Raised(error));
+                    }
+                    results[index] = error.to_value();
+                }
+            }
+            if next < total {
+                pending.push(iteration(next));
+                next += 1;
+            }
+        }
+        drop(pending);
+        thread.last = self.last_id();
+        thread.emit(EventDetails::MapStateSucceeded);
+        self.shape_result(state, map.result_selector.as_ref(), &map.result_path, raw.clone(), Value::Array(results), context)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn map_iteration(
+        &self,
+        map: &MapState,
+        state: &State,
+        effective: &Value,
+        item: &Value,
+        index: usize,
+        entered_at: i64,
+        thread: &mut Thread<'_, 'a>,
+        running: &Mutex<Vec<bool>>,
+    ) -> Result<Value, StatesError> {
+        running.lock().unwrap_or_else(|e| e.into_inner())[index] = true;
+        thread.emit(EventDetails::MapIterationStarted { name: state.name.clone(), index });
+        let input = match &map.item_selector {
+            None => item.clone(),
+            Some(template) => {
+                let context = self.context_with_item(state, entered_at, MapItem { index, value: item });
+                template
+                    .render(&Scope::new(effective, &context), &self.entropy)
+                    .map_err(|e| e.into_states_error(&state.name, thread.last))?
+            }
+        };
+        self.run_machine(&map.item_processor, input, thread).await
+    }
+
+    fn context_with_item(&self, state: &State, entered_at: i64, item: MapItem<'_>) -> Value {
+        let mut context = self.context(state, entered_at, 0, Some(item));
+        if context.is_null() {
+            context = json!({"Map": {"Item": {"Index": item.index, "Value": item.value}}});
+        }
+        context
+    }
+}
+
+impl Thread<'_, '_> {
+    fn emit(&mut self, details: EventDetails) -> u64 {
+        self.last = self.run.record(self.last, details);
+        self.last
+    }
+}
+
+/// The error name as events and outcomes show it; a Fail state without `Error` has none.
+fn error_text(name: &ErrorName) -> Option<String> {
+    match name {
+        ErrorName::Custom(s) if s.is_empty() => None,
+        other => Some(other.as_str().to_owned()),
+    }
+}
+
+/// The region of an ARN such as `arn:aws:lambda:eu-west-1:…`, when it names one.
+fn region_of(arn: &str) -> Option<&str> {
+    arn.split(':').nth(3).filter(|r| !r.is_empty())
+}
+
+fn path_value<'v>(path: &Path, scope: &Scope<'v>) -> Result<std::borrow::Cow<'v, Value>, EvalError> {
+    path.select(scope).map_err(|miss| EvalError::Runtime(miss.invalid_path_message(path.as_str())))
+}
+
+fn invalid_number(field: &str, value: &Value, kind: &str, path: &Path) -> EvalError {
+    let shown = match value {
+        Value::String(s) => s.clone(),
+        other => compact(other),
+    };
+    EvalError::Runtime(format!("The {field} field refers to value \"{shown}\" which is not a valid {kind}: {path}"))
+}
+
+fn count_u64(count: &Count<u64>, scope: &Scope<'_>, field: &str) -> Result<u64, EvalError> {
+    match count {
+        Count::Literal(n) => Ok(*n),
+        Count::Path(path) => {
+            let value = path_value(path, scope)?;
+            value.as_u64().ok_or_else(|| invalid_number(field, &value, "integer", path))
+        }
+    }
+}
+
+fn count_i64(count: &Count<u64>, scope: &Scope<'_>, field: &str) -> Result<i64, EvalError> {
+    match count {
+        Count::Literal(n) => Ok(*n as i64),
+        Count::Path(path) => {
+            let value = path_value(path, scope)?;
+            value.as_i64().ok_or_else(|| invalid_number(field, &value, "integer", path))
+        }
+    }
+}
+
+fn count_f64(count: &Count<f64>, scope: &Scope<'_>, field: &str) -> Result<f64, EvalError> {
+    match count {
+        Count::Literal(n) => Ok(*n),
+        Count::Path(path) => {
+            let value = path_value(path, scope)?;
+            value.as_f64().ok_or_else(|| invalid_number(field, &value, "float", path))
+        }
+    }
+}
+
+/// Renders an execution's stored history as AWS `GetExecutionHistory` JSON.
+pub fn history_json(events: &[HistoryEvent]) -> Value {
+    json!({"events": events.iter().map(HistoryEvent::to_json).collect::<Vec<_>>()})
+}

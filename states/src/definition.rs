@@ -1,0 +1,1178 @@
+//! The ASL definition model, and the reader that builds it from JSON while collecting
+//! every problem as a [`Diagnostic`](crate::diagnostic::Diagnostic).
+//!
+//! Field names are ASL's. Illegal combinations are unrepresentable: `Next`/`End` is a
+//! [`Transition`], `ResultPath` is a [`ResultPath`] (absent, `null` and a path differ),
+//! and the Wait duration is one [`WaitFor`].
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+
+use crate::choice::ChoiceRule;
+use crate::diagnostic::{DiagnosticCode, Diagnostics, child};
+use crate::error::{ErrorMatcher, ErrorName};
+use crate::path::{Path, ReferencePath, Root};
+use crate::template::{Field, Template, compile_dynamic};
+
+/// Index of a state inside its [`StateMachine`].
+pub type StateId = usize;
+
+/// A state machine: the top level, a Parallel branch, or a Map's ItemProcessor.
+#[derive(Debug, Clone)]
+pub struct StateMachine {
+    /// `Comment`.
+    pub comment: Option<String>,
+    /// `StartAt`, resolved.
+    pub start_at: StateId,
+    /// `States`, in definition order.
+    pub states: Vec<State>,
+    /// Name → index.
+    pub index: HashMap<String, StateId>,
+    /// `TimeoutSeconds` (top level only).
+    pub timeout_seconds: Option<u64>,
+    /// `Version` (top level only).
+    pub version: Option<String>,
+    /// `QueryLanguage`.
+    pub query_language: QueryLanguage,
+}
+
+impl StateMachine {
+    /// The state with this name.
+    pub fn state(&self, name: &str) -> Option<&State> {
+        self.index.get(name).map(|&i| &self.states[i])
+    }
+}
+
+/// `QueryLanguage`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueryLanguage {
+    /// `JSONPath` (the default).
+    JsonPath,
+    /// `JSONata`.
+    Jsonata,
+}
+
+/// One state.
+#[derive(Debug, Clone)]
+pub struct State {
+    /// The state's name (its key in `States`).
+    pub name: String,
+    /// `Comment`.
+    pub comment: Option<String>,
+    /// `InputPath` (not on Fail).
+    pub input_path: PathField,
+    /// `OutputPath` (not on Fail).
+    pub output_path: PathField,
+    /// True when a field of the state reads the context object `$$`,
+    /// so the runtime builds it only when needed.
+    pub uses_context: bool,
+    /// The type-specific fields.
+    pub kind: StateKind,
+}
+
+/// `InputPath` or `OutputPath`.
+#[derive(Debug, Clone)]
+pub enum PathField {
+    /// Absent: `$`, the value passes unchanged.
+    Default,
+    /// `null`: the value becomes `{}`.
+    Null,
+    /// A path.
+    Path(Path),
+}
+
+/// `ResultPath`.
+#[derive(Debug, Clone)]
+pub enum ResultPath {
+    /// Absent: the result replaces the input (`$`).
+    Default,
+    /// `null`: the result is discarded and the input passes on.
+    Discard,
+    /// A reference path: the result is written there, into the input.
+    Path(ReferencePath),
+}
+
+/// `Next` or `End`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    /// `Next`, resolved.
+    Next(StateId),
+    /// `"End": true`.
+    End,
+}
+
+/// The fields that differ between state types.
+#[derive(Debug, Clone)]
+pub enum StateKind {
+    /// `Pass`.
+    Pass(PassState),
+    /// `Task`.
+    Task(Box<TaskState>),
+    /// `Choice`.
+    Choice(ChoiceState),
+    /// `Wait`.
+    Wait(WaitState),
+    /// `Succeed`.
+    Succeed,
+    /// `Fail`.
+    Fail(FailState),
+    /// `Parallel`.
+    Parallel(Box<ParallelState>),
+    /// `Map`.
+    Map(Box<MapState>),
+}
+
+impl StateKind {
+    /// The ASL `Type` name.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            StateKind::Pass(_) => "Pass",
+            StateKind::Task(_) => "Task",
+            StateKind::Choice(_) => "Choice",
+            StateKind::Wait(_) => "Wait",
+            StateKind::Succeed => "Succeed",
+            StateKind::Fail(_) => "Fail",
+            StateKind::Parallel(_) => "Parallel",
+            StateKind::Map(_) => "Map",
+        }
+    }
+}
+
+/// `Pass`.
+#[derive(Debug, Clone)]
+pub struct PassState {
+    /// `Parameters`.
+    pub parameters: Option<Template>,
+    /// `Result`.
+    pub result: Option<Value>,
+    /// `ResultPath`.
+    pub result_path: ResultPath,
+    /// `Next` / `End`.
+    pub transition: Transition,
+}
+
+/// A number given literally or read from the input at run time (`TimeoutSeconds` / `TimeoutSecondsPath`).
+#[derive(Debug, Clone)]
+pub enum Seconds {
+    /// A literal value.
+    Literal(u64),
+    /// A reference path to read it from.
+    Path(Path),
+}
+
+/// `Task`.
+#[derive(Debug, Clone)]
+pub struct TaskState {
+    /// `Resource`.
+    pub resource: String,
+    /// `Parameters`.
+    pub parameters: Option<Template>,
+    /// `ResultSelector`.
+    pub result_selector: Option<Template>,
+    /// `ResultPath`.
+    pub result_path: ResultPath,
+    /// `TimeoutSeconds` / `TimeoutSecondsPath`.
+    pub timeout: Option<Seconds>,
+    /// `HeartbeatSeconds` / `HeartbeatSecondsPath`.
+    pub heartbeat: Option<Seconds>,
+    /// `Credentials`.
+    pub credentials: Option<Template>,
+    /// `Retry`.
+    pub retry: Vec<Retrier>,
+    /// `Catch`.
+    pub catch: Vec<Catcher>,
+    /// `Next` / `End`.
+    pub transition: Transition,
+}
+
+/// One element of `Choices`.
+#[derive(Debug, Clone)]
+pub struct Choice {
+    /// The rule.
+    pub rule: ChoiceRule,
+    /// `Next`, resolved.
+    pub next: StateId,
+}
+
+/// `Choice`.
+#[derive(Debug, Clone)]
+pub struct ChoiceState {
+    /// `Choices`.
+    pub choices: Vec<Choice>,
+    /// `Default`, resolved.
+    pub default: Option<StateId>,
+}
+
+/// What a Wait state waits for.
+#[derive(Debug, Clone)]
+pub enum WaitFor {
+    /// `Seconds`.
+    Seconds(u64),
+    /// `SecondsPath`.
+    SecondsPath(Path),
+    /// `Timestamp` (epoch nanoseconds, and the text as written).
+    Timestamp(i128, String),
+    /// `TimestampPath`.
+    TimestampPath(Path),
+}
+
+/// `Wait`.
+#[derive(Debug, Clone)]
+pub struct WaitState {
+    /// The duration or deadline.
+    pub wait_for: WaitFor,
+    /// `Next` / `End`.
+    pub transition: Transition,
+}
+
+/// A value given literally or read from the input (`Error` / `ErrorPath`, `Cause` / `CausePath`).
+#[derive(Debug, Clone)]
+pub enum TextField {
+    /// A literal string.
+    Literal(String),
+    /// A path (or an intrinsic function) evaluated against the input.
+    Dynamic(Field),
+}
+
+/// `Fail`.
+#[derive(Debug, Clone)]
+pub struct FailState {
+    /// `Error` / `ErrorPath`.
+    pub error: Option<TextField>,
+    /// `Cause` / `CausePath`.
+    pub cause: Option<TextField>,
+}
+
+/// `Parallel`.
+#[derive(Debug, Clone)]
+pub struct ParallelState {
+    /// `Branches`.
+    pub branches: Vec<StateMachine>,
+    /// `Parameters`.
+    pub parameters: Option<Template>,
+    /// `ResultSelector`.
+    pub result_selector: Option<Template>,
+    /// `ResultPath`.
+    pub result_path: ResultPath,
+    /// `Retry`.
+    pub retry: Vec<Retrier>,
+    /// `Catch`.
+    pub catch: Vec<Catcher>,
+    /// `Next` / `End`.
+    pub transition: Transition,
+}
+
+/// `ProcessorConfig.Mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcessorMode {
+    /// `INLINE` (the default).
+    Inline,
+    /// `DISTRIBUTED`.
+    Distributed,
+}
+
+/// A count given literally or read from the input at run time.
+#[derive(Debug, Clone)]
+pub enum Count<T> {
+    /// A literal.
+    Literal(T),
+    /// A reference path.
+    Path(Path),
+}
+
+/// `Map`.
+#[derive(Debug, Clone)]
+pub struct MapState {
+    /// `ItemProcessor` (or the legacy `Iterator`).
+    pub item_processor: StateMachine,
+    /// `ItemProcessor.ProcessorConfig.Mode`.
+    pub mode: ProcessorMode,
+    /// `ItemProcessor.ProcessorConfig.ExecutionType` (distributed mode).
+    pub execution_type: Option<String>,
+    /// `ItemsPath` (absent: `$`).
+    pub items_path: Option<Path>,
+    /// `ItemSelector` (or the legacy `Parameters`).
+    pub item_selector: Option<Template>,
+    /// `ItemReader` (distributed mode; kept as written).
+    pub item_reader: Option<Value>,
+    /// `ItemBatcher` (distributed mode; kept as written).
+    pub item_batcher: Option<Value>,
+    /// `ResultWriter` (distributed mode; kept as written).
+    pub result_writer: Option<Value>,
+    /// `MaxConcurrency` / `MaxConcurrencyPath` (0: no limit).
+    pub max_concurrency: Count<u64>,
+    /// `ToleratedFailureCount` / `ToleratedFailureCountPath`.
+    pub tolerated_failure_count: Option<Count<u64>>,
+    /// `ToleratedFailurePercentage` / `ToleratedFailurePercentagePath`.
+    pub tolerated_failure_percentage: Option<Count<f64>>,
+    /// `Label`.
+    pub label: Option<String>,
+    /// `ResultSelector`.
+    pub result_selector: Option<Template>,
+    /// `ResultPath`.
+    pub result_path: ResultPath,
+    /// `Retry`.
+    pub retry: Vec<Retrier>,
+    /// `Catch`.
+    pub catch: Vec<Catcher>,
+    /// `Next` / `End`.
+    pub transition: Transition,
+}
+
+/// `JitterStrategy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JitterStrategy {
+    /// `NONE` (the default).
+    None,
+    /// `FULL`: the delay is drawn uniformly from `[0, delay]`.
+    Full,
+}
+
+/// One element of `Retry`.
+#[derive(Debug, Clone)]
+pub struct Retrier {
+    /// `ErrorEquals`.
+    pub error_equals: Vec<ErrorMatcher>,
+    /// `IntervalSeconds` (default 1).
+    pub interval_seconds: u64,
+    /// `MaxAttempts` (default 3; 0 never retries).
+    pub max_attempts: u64,
+    /// `BackoffRate` (default 2.0).
+    pub backoff_rate: f64,
+    /// `MaxDelaySeconds`.
+    pub max_delay_seconds: Option<u64>,
+    /// `JitterStrategy`.
+    pub jitter_strategy: JitterStrategy,
+}
+
+impl Retrier {
+    /// True when this retrier handles `error`.
+    pub fn matches(&self, error: &ErrorName) -> bool {
+        self.error_equals.iter().any(|m| m.matches(error))
+    }
+
+    /// The delay before retry number `attempt` (1-based), in milliseconds, before jitter:
+    /// `IntervalSeconds × BackoffRate^(attempt-1)`, capped by `MaxDelaySeconds`.
+    pub fn delay_millis(&self, attempt: u64) -> u64 {
+        let exponent = attempt.saturating_sub(1).min(i32::MAX as u64) as i32;
+        let mut seconds = self.interval_seconds as f64 * self.backoff_rate.powi(exponent);
+        if let Some(max) = self.max_delay_seconds {
+            seconds = seconds.min(max as f64);
+        }
+        (seconds * 1000.0).min(u64::MAX as f64 / 2.0) as u64
+    }
+}
+
+/// One element of `Catch`.
+#[derive(Debug, Clone)]
+pub struct Catcher {
+    /// `ErrorEquals`.
+    pub error_equals: Vec<ErrorMatcher>,
+    /// `Next`, resolved.
+    pub next: StateId,
+    /// `ResultPath` (absent: the error output replaces the input).
+    pub result_path: ResultPath,
+}
+
+impl Catcher {
+    /// True when this catcher handles `error`.
+    pub fn matches(&self, error: &ErrorName) -> bool {
+        self.error_equals.iter().any(|m| m.matches(error))
+    }
+}
+
+/// Parses a definition from JSON text. Returns the model when there are no errors, and
+/// every diagnostic (errors and warnings) in any case.
+pub fn parse_definition(text: &str) -> (Option<StateMachine>, Vec<crate::diagnostic::Diagnostic>) {
+    let mut diags = Diagnostics::default();
+    let value: Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => {
+            diags.error(
+                DiagnosticCode::InvalidJsonDescription,
+                "/",
+                format!("the definition is not valid JSON: {e} (line {}, column {})", e.line(), e.column()),
+            );
+            return (None, diags.into_sorted());
+        }
+    };
+    let machine = read_machine(&value, "", true, &mut diags);
+    if let Some(machine) = &machine {
+        crate::validate::check_graph(machine, "", &mut diags);
+    }
+    let ok = !diags.has_errors();
+    (machine.filter(|_| ok), diags.into_sorted())
+}
+
+/// Reads a state machine (top level, branch or item processor) at `location`.
+fn read_machine(value: &Value, location: &str, top_level: bool, diags: &mut Diagnostics) -> Option<StateMachine> {
+    let loc = if location.is_empty() { "/" } else { location };
+    let Some(obj) = value.as_object() else {
+        diags.error(DiagnosticCode::SchemaValidationFailed, loc, "expected a JSON object");
+        return None;
+    };
+    let mut fields = Fields::new(obj, location, diags);
+    let comment = fields.string("Comment");
+    let start_at = fields.required_string("StartAt");
+    let version = if top_level { fields.string("Version") } else { None };
+    if let Some(v) = &version
+        && v != "1.0"
+    {
+        fields.diags.error(DiagnosticCode::SchemaValidationFailed, child(location, "Version"), "Version must be \"1.0\"");
+    }
+    let timeout_seconds = if top_level { fields.positive_int("TimeoutSeconds") } else { None };
+    let query_language = match fields.string("QueryLanguage").as_deref() {
+        None | Some("JSONPath") => QueryLanguage::JsonPath,
+        Some("JSONata") => QueryLanguage::Jsonata,
+        Some(other) => {
+            fields.diags.error(
+                DiagnosticCode::SchemaValidationFailed,
+                child(location, "QueryLanguage"),
+                format!("QueryLanguage must be JSONPath or JSONata, not '{other}'"),
+            );
+            QueryLanguage::JsonPath
+        }
+    };
+    let states_value = fields.take("States");
+    if !top_level {
+        // Branches and item processors may also carry ProcessorConfig, read by the caller.
+        fields.take("ProcessorConfig");
+    }
+    fields.finish();
+    let states_loc = child(location, "States");
+    let Some(states_obj) = states_value.and_then(Value::as_object) else {
+        if states_value.is_none() {
+            diags.error(DiagnosticCode::SchemaValidationFailed, loc, "the required field 'States' is missing");
+        } else {
+            diags.error(DiagnosticCode::SchemaValidationFailed, states_loc, "'States' must be an object");
+        }
+        return None;
+    };
+    if states_obj.is_empty() {
+        diags.error(DiagnosticCode::SchemaValidationFailed, &states_loc, "'States' must contain at least one state");
+    }
+    let index: HashMap<String, StateId> = states_obj.keys().enumerate().map(|(i, k)| (k.clone(), i)).collect();
+    let resolver = Resolver { index: &index };
+    let mut states = Vec::with_capacity(states_obj.len());
+    let mut all_ok = true;
+    for (name, state_value) in states_obj {
+        let here = child(&states_loc, name);
+        if name.is_empty() || name.chars().count() > 80 {
+            diags.error(DiagnosticCode::SchemaValidationFailed, &here, "a state name must have 1 to 80 characters");
+        }
+        match read_state(name, state_value, &here, query_language, &resolver, diags) {
+            Some(state) => states.push(state),
+            None => all_ok = false,
+        }
+    }
+    let start = start_at.as_deref().and_then(|s| {
+        let found = index.get(s).copied();
+        if found.is_none() {
+            diags.error(
+                DiagnosticCode::MissingTransitionTarget,
+                child(location, "StartAt"),
+                format!("StartAt names the state '{s}', which does not exist"),
+            );
+        }
+        found
+    });
+    if !all_ok {
+        return None;
+    }
+    Some(StateMachine { comment, start_at: start?, states, index, timeout_seconds, version, query_language })
+}
+
+struct Resolver<'a> {
+    index: &'a HashMap<String, StateId>,
+}
+
+impl Resolver<'_> {
+    fn resolve(&self, name: &str, location: String, field: &str, diags: &mut Diagnostics) -> Option<StateId> {
+        let found = self.index.get(name).copied();
+        if found.is_none() {
+            diags.error(
+                DiagnosticCode::MissingTransitionTarget,
+                location,
+                format!("{field} names the state '{name}', which does not exist"),
+            );
+        }
+        found
+    }
+}
+
+const COMMON: &[&str] = &["Type", "Comment", "QueryLanguage"];
+
+fn read_state(
+    name: &str,
+    value: &Value,
+    location: &str,
+    parent_language: QueryLanguage,
+    resolver: &Resolver<'_>,
+    diags: &mut Diagnostics,
+) -> Option<State> {
+    let Some(obj) = value.as_object() else {
+        diags.error(DiagnosticCode::SchemaValidationFailed, location, "a state must be a JSON object");
+        return None;
+    };
+    let mut f = Fields::new(obj, location, diags);
+    let type_name = f.required_string("Type");
+    let comment = f.string("Comment");
+    let language = match f.string("QueryLanguage").as_deref() {
+        None => parent_language,
+        Some("JSONPath") => QueryLanguage::JsonPath,
+        Some("JSONata") => QueryLanguage::Jsonata,
+        Some(other) => {
+            f.diags.error(
+                DiagnosticCode::SchemaValidationFailed,
+                child(location, "QueryLanguage"),
+                format!("QueryLanguage must be JSONPath or JSONata, not '{other}'"),
+            );
+            parent_language
+        }
+    };
+    if language == QueryLanguage::Jsonata {
+        f.diags.error(
+            DiagnosticCode::SchemaValidationFailed,
+            location,
+            "QueryLanguage JSONata is not supported by this version of sfnlite",
+        );
+        return None;
+    }
+    let Some(type_name) = type_name else {
+        return None;
+    };
+    let has_io = type_name != "Fail";
+    let input_path = if has_io { f.path_field("InputPath") } else { PathField::Default };
+    let output_path = if has_io { f.path_field("OutputPath") } else { PathField::Default };
+    let kind = match type_name.as_str() {
+        "Pass" => {
+            let parameters = f.template("Parameters");
+            let result = f.take("Result").cloned();
+            let result_path = f.result_path("ResultPath");
+            let transition = f.transition(resolver)?;
+            StateKind::Pass(PassState { parameters, result, result_path, transition })
+        }
+        "Task" => {
+            let resource = f.required_string("Resource");
+            if let Some(r) = &resource
+                && !r.starts_with("arn:")
+            {
+                f.diags.error(
+                    DiagnosticCode::InvalidResource,
+                    child(location, "Resource"),
+                    format!("the resource '{r}' is not a valid ARN"),
+                );
+            }
+            let parameters = f.template("Parameters");
+            let result_selector = f.template("ResultSelector");
+            let result_path = f.result_path("ResultPath");
+            let timeout = f.seconds("TimeoutSeconds", "TimeoutSecondsPath");
+            let heartbeat = f.seconds("HeartbeatSeconds", "HeartbeatSecondsPath");
+            if let (Some(Seconds::Literal(t)), Some(Seconds::Literal(h))) = (&timeout, &heartbeat)
+                && h >= t
+            {
+                f.diags.error(
+                    DiagnosticCode::SchemaValidationFailed,
+                    child(location, "HeartbeatSeconds"),
+                    "HeartbeatSeconds must be smaller than TimeoutSeconds",
+                );
+            }
+            let credentials = f.template("Credentials");
+            let retry = f.retriers();
+            let catch = f.catchers(resolver);
+            let transition = f.transition(resolver)?;
+            StateKind::Task(Box::new(TaskState {
+                resource: resource?,
+                parameters,
+                result_selector,
+                result_path,
+                timeout,
+                heartbeat,
+                credentials,
+                retry,
+                catch,
+                transition,
+            }))
+        }
+        "Choice" => {
+            let choices = f.choices(resolver);
+            let default = f.string("Default").and_then(|d| resolver.resolve(&d, child(location, "Default"), "Default", f.diags));
+            StateKind::Choice(ChoiceState { choices: choices?, default })
+        }
+        "Wait" => {
+            let mut found = Vec::new();
+            if let Some(v) = f.take("Seconds") {
+                match v.as_u64() {
+                    Some(s) => found.push(WaitFor::Seconds(s)),
+                    None => f.diags.error(
+                        DiagnosticCode::SchemaValidationFailed,
+                        child(location, "Seconds"),
+                        "Seconds must be a non-negative integer",
+                    ),
+                }
+            }
+            if let Some(p) = f.path("SecondsPath") {
+                found.push(WaitFor::SecondsPath(p));
+            }
+            if let Some(t) = f.string("Timestamp") {
+                match crate::timestamp::parse_iso8601(&t) {
+                    Some(at) => found.push(WaitFor::Timestamp(at, t)),
+                    None => f.diags.error(
+                        DiagnosticCode::SchemaValidationFailed,
+                        child(location, "Timestamp"),
+                        format!("'{t}' is not an ISO 8601 extended offset date-time"),
+                    ),
+                }
+            }
+            if let Some(p) = f.path("TimestampPath") {
+                found.push(WaitFor::TimestampPath(p));
+            }
+            let transition = f.transition(resolver)?;
+            if found.len() != 1 {
+                f.diags.error(
+                    DiagnosticCode::SchemaValidationFailed,
+                    location,
+                    "a Wait state needs exactly one of Seconds, SecondsPath, Timestamp, TimestampPath",
+                );
+                return None;
+            }
+            StateKind::Wait(WaitState { wait_for: found.pop()?, transition })
+        }
+        "Succeed" => StateKind::Succeed,
+        "Fail" => {
+            let error = f.text_field("Error", "ErrorPath");
+            let cause = f.text_field("Cause", "CausePath");
+            StateKind::Fail(FailState { error, cause })
+        }
+        "Parallel" => {
+            let branches = f.branches();
+            let parameters = f.template("Parameters");
+            let result_selector = f.template("ResultSelector");
+            let result_path = f.result_path("ResultPath");
+            let retry = f.retriers();
+            let catch = f.catchers(resolver);
+            let transition = f.transition(resolver)?;
+            StateKind::Parallel(Box::new(ParallelState {
+                branches: branches?,
+                parameters,
+                result_selector,
+                result_path,
+                retry,
+                catch,
+                transition,
+            }))
+        }
+        "Map" => read_map(&mut f, resolver)?,
+        other => {
+            f.diags.error(
+                DiagnosticCode::SchemaValidationFailed,
+                child(location, "Type"),
+                format!("'{other}' is not a state type (Pass, Task, Choice, Wait, Succeed, Fail, Parallel, Map)"),
+            );
+            return None;
+        }
+    };
+    let uses_context = f.uses_context;
+    f.finish();
+    Some(State { name: name.to_owned(), comment, input_path, output_path, uses_context, kind })
+}
+
+fn read_map(f: &mut Fields<'_, '_>, resolver: &Resolver<'_>) -> Option<StateKind> {
+    let location = f.location.to_owned();
+    let (processor_value, processor_field) = match (f.take("ItemProcessor"), f.take("Iterator")) {
+        (Some(p), None) => (Some(p), "ItemProcessor"),
+        (None, Some(i)) => (Some(i), "Iterator"),
+        (Some(_), Some(_)) => {
+            f.diags.error(DiagnosticCode::SchemaValidationFailed, &location, "use ItemProcessor or Iterator, not both");
+            (None, "ItemProcessor")
+        }
+        (None, None) => {
+            f.diags.error(DiagnosticCode::SchemaValidationFailed, &location, "a Map state needs an ItemProcessor");
+            (None, "ItemProcessor")
+        }
+    };
+    let processor_loc = child(&location, processor_field);
+    let mut mode = ProcessorMode::Inline;
+    let mut execution_type = None;
+    if let Some(config) = processor_value.and_then(|p| p.get("ProcessorConfig")) {
+        let config_loc = child(&processor_loc, "ProcessorConfig");
+        match config.as_object() {
+            Some(cfg) => {
+                let mut cf = Fields::new(cfg, &config_loc, f.diags);
+                match cf.string("Mode").as_deref() {
+                    None | Some("INLINE") => {}
+                    Some("DISTRIBUTED") => mode = ProcessorMode::Distributed,
+                    Some(other) => cf.diags.error(
+                        DiagnosticCode::SchemaValidationFailed,
+                        child(&config_loc, "Mode"),
+                        format!("Mode must be INLINE or DISTRIBUTED, not '{other}'"),
+                    ),
+                }
+                execution_type = cf.string("ExecutionType");
+                cf.finish();
+            }
+            None => f.diags.error(DiagnosticCode::SchemaValidationFailed, config_loc, "ProcessorConfig must be an object"),
+        }
+    }
+    let item_processor = processor_value.and_then(|p| read_machine(p, &processor_loc, false, f.diags));
+    let items_path = f.path("ItemsPath");
+    let item_selector = match (f.template("ItemSelector"), f.template("Parameters")) {
+        (Some(s), None) | (None, Some(s)) => Some(s),
+        (None, None) => None,
+        (Some(_), Some(_)) => {
+            f.diags.error(DiagnosticCode::SchemaValidationFailed, &location, "use ItemSelector or Parameters, not both");
+            None
+        }
+    };
+    let item_reader = f.take("ItemReader").cloned();
+    let item_batcher = f.take("ItemBatcher").cloned();
+    let result_writer = f.take("ResultWriter").cloned();
+    let max_concurrency = f.count_u64("MaxConcurrency", "MaxConcurrencyPath").unwrap_or(Count::Literal(0));
+    let tolerated_failure_count = f.count_u64("ToleratedFailureCount", "ToleratedFailureCountPath");
+    let tolerated_failure_percentage = f.count_f64("ToleratedFailurePercentage", "ToleratedFailurePercentagePath");
+    let label = f.string("Label");
+    let result_selector = f.template("ResultSelector");
+    let result_path = f.result_path("ResultPath");
+    let retry = f.retriers();
+    let catch = f.catchers(resolver);
+    let transition = f.transition(resolver)?;
+    Some(StateKind::Map(Box::new(MapState {
+        item_processor: item_processor?,
+        mode,
+        execution_type,
+        items_path,
+        item_selector,
+        item_reader,
+        item_batcher,
+        result_writer,
+        max_concurrency,
+        tolerated_failure_count,
+        tolerated_failure_percentage,
+        label,
+        result_selector,
+        result_path,
+        retry,
+        catch,
+        transition,
+    })))
+}
+
+/// Reads the fields of one JSON object, remembering which were used so that
+/// unknown fields can be reported at the end.
+struct Fields<'v, 'd> {
+    obj: &'v Map<String, Value>,
+    location: &'v str,
+    used: Vec<&'v str>,
+    diags: &'d mut Diagnostics,
+    uses_context: bool,
+}
+
+impl<'v, 'd> Fields<'v, 'd> {
+    fn new(obj: &'v Map<String, Value>, location: &'v str, diags: &'d mut Diagnostics) -> Fields<'v, 'd> {
+        Fields { obj, location, used: Vec::new(), diags, uses_context: false }
+    }
+
+    fn here(&self, key: &str) -> String {
+        child(self.location, key)
+    }
+
+    fn take(&mut self, key: &'v str) -> Option<&'v Value> {
+        self.used.push(key);
+        self.obj.get(key)
+    }
+
+    fn finish(self) {
+        for key in self.obj.keys() {
+            if !self.used.contains(&key.as_str()) && !COMMON.contains(&key.as_str()) {
+                let type_name = self.obj.get("Type").and_then(Value::as_str);
+                let message = match type_name {
+                    Some(t) => format!("the field '{key}' is not supported by a {t} state"),
+                    None => format!("the field '{key}' is not supported here"),
+                };
+                self.diags.error(DiagnosticCode::SchemaValidationFailed, child(self.location, key), message);
+            }
+        }
+    }
+
+    fn type_error(&mut self, key: &str, expected: &str) {
+        let at = self.here(key);
+        self.diags.error(DiagnosticCode::SchemaValidationFailed, at, format!("'{key}' must be {expected}"));
+    }
+
+    fn string(&mut self, key: &'v str) -> Option<String> {
+        match self.take(key)? {
+            Value::String(s) => Some(s.clone()),
+            _ => {
+                self.type_error(key, "a string");
+                None
+            }
+        }
+    }
+
+    fn required_string(&mut self, key: &'v str) -> Option<String> {
+        if !self.obj.contains_key(key) {
+            let loc = if self.location.is_empty() { "/".to_owned() } else { self.location.to_owned() };
+            self.diags.error(DiagnosticCode::SchemaValidationFailed, loc, format!("the required field '{key}' is missing"));
+            self.used.push(key);
+            return None;
+        }
+        self.string(key)
+    }
+
+    fn positive_int(&mut self, key: &'v str) -> Option<u64> {
+        match self.take(key)? {
+            Value::Number(n) if n.as_u64().is_some_and(|v| v > 0) => n.as_u64(),
+            _ => {
+                self.type_error(key, "a positive integer");
+                None
+            }
+        }
+    }
+
+    fn non_negative_int(&mut self, key: &'v str) -> Option<u64> {
+        match self.take(key)? {
+            Value::Number(n) if n.as_u64().is_some() => n.as_u64(),
+            _ => {
+                self.type_error(key, "a non-negative integer");
+                None
+            }
+        }
+    }
+
+    fn note_path(&mut self, path: &Path) {
+        if *path.root() == Root::Context {
+            self.uses_context = true;
+        }
+    }
+
+    fn path(&mut self, key: &'v str) -> Option<Path> {
+        let text = self.string(key)?;
+        match Path::parse(&text) {
+            Ok(p) => {
+                self.note_path(&p);
+                Some(p)
+            }
+            Err(e) => {
+                let at = self.here(key);
+                self.diags.error(DiagnosticCode::InvalidJsonPath, at, e.message);
+                None
+            }
+        }
+    }
+
+    fn path_field(&mut self, key: &'v str) -> PathField {
+        match self.obj.get(key) {
+            None => {
+                self.used.push(key);
+                PathField::Default
+            }
+            Some(Value::Null) => {
+                self.used.push(key);
+                PathField::Null
+            }
+            Some(_) => self.path(key).map_or(PathField::Default, PathField::Path),
+        }
+    }
+
+    fn result_path(&mut self, key: &'v str) -> ResultPath {
+        match self.take(key) {
+            None => ResultPath::Default,
+            Some(Value::Null) => ResultPath::Discard,
+            Some(Value::String(text)) => match ReferencePath::parse(text) {
+                Ok(p) => ResultPath::Path(p),
+                Err(e) => {
+                    let at = self.here(key);
+                    self.diags.error(DiagnosticCode::InvalidJsonPath, at, e.message);
+                    ResultPath::Default
+                }
+            },
+            Some(_) => {
+                self.type_error(key, "a reference path or null");
+                ResultPath::Default
+            }
+        }
+    }
+
+    fn template(&mut self, key: &'v str) -> Option<Template> {
+        let value = self.take(key)?;
+        let at = self.here(key);
+        let template = Template::compile(value, &at, self.diags);
+        if template.uses_context() {
+            self.uses_context = true;
+        }
+        Some(template)
+    }
+
+    fn seconds(&mut self, key: &'v str, path_key: &'v str) -> Option<Seconds> {
+        let literal = self.positive_int(key);
+        let path = self.path(path_key);
+        match (literal, path) {
+            (Some(_), Some(_)) => {
+                let loc = self.location.to_owned();
+                self.diags.error(DiagnosticCode::SchemaValidationFailed, loc, format!("use {key} or {path_key}, not both"));
+                None
+            }
+            (Some(s), None) => Some(Seconds::Literal(s)),
+            (None, Some(p)) => Some(Seconds::Path(p)),
+            (None, None) => None,
+        }
+    }
+
+    fn count_u64(&mut self, key: &'v str, path_key: &'v str) -> Option<Count<u64>> {
+        let literal = self.non_negative_int(key);
+        let path = self.path(path_key);
+        self.either(key, path_key, literal, path)
+    }
+
+    fn count_f64(&mut self, key: &'v str, path_key: &'v str) -> Option<Count<f64>> {
+        let literal = match self.take(key) {
+            None => None,
+            Some(v) => match v.as_f64() {
+                Some(p) if (0.0..=100.0).contains(&p) => Some(p),
+                _ => {
+                    self.type_error(key, "a number between 0 and 100");
+                    None
+                }
+            },
+        };
+        let path = self.path(path_key);
+        self.either(key, path_key, literal, path)
+    }
+
+    fn either<T>(&mut self, key: &str, path_key: &str, literal: Option<T>, path: Option<Path>) -> Option<Count<T>> {
+        match (literal, path) {
+            (Some(_), Some(_)) => {
+                let loc = self.location.to_owned();
+                self.diags.error(DiagnosticCode::SchemaValidationFailed, loc, format!("use {key} or {path_key}, not both"));
+                None
+            }
+            (Some(v), None) => Some(Count::Literal(v)),
+            (None, Some(p)) => Some(Count::Path(p)),
+            (None, None) => None,
+        }
+    }
+
+    fn text_field(&mut self, key: &'v str, path_key: &'v str) -> Option<TextField> {
+        let literal = self.string(key);
+        let dynamic = self.string(path_key).and_then(|text| {
+            let at = self.here(path_key);
+            let field = compile_dynamic(&text, &at, self.diags)?;
+            if field.uses_context() {
+                self.uses_context = true;
+            }
+            Some(field)
+        });
+        match (literal, dynamic) {
+            (Some(_), Some(_)) => {
+                let loc = self.location.to_owned();
+                self.diags.error(DiagnosticCode::SchemaValidationFailed, loc, format!("use {key} or {path_key}, not both"));
+                None
+            }
+            (Some(s), None) => Some(TextField::Literal(s)),
+            (None, Some(t)) => Some(TextField::Dynamic(t)),
+            (None, None) => None,
+        }
+    }
+
+    fn transition(&mut self, resolver: &Resolver<'_>) -> Option<Transition> {
+        let next = self.take("Next");
+        let end = self.take("End");
+        let location = self.location.to_owned();
+        match (next, end) {
+            (Some(Value::String(n)), None | Some(Value::Bool(false))) => {
+                resolver.resolve(n, child(&location, "Next"), "Next", self.diags).map(Transition::Next)
+            }
+            (None, Some(Value::Bool(true))) => Some(Transition::End),
+            (Some(_), Some(Value::Bool(true))) => {
+                self.diags.error(DiagnosticCode::SchemaValidationFailed, location, "a state cannot have both Next and End");
+                None
+            }
+            (Some(_), _) => {
+                self.type_error("Next", "a state name");
+                None
+            }
+            (None, _) => {
+                self.diags.error(
+                    DiagnosticCode::MissingEndState,
+                    location,
+                    "the state has neither 'Next' nor '\"End\": true'",
+                );
+                None
+            }
+        }
+    }
+
+    fn error_equals(&mut self, obj: &Map<String, Value>, location: &str, is_last: bool) -> Vec<ErrorMatcher> {
+        let here = child(location, "ErrorEquals");
+        let Some(items) = obj.get("ErrorEquals").and_then(Value::as_array).filter(|a| !a.is_empty()) else {
+            self.diags.error(DiagnosticCode::SchemaValidationFailed, here, "ErrorEquals must be a non-empty array of error names");
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let Some(name) = item.as_str() else {
+                self.diags.error(DiagnosticCode::SchemaValidationFailed, child(&here, i), "an error name must be a string");
+                continue;
+            };
+            let matcher = ErrorMatcher::parse(name);
+            if matcher == ErrorMatcher::All && (items.len() != 1 || !is_last) {
+                self.diags.error(
+                    DiagnosticCode::SchemaValidationFailed,
+                    child(&here, i),
+                    "States.ALL must appear alone in ErrorEquals, in the last Retrier or Catcher",
+                );
+            }
+            if name.starts_with("States.") && !ErrorName::is_predefined(name) {
+                self.diags.error(
+                    DiagnosticCode::SchemaValidationFailed,
+                    child(&here, i),
+                    format!("'{name}' is not a predefined error; custom error names cannot start with 'States.'"),
+                );
+            }
+            out.push(matcher);
+        }
+        out
+    }
+
+    fn list(&mut self, key: &'v str) -> Vec<(&'v Map<String, Value>, String)> {
+        let Some(value) = self.take(key) else {
+            return Vec::new();
+        };
+        let Some(items) = value.as_array() else {
+            self.type_error(key, "an array");
+            return Vec::new();
+        };
+        let base = self.here(key);
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            match item.as_object() {
+                Some(obj) => out.push((obj, child(&base, i))),
+                None => self.diags.error(DiagnosticCode::SchemaValidationFailed, child(&base, i), "expected an object"),
+            }
+        }
+        out
+    }
+
+    fn retriers(&mut self) -> Vec<Retrier> {
+        let items = self.list("Retry");
+        let count = items.len();
+        let mut out = Vec::new();
+        for (i, (obj, loc)) in items.into_iter().enumerate() {
+            let error_equals = self.error_equals(obj, &loc, i + 1 == count);
+            let mut rf = Fields::new(obj, &loc, self.diags);
+            rf.take("ErrorEquals");
+            let interval_seconds = rf.positive_int("IntervalSeconds").unwrap_or(1);
+            let max_attempts = rf.non_negative_int("MaxAttempts").unwrap_or(3);
+            let backoff_rate = match rf.take("BackoffRate") {
+                None => 2.0,
+                Some(v) => match v.as_f64() {
+                    Some(b) if b >= 1.0 => b,
+                    _ => {
+                        rf.type_error("BackoffRate", "a number greater than or equal to 1.0");
+                        2.0
+                    }
+                },
+            };
+            let max_delay_seconds = rf.positive_int("MaxDelaySeconds");
+            let jitter_strategy = match rf.string("JitterStrategy").as_deref() {
+                None | Some("NONE") => JitterStrategy::None,
+                Some("FULL") => JitterStrategy::Full,
+                Some(other) => {
+                    rf.diags.error(
+                        DiagnosticCode::SchemaValidationFailed,
+                        child(&loc, "JitterStrategy"),
+                        format!("JitterStrategy must be FULL or NONE, not '{other}'"),
+                    );
+                    JitterStrategy::None
+                }
+            };
+            rf.finish();
+            out.push(Retrier { error_equals, interval_seconds, max_attempts, backoff_rate, max_delay_seconds, jitter_strategy });
+        }
+        out
+    }
+
+    fn catchers(&mut self, resolver: &Resolver<'_>) -> Vec<Catcher> {
+        let items = self.list("Catch");
+        let count = items.len();
+        let mut out = Vec::new();
+        for (i, (obj, loc)) in items.into_iter().enumerate() {
+            let error_equals = self.error_equals(obj, &loc, i + 1 == count);
+            let mut cf = Fields::new(obj, &loc, self.diags);
+            cf.take("ErrorEquals");
+            let result_path = cf.result_path("ResultPath");
+            let next = cf.string("Next");
+            if next.is_none() && !obj.contains_key("Next") {
+                cf.diags.error(DiagnosticCode::SchemaValidationFailed, loc.clone(), "a Catcher needs 'Next'");
+            }
+            cf.finish();
+            if let Some(next) = next.and_then(|n| resolver.resolve(&n, child(&loc, "Next"), "Next", self.diags)) {
+                out.push(Catcher { error_equals, next, result_path });
+            }
+        }
+        out
+    }
+
+    fn choices(&mut self, resolver: &Resolver<'_>) -> Option<Vec<Choice>> {
+        let present = self.obj.contains_key("Choices");
+        let items = self.list("Choices");
+        if items.is_empty() {
+            let loc = if present { self.here("Choices") } else { self.location.to_owned() };
+            self.diags.error(DiagnosticCode::SchemaValidationFailed, loc, "a Choice state needs a non-empty 'Choices' array");
+            return None;
+        }
+        let mut out = Vec::new();
+        let mut ok = true;
+        for (obj, loc) in items {
+            let value = Value::Object(obj.clone());
+            let rule = ChoiceRule::parse(&value, &loc, true, self.diags);
+            let next = match obj.get("Next") {
+                Some(Value::String(n)) => resolver.resolve(n, child(&loc, "Next"), "Next", self.diags),
+                _ => {
+                    self.diags.error(DiagnosticCode::SchemaValidationFailed, loc.clone(), "a Choice rule needs 'Next'");
+                    None
+                }
+            };
+            if choice_uses_context(obj) {
+                self.uses_context = true;
+            }
+            match (rule, next) {
+                (Some(rule), Some(next)) => out.push(Choice { rule, next }),
+                _ => ok = false,
+            }
+        }
+        ok.then_some(out)
+    }
+
+    fn branches(&mut self) -> Option<Vec<StateMachine>> {
+        let Some(value) = self.take("Branches") else {
+            let loc = self.location.to_owned();
+            self.diags.error(DiagnosticCode::SchemaValidationFailed, loc, "a Parallel state needs 'Branches'");
+            return None;
+        };
+        let Some(items) = value.as_array().filter(|a| !a.is_empty()) else {
+            self.type_error("Branches", "a non-empty array of state machines");
+            return None;
+        };
+        let base = self.here("Branches");
+        let mut out = Vec::new();
+        let mut ok = true;
+        for (i, item) in items.iter().enumerate() {
+            match read_machine(item, &child(&base, i), false, self.diags) {
+                Some(m) => out.push(m),
+                None => ok = false,
+            }
+        }
+        ok.then_some(out)
+    }
+}
+
+fn choice_uses_context(obj: &Map<String, Value>) -> bool {
+    obj.values().any(|v| match v {
+        Value::String(s) => s.starts_with("$$"),
+        Value::Array(items) => items.iter().any(|i| i.as_object().is_some_and(choice_uses_context)),
+        Value::Object(o) => choice_uses_context(o),
+        _ => false,
+    })
+}

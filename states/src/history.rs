@@ -1,0 +1,313 @@
+//! History events in the shape of AWS `GetExecutionHistory`.
+//!
+//! An event is `{"timestamp", "type", "id", "previousEventId", "<kind>EventDetails": {…}}`.
+//! Payloads (`input`, `output`, `parameters`) are JSON *text* in AWS's format; here they are
+//! kept as values and turned into text only when an event is rendered, so recording an
+//! event on the hot path costs no serialization.
+
+use serde_json::{Map, Value, json};
+
+use crate::timestamp::format_millis;
+
+/// One history event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryEvent {
+    /// 1-based, consecutive within an execution.
+    pub id: u64,
+    /// The event this one follows from (0 for the first).
+    pub previous_event_id: u64,
+    /// Epoch milliseconds.
+    pub timestamp: i64,
+    /// The type and its details.
+    pub details: EventDetails,
+}
+
+/// Where a task runs: the `resourceType` and `resource` of task events.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskResource {
+    /// e.g. `lambda`, `athena`, `aws-sdk:s3`.
+    pub resource_type: String,
+    /// e.g. `invoke`, `startQueryExecution.sync`, `getObject`.
+    pub resource: String,
+}
+
+impl TaskResource {
+    /// Splits a service-integration ARN `arn:aws:states:::athena:startQueryExecution.sync`
+    /// (or `arn:aws:states:::aws-sdk:s3:getObject`) into type and resource.
+    /// Other ARNs (activities, Lambda functions) keep the whole ARN as the resource.
+    pub fn from_arn(arn: &str) -> TaskResource {
+        let rest = arn.splitn(6, ':').nth(5).unwrap_or("");
+        match rest.rsplit_once(':') {
+            Some((kind, resource)) if arn.starts_with("arn:aws:states:::") || arn.contains(":states:::") => {
+                TaskResource { resource_type: kind.to_owned(), resource: resource.to_owned() }
+            }
+            _ => TaskResource { resource_type: "activity".to_owned(), resource: arn.to_owned() },
+        }
+    }
+}
+
+/// The event types and their details. Variant names are AWS's `type` values.
+#[derive(Debug, Clone, PartialEq)]
+#[allow(missing_docs)]
+pub enum EventDetails {
+    ExecutionStarted { input: Value, role_arn: String },
+    ExecutionSucceeded { output: Value },
+    ExecutionFailed { error: Option<String>, cause: Option<String> },
+    ExecutionTimedOut { error: Option<String>, cause: Option<String> },
+    ExecutionAborted { error: Option<String>, cause: Option<String> },
+    /// `<Type>StateEntered`, e.g. `TaskStateEntered`.
+    StateEntered { state_type: &'static str, name: String, input: Value },
+    /// `<Type>StateExited`.
+    StateExited { state_type: &'static str, name: String, output: Value },
+    TaskScheduled { resource: TaskResource, region: String, parameters: Value, timeout_seconds: Option<u64>, heartbeat_seconds: Option<u64> },
+    TaskStarted { resource: TaskResource },
+    TaskSucceeded { resource: TaskResource, output: Value },
+    TaskFailed { resource: TaskResource, error: Option<String>, cause: Option<String> },
+    TaskTimedOut { resource: TaskResource, error: Option<String>, cause: Option<String> },
+    LambdaFunctionScheduled { resource: String, input: Value, timeout_seconds: Option<u64> },
+    LambdaFunctionStarted,
+    LambdaFunctionSucceeded { output: Value },
+    LambdaFunctionFailed { error: Option<String>, cause: Option<String> },
+    LambdaFunctionTimedOut { error: Option<String>, cause: Option<String> },
+    MapStateStarted { length: usize },
+    MapStateSucceeded,
+    MapStateFailed,
+    MapStateAborted,
+    MapIterationStarted { name: String, index: usize },
+    MapIterationSucceeded { name: String, index: usize },
+    MapIterationFailed { name: String, index: usize },
+    MapIterationAborted { name: String, index: usize },
+    ParallelStateStarted,
+    ParallelStateSucceeded,
+    ParallelStateFailed,
+    ParallelStateAborted,
+    WaitStateAborted { name: String },
+}
+
+impl EventDetails {
+    /// The AWS `type` of the event.
+    pub fn type_name(&self) -> String {
+        use EventDetails::*;
+        let fixed = match self {
+            StateEntered { state_type, .. } => return format!("{state_type}StateEntered"),
+            StateExited { state_type, .. } => return format!("{state_type}StateExited"),
+            ExecutionStarted { .. } => "ExecutionStarted",
+            ExecutionSucceeded { .. } => "ExecutionSucceeded",
+            ExecutionFailed { .. } => "ExecutionFailed",
+            ExecutionTimedOut { .. } => "ExecutionTimedOut",
+            ExecutionAborted { .. } => "ExecutionAborted",
+            TaskScheduled { .. } => "TaskScheduled",
+            TaskStarted { .. } => "TaskStarted",
+            TaskSucceeded { .. } => "TaskSucceeded",
+            TaskFailed { .. } => "TaskFailed",
+            TaskTimedOut { .. } => "TaskTimedOut",
+            LambdaFunctionScheduled { .. } => "LambdaFunctionScheduled",
+            LambdaFunctionStarted => "LambdaFunctionStarted",
+            LambdaFunctionSucceeded { .. } => "LambdaFunctionSucceeded",
+            LambdaFunctionFailed { .. } => "LambdaFunctionFailed",
+            LambdaFunctionTimedOut { .. } => "LambdaFunctionTimedOut",
+            MapStateStarted { .. } => "MapStateStarted",
+            MapStateSucceeded => "MapStateSucceeded",
+            MapStateFailed => "MapStateFailed",
+            MapStateAborted => "MapStateAborted",
+            MapIterationStarted { .. } => "MapIterationStarted",
+            MapIterationSucceeded { .. } => "MapIterationSucceeded",
+            MapIterationFailed { .. } => "MapIterationFailed",
+            MapIterationAborted { .. } => "MapIterationAborted",
+            ParallelStateStarted => "ParallelStateStarted",
+            ParallelStateSucceeded => "ParallelStateSucceeded",
+            ParallelStateFailed => "ParallelStateFailed",
+            ParallelStateAborted => "ParallelStateAborted",
+            WaitStateAborted { .. } => "WaitStateAborted",
+        };
+        fixed.to_owned()
+    }
+
+    /// The state name the event concerns, if any (for tables and filters).
+    pub fn state_name(&self) -> Option<&str> {
+        match self {
+            EventDetails::StateEntered { name, .. }
+            | EventDetails::StateExited { name, .. }
+            | EventDetails::MapIterationStarted { name, .. }
+            | EventDetails::MapIterationSucceeded { name, .. }
+            | EventDetails::MapIterationFailed { name, .. }
+            | EventDetails::MapIterationAborted { name, .. }
+            | EventDetails::WaitStateAborted { name } => Some(name),
+            _ => None,
+        }
+    }
+
+    /// The details object and the key it goes under, e.g. `("taskFailedEventDetails", {...})`.
+    fn details_json(&self) -> Option<(&'static str, Value)> {
+        use EventDetails::*;
+        let err = |error: &Option<String>, cause: &Option<String>| {
+            let mut m = Map::new();
+            if let Some(e) = error {
+                m.insert("error".into(), json!(e));
+            }
+            if let Some(c) = cause {
+                m.insert("cause".into(), json!(c));
+            }
+            m
+        };
+        let res = |r: &TaskResource| {
+            let mut m = Map::new();
+            m.insert("resourceType".into(), json!(r.resource_type));
+            m.insert("resource".into(), json!(r.resource));
+            m
+        };
+        let payload = |key: &str, value: &Value, m: &mut Map<String, Value>| {
+            m.insert(key.into(), json!(text(value)));
+            m.insert(format!("{key}Details"), json!({"truncated": false}));
+        };
+        let out = match self {
+            ExecutionStarted { input, role_arn } => {
+                let mut m = Map::new();
+                payload("input", input, &mut m);
+                m.insert("roleArn".into(), json!(role_arn));
+                ("executionStartedEventDetails", m)
+            }
+            ExecutionSucceeded { output } => {
+                let mut m = Map::new();
+                payload("output", output, &mut m);
+                ("executionSucceededEventDetails", m)
+            }
+            ExecutionFailed { error, cause } => ("executionFailedEventDetails", err(error, cause)),
+            ExecutionTimedOut { error, cause } => ("executionTimedOutEventDetails", err(error, cause)),
+            ExecutionAborted { error, cause } => ("executionAbortedEventDetails", err(error, cause)),
+            StateEntered { name, input, .. } => {
+                let mut m = Map::new();
+                m.insert("name".into(), json!(name));
+                payload("input", input, &mut m);
+                ("stateEnteredEventDetails", m)
+            }
+            StateExited { name, output, .. } => {
+                let mut m = Map::new();
+                m.insert("name".into(), json!(name));
+                payload("output", output, &mut m);
+                ("stateExitedEventDetails", m)
+            }
+            TaskScheduled { resource, region, parameters, timeout_seconds, heartbeat_seconds } => {
+                let mut m = res(resource);
+                m.insert("region".into(), json!(region));
+                m.insert("parameters".into(), json!(text(parameters)));
+                if let Some(t) = timeout_seconds {
+                    m.insert("timeoutInSeconds".into(), json!(t));
+                }
+                if let Some(h) = heartbeat_seconds {
+                    m.insert("heartbeatInSeconds".into(), json!(h));
+                }
+                ("taskScheduledEventDetails", m)
+            }
+            TaskStarted { resource } => ("taskStartedEventDetails", res(resource)),
+            TaskSucceeded { resource, output } => {
+                let mut m = res(resource);
+                payload("output", output, &mut m);
+                ("taskSucceededEventDetails", m)
+            }
+            TaskFailed { resource, error, cause } => {
+                let mut m = res(resource);
+                m.extend(err(error, cause));
+                ("taskFailedEventDetails", m)
+            }
+            TaskTimedOut { resource, error, cause } => {
+                let mut m = res(resource);
+                m.extend(err(error, cause));
+                ("taskTimedOutEventDetails", m)
+            }
+            LambdaFunctionScheduled { resource, input, timeout_seconds } => {
+                let mut m = Map::new();
+                m.insert("resource".into(), json!(resource));
+                payload("input", input, &mut m);
+                if let Some(t) = timeout_seconds {
+                    m.insert("timeoutInSeconds".into(), json!(t));
+                }
+                ("lambdaFunctionScheduledEventDetails", m)
+            }
+            LambdaFunctionSucceeded { output } => {
+                let mut m = Map::new();
+                payload("output", output, &mut m);
+                ("lambdaFunctionSucceededEventDetails", m)
+            }
+            LambdaFunctionFailed { error, cause } => ("lambdaFunctionFailedEventDetails", err(error, cause)),
+            LambdaFunctionTimedOut { error, cause } => ("lambdaFunctionTimedOutEventDetails", err(error, cause)),
+            MapStateStarted { length } => ("mapStateStartedEventDetails", json_map(json!({"length": length}))),
+            MapIterationStarted { name, index } => ("mapIterationStartedEventDetails", iteration(name, *index)),
+            MapIterationSucceeded { name, index } => ("mapIterationSucceededEventDetails", iteration(name, *index)),
+            MapIterationFailed { name, index } => ("mapIterationFailedEventDetails", iteration(name, *index)),
+            MapIterationAborted { name, index } => ("mapIterationAbortedEventDetails", iteration(name, *index)),
+            LambdaFunctionStarted
+            | MapStateSucceeded
+            | MapStateFailed
+            | MapStateAborted
+            | ParallelStateStarted
+            | ParallelStateSucceeded
+            | ParallelStateFailed
+            | ParallelStateAborted
+            | WaitStateAborted { .. } => return None,
+        };
+        Some((out.0, Value::Object(out.1)))
+    }
+}
+
+fn iteration(name: &str, index: usize) -> Map<String, Value> {
+    json_map(json!({"name": name, "index": index}))
+}
+
+fn json_map(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+fn text(value: &Value) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+impl HistoryEvent {
+    /// The event as AWS `GetExecutionHistory` returns it (timestamps as ISO 8601 text).
+    pub fn to_json(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("timestamp".into(), json!(format_millis(self.timestamp)));
+        m.insert("type".into(), json!(self.details.type_name()));
+        m.insert("id".into(), json!(self.id));
+        m.insert("previousEventId".into(), json!(self.previous_event_id));
+        if let Some((key, details)) = self.details.details_json() {
+            m.insert(key.into(), details);
+        }
+        Value::Object(m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_resources_split_like_aws() {
+        let r = TaskResource::from_arn("arn:aws:states:::athena:startQueryExecution.sync");
+        assert_eq!((r.resource_type.as_str(), r.resource.as_str()), ("athena", "startQueryExecution.sync"));
+        let r = TaskResource::from_arn("arn:aws:states:::aws-sdk:s3:getObject");
+        assert_eq!((r.resource_type.as_str(), r.resource.as_str()), ("aws-sdk:s3", "getObject"));
+        let r = TaskResource::from_arn("arn:aws:states:::lambda:invoke");
+        assert_eq!((r.resource_type.as_str(), r.resource.as_str()), ("lambda", "invoke"));
+    }
+
+    #[test]
+    fn events_render_in_aws_shape() {
+        let event = HistoryEvent {
+            id: 2,
+            previous_event_id: 1,
+            timestamp: 0,
+            details: EventDetails::StateEntered { state_type: "Pass", name: "P".into(), input: json!({"a": 1}) },
+        };
+        assert_eq!(
+            event.to_json(),
+            json!({
+                "timestamp": "1970-01-01T00:00:00.000Z", "type": "PassStateEntered", "id": 2, "previousEventId": 1,
+                "stateEnteredEventDetails": {"name": "P", "input": "{\"a\":1}", "inputDetails": {"truncated": false}}
+            })
+        );
+    }
+}

@@ -1,0 +1,87 @@
+//! Input and output processing: `InputPath` → `Parameters` → (result) → `ResultSelector` →
+//! `ResultPath` → `OutputPath`. Templates live in [`crate::template`]; this module applies
+//! the path fields.
+
+use serde_json::{Map, Value};
+
+use crate::definition::{PathField, ResultPath};
+use crate::error::{ErrorName, EvalError, StatesError};
+use crate::path::Scope;
+use crate::template::compact;
+
+impl PathField {
+    /// Applies `InputPath` or `OutputPath` to `scope.input`: absent passes it on,
+    /// `null` gives `{}`, a path selects (and fails with States.Runtime when it selects nothing).
+    pub fn apply(&self, scope: &Scope<'_>) -> Result<Value, EvalError> {
+        match self {
+            PathField::Default => Ok(scope.input.clone()),
+            PathField::Null => Ok(Value::Object(Map::new())),
+            PathField::Path(path) => path
+                .eval(scope)
+                .map_err(|miss| EvalError::Runtime(miss.invalid_path_message(path.as_str()))),
+        }
+    }
+
+    /// Like [`PathField::apply`], but takes ownership so that the default case does not copy.
+    pub fn apply_owned(&self, value: Value, context: &Value) -> Result<Value, EvalError> {
+        match self {
+            PathField::Default => Ok(value),
+            _ => self.apply(&Scope::new(&value, context)),
+        }
+    }
+}
+
+impl ResultPath {
+    /// Combines the state's raw input with its result: absent replaces the input with the
+    /// result, `null` keeps the input, a path writes the result into the input.
+    ///
+    /// A path that cannot be written raises `States.ResultPathMatchFailure`.
+    pub fn apply(&self, raw_input: Value, result: Value) -> Result<Value, EvalError> {
+        match self {
+            ResultPath::Default => Ok(result),
+            ResultPath::Discard => Ok(raw_input),
+            ResultPath::Path(path) => {
+                let input_text = compact(&raw_input);
+                path.set(raw_input, result).map_err(|_| {
+                    EvalError::Raised(StatesError::new(
+                        ErrorName::ResultPathMatchFailure,
+                        format!("Unable to apply ReferencePath {} to input {}", path.as_str(), input_text),
+                    ))
+                })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::path::{Path, ReferencePath};
+
+    #[test]
+    fn input_and_output_paths() {
+        let ctx = json!({});
+        let input = json!({"a": {"b": 1}});
+        let scope = Scope::new(&input, &ctx);
+        assert_eq!(PathField::Default.apply(&scope), Ok(input.clone()));
+        assert_eq!(PathField::Null.apply(&scope), Ok(json!({})));
+        assert_eq!(PathField::Path(Path::parse("$.a.b").unwrap()).apply(&scope), Ok(json!(1)));
+        assert_eq!(
+            PathField::Path(Path::parse("$.x").unwrap()).apply(&scope),
+            Err(EvalError::Runtime("Invalid path '$.x' : No results for path: $['x']".into()))
+        );
+    }
+
+    #[test]
+    fn result_path_three_ways() {
+        let input = json!({"a": 1});
+        assert_eq!(ResultPath::Default.apply(input.clone(), json!(2)), Ok(json!(2)));
+        assert_eq!(ResultPath::Discard.apply(input.clone(), json!(2)), Ok(json!({"a": 1})));
+        let at = ResultPath::Path(ReferencePath::parse("$.r.s").unwrap());
+        assert_eq!(at.apply(input.clone(), json!(2)), Ok(json!({"a": 1, "r": {"s": 2}})));
+        let bad = ResultPath::Path(ReferencePath::parse("$.a.b").unwrap());
+        assert!(matches!(bad.apply(input, json!(2)), Err(EvalError::Raised(e)) if e.error == ErrorName::ResultPathMatchFailure));
+    }
+}
