@@ -21,6 +21,7 @@ use sfnlite_states::definition::{
 };
 use sfnlite_states::entropy::{Entropy, SeededEntropy};
 use sfnlite_states::history::{EventDetails, HistoryEvent, TaskResource};
+use sfnlite_states::io::exceeds_payload_limit;
 use sfnlite_states::path::{Path, Scope};
 use sfnlite_states::retry::{Recovery, recover};
 use sfnlite_states::template::{Template, compact};
@@ -241,9 +242,13 @@ impl<'a> Run<'a> {
                 "StartTime": format_millis(self.start_millis),
                 "RedriveCount": 0,
             },
-            "State": {"EnteredTime": format_millis(entered), "Name": state.name, "RetryCount": retry_count},
+            "State": {"EnteredTime": format_millis(entered), "Name": state.name},
             "StateMachine": {"Id": self.info.state_machine_arn, "Name": self.info.state_machine_name},
         });
+        // Only states that can retry report `$$.State.RetryCount`.
+        if matches!(state.kind, StateKind::Task(_) | StateKind::Parallel(_) | StateKind::Map(_)) {
+            context["State"]["RetryCount"] = json!(retry_count);
+        }
         if let Some(item) = item {
             context["Map"] = json!({"Item": {"Index": item.index, "Value": item.value}});
         }
@@ -310,6 +315,7 @@ impl<'a> Run<'a> {
             (None, Some(parameters)) => parameters.render(&Scope::new(&effective, context), &self.entropy)?,
             (None, None) => effective,
         };
+        check_result_size(&result, &state.name)?;
         let combined = pass.result_path.apply(raw, result)?;
         state.output_path.apply_owned(combined, context)
     }
@@ -546,6 +552,7 @@ impl<'a> Run<'a> {
         };
         match outcome {
             Ok(result) => {
+                check_result_size(&result, &state.name)?;
                 if lambda {
                     thread.emit(EventDetails::LambdaFunctionSucceeded { output: result.clone() });
                 } else {
@@ -838,6 +845,17 @@ impl Thread<'_, '_> {
         self.last = self.run.record(self.last, details);
         self.last
     }
+}
+
+/// AWS's payload quota: a state's result may not exceed 256 KiB of JSON text.
+fn check_result_size(result: &Value, state: &str) -> Result<(), EvalError> {
+    if exceeds_payload_limit(result) {
+        return Err(EvalError::Raised(StatesError::new(
+            ErrorName::DataLimitExceeded,
+            format!("The state/task '{state}' returned a result with a size exceeding the maximum number of bytes service limit."),
+        )));
+    }
+    Ok(())
 }
 
 /// The error name as events and outcomes show it; a Fail state without `Error` has none.

@@ -53,6 +53,41 @@ impl ResultPath {
     }
 }
 
+/// The Step Functions payload quota: 256 KiB of JSON text (UTF-8).
+pub const PAYLOAD_LIMIT_BYTES: usize = 262_144;
+
+/// True when the compact JSON text of `value` is longer than [`PAYLOAD_LIMIT_BYTES`].
+/// Walks the value without serializing it and stops as soon as the limit is passed.
+pub fn exceeds_payload_limit(value: &Value) -> bool {
+    fn size(value: &Value, budget: &mut isize) {
+        if *budget < 0 {
+            return;
+        }
+        *budget -= match value {
+            Value::Null => 4,
+            Value::Bool(b) => 4 + isize::from(!*b),
+            Value::Number(n) => n.to_string().len() as isize,
+            Value::String(s) => s.len() as isize + 2,
+            Value::Array(items) => {
+                for item in items {
+                    size(item, budget);
+                }
+                items.len().max(1) as isize + 1
+            }
+            Value::Object(map) => {
+                for (key, item) in map {
+                    *budget -= key.len() as isize + 3;
+                    size(item, budget);
+                }
+                map.len().max(1) as isize + 1
+            }
+        };
+    }
+    let mut budget = PAYLOAD_LIMIT_BYTES as isize;
+    size(value, &mut budget);
+    budget < 0
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -72,6 +107,13 @@ mod tests {
             PathField::Path(Path::parse("$.x").unwrap()).apply(&scope),
             Err(EvalError::Runtime("Invalid path '$.x' : No results for path: $['x']".into()))
         );
+    }
+
+    #[test]
+    fn payload_limit_counts_json_text() {
+        assert!(!exceeds_payload_limit(&json!({"a": "x".repeat(1000)})));
+        assert!(exceeds_payload_limit(&json!({"a": "x".repeat(PAYLOAD_LIMIT_BYTES)})));
+        assert!(exceeds_payload_limit(&json!(vec!["ab"; PAYLOAD_LIMIT_BYTES / 4])));
     }
 
     #[test]
