@@ -1,1 +1,266 @@
+//! Engine behaviour with a scripted fake adapter and virtual time: no test sleeps for real,
+//! and every timestamp is exact.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use sfnlite_engine::clock::BoxFuture;
+use sfnlite_engine::{Engine, MemoryStore, Outcome, Registry, StartRequest, Status, TaskAdapter, TaskRequest, VirtualClock};
+use sfnlite_states::history::{EventDetails, HistoryEvent};
+use sfnlite_states::{ErrorName, StatesError, parse_definition};
+
+const EPOCH: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
+
+/// One scripted step of the fake adapter.
+#[derive(Clone)]
+enum Step {
+    /// Succeed with this value after this many virtual milliseconds.
+    Ok(Value, u64),
+    /// Fail with this error.
+    Err(&'static str),
+}
+
+/// Answers each state's invocations from a script; tracks concurrency and cancellations.
+#[derive(Default)]
+struct FakeAdapter {
+    scripts: Mutex<HashMap<String, Vec<Step>>>,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+    cancelled: AtomicUsize,
+}
+
+impl FakeAdapter {
+    fn script(self, state: &str, steps: Vec<Step>) -> FakeAdapter {
+        self.scripts.lock().unwrap().insert(state.to_owned(), steps);
+        self
+    }
+}
+
+struct Guard<'a>(&'a FakeAdapter, bool);
+
+impl Drop for Guard<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+        if !self.1 {
+            self.0.cancelled.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+impl TaskAdapter for FakeAdapter {
+    fn name(&self) -> &str {
+        "fake"
+    }
+
+    fn handles(&self, _state: &str, _resource: &str) -> bool {
+        true
+    }
+
+    fn invoke(&self, request: TaskRequest) -> BoxFuture<'_, Result<Value, StatesError>> {
+        let step = {
+            let mut scripts = self.scripts.lock().unwrap();
+            let script = scripts.get_mut(&request.state_name).expect("scripted state");
+            if script.len() > 1 { script.remove(0) } else { script[0].clone() }
+        };
+        Box::pin(async move {
+            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.max_in_flight.fetch_max(now, Ordering::SeqCst);
+            let mut guard = Guard(self, false);
+            let result = match step {
+                Step::Ok(value, delay) => {
+                    tokio::time::sleep(Duration::from_millis(delay)).await;
+                    let mut value = value;
+                    if value == json!("echo") {
+                        value = request.parameters.clone();
+                    }
+                    Ok(value)
+                }
+                Step::Err(name) => Err(StatesError::new(ErrorName::parse(name), format!("{name} from fake"))),
+            };
+            guard.1 = true;
+            result
+        })
+    }
+}
+
+async fn run(definition: Value, input: Value, adapter: Arc<FakeAdapter>) -> (Outcome, Vec<HistoryEvent>) {
+    let (machine, diagnostics) = parse_definition(&definition.to_string());
+    let machine = machine.unwrap_or_else(|| panic!("invalid definition: {diagnostics:?}"));
+    let mut registry = Registry::new();
+    registry.register(adapter);
+    let store = Arc::new(MemoryStore::new());
+    let engine = Engine::new(registry, Arc::new(VirtualClock::starting_at(EPOCH)), store.clone());
+    let request = StartRequest {
+        state_machine_name: "test".into(),
+        execution_name: "exec".into(),
+        input,
+        seed: 7,
+    };
+    let (info, outcome) = engine.run(&machine, request).await.expect("store works");
+    let events = sfnlite_engine::HistoryStore::events(store.as_ref(), &info.arn).unwrap();
+    (outcome, events)
+}
+
+fn types(events: &[HistoryEvent]) -> Vec<String> {
+    events.iter().map(|e| e.details.type_name()).collect()
+}
+
+fn task(resource: &str) -> Value {
+    json!({"Type": "Task", "Resource": resource, "End": true})
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_backoff_is_exact_in_virtual_time() {
+    let mut state = task("arn:aws:states:::lambda:invoke");
+    state["Retry"] = json!([{"ErrorEquals": ["Boom"], "IntervalSeconds": 2, "BackoffRate": 3, "MaxAttempts": 3}]);
+    let definition = json!({"StartAt": "T", "States": {"T": state}});
+    let adapter = Arc::new(FakeAdapter::default().script("T", vec![Step::Err("Boom"), Step::Err("Boom"), Step::Ok(json!({"ok": 1}), 0)]));
+    let (outcome, events) = run(definition, json!({}), adapter).await;
+    assert_eq!(outcome.status, Status::Succeeded);
+    assert_eq!(outcome.output, Some(json!({"ok": 1})));
+    let scheduled: Vec<i64> = events
+        .iter()
+        .filter(|e| matches!(e.details, EventDetails::TaskScheduled { .. }))
+        .map(|e| e.timestamp - EPOCH)
+        .collect();
+    assert_eq!(scheduled, vec![0, 2_000, 8_000], "2 s, then 2 × 3 = 6 s later");
+    assert_eq!(outcome.stop_millis - outcome.start_millis, 8_000);
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_exhausted_then_caught_with_result_path() {
+    let mut state = task("arn:aws:states:::lambda:invoke");
+    state["Retry"] = json!([{"ErrorEquals": ["States.TaskFailed"], "MaxAttempts": 1, "IntervalSeconds": 1}]);
+    state["Catch"] = json!([{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Handled"}]);
+    let definition = json!({"StartAt": "T", "States": {"T": state, "Handled": {"Type": "Succeed"}}});
+    let adapter = Arc::new(FakeAdapter::default().script("T", vec![Step::Err("Lambda.Unknown")]));
+    let (outcome, events) = run(definition, json!({"keep": true}), adapter).await;
+    assert_eq!(
+        outcome.output,
+        Some(json!({"keep": true, "error": {"Error": "Lambda.Unknown", "Cause": "Lambda.Unknown from fake"}}))
+    );
+    let failed = events.iter().filter(|e| matches!(e.details, EventDetails::TaskFailed { .. })).count();
+    assert_eq!(failed, 2, "one attempt and one retry");
+    // Event ids are consecutive and every event follows an earlier one.
+    for (i, event) in events.iter().enumerate() {
+        assert_eq!(event.id, i as u64 + 1);
+        assert!(event.previous_event_id < event.id);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn wait_of_an_hour_moves_virtual_time_exactly() {
+    let definition = json!({"StartAt": "W", "States": {
+        "W": {"Type": "Wait", "Seconds": 3600, "Next": "P"},
+        "P": {"Type": "Pass", "Parameters": {"at.$": "$$.State.EnteredTime"}, "End": true}
+    }});
+    let (outcome, events) = run(definition, json!({}), Arc::new(FakeAdapter::default())).await;
+    assert_eq!(outcome.output, Some(json!({"at": "2026-01-01T01:00:00.000Z"})));
+    assert_eq!(events.last().unwrap().timestamp - EPOCH, 3_600_000);
+}
+
+#[tokio::test(start_paused = true)]
+async fn map_honours_max_concurrency_and_keeps_index_order() {
+    let definition = json!({"StartAt": "M", "States": {"M": {
+        "Type": "Map", "MaxConcurrency": 3,
+        "ItemProcessor": {"StartAt": "T", "States": {"T": task("arn:aws:states:::lambda:invoke")}},
+        "End": true
+    }}});
+    // Later items finish first: results must still be in index order.
+    let steps = (0..10).map(|i| Step::Ok(json!(i), 1000 - i * 100)).collect();
+    let adapter = Arc::new(FakeAdapter::default().script("T", steps));
+    let (outcome, events) = run(definition, json!([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]), adapter.clone()).await;
+    assert_eq!(outcome.output, Some(json!([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])));
+    assert_eq!(adapter.max_in_flight.load(Ordering::SeqCst), 3);
+    let started = types(&events).iter().filter(|t| *t == "MapIterationStarted").count();
+    assert_eq!(started, 10);
+}
+
+#[tokio::test(start_paused = true)]
+async fn unbounded_map_runs_everything_at_once() {
+    let definition = json!({"StartAt": "M", "States": {"M": {
+        "Type": "Map", "MaxConcurrency": 0,
+        "ItemProcessor": {"StartAt": "T", "States": {"T": task("arn:aws:states:::lambda:invoke")}},
+        "End": true
+    }}});
+    let adapter = Arc::new(FakeAdapter::default().script("T", vec![Step::Ok(json!("echo"), 50)]));
+    let (outcome, _) = run(definition, json!([1, 2, 3, 4, 5, 6, 7]), adapter.clone()).await;
+    assert_eq!(outcome.output, Some(json!([1, 2, 3, 4, 5, 6, 7])));
+    assert_eq!(adapter.max_in_flight.load(Ordering::SeqCst), 7);
+    assert_eq!(outcome.stop_millis - outcome.start_millis, 50);
+}
+
+#[tokio::test(start_paused = true)]
+async fn failing_parallel_branch_cancels_the_others() {
+    let definition = json!({"StartAt": "P", "States": {"P": {
+        "Type": "Parallel",
+        "Branches": [
+            {"StartAt": "Slow", "States": {"Slow": task("arn:aws:states:::lambda:invoke")}},
+            {"StartAt": "Fails", "States": {"Fails": task("arn:aws:states:::lambda:invoke")}}
+        ],
+        "End": true
+    }}});
+    let adapter = Arc::new(
+        FakeAdapter::default().script("Slow", vec![Step::Ok(json!(1), 60_000)]).script("Fails", vec![Step::Err("Bad")]),
+    );
+    let (outcome, events) = run(definition, json!({}), adapter.clone()).await;
+    assert_eq!(outcome.status, Status::Failed);
+    assert_eq!(outcome.error.as_deref(), Some("Bad"));
+    assert_eq!(adapter.cancelled.load(Ordering::SeqCst), 1, "the slow branch's task was dropped");
+    assert_eq!(outcome.stop_millis - outcome.start_millis, 0);
+    assert!(types(&events).contains(&"ParallelStateFailed".to_owned()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn parallel_results_are_in_branch_order() {
+    let branch = |name: &str| json!({"StartAt": name, "States": {name: task("arn:aws:states:::lambda:invoke")}});
+    let definition = json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "Branches": [branch("A"), branch("B")], "End": true}}});
+    let adapter = Arc::new(FakeAdapter::default().script("A", vec![Step::Ok(json!("a"), 500)]).script("B", vec![Step::Ok(json!("b"), 10)]));
+    let (outcome, _) = run(definition, json!({}), adapter).await;
+    assert_eq!(outcome.output, Some(json!(["a", "b"])));
+}
+
+#[tokio::test(start_paused = true)]
+async fn task_timeout_raises_states_timeout() {
+    let mut state = task("arn:aws:states:::lambda:invoke");
+    state["TimeoutSeconds"] = json!(5);
+    state["Catch"] = json!([{"ErrorEquals": ["States.TaskFailed"], "Next": "Wrong"}, {"ErrorEquals": ["States.Timeout"], "Next": "Right"}]);
+    let definition = json!({"StartAt": "T", "States": {
+        "T": state,
+        "Wrong": {"Type": "Fail", "Error": "TaskFailedMatchedTimeout"},
+        "Right": {"Type": "Pass", "End": true}
+    }});
+    let adapter = Arc::new(FakeAdapter::default().script("T", vec![Step::Ok(json!(1), 100_000)]));
+    let (outcome, events) = run(definition, json!({}), adapter).await;
+    assert_eq!(outcome.output, Some(json!({"Error": "States.Timeout"})));
+    assert_eq!(outcome.stop_millis - outcome.start_millis, 5_000);
+    assert!(types(&events).contains(&"TaskTimedOut".to_owned()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn execution_timeout_ends_timed_out() {
+    let definition = json!({"TimeoutSeconds": 10, "StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 60, "End": true}}});
+    let (outcome, events) = run(definition, json!({}), Arc::new(FakeAdapter::default())).await;
+    assert_eq!(outcome.status, Status::TimedOut);
+    assert_eq!(outcome.error.as_deref(), Some("States.Timeout"));
+    assert_eq!(outcome.stop_millis - outcome.start_millis, 10_000);
+    assert_eq!(types(&events).last().map(String::as_str), Some("ExecutionTimedOut"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn history_has_the_aws_shape() {
+    let definition = json!({"StartAt": "P", "States": {
+        "P": {"Type": "Pass", "Result": {"n": 1}, "Next": "T"},
+        "T": {"Type": "Task", "Resource": "arn:aws:states:::athena:startQueryExecution", "Parameters": {"n.$": "$.n"}, "Next": "C"},
+        "C": {"Type": "Choice", "Choices": [{"Variable": "$.n", "NumericEquals": 1, "Next": "S"}], "Default": "F"},
+        "F": {"Type": "Fail", "Error": "Unexpected"},
+        "S": {"Type": "Succeed"}
+    }});
+    let adapter = Arc::new(FakeAdapter::default().script("T", vec![Step::Ok(json!("echo"), 0)]));
+    let (_, events) = run(definition, json!({}), adapter).await;
+    let history = sfnlite_engine::history_json(&events);
+    insta::assert_json_snapshot!(history);
+}
