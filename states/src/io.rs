@@ -41,13 +41,14 @@ impl ResultPath {
             ResultPath::Default => Ok(result),
             ResultPath::Discard => Ok(raw_input),
             ResultPath::Path(path) => {
-                let input_text = compact(&raw_input);
-                path.set(raw_input, result).map_err(|_| {
-                    EvalError::Raised(StatesError::new(
+                let mut document = raw_input;
+                match path.set(&mut document, result) {
+                    Ok(()) => Ok(document),
+                    Err(_) => Err(EvalError::Raised(StatesError::new(
                         ErrorName::ResultPathMatchFailure,
-                        format!("Unable to apply ReferencePath {} to input {}", path.as_str(), input_text),
-                    ))
-                })
+                        format!("Unable to apply ReferencePath {} to input {}", path.as_str(), compact(&document)),
+                    ))),
+                }
             }
         }
     }

@@ -262,15 +262,18 @@ pub fn normalized(steps: &[Step]) -> String {
     out
 }
 
+/// Resolves a possibly negative index against a length.
+fn index_in(len: usize, idx: i64) -> Option<usize> {
+    let idx = if idx < 0 { len as i64 + idx } else { idx };
+    usize::try_from(idx).ok().filter(|i| *i < len)
+}
+
 fn walk<'a>(root: &'a Value, steps: &[Step]) -> Result<&'a Value, PathMiss> {
     let mut current = root;
     for (i, step) in steps.iter().enumerate() {
         let next = match (step, current) {
             (Step::Name(name), Value::Object(map)) => map.get(name),
-            (Step::Index(idx), Value::Array(items)) => {
-                let idx = if *idx < 0 { items.len() as i64 + idx } else { *idx };
-                usize::try_from(idx).ok().and_then(|i| items.get(i))
-            }
+            (Step::Index(idx), Value::Array(items)) => index_in(items.len(), *idx).map(|i| &items[i]),
             _ => None,
         };
         match next {
@@ -457,44 +460,55 @@ impl ReferencePath {
     /// Writes `value` into `document` at this path, creating missing objects along the way.
     ///
     /// `$` replaces the whole document. A step through a value that is not an object
-    /// (or an index past the end of an array) cannot be written.
-    pub fn set(&self, document: Value, value: Value) -> Result<Value, WriteError> {
-        if self.steps.is_empty() {
-            return Ok(value);
+    /// (or an index past the end of an array) cannot be written; `document` is then unchanged.
+    pub fn set(&self, document: &mut Value, value: Value) -> Result<(), WriteError> {
+        let Some((last, init)) = self.steps.split_last() else {
+            *document = value;
+            return Ok(());
+        };
+        // Check first, so that a failed write leaves the document as it was.
+        let mut probe: Option<&Value> = Some(document);
+        for (i, step) in init.iter().enumerate() {
+            probe = match (step, probe) {
+                (Step::Name(name), Some(Value::Object(map))) => map.get(name),
+                (Step::Name(_), None) => None,
+                (Step::Index(idx), Some(Value::Array(items))) => index_in(items.len(), *idx).map(|i| &items[i]),
+                _ => return Err(self.write_error(i)),
+            };
+            if probe.is_none() && matches!(step, Step::Index(_)) {
+                return Err(self.write_error(i));
+            }
         }
-        let mut document = document;
-        let mut current = &mut document;
-        for (i, step) in self.steps.iter().enumerate() {
-            let last = i + 1 == self.steps.len();
+        match (last, probe) {
+            (Step::Name(_), None | Some(Value::Object(_))) => {}
+            (Step::Index(idx), Some(Value::Array(items))) if index_in(items.len(), *idx).is_some() => {}
+            _ => return Err(self.write_error(self.steps.len() - 1)),
+        }
+        let mut current = document;
+        for step in init {
             current = match step {
                 Step::Name(name) => {
-                    if !current.is_object() {
-                        return Err(self.write_error(i));
-                    }
                     let map = current.as_object_mut().expect("checked above");
-                    if last {
-                        map.insert(name.clone(), value);
-                        return Ok(document);
-                    }
                     map.entry(name.clone()).or_insert_with(|| Value::Object(Map::new()))
                 }
                 Step::Index(idx) => {
-                    let Value::Array(items) = current else {
-                        return Err(self.write_error(i));
-                    };
-                    let idx = if *idx < 0 { items.len() as i64 + idx } else { *idx };
-                    let Some(slot) = usize::try_from(idx).ok().and_then(|i| items.get_mut(i)) else {
-                        return Err(self.write_error(i));
-                    };
-                    if last {
-                        *slot = value;
-                        return Ok(document);
-                    }
-                    slot
+                    let items = current.as_array_mut().expect("checked above");
+                    let i = index_in(items.len(), *idx).expect("checked above");
+                    &mut items[i]
                 }
             };
         }
-        Ok(document)
+        match last {
+            Step::Name(name) => {
+                current.as_object_mut().expect("checked above").insert(name.clone(), value);
+            }
+            Step::Index(idx) => {
+                let items = current.as_array_mut().expect("checked above");
+                let i = index_in(items.len(), *idx).expect("checked above");
+                items[i] = value;
+            }
+        }
+        Ok(())
     }
 
     fn write_error(&self, step: usize) -> WriteError {
@@ -566,14 +580,18 @@ mod tests {
 
     #[test]
     fn reference_paths_write_and_create() {
-        let rp = ReferencePath::parse("$.a.b").unwrap();
-        assert_eq!(rp.set(json!({"x": 1}), json!(2)), Ok(json!({"x": 1, "a": {"b": 2}})));
-        assert_eq!(ReferencePath::parse("$").unwrap().set(json!(1), json!(2)), Ok(json!(2)));
-        assert!(rp.set(json!({"a": "str"}), json!(2)).is_err());
+        let set = |path: &str, mut doc: Value, value: Value| {
+            ReferencePath::parse(path).unwrap().set(&mut doc, value).map(|()| doc)
+        };
+        assert_eq!(set("$.a.b", json!({"x": 1}), json!(2)), Ok(json!({"x": 1, "a": {"b": 2}})));
+        assert_eq!(set("$", json!(1), json!(2)), Ok(json!(2)));
+        assert!(set("$.a.b", json!({"a": "str"}), json!(2)).is_err());
+        assert!(set("$.a", json!([1]), json!(2)).is_err());
+        assert!(set("$.l[5].x", json!({"l": [1]}), json!(2)).is_err());
         assert!(ReferencePath::parse("$.a[*]").is_err());
         assert!(ReferencePath::parse("$$.a").is_err());
-        let idx = ReferencePath::parse("$.list[1]").unwrap();
-        assert_eq!(idx.set(json!({"list": [0, 0]}), json!(5)), Ok(json!({"list": [0, 5]})));
+        assert_eq!(set("$.list[1]", json!({"list": [0, 0]}), json!(5)), Ok(json!({"list": [0, 5]})));
+        assert_eq!(set("$.list[-1].k", json!({"list": [{}, {}]}), json!(5)), Ok(json!({"list": [{}, {"k": 5}]})));
     }
 
     #[test]
