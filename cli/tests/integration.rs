@@ -103,12 +103,18 @@ fn every_example_validates_and_runs() {
         assert!(input.exists(), "{name}.asl.json needs {name}.input.json");
         sfnlite().args(["validate"]).arg(&path).assert().success();
         let mut cmd = sfnlite();
-        cmd.arg("run").arg(&path).arg("--input-file").arg(&input).args(["--clock", "virtual", "--sub", "ProcessResultsFunctionArn=f"]);
+        cmd.arg("run").arg(&path).arg("--input-file").arg(&input).args([
+            "--clock",
+            "virtual",
+            "--sub",
+            "ProcessResultsFunctionArn=f",
+        ]);
         let mock = dir.join(format!("{name}.mock.json"));
         if mock.exists() {
             cmd.arg("--mock-config").arg(&mock);
             let config: Value = serde_json::from_str(&std::fs::read_to_string(&mock).unwrap()).unwrap();
-            let first_case = config["StateMachines"][name]["TestCases"].as_object().unwrap().keys().next().unwrap().clone();
+            let first_case =
+                config["StateMachines"][name]["TestCases"].as_object().unwrap().keys().next().unwrap().clone();
             cmd.args(["--test-case", &first_case]);
         }
         let out = cmd.output().unwrap();
@@ -214,16 +220,25 @@ fn bad_input_is_a_usage_error_with_a_location() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read definitions/missing.asl.json"));
 
     let dir = tempfile::tempdir().unwrap();
-    let mocks = temp_file(&dir, "mocks.json", r#"{"StateMachines": {"hello": {"TestCases": {"T": {"Greet": "Nope"}}}}}"#);
+    let mocks =
+        temp_file(&dir, "mocks.json", r#"{"StateMachines": {"hello": {"TestCases": {"T": {"Greet": "Nope"}}}}}"#);
     let out = sfnlite().args(hello).arg("--mock-config").arg(&mocks).args(["--test-case", "T"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("/MockedResponses/Nope"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("/MockedResponses/Nope"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
 fn failed_execution_prints_error_and_cause_on_stderr() {
     let dir = tempfile::tempdir().unwrap();
-    let file = temp_file(&dir, "fail.asl.json", r#"{"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Oops", "Cause": "it broke"}}}"#);
+    let file = temp_file(
+        &dir,
+        "fail.asl.json",
+        r#"{"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Oops", "Cause": "it broke"}}}"#,
+    );
     let out = sfnlite().arg("run").arg(&file).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
@@ -261,7 +276,18 @@ fn conformance_corpus() {
     );
     let out = Command::new("python3")
         .arg(&runner)
-        .args(["-j", "2", "--min-pass-rate", "0.85", "--exclude-feature", "JSONata", "--exclude-feature", "Assign", "--cmd", &cmd])
+        .args([
+            "-j",
+            "2",
+            "--min-pass-rate",
+            "0.85",
+            "--exclude-feature",
+            "JSONata",
+            "--exclude-feature",
+            "Assign",
+            "--cmd",
+            &cmd,
+        ])
         .output()
         .expect("python3 runs");
     let stdout = String::from_utf8_lossy(&out.stdout);

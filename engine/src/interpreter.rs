@@ -16,7 +16,7 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use serde_json::{Value, json};
 use sfnlite_states::definition::{
-    Count, FailState, JitterStrategy, MapState, ParallelState, PassState, Seconds, State, StateKind,
+    Catcher, Count, FailState, JitterStrategy, MapState, ParallelState, PassState, Retrier, Seconds, State, StateKind,
     StateMachine, TaskState, TextField, Transition, WaitFor, WaitState,
 };
 use sfnlite_states::entropy::{Entropy, SeededEntropy};
@@ -123,6 +123,50 @@ struct Thread<'r, 'a> {
     last: u64,
 }
 
+/// What a state was entered with: the raw input (for ResultPath), the effective input
+/// (after InputPath), and when and at which event it was entered.
+struct Entry<'s> {
+    state: &'s State,
+    raw: Value,
+    effective: Value,
+    entered: u64,
+    entered_at: i64,
+}
+
+/// The states that run attempts under Retry and Catch.
+#[derive(Clone, Copy)]
+enum Body<'s> {
+    Task(&'s TaskState),
+    Parallel(&'s ParallelState),
+    Map(&'s MapState),
+}
+
+impl<'s> Body<'s> {
+    fn retry(self) -> &'s [Retrier] {
+        match self {
+            Body::Task(t) => &t.retry,
+            Body::Parallel(p) => &p.retry,
+            Body::Map(m) => &m.retry,
+        }
+    }
+
+    fn catch(self) -> &'s [Catcher] {
+        match self {
+            Body::Task(t) => &t.catch,
+            Body::Parallel(p) => &p.catch,
+            Body::Map(m) => &m.catch,
+        }
+    }
+
+    fn transition(self) -> Transition {
+        match self {
+            Body::Task(t) => t.transition,
+            Body::Parallel(p) => p.transition,
+            Body::Map(m) => m.transition,
+        }
+    }
+}
+
 enum Flow {
     Next(usize, Value),
     End(Value),
@@ -170,7 +214,10 @@ impl<'a> Run<'a> {
 
     /// Runs the execution to its end.
     pub(crate) async fn execute(&self, machine: &StateMachine) -> Result<Outcome, StoreError> {
-        let started = self.record(0, EventDetails::ExecutionStarted { input: self.info.input.clone(), role_arn: self.info.role_arn.clone() });
+        let started = self.record(
+            0,
+            EventDetails::ExecutionStarted { input: self.info.input.clone(), role_arn: self.info.role_arn.clone() },
+        );
         let mut thread = Thread { run: self, last: started };
         let body = self.run_machine(machine, self.info.input.clone(), &mut thread);
         let result = match machine.timeout_seconds {
@@ -203,7 +250,14 @@ impl<'a> Run<'a> {
         if let Some(e) = self.store_error.lock().unwrap_or_else(|e| e.into_inner()).take() {
             return Err(e);
         }
-        Ok(Outcome { status, output, error, cause, start_millis: self.start_millis, stop_millis: self.clock.now_millis() })
+        Ok(Outcome {
+            status,
+            output,
+            error,
+            cause,
+            start_millis: self.start_millis,
+            stop_millis: self.clock.now_millis(),
+        })
     }
 
     fn run_machine<'s, 'r: 's>(
@@ -257,13 +311,21 @@ impl<'a> Run<'a> {
 
     async fn run_state(&self, state: &State, input: Value, thread: &mut Thread<'_, 'a>) -> Result<Flow, StatesError> {
         let type_name = state.kind.type_name();
-        let entered = thread.emit(EventDetails::StateEntered { state_type: type_name, name: state.name.clone(), input: input.clone() });
+        let entered = thread.emit(EventDetails::StateEntered {
+            state_type: type_name,
+            name: state.name.clone(),
+            input: input.clone(),
+        });
         let entered_at = self.clock.now_millis();
         let runtime = |e: EvalError| e.into_states_error(&state.name, entered);
         let context = self.context(state, entered_at, 0, None);
         let effective = state.input_path.apply_owned(input.clone(), &context).map_err(runtime)?;
         let finish = |thread: &mut Thread<'_, 'a>, output: Value, transition: Transition| {
-            thread.emit(EventDetails::StateExited { state_type: type_name, name: state.name.clone(), output: output.clone() });
+            thread.emit(EventDetails::StateExited {
+                state_type: type_name,
+                name: state.name.clone(),
+                output: output.clone(),
+            });
             match transition {
                 Transition::Next(n) => Flow::Next(n, output),
                 Transition::End => Flow::End(output),
@@ -303,13 +365,27 @@ impl<'a> Run<'a> {
                 let output = state.output_path.apply_owned(effective, &context).map_err(runtime)?;
                 Ok(finish(thread, output, wait.transition))
             }
-            StateKind::Task(task) => self.task(task, state, input, effective, entered, entered_at, thread).await,
-            StateKind::Parallel(parallel) => self.parallel(parallel, state, input, effective, entered, entered_at, thread).await,
-            StateKind::Map(map) => self.map(map, state, input, effective, entered, entered_at, thread).await,
+            StateKind::Task(_) | StateKind::Parallel(_) | StateKind::Map(_) => {
+                let body = match &state.kind {
+                    StateKind::Task(task) => Body::Task(task),
+                    StateKind::Parallel(parallel) => Body::Parallel(parallel),
+                    StateKind::Map(map) => Body::Map(map),
+                    _ => unreachable!("matched above"),
+                };
+                let entry = Entry { state, raw: input, effective, entered, entered_at };
+                self.with_recovery(body, entry, thread).await
+            }
         }
     }
 
-    fn pass(&self, pass: &PassState, state: &State, raw: Value, effective: Value, context: &Value) -> Result<Value, EvalError> {
+    fn pass(
+        &self,
+        pass: &PassState,
+        state: &State,
+        raw: Value,
+        effective: Value,
+        context: &Value,
+    ) -> Result<Value, EvalError> {
         let result = match (&pass.result, &pass.parameters) {
             (Some(result), _) => result.clone(),
             (None, Some(parameters)) => parameters.render(&Scope::new(&effective, context), &self.entropy)?,
@@ -353,7 +429,9 @@ impl<'a> Run<'a> {
                 })?;
                 match value.as_i64() {
                     Some(s) if s >= 0 => Ok(now + s * 1000),
-                    Some(s) => Err(EvalError::Runtime(format!("The SecondsPath parameter references a negative value: {path} == {s}"))),
+                    Some(s) => Err(EvalError::Runtime(format!(
+                        "The SecondsPath parameter references a negative value: {path} == {s}"
+                    ))),
                     None => Err(EvalError::Runtime(format!(
                         "The SecondsPath parameter does not reference a valid integer: {path} == {}",
                         compact(&value)
@@ -393,19 +471,55 @@ impl<'a> Run<'a> {
         state.output_path.apply_owned(combined, context)
     }
 
+    /// Runs a Task, Parallel or Map state: attempts, and Retry/Catch between them.
+    async fn with_recovery(
+        &self,
+        body: Body<'_>,
+        entry: Entry<'_>,
+        thread: &mut Thread<'_, 'a>,
+    ) -> Result<Flow, StatesError> {
+        let mut attempts = vec![0; body.retry().len()];
+        let mut retry_count = 0;
+        loop {
+            let context = self.context(entry.state, entry.entered_at, retry_count, None);
+            let attempt = match body {
+                Body::Task(task) => self.task_attempt(task, &entry, &context, retry_count, thread).await,
+                Body::Parallel(parallel) => self.parallel_attempt(parallel, &entry, &context, thread).await,
+                Body::Map(map) => self.map_attempt(map, &entry, &context, thread).await,
+            };
+            let error = match attempt {
+                Ok(output) => {
+                    thread.emit(EventDetails::StateExited {
+                        state_type: entry.state.kind.type_name(),
+                        name: entry.state.name.clone(),
+                        output: output.clone(),
+                    });
+                    return Ok(match body.transition() {
+                        Transition::Next(n) => Flow::Next(n, output),
+                        Transition::End => Flow::End(output),
+                    });
+                }
+                Err(e) => e.into_states_error(&entry.state.name, entry.entered),
+            };
+            if let Some(flow) = self.recover_from(body, &entry, &mut attempts, error, thread).await? {
+                return Ok(flow);
+            }
+            retry_count += 1;
+        }
+    }
+
     /// Decides what follows a failed attempt: `Ok(None)` to retry (after sleeping),
     /// `Ok(Some(flow))` when a Catcher takes over, `Err` when the state fails.
     async fn recover_from(
         &self,
-        state: &State,
-        retry: &[sfnlite_states::definition::Retrier],
-        catch: &[sfnlite_states::definition::Catcher],
+        body: Body<'_>,
+        entry: &Entry<'_>,
         attempts: &mut [u64],
-        raw: &Value,
         error: StatesError,
         thread: &mut Thread<'_, 'a>,
     ) -> Result<Option<Flow>, StatesError> {
-        match recover(retry, catch, &error.error, attempts) {
+        let (state, raw, catch) = (entry.state, &entry.raw, body.catch());
+        match recover(body.retry(), catch, &error.error, attempts) {
             Recovery::Retry { delay_millis, jitter } => {
                 let delay = match jitter {
                     JitterStrategy::None => delay_millis,
@@ -437,7 +551,8 @@ impl<'a> Run<'a> {
             None => Ok(None),
             Some(Seconds::Literal(s)) => Ok(Some(*s)),
             Some(Seconds::Path(path)) => {
-                let value = path.select(scope).map_err(|miss| EvalError::Runtime(miss.invalid_path_message(path.as_str())))?;
+                let value =
+                    path.select(scope).map_err(|miss| EvalError::Runtime(miss.invalid_path_message(path.as_str())))?;
                 match value.as_u64() {
                     Some(s) if s > 0 => Ok(Some(s)),
                     _ => Err(EvalError::Runtime(format!(
@@ -449,52 +564,16 @@ impl<'a> Run<'a> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn task(
-        &self,
-        task: &TaskState,
-        state: &State,
-        raw: Value,
-        effective: Value,
-        entered: u64,
-        entered_at: i64,
-        thread: &mut Thread<'_, 'a>,
-    ) -> Result<Flow, StatesError> {
-        let mut attempts = vec![0; task.retry.len()];
-        let mut retry_count = 0;
-        let lambda = is_lambda_function_arn(&task.resource);
-        loop {
-            let context = self.context(state, entered_at, retry_count, None);
-            let attempt = self.task_attempt(task, state, &raw, &effective, &context, retry_count, lambda, thread).await;
-            let error = match attempt {
-                Ok(output) => {
-                    thread.emit(EventDetails::StateExited { state_type: "Task", name: state.name.clone(), output: output.clone() });
-                    return Ok(match task.transition {
-                        Transition::Next(n) => Flow::Next(n, output),
-                        Transition::End => Flow::End(output),
-                    });
-                }
-                Err(e) => e.into_states_error(&state.name, entered),
-            };
-            if let Some(flow) = self.recover_from(state, &task.retry, &task.catch, &mut attempts, &raw, error, thread).await? {
-                return Ok(flow);
-            }
-            retry_count += 1;
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
     async fn task_attempt(
         &self,
         task: &TaskState,
-        state: &State,
-        raw: &Value,
-        effective: &Value,
+        entry: &Entry<'_>,
         context: &Value,
         retry_count: u64,
-        lambda: bool,
         thread: &mut Thread<'_, 'a>,
     ) -> Result<Value, EvalError> {
+        let (state, raw, effective) = (entry.state, &entry.raw, &entry.effective);
+        let lambda = is_lambda_function_arn(&task.resource);
         let scope = Scope::new(effective, context);
         let parameters = match &task.parameters {
             Some(template) => template.render(&scope, &self.entropy)?,
@@ -574,48 +653,14 @@ impl<'a> Run<'a> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn parallel(
-        &self,
-        parallel: &ParallelState,
-        state: &State,
-        raw: Value,
-        effective: Value,
-        entered: u64,
-        entered_at: i64,
-        thread: &mut Thread<'_, 'a>,
-    ) -> Result<Flow, StatesError> {
-        let mut attempts = vec![0; parallel.retry.len()];
-        let mut retry_count = 0;
-        loop {
-            let context = self.context(state, entered_at, retry_count, None);
-            let attempt = self.parallel_attempt(parallel, state, &raw, &effective, &context, thread).await;
-            let error = match attempt {
-                Ok(output) => {
-                    thread.emit(EventDetails::StateExited { state_type: "Parallel", name: state.name.clone(), output: output.clone() });
-                    return Ok(match parallel.transition {
-                        Transition::Next(n) => Flow::Next(n, output),
-                        Transition::End => Flow::End(output),
-                    });
-                }
-                Err(e) => e.into_states_error(&state.name, entered),
-            };
-            if let Some(flow) = self.recover_from(state, &parallel.retry, &parallel.catch, &mut attempts, &raw, error, thread).await? {
-                return Ok(flow);
-            }
-            retry_count += 1;
-        }
-    }
-
     async fn parallel_attempt(
         &self,
         parallel: &ParallelState,
-        state: &State,
-        raw: &Value,
-        effective: &Value,
+        entry: &Entry<'_>,
         context: &Value,
         thread: &mut Thread<'_, 'a>,
     ) -> Result<Value, EvalError> {
+        let (state, raw, effective) = (entry.state, &entry.raw, &entry.effective);
         let input = match &parallel.parameters {
             Some(template) => template.render(&Scope::new(effective, context), &self.entropy)?,
             None => effective.clone(),
@@ -646,61 +691,34 @@ impl<'a> Run<'a> {
             }
         }
         thread.last = self.last_id();
-        self.shape_result(state, parallel.result_selector.as_ref(), &parallel.result_path, raw.clone(), Value::Array(results), context)
+        self.shape_result(
+            state,
+            parallel.result_selector.as_ref(),
+            &parallel.result_path,
+            raw.clone(),
+            Value::Array(results),
+            context,
+        )
     }
 
     fn last_id(&self) -> u64 {
         *self.next_id.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn map(
-        &self,
-        map: &MapState,
-        state: &State,
-        raw: Value,
-        effective: Value,
-        entered: u64,
-        entered_at: i64,
-        thread: &mut Thread<'_, 'a>,
-    ) -> Result<Flow, StatesError> {
-        let mut attempts = vec![0; map.retry.len()];
-        let mut retry_count = 0;
-        loop {
-            let context = self.context(state, entered_at, retry_count, None);
-            let attempt = self.map_attempt(map, state, &raw, &effective, &context, entered_at, thread).await;
-            let error = match attempt {
-                Ok(output) => {
-                    thread.emit(EventDetails::StateExited { state_type: "Map", name: state.name.clone(), output: output.clone() });
-                    return Ok(match map.transition {
-                        Transition::Next(n) => Flow::Next(n, output),
-                        Transition::End => Flow::End(output),
-                    });
-                }
-                Err(e) => e.into_states_error(&state.name, entered),
-            };
-            if let Some(flow) = self.recover_from(state, &map.retry, &map.catch, &mut attempts, &raw, error, thread).await? {
-                return Ok(flow);
-            }
-            retry_count += 1;
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
     async fn map_attempt(
         &self,
         map: &MapState,
-        state: &State,
-        raw: &Value,
-        effective: &Value,
+        entry: &Entry<'_>,
         context: &Value,
-        entered_at: i64,
         thread: &mut Thread<'_, 'a>,
     ) -> Result<Value, EvalError> {
+        let (state, raw, effective, entered_at) = (entry.state, &entry.raw, &entry.effective, entry.entered_at);
         let scope = Scope::new(effective, context);
         let items = match &map.items_path {
             None => effective.clone(),
-            Some(path) => path.eval(&scope).map_err(|miss| EvalError::Runtime(miss.invalid_path_message(path.as_str())))?,
+            Some(path) => {
+                path.eval(&scope).map_err(|miss| EvalError::Runtime(miss.invalid_path_message(path.as_str())))?
+            }
         };
         let Value::Array(items) = items else {
             let path = map.items_path.as_ref().map_or("$", Path::as_str);
@@ -736,7 +754,9 @@ impl<'a> Run<'a> {
             async move {
                 let name = state.name.clone();
                 let mut iteration_thread = Thread { run: self, last: started };
-                let outcome = self.map_iteration(map, state, effective, item, index, entered_at, &mut iteration_thread, running).await;
+                let outcome = self
+                    .map_iteration(map, state, effective, item, index, entered_at, &mut iteration_thread, running)
+                    .await;
                 let done = match &outcome {
                     Ok(_) => EventDetails::MapIterationSucceeded { name, index },
                     Err(_) => EventDetails::MapIterationFailed { name, index },
@@ -760,7 +780,8 @@ impl<'a> Run<'a> {
                 Err(error) => {
                     failures += 1;
                     let over_count = tolerated_count.is_none_or(|c| failures as i64 > c);
-                    let over_percentage = tolerated_percentage.is_none_or(|p| failures as f64 * 100.0 / total as f64 > p);
+                    let over_percentage =
+                        tolerated_percentage.is_none_or(|p| failures as f64 * 100.0 / total as f64 > p);
                     let exceeded = if tolerance_set {
                         (tolerated_count.is_some() && over_count || tolerated_count.is_none())
                             && (tolerated_percentage.is_some() && over_percentage || tolerated_percentage.is_none())
@@ -802,7 +823,14 @@ impl<'a> Run<'a> {
         drop(pending);
         thread.last = self.last_id();
         thread.emit(EventDetails::MapStateSucceeded);
-        self.shape_result(state, map.result_selector.as_ref(), &map.result_path, raw.clone(), Value::Array(results), context)
+        self.shape_result(
+            state,
+            map.result_selector.as_ref(),
+            &map.result_path,
+            raw.clone(),
+            Value::Array(results),
+            context,
+        )
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -852,7 +880,9 @@ fn check_result_size(result: &Value, state: &str) -> Result<(), EvalError> {
     if exceeds_payload_limit(result) {
         return Err(EvalError::Raised(StatesError::new(
             ErrorName::DataLimitExceeded,
-            format!("The state/task '{state}' returned a result with a size exceeding the maximum number of bytes service limit."),
+            format!(
+                "The state/task '{state}' returned a result with a size exceeding the maximum number of bytes service limit."
+            ),
         )));
     }
     Ok(())

@@ -68,7 +68,11 @@ impl Engine {
 
     /// Runs an execution to its end. Its history is in the engine's store under the
     /// execution ARN (`ExecutionInfo::arn`).
-    pub async fn run(&self, machine: &StateMachine, request: StartRequest) -> Result<(ExecutionInfo, Outcome), StoreError> {
+    pub async fn run(
+        &self,
+        machine: &StateMachine,
+        request: StartRequest,
+    ) -> Result<(ExecutionInfo, Outcome), StoreError> {
         let info = ExecutionInfo {
             arn: format!(
                 "arn:aws:states:{}:{ACCOUNT_ID}:execution:{}:{}",

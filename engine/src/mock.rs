@@ -55,7 +55,11 @@ fn bad(location: impl Into<String>, message: impl Into<String>) -> MockConfigErr
 impl MockAdapter {
     /// Reads a MockConfigFile and selects a test case. `state_machine` may be omitted when
     /// the file describes exactly one state machine.
-    pub fn from_config(config: &Value, state_machine: Option<&str>, test_case: &str) -> Result<MockAdapter, MockConfigError> {
+    pub fn from_config(
+        config: &Value,
+        state_machine: Option<&str>,
+        test_case: &str,
+    ) -> Result<MockAdapter, MockConfigError> {
         let machines = config
             .get("StateMachines")
             .and_then(Value::as_object)
@@ -65,7 +69,10 @@ impl MockAdapter {
                 name.to_owned(),
                 machines.get(name).ok_or_else(|| {
                     let known: Vec<&str> = machines.keys().map(String::as_str).collect();
-                    bad("/StateMachines", format!("no state machine named '{name}' (the file has: {})", known.join(", ")))
+                    bad(
+                        "/StateMachines",
+                        format!("no state machine named '{name}' (the file has: {})", known.join(", ")),
+                    )
                 })?,
             ),
             None if machines.len() == 1 => {
@@ -75,7 +82,10 @@ impl MockAdapter {
             None => {
                 return Err(bad(
                     "/StateMachines",
-                    format!("the file describes {} state machines; choose one with --state-machine-name", machines.len()),
+                    format!(
+                        "the file describes {} state machines; choose one with --state-machine-name",
+                        machines.len()
+                    ),
                 ));
             }
         };
@@ -94,14 +104,15 @@ impl MockAdapter {
             let here = format!("{cases_loc}/{test_case}/{state}");
             let mock_name = mock_name.as_str().ok_or_else(|| bad(&here, "expected the name of a mocked response"))?;
             let mock_loc = format!("/MockedResponses/{mock_name}");
-            let entries = responses
-                .and_then(|r| r.get(mock_name))
-                .and_then(Value::as_object)
-                .ok_or_else(|| bad(&mock_loc, format!("the mocked response '{mock_name}' (used by state '{state}') is not defined")))?;
+            let entries = responses.and_then(|r| r.get(mock_name)).and_then(Value::as_object).ok_or_else(|| {
+                bad(&mock_loc, format!("the mocked response '{mock_name}' (used by state '{state}') is not defined"))
+            })?;
             let mut ranges = Vec::new();
             for (key, entry) in entries {
                 let entry_loc = format!("{mock_loc}/{key}");
-                let (first, last) = parse_range(key).ok_or_else(|| bad(&entry_loc, "keys must be invocation numbers such as \"0\" or ranges such as \"1-3\""))?;
+                let (first, last) = parse_range(key).ok_or_else(|| {
+                    bad(&entry_loc, "keys must be invocation numbers such as \"0\" or ranges such as \"1-3\"")
+                })?;
                 ranges.push((first, last, parse_response(entry, &entry_loc)?));
             }
             ranges.sort_by_key(|r| r.0);

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use sfnlite_engine::clock::BoxFuture;
-use sfnlite_engine::{Engine, MemoryStore, Outcome, Registry, StartRequest, Status, TaskAdapter, TaskRequest, VirtualClock};
+use sfnlite_engine::{
+    Engine, MemoryStore, Outcome, Registry, StartRequest, Status, TaskAdapter, TaskRequest, VirtualClock,
+};
 use sfnlite_states::history::{EventDetails, HistoryEvent};
 use sfnlite_states::{ErrorName, StatesError, parse_definition};
 
@@ -93,12 +95,7 @@ async fn run(definition: Value, input: Value, adapter: Arc<FakeAdapter>) -> (Out
     registry.register(adapter);
     let store = Arc::new(MemoryStore::new());
     let engine = Engine::new(registry, Arc::new(VirtualClock::starting_at(EPOCH)), store.clone());
-    let request = StartRequest {
-        state_machine_name: "test".into(),
-        execution_name: "exec".into(),
-        input,
-        seed: 7,
-    };
+    let request = StartRequest { state_machine_name: "test".into(), execution_name: "exec".into(), input, seed: 7 };
     let (info, outcome) = engine.run(&machine, request).await.expect("store works");
     let events = sfnlite_engine::HistoryStore::events(store.as_ref(), &info.arn).unwrap();
     (outcome, events)
@@ -117,7 +114,9 @@ async fn retry_backoff_is_exact_in_virtual_time() {
     let mut state = task("arn:aws:states:::lambda:invoke");
     state["Retry"] = json!([{"ErrorEquals": ["Boom"], "IntervalSeconds": 2, "BackoffRate": 3, "MaxAttempts": 3}]);
     let definition = json!({"StartAt": "T", "States": {"T": state}});
-    let adapter = Arc::new(FakeAdapter::default().script("T", vec![Step::Err("Boom"), Step::Err("Boom"), Step::Ok(json!({"ok": 1}), 0)]));
+    let adapter = Arc::new(
+        FakeAdapter::default().script("T", vec![Step::Err("Boom"), Step::Err("Boom"), Step::Ok(json!({"ok": 1}), 0)]),
+    );
     let (outcome, events) = run(definition, json!({}), adapter).await;
     assert_eq!(outcome.status, Status::Succeeded);
     assert_eq!(outcome.output, Some(json!({"ok": 1})));
@@ -218,7 +217,9 @@ async fn failing_parallel_branch_cancels_the_others() {
 async fn parallel_results_are_in_branch_order() {
     let branch = |name: &str| json!({"StartAt": name, "States": {name: task("arn:aws:states:::lambda:invoke")}});
     let definition = json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "Branches": [branch("A"), branch("B")], "End": true}}});
-    let adapter = Arc::new(FakeAdapter::default().script("A", vec![Step::Ok(json!("a"), 500)]).script("B", vec![Step::Ok(json!("b"), 10)]));
+    let adapter = Arc::new(
+        FakeAdapter::default().script("A", vec![Step::Ok(json!("a"), 500)]).script("B", vec![Step::Ok(json!("b"), 10)]),
+    );
     let (outcome, _) = run(definition, json!({}), adapter).await;
     assert_eq!(outcome.output, Some(json!(["a", "b"])));
 }
@@ -242,7 +243,8 @@ async fn task_timeout_raises_states_timeout() {
 
 #[tokio::test(start_paused = true)]
 async fn execution_timeout_ends_timed_out() {
-    let definition = json!({"TimeoutSeconds": 10, "StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 60, "End": true}}});
+    let definition =
+        json!({"TimeoutSeconds": 10, "StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 60, "End": true}}});
     let (outcome, events) = run(definition, json!({}), Arc::new(FakeAdapter::default())).await;
     assert_eq!(outcome.status, Status::TimedOut);
     assert_eq!(outcome.error.as_deref(), Some("States.Timeout"));

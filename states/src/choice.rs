@@ -157,10 +157,7 @@ impl StringPattern {
             }
         }
         parts.push(current.into_boxed_str());
-        StringPattern {
-            text: text.into(),
-            parts,
-        }
+        StringPattern { text: text.into(), parts }
     }
 
     /// The pattern as written.
@@ -279,15 +276,9 @@ fn parse_test(
         });
     }
     let test = match kind {
-        Kind::String(rel) => value
-            .as_str()
-            .map(|s| Test::String(rel, Operand::Value(s.into()))),
-        Kind::StringMatches => value
-            .as_str()
-            .map(|s| Test::StringMatches(StringPattern::parse(s))),
-        Kind::Numeric(rel) => value
-            .as_number()
-            .map(|n| Test::Numeric(rel, Operand::Value(n.clone()))),
+        Kind::String(rel) => value.as_str().map(|s| Test::String(rel, Operand::Value(s.into()))),
+        Kind::StringMatches => value.as_str().map(|s| Test::StringMatches(StringPattern::parse(s))),
+        Kind::Numeric(rel) => value.as_number().map(|n| Test::Numeric(rel, Operand::Value(n.clone()))),
         Kind::Timestamp(rel) => match value.as_str() {
             Some(text) => {
                 let nanos = parse_iso8601(text);
@@ -304,9 +295,7 @@ fn parse_test(
             }
             None => None,
         },
-        Kind::BooleanEquals => value
-            .as_bool()
-            .map(|b| Test::BooleanEquals(Operand::Value(b))),
+        Kind::BooleanEquals => value.as_bool().map(|b| Test::BooleanEquals(Operand::Value(b))),
         Kind::IsNull => value.as_bool().map(Test::IsNull),
         Kind::IsPresent => value.as_bool().map(Test::IsPresent),
         Kind::IsNumeric => value.as_bool().map(Test::IsNumeric),
@@ -340,12 +329,7 @@ enum Parsed {
 }
 
 /// Parses the array of `And` / `Or`.
-fn parse_list(
-    name: &str,
-    value: &Value,
-    location: &str,
-    diags: &mut Diagnostics,
-) -> Option<Vec<ChoiceRule>> {
+fn parse_list(name: &str, value: &Value, location: &str, diags: &mut Diagnostics) -> Option<Vec<ChoiceRule>> {
     let Some(items) = value.as_array() else {
         diags.error(
             DiagnosticCode::SchemaValidationFailed,
@@ -387,18 +371,9 @@ impl ChoiceRule {
     /// `SCHEMA_VALIDATION_FAILED`) at the location of the offending field, or of the rule
     /// when a field is missing. Returns `None` when anything in the rule, nested rules
     /// included, was reported.
-    pub fn parse(
-        value: &Value,
-        location: &str,
-        top_level: bool,
-        diags: &mut Diagnostics,
-    ) -> Option<ChoiceRule> {
+    pub fn parse(value: &Value, location: &str, top_level: bool, diags: &mut Diagnostics) -> Option<ChoiceRule> {
         let Some(map) = value.as_object() else {
-            diags.error(
-                DiagnosticCode::SchemaValidationFailed,
-                location,
-                "A Choice Rule must be an OBJECT",
-            );
+            diags.error(DiagnosticCode::SchemaValidationFailed, location, "A Choice Rule must be an OBJECT");
             return None;
         };
         let mut ok = true;
@@ -464,14 +439,11 @@ impl ChoiceRule {
                     key.as_str(),
                     parse_list(key, item, &here, diags).map(|r| Parsed::Rule(ChoiceRule::And(r))),
                 )),
-                "Or" => operators.push((
-                    key.as_str(),
-                    parse_list(key, item, &here, diags).map(|r| Parsed::Rule(ChoiceRule::Or(r))),
-                )),
+                "Or" => operators
+                    .push((key.as_str(), parse_list(key, item, &here, diags).map(|r| Parsed::Rule(ChoiceRule::Or(r))))),
                 "Not" => {
                     let rule = if item.is_object() {
-                        ChoiceRule::parse(item, &here, false, diags)
-                            .map(|r| Parsed::Rule(ChoiceRule::Not(Box::new(r))))
+                        ChoiceRule::parse(item, &here, false, diags).map(|r| Parsed::Rule(ChoiceRule::Not(Box::new(r))))
                     } else {
                         diags.error(
                             DiagnosticCode::SchemaValidationFailed,
@@ -513,10 +485,7 @@ impl ChoiceRule {
                 "A Choice Rule must have one of 'And', 'Or', 'Not' or a comparison operator (such as 'StringEquals' with 'Variable')"
                     .to_owned()
             } else {
-                let names: Vec<String> = operators
-                    .iter()
-                    .map(|(name, _)| format!("'{name}'"))
-                    .collect();
+                let names: Vec<String> = operators.iter().map(|(name, _)| format!("'{name}'")).collect();
                 format!(
                     "A Choice Rule must have exactly one of 'And', 'Or', 'Not' or a comparison operator, found {}",
                     names.join(", ")
@@ -545,9 +514,7 @@ impl ChoiceRule {
         }
         match (parsed?, variable) {
             (Parsed::Rule(rule), None) if ok => Some(rule),
-            (Parsed::Test(test), Some(Some(variable))) if ok => {
-                Some(ChoiceRule::Comparison { variable, test })
-            }
+            (Parsed::Test(test), Some(Some(variable))) if ok => Some(ChoiceRule::Comparison { variable, test }),
             _ => None,
         }
     }
@@ -582,9 +549,7 @@ impl ChoiceRule {
 
 /// AWS's cause for a path that selects nothing in a Choice rule.
 fn invalid_path(path: &Path) -> EvalError {
-    EvalError::Runtime(format!(
-        "Invalid path '{path}': The choice state's condition path references an invalid value."
-    ))
+    EvalError::Runtime(format!("Invalid path '{path}': The choice state's condition path references an invalid value."))
 }
 
 fn select<'a>(path: &Path, scope: &Scope<'a>) -> Result<Cow<'a, Value>, EvalError> {
@@ -608,9 +573,7 @@ fn compare(variable: &Path, test: &Test, scope: &Scope<'_>) -> Result<bool, Eval
         Test::IsNumeric(expected) => value.is_number() == *expected,
         Test::IsString(expected) => value.is_string() == *expected,
         Test::IsBoolean(expected) => value.is_boolean() == *expected,
-        Test::IsTimestamp(expected) => {
-            value.as_str().and_then(parse_iso8601).is_some() == *expected
-        }
+        Test::IsTimestamp(expected) => value.as_str().and_then(parse_iso8601).is_some() == *expected,
         Test::StringMatches(pattern) => value.as_str().is_some_and(|s| pattern.matches(s)),
         Test::String(relation, operand) => {
             let other;
@@ -642,9 +605,7 @@ fn compare(variable: &Path, test: &Test, scope: &Scope<'_>) -> Result<bool, Eval
                 }
             };
             match (value, right) {
-                (Value::Number(left), Some(right)) => {
-                    compare_numbers(left, right).is_some_and(|o| relation.holds(o))
-                }
+                (Value::Number(left), Some(right)) => compare_numbers(left, right).is_some_and(|o| relation.holds(o)),
                 _ => false,
             }
         }
@@ -690,9 +651,7 @@ fn compare_utf16(a: &str, b: &str) -> Ordering {
 
 /// An integer held by a JSON number, when it is one.
 fn integer(n: &Number) -> Option<i128> {
-    n.as_i64()
-        .map(i128::from)
-        .or_else(|| n.as_u64().map(i128::from))
+    n.as_i64().map(i128::from).or_else(|| n.as_u64().map(i128::from))
 }
 
 /// Compares two JSON numbers by value, exactly (integers are not rounded to `f64`).
@@ -788,45 +747,16 @@ mod tests {
                 (json!(true), false),
             ],
         );
-        check_op(
-            "StringEquals",
-            json!("\t\r\n"),
-            &[(json!("\t\n"), false), (json!("\t\r\n"), true)],
-        );
+        check_op("StringEquals", json!("\t\r\n"), &[(json!("\t\n"), false), (json!("\t\r\n"), true)]);
         check_op(
             "StringLessThan",
             json!("B"),
-            &[
-                (json!("A"), true),
-                (json!("B"), false),
-                (json!("AZ"), true),
-                (json!("b"), false),
-            ],
+            &[(json!("A"), true), (json!("B"), false), (json!("AZ"), true), (json!("b"), false)],
         );
         check_op("StringLessThan", json!(""), &[(json!(""), false)]);
-        check_op(
-            "StringGreaterThan",
-            json!("A "),
-            &[
-                (json!("A"), false),
-                (json!("A  "), true),
-                (json!("B"), true),
-            ],
-        );
-        check_op(
-            "StringGreaterThan",
-            json!("ABC"),
-            &[
-                (json!("AB"), false),
-                (json!("ABD"), true),
-                (json!(3), false),
-            ],
-        );
-        check_op(
-            "StringLessThanEquals",
-            json!("A"),
-            &[(json!("A"), true), (json!("AB"), false), (json!(""), true)],
-        );
+        check_op("StringGreaterThan", json!("A "), &[(json!("A"), false), (json!("A  "), true), (json!("B"), true)]);
+        check_op("StringGreaterThan", json!("ABC"), &[(json!("AB"), false), (json!("ABD"), true), (json!(3), false)]);
+        check_op("StringLessThanEquals", json!("A"), &[(json!("A"), true), (json!("AB"), false), (json!(""), true)]);
         check_op(
             "StringGreaterThanEquals",
             json!("AB"),
@@ -841,55 +771,19 @@ mod tests {
                 (json!(1), json!(1), false),
             ],
         );
-        check_path_op(
-            "StringLessThan",
-            &[
-                (json!("A"), json!("AB"), true),
-                (json!(""), json!(""), false),
-            ],
-        );
-        check_path_op(
-            "StringGreaterThan",
-            &[
-                (json!("AB"), json!("ABC"), false),
-                (json!("b"), json!("a"), true),
-            ],
-        );
-        check_path_op(
-            "StringLessThanEquals",
-            &[
-                (json!("A"), json!("AB"), true),
-                (json!(""), json!(""), true),
-            ],
-        );
-        check_path_op(
-            "StringGreaterThanEquals",
-            &[
-                (json!("A"), json!("AB"), false),
-                (json!(""), json!(""), true),
-            ],
-        );
+        check_path_op("StringLessThan", &[(json!("A"), json!("AB"), true), (json!(""), json!(""), false)]);
+        check_path_op("StringGreaterThan", &[(json!("AB"), json!("ABC"), false), (json!("b"), json!("a"), true)]);
+        check_path_op("StringLessThanEquals", &[(json!("A"), json!("AB"), true), (json!(""), json!(""), true)]);
+        check_path_op("StringGreaterThanEquals", &[(json!("A"), json!("AB"), false), (json!(""), json!(""), true)]);
     }
 
     #[test]
     fn strings_order_by_utf16_code_units() {
         // U+1F600 is a surrogate pair (0xD83D…) in UTF-16, so it sorts below U+FF21 ('Ａ'),
         // although its code point is larger.
-        check_op(
-            "StringLessThan",
-            json!("\u{FF21}"),
-            &[(json!("\u{1F600}"), true), (json!("\u{FF21}"), false)],
-        );
-        check_op(
-            "StringGreaterThan",
-            json!("\u{1F600}"),
-            &[(json!("\u{FF21}"), true)],
-        );
-        check_op(
-            "StringGreaterThan",
-            json!("é"),
-            &[(json!("z"), false), (json!("ê"), true), (json!("éa"), true)],
-        );
+        check_op("StringLessThan", json!("\u{FF21}"), &[(json!("\u{1F600}"), true), (json!("\u{FF21}"), false)]);
+        check_op("StringGreaterThan", json!("\u{1F600}"), &[(json!("\u{FF21}"), true)]);
+        check_op("StringGreaterThan", json!("é"), &[(json!("z"), false), (json!("ê"), true), (json!("éa"), true)]);
         assert_eq!(compare_utf16("a\u{1F600}", "a\u{1F601}"), Ordering::Less);
         assert_eq!(compare_utf16("\u{E000}", "\u{10000}"), Ordering::Greater);
         assert_eq!(compare_utf16("ab", "abc"), Ordering::Less);
@@ -938,22 +832,10 @@ mod tests {
             ("*é*", "café au lait", true),
         ];
         for (pattern, text, expected) in cases {
-            assert_eq!(
-                StringPattern::parse(pattern).matches(text),
-                *expected,
-                "{pattern:?} vs {text:?}"
-            );
+            assert_eq!(StringPattern::parse(pattern).matches(text), *expected, "{pattern:?} vs {text:?}");
             check_op("StringMatches", json!(pattern), &[(json!(text), *expected)]);
         }
-        check_op(
-            "StringMatches",
-            json!("*"),
-            &[
-                (json!(1), false),
-                (json!(null), false),
-                (json!(["a"]), false),
-            ],
-        );
+        check_op("StringMatches", json!("*"), &[(json!(1), false), (json!(null), false), (json!(["a"]), false)]);
         assert_eq!(StringPattern::parse("a\\*b*").as_str(), "a\\*b*");
     }
 
@@ -977,55 +859,25 @@ mod tests {
         check_op(
             "NumericEquals",
             json!(0.0),
-            &[
-                (json!(0), true),
-                (json!(-0.0), true),
-                (json!(0.0), true),
-                (json!(false), false),
-            ],
+            &[(json!(0), true), (json!(-0.0), true), (json!(0.0), true), (json!(false), false)],
         );
-        check_op(
-            "NumericEquals",
-            json!(2.22),
-            &[(json!(2.22), true), (json!(2.2200000001), false)],
-        );
+        check_op("NumericEquals", json!(2.22), &[(json!(2.22), true), (json!(2.2200000001), false)]);
         check_op(
             "NumericLessThan",
             json!(1),
-            &[
-                (json!(0), true),
-                (json!(0.999), true),
-                (json!(1), false),
-                (json!(1.0), false),
-                (json!(-5), true),
-            ],
+            &[(json!(0), true), (json!(0.999), true), (json!(1), false), (json!(1.0), false), (json!(-5), true)],
         );
         check_op(
             "NumericGreaterThan",
             json!(0),
-            &[
-                (json!(0), false),
-                (json!(0.0), false),
-                (json!(1), true),
-                (json!(0.001), true),
-                (json!(-1), false),
-            ],
+            &[(json!(0), false), (json!(0.0), false), (json!(1), true), (json!(0.001), true), (json!(-1), false)],
         );
         check_op(
             "NumericLessThanEquals",
             json!(0),
-            &[
-                (json!(0), true),
-                (json!(0.0), true),
-                (json!(1), false),
-                (json!(-0.5), true),
-            ],
+            &[(json!(0), true), (json!(0.0), true), (json!(1), false), (json!(-0.5), true)],
         );
-        check_op(
-            "NumericGreaterThanEquals",
-            json!(1.5),
-            &[(json!(1.5), true), (json!(2), true), (json!(1), false)],
-        );
+        check_op("NumericGreaterThanEquals", json!(1.5), &[(json!(1.5), true), (json!(2), true), (json!(1), false)]);
         check_path_op(
             "NumericEquals",
             &[
@@ -1039,24 +891,11 @@ mod tests {
         );
         check_path_op(
             "NumericLessThan",
-            &[
-                (json!(0), json!(1), true),
-                (json!(1), json!(0), false),
-                (json!(0), json!(0), false),
-            ],
+            &[(json!(0), json!(1), true), (json!(1), json!(0), false), (json!(0), json!(0), false)],
         );
-        check_path_op(
-            "NumericGreaterThan",
-            &[(json!(1), json!(0.5), true), (json!(0.0), json!(0), false)],
-        );
-        check_path_op(
-            "NumericLessThanEquals",
-            &[(json!(0.0), json!(0), true), (json!(2), json!(1), false)],
-        );
-        check_path_op(
-            "NumericGreaterThanEquals",
-            &[(json!(1), json!(1), true), (json!(0), json!(1), false)],
-        );
+        check_path_op("NumericGreaterThan", &[(json!(1), json!(0.5), true), (json!(0.0), json!(0), false)]);
+        check_path_op("NumericLessThanEquals", &[(json!(0.0), json!(0), true), (json!(2), json!(1), false)]);
+        check_path_op("NumericGreaterThanEquals", &[(json!(1), json!(1), true), (json!(0), json!(1), false)]);
     }
 
     #[test]
@@ -1069,26 +908,11 @@ mod tests {
         let big_float = n(json!(9_007_199_254_740_992.0_f64)); // 2^53
         assert_eq!(compare_numbers(&big, &big_float), Some(Ordering::Greater));
         assert_eq!(compare_numbers(&big_float, &big), Some(Ordering::Less));
-        assert_eq!(
-            compare_numbers(&n(json!(u64::MAX)), &n(json!(-1))),
-            Some(Ordering::Greater)
-        );
-        assert_eq!(
-            compare_numbers(&n(json!(i64::MIN)), &n(json!(-1e300))),
-            Some(Ordering::Greater)
-        );
-        assert_eq!(
-            compare_numbers(&n(json!(3)), &n(json!(3.0))),
-            Some(Ordering::Equal)
-        );
-        assert_eq!(
-            compare_numbers(&n(json!(-3)), &n(json!(-2.5))),
-            Some(Ordering::Less)
-        );
-        assert_eq!(
-            compare_numbers(&n(json!(1e20)), &n(json!(u64::MAX))),
-            Some(Ordering::Greater)
-        );
+        assert_eq!(compare_numbers(&n(json!(u64::MAX)), &n(json!(-1))), Some(Ordering::Greater));
+        assert_eq!(compare_numbers(&n(json!(i64::MIN)), &n(json!(-1e300))), Some(Ordering::Greater));
+        assert_eq!(compare_numbers(&n(json!(3)), &n(json!(3.0))), Some(Ordering::Equal));
+        assert_eq!(compare_numbers(&n(json!(-3)), &n(json!(-2.5))), Some(Ordering::Less));
+        assert_eq!(compare_numbers(&n(json!(1e20)), &n(json!(u64::MAX))), Some(Ordering::Greater));
     }
 
     #[test]
@@ -1108,13 +932,7 @@ mod tests {
         check_op(
             "BooleanEquals",
             json!(false),
-            &[
-                (json!(false), true),
-                (json!(true), false),
-                (json!(0), false),
-                (json!(""), false),
-                (json!([]), false),
-            ],
+            &[(json!(false), true), (json!(true), false), (json!(0), false), (json!(""), false), (json!([]), false)],
         );
         check_path_op(
             "BooleanEquals",
@@ -1156,37 +974,22 @@ mod tests {
         check_op(
             "TimestampLessThan",
             json!(t),
-            &[
-                (json!("2012-10-09T19:00:54.999Z"), true),
-                (json!(t), false),
-                (json!("2012-10-09T19:00:55+01:00"), true),
-            ],
+            &[(json!("2012-10-09T19:00:54.999Z"), true), (json!(t), false), (json!("2012-10-09T19:00:55+01:00"), true)],
         );
         check_op(
             "TimestampGreaterThan",
             json!(t),
-            &[
-                (json!("2012-10-09T19:00:56Z"), true),
-                (json!(t), false),
-                (json!("2012-10-09T19:00:55-00:01"), true),
-            ],
+            &[(json!("2012-10-09T19:00:56Z"), true), (json!(t), false), (json!("2012-10-09T19:00:55-00:01"), true)],
         );
         check_op(
             "TimestampLessThanEquals",
             json!(t),
-            &[
-                (json!(t), true),
-                (json!("2012-10-09T19:00:56Z"), false),
-                (json!("2012-10-09T19:00:55.5+00:00"), false),
-            ],
+            &[(json!(t), true), (json!("2012-10-09T19:00:56Z"), false), (json!("2012-10-09T19:00:55.5+00:00"), false)],
         );
         check_op(
             "TimestampGreaterThanEquals",
             json!("2016-03-14T01:59:00.123456789Z"),
-            &[
-                (json!("2016-03-14T01:59:00.123456789Z"), true),
-                (json!("2016-03-14T01:59:00.123456788Z"), false),
-            ],
+            &[(json!("2016-03-14T01:59:00.123456789Z"), true), (json!("2016-03-14T01:59:00.123456788Z"), false)],
         );
         check_path_op(
             "TimestampEquals",
@@ -1199,21 +1002,12 @@ mod tests {
         );
         check_path_op(
             "TimestampLessThan",
-            &[
-                (json!("2012-10-09T19:00:56Z"), json!(t), false),
-                (json!(t), json!("2012-10-09T19:00:56Z"), true),
-            ],
+            &[(json!("2012-10-09T19:00:56Z"), json!(t), false), (json!(t), json!("2012-10-09T19:00:56Z"), true)],
         );
-        check_path_op(
-            "TimestampGreaterThan",
-            &[(json!(t), json!("2012-10-09T19:00:56Z"), false)],
-        );
+        check_path_op("TimestampGreaterThan", &[(json!(t), json!("2012-10-09T19:00:56Z"), false)]);
         check_path_op(
             "TimestampLessThanEquals",
-            &[
-                (json!("2012-10-09T19:00:56Z"), json!(t), false),
-                (json!(t), json!(t), true),
-            ],
+            &[(json!("2012-10-09T19:00:56Z"), json!(t), false), (json!(t), json!(t), true)],
         );
         check_path_op("TimestampGreaterThanEquals", &[(json!(t), json!(t), true)]);
     }
@@ -1235,37 +1029,12 @@ mod tests {
         ];
         // (operator, expected for each value above, with `true`)
         let table: &[(&str, [bool; 11])] = &[
-            (
-                "IsNull",
-                [
-                    true, false, false, false, false, false, false, false, false, false, false,
-                ],
-            ),
+            ("IsNull", [true, false, false, false, false, false, false, false, false, false, false]),
             ("IsPresent", [true; 11]),
-            (
-                "IsNumeric",
-                [
-                    false, true, true, false, false, false, false, false, false, false, false,
-                ],
-            ),
-            (
-                "IsString",
-                [
-                    false, false, false, true, true, true, true, false, false, false, false,
-                ],
-            ),
-            (
-                "IsBoolean",
-                [
-                    false, false, false, false, false, false, false, true, true, false, false,
-                ],
-            ),
-            (
-                "IsTimestamp",
-                [
-                    false, false, false, false, false, true, false, false, false, false, false,
-                ],
-            ),
+            ("IsNumeric", [false, true, true, false, false, false, false, false, false, false, false]),
+            ("IsString", [false, false, false, true, true, true, true, false, false, false, false]),
+            ("IsBoolean", [false, false, false, false, false, false, false, true, true, false, false]),
+            ("IsTimestamp", [false, false, false, false, false, true, false, false, false, false, false]),
         ];
         for (op, expected) in table {
             for (value, expected) in values.iter().zip(expected) {
@@ -1279,31 +1048,11 @@ mod tests {
     fn missing_paths() {
         let input = json!({"present": 1, "obj": {"x": null}});
         check(&[
-            (
-                json!({"Variable": "$.absent", "IsPresent": true}),
-                input.clone(),
-                false,
-            ),
-            (
-                json!({"Variable": "$.absent", "IsPresent": false}),
-                input.clone(),
-                true,
-            ),
-            (
-                json!({"Variable": "$.absent.deeper", "IsPresent": false}),
-                input.clone(),
-                true,
-            ),
-            (
-                json!({"Variable": "$.obj.x", "IsPresent": true}),
-                input.clone(),
-                true,
-            ),
-            (
-                json!({"Variable": "$.present[0]", "IsPresent": true}),
-                input.clone(),
-                false,
-            ),
+            (json!({"Variable": "$.absent", "IsPresent": true}), input.clone(), false),
+            (json!({"Variable": "$.absent", "IsPresent": false}), input.clone(), true),
+            (json!({"Variable": "$.absent.deeper", "IsPresent": false}), input.clone(), true),
+            (json!({"Variable": "$.obj.x", "IsPresent": true}), input.clone(), true),
+            (json!({"Variable": "$.present[0]", "IsPresent": true}), input.clone(), false),
         ]);
         for op in [
             json!({"Variable": "$.absent", "IsNull": true}),
@@ -1321,20 +1070,9 @@ mod tests {
         ] {
             assert_eq!(eval(&op, &input), runtime("$.absent"), "{op}");
         }
-        assert_eq!(
-            eval(
-                &json!({"Variable": "$.no.such", "NumericEquals": 1}),
-                &input
-            ),
-            runtime("$.no.such")
-        );
+        assert_eq!(eval(&json!({"Variable": "$.no.such", "NumericEquals": 1}), &input), runtime("$.no.such"));
         // A missing `…Path` operand fails too, even when the variable has another type.
-        for op in [
-            "StringEqualsPath",
-            "NumericLessThanPath",
-            "BooleanEqualsPath",
-            "TimestampGreaterThanPath",
-        ] {
+        for op in ["StringEqualsPath", "NumericLessThanPath", "BooleanEqualsPath", "TimestampGreaterThanPath"] {
             let rule = json!({"Variable": "$.present", op: "$.nope"});
             assert_eq!(eval(&rule, &input), runtime("$.nope"), "{rule}");
         }
@@ -1344,16 +1082,8 @@ mod tests {
     fn and_or_not() {
         let input = json!({"type": "Private", "value": 22});
         check(&[
-            (
-                json!({"Not": {"Variable": "$.type", "StringEquals": "Private"}}),
-                input.clone(),
-                false,
-            ),
-            (
-                json!({"Not": {"Variable": "$.type", "StringEquals": "Public"}}),
-                input.clone(),
-                true,
-            ),
+            (json!({"Not": {"Variable": "$.type", "StringEquals": "Private"}}), input.clone(), false),
+            (json!({"Not": {"Variable": "$.type", "StringEquals": "Public"}}), input.clone(), true),
             (
                 json!({"And": [{"Variable": "$.value", "NumericGreaterThanEquals": 20}, {"Variable": "$.value", "NumericLessThan": 30}]}),
                 input.clone(),
@@ -1369,11 +1099,7 @@ mod tests {
                 input.clone(),
                 true,
             ),
-            (
-                json!({"Or": [{"Variable": "$.value", "IsString": true}]}),
-                input.clone(),
-                false,
-            ),
+            (json!({"Or": [{"Variable": "$.value", "IsString": true}]}), input.clone(), false),
             (
                 json!({"Not": {"Not": {"And": [{"Variable": "$", "IsPresent": true}, {"Or": [{"Variable": "$.type", "IsNull": true}, {"Variable": "$.value", "NumericEquals": 22.0}]}]}}}),
                 input.clone(),
@@ -1391,7 +1117,8 @@ mod tests {
                 true,
             ),
         ]);
-        let rule = json!({"Or": [{"Variable": "$.value", "IsString": true}, {"Variable": "$.absent", "StringEquals": "x"}]});
+        let rule =
+            json!({"Or": [{"Variable": "$.value", "IsString": true}, {"Variable": "$.absent", "StringEquals": "x"}]});
         assert_eq!(eval(&rule, &input), runtime("$.absent"));
         let rule = json!({"Not": {"Variable": "$.absent", "IsNull": true}});
         assert_eq!(eval(&rule, &input), runtime("$.absent"));
@@ -1407,45 +1134,18 @@ mod tests {
             .collect();
         assert_eq!(results, [false, false, false, false, true]);
         check(&[
-            (
-                json!({"Variable": "$$.Execution.Name", "StringEquals": "exec-1"}),
-                json!({}),
-                true,
-            ),
-            (
-                json!({"Variable": "$$.State.RetryCount", "NumericLessThanEqualsPath": "$.max"}),
-                json!({"max": 0}),
-                true,
-            ),
-            (
-                json!({"Variable": "$.list[1].v", "NumericEquals": 2}),
-                json!({"list": [{"v": 1}, {"v": 2}]}),
-                true,
-            ),
-            (
-                json!({"Variable": "$.a-b['c d']", "StringEquals": "x"}),
-                json!({"a-b": {"c d": "x"}}),
-                true,
-            ),
+            (json!({"Variable": "$$.Execution.Name", "StringEquals": "exec-1"}), json!({}), true),
+            (json!({"Variable": "$$.State.RetryCount", "NumericLessThanEqualsPath": "$.max"}), json!({"max": 0}), true),
+            (json!({"Variable": "$.list[1].v", "NumericEquals": 2}), json!({"list": [{"v": 1}, {"v": 2}]}), true),
+            (json!({"Variable": "$.a-b['c d']", "StringEquals": "x"}), json!({"a-b": {"c d": "x"}}), true),
         ]);
-        assert_eq!(
-            eval(&json!({"Variable": "$$.Nope", "IsNull": true}), &json!({})),
-            runtime("$$.Nope")
-        );
+        assert_eq!(eval(&json!({"Variable": "$$.Nope", "IsNull": true}), &json!({})), runtime("$$.Nope"));
 
         let rule = compile(&json!({"Variable": "$guess", "StringEqualsPath": "$answer"}));
-        let vars: serde_json::Map<String, Value> = [
-            ("guess".to_owned(), json!("42")),
-            ("answer".to_owned(), json!("42")),
-        ]
-        .into_iter()
-        .collect();
+        let vars: serde_json::Map<String, Value> =
+            [("guess".to_owned(), json!("42")), ("answer".to_owned(), json!("42"))].into_iter().collect();
         let (input, context) = (json!({}), json!({}));
-        let scope = Scope {
-            input: &input,
-            context: &context,
-            variables: Some(&vars),
-        };
+        let scope = Scope { input: &input, context: &context, variables: Some(&vars) };
         assert_eq!(rule.evaluate(&scope), Ok(true));
         let scope = Scope::new(&input, &context);
         assert_eq!(rule.evaluate(&scope), runtime("$guess"));
@@ -1455,12 +1155,8 @@ mod tests {
 
     #[test]
     fn parsed_shape() {
-        let rule =
-            compile(&json!({"Variable": "$.x", "NumericLessThanPath": "$.y", "Comment": "c"}));
-        let ChoiceRule::Comparison {
-            variable,
-            test: Test::Numeric(Relation::LessThan, Operand::Path(path)),
-        } = rule
+        let rule = compile(&json!({"Variable": "$.x", "NumericLessThanPath": "$.y", "Comment": "c"}));
+        let ChoiceRule::Comparison { variable, test: Test::Numeric(Relation::LessThan, Operand::Path(path)) } = rule
         else {
             panic!("{rule:?}");
         };
@@ -1472,25 +1168,15 @@ mod tests {
         let rule = compile(&json!({"Variable": "$.t", "TimestampEquals": "1970-01-01T00:00:01Z"}));
         assert!(matches!(
             rule,
-            ChoiceRule::Comparison {
-                test: Test::Timestamp(Relation::Equals, Operand::Value(1_000_000_000)),
-                ..
-            }
+            ChoiceRule::Comparison { test: Test::Timestamp(Relation::Equals, Operand::Value(1_000_000_000)), .. }
         ));
     }
 
     /// Parses `rule` and returns its diagnostics as `(code, location)`.
     fn problems(rule: Value, top_level: bool) -> Problems {
         let (parsed, diags) = parse(&rule, top_level);
-        assert_eq!(
-            parsed.is_none(),
-            !diags.is_empty(),
-            "{rule}: {parsed:?} with {diags:?}"
-        );
-        diags
-            .into_iter()
-            .map(|d| (d.code.as_str(), d.location))
-            .collect()
+        assert_eq!(parsed.is_none(), !diags.is_empty(), "{rule}: {parsed:?} with {diags:?}");
+        diags.into_iter().map(|d| (d.code.as_str(), d.location)).collect()
     }
 
     /// Expected diagnostics: `(code, location)`.
@@ -1502,61 +1188,29 @@ mod tests {
         const PATH: &str = "INVALID_JSON_PATH";
         let at = |suffix: &str| format!("/States/C/Choices/0{suffix}");
         // Valid top-level rules.
+        assert_eq!(problems(json!({"Variable": "$.x", "IsNull": true, "Next": "A"}), true), []);
         assert_eq!(
-            problems(
-                json!({"Variable": "$.x", "IsNull": true, "Next": "A"}),
-                true
-            ),
+            problems(json!({"Variable": "$.x", "IsNull": true, "Next": "A", "Assign": {"v": 1}, "Comment": "c"}), true),
             []
         );
         assert_eq!(
-            problems(
-                json!({"Variable": "$.x", "IsNull": true, "Next": "A", "Assign": {"v": 1}, "Comment": "c"}),
-                true
-            ),
-            []
-        );
-        assert_eq!(
-            problems(
-                json!({"Not": {"Variable": "$.x", "IsNull": true, "Comment": "c"}, "Next": "A"}),
-                true
-            ),
+            problems(json!({"Not": {"Variable": "$.x", "IsNull": true, "Comment": "c"}, "Next": "A"}), true),
             []
         );
 
         let cases: Vec<(Value, bool, Problems)> = vec![
             // `Next` is required at the top level, refused below it.
-            (
-                json!({"Variable": "$.x", "IsNull": true}),
-                true,
-                vec![(SCHEMA, at(""))],
-            ),
-            (
-                json!({"Variable": "$.x", "IsNull": true, "Next": 3}),
-                true,
-                vec![(SCHEMA, at("/Next"))],
-            ),
-            (
-                json!({"Variable": "$.x", "IsNull": true, "Next": "A"}),
-                false,
-                vec![(SCHEMA, at("/Next"))],
-            ),
+            (json!({"Variable": "$.x", "IsNull": true}), true, vec![(SCHEMA, at(""))]),
+            (json!({"Variable": "$.x", "IsNull": true, "Next": 3}), true, vec![(SCHEMA, at("/Next"))]),
+            (json!({"Variable": "$.x", "IsNull": true, "Next": "A"}), false, vec![(SCHEMA, at("/Next"))]),
             (
                 json!({"And": [{"Variable": "$.x", "IsNull": true, "Next": "A"}], "Next": "A"}),
                 true,
                 vec![(SCHEMA, at("/And/0/Next"))],
             ),
-            (
-                json!({"Variable": "$.x", "IsNull": true, "Assign": {}}),
-                false,
-                vec![(SCHEMA, at("/Assign"))],
-            ),
+            (json!({"Variable": "$.x", "IsNull": true, "Assign": {}}), false, vec![(SCHEMA, at("/Assign"))]),
             // Exactly one operator.
-            (
-                json!({"Variable": "$.x", "Next": "A"}),
-                true,
-                vec![(SCHEMA, at(""))],
-            ),
+            (json!({"Variable": "$.x", "Next": "A"}), true, vec![(SCHEMA, at(""))]),
             (json!({"Next": "A"}), true, vec![(SCHEMA, at(""))]),
             (
                 json!({"Variable": "$.x", "StringEquals": "a", "StringMatches": "a*", "Next": "A"}),
@@ -1569,31 +1223,15 @@ mod tests {
                 vec![(SCHEMA, at(""))],
             ),
             // `Variable` goes with comparisons only.
-            (
-                json!({"StringEquals": "a", "Next": "A"}),
-                true,
-                vec![(SCHEMA, at(""))],
-            ),
+            (json!({"StringEquals": "a", "Next": "A"}), true, vec![(SCHEMA, at(""))]),
             (
                 json!({"Variable": "$.x", "Not": {"Variable": "$.x", "IsNull": true}, "Next": "A"}),
                 true,
                 vec![(SCHEMA, at("/Variable"))],
             ),
-            (
-                json!({"Variable": 1, "IsNull": true, "Next": "A"}),
-                true,
-                vec![(SCHEMA, at("/Variable"))],
-            ),
-            (
-                json!({"Variable": "x", "IsNull": true, "Next": "A"}),
-                true,
-                vec![(PATH, at("/Variable"))],
-            ),
-            (
-                json!({"Variable": "$.a[", "IsNull": true}),
-                false,
-                vec![(PATH, at("/Variable"))],
-            ),
+            (json!({"Variable": 1, "IsNull": true, "Next": "A"}), true, vec![(SCHEMA, at("/Variable"))]),
+            (json!({"Variable": "x", "IsNull": true, "Next": "A"}), true, vec![(PATH, at("/Variable"))]),
+            (json!({"Variable": "$.a[", "IsNull": true}), false, vec![(PATH, at("/Variable"))]),
             (
                 json!({"Variable": "$.x", "StringEqualsPath": "nope", "Next": "A"}),
                 true,
@@ -1605,31 +1243,19 @@ mod tests {
                 vec![(SCHEMA, at("/NumericEqualsPath"))],
             ),
             // Operand types.
-            (
-                json!({"Variable": "$.x", "StringEquals": 1, "Next": "A"}),
-                true,
-                vec![(SCHEMA, at("/StringEquals"))],
-            ),
+            (json!({"Variable": "$.x", "StringEquals": 1, "Next": "A"}), true, vec![(SCHEMA, at("/StringEquals"))]),
             (
                 json!({"Variable": "$.x", "StringMatches": null, "Next": "A"}),
                 true,
                 vec![(SCHEMA, at("/StringMatches"))],
             ),
-            (
-                json!({"Variable": "$.x", "NumericEquals": "1", "Next": "A"}),
-                true,
-                vec![(SCHEMA, at("/NumericEquals"))],
-            ),
+            (json!({"Variable": "$.x", "NumericEquals": "1", "Next": "A"}), true, vec![(SCHEMA, at("/NumericEquals"))]),
             (
                 json!({"Variable": "$.x", "BooleanEquals": "true", "Next": "A"}),
                 true,
                 vec![(SCHEMA, at("/BooleanEquals"))],
             ),
-            (
-                json!({"Variable": "$.x", "IsPresent": 1, "Next": "A"}),
-                true,
-                vec![(SCHEMA, at("/IsPresent"))],
-            ),
+            (json!({"Variable": "$.x", "IsPresent": 1, "Next": "A"}), true, vec![(SCHEMA, at("/IsPresent"))]),
             (
                 json!({"Variable": "$.x", "TimestampEquals": 0, "Next": "A"}),
                 true,
@@ -1646,49 +1272,18 @@ mod tests {
                 true,
                 vec![(SCHEMA, at("")), (SCHEMA, at("/StringMatchesPath"))],
             ),
-            (
-                json!({"Variable": "$.x", "IsNull": true, "Next": "A", "Foo": 1}),
-                true,
-                vec![(SCHEMA, at("/Foo"))],
-            ),
-            (
-                json!({"Variable": "$.x", "IsNull": true, "Comment": 1}),
-                false,
-                vec![(SCHEMA, at("/Comment"))],
-            ),
-            (
-                json!({"Condition": "{% true %}", "Next": "A"}),
-                true,
-                vec![(SCHEMA, at("")), (SCHEMA, at("/Condition"))],
-            ),
+            (json!({"Variable": "$.x", "IsNull": true, "Next": "A", "Foo": 1}), true, vec![(SCHEMA, at("/Foo"))]),
+            (json!({"Variable": "$.x", "IsNull": true, "Comment": 1}), false, vec![(SCHEMA, at("/Comment"))]),
+            (json!({"Condition": "{% true %}", "Next": "A"}), true, vec![(SCHEMA, at("")), (SCHEMA, at("/Condition"))]),
             // And / Or / Not shapes.
-            (
-                json!({"And": [], "Next": "A"}),
-                true,
-                vec![(SCHEMA, at("/And"))],
-            ),
-            (
-                json!({"Or": {"Variable": "$.x", "IsNull": true}, "Next": "A"}),
-                true,
-                vec![(SCHEMA, at("/Or"))],
-            ),
-            (
-                json!({"Not": [{"Variable": "$.x", "IsNull": true}], "Next": "A"}),
-                true,
-                vec![(SCHEMA, at("/Not"))],
-            ),
-            (
-                json!({"And": [1], "Next": "A"}),
-                true,
-                vec![(SCHEMA, at("/And/0"))],
-            ),
+            (json!({"And": [], "Next": "A"}), true, vec![(SCHEMA, at("/And"))]),
+            (json!({"Or": {"Variable": "$.x", "IsNull": true}, "Next": "A"}), true, vec![(SCHEMA, at("/Or"))]),
+            (json!({"Not": [{"Variable": "$.x", "IsNull": true}], "Next": "A"}), true, vec![(SCHEMA, at("/Not"))]),
+            (json!({"And": [1], "Next": "A"}), true, vec![(SCHEMA, at("/And/0"))]),
             (
                 json!({"Or": [{"Variable": "$.x", "IsNull": true}, {"Not": {"Variable": "x", "StringEquals": 1}}], "Next": "A"}),
                 true,
-                vec![
-                    (PATH, at("/Or/1/Not/Variable")),
-                    (SCHEMA, at("/Or/1/Not/StringEquals")),
-                ],
+                vec![(PATH, at("/Or/1/Not/Variable")), (SCHEMA, at("/Or/1/Not/StringEquals"))],
             ),
             (json!("StringEquals"), true, vec![(SCHEMA, at(""))]),
         ];
@@ -1720,8 +1315,7 @@ mod tests {
     /// not next to the repository.
     #[test]
     fn recorded_aws_cases() {
-        let dir =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/cases");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/cases");
         let Ok(entries) = std::fs::read_dir(&dir) else {
             eprintln!("skipped: no conformance corpus at {}", dir.display());
             return;
@@ -1731,11 +1325,7 @@ mod tests {
         let (mut checked, mut operators_checked) = (0, 0);
         let mut failures = Vec::new();
         for file in names {
-            let name = file
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default()
-                .to_owned();
+            let name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
             let Ok(text) = std::fs::read_to_string(&file) else {
                 continue;
             };
@@ -1743,9 +1333,7 @@ mod tests {
                 continue;
             };
             let features = case["features"].as_array().cloned().unwrap_or_default();
-            if features.iter().any(|f| f == "JSONata" || f == "Assign")
-                || case["expected"]["status"] != "SUCCEEDED"
-            {
+            if features.iter().any(|f| f == "JSONata" || f == "Assign") || case["expected"]["status"] != "SUCCEEDED" {
                 continue;
             }
             let definition = &case["definition"];
@@ -1760,19 +1348,10 @@ mod tests {
             let context = json!({"Execution": {"Input": case["input"]}});
             let scope = Scope::new(&case["input"], &context);
             let mut outcome = Ok(());
-            for (i, rule) in state["Choices"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .enumerate()
-            {
+            for (i, rule) in state["Choices"].as_array().into_iter().flatten().enumerate() {
                 let mut diags = Diagnostics::default();
-                let Some(parsed) = ChoiceRule::parse(
-                    rule,
-                    &format!("/States/{start}/Choices/{i}"),
-                    true,
-                    &mut diags,
-                ) else {
+                let Some(parsed) = ChoiceRule::parse(rule, &format!("/States/{start}/Choices/{i}"), true, &mut diags)
+                else {
                     outcome = Err(format!("did not parse: {:?}", diags.into_sorted()));
                     break;
                 };
@@ -1816,16 +1395,8 @@ mod tests {
                 ));
             }
         }
-        assert!(
-            failures.is_empty(),
-            "{} of {checked} cases differ from AWS:\n{}",
-            failures.len(),
-            failures.join("\n")
-        );
+        assert!(failures.is_empty(), "{} of {checked} cases differ from AWS:\n{}", failures.len(), failures.join("\n"));
         eprintln!("{checked} recorded cases agree with AWS ({operators_checked} choice_operators)");
-        assert!(
-            operators_checked >= 300,
-            "only {operators_checked} choice_operators cases were checked"
-        );
+        assert!(operators_checked >= 300, "only {operators_checked} choice_operators cases were checked");
     }
 }

@@ -419,7 +419,11 @@ fn read_machine(value: &Value, location: &str, top_level: bool, diags: &mut Diag
     if let Some(v) = &version
         && v != "1.0"
     {
-        fields.diags.error(DiagnosticCode::SchemaValidationFailed, child(location, "Version"), "Version must be \"1.0\"");
+        fields.diags.error(
+            DiagnosticCode::SchemaValidationFailed,
+            child(location, "Version"),
+            "Version must be \"1.0\"",
+        );
     }
     let timeout_seconds = if top_level { fields.positive_int("TimeoutSeconds") } else { None };
     let query_language = match fields.string("QueryLanguage").as_deref() {
@@ -539,9 +543,7 @@ fn read_state(
         );
         return None;
     }
-    let Some(type_name) = type_name else {
-        return None;
-    };
+    let type_name = type_name?;
     let has_io = type_name != "Fail";
     let input_path = if has_io { f.path_field("InputPath") } else { PathField::Default };
     let output_path = if has_io { f.path_field("OutputPath") } else { PathField::Default };
@@ -597,7 +599,8 @@ fn read_state(
         }
         "Choice" => {
             let choices = f.choices(resolver);
-            let default = f.string("Default").and_then(|d| resolver.resolve(&d, child(location, "Default"), "Default", f.diags));
+            let default =
+                f.string("Default").and_then(|d| resolver.resolve(&d, child(location, "Default"), "Default", f.diags));
             StateKind::Choice(ChoiceState { choices: choices?, default })
         }
         "Wait" => {
@@ -712,7 +715,9 @@ fn read_map(f: &mut Fields<'_, '_>, resolver: &Resolver<'_>) -> Option<StateKind
                 execution_type = cf.string("ExecutionType");
                 cf.finish();
             }
-            None => f.diags.error(DiagnosticCode::SchemaValidationFailed, config_loc, "ProcessorConfig must be an object"),
+            None => {
+                f.diags.error(DiagnosticCode::SchemaValidationFailed, config_loc, "ProcessorConfig must be an object")
+            }
         }
     }
     let item_processor = processor_value.and_then(|p| read_machine(p, &processor_loc, false, f.diags));
@@ -721,7 +726,11 @@ fn read_map(f: &mut Fields<'_, '_>, resolver: &Resolver<'_>) -> Option<StateKind
         (Some(s), None) | (None, Some(s)) => Some(s),
         (None, None) => None,
         (Some(_), Some(_)) => {
-            f.diags.error(DiagnosticCode::SchemaValidationFailed, &location, "use ItemSelector or Parameters, not both");
+            f.diags.error(
+                DiagnosticCode::SchemaValidationFailed,
+                &location,
+                "use ItemSelector or Parameters, not both",
+            );
             None
         }
     };
@@ -813,7 +822,11 @@ impl<'v, 'd> Fields<'v, 'd> {
     fn required_string(&mut self, key: &'v str) -> Option<String> {
         if !self.obj.contains_key(key) {
             let loc = if self.location.is_empty() { "/".to_owned() } else { self.location.to_owned() };
-            self.diags.error(DiagnosticCode::SchemaValidationFailed, loc, format!("the required field '{key}' is missing"));
+            self.diags.error(
+                DiagnosticCode::SchemaValidationFailed,
+                loc,
+                format!("the required field '{key}' is missing"),
+            );
             self.used.push(key);
             return None;
         }
@@ -910,7 +923,11 @@ impl<'v, 'd> Fields<'v, 'd> {
         match (literal, path) {
             (Some(_), Some(_)) => {
                 let loc = self.location.to_owned();
-                self.diags.error(DiagnosticCode::SchemaValidationFailed, loc, format!("use {key} or {path_key}, not both"));
+                self.diags.error(
+                    DiagnosticCode::SchemaValidationFailed,
+                    loc,
+                    format!("use {key} or {path_key}, not both"),
+                );
                 None
             }
             (Some(s), None) => Some(Seconds::Literal(s)),
@@ -944,7 +961,11 @@ impl<'v, 'd> Fields<'v, 'd> {
         match (literal, path) {
             (Some(_), Some(_)) => {
                 let loc = self.location.to_owned();
-                self.diags.error(DiagnosticCode::SchemaValidationFailed, loc, format!("use {key} or {path_key}, not both"));
+                self.diags.error(
+                    DiagnosticCode::SchemaValidationFailed,
+                    loc,
+                    format!("use {key} or {path_key}, not both"),
+                );
                 None
             }
             (Some(v), None) => Some(Count::Literal(v)),
@@ -966,7 +987,11 @@ impl<'v, 'd> Fields<'v, 'd> {
         match (literal, dynamic) {
             (Some(_), Some(_)) => {
                 let loc = self.location.to_owned();
-                self.diags.error(DiagnosticCode::SchemaValidationFailed, loc, format!("use {key} or {path_key}, not both"));
+                self.diags.error(
+                    DiagnosticCode::SchemaValidationFailed,
+                    loc,
+                    format!("use {key} or {path_key}, not both"),
+                );
                 None
             }
             (Some(s), None) => Some(TextField::Literal(s)),
@@ -985,7 +1010,11 @@ impl<'v, 'd> Fields<'v, 'd> {
             }
             (None, Some(Value::Bool(true))) => Some(Transition::End),
             (Some(_), Some(Value::Bool(true))) => {
-                self.diags.error(DiagnosticCode::SchemaValidationFailed, location, "a state cannot have both Next and End");
+                self.diags.error(
+                    DiagnosticCode::SchemaValidationFailed,
+                    location,
+                    "a state cannot have both Next and End",
+                );
                 None
             }
             (Some(_), _) => {
@@ -1006,13 +1035,21 @@ impl<'v, 'd> Fields<'v, 'd> {
     fn error_equals(&mut self, obj: &Map<String, Value>, location: &str, is_last: bool) -> Vec<ErrorMatcher> {
         let here = child(location, "ErrorEquals");
         let Some(items) = obj.get("ErrorEquals").and_then(Value::as_array).filter(|a| !a.is_empty()) else {
-            self.diags.error(DiagnosticCode::SchemaValidationFailed, here, "ErrorEquals must be a non-empty array of error names");
+            self.diags.error(
+                DiagnosticCode::SchemaValidationFailed,
+                here,
+                "ErrorEquals must be a non-empty array of error names",
+            );
             return Vec::new();
         };
         let mut out = Vec::new();
         for (i, item) in items.iter().enumerate() {
             let Some(name) = item.as_str() else {
-                self.diags.error(DiagnosticCode::SchemaValidationFailed, child(&here, i), "an error name must be a string");
+                self.diags.error(
+                    DiagnosticCode::SchemaValidationFailed,
+                    child(&here, i),
+                    "an error name must be a string",
+                );
                 continue;
             };
             let matcher = ErrorMatcher::parse(name);
@@ -1088,7 +1125,14 @@ impl<'v, 'd> Fields<'v, 'd> {
                 }
             };
             rf.finish();
-            out.push(Retrier { error_equals, interval_seconds, max_attempts, backoff_rate, max_delay_seconds, jitter_strategy });
+            out.push(Retrier {
+                error_equals,
+                interval_seconds,
+                max_attempts,
+                backoff_rate,
+                max_delay_seconds,
+                jitter_strategy,
+            });
         }
         out
     }
@@ -1119,7 +1163,11 @@ impl<'v, 'd> Fields<'v, 'd> {
         let items = self.list("Choices");
         if items.is_empty() {
             let loc = if present { self.here("Choices") } else { self.location.to_owned() };
-            self.diags.error(DiagnosticCode::SchemaValidationFailed, loc, "a Choice state needs a non-empty 'Choices' array");
+            self.diags.error(
+                DiagnosticCode::SchemaValidationFailed,
+                loc,
+                "a Choice state needs a non-empty 'Choices' array",
+            );
             return None;
         }
         let mut out = Vec::new();

@@ -102,12 +102,22 @@ pub struct Diagnostics {
 impl Diagnostics {
     /// Records an error.
     pub fn error(&mut self, code: DiagnosticCode, location: impl Into<String>, message: impl Into<String>) {
-        self.items.push(Diagnostic { severity: Severity::Error, code, message: message.into(), location: location.into() });
+        self.items.push(Diagnostic {
+            severity: Severity::Error,
+            code,
+            message: message.into(),
+            location: location.into(),
+        });
     }
 
     /// Records a warning.
     pub fn warning(&mut self, code: DiagnosticCode, location: impl Into<String>, message: impl Into<String>) {
-        self.items.push(Diagnostic { severity: Severity::Warning, code, message: message.into(), location: location.into() });
+        self.items.push(Diagnostic {
+            severity: Severity::Warning,
+            code,
+            message: message.into(),
+            location: location.into(),
+        });
     }
 
     /// True when at least one error was recorded.

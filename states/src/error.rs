@@ -76,11 +76,7 @@ impl ErrorName {
     pub fn as_str(&self) -> &str {
         match self {
             ErrorName::Custom(name) => name,
-            known => PREDEFINED
-                .iter()
-                .find(|(_, it)| it == known)
-                .map(|(text, _)| *text)
-                .unwrap_or("States.Runtime"),
+            known => PREDEFINED.iter().find(|(_, it)| it == known).map(|(text, _)| *text).unwrap_or("States.Runtime"),
         }
     }
 
@@ -108,11 +104,7 @@ pub enum ErrorMatcher {
 impl ErrorMatcher {
     /// Parses an `ErrorEquals` entry.
     pub fn parse(text: &str) -> ErrorMatcher {
-        if text == "States.ALL" {
-            ErrorMatcher::All
-        } else {
-            ErrorMatcher::Name(ErrorName::parse(text))
-        }
+        if text == "States.ALL" { ErrorMatcher::All } else { ErrorMatcher::Name(ErrorName::parse(text)) }
     }
 
     /// Whether this matcher applies to `error`.

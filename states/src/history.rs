@@ -50,38 +50,107 @@ impl TaskResource {
 #[derive(Debug, Clone, PartialEq)]
 #[allow(missing_docs)]
 pub enum EventDetails {
-    ExecutionStarted { input: Value, role_arn: String },
-    ExecutionSucceeded { output: Value },
-    ExecutionFailed { error: Option<String>, cause: Option<String> },
-    ExecutionTimedOut { error: Option<String>, cause: Option<String> },
-    ExecutionAborted { error: Option<String>, cause: Option<String> },
+    ExecutionStarted {
+        input: Value,
+        role_arn: String,
+    },
+    ExecutionSucceeded {
+        output: Value,
+    },
+    ExecutionFailed {
+        error: Option<String>,
+        cause: Option<String>,
+    },
+    ExecutionTimedOut {
+        error: Option<String>,
+        cause: Option<String>,
+    },
+    ExecutionAborted {
+        error: Option<String>,
+        cause: Option<String>,
+    },
     /// `<Type>StateEntered`, e.g. `TaskStateEntered`.
-    StateEntered { state_type: &'static str, name: String, input: Value },
+    StateEntered {
+        state_type: &'static str,
+        name: String,
+        input: Value,
+    },
     /// `<Type>StateExited`.
-    StateExited { state_type: &'static str, name: String, output: Value },
-    TaskScheduled { resource: TaskResource, region: String, parameters: Value, timeout_seconds: Option<u64>, heartbeat_seconds: Option<u64> },
-    TaskStarted { resource: TaskResource },
-    TaskSucceeded { resource: TaskResource, output: Value },
-    TaskFailed { resource: TaskResource, error: Option<String>, cause: Option<String> },
-    TaskTimedOut { resource: TaskResource, error: Option<String>, cause: Option<String> },
-    LambdaFunctionScheduled { resource: String, input: Value, timeout_seconds: Option<u64> },
+    StateExited {
+        state_type: &'static str,
+        name: String,
+        output: Value,
+    },
+    TaskScheduled {
+        resource: TaskResource,
+        region: String,
+        parameters: Value,
+        timeout_seconds: Option<u64>,
+        heartbeat_seconds: Option<u64>,
+    },
+    TaskStarted {
+        resource: TaskResource,
+    },
+    TaskSucceeded {
+        resource: TaskResource,
+        output: Value,
+    },
+    TaskFailed {
+        resource: TaskResource,
+        error: Option<String>,
+        cause: Option<String>,
+    },
+    TaskTimedOut {
+        resource: TaskResource,
+        error: Option<String>,
+        cause: Option<String>,
+    },
+    LambdaFunctionScheduled {
+        resource: String,
+        input: Value,
+        timeout_seconds: Option<u64>,
+    },
     LambdaFunctionStarted,
-    LambdaFunctionSucceeded { output: Value },
-    LambdaFunctionFailed { error: Option<String>, cause: Option<String> },
-    LambdaFunctionTimedOut { error: Option<String>, cause: Option<String> },
-    MapStateStarted { length: usize },
+    LambdaFunctionSucceeded {
+        output: Value,
+    },
+    LambdaFunctionFailed {
+        error: Option<String>,
+        cause: Option<String>,
+    },
+    LambdaFunctionTimedOut {
+        error: Option<String>,
+        cause: Option<String>,
+    },
+    MapStateStarted {
+        length: usize,
+    },
     MapStateSucceeded,
     MapStateFailed,
     MapStateAborted,
-    MapIterationStarted { name: String, index: usize },
-    MapIterationSucceeded { name: String, index: usize },
-    MapIterationFailed { name: String, index: usize },
-    MapIterationAborted { name: String, index: usize },
+    MapIterationStarted {
+        name: String,
+        index: usize,
+    },
+    MapIterationSucceeded {
+        name: String,
+        index: usize,
+    },
+    MapIterationFailed {
+        name: String,
+        index: usize,
+    },
+    MapIterationAborted {
+        name: String,
+        index: usize,
+    },
     ParallelStateStarted,
     ParallelStateSucceeded,
     ParallelStateFailed,
     ParallelStateAborted,
-    WaitStateAborted { name: String },
+    WaitStateAborted {
+        name: String,
+    },
 }
 
 impl EventDetails {

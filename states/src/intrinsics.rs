@@ -78,10 +78,7 @@ impl Intrinsic {
                 &text[parser.pos..]
             ));
         }
-        Ok(Intrinsic {
-            text: text.into(),
-            call,
-        })
+        Ok(Intrinsic { text: text.into(), call })
     }
 
     /// The text as written.
@@ -101,8 +98,7 @@ impl Intrinsic {
 
     /// True when some path argument (at any depth) reads a workflow variable (`$name`).
     pub fn uses_variables(&self) -> bool {
-        self.call
-            .uses_root(&|root| matches!(root, Root::Variable(_)))
+        self.call.uses_root(&|root| matches!(root, Root::Variable(_)))
     }
 
     /// Evaluates against the scope; randomness (States.UUID, States.MathRandom without seed)
@@ -183,11 +179,7 @@ impl Func {
     }
 
     fn name(self) -> &'static str {
-        FUNCTIONS
-            .iter()
-            .find(|(_, f)| *f == self)
-            .map(|(n, _)| *n)
-            .unwrap_or("States.Unknown")
+        FUNCTIONS.iter().find(|(_, f)| *f == self).map(|(n, _)| *n).unwrap_or("States.Unknown")
     }
 
     /// The accepted argument counts (`None` = no upper bound).
@@ -282,19 +274,13 @@ impl Parser<'_> {
         }
         let start = self.pos;
         if !self.rest().starts_with(PREFIX) {
-            return Err(format!(
-                "expected an intrinsic function at position {start}"
-            ));
+            return Err(format!("expected an intrinsic function at position {start}"));
         }
         self.pos += PREFIX.len();
-        let name_len = self
-            .rest()
-            .find(|c: char| !c.is_ascii_alphanumeric())
-            .unwrap_or(self.rest().len());
+        let name_len = self.rest().find(|c: char| !c.is_ascii_alphanumeric()).unwrap_or(self.rest().len());
         self.pos += name_len;
         let name = &self.text[start..self.pos];
-        let func =
-            Func::lookup(name).ok_or_else(|| format!("unknown intrinsic function '{name}'"))?;
+        let func = Func::lookup(name).ok_or_else(|| format!("unknown intrinsic function '{name}'"))?;
         if self.peek() != Some('(') {
             return Err(format!("expected '(' after '{name}'"));
         }
@@ -315,14 +301,10 @@ impl Parser<'_> {
                         break;
                     }
                     Some(c) => {
-                        return Err(format!(
-                            "expected ',' or ')' but found '{c}' in the arguments of '{name}'"
-                        ));
+                        return Err(format!("expected ',' or ')' but found '{c}' in the arguments of '{name}'"));
                     }
                     None => {
-                        return Err(format!(
-                            "missing ')' at the end of the arguments of '{name}'"
-                        ));
+                        return Err(format!("missing ')' at the end of the arguments of '{name}'"));
                     }
                 }
             }
@@ -331,11 +313,7 @@ impl Parser<'_> {
             (Func::Format, Some(Arg::Str { raw, .. })) => Some(parse_template(raw)),
             _ => None,
         };
-        Ok(Call {
-            func,
-            args,
-            template,
-        })
+        Ok(Call { func, args, template })
     }
 
     fn arg(&mut self, depth: usize) -> Result<Arg, String> {
@@ -347,9 +325,7 @@ impl Parser<'_> {
             Some(c) if c == '-' || c.is_ascii_digit() => self.number(),
             Some(_) if rest.starts_with(PREFIX) => Ok(Arg::Call(self.call(depth + 1)?)),
             Some(c) => {
-                let word_len = rest
-                    .find(|c: char| !c.is_ascii_alphanumeric())
-                    .unwrap_or(rest.len());
+                let word_len = rest.find(|c: char| !c.is_ascii_alphanumeric()).unwrap_or(rest.len());
                 let value = match &rest[..word_len] {
                     "true" => Value::Bool(true),
                     "false" => Value::Bool(false),
@@ -372,10 +348,7 @@ impl Parser<'_> {
             match c {
                 '\'' => {
                     self.pos += i + 1;
-                    return Ok(Arg::Str {
-                        value: Value::String(value),
-                        raw,
-                    });
+                    return Ok(Arg::Str { value: Value::String(value), raw });
                 }
                 '\\' => match chars.next() {
                     Some((_, '\'')) => {
@@ -513,9 +486,7 @@ fn parse_template(raw: &str) -> Result<Vec<Piece>, String> {
             },
             '{' => {
                 if chars.peek() != Some(&'}') {
-                    return Err(
-                        "Invalid template in States.Format: matching '}' not found for '{'.".into(),
-                    );
+                    return Err("Invalid template in States.Format: matching '}' not found for '{'.".into());
                 }
                 chars.next();
                 if !text.is_empty() {
@@ -524,9 +495,7 @@ fn parse_template(raw: &str) -> Result<Vec<Piece>, String> {
                 pieces.push(Piece::Placeholder);
             }
             '}' => {
-                return Err(
-                    "Invalid template in States.Format: matching '{' not found for '}'.".into(),
-                );
+                return Err("Invalid template in States.Format: matching '{' not found for '}'.".into());
             }
             c => text.push(c),
         }
@@ -552,21 +521,13 @@ fn invalid(func: Func) -> Failure {
     Failure::Invalid(format!("Invalid arguments in {}", func.name()))
 }
 
-fn eval_arg<'a>(
-    arg: &'a Arg,
-    scope: &Scope<'a>,
-    entropy: &dyn Entropy,
-) -> Result<Cow<'a, Value>, Failure> {
+fn eval_arg<'a>(arg: &'a Arg, scope: &Scope<'a>, entropy: &dyn Entropy) -> Result<Cow<'a, Value>, Failure> {
     match arg {
         Arg::Literal(value) | Arg::Str { value, .. } => Ok(Cow::Borrowed(value)),
         Arg::Path(path) => path.select(scope).map_err(|_| {
             // A context path is reported relative to the context object: `$$.A.B` → `$.A.B`.
             let text = path.as_str();
-            let shown = if matches!(path.root(), Root::Context) {
-                &text[1..]
-            } else {
-                text
-            };
+            let shown = if matches!(path.root(), Root::Context) { &text[1..] } else { text };
             Failure::Missing(shown.to_owned())
         }),
         Arg::Call(call) => eval_call(call, scope, entropy).map(Cow::Owned),
@@ -575,11 +536,7 @@ fn eval_arg<'a>(
 
 fn eval_call(call: &Call, scope: &Scope<'_>, entropy: &dyn Entropy) -> Result<Value, Failure> {
     let func = call.func;
-    let args = call
-        .args
-        .iter()
-        .map(|arg| eval_arg(arg, scope, entropy))
-        .collect::<Result<Vec<_>, _>>()?;
+    let args = call.args.iter().map(|arg| eval_arg(arg, scope, entropy)).collect::<Result<Vec<_>, _>>()?;
     let (min, max) = func.arity();
     if args.len() < min || max.is_some_and(|max| args.len() > max) {
         return Err(invalid(func));
@@ -601,7 +558,8 @@ fn eval_call(call: &Call, scope: &Scope<'_>, entropy: &dyn Entropy) -> Result<Va
             let holes = pieces.iter().filter(|p| **p == Piece::Placeholder).count();
             if holes != values.len() {
                 return Err(Failure::Invalid(
-                    "Invalid arguments in States.Format: number of arguments do not match the occurrences of {}.".into(),
+                    "Invalid arguments in States.Format: number of arguments do not match the occurrences of {}."
+                        .into(),
                 ));
             }
             let mut out = String::new();
@@ -622,25 +580,13 @@ fn eval_call(call: &Call, scope: &Scope<'_>, entropy: &dyn Entropy) -> Result<Va
             let text = args[0].as_str().ok_or_else(bad)?;
             string_to_json(text).ok_or_else(bad)
         }
-        Func::JsonToString => Ok(Value::String(
-            serde_json::to_string(&*args[0]).map_err(|_| bad())?,
-        )),
-        Func::Array => Ok(Value::Array(
-            args.into_iter().map(Cow::into_owned).collect(),
-        )),
+        Func::JsonToString => Ok(Value::String(serde_json::to_string(&*args[0]).map_err(|_| bad())?)),
+        Func::Array => Ok(Value::Array(args.into_iter().map(Cow::into_owned).collect())),
         Func::ArrayPartition => {
             let items = args[0].as_array().ok_or_else(bad)?;
             let size = java_round(&args[1]).ok_or_else(bad)?;
-            let size = usize::try_from(size)
-                .ok()
-                .filter(|s| *s > 0)
-                .ok_or_else(bad)?;
-            Ok(Value::Array(
-                items
-                    .chunks(size)
-                    .map(|chunk| Value::Array(chunk.to_vec()))
-                    .collect(),
-            ))
+            let size = usize::try_from(size).ok().filter(|s| *s > 0).ok_or_else(bad)?;
+            Ok(Value::Array(items.chunks(size).map(|chunk| Value::Array(chunk.to_vec())).collect()))
         }
         Func::ArrayContains => {
             let items = args[0].as_array().ok_or_else(bad)?;
@@ -654,27 +600,16 @@ fn eval_call(call: &Call, scope: &Scope<'_>, entropy: &dyn Entropy) -> Result<Va
                 return Err(bad());
             }
             let span = i128::from(end) - i128::from(start);
-            let count = if (span >= 0) == (step > 0) || span == 0 {
-                span / i128::from(step) + 1
-            } else {
-                0
-            };
+            let count = if (span >= 0) == (step > 0) || span == 0 { span / i128::from(step) + 1 } else { 0 };
             if count > i128::from(MAX_RANGE_ITEMS) {
                 return Err(bad());
             }
-            Ok(Value::Array(
-                (0..count as i64)
-                    .map(|k| Value::from(start + k * step))
-                    .collect(),
-            ))
+            Ok(Value::Array((0..count as i64).map(|k| Value::from(start + k * step)).collect()))
         }
         Func::ArrayGetItem => {
             let items = args[0].as_array().ok_or_else(bad)?;
             let index = java_round(&args[1]).ok_or_else(bad)?;
-            let item = usize::try_from(index)
-                .ok()
-                .and_then(|i| items.get(i))
-                .ok_or_else(bad)?;
+            let item = usize::try_from(index).ok().and_then(|i| items.get(i)).ok_or_else(bad)?;
             Ok(item.clone())
         }
         Func::ArrayLength => Ok(Value::from(args[0].as_array().ok_or_else(bad)?.len())),
@@ -689,20 +624,12 @@ fn eval_call(call: &Call, scope: &Scope<'_>, entropy: &dyn Entropy) -> Result<Va
             Ok(Value::Array(unique))
         }
         Func::Base64Encode => {
-            let text = args[0]
-                .as_str()
-                .filter(|t| t.chars().count() <= MAX_STRING_ARGUMENT)
-                .ok_or_else(bad)?;
+            let text = args[0].as_str().filter(|t| t.chars().count() <= MAX_STRING_ARGUMENT).ok_or_else(bad)?;
             Ok(Value::String(base64_encode(text.as_bytes())))
         }
         Func::Base64Decode => {
-            let text = args[0]
-                .as_str()
-                .filter(|t| t.chars().count() <= MAX_STRING_ARGUMENT)
-                .ok_or_else(bad)?;
-            Ok(Value::String(
-                String::from_utf8_lossy(&base64_decode(text)).into_owned(),
-            ))
+            let text = args[0].as_str().filter(|t| t.chars().count() <= MAX_STRING_ARGUMENT).ok_or_else(bad)?;
+            Ok(Value::String(String::from_utf8_lossy(&base64_decode(text)).into_owned()))
         }
         Func::Hash => {
             let data = match &*args[0] {
@@ -713,13 +640,10 @@ fn eval_call(call: &Call, scope: &Scope<'_>, entropy: &dyn Entropy) -> Result<Va
                 return Err(bad());
             }
             let algorithm = args[1].as_str().ok_or_else(bad)?;
-            hash(algorithm, data.as_bytes())
-                .map(Value::String)
-                .ok_or_else(bad)
+            hash(algorithm, data.as_bytes()).map(Value::String).ok_or_else(bad)
         }
         Func::JsonMerge => {
-            let (Value::Object(first), Value::Object(second), Value::Bool(false)) =
-                (&*args[0], &*args[1], &*args[2])
+            let (Value::Object(first), Value::Object(second), Value::Bool(false)) = (&*args[0], &*args[1], &*args[2])
             else {
                 // AWS supports only the shallow mode (`false`).
                 return Err(bad());
@@ -731,11 +655,8 @@ fn eval_call(call: &Call, scope: &Scope<'_>, entropy: &dyn Entropy) -> Result<Va
             Ok(Value::Object(merged))
         }
         Func::MathRandom => {
-            let bound = |v: &Value| {
-                v.as_f64()
-                    .map(f64::trunc)
-                    .filter(|x| (i32::MIN as f64..=i32::MAX as f64).contains(x))
-            };
+            let bound =
+                |v: &Value| v.as_f64().map(f64::trunc).filter(|x| (i32::MIN as f64..=i32::MAX as f64).contains(x));
             let start = bound(&args[0]).ok_or_else(bad)? as i64;
             let end = bound(&args[1]).ok_or_else(bad)? as i64;
             let range = end - start;
@@ -744,10 +665,7 @@ fn eval_call(call: &Call, scope: &Scope<'_>, entropy: &dyn Entropy) -> Result<Va
             }
             let offset = match args.get(2) {
                 Some(seed) => {
-                    let seed = seed
-                        .as_i64()
-                        .or_else(|| seed.as_f64().map(|f| f.trunc() as i64))
-                        .ok_or_else(bad)?;
+                    let seed = seed.as_i64().or_else(|| seed.as_f64().map(|f| f.trunc() as i64)).ok_or_else(bad)?;
                     i64::from(JavaRandom::new(seed).next_int_bounded(range as i32))
                 }
                 None => ((entropy.next_f64() * range as f64) as i64).min(range - 1),
@@ -782,11 +700,7 @@ fn java_round(value: &Value) -> Option<i64> {
         return Some(i);
     }
     let x = n.as_f64()?;
-    let rounded = if (x - x.trunc()).abs() == 0.5 {
-        x.ceil()
-    } else {
-        x.round()
-    };
+    let rounded = if (x - x.trunc()).abs() == 0.5 { x.ceil() } else { x.round() };
     (rounded >= i64::MIN as f64 && rounded < i64::MAX as f64).then_some(rounded as i64)
 }
 
@@ -871,9 +785,7 @@ fn has_integer_negative_zero(text: &str) -> bool {
 
 fn fix_negative_zero(value: &mut Value) {
     match value {
-        Value::Number(n) if n.as_f64().is_some_and(|f| f == 0.0 && f.is_sign_negative()) => {
-            *value = Value::from(0)
-        }
+        Value::Number(n) if n.as_f64().is_some_and(|f| f == 0.0 && f.is_sign_negative()) => *value = Value::from(0),
         Value::Array(items) => items.iter_mut().for_each(fix_negative_zero),
         Value::Object(map) => map.values_mut().for_each(fix_negative_zero),
         _ => {}
@@ -892,24 +804,17 @@ fn hash(algorithm: &str, data: &[u8]) -> Option<String> {
     Some(digest.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-const BASE64_ALPHABET: &[u8; 64] =
-    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const BASE64_ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// Standard Base64 with `=` padding and no line breaks.
 fn base64_encode(data: &[u8]) -> String {
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
+        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for k in 0..4 {
             if k <= chunk.len() {
-                out.push(char::from(
-                    BASE64_ALPHABET[((n >> (18 - 6 * k)) & 0x3f) as usize],
-                ));
+                out.push(char::from(BASE64_ALPHABET[((n >> (18 - 6 * k)) & 0x3f) as usize]));
             } else {
                 out.push('=');
             }
@@ -964,18 +869,12 @@ impl JavaRandom {
     const MASK: u64 = (1 << 48) - 1;
 
     fn new(seed: i64) -> JavaRandom {
-        JavaRandom {
-            state: (seed as u64 ^ Self::MULTIPLIER) & Self::MASK,
-        }
+        JavaRandom { state: (seed as u64 ^ Self::MULTIPLIER) & Self::MASK }
     }
 
     /// The next `bits` (≤ 32) random bits, as Java's `next(int)` returns them.
     fn next(&mut self, bits: u32) -> i32 {
-        self.state = self
-            .state
-            .wrapping_mul(Self::MULTIPLIER)
-            .wrapping_add(Self::INCREMENT)
-            & Self::MASK;
+        self.state = self.state.wrapping_mul(Self::MULTIPLIER).wrapping_add(Self::INCREMENT) & Self::MASK;
         (self.state >> (48 - bits)) as i32
     }
 
@@ -1016,14 +915,8 @@ mod tests {
     fn run(text: &str, input: Value) -> Result<Value, EvalError> {
         let ctx = context();
         let vars = json!({"name": "John", "n": 5, "tpl": "It's {}!"});
-        let scope = Scope {
-            input: &input,
-            context: &ctx,
-            variables: vars.as_object(),
-        };
-        Intrinsic::parse(text)
-            .unwrap_or_else(|e| panic!("{text}: {e}"))
-            .eval(&scope, &SeededEntropy::new(7))
+        let scope = Scope { input: &input, context: &ctx, variables: vars.as_object() };
+        Intrinsic::parse(text).unwrap_or_else(|e| panic!("{text}: {e}")).eval(&scope, &SeededEntropy::new(7))
     }
 
     fn ok(text: &str, input: Value) -> Value {
@@ -1081,87 +974,27 @@ mod tests {
                     "Formatting arguments fst=exec and snd={Id=arn:aws:states:us-east-1:111111111111:stateMachine:sm, Name=sm}."
                 ),
             ),
-            (
-                "States.Format('Format:{}', 101)",
-                json!({}),
-                json!("Format:101"),
-            ),
+            ("States.Format('Format:{}', 101)", json!({}), json!("Format:101")),
             (
                 "States.Format('Hello {}, welcome to {}!', $name, $.place)",
                 json!({"place": "X"}),
                 json!("Hello John, welcome to X!"),
             ),
-            (
-                "States.Format($tpl, $$.Map.Item.Value)",
-                json!({}),
-                json!("It's Pikachu!"),
-            ),
-            (
-                "States.Format($.t, 2020)",
-                json!({"t": "year {}"}),
-                json!("year 2020"),
-            ),
-            (
-                "States.Format('\\{\\} \\'{}\\' \\\\{}', 1, 2)",
-                json!({}),
-                json!("{} '1' \\2"),
-            ),
-            (
-                "States.Format('no placeholders')",
-                json!({}),
-                json!("no placeholders"),
-            ),
-            (
-                "States.Format('{}', States.Array(1, 'a', null))",
-                json!({}),
-                json!("[1, a, null]"),
-            ),
+            ("States.Format($tpl, $$.Map.Item.Value)", json!({}), json!("It's Pikachu!")),
+            ("States.Format($.t, 2020)", json!({"t": "year {}"}), json!("year 2020")),
+            ("States.Format('\\{\\} \\'{}\\' \\\\{}', 1, 2)", json!({}), json!("{} '1' \\2")),
+            ("States.Format('no placeholders')", json!({}), json!("no placeholders")),
+            ("States.Format('{}', States.Array(1, 'a', null))", json!({}), json!("[1, a, null]")),
             // States.StringToJson / JsonToString (test_json_manipulation.py)
-            (
-                "States.StringToJson($.FunctionInput)",
-                fi(json!("")),
-                json!(null),
-            ),
-            (
-                "States.StringToJson($.FunctionInput)",
-                fi(json!("null")),
-                json!(null),
-            ),
-            (
-                "States.StringToJson($.FunctionInput)",
-                fi(json!("-0")),
-                json!(0),
-            ),
-            (
-                "States.StringToJson($.FunctionInput)",
-                fi(json!("1")),
-                json!(1),
-            ),
-            (
-                "States.StringToJson($.FunctionInput)",
-                fi(json!("\"HelloWorld\"")),
-                json!("HelloWorld"),
-            ),
-            (
-                "States.StringToJson($.FunctionInput)",
-                fi(json!("[1, 2, \"HelloWorld\"]")),
-                json!([1, 2, "HelloWorld"]),
-            ),
-            (
-                "States.JsonToString($.FunctionInput)",
-                fi(json!(null)),
-                json!("null"),
-            ),
-            (
-                "States.JsonToString($.FunctionInput)",
-                fi(json!(1.1)),
-                json!("1.1"),
-            ),
-            (
-                "States.JsonToString($.FunctionInput)",
-                fi(json!([1, 2, "HelloWorld"])),
-                json!("[1,2,\"HelloWorld\"]"),
-            ),
+            ("States.StringToJson($.FunctionInput)", fi(json!("")), json!(null)),
+            ("States.StringToJson($.FunctionInput)", fi(json!("null")), json!(null)),
+            ("States.StringToJson($.FunctionInput)", fi(json!("-0")), json!(0)),
+            ("States.StringToJson($.FunctionInput)", fi(json!("1")), json!(1)),
+            ("States.StringToJson($.FunctionInput)", fi(json!("\"HelloWorld\"")), json!("HelloWorld")),
+            ("States.StringToJson($.FunctionInput)", fi(json!("[1, 2, \"HelloWorld\"]")), json!([1, 2, "HelloWorld"])),
+            ("States.JsonToString($.FunctionInput)", fi(json!(null)), json!("null")),
+            ("States.JsonToString($.FunctionInput)", fi(json!(1.1)), json!("1.1")),
+            ("States.JsonToString($.FunctionInput)", fi(json!([1, 2, "HelloWorld"])), json!("[1,2,\"HelloWorld\"]")),
             (
                 "States.JsonToString($.FunctionInput)",
                 fi(json!({"Arg1": 1, "Arg2": []})),
@@ -1192,80 +1025,32 @@ mod tests {
             ("States.Array()", json!({}), json!([])),
             // States.ArrayPartition
             ("States.ArrayPartition($.a, 2)", json!({"a": []}), json!([])),
-            (
-                "States.ArrayPartition($.a, 2)",
-                json!({"a": [0, 1, 2]}),
-                json!([[0, 1], [2]]),
-            ),
-            (
-                "States.ArrayPartition($.a, 5)",
-                json!({"a": [0, 1, 2, 3]}),
-                json!([[0, 1, 2, 3]]),
-            ),
+            ("States.ArrayPartition($.a, 2)", json!({"a": [0, 1, 2]}), json!([[0, 1], [2]])),
+            ("States.ArrayPartition($.a, 5)", json!({"a": [0, 1, 2, 3]}), json!([[0, 1, 2, 3]])),
             (
                 "States.ArrayPartition($.a,4)",
                 json!({"a": [1, 2, 3, 4, 5, 6, 7, 8, 9]}),
                 json!([[1, 2, 3, 4], [5, 6, 7, 8], [9]]),
             ),
             // States.ArrayContains
-            (
-                "States.ArrayContains($.a, $.v)",
-                json!({"a": [], "v": null}),
-                json!(false),
-            ),
-            (
-                "States.ArrayContains($.a, $.v)",
-                json!({"a": [[1, 2, 3], 2], "v": [1, 2, 3]}),
-                json!(true),
-            ),
-            (
-                "States.ArrayContains($.a, $.v)",
-                json!({"a": [{"1": 2, "2": []}], "v": []}),
-                json!(false),
-            ),
-            (
-                "States.ArrayContains($.a, $.v)",
-                json!({"a": [{"1": 2, "2": []}], "v": {"2": [], "1": 2}}),
-                json!(true),
-            ),
-            (
-                "States.ArrayContains($.a, $.v)",
-                json!({"a": [true, false], "v": false}),
-                json!(true),
-            ),
+            ("States.ArrayContains($.a, $.v)", json!({"a": [], "v": null}), json!(false)),
+            ("States.ArrayContains($.a, $.v)", json!({"a": [[1, 2, 3], 2], "v": [1, 2, 3]}), json!(true)),
+            ("States.ArrayContains($.a, $.v)", json!({"a": [{"1": 2, "2": []}], "v": []}), json!(false)),
+            ("States.ArrayContains($.a, $.v)", json!({"a": [{"1": 2, "2": []}], "v": {"2": [], "1": 2}}), json!(true)),
+            ("States.ArrayContains($.a, $.v)", json!({"a": [true, false], "v": false}), json!(true)),
             // States.ArrayRange
             ("States.ArrayRange(0, 9, 3)", json!({}), json!([0, 3, 6, 9])),
-            (
-                "States.ArrayRange(0, 10, 3)",
-                json!({}),
-                json!([0, 3, 6, 9]),
-            ),
+            ("States.ArrayRange(0, 10, 3)", json!({}), json!([0, 3, 6, 9])),
             ("States.ArrayRange(1, 9, 9)", json!({}), json!([1])),
-            (
-                "States.ArrayRange(1, 9, 2)",
-                json!({}),
-                json!([1, 3, 5, 7, 9]),
-            ),
+            ("States.ArrayRange(1, 9, 2)", json!({}), json!([1, 3, 5, 7, 9])),
             ("States.ArrayRange(0, 3, 1)", json!({}), json!([0, 1, 2, 3])),
             ("States.ArrayRange(5, 1, -2)", json!({}), json!([5, 3, 1])),
             ("States.ArrayRange(5, 1, 2)", json!({}), json!([])),
             ("States.ArrayRange(3, 3, -1)", json!({}), json!([3])),
             // States.ArrayGetItem / ArrayLength / ArrayUnique
-            (
-                "States.ArrayGetItem($.a, $.i)",
-                json!({"a": [1, 2, 3, 4, 5, 6, 7, 8, 9], "i": 5}),
-                json!(6),
-            ),
-            (
-                "States.ArrayLength($.a)",
-                json!({"a": [null, null, true, [], {"a": 1}]}),
-                json!(5),
-            ),
-            (
-                "States.ArrayUnique($.a)",
-                json!({"a": [1, 2, 3, 3, 3, 3, 3, 3, 4]}),
-                json!([1, 2, 3, 4]),
-            ),
+            ("States.ArrayGetItem($.a, $.i)", json!({"a": [1, 2, 3, 4, 5, 6, 7, 8, 9], "i": 5}), json!(6)),
+            ("States.ArrayLength($.a)", json!({"a": [null, null, true, [], {"a": 1}]}), json!(5)),
+            ("States.ArrayUnique($.a)", json!({"a": [1, 2, 3, 3, 3, 3, 3, 3, 4]}), json!([1, 2, 3, 4])),
             (
                 "States.ArrayUnique($.a)",
                 json!({"a": [null, null, 1, 1.1, 1, "x", [], [], {"a": 1}, {"a": 1}]}),
@@ -1273,46 +1058,18 @@ mod tests {
             ),
             // States.Base64Encode / Base64Decode
             ("States.Base64Encode($.s)", json!({"s": ""}), json!("")),
-            (
-                "States.Base64Encode($.s)",
-                json!({"s": "Data to encode"}),
-                json!("RGF0YSB0byBlbmNvZGU="),
-            ),
-            (
-                "States.Base64Encode('Hello World')",
-                json!({}),
-                json!("SGVsbG8gV29ybGQ="),
-            ),
+            ("States.Base64Encode($.s)", json!({"s": "Data to encode"}), json!("RGF0YSB0byBlbmNvZGU=")),
+            ("States.Base64Encode('Hello World')", json!({}), json!("SGVsbG8gV29ybGQ=")),
             ("States.Base64Encode('ab')", json!({}), json!("YWI=")),
             ("States.Base64Encode('✓')", json!({}), json!("4pyT")),
             ("States.Base64Decode($.s)", json!({"s": ""}), json!("")),
-            (
-                "States.Base64Decode($.s)",
-                json!({"s": "RGF0YSB0byBlbmNvZGU="}),
-                json!("Data to encode"),
-            ),
-            (
-                "States.Base64Decode('44GT44KT44Gr44Gh44Gv')",
-                json!({}),
-                json!("こんにちは"),
-            ),
-            (
-                "States.Base64Decode(' YWJj ZA== ')",
-                json!({}),
-                json!("abcd"),
-            ),
+            ("States.Base64Decode($.s)", json!({"s": "RGF0YSB0byBlbmNvZGU="}), json!("Data to encode")),
+            ("States.Base64Decode('44GT44KT44Gr44Gh44Gv')", json!({}), json!("こんにちは")),
+            ("States.Base64Decode(' YWJj ZA== ')", json!({}), json!("abcd")),
             ("States.Base64Decode('YWJjZA')", json!({}), json!("abcd")),
-            (
-                "States.Base64Decode(States.Base64Encode($.s))",
-                json!({"s": "round trip ✓"}),
-                json!("round trip ✓"),
-            ),
+            ("States.Base64Decode(States.Base64Encode($.s))", json!({"s": "round trip ✓"}), json!("round trip ✓")),
             // States.Hash (test_hash_calculations.py + AWS docs)
-            (
-                "States.Hash($.d, 'MD5')",
-                json!({"d": "input data"}),
-                json!("812f45842bc6d66ee14572ce20db8e86"),
-            ),
+            ("States.Hash($.d, 'MD5')", json!({"d": "input data"}), json!("812f45842bc6d66ee14572ce20db8e86")),
             (
                 "States.Hash($.d, 'SHA-1')",
                 json!({"d": "input data"}),
@@ -1336,83 +1093,23 @@ mod tests {
                 json!("1cac63f39fd68d8c531f27b807610fb3d50f0fc3f186995767fb6316e7200a3e"),
             ),
             // States.MathAdd (test_math_operations.py): each argument is rounded with Math.round.
-            (
-                "States.MathAdd($.a, $.b)",
-                json!({"a": -9, "b": 3}),
-                json!(-6),
-            ),
-            (
-                "States.MathAdd($.a, $.b)",
-                json!({"a": -1.5, "b": 0}),
-                json!(-1),
-            ),
-            (
-                "States.MathAdd($.a, $.b)",
-                json!({"a": -1.51, "b": 0}),
-                json!(-2),
-            ),
-            (
-                "States.MathAdd($.a, $.b)",
-                json!({"a": 0.5, "b": 0}),
-                json!(1),
-            ),
-            (
-                "States.MathAdd($.a, $.b)",
-                json!({"a": 2.5, "b": 0}),
-                json!(3),
-            ),
-            (
-                "States.MathAdd($.a, $.b)",
-                json!({"a": -0.5, "b": 0.5}),
-                json!(1),
-            ),
-            (
-                "States.MathAdd($.a, $.b)",
-                json!({"a": -2.5, "b": 0}),
-                json!(-2),
-            ),
-            (
-                "States.MathAdd($.a, $.b)",
-                json!({"a": -3.5, "b": 0}),
-                json!(-3),
-            ),
-            (
-                "States.MathAdd($.a, $.b)",
-                json!({"a": -1.5, "b": -1.51}),
-                json!(-3),
-            ),
-            (
-                "States.MathAdd($.a, $.b)",
-                json!({"a": 1.49, "b": -1.49}),
-                json!(0),
-            ),
-            (
-                "States.MathAdd($.Iterations, -1)",
-                json!({"Iterations": 1}),
-                json!(0),
-            ),
-            (
-                "States.MathAdd(States.MathAdd($n, 1), $n)",
-                json!({}),
-                json!(11),
-            ),
+            ("States.MathAdd($.a, $.b)", json!({"a": -9, "b": 3}), json!(-6)),
+            ("States.MathAdd($.a, $.b)", json!({"a": -1.5, "b": 0}), json!(-1)),
+            ("States.MathAdd($.a, $.b)", json!({"a": -1.51, "b": 0}), json!(-2)),
+            ("States.MathAdd($.a, $.b)", json!({"a": 0.5, "b": 0}), json!(1)),
+            ("States.MathAdd($.a, $.b)", json!({"a": 2.5, "b": 0}), json!(3)),
+            ("States.MathAdd($.a, $.b)", json!({"a": -0.5, "b": 0.5}), json!(1)),
+            ("States.MathAdd($.a, $.b)", json!({"a": -2.5, "b": 0}), json!(-2)),
+            ("States.MathAdd($.a, $.b)", json!({"a": -3.5, "b": 0}), json!(-3)),
+            ("States.MathAdd($.a, $.b)", json!({"a": -1.5, "b": -1.51}), json!(-3)),
+            ("States.MathAdd($.a, $.b)", json!({"a": 1.49, "b": -1.49}), json!(0)),
+            ("States.MathAdd($.Iterations, -1)", json!({"Iterations": 1}), json!(0)),
+            ("States.MathAdd(States.MathAdd($n, 1), $n)", json!({}), json!(11)),
             // States.StringSplit (test_string_operations.py): every delimiter character splits,
             // empty pieces are dropped.
-            (
-                "States.StringSplit($.s, $.d)",
-                json!({"s": " ", "d": ","}),
-                json!([" "]),
-            ),
-            (
-                "States.StringSplit($.s, $.d)",
-                json!({"s": ", , ,", "d": ","}),
-                json!([" ", " "]),
-            ),
-            (
-                "States.StringSplit($.s, $.d)",
-                json!({"s": ",,,,", "d": ","}),
-                json!([]),
-            ),
+            ("States.StringSplit($.s, $.d)", json!({"s": " ", "d": ","}), json!([" "])),
+            ("States.StringSplit($.s, $.d)", json!({"s": ", , ,", "d": ","}), json!([" ", " "])),
+            ("States.StringSplit($.s, $.d)", json!({"s": ",,,,", "d": ","}), json!([])),
             (
                 "States.StringSplit($.s, $.d)",
                 json!({"s": "This.is+a,test=string", "d": ".+,="}),
@@ -1423,16 +1120,8 @@ mod tests {
                 json!({"s": "split on T and \nnew line", "d": "T\n"}),
                 json!(["split on ", " and ", "new line"]),
             ),
-            (
-                "States.StringSplit('Hello\nWorld', '\n')",
-                json!({}),
-                json!(["Hello", "World"]),
-            ),
-            (
-                "States.StringSplit($$.Execution.Input.FunctionInput, ',')",
-                json!({}),
-                json!(["a", "b"]),
-            ),
+            ("States.StringSplit('Hello\nWorld', '\n')", json!({}), json!(["Hello", "World"])),
+            ("States.StringSplit($$.Execution.Input.FunctionInput, ',')", json!({}), json!(["a", "b"])),
             // Nesting, as in the AWS documentation.
             (
                 "States.Format('{}.{}', States.ArrayGetItem(States.StringSplit(States.ArrayGetItem(States.StringSplit($.Arn, '/'), 2), '.'), 0), States.ArrayGetItem(States.StringSplit(States.ArrayGetItem(States.StringSplit($.Arn, '/'), 2), '.'), 1))",
@@ -1448,19 +1137,10 @@ mod tests {
     #[test]
     fn paths_with_commas_brackets_and_filters() {
         let input = json!({"a": {"b,c": 1, "d)": 2}, "items": [{"v": 1}, {"v": 5}]});
+        assert_eq!(ok("States.Array($.a['b,c'], $.a['d)'])", input.clone()), json!([1, 2]));
+        assert_eq!(ok("States.ArrayLength($.items[?(@.v > 2)])", input.clone()), json!(1));
         assert_eq!(
-            ok("States.Array($.a['b,c'], $.a['d)'])", input.clone()),
-            json!([1, 2])
-        );
-        assert_eq!(
-            ok("States.ArrayLength($.items[?(@.v > 2)])", input.clone()),
-            json!(1)
-        );
-        assert_eq!(
-            ok(
-                "States.Array( $.items[0].v , $ )",
-                json!({"items": [{"v": 1}]})
-            ),
+            ok("States.Array( $.items[0].v , $ )", json!({"items": [{"v": 1}]})),
             json!([1, {"items": [{"v": 1}]}])
         );
         assert_eq!(ok("States.ArrayLength($.items[*].nope)", input), json!(0));
@@ -1478,22 +1158,11 @@ mod tests {
             assert!((start..end).contains(&n), "{text} gave {n}");
         }
         // Bounds are truncated: 12.5..44.51 is [12, 44).
-        let n = ok(
-            "States.MathRandom($.a, $.b)",
-            json!({"a": 12.5, "b": 44.51}),
-        )
-        .as_i64()
-        .unwrap();
+        let n = ok("States.MathRandom($.a, $.b)", json!({"a": 12.5, "b": 44.51})).as_i64().unwrap();
         assert!((12..44).contains(&n));
         // A seed always gives the same number (java.util.Random's nextInt).
         let seeded = ok("States.MathRandom(0, 999, 3)", json!({}));
-        assert_eq!(
-            seeded,
-            ok(
-                "States.MathRandom($.a, $.b, $.c)",
-                json!({"a": 0, "b": 999, "c": 3})
-            )
-        );
+        assert_eq!(seeded, ok("States.MathRandom($.a, $.b, $.c)", json!({"a": 0, "b": 999, "c": 3})));
         assert_eq!(seeded, json!(JavaRandom::new(3).next_int_bounded(999)));
     }
 
@@ -1517,17 +1186,19 @@ mod tests {
             "The function 'States.Format('{}', $.nope)' had the following error: \
              The JsonPath argument for the field '$.nope' could not be found in the input '{\"other\":1}'"
         );
-        let cause = runtime_cause(
-            "States.Format('{} {}', $.other, States.Array($.a.b))",
-            json!({"other": 1}),
-        );
+        let cause = runtime_cause("States.Format('{} {}', $.other, States.Array($.a.b))", json!({"other": 1}));
         assert_eq!(
             cause,
             "The function 'States.Format('{} {}', $.other, States.Array($.a.b))' had the following error: \
              The JsonPath argument for the field '$.a.b' could not be found in the input '{\"other\":1}'"
         );
         let cause = runtime_cause("States.Format('{}', $$.Nope.Deep)", json!({"other": 1}));
-        assert!(cause.ends_with("The JsonPath argument for the field '$.Nope.Deep' could not be found in the input '{\"other\":1}'"), "{cause}");
+        assert!(
+            cause.ends_with(
+                "The JsonPath argument for the field '$.Nope.Deep' could not be found in the input '{\"other\":1}'"
+            ),
+            "{cause}"
+        );
         let cause = runtime_cause("States.Format('{}', $.items[5])", json!({"items": [1, 2]}));
         assert!(cause.contains("the field '$.items[5]'"), "{cause}");
         let cause = runtime_cause("States.Array($undefinedVar)", json!({}));
@@ -1537,131 +1208,31 @@ mod tests {
     #[test]
     fn bad_arguments_fail_with_states_runtime() {
         let cases: &[(&str, Value, &str)] = &[
-            (
-                "States.MathAdd($.a, $.b)",
-                json!({"a": 1, "b": "NOT A NUMBER"}),
-                "Invalid arguments in States.MathAdd",
-            ),
-            (
-                "States.MathAdd($.a, 1)",
-                json!({"a": 2147483648_i64}),
-                "Invalid arguments in States.MathAdd",
-            ),
-            (
-                "States.MathAdd(1)",
-                json!({}),
-                "Invalid arguments in States.MathAdd",
-            ),
-            (
-                "States.StringToJson($.s)",
-                json!({"s": "{nope"}),
-                "Invalid arguments in States.StringToJson",
-            ),
-            (
-                "States.StringToJson($.s)",
-                json!({"s": {"a": 1}}),
-                "Invalid arguments in States.StringToJson",
-            ),
-            (
-                "States.ArrayPartition($.a, 0)",
-                json!({"a": [1]}),
-                "Invalid arguments in States.ArrayPartition",
-            ),
-            (
-                "States.ArrayPartition($.a, 0.49)",
-                json!({"a": [1]}),
-                "Invalid arguments in States.ArrayPartition",
-            ),
-            (
-                "States.ArrayPartition($.a, 1)",
-                json!({"a": "x"}),
-                "Invalid arguments in States.ArrayPartition",
-            ),
-            (
-                "States.ArrayRange(1, 5, 0)",
-                json!({}),
-                "Invalid arguments in States.ArrayRange",
-            ),
-            (
-                "States.ArrayRange(0, 1000, 1)",
-                json!({}),
-                "Invalid arguments in States.ArrayRange",
-            ),
-            (
-                "States.ArrayRange('a', 5, 1)",
-                json!({}),
-                "Invalid arguments in States.ArrayRange",
-            ),
-            (
-                "States.ArrayGetItem($.a, 3)",
-                json!({"a": [1, 2, 3]}),
-                "Invalid arguments in States.ArrayGetItem",
-            ),
-            (
-                "States.ArrayGetItem($.a, -1)",
-                json!({"a": [1, 2, 3]}),
-                "Invalid arguments in States.ArrayGetItem",
-            ),
-            (
-                "States.ArrayLength($.a)",
-                json!({"a": {}}),
-                "Invalid arguments in States.ArrayLength",
-            ),
-            (
-                "States.Base64Decode(123)",
-                json!({}),
-                "Invalid arguments in States.Base64Decode",
-            ),
-            (
-                "States.Base64Decode()",
-                json!({}),
-                "Invalid arguments in States.Base64Decode",
-            ),
-            (
-                "States.Base64Decode('aGVsbG8=', 'extra')",
-                json!({}),
-                "Invalid arguments in States.Base64Decode",
-            ),
-            (
-                "States.Hash('x', 'SHA-3')",
-                json!({}),
-                "Invalid arguments in States.Hash",
-            ),
-            (
-                "States.JsonMerge($.a, $.b, true)",
-                json!({"a": {}, "b": {}}),
-                "Invalid arguments in States.JsonMerge",
-            ),
-            (
-                "States.JsonMerge($.a, $.b, false)",
-                json!({"a": {}, "b": []}),
-                "Invalid arguments in States.JsonMerge",
-            ),
-            (
-                "States.MathRandom(1.4, 1.6)",
-                json!({}),
-                "Invalid arguments in States.MathRandom",
-            ),
-            (
-                "States.MathRandom(5, 1)",
-                json!({}),
-                "Invalid arguments in States.MathRandom",
-            ),
-            (
-                "States.StringSplit($.s, ',')",
-                json!({"s": 1}),
-                "Invalid arguments in States.StringSplit",
-            ),
-            (
-                "States.UUID(1)",
-                json!({}),
-                "Invalid arguments in States.UUID",
-            ),
-            (
-                "States.Format($.t, 1)",
-                json!({"t": 123}),
-                "Invalid arguments in States.Format",
-            ),
+            ("States.MathAdd($.a, $.b)", json!({"a": 1, "b": "NOT A NUMBER"}), "Invalid arguments in States.MathAdd"),
+            ("States.MathAdd($.a, 1)", json!({"a": 2147483648_i64}), "Invalid arguments in States.MathAdd"),
+            ("States.MathAdd(1)", json!({}), "Invalid arguments in States.MathAdd"),
+            ("States.StringToJson($.s)", json!({"s": "{nope"}), "Invalid arguments in States.StringToJson"),
+            ("States.StringToJson($.s)", json!({"s": {"a": 1}}), "Invalid arguments in States.StringToJson"),
+            ("States.ArrayPartition($.a, 0)", json!({"a": [1]}), "Invalid arguments in States.ArrayPartition"),
+            ("States.ArrayPartition($.a, 0.49)", json!({"a": [1]}), "Invalid arguments in States.ArrayPartition"),
+            ("States.ArrayPartition($.a, 1)", json!({"a": "x"}), "Invalid arguments in States.ArrayPartition"),
+            ("States.ArrayRange(1, 5, 0)", json!({}), "Invalid arguments in States.ArrayRange"),
+            ("States.ArrayRange(0, 1000, 1)", json!({}), "Invalid arguments in States.ArrayRange"),
+            ("States.ArrayRange('a', 5, 1)", json!({}), "Invalid arguments in States.ArrayRange"),
+            ("States.ArrayGetItem($.a, 3)", json!({"a": [1, 2, 3]}), "Invalid arguments in States.ArrayGetItem"),
+            ("States.ArrayGetItem($.a, -1)", json!({"a": [1, 2, 3]}), "Invalid arguments in States.ArrayGetItem"),
+            ("States.ArrayLength($.a)", json!({"a": {}}), "Invalid arguments in States.ArrayLength"),
+            ("States.Base64Decode(123)", json!({}), "Invalid arguments in States.Base64Decode"),
+            ("States.Base64Decode()", json!({}), "Invalid arguments in States.Base64Decode"),
+            ("States.Base64Decode('aGVsbG8=', 'extra')", json!({}), "Invalid arguments in States.Base64Decode"),
+            ("States.Hash('x', 'SHA-3')", json!({}), "Invalid arguments in States.Hash"),
+            ("States.JsonMerge($.a, $.b, true)", json!({"a": {}, "b": {}}), "Invalid arguments in States.JsonMerge"),
+            ("States.JsonMerge($.a, $.b, false)", json!({"a": {}, "b": []}), "Invalid arguments in States.JsonMerge"),
+            ("States.MathRandom(1.4, 1.6)", json!({}), "Invalid arguments in States.MathRandom"),
+            ("States.MathRandom(5, 1)", json!({}), "Invalid arguments in States.MathRandom"),
+            ("States.StringSplit($.s, ',')", json!({"s": 1}), "Invalid arguments in States.StringSplit"),
+            ("States.UUID(1)", json!({}), "Invalid arguments in States.UUID"),
+            ("States.Format($.t, 1)", json!({"t": 123}), "Invalid arguments in States.Format"),
             (
                 "States.Format('{} {}', $.a)",
                 json!({"a": "x"}),
@@ -1690,11 +1261,7 @@ mod tests {
         ];
         for (text, input, detail) in cases {
             let cause = runtime_cause(text, input.clone());
-            assert_eq!(
-                cause,
-                format!("The function '{text}' had the following error: {detail}"),
-                "{text}"
-            );
+            assert_eq!(cause, format!("The function '{text}' had the following error: {detail}"), "{text}");
         }
         let long = "A".repeat(10_001);
         assert!(
@@ -1702,9 +1269,7 @@ mod tests {
                 .ends_with("Invalid arguments in States.Base64Decode")
         );
         assert_eq!(
-            ok("States.Base64Encode($.s)", json!({"s": "a".repeat(10_000)}))
-                .as_str()
-                .map(str::len),
+            ok("States.Base64Encode($.s)", json!({"s": "a".repeat(10_000)})).as_str().map(str::len),
             Some(13_336)
         );
     }
@@ -1735,29 +1300,13 @@ mod tests {
 
     #[test]
     fn literals_and_metadata() {
-        let parsed =
-            Intrinsic::parse("States.Array(-1, 2.5, 1e3, true, false, null, 'it\\'s {x}')")
-                .unwrap();
-        assert_eq!(
-            parsed.as_str(),
-            "States.Array(-1, 2.5, 1e3, true, false, null, 'it\\'s {x}')"
-        );
+        let parsed = Intrinsic::parse("States.Array(-1, 2.5, 1e3, true, false, null, 'it\\'s {x}')").unwrap();
+        assert_eq!(parsed.as_str(), "States.Array(-1, 2.5, 1e3, true, false, null, 'it\\'s {x}')");
         assert_eq!(parsed.function_name(), "States.Array");
         assert!(!parsed.uses_context());
-        assert_eq!(
-            ok(parsed.as_str(), json!({})),
-            json!([-1, 2.5, 1000.0, true, false, null, "it's {x}"])
-        );
-        assert!(
-            Intrinsic::parse("States.Array(States.Format('{}', $$.Execution.Id))")
-                .unwrap()
-                .uses_context()
-        );
-        assert!(
-            Intrinsic::parse("States.Array($x)")
-                .unwrap()
-                .uses_variables()
-        );
+        assert_eq!(ok(parsed.as_str(), json!({})), json!([-1, 2.5, 1000.0, true, false, null, "it's {x}"]));
+        assert!(Intrinsic::parse("States.Array(States.Format('{}', $$.Execution.Id))").unwrap().uses_context());
+        assert!(Intrinsic::parse("States.Array($x)").unwrap().uses_variables());
         assert!(is_intrinsic("States.UUID()"));
         assert!(!is_intrinsic("$.States"));
     }
@@ -1766,8 +1315,7 @@ mod tests {
     /// (skipped when the corpus is not checked out next to the repository).
     #[test]
     fn conformance_pass_state_cases() {
-        let dir =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/cases");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/cases");
         let Ok(entries) = std::fs::read_dir(&dir) else {
             return;
         };
@@ -1780,29 +1328,21 @@ mod tests {
                 continue;
             };
             let states = case["definition"]["States"].as_object();
-            let Some((_, state)) = states
-                .filter(|s| s.len() == 1)
-                .and_then(|s| s.iter().next())
-            else {
+            let Some((_, state)) = states.filter(|s| s.len() == 1).and_then(|s| s.iter().next()) else {
                 continue;
             };
             let Some(params) = state["Parameters"].as_object() else {
                 continue;
             };
             let only_pass = state["Type"] == "Pass"
-                && state.as_object().is_some_and(|s| {
-                    s.keys()
-                        .all(|k| matches!(k.as_str(), "Type" | "Parameters" | "End"))
-                });
-            let all_intrinsic = params
-                .iter()
-                .all(|(k, v)| k.ends_with(".$") && v.as_str().is_some_and(is_intrinsic));
+                && state
+                    .as_object()
+                    .is_some_and(|s| s.keys().all(|k| matches!(k.as_str(), "Type" | "Parameters" | "End")));
+            let all_intrinsic = params.iter().all(|(k, v)| k.ends_with(".$") && v.as_str().is_some_and(is_intrinsic));
             if !only_pass || !all_intrinsic || case["expected"]["status"] != "SUCCEEDED" {
                 continue;
             }
-            let nondeterministic = case["nondeterministic"]
-                .as_array()
-                .is_some_and(|a| !a.is_empty());
+            let nondeterministic = case["nondeterministic"].as_array().is_some_and(|a| !a.is_empty());
             let input = case["input"].clone();
             let ctx = json!({"Execution": {"Input": input.clone(), "Name": "exec"}, "StateMachine": {"Id": "arn:sm", "Name": "sm"}});
             let scope = Scope::new(&input, &ctx);
@@ -1814,18 +1354,10 @@ mod tests {
                 output.insert(key.trim_end_matches(".$").to_owned(), result);
             }
             if !nondeterministic {
-                assert_eq!(
-                    Value::Object(output),
-                    case["expected"]["output"],
-                    "{}",
-                    entry.path().display()
-                );
+                assert_eq!(Value::Object(output), case["expected"]["output"], "{}", entry.path().display());
             }
             checked += 1;
         }
-        assert!(
-            checked > 50,
-            "only {checked} conformance cases were checked"
-        );
+        assert!(checked > 50, "only {checked} conformance cases were checked");
     }
 }

@@ -16,9 +16,9 @@ impl PathField {
         match self {
             PathField::Default => Ok(scope.input.clone()),
             PathField::Null => Ok(Value::Object(Map::new())),
-            PathField::Path(path) => path
-                .eval(scope)
-                .map_err(|miss| EvalError::Runtime(miss.invalid_path_message(path.as_str()))),
+            PathField::Path(path) => {
+                path.eval(scope).map_err(|miss| EvalError::Runtime(miss.invalid_path_message(path.as_str())))
+            }
         }
     }
 
@@ -125,6 +125,8 @@ mod tests {
         let at = ResultPath::Path(ReferencePath::parse("$.r.s").unwrap());
         assert_eq!(at.apply(input.clone(), json!(2)), Ok(json!({"a": 1, "r": {"s": 2}})));
         let bad = ResultPath::Path(ReferencePath::parse("$.a.b").unwrap());
-        assert!(matches!(bad.apply(input, json!(2)), Err(EvalError::Raised(e)) if e.error == ErrorName::ResultPathMatchFailure));
+        assert!(
+            matches!(bad.apply(input, json!(2)), Err(EvalError::Raised(e)) if e.error == ErrorName::ResultPathMatchFailure)
+        );
     }
 }

@@ -7,16 +7,16 @@
 #![warn(missing_docs)]
 
 pub mod choice;
+pub mod definition;
 pub mod diagnostic;
 pub mod entropy;
 pub mod error;
-pub mod intrinsics;
-pub mod path;
-pub mod timestamp;
-pub mod definition;
 pub mod history;
+pub mod intrinsics;
 pub mod io;
+pub mod path;
 pub mod template;
+pub mod timestamp;
 pub mod validate;
 
 pub use definition::{StateMachine, parse_definition};

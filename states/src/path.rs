@@ -124,10 +124,7 @@ impl Path {
         let (root, rest) = if let Some(rest) = text.strip_prefix("$$") {
             (Root::Context, rest)
         } else if let Some(rest) = text.strip_prefix('$') {
-            let name_len = rest
-                .char_indices()
-                .find(|(_, c)| *c == '.' || *c == '[')
-                .map_or(rest.len(), |(i, _)| i);
+            let name_len = rest.char_indices().find(|(_, c)| *c == '.' || *c == '[').map_or(rest.len(), |(i, _)| i);
             if name_len == 0 {
                 (Root::Input, rest)
             } else {

@@ -31,7 +31,10 @@ pub fn recover(retriers: &[Retrier], catchers: &[Catcher], error: &ErrorName, at
         let retrier = &retriers[i];
         if attempts[i] < retrier.max_attempts {
             attempts[i] += 1;
-            return Recovery::Retry { delay_millis: retrier.delay_millis(attempts[i]), jitter: retrier.jitter_strategy };
+            return Recovery::Retry {
+                delay_millis: retrier.delay_millis(attempts[i]),
+                jitter: retrier.jitter_strategy,
+            };
         }
     }
     match catchers.iter().position(|c| c.matches(error)) {

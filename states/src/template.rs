@@ -80,7 +80,9 @@ impl Template {
     pub fn render(&self, scope: &Scope<'_>, entropy: &dyn Entropy) -> Result<Value, EvalError> {
         match self {
             Template::Literal(value) => Ok(value.clone()),
-            Template::Array(items) => items.iter().map(|t| t.render(scope, entropy)).collect::<Result<_, _>>().map(Value::Array),
+            Template::Array(items) => {
+                items.iter().map(|t| t.render(scope, entropy)).collect::<Result<_, _>>().map(Value::Array)
+            }
             Template::Object(fields) => {
                 let mut out = Map::with_capacity(fields.len());
                 for (key, field) in fields {

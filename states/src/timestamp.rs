@@ -17,12 +17,24 @@ pub fn parse_iso8601(text: &str) -> Option<EpochNanos> {
         }
         std::str::from_utf8(part).ok()?.parse().ok()
     };
-    if bytes.len() < 20 || bytes[4] != b'-' || bytes[7] != b'-' || bytes[10] != b'T' || bytes[13] != b':' || bytes[16] != b':' {
+    if bytes.len() < 20
+        || bytes[4] != b'-'
+        || bytes[7] != b'-'
+        || bytes[10] != b'T'
+        || bytes[13] != b':'
+        || bytes[16] != b':'
+    {
         return None;
     }
     let (year, month, day) = (digits(0, 4)?, digits(5, 2)?, digits(8, 2)?);
     let (hour, minute, second) = (digits(11, 2)?, digits(14, 2)?, digits(17, 2)?);
-    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59 || second > 60 {
+    if !(1..=12).contains(&month)
+        || day < 1
+        || day > days_in_month(year, month)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
         return None;
     }
     let mut pos = 19;
@@ -127,7 +139,13 @@ mod tests {
         assert_eq!(parse_iso8601("1970-01-01T00:00:01.5Z"), Some(1_500_000_000));
         assert_eq!(parse_iso8601("1970-01-01T01:00:00+01:00"), Some(0));
         assert_eq!(parse_iso8601("2016-03-14T01:59:00Z"), Some(1_457_920_740 * 1_000_000_000));
-        for bad in ["2016-12-05 21:29:29Z", "05-12-2016T21:29:29Z", "2016-12-05T21:29:29", "2016-02-30T00:00:00Z", "2016-12-05t21:29:29Z"] {
+        for bad in [
+            "2016-12-05 21:29:29Z",
+            "05-12-2016T21:29:29Z",
+            "2016-12-05T21:29:29",
+            "2016-02-30T00:00:00Z",
+            "2016-12-05t21:29:29Z",
+        ] {
             assert_eq!(parse_iso8601(bad), None, "{bad}");
         }
         assert_eq!(format_millis(0), "1970-01-01T00:00:00.000Z");

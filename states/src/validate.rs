@@ -80,7 +80,11 @@ pub fn check_graph(machine: &StateMachine, location: &str, diags: &mut Diagnosti
     }
     if !finishes.iter().any(|f| *f) {
         let loc = if location.is_empty() { "/".to_owned() } else { location.to_owned() };
-        diags.error(DiagnosticCode::MissingEndState, loc, "no state ends the execution (Succeed, Fail or \"End\": true)");
+        diags.error(
+            DiagnosticCode::MissingEndState,
+            loc,
+            "no state ends the execution (Succeed, Fail or \"End\": true)",
+        );
     }
     for (i, state) in machine.states.iter().enumerate() {
         let here = child(&states_loc, &state.name);

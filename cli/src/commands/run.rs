@@ -38,10 +38,11 @@ pub(crate) fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     }
     let state_machine_name = args.state_machine_name.clone().unwrap_or_else(|| {
         let file_name = args.definition.file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
-        let stem = file_name.strip_suffix(".asl.json").or_else(|| file_name.strip_suffix(".json")).unwrap_or(&file_name);
+        let stem =
+            file_name.strip_suffix(".asl.json").or_else(|| file_name.strip_suffix(".json")).unwrap_or(&file_name);
         stem.to_owned()
     });
-    let seed = args.seed.unwrap_or_else(|| fastrand_seed());
+    let seed = args.seed.unwrap_or_else(random_seed);
     let execution_name = args.name.clone().unwrap_or_else(|| {
         use sfnlite_states::entropy::{Entropy, SeededEntropy};
         SeededEntropy::new(seed ^ 0x5f3759df).uuid_v4()
@@ -57,9 +58,7 @@ pub(crate) fn run(args: RunArgs) -> Result<ExitCode, Failure> {
             ClockKind::Virtual => Arc::new(VirtualClock::starting_at(SystemClock.now_millis())),
         };
         let engine = Engine::new(registry, clock, Arc::new(MemoryStore::new()));
-        engine
-            .run(&machine, StartRequest { state_machine_name, execution_name, input, seed })
-            .await
+        engine.run(&machine, StartRequest { state_machine_name, execution_name, input, seed }).await
     });
     let (info, outcome) = result.map_err(|e| Failure::internal(e.into()))?;
     match args.format {
@@ -94,7 +93,7 @@ pub(crate) fn run(args: RunArgs) -> Result<ExitCode, Failure> {
 }
 
 /// A seed from the operating system's randomness (via the standard library's hasher keys).
-fn fastrand_seed() -> u64 {
+fn random_seed() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u64(SystemClock.now_millis() as u64);
