@@ -155,7 +155,8 @@ fn validate_reports_every_problem_with_codes_and_locations() {
             "A": {"Type": "Pass", "Next": "Nowhere"},
             "B": {"Type": "Task", "Resource": "not-an-arn", "End": true, "Bogus": 1},
             "C": {"Type": "Choice", "Choices": [{"Variable": "$.x", "StringEquals": 1, "Next": "A"}]},
-            "D": {"Type": "Pass"}
+            "D": {"Type": "Pass"},
+            "D": {"Type": "Succeed"}
         }}"#,
     );
     let out = sfnlite().args(["validate", "--format", "json"]).arg(&file).output().unwrap();
@@ -173,7 +174,7 @@ fn validate_reports_every_problem_with_codes_and_locations() {
         ("INVALID_RESOURCE", "/States/B/Resource"),
         ("SCHEMA_VALIDATION_FAILED", "/States/B/Bogus"),
         ("SCHEMA_VALIDATION_FAILED", "/States/C/Choices/0/StringEquals"),
-        ("MISSING_END_STATE", "/States/D"),
+        ("DUPLICATE_STATE_NAME", "/States/D"),
     ] {
         assert!(found.iter().any(|(c, l)| c == expected.0 && l == expected.1), "missing {expected:?} in {found:?}");
     }

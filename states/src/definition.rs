@@ -397,6 +397,18 @@ pub fn parse_definition(text: &str) -> (Option<StateMachine>, Vec<crate::diagnos
             return (None, diags.into_sorted());
         }
     };
+    for location in crate::duplicates::duplicate_keys(text) {
+        let is_state = location.rsplit_once('/').is_some_and(|(parent, _)| parent.ends_with("/States"));
+        if is_state {
+            diags.error(DiagnosticCode::DuplicateStateName, location, "two states have this name");
+        } else {
+            diags.error(
+                DiagnosticCode::SchemaValidationFailed,
+                location,
+                "this field appears twice in the same object",
+            );
+        }
+    }
     let machine = read_machine(&value, "", true, &mut diags);
     if let Some(machine) = &machine {
         crate::validate::check_graph(machine, "", &mut diags);

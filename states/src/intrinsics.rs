@@ -380,22 +380,13 @@ impl Parser<'_> {
     fn path(&mut self) -> Result<Arg, String> {
         let rest = self.rest();
         let mut depth = 0usize;
-        let mut quote: Option<char> = None;
-        let mut escaped = false;
+        let mut quotes = crate::path::Quotes::default();
         let mut end = rest.len();
         for (i, c) in rest.char_indices() {
-            if let Some(q) = quote {
-                if escaped {
-                    escaped = false;
-                } else if c == '\\' {
-                    escaped = true;
-                } else if c == q {
-                    quote = None;
-                }
+            if quotes.consume(c) {
                 continue;
             }
             match c {
-                '\'' | '"' => quote = Some(c),
                 '[' | '(' => depth += 1,
                 ']' | ')' if depth > 0 => depth -= 1,
                 ',' | ')' => {

@@ -9,6 +9,7 @@
 pub mod choice;
 pub mod definition;
 pub mod diagnostic;
+pub mod duplicates;
 pub mod entropy;
 pub mod error;
 pub mod history;

@@ -339,24 +339,46 @@ fn dot_name(text: &str) -> (&str, &str) {
     (&text[..end], &text[end..])
 }
 
+/// Tracks whether a scan is inside a quoted string (`'…'` or `"…"`, with `\` escapes),
+/// for scanners that must not split paths or arguments inside quotes.
+#[derive(Debug, Default)]
+pub(crate) struct Quotes {
+    quote: Option<char>,
+    escaped: bool,
+}
+
+impl Quotes {
+    /// Feeds one character; true when it belongs to a quoted string (quotes included).
+    pub(crate) fn consume(&mut self, c: char) -> bool {
+        match self.quote {
+            Some(q) => {
+                if self.escaped {
+                    self.escaped = false;
+                } else if c == '\\' {
+                    self.escaped = true;
+                } else if c == q {
+                    self.quote = None;
+                }
+                true
+            }
+            None if c == '\'' || c == '"' => {
+                self.quote = Some(c);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 /// Splits `[inner]tail`, honouring quotes and nesting inside the brackets.
 fn bracket(text: &str) -> Result<(&str, &str), String> {
     let mut depth = 0usize;
-    let mut quote: Option<char> = None;
-    let mut escaped = false;
+    let mut quotes = Quotes::default();
     for (i, c) in text.char_indices() {
-        if let Some(q) = quote {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == q {
-                quote = None;
-            }
+        if quotes.consume(c) {
             continue;
         }
         match c {
-            '\'' | '"' => quote = Some(c),
             '[' | '(' => depth += 1,
             ')' => depth = depth.saturating_sub(1),
             ']' => {
