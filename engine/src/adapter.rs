@@ -19,7 +19,7 @@ pub struct TaskRequest {
     /// The `Resource` ARN.
     pub resource: String,
     /// The effective parameters (after `InputPath` and `Parameters`).
-    pub parameters: Value,
+    pub parameters: Arc<Value>,
     /// The evaluated `Credentials`, when the state has them.
     pub credentials: Option<Value>,
     /// 0 for the first attempt, then 1, 2, … for retries.

@@ -10,7 +10,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
@@ -19,8 +19,9 @@ use sfnlite_states::definition::{
     Catcher, Count, FailState, JitterStrategy, MapState, ParallelState, PassState, Retrier, Seconds, State, StateKind,
     StateMachine, TaskState, TextField, Transition, WaitFor, WaitState,
 };
+use sfnlite_states::definition::{PathField, ResultPath};
 use sfnlite_states::entropy::{Entropy, SeededEntropy};
-use sfnlite_states::history::{EventDetails, HistoryEvent, TaskResource};
+use sfnlite_states::history::{EventDetails, HistoryEvent, Payload, TaskResource};
 use sfnlite_states::io::exceeds_payload_limit;
 use sfnlite_states::path::{Path, Scope};
 use sfnlite_states::retry::{Recovery, recover};
@@ -50,7 +51,7 @@ pub struct ExecutionInfo {
     /// The region reported in task events.
     pub region: String,
     /// The execution input.
-    pub input: Value,
+    pub input: Payload,
 }
 
 /// How an execution ended.
@@ -113,6 +114,8 @@ pub(crate) struct Run<'a> {
     pub(crate) store: &'a dyn HistoryStore,
     entropy: SharedEntropy,
     next_id: Mutex<u64>,
+    /// Events recorded since the last flush to the store.
+    pending: Mutex<Vec<HistoryEvent>>,
     store_error: Mutex<Option<StoreError>>,
 }
 
@@ -127,8 +130,8 @@ struct Thread<'r, 'a> {
 /// (after InputPath), and when and at which event it was entered.
 struct Entry<'s> {
     state: &'s State,
-    raw: Value,
-    effective: Value,
+    raw: Payload,
+    effective: Payload,
     entered: u64,
     entered_at: i64,
 }
@@ -168,8 +171,8 @@ impl<'s> Body<'s> {
 }
 
 enum Flow {
-    Next(usize, Value),
-    End(Value),
+    Next(usize, Payload),
+    End(Payload),
 }
 
 /// An `$$.Map.Item` value for ItemSelector.
@@ -195,6 +198,7 @@ impl<'a> Run<'a> {
             store,
             entropy: SharedEntropy(Mutex::new(SeededEntropy::new(seed))),
             next_id: Mutex::new(0),
+            pending: Mutex::new(Vec::new()),
             store_error: Mutex::new(None),
         }
     }
@@ -206,10 +210,26 @@ impl<'a> Run<'a> {
             *next
         };
         let event = HistoryEvent { id, previous_event_id: previous, timestamp: self.clock.now_millis(), details };
-        if let Err(e) = self.store.append(&self.info.arn, event) {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner()).push(event);
+        id
+    }
+
+    /// Hands the events recorded so far to the store. Called before every effect, so that
+    /// an event is stored before the effect it announces.
+    fn flush(&self) {
+        let batch = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
+        if batch.is_empty() {
+            return;
+        }
+        if let Err(e) = self.store.append(&self.info.arn, batch) {
             self.store_error.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(e);
         }
-        id
+    }
+
+    /// Sleeps on the clock, after storing what was recorded.
+    async fn sleep_until(&self, deadline: i64) {
+        self.flush();
+        self.clock.sleep_until(deadline).await;
     }
 
     /// Runs the execution to its end.
@@ -234,7 +254,7 @@ impl<'a> Run<'a> {
         let (status, output, error, cause) = match result {
             Some(Ok(output)) => {
                 self.record(last, EventDetails::ExecutionSucceeded { output: output.clone() });
-                (Status::Succeeded, Some(output), None, None)
+                (Status::Succeeded, Some(Arc::unwrap_or_clone(output)), None, None)
             }
             Some(Err(e)) => {
                 let error = error_text(&e.error);
@@ -247,6 +267,7 @@ impl<'a> Run<'a> {
                 (Status::TimedOut, None, error, None)
             }
         };
+        self.flush();
         if let Some(e) = self.store_error.lock().unwrap_or_else(|e| e.into_inner()).take() {
             return Err(e);
         }
@@ -263,9 +284,9 @@ impl<'a> Run<'a> {
     fn run_machine<'s, 'r: 's>(
         &'s self,
         machine: &'s StateMachine,
-        input: Value,
+        input: Payload,
         thread: &'s mut Thread<'r, 'a>,
-    ) -> LocalFuture<'s, Result<Value, StatesError>> {
+    ) -> LocalFuture<'s, Result<Payload, StatesError>> {
         Box::pin(async move {
             let mut current = machine.start_at;
             let mut input = input;
@@ -290,13 +311,13 @@ impl<'a> Run<'a> {
         let mut context = json!({
             "Execution": {
                 "Id": self.info.arn,
-                "Input": self.info.input,
+                "Input": &*self.info.input,
                 "Name": self.info.name,
                 "RoleArn": self.info.role_arn,
                 "StartTime": format_millis(self.start_millis),
                 "RedriveCount": 0,
             },
-            "State": {"EnteredTime": format_millis(entered), "Name": state.name},
+            "State": {"EnteredTime": format_millis(entered), "Name": &*state.name},
             "StateMachine": {"Id": self.info.state_machine_arn, "Name": self.info.state_machine_name},
         });
         // Only states that can retry report `$$.State.RetryCount`.
@@ -309,7 +330,7 @@ impl<'a> Run<'a> {
         context
     }
 
-    async fn run_state(&self, state: &State, input: Value, thread: &mut Thread<'_, 'a>) -> Result<Flow, StatesError> {
+    async fn run_state(&self, state: &State, input: Payload, thread: &mut Thread<'_, 'a>) -> Result<Flow, StatesError> {
         let type_name = state.kind.type_name();
         let entered = thread.emit(EventDetails::StateEntered {
             state_type: type_name,
@@ -319,8 +340,8 @@ impl<'a> Run<'a> {
         let entered_at = self.clock.now_millis();
         let runtime = |e: EvalError| e.into_states_error(&state.name, entered);
         let context = self.context(state, entered_at, 0, None);
-        let effective = state.input_path.apply_owned(input.clone(), &context).map_err(runtime)?;
-        let finish = |thread: &mut Thread<'_, 'a>, output: Value, transition: Transition| {
+        let effective = through_path(&state.input_path, input.clone(), &context).map_err(runtime)?;
+        let finish = |thread: &mut Thread<'_, 'a>, output: Payload, transition: Transition| {
             thread.emit(EventDetails::StateExited {
                 state_type: type_name,
                 name: state.name.clone(),
@@ -337,7 +358,7 @@ impl<'a> Run<'a> {
                 Ok(finish(thread, output, pass.transition))
             }
             StateKind::Succeed => {
-                let output = state.output_path.apply_owned(effective, &context).map_err(runtime)?;
+                let output = through_path(&state.output_path, effective, &context).map_err(runtime)?;
                 Ok(finish(thread, output, Transition::End))
             }
             StateKind::Fail(fail) => Err(self.fail(fail, &effective, &context).map_err(runtime)?),
@@ -356,13 +377,13 @@ impl<'a> Run<'a> {
                         format!("No Matches! (state '{}', input '{}')", state.name, compact(&effective)),
                     ));
                 };
-                let output = state.output_path.apply_owned(effective, &context).map_err(runtime)?;
+                let output = through_path(&state.output_path, effective, &context).map_err(runtime)?;
                 Ok(finish(thread, output, Transition::Next(next)))
             }
             StateKind::Wait(wait) => {
                 let until = self.wait_deadline(wait, &effective, &context).map_err(runtime)?;
-                self.clock.sleep_until(until).await;
-                let output = state.output_path.apply_owned(effective, &context).map_err(runtime)?;
+                self.sleep_until(until).await;
+                let output = through_path(&state.output_path, effective, &context).map_err(runtime)?;
                 Ok(finish(thread, output, wait.transition))
             }
             StateKind::Task(_) | StateKind::Parallel(_) | StateKind::Map(_) => {
@@ -382,18 +403,18 @@ impl<'a> Run<'a> {
         &self,
         pass: &PassState,
         state: &State,
-        raw: Value,
-        effective: Value,
+        raw: Payload,
+        effective: Payload,
         context: &Value,
-    ) -> Result<Value, EvalError> {
+    ) -> Result<Payload, EvalError> {
         let result = match (&pass.result, &pass.parameters) {
-            (Some(result), _) => result.clone(),
-            (None, Some(parameters)) => parameters.render(&Scope::new(&effective, context), &self.entropy)?,
+            (Some(result), _) => Arc::new(result.clone()),
+            (None, Some(parameters)) => Arc::new(parameters.render(&Scope::new(&effective, context), &self.entropy)?),
             (None, None) => effective,
         };
         check_result_size(&result, &state.name)?;
-        let combined = pass.result_path.apply(raw, result)?;
-        state.output_path.apply_owned(combined, context)
+        let combined = through_result_path(&pass.result_path, raw, result)?;
+        through_path(&state.output_path, combined, context)
     }
 
     fn fail(&self, fail: &FailState, effective: &Value, context: &Value) -> Result<StatesError, EvalError> {
@@ -458,17 +479,17 @@ impl<'a> Run<'a> {
         &self,
         state: &State,
         selector: Option<&Template>,
-        result_path: &sfnlite_states::definition::ResultPath,
-        raw: Value,
-        result: Value,
+        result_path: &ResultPath,
+        raw: Payload,
+        result: Payload,
         context: &Value,
-    ) -> Result<Value, EvalError> {
+    ) -> Result<Payload, EvalError> {
         let selected = match selector {
-            Some(template) => template.render(&Scope::new(&result, context), &self.entropy)?,
+            Some(template) => Arc::new(template.render(&Scope::new(&result, context), &self.entropy)?),
             None => result,
         };
-        let combined = result_path.apply(raw, selected)?;
-        state.output_path.apply_owned(combined, context)
+        let combined = through_result_path(result_path, raw, selected)?;
+        through_path(&state.output_path, combined, context)
     }
 
     /// Runs a Task, Parallel or Map state: attempts, and Retry/Catch between them.
@@ -526,14 +547,12 @@ impl<'a> Run<'a> {
                     JitterStrategy::Full => (self.entropy.next_f64() * delay_millis as f64) as u64,
                 };
                 let until = self.clock.now_millis() + delay as i64;
-                self.clock.sleep_until(until).await;
+                self.sleep_until(until).await;
                 Ok(None)
             }
             Recovery::Catch(i) => {
                 let catcher = &catch[i];
-                let output = catcher
-                    .result_path
-                    .apply(raw.clone(), error.to_value())
+                let output = through_result_path(&catcher.result_path, raw.clone(), Arc::new(error.to_value()))
                     .map_err(|e| e.into_states_error(&state.name, thread.last))?;
                 thread.emit(EventDetails::StateExited {
                     state_type: state.kind.type_name(),
@@ -571,12 +590,12 @@ impl<'a> Run<'a> {
         context: &Value,
         retry_count: u64,
         thread: &mut Thread<'_, 'a>,
-    ) -> Result<Value, EvalError> {
+    ) -> Result<Payload, EvalError> {
         let (state, raw, effective) = (entry.state, &entry.raw, &entry.effective);
         let lambda = is_lambda_function_arn(&task.resource);
         let scope = Scope::new(effective, context);
         let parameters = match &task.parameters {
-            Some(template) => template.render(&scope, &self.entropy)?,
+            Some(template) => Arc::new(template.render(&scope, &self.entropy)?),
             None => effective.clone(),
         };
         let credentials = task.credentials.as_ref().map(|c| c.render(&scope, &self.entropy)).transpose()?;
@@ -602,7 +621,7 @@ impl<'a> Run<'a> {
         }
         let deadline = timeout.map(|t| self.clock.now_millis() + t as i64 * 1000);
         let request = TaskRequest {
-            state_name: state.name.clone(),
+            state_name: state.name.to_string(),
             resource: task.resource.clone(),
             parameters,
             credentials,
@@ -619,6 +638,7 @@ impl<'a> Run<'a> {
                 ),
             )),
             Some(adapter) => {
+                self.flush();
                 let invocation = adapter.invoke(request);
                 match deadline {
                     Some(deadline) => tokio::select! {
@@ -632,6 +652,7 @@ impl<'a> Run<'a> {
         match outcome {
             Ok(result) => {
                 check_result_size(&result, &state.name)?;
+                let result = Arc::new(result);
                 if lambda {
                     thread.emit(EventDetails::LambdaFunctionSucceeded { output: result.clone() });
                 } else {
@@ -659,10 +680,10 @@ impl<'a> Run<'a> {
         entry: &Entry<'_>,
         context: &Value,
         thread: &mut Thread<'_, 'a>,
-    ) -> Result<Value, EvalError> {
+    ) -> Result<Payload, EvalError> {
         let (state, raw, effective) = (entry.state, &entry.raw, &entry.effective);
         let input = match &parallel.parameters {
-            Some(template) => template.render(&Scope::new(effective, context), &self.entropy)?,
+            Some(template) => Arc::new(template.render(&Scope::new(effective, context), &self.entropy)?),
             None => effective.clone(),
         };
         let started = thread.emit(EventDetails::ParallelStateStarted);
@@ -681,7 +702,7 @@ impl<'a> Run<'a> {
         let mut results = vec![Value::Null; parallel.branches.len()];
         while let Some((i, result)) = pending.next().await {
             match result {
-                Ok(output) => results[i] = output,
+                Ok(output) => results[i] = Arc::unwrap_or_clone(output),
                 Err(error) => {
                     drop(pending);
                     thread.last = self.last_id();
@@ -696,7 +717,7 @@ impl<'a> Run<'a> {
             parallel.result_selector.as_ref(),
             &parallel.result_path,
             raw.clone(),
-            Value::Array(results),
+            Arc::new(Value::Array(results)),
             context,
         )
     }
@@ -711,11 +732,11 @@ impl<'a> Run<'a> {
         entry: &Entry<'_>,
         context: &Value,
         thread: &mut Thread<'_, 'a>,
-    ) -> Result<Value, EvalError> {
+    ) -> Result<Payload, EvalError> {
         let (state, raw, effective, entered_at) = (entry.state, &entry.raw, &entry.effective, entry.entered_at);
         let scope = Scope::new(effective, context);
         let items = match &map.items_path {
-            None => effective.clone(),
+            None => Value::clone(effective),
             Some(path) => {
                 path.eval(&scope).map_err(|miss| EvalError::Runtime(miss.invalid_path_message(path.as_str())))?
             }
@@ -744,6 +765,7 @@ impl<'a> Run<'a> {
             return Err(EvalError::Runtime("ToleratedFailurePercentage must be between 0 and 100.".into()));
         }
         let tolerance_set = tolerated_count.is_some() || tolerated_percentage.is_some();
+        let items: Vec<Payload> = items.into_iter().map(Arc::new).collect();
         let total = items.len();
         let started = thread.emit(EventDetails::MapStateStarted { length: total });
         let limit = if max_concurrency == 0 { total.max(1) } else { max_concurrency as usize };
@@ -776,7 +798,7 @@ impl<'a> Run<'a> {
         let mut failures = 0usize;
         while let Some((index, outcome)) = pending.next().await {
             match outcome {
-                Ok(output) => results[index] = output,
+                Ok(output) => results[index] = Arc::unwrap_or_clone(output),
                 Err(error) => {
                     failures += 1;
                     let over_count = tolerated_count.is_none_or(|c| failures as i64 > c);
@@ -828,7 +850,7 @@ impl<'a> Run<'a> {
             map.result_selector.as_ref(),
             &map.result_path,
             raw.clone(),
-            Value::Array(results),
+            Arc::new(Value::Array(results)),
             context,
         )
     }
@@ -839,21 +861,22 @@ impl<'a> Run<'a> {
         map: &MapState,
         state: &State,
         effective: &Value,
-        item: &Value,
+        item: &Payload,
         index: usize,
         entered_at: i64,
         thread: &mut Thread<'_, 'a>,
         running: &Mutex<Vec<bool>>,
-    ) -> Result<Value, StatesError> {
+    ) -> Result<Payload, StatesError> {
         running.lock().unwrap_or_else(|e| e.into_inner())[index] = true;
         thread.emit(EventDetails::MapIterationStarted { name: state.name.clone(), index });
         let input = match &map.item_selector {
             None => item.clone(),
             Some(template) => {
                 let context = self.context_with_item(state, entered_at, MapItem { index, value: item });
-                template
+                let rendered = template
                     .render(&Scope::new(effective, &context), &self.entropy)
-                    .map_err(|e| e.into_states_error(&state.name, thread.last))?
+                    .map_err(|e| e.into_states_error(&state.name, thread.last))?;
+                Arc::new(rendered)
             }
         };
         self.run_machine(&map.item_processor, input, thread).await
@@ -872,6 +895,23 @@ impl Thread<'_, '_> {
     fn emit(&mut self, details: EventDetails) -> u64 {
         self.last = self.run.record(self.last, details);
         self.last
+    }
+}
+
+/// Applies `InputPath` or `OutputPath`; the default passes the same payload on.
+fn through_path(field: &PathField, value: Payload, context: &Value) -> Result<Payload, EvalError> {
+    match field {
+        PathField::Default => Ok(value),
+        _ => field.apply(&Scope::new(&value, context)).map(Arc::new),
+    }
+}
+
+/// Applies `ResultPath`; only a reference path copies the input (to write into it).
+fn through_result_path(result_path: &ResultPath, raw: Payload, result: Payload) -> Result<Payload, EvalError> {
+    match result_path {
+        ResultPath::Default => Ok(result),
+        ResultPath::Discard => Ok(raw),
+        ResultPath::Path(_) => result_path.apply(Arc::unwrap_or_clone(raw), Arc::unwrap_or_clone(result)).map(Arc::new),
     }
 }
 

@@ -83,7 +83,7 @@ impl Engine {
             state_machine_name: request.state_machine_name,
             role_arn: format!("arn:aws:iam::{ACCOUNT_ID}:role/sfnlite"),
             region: self.region.clone(),
-            input: request.input,
+            input: Arc::new(request.input),
         };
         let run = Run::new(info.clone(), self.clock.as_ref(), &self.registry, self.store.as_ref(), request.seed);
         let outcome = run.execute(machine).await?;

@@ -16,8 +16,10 @@ pub enum StoreError {
 
 /// Keeps the history of executions.
 pub trait HistoryStore: Send + Sync {
-    /// Appends one event to an execution's history.
-    fn append(&self, execution_arn: &str, event: HistoryEvent) -> Result<(), StoreError>;
+    /// Appends events (consecutive ids, in order) to an execution's history. The runtime
+    /// calls this before every effect (a task, a wait) and at the end, with all events
+    /// recorded since the last call.
+    fn append(&self, execution_arn: &str, events: Vec<HistoryEvent>) -> Result<(), StoreError>;
 
     /// The events of an execution, in id order.
     fn events(&self, execution_arn: &str) -> Result<Vec<HistoryEvent>, StoreError>;
@@ -37,12 +39,12 @@ impl MemoryStore {
 }
 
 impl HistoryStore for MemoryStore {
-    fn append(&self, execution_arn: &str, event: HistoryEvent) -> Result<(), StoreError> {
+    fn append(&self, execution_arn: &str, events: Vec<HistoryEvent>) -> Result<(), StoreError> {
         let mut executions = self.executions.lock().unwrap_or_else(|e| e.into_inner());
         match executions.get_mut(execution_arn) {
-            Some(events) => events.push(event),
+            Some(existing) => existing.extend(events),
             None => {
-                executions.insert(execution_arn.to_owned(), vec![event]);
+                executions.insert(execution_arn.to_owned(), events);
             }
         }
         Ok(())

@@ -76,7 +76,7 @@ impl TaskAdapter for FakeAdapter {
                     tokio::time::sleep(Duration::from_millis(delay)).await;
                     let mut value = value;
                     if value == json!("echo") {
-                        value = request.parameters.clone();
+                        value = Value::clone(&request.parameters);
                     }
                     Ok(value)
                 }

@@ -6,6 +6,7 @@
 //! and the Wait duration is one [`WaitFor`].
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
@@ -56,8 +57,8 @@ pub enum QueryLanguage {
 /// One state.
 #[derive(Debug, Clone)]
 pub struct State {
-    /// The state's name (its key in `States`).
-    pub name: String,
+    /// The state's name (its key in `States`), shared with the events that name it.
+    pub name: Arc<str>,
     /// `Comment`.
     pub comment: Option<String>,
     /// `InputPath` (not on Fail).
@@ -690,7 +691,7 @@ fn read_state(
     };
     let uses_context = f.uses_context;
     f.finish();
-    Some(State { name: name.to_owned(), comment, input_path, output_path, uses_context, kind })
+    Some(State { name: Arc::from(name), comment, input_path, output_path, uses_context, kind })
 }
 
 fn read_map(f: &mut Fields<'_, '_>, resolver: &Resolver<'_>) -> Option<StateKind> {

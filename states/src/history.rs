@@ -5,9 +5,15 @@
 //! kept as values and turned into text only when an event is rendered, so recording an
 //! event on the hot path costs no serialization.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value, json};
 
 use crate::timestamp::format_millis;
+
+/// A payload carried by events (`input`, `output`, `parameters`): shared with the
+/// running execution, so recording an event copies no JSON.
+pub type Payload = Arc<Value>;
 
 /// One history event.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,11 +57,11 @@ impl TaskResource {
 #[allow(missing_docs)]
 pub enum EventDetails {
     ExecutionStarted {
-        input: Value,
+        input: Payload,
         role_arn: String,
     },
     ExecutionSucceeded {
-        output: Value,
+        output: Payload,
     },
     ExecutionFailed {
         error: Option<String>,
@@ -72,19 +78,19 @@ pub enum EventDetails {
     /// `<Type>StateEntered`, e.g. `TaskStateEntered`.
     StateEntered {
         state_type: &'static str,
-        name: String,
-        input: Value,
+        name: Arc<str>,
+        input: Payload,
     },
     /// `<Type>StateExited`.
     StateExited {
         state_type: &'static str,
-        name: String,
-        output: Value,
+        name: Arc<str>,
+        output: Payload,
     },
     TaskScheduled {
         resource: TaskResource,
         region: String,
-        parameters: Value,
+        parameters: Payload,
         timeout_seconds: Option<u64>,
         heartbeat_seconds: Option<u64>,
     },
@@ -93,7 +99,7 @@ pub enum EventDetails {
     },
     TaskSucceeded {
         resource: TaskResource,
-        output: Value,
+        output: Payload,
     },
     TaskFailed {
         resource: TaskResource,
@@ -107,12 +113,12 @@ pub enum EventDetails {
     },
     LambdaFunctionScheduled {
         resource: String,
-        input: Value,
+        input: Payload,
         timeout_seconds: Option<u64>,
     },
     LambdaFunctionStarted,
     LambdaFunctionSucceeded {
-        output: Value,
+        output: Payload,
     },
     LambdaFunctionFailed {
         error: Option<String>,
@@ -129,19 +135,19 @@ pub enum EventDetails {
     MapStateFailed,
     MapStateAborted,
     MapIterationStarted {
-        name: String,
+        name: Arc<str>,
         index: usize,
     },
     MapIterationSucceeded {
-        name: String,
+        name: Arc<str>,
         index: usize,
     },
     MapIterationFailed {
-        name: String,
+        name: Arc<str>,
         index: usize,
     },
     MapIterationAborted {
-        name: String,
+        name: Arc<str>,
         index: usize,
     },
     ParallelStateStarted,
@@ -149,7 +155,7 @@ pub enum EventDetails {
     ParallelStateFailed,
     ParallelStateAborted,
     WaitStateAborted {
-        name: String,
+        name: Arc<str>,
     },
 }
 
@@ -246,13 +252,13 @@ impl EventDetails {
             ExecutionAborted { error, cause } => ("executionAbortedEventDetails", err(error, cause)),
             StateEntered { name, input, .. } => {
                 let mut m = Map::new();
-                m.insert("name".into(), json!(name));
+                m.insert("name".into(), json!(&**name));
                 payload("input", input, &mut m);
                 ("stateEnteredEventDetails", m)
             }
             StateExited { name, output, .. } => {
                 let mut m = Map::new();
-                m.insert("name".into(), json!(name));
+                m.insert("name".into(), json!(&**name));
                 payload("output", output, &mut m);
                 ("stateExitedEventDetails", m)
             }
@@ -369,7 +375,11 @@ mod tests {
             id: 2,
             previous_event_id: 1,
             timestamp: 0,
-            details: EventDetails::StateEntered { state_type: "Pass", name: "P".into(), input: json!({"a": 1}) },
+            details: EventDetails::StateEntered {
+                state_type: "Pass",
+                name: "P".into(),
+                input: Arc::new(json!({"a": 1})),
+            },
         };
         assert_eq!(
             event.to_json(),
