@@ -200,6 +200,28 @@ fn validate_finds_unreachable_states_on_the_graph() {
 }
 
 #[test]
+fn validate_text_output_for_people() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = temp_file(
+        &dir,
+        "poll.asl.json",
+        r#"{"StartAt": "Poll", "States": {
+            "Poll": {"Type": "Task", "Resource": "arn:aws:states:::athena:getQueryExecution", "Next": "Has query finished?"},
+            "Has query finished?": {"Type": "Choice", "Choices": [
+                {"Variable": "$.QueryExecution.Status.State", "StringEquals": "SUCCEEDED", "Next": "Done"},
+                {"Variable": "$.QueryExecution.Status.State", "StringMatches": "FAIL*"}
+            ], "Default": "Wait"},
+            "Wait": {"Type": "Wait", "Seconds": 5, "SecondsPath": "$.s", "Next": "Poll"},
+            "Done": {"Type": "Succeed", "ResultPath": "$.x"}
+        }}"#,
+    );
+    let out = sfnlite().arg("validate").arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout).replace(&file.display().to_string(), "poll.asl.json");
+    insta::assert_snapshot!(stdout);
+}
+
+#[test]
 fn invalid_json_definition_names_line_and_column() {
     let dir = tempfile::tempdir().unwrap();
     let file = temp_file(&dir, "broken.asl.json", "{\"StartAt\": \"A\",\n  \"States\": {\n}");

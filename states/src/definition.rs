@@ -1190,10 +1190,8 @@ impl<'v, 'd> Fields<'v, 'd> {
             let rule = ChoiceRule::parse(&value, &loc, true, self.diags);
             let next = match obj.get("Next") {
                 Some(Value::String(n)) => resolver.resolve(n, child(&loc, "Next"), "Next", self.diags),
-                _ => {
-                    self.diags.error(DiagnosticCode::SchemaValidationFailed, loc.clone(), "a Choice rule needs 'Next'");
-                    None
-                }
+                // ChoiceRule::parse reports a missing or malformed `Next` of a top-level rule.
+                _ => None,
             };
             if choice_uses_context(obj) {
                 self.uses_context = true;
