@@ -8,9 +8,13 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "sfnlite", version, about)]
 pub(crate) struct Cli {
-    /// Where executions are recorded (used by the durable store).
+    /// Where executions are recorded (default: `.sfnlite` in the current directory).
     #[arg(long, global = true, env = "SFNLITE_STORE", value_name = "DIR")]
     pub(crate) store: Option<PathBuf>,
+
+    /// Keep nothing: record executions in memory only.
+    #[arg(long, global = true)]
+    pub(crate) ephemeral: bool,
 
     #[command(subcommand)]
     pub(crate) command: Command,
@@ -22,6 +26,107 @@ pub(crate) enum Command {
     Run(RunArgs),
     /// Check a definition and report every problem, with AWS diagnostic codes.
     Validate(ValidateArgs),
+    /// Finish executions that a killed or crashed process left RUNNING.
+    Resume(ResumeArgs),
+    /// List recorded executions.
+    #[command(subcommand)]
+    Executions(ExecutionsCommand),
+    /// Describe one execution (AWS DescribeExecution).
+    Describe(DescribeArgs),
+    /// Show an execution's history (AWS GetExecutionHistory).
+    History(HistoryArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ExecutionsCommand {
+    /// List executions, oldest first.
+    List(ListArgs),
+}
+
+/// Table or JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum TableFormat {
+    /// A table for people.
+    Table,
+    /// JSON, in AWS's shapes.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ListArgs {
+    /// Only executions with this status (RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED).
+    #[arg(long, value_name = "STATUS")]
+    pub(crate) status: Option<String>,
+
+    /// Only executions of this state machine.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) state_machine: Option<String>,
+
+    /// At most this many (the newest).
+    #[arg(long, value_name = "N")]
+    pub(crate) limit: Option<usize>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+    pub(crate) format: TableFormat,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DescribeArgs {
+    /// The execution: its name, its ARN, or a unique prefix of either.
+    pub(crate) execution: String,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = RunFormat::Text)]
+    pub(crate) format: RunFormat,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct HistoryArgs {
+    /// The execution: its name, its ARN, or a unique prefix of either.
+    pub(crate) execution: String,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+    pub(crate) format: TableFormat,
+
+    /// Newest event first.
+    #[arg(long)]
+    pub(crate) reverse: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ResumeArgs {
+    /// The execution: its name, its ARN, or a unique prefix of either.
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    pub(crate) execution: Option<String>,
+
+    /// Resume every RUNNING execution in the store.
+    #[arg(long)]
+    pub(crate) all: bool,
+
+    #[command(flatten)]
+    pub(crate) mocks: MockArgs,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = RunFormat::Text)]
+    pub(crate) format: RunFormat,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MockArgs {
+    /// A Step Functions Local MockConfigFile with mocked task responses.
+    #[arg(long, requires = "test_case", value_name = "FILE")]
+    pub(crate) mock_config: Option<PathBuf>,
+
+    /// The test case of the mock configuration to use.
+    #[arg(long, requires = "mock_config", value_name = "NAME")]
+    pub(crate) test_case: Option<String>,
+
+    /// The state machine name: selects it in the mock configuration and names it in ARNs
+    /// (default: the file name without `.asl.json`).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) state_machine_name: Option<String>,
 }
 
 /// Output format of `run`.
@@ -65,18 +170,8 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "PATH")]
     pub(crate) input_file: Option<PathBuf>,
 
-    /// A Step Functions Local MockConfigFile with mocked task responses.
-    #[arg(long, requires = "test_case", value_name = "FILE")]
-    pub(crate) mock_config: Option<PathBuf>,
-
-    /// The test case of the mock configuration to use.
-    #[arg(long, requires = "mock_config", value_name = "NAME")]
-    pub(crate) test_case: Option<String>,
-
-    /// The state machine name: selects it in the mock configuration and names it in ARNs
-    /// (default: the file name without `.asl.json`).
-    #[arg(long, value_name = "NAME")]
-    pub(crate) state_machine_name: Option<String>,
+    #[command(flatten)]
+    pub(crate) mocks: MockArgs,
 
     /// Which clock to use.
     #[arg(long, value_enum, default_value_t = ClockKind::Real)]

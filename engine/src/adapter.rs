@@ -40,6 +40,11 @@ pub trait TaskAdapter: Send + Sync {
 
     /// Runs the task. The result is the service response (before `ResultSelector`).
     fn invoke(&self, request: TaskRequest) -> BoxFuture<'_, Result<Value, StatesError>>;
+
+    /// Told when a resumed execution takes this invocation's outcome from its stored
+    /// history instead of invoking again, so that stateful adapters (mocks that answer
+    /// by invocation number) stay in step. Does nothing by default.
+    fn replayed(&self, _request: &TaskRequest) {}
 }
 
 /// The adapters of an engine, tried in order.

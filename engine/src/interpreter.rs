@@ -8,6 +8,7 @@
 //! execution's task (no threads), so a failing iteration cancels its siblings by dropping
 //! them. Results are ordered by index, never by completion.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -114,6 +115,8 @@ pub(crate) struct Run<'a> {
     pub(crate) store: &'a dyn HistoryStore,
     entropy: SharedEntropy,
     next_id: Mutex<u64>,
+    /// The stored history, when resuming.
+    replay: Option<Replay>,
     /// Events recorded since the last flush to the store.
     pending: Mutex<Vec<HistoryEvent>>,
     store_error: Mutex<Option<StoreError>>,
@@ -124,6 +127,74 @@ pub(crate) struct Run<'a> {
 struct Thread<'r, 'a> {
     run: &'r Run<'a>,
     last: u64,
+    /// The timestamp of `last`.
+    last_time: i64,
+}
+
+/// A stored history being replayed (resume). The interpreter runs from the start; each
+/// event it records is looked up here by (previous event, type, state name or iteration
+/// index). A match reuses the stored id and timestamp and appends nothing, and the effects
+/// it stands for are not performed again: task outcomes are read back, waits and retry
+/// delays that already ended are skipped. The first event without a match makes that
+/// thread of control live.
+pub(crate) struct Replay {
+    events: Vec<HistoryEvent>,
+    by_key: HashMap<(u64, String, String), usize>,
+    followers: HashMap<u64, Vec<usize>>,
+}
+
+fn replay_key(previous: u64, details: &EventDetails) -> (u64, String, String) {
+    let which = match details {
+        EventDetails::MapIterationStarted { index, .. }
+        | EventDetails::MapIterationSucceeded { index, .. }
+        | EventDetails::MapIterationFailed { index, .. }
+        | EventDetails::MapIterationAborted { index, .. } => index.to_string(),
+        other => other.state_name().unwrap_or_default().to_owned(),
+    };
+    (previous, details.type_name(), which)
+}
+
+impl Replay {
+    /// Indexes a stored history.
+    pub(crate) fn new(events: Vec<HistoryEvent>) -> Replay {
+        let mut by_key = HashMap::new();
+        let mut followers: HashMap<u64, Vec<usize>> = HashMap::new();
+        for (i, event) in events.iter().enumerate() {
+            by_key.insert(replay_key(event.previous_event_id, &event.details), i);
+            followers.entry(event.previous_event_id).or_default().push(i);
+        }
+        Replay { events, by_key, followers }
+    }
+
+    fn find(&self, previous: u64, details: &EventDetails) -> Option<&HistoryEvent> {
+        self.by_key.get(&replay_key(previous, details)).map(|&i| &self.events[i])
+    }
+
+    /// True when the stored history goes on after `event_id` in the same thread.
+    fn continues_after(&self, event_id: u64) -> bool {
+        self.followers.contains_key(&event_id)
+    }
+
+    /// The stored outcome of the task whose last event was `event_id`, if it finished.
+    fn task_outcome(&self, event_id: u64) -> Option<Result<Value, StatesError>> {
+        self.followers.get(&event_id)?.iter().find_map(|&i| match &self.events[i].details {
+            EventDetails::TaskSucceeded { output, .. } | EventDetails::LambdaFunctionSucceeded { output } => {
+                Some(Ok(Value::clone(output)))
+            }
+            EventDetails::TaskFailed { error, cause, .. }
+            | EventDetails::TaskTimedOut { error, cause, .. }
+            | EventDetails::LambdaFunctionFailed { error, cause }
+            | EventDetails::LambdaFunctionTimedOut { error, cause } => Some(Err(StatesError {
+                error: ErrorName::parse(error.as_deref().unwrap_or_default()),
+                cause: cause.clone(),
+            })),
+            _ => None,
+        })
+    }
+
+    fn max_id(&self) -> u64 {
+        self.events.iter().map(|e| e.id).max().unwrap_or(0)
+    }
 }
 
 /// What a state was entered with: the raw input (for ResultPath), the effective input
@@ -189,29 +260,44 @@ impl<'a> Run<'a> {
         registry: &'a Registry,
         store: &'a dyn HistoryStore,
         seed: u64,
+        replay: Option<Replay>,
     ) -> Run<'a> {
+        let start_millis =
+            replay.as_ref().and_then(|r| r.events.first()).map_or_else(|| clock.now_millis(), |e| e.timestamp);
         Run {
-            start_millis: clock.now_millis(),
+            start_millis,
             info,
             clock,
             registry,
             store,
             entropy: SharedEntropy(Mutex::new(SeededEntropy::new(seed))),
-            next_id: Mutex::new(0),
+            next_id: Mutex::new(replay.as_ref().map_or(0, Replay::max_id)),
+            replay,
             pending: Mutex::new(Vec::new()),
             store_error: Mutex::new(None),
         }
     }
 
-    fn record(&self, previous: u64, details: EventDetails) -> u64 {
+    /// Records an event (or finds it in the replayed history); returns its id and timestamp.
+    fn record(&self, previous: u64, details: EventDetails) -> (u64, i64) {
+        if let Some(stored) = self.replay.as_ref().and_then(|r| r.find(previous, &details)) {
+            return (stored.id, stored.timestamp);
+        }
         let id = {
             let mut next = self.next_id.lock().unwrap_or_else(|e| e.into_inner());
             *next += 1;
             *next
         };
-        let event = HistoryEvent { id, previous_event_id: previous, timestamp: self.clock.now_millis(), details };
+        let timestamp = self.clock.now_millis();
+        let event = HistoryEvent { id, previous_event_id: previous, timestamp, details };
         self.pending.lock().unwrap_or_else(|e| e.into_inner()).push(event);
-        id
+        (id, timestamp)
+    }
+
+    /// True when the replayed history already goes on after `event_id`: the effect between
+    /// (a wait, a retry delay) is over.
+    fn replayed_past(&self, event_id: u64) -> bool {
+        self.replay.as_ref().is_some_and(|r| r.continues_after(event_id))
     }
 
     /// Hands the events recorded so far to the store. Called before every effect, so that
@@ -234,11 +320,11 @@ impl<'a> Run<'a> {
 
     /// Runs the execution to its end.
     pub(crate) async fn execute(&self, machine: &StateMachine) -> Result<Outcome, StoreError> {
-        let started = self.record(
+        let (started, started_at) = self.record(
             0,
             EventDetails::ExecutionStarted { input: self.info.input.clone(), role_arn: self.info.role_arn.clone() },
         );
-        let mut thread = Thread { run: self, last: started };
+        let mut thread = Thread { run: self, last: started, last_time: started_at };
         let body = self.run_machine(machine, self.info.input.clone(), &mut thread);
         let result = match machine.timeout_seconds {
             Some(seconds) => {
@@ -250,7 +336,7 @@ impl<'a> Run<'a> {
             }
             None => Some(body.await),
         };
-        let last = *self.next_id.lock().unwrap_or_else(|e| e.into_inner());
+        let last = thread.last;
         let (status, output, error, cause) = match result {
             Some(Ok(output)) => {
                 self.record(last, EventDetails::ExecutionSucceeded { output: output.clone() });
@@ -331,13 +417,13 @@ impl<'a> Run<'a> {
     }
 
     async fn run_state(&self, state: &State, input: Payload, thread: &mut Thread<'_, 'a>) -> Result<Flow, StatesError> {
-        let type_name = state.kind.type_name();
+        let type_name = state.kind.state_type();
         let entered = thread.emit(EventDetails::StateEntered {
             state_type: type_name,
             name: state.name.clone(),
             input: input.clone(),
         });
-        let entered_at = self.clock.now_millis();
+        let entered_at = thread.last_time;
         let runtime = |e: EvalError| e.into_states_error(&state.name, entered);
         let context = self.context(state, entered_at, 0, None);
         let effective = through_path(&state.input_path, input.clone(), &context).map_err(runtime)?;
@@ -381,8 +467,10 @@ impl<'a> Run<'a> {
                 Ok(finish(thread, output, Transition::Next(next)))
             }
             StateKind::Wait(wait) => {
-                let until = self.wait_deadline(wait, &effective, &context).map_err(runtime)?;
-                self.sleep_until(until).await;
+                let until = self.wait_deadline(wait, &effective, &context, entered_at).map_err(runtime)?;
+                if !self.replayed_past(entered) {
+                    self.sleep_until(until).await;
+                }
                 let output = through_path(&state.output_path, effective, &context).map_err(runtime)?;
                 Ok(finish(thread, output, wait.transition))
             }
@@ -438,8 +526,7 @@ impl<'a> Run<'a> {
         Ok(StatesError { error: ErrorName::Custom(error.unwrap_or_default()), cause })
     }
 
-    fn wait_deadline(&self, wait: &WaitState, effective: &Value, context: &Value) -> Result<i64, EvalError> {
-        let now = self.clock.now_millis();
+    fn wait_deadline(&self, wait: &WaitState, effective: &Value, context: &Value, now: i64) -> Result<i64, EvalError> {
         let scope = Scope::new(effective, context);
         match &wait.wait_for {
             WaitFor::Seconds(s) => Ok(now + (*s as i64) * 1000),
@@ -511,7 +598,7 @@ impl<'a> Run<'a> {
             let error = match attempt {
                 Ok(output) => {
                     thread.emit(EventDetails::StateExited {
-                        state_type: entry.state.kind.type_name(),
+                        state_type: entry.state.kind.state_type(),
                         name: entry.state.name.clone(),
                         output: output.clone(),
                     });
@@ -546,8 +633,10 @@ impl<'a> Run<'a> {
                     JitterStrategy::None => delay_millis,
                     JitterStrategy::Full => (self.entropy.next_f64() * delay_millis as f64) as u64,
                 };
-                let until = self.clock.now_millis() + delay as i64;
-                self.sleep_until(until).await;
+                let until = thread.last_time + delay as i64;
+                if !self.replayed_past(thread.last) {
+                    self.sleep_until(until).await;
+                }
                 Ok(None)
             }
             Recovery::Catch(i) => {
@@ -555,7 +644,7 @@ impl<'a> Run<'a> {
                 let output = through_result_path(&catcher.result_path, raw.clone(), Arc::new(error.to_value()))
                     .map_err(|e| e.into_states_error(&state.name, thread.last))?;
                 thread.emit(EventDetails::StateExited {
-                    state_type: state.kind.type_name(),
+                    state_type: state.kind.state_type(),
                     name: state.name.clone(),
                     output: output.clone(),
                 });
@@ -619,7 +708,7 @@ impl<'a> Run<'a> {
             });
             thread.emit(EventDetails::TaskStarted { resource: resource.clone() });
         }
-        let deadline = timeout.map(|t| self.clock.now_millis() + t as i64 * 1000);
+        let deadline = timeout.map(|t| thread.last_time + t as i64 * 1000);
         let request = TaskRequest {
             state_name: state.name.to_string(),
             resource: task.resource.clone(),
@@ -629,7 +718,13 @@ impl<'a> Run<'a> {
             deadline_millis: deadline,
             execution_arn: self.info.arn.clone(),
         };
+        let replayed = self.replay.as_ref().and_then(|r| r.task_outcome(thread.last));
         let outcome = match self.registry.find(&state.name, &task.resource) {
+            Some(adapter) if replayed.is_some() => {
+                adapter.replayed(&request);
+                replayed.expect("checked above")
+            }
+            None if replayed.is_some() => replayed.expect("checked above"),
             None => Err(StatesError::new(
                 ErrorName::Runtime,
                 format!(
@@ -686,7 +781,8 @@ impl<'a> Run<'a> {
             Some(template) => Arc::new(template.render(&Scope::new(effective, context), &self.entropy)?),
             None => effective.clone(),
         };
-        let started = thread.emit(EventDetails::ParallelStateStarted);
+        thread.emit(EventDetails::ParallelStateStarted);
+        let started = (thread.last, thread.last_time);
         let mut pending: FuturesUnordered<_> = parallel
             .branches
             .iter()
@@ -694,7 +790,7 @@ impl<'a> Run<'a> {
             .map(|(i, branch)| {
                 let input = input.clone();
                 async move {
-                    let mut branch_thread = Thread { run: self, last: started };
+                    let mut branch_thread = Thread { run: self, last: started.0, last_time: started.1 };
                     (i, self.run_machine(branch, input, &mut branch_thread).await)
                 }
             })
@@ -705,13 +801,13 @@ impl<'a> Run<'a> {
                 Ok(output) => results[i] = Arc::unwrap_or_clone(output),
                 Err(error) => {
                     drop(pending);
-                    thread.last = self.last_id();
+                    (thread.last, thread.last_time) = started;
                     thread.emit(EventDetails::ParallelStateFailed);
                     return Err(EvalError::Raised(error));
                 }
             }
         }
-        thread.last = self.last_id();
+        (thread.last, thread.last_time) = started;
         self.shape_result(
             state,
             parallel.result_selector.as_ref(),
@@ -720,10 +816,6 @@ impl<'a> Run<'a> {
             Arc::new(Value::Array(results)),
             context,
         )
-    }
-
-    fn last_id(&self) -> u64 {
-        *self.next_id.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     async fn map_attempt(
@@ -767,7 +859,8 @@ impl<'a> Run<'a> {
         let tolerance_set = tolerated_count.is_some() || tolerated_percentage.is_some();
         let items: Vec<Payload> = items.into_iter().map(Arc::new).collect();
         let total = items.len();
-        let started = thread.emit(EventDetails::MapStateStarted { length: total });
+        thread.emit(EventDetails::MapStateStarted { length: total });
+        let started = (thread.last, thread.last_time);
         let limit = if max_concurrency == 0 { total.max(1) } else { max_concurrency as usize };
         let running: Mutex<Vec<bool>> = Mutex::new(vec![false; total]);
         let iteration = |index: usize| {
@@ -775,7 +868,7 @@ impl<'a> Run<'a> {
             let running = &running;
             async move {
                 let name = state.name.clone();
-                let mut iteration_thread = Thread { run: self, last: started };
+                let mut iteration_thread = Thread { run: self, last: started.0, last_time: started.1 };
                 let outcome = self
                     .map_iteration(map, state, effective, item, index, entered_at, &mut iteration_thread, running)
                     .await;
@@ -819,7 +912,7 @@ impl<'a> Run<'a> {
                             .enumerate()
                             .filter_map(|(i, r)| r.then_some(i))
                             .collect();
-                        thread.last = self.last_id();
+                        (thread.last, thread.last_time) = started;
                         for i in aborted {
                             thread.emit(EventDetails::MapIterationAborted { name: state.name.clone(), index: i });
                         }
@@ -843,7 +936,7 @@ impl<'a> Run<'a> {
             }
         }
         drop(pending);
-        thread.last = self.last_id();
+        (thread.last, thread.last_time) = started;
         thread.emit(EventDetails::MapStateSucceeded);
         self.shape_result(
             state,
@@ -893,7 +986,7 @@ impl<'a> Run<'a> {
 
 impl Thread<'_, '_> {
     fn emit(&mut self, details: EventDetails) -> u64 {
-        self.last = self.run.record(self.last, details);
+        (self.last, self.last_time) = self.run.record(self.last, details);
         self.last
     }
 }

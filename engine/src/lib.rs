@@ -21,12 +21,49 @@ use sfnlite_states::StateMachine;
 pub use adapter::{Registry, TaskAdapter, TaskRequest};
 pub use clock::{Clock, SystemClock, VirtualClock};
 pub use interpreter::{ExecutionInfo, Outcome, Status, history_json};
-pub use store::{HistoryStore, MemoryStore, StoreError};
+pub use store::{
+    ExecutionRecord, ExecutionStatus, HistoryStore, MemoryStore, SledStore, StateMachineRecord, StoreError,
+};
 
-use crate::interpreter::Run;
+use crate::interpreter::{Replay, Run};
 
 /// The account id used in the ARNs sfnlite makes.
 pub const ACCOUNT_ID: &str = "123456789012";
+
+/// Why the engine could not run, resume or find an execution (Rust errors, not ASL ones).
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// No execution matches.
+    #[error("no execution matches '{0}'")]
+    NotFound(String),
+    /// More than one execution matches a prefix.
+    #[error("'{query}' matches {count} executions; give more of the name or the ARN")]
+    Ambiguous {
+        /// What was asked for.
+        query: String,
+        /// How many matched.
+        count: usize,
+    },
+    /// The execution has already ended.
+    #[error("execution {arn} has already ended ({status})")]
+    AlreadyEnded {
+        /// The execution.
+        arn: String,
+        /// Its status.
+        status: &'static str,
+    },
+    /// The stored definition of an execution is missing or no longer parses.
+    #[error("execution {arn}: its stored definition cannot be used: {message}")]
+    Definition {
+        /// The execution.
+        arn: String,
+        /// What is wrong.
+        message: String,
+    },
+}
 
 /// Runs executions.
 pub struct Engine {
@@ -41,12 +78,25 @@ pub struct Engine {
 pub struct StartRequest {
     /// The state machine's name (used in ARNs and `$$.StateMachine.Name`).
     pub state_machine_name: String,
+    /// The definition text the machine was parsed from (stored, so that the execution can be resumed).
+    pub definition: String,
     /// The execution name.
     pub execution_name: String,
     /// The execution input.
     pub input: Value,
     /// Seed of the execution's randomness (States.UUID, States.MathRandom, jitter).
     pub seed: u64,
+    /// Whether the engine's clock is virtual (recorded, so that a resume uses the same kind).
+    pub virtual_clock: bool,
+}
+
+fn status_of(status: Status) -> ExecutionStatus {
+    match status {
+        Status::Succeeded => ExecutionStatus::Succeeded,
+        Status::Failed => ExecutionStatus::Failed,
+        Status::TimedOut => ExecutionStatus::TimedOut,
+        Status::Aborted => ExecutionStatus::Aborted,
+    }
 }
 
 impl Engine {
@@ -66,14 +116,37 @@ impl Engine {
         format!("arn:aws:states:{}:{ACCOUNT_ID}:stateMachine:{name}", self.region)
     }
 
-    /// Runs an execution to its end. Its history is in the engine's store under the
-    /// execution ARN (`ExecutionInfo::arn`).
+    fn info(&self, record: &ExecutionRecord) -> ExecutionInfo {
+        ExecutionInfo {
+            arn: record.arn.clone(),
+            name: record.name.clone(),
+            state_machine_arn: record.state_machine_arn.clone(),
+            state_machine_name: record.state_machine_name.clone(),
+            role_arn: format!("arn:aws:iam::{ACCOUNT_ID}:role/sfnlite"),
+            region: self.region.clone(),
+            input: Arc::new(record.input.clone()),
+        }
+    }
+
+    fn finish(&self, mut record: ExecutionRecord, outcome: &Outcome) -> Result<(), StoreError> {
+        record.status = status_of(outcome.status);
+        record.output = outcome.output.clone();
+        record.error = outcome.error.clone();
+        record.cause = outcome.cause.clone();
+        record.stop_millis = Some(outcome.stop_millis);
+        self.store.put_execution(&record)
+    }
+
+    /// Runs a new execution to its end, recording it (definition, execution, history) in the
+    /// engine's store as it goes.
     pub async fn run(
         &self,
         machine: &StateMachine,
         request: StartRequest,
-    ) -> Result<(ExecutionInfo, Outcome), StoreError> {
-        let info = ExecutionInfo {
+    ) -> Result<(ExecutionInfo, Outcome), EngineError> {
+        let definition = StateMachineRecord::new(&request.state_machine_name, &request.definition);
+        self.store.put_state_machine(&definition)?;
+        let record = ExecutionRecord {
             arn: format!(
                 "arn:aws:states:{}:{ACCOUNT_ID}:execution:{}:{}",
                 self.region, request.state_machine_name, request.execution_name
@@ -81,17 +154,78 @@ impl Engine {
             name: request.execution_name,
             state_machine_arn: self.state_machine_arn(&request.state_machine_name),
             state_machine_name: request.state_machine_name,
-            role_arn: format!("arn:aws:iam::{ACCOUNT_ID}:role/sfnlite"),
-            region: self.region.clone(),
-            input: Arc::new(request.input),
+            definition_hash: definition.hash,
+            input: request.input,
+            status: ExecutionStatus::Running,
+            output: None,
+            error: None,
+            cause: None,
+            start_millis: self.clock.now_millis(),
+            stop_millis: None,
+            seed: request.seed,
+            virtual_clock: request.virtual_clock,
+            redrive_count: 0,
         };
-        let run = Run::new(info.clone(), self.clock.as_ref(), &self.registry, self.store.as_ref(), request.seed);
+        self.store.put_execution(&record)?;
+        let info = self.info(&record);
+        let run = Run::new(info.clone(), self.clock.as_ref(), &self.registry, self.store.as_ref(), record.seed, None);
         let outcome = run.execute(machine).await?;
+        self.finish(record, &outcome)?;
         Ok((info, outcome))
+    }
+
+    /// Finishes an execution that a process left RUNNING (killed, crashed, rebooted):
+    /// replays its stored history and carries on from where it stopped. A task that was
+    /// scheduled but had not finished runs again (at-least-once).
+    pub async fn resume(&self, arn: &str) -> Result<(ExecutionInfo, Outcome), EngineError> {
+        let record = self.store.execution(arn)?.ok_or_else(|| EngineError::NotFound(arn.to_owned()))?;
+        if record.status != ExecutionStatus::Running {
+            return Err(EngineError::AlreadyEnded { arn: record.arn, status: record.status.as_str() });
+        }
+        let definition = self.store.state_machine(&record.definition_hash)?.ok_or_else(|| EngineError::Definition {
+            arn: record.arn.clone(),
+            message: format!("no state machine with hash {}", record.definition_hash),
+        })?;
+        let (machine, diagnostics) = sfnlite_states::parse_definition(&definition.definition);
+        let machine = machine.ok_or_else(|| EngineError::Definition {
+            arn: record.arn.clone(),
+            message: diagnostics.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+        })?;
+        let events = self.store.events(&record.arn)?;
+        let info = self.info(&record);
+        let replay = Replay::new(events);
+        let run =
+            Run::new(info.clone(), self.clock.as_ref(), &self.registry, self.store.as_ref(), record.seed, Some(replay));
+        let outcome = run.execute(&machine).await?;
+        self.finish(record, &outcome)?;
+        Ok((info, outcome))
+    }
+
+    /// Finds an execution by name, ARN, or a unique prefix of either.
+    pub fn find_execution(&self, query: &str) -> Result<ExecutionRecord, EngineError> {
+        find_execution(self.store.as_ref(), query)
     }
 
     /// The store executions are recorded in.
     pub fn store(&self) -> &Arc<dyn HistoryStore> {
         &self.store
+    }
+}
+
+/// Finds an execution by name, ARN, or a unique prefix of either.
+pub fn find_execution(store: &dyn HistoryStore, query: &str) -> Result<ExecutionRecord, EngineError> {
+    if let Some(record) = store.execution(query)? {
+        return Ok(record);
+    }
+    let all = store.executions()?;
+    if let Some(exact) = all.iter().find(|e| e.name == query) {
+        return Ok(exact.clone());
+    }
+    let mut matching: Vec<&ExecutionRecord> =
+        all.iter().filter(|e| e.name.starts_with(query) || e.arn.starts_with(query)).collect();
+    match matching.len() {
+        0 => Err(EngineError::NotFound(query.to_owned())),
+        1 => Ok(matching.remove(0).clone()),
+        count => Err(EngineError::Ambiguous { query: query.to_owned(), count }),
     }
 }

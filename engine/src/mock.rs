@@ -166,6 +166,10 @@ impl TaskAdapter for MockAdapter {
         self.mocks.contains_key(state_name)
     }
 
+    fn replayed(&self, request: &TaskRequest) {
+        self.next_response(&request.state_name);
+    }
+
     fn invoke(&self, request: TaskRequest) -> BoxFuture<'_, Result<Value, StatesError>> {
         let outcome = match self.next_response(&request.state_name) {
             Some((_, Some(Response::Return(value)))) => {

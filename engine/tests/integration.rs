@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use sfnlite_engine::HistoryStore;
 use sfnlite_engine::clock::BoxFuture;
 use sfnlite_engine::{
     Engine, MemoryStore, Outcome, Registry, StartRequest, Status, TaskAdapter, TaskRequest, VirtualClock,
@@ -95,9 +96,16 @@ async fn run(definition: Value, input: Value, adapter: Arc<FakeAdapter>) -> (Out
     registry.register(adapter);
     let store = Arc::new(MemoryStore::new());
     let engine = Engine::new(registry, Arc::new(VirtualClock::starting_at(EPOCH)), store.clone());
-    let request = StartRequest { state_machine_name: "test".into(), execution_name: "exec".into(), input, seed: 7 };
-    let (info, outcome) = engine.run(&machine, request).await.expect("store works");
-    let events = sfnlite_engine::HistoryStore::events(store.as_ref(), &info.arn).unwrap();
+    let request = StartRequest {
+        state_machine_name: "test".into(),
+        definition: definition.to_string(),
+        execution_name: "exec".into(),
+        input,
+        seed: 7,
+        virtual_clock: true,
+    };
+    let (info, outcome) = engine.run(&machine, request).await.expect("engine runs");
+    let events = store.events(&info.arn).unwrap();
     (outcome, events)
 }
 
@@ -265,4 +273,67 @@ async fn history_has_the_aws_shape() {
     let (_, events) = run(definition, json!({}), adapter).await;
     let history = sfnlite_engine::history_json(&events);
     insta::assert_json_snapshot!(history);
+}
+
+/// The same contract for every store: records round-trip, events come back in id order.
+fn store_contract(store: &dyn HistoryStore) {
+    use sfnlite_engine::{ExecutionRecord, ExecutionStatus, StateMachineRecord};
+    let machine = StateMachineRecord::new("m", r#"{"StartAt": "P"}"#);
+    store.put_state_machine(&machine).unwrap();
+    assert_eq!(store.state_machine(&machine.hash).unwrap(), Some(machine.clone()));
+    let mut record = ExecutionRecord {
+        arn: "arn:aws:states:us-east-1:123456789012:execution:m:e".into(),
+        name: "e".into(),
+        state_machine_name: "m".into(),
+        state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:m".into(),
+        definition_hash: machine.hash.clone(),
+        input: json!({"a": 1}),
+        status: ExecutionStatus::Running,
+        output: None,
+        error: None,
+        cause: None,
+        start_millis: EPOCH,
+        stop_millis: None,
+        seed: 3,
+        virtual_clock: false,
+        redrive_count: 0,
+    };
+    store.put_execution(&record).unwrap();
+    record.status = ExecutionStatus::Succeeded;
+    store.put_execution(&record).unwrap();
+    assert_eq!(store.execution(&record.arn).unwrap(), Some(record.clone()));
+    assert_eq!(store.executions().unwrap(), vec![record.clone()]);
+    let event = |id: u64| HistoryEvent {
+        id,
+        previous_event_id: id - 1,
+        timestamp: EPOCH + id as i64,
+        details: EventDetails::StateEntered {
+            state_type: sfnlite_states::history::StateType::Pass,
+            name: "P".into(),
+            input: Arc::new(json!({"n": id})),
+        },
+    };
+    // Ids past 255 check that keys sort numerically.
+    store.append(&record.arn, (1..=300).map(event).collect()).unwrap();
+    store.append(&record.arn, vec![event(301)]).unwrap();
+    let events = store.events(&record.arn).unwrap();
+    assert_eq!(events.len(), 301);
+    assert!(events.iter().enumerate().all(|(i, e)| e.id == i as u64 + 1));
+    assert_eq!(events[299], event(300));
+    assert!(store.events("arn:other").unwrap().is_empty());
+}
+
+#[test]
+fn memory_store_contract() {
+    store_contract(&MemoryStore::new());
+}
+
+#[test]
+fn sled_store_contract_and_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sfnlite_engine::SledStore::open(dir.path(), Duration::from_secs(1)).unwrap();
+    store_contract(&store);
+    drop(store);
+    let reopened = sfnlite_engine::SledStore::open(dir.path(), Duration::from_secs(1)).unwrap();
+    assert_eq!(reopened.executions().unwrap().len(), 1, "records survive a reopen");
 }

@@ -9,6 +9,9 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
+use serde::{Deserialize, Serialize};
+
+pub use crate::definition::StateType;
 use crate::timestamp::format_millis;
 
 /// A payload carried by events (`input`, `output`, `parameters`): shared with the
@@ -16,7 +19,7 @@ use crate::timestamp::format_millis;
 pub type Payload = Arc<Value>;
 
 /// One history event.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HistoryEvent {
     /// 1-based, consecutive within an execution.
     pub id: u64,
@@ -29,7 +32,7 @@ pub struct HistoryEvent {
 }
 
 /// Where a task runs: the `resourceType` and `resource` of task events.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskResource {
     /// e.g. `lambda`, `athena`, `aws-sdk:s3`.
     pub resource_type: String,
@@ -53,7 +56,8 @@ impl TaskResource {
 }
 
 /// The event types and their details. Variant names are AWS's `type` values.
-#[derive(Debug, Clone, PartialEq)]
+/// The serde form (used by stores) is internal and versioned by the store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[allow(missing_docs)]
 pub enum EventDetails {
     ExecutionStarted {
@@ -77,13 +81,13 @@ pub enum EventDetails {
     },
     /// `<Type>StateEntered`, e.g. `TaskStateEntered`.
     StateEntered {
-        state_type: &'static str,
+        state_type: StateType,
         name: Arc<str>,
         input: Payload,
     },
     /// `<Type>StateExited`.
     StateExited {
-        state_type: &'static str,
+        state_type: StateType,
         name: Arc<str>,
         output: Payload,
     },
@@ -164,8 +168,8 @@ impl EventDetails {
     pub fn type_name(&self) -> String {
         use EventDetails::*;
         let fixed = match self {
-            StateEntered { state_type, .. } => return format!("{state_type}StateEntered"),
-            StateExited { state_type, .. } => return format!("{state_type}StateExited"),
+            StateEntered { state_type, .. } => return format!("{}StateEntered", state_type.as_str()),
+            StateExited { state_type, .. } => return format!("{}StateExited", state_type.as_str()),
             ExecutionStarted { .. } => "ExecutionStarted",
             ExecutionSucceeded { .. } => "ExecutionSucceeded",
             ExecutionFailed { .. } => "ExecutionFailed",
@@ -376,7 +380,7 @@ mod tests {
             previous_event_id: 1,
             timestamp: 0,
             details: EventDetails::StateEntered {
-                state_type: "Pass",
+                state_type: StateType::Pass,
                 name: "P".into(),
                 input: Arc::new(json!({"a": 1})),
             },

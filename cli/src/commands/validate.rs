@@ -10,14 +10,16 @@ use super::Failure;
 use crate::args::{DefinitionArgs, ValidateArgs, ValidateFormat};
 use crate::input::{read_file, substitute, unresolved_placeholders};
 
-/// Reads, substitutes and parses a definition. Unreadable files are usage errors.
-pub(crate) fn load(args: &DefinitionArgs) -> Result<(Option<StateMachine>, Vec<Diagnostic>), Failure> {
+/// Reads, substitutes and parses a definition: the text, the machine when valid, and the
+/// diagnostics. Unreadable files are usage errors.
+pub(crate) fn load(args: &DefinitionArgs) -> Result<(String, Option<StateMachine>, Vec<Diagnostic>), Failure> {
     let text = read_file(&args.file).map_err(Failure::usage)?;
     let text = substitute(&text, &args.substitutions).map_err(Failure::usage)?;
     for name in unresolved_placeholders(&text) {
         eprintln!("sfnlite: warning: {}: the placeholder ${{{name}}} has no --sub value", args.file.display());
     }
-    Ok(parse_definition(&text))
+    let (machine, diagnostics) = parse_definition(&text);
+    Ok((text, machine, diagnostics))
 }
 
 /// Prints diagnostics for people, one per line: `file: error[CODE] at /States/X: message`.
@@ -28,7 +30,7 @@ pub(crate) fn print_diagnostics(file: &Path, diagnostics: &[Diagnostic]) {
 }
 
 pub(crate) fn validate(args: ValidateArgs) -> Result<ExitCode, Failure> {
-    let (machine, diagnostics) = load(&args.definition)?;
+    let (_, machine, diagnostics) = load(&args.definition)?;
     let ok = machine.is_some();
     match args.format {
         ValidateFormat::Text => {

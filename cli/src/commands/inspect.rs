@@ -1,0 +1,223 @@
+//! Reading the store: `executions list`, `describe`, `history`. Data on stdout.
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+
+use anyhow::anyhow;
+use serde_json::{Map, Value, json};
+use sfnlite_engine::{ExecutionRecord, ExecutionStatus, find_execution, history_json};
+use sfnlite_states::history::{EventDetails, HistoryEvent};
+use sfnlite_states::timestamp::format_millis;
+
+use super::Failure;
+use super::setup::{open_store, store_failure};
+use crate::args::{DescribeArgs, HistoryArgs, ListArgs, RunFormat, TableFormat};
+
+type StoreArgs<'a> = (&'a Option<std::path::PathBuf>, bool);
+
+pub(crate) fn list(args: ListArgs, (store, ephemeral): StoreArgs<'_>) -> Result<ExitCode, Failure> {
+    let status = match &args.status {
+        Some(text) => Some(ExecutionStatus::parse(text).ok_or_else(|| {
+            Failure::usage(anyhow!("--status {text}: expected RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED"))
+        })?),
+        None => None,
+    };
+    let store = open_store(store, ephemeral)?;
+    let mut executions: Vec<ExecutionRecord> = store
+        .executions()
+        .map_err(store_failure)?
+        .into_iter()
+        .filter(|e| status.is_none_or(|s| e.status == s))
+        .filter(|e| args.state_machine.as_ref().is_none_or(|m| &e.state_machine_name == m))
+        .collect();
+    if let Some(limit) = args.limit {
+        let skip = executions.len().saturating_sub(limit);
+        executions.drain(..skip);
+    }
+    match args.format {
+        TableFormat::Json => {
+            let items: Vec<Value> = executions
+                .iter()
+                .map(|e| {
+                    let mut item = json!({
+                        "executionArn": e.arn,
+                        "stateMachineArn": e.state_machine_arn,
+                        "name": e.name,
+                        "status": e.status.as_str(),
+                        "startDate": format_millis(e.start_millis),
+                    });
+                    if let Some(stop) = e.stop_millis {
+                        item["stopDate"] = json!(format_millis(stop));
+                    }
+                    item
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&json!({"executions": items})).unwrap_or_default());
+        }
+        TableFormat::Table => {
+            println!("{:<38} {:<20} {:<10} {:<24} {:>10}", "NAME", "STATE MACHINE", "STATUS", "STARTED", "DURATION");
+            for e in &executions {
+                let duration = e.stop_millis.map_or_else(|| "-".to_owned(), |stop| seconds(stop - e.start_millis));
+                println!(
+                    "{:<38} {:<20} {:<10} {:<24} {:>10}",
+                    e.name,
+                    e.state_machine_name,
+                    e.status.as_str(),
+                    format_millis(e.start_millis),
+                    duration
+                );
+            }
+            eprintln!("{} execution(s)", executions.len());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn seconds(millis: i64) -> String {
+    format!("{:.3}s", millis as f64 / 1000.0)
+}
+
+fn text(value: &Value) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+pub(crate) fn describe(args: DescribeArgs, (store, ephemeral): StoreArgs<'_>) -> Result<ExitCode, Failure> {
+    let store = open_store(store, ephemeral)?;
+    let e = find_execution(store.as_ref(), &args.execution).map_err(super::engine_failure)?;
+    // AWS DescribeExecution: input and output are JSON text.
+    let mut out = Map::new();
+    out.insert("executionArn".into(), json!(e.arn));
+    out.insert("stateMachineArn".into(), json!(e.state_machine_arn));
+    out.insert("name".into(), json!(e.name));
+    out.insert("status".into(), json!(e.status.as_str()));
+    out.insert("startDate".into(), json!(format_millis(e.start_millis)));
+    if let Some(stop) = e.stop_millis {
+        out.insert("stopDate".into(), json!(format_millis(stop)));
+    }
+    out.insert("input".into(), json!(text(&e.input)));
+    out.insert("inputDetails".into(), json!({"included": true}));
+    if let Some(output) = &e.output {
+        out.insert("output".into(), json!(text(output)));
+        out.insert("outputDetails".into(), json!({"included": true}));
+    }
+    if let Some(error) = &e.error {
+        out.insert("error".into(), json!(error));
+    }
+    if let Some(cause) = &e.cause {
+        out.insert("cause".into(), json!(cause));
+    }
+    out.insert("redriveCount".into(), json!(e.redrive_count));
+    match args.format {
+        RunFormat::Json => println!("{}", serde_json::to_string_pretty(&Value::Object(out)).unwrap_or_default()),
+        RunFormat::Text => {
+            for (key, value) in &out {
+                let shown = match value {
+                    Value::String(s) => s.clone(),
+                    other => text(other),
+                };
+                if !key.ends_with("Details") {
+                    println!("{key:<16} {shown}");
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn history(args: HistoryArgs, (store, ephemeral): StoreArgs<'_>) -> Result<ExitCode, Failure> {
+    let store = open_store(store, ephemeral)?;
+    let e = find_execution(store.as_ref(), &args.execution).map_err(super::engine_failure)?;
+    let mut events = store.events(&e.arn).map_err(store_failure)?;
+    match args.format {
+        TableFormat::Json => {
+            if args.reverse {
+                events.reverse();
+            }
+            println!("{}", serde_json::to_string_pretty(&history_json(&events)).unwrap_or_default());
+        }
+        TableFormat::Table => {
+            let rows = timeline(&events, e.start_millis);
+            println!("{:>5}  {:>10}  {:<28} {:<28} DETAIL", "ID", "TIME", "TYPE", "STATE");
+            let ordered: Box<dyn Iterator<Item = &Row>> =
+                if args.reverse { Box::new(rows.iter().rev()) } else { Box::new(rows.iter()) };
+            for row in ordered {
+                println!("{:>5}  {:>10}  {:<28} {:<28} {}", row.id, row.time, row.kind, row.state, row.detail);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+struct Row {
+    id: u64,
+    time: String,
+    kind: String,
+    state: String,
+    detail: String,
+}
+
+/// One row per event: the state each event belongs to (inherited along previousEventId),
+/// the attempt number of task schedules, Map iteration indexes, errors.
+fn timeline(events: &[HistoryEvent], start: i64) -> Vec<Row> {
+    let mut state_of: HashMap<u64, String> = HashMap::new();
+    let mut attempt_of: HashMap<u64, u32> = HashMap::new();
+    let short = |s: &str| {
+        if s.chars().count() > 80 { format!("{}…", s.chars().take(79).collect::<String>()) } else { s.to_owned() }
+    };
+    events
+        .iter()
+        .map(|event| {
+            let inherited = state_of.get(&event.previous_event_id).cloned().unwrap_or_default();
+            let previous_attempt = attempt_of.get(&event.previous_event_id).copied().unwrap_or(0);
+            let (state, attempt) = match &event.details {
+                EventDetails::StateEntered { name, .. } => (name.to_string(), 0),
+                EventDetails::TaskScheduled { .. } | EventDetails::LambdaFunctionScheduled { .. } => {
+                    (inherited, previous_attempt + 1)
+                }
+                _ => (inherited, previous_attempt),
+            };
+            let detail = match &event.details {
+                EventDetails::TaskScheduled { resource, .. } => {
+                    let retry = if attempt > 1 { format!(" (attempt {attempt})") } else { String::new() };
+                    format!("{}:{}{retry}", resource.resource_type, resource.resource)
+                }
+                EventDetails::LambdaFunctionScheduled { resource, .. } => {
+                    let retry = if attempt > 1 { format!(" (attempt {attempt})") } else { String::new() };
+                    format!("{resource}{retry}")
+                }
+                EventDetails::MapStateStarted { length } => format!("{length} item(s)"),
+                EventDetails::MapIterationStarted { index, .. }
+                | EventDetails::MapIterationSucceeded { index, .. }
+                | EventDetails::MapIterationFailed { index, .. }
+                | EventDetails::MapIterationAborted { index, .. } => format!("iteration {index}"),
+                EventDetails::TaskFailed { error, cause, .. }
+                | EventDetails::TaskTimedOut { error, cause, .. }
+                | EventDetails::LambdaFunctionFailed { error, cause }
+                | EventDetails::LambdaFunctionTimedOut { error, cause }
+                | EventDetails::ExecutionFailed { error, cause }
+                | EventDetails::ExecutionTimedOut { error, cause }
+                | EventDetails::ExecutionAborted { error, cause } => short(&format!(
+                    "{}{}",
+                    error.as_deref().unwrap_or(""),
+                    cause.as_deref().map(|c| format!(": {c}")).unwrap_or_default()
+                )),
+                EventDetails::StateExited { output, .. } | EventDetails::ExecutionSucceeded { output } => {
+                    short(&text(output))
+                }
+                EventDetails::StateEntered { input, .. } | EventDetails::ExecutionStarted { input, .. } => {
+                    short(&text(input))
+                }
+                _ => String::new(),
+            };
+            state_of.insert(event.id, state.clone());
+            attempt_of.insert(event.id, attempt);
+            Row {
+                id: event.id,
+                time: format!("+{}", seconds(event.timestamp - start)),
+                kind: event.details.type_name(),
+                state,
+                detail,
+            }
+        })
+        .collect()
+}

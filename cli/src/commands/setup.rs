@@ -1,0 +1,158 @@
+//! What `run` and `resume` share: opening the store, mocks, clocks, the runtime, and
+//! printing an execution's end.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::anyhow;
+use serde_json::{Value, json};
+use sfnlite_engine::mock::MockAdapter;
+use sfnlite_engine::{
+    Clock, ExecutionInfo, ExecutionRecord, HistoryStore, MemoryStore, Outcome, Registry, SledStore, StateMachineRecord,
+    Status, StoreError, SystemClock, VirtualClock,
+};
+use sfnlite_states::history::HistoryEvent;
+use sfnlite_states::timestamp::format_millis;
+
+use super::Failure;
+use crate::args::{MockArgs, RunFormat};
+use crate::input::{parse_json, read_file};
+
+/// Where the store is: `--store`, `SFNLITE_STORE`, or `.sfnlite` in the current directory.
+pub(crate) fn store_dir(store: &Option<PathBuf>) -> PathBuf {
+    store.clone().unwrap_or_else(|| PathBuf::from(".sfnlite"))
+}
+
+/// How long to wait for another process to release the store (`SFNLITE_LOCK_WAIT_MS`, default 10 s).
+fn lock_wait() -> Duration {
+    let millis = std::env::var("SFNLITE_LOCK_WAIT_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
+    Duration::from_millis(millis)
+}
+
+/// Opens the store (or an in-memory one with `--ephemeral`).
+pub(crate) fn open_store(store: &Option<PathBuf>, ephemeral: bool) -> Result<Arc<dyn HistoryStore>, Failure> {
+    let opened: Arc<dyn HistoryStore> = if ephemeral {
+        Arc::new(MemoryStore::new())
+    } else {
+        Arc::new(SledStore::open(&store_dir(store), lock_wait()).map_err(store_failure)?)
+    };
+    match std::env::var("SFNLITE_TEST_CRASH_AFTER_EVENT").ok().and_then(|v| v.parse().ok()) {
+        Some(after) => Ok(Arc::new(CrashingStore { inner: opened, after })),
+        None => Ok(opened),
+    }
+}
+
+/// Test hook (`SFNLITE_TEST_CRASH_AFTER_EVENT=N`): the process dies, as by `kill -9`, right
+/// after the batch of events holding event N is stored. The crash tests use it to stop a
+/// run at every event boundary.
+struct CrashingStore {
+    inner: Arc<dyn HistoryStore>,
+    after: u64,
+}
+
+impl HistoryStore for CrashingStore {
+    fn put_state_machine(&self, record: &StateMachineRecord) -> Result<(), StoreError> {
+        self.inner.put_state_machine(record)
+    }
+    fn state_machine(&self, hash: &str) -> Result<Option<StateMachineRecord>, StoreError> {
+        self.inner.state_machine(hash)
+    }
+    fn put_execution(&self, record: &ExecutionRecord) -> Result<(), StoreError> {
+        self.inner.put_execution(record)
+    }
+    fn execution(&self, arn: &str) -> Result<Option<ExecutionRecord>, StoreError> {
+        self.inner.execution(arn)
+    }
+    fn executions(&self) -> Result<Vec<ExecutionRecord>, StoreError> {
+        self.inner.executions()
+    }
+    fn append(&self, execution_arn: &str, events: Vec<HistoryEvent>) -> Result<(), StoreError> {
+        let crash = events.iter().any(|e| e.id >= self.after);
+        self.inner.append(execution_arn, events)?;
+        if crash {
+            std::process::abort();
+        }
+        Ok(())
+    }
+    fn events(&self, execution_arn: &str) -> Result<Vec<HistoryEvent>, StoreError> {
+        self.inner.events(execution_arn)
+    }
+}
+
+/// A store that cannot be used is an internal failure (exit 3), except when another
+/// process holds it or it is too new: the user can act on those (exit 2).
+pub(crate) fn store_failure(error: StoreError) -> Failure {
+    match error {
+        StoreError::InUse { .. } | StoreError::NewerFormat { .. } => Failure::usage(error.into()),
+        other => Failure::internal(other.into()),
+    }
+}
+
+/// The adapters: the mocks of `--mock-config`, when given.
+pub(crate) fn registry(mocks: &MockArgs) -> Result<Registry, Failure> {
+    let mut registry = Registry::new();
+    if let (Some(path), Some(test_case)) = (&mocks.mock_config, &mocks.test_case) {
+        let text = read_file(path).map_err(Failure::usage)?;
+        let config = parse_json(&text, &path.display().to_string()).map_err(Failure::usage)?;
+        let mock = MockAdapter::from_config(&config, mocks.state_machine_name.as_deref(), test_case)
+            .map_err(|e| Failure::usage(anyhow!("{}: {e}", path.display())))?;
+        registry.register(Arc::new(mock));
+    }
+    Ok(registry)
+}
+
+/// A current-thread runtime; paused time for the virtual clock.
+pub(crate) fn runtime(virtual_clock: bool) -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(virtual_clock)
+        .build()
+        .map_err(|e| Failure::internal(anyhow!("cannot start the runtime: {e}")))
+}
+
+/// The clock; a virtual one starts at `virtual_start` (or now). Call inside the runtime.
+pub(crate) fn clock(virtual_clock: bool, virtual_start: Option<i64>) -> Arc<dyn Clock> {
+    if virtual_clock {
+        Arc::new(VirtualClock::starting_at(virtual_start.unwrap_or_else(|| SystemClock.now_millis())))
+    } else {
+        Arc::new(SystemClock)
+    }
+}
+
+/// Prints how an execution ended: data on stdout, the error on stderr.
+pub(crate) fn report(info: &ExecutionInfo, outcome: &Outcome, format: RunFormat) {
+    match format {
+        RunFormat::Json => {
+            let report = json!({
+                "executionArn": info.arn,
+                "name": info.name,
+                "status": outcome.status.as_str(),
+                "output": outcome.output,
+                "error": outcome.error,
+                "cause": outcome.cause,
+                "startDate": format_millis(outcome.start_millis),
+                "stopDate": format_millis(outcome.stop_millis),
+            });
+            println!("{report}");
+        }
+        RunFormat::Text => {
+            if let Some(output) = &outcome.output {
+                println!("{}", serde_json::to_string_pretty(output).unwrap_or_else(|_| Value::Null.to_string()));
+            } else {
+                eprintln!(
+                    "sfnlite: execution {} {}: {}{}",
+                    info.name,
+                    outcome.status.as_str(),
+                    outcome.error.as_deref().unwrap_or("(no error name)"),
+                    outcome.cause.as_deref().map(|c| format!(": {c}")).unwrap_or_default()
+                );
+            }
+        }
+    }
+}
+
+/// Exit 0 when the execution succeeded, 1 otherwise.
+pub(crate) fn exit_code(outcome: &Outcome) -> std::process::ExitCode {
+    if outcome.status == Status::Succeeded { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::from(1) }
+}

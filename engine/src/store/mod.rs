@@ -1,0 +1,239 @@
+//! Where executions and their histories are kept.
+//!
+//! [`HistoryStore`] is the one storage trait: state machines (definition text and hash),
+//! execution records (DescribeExecution's fields plus what resuming needs), and history
+//! events. [`MemoryStore`] keeps them for one process (`--ephemeral`, tests);
+//! [`SledStore`] keeps them on disk. Only `store/sled.rs` names sled.
+
+mod sled;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sfnlite_states::history::HistoryEvent;
+
+pub use self::sled::{FORMAT_VERSION, SledStore};
+
+/// A store failure: a Rust error for the program, never an ASL error.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store could not be read or written.
+    #[error("history store: {0}")]
+    Io(String),
+    /// Another process holds the store.
+    #[error("store {path} in use by process {pid}")]
+    InUse {
+        /// The store directory.
+        path: String,
+        /// The process holding it, as it recorded itself (`?` when unknown).
+        pid: String,
+    },
+    /// The store was written by a newer sfnlite.
+    #[error("store {path} has format version {found}; this sfnlite reads version {supported} (upgrade sfnlite)")]
+    NewerFormat {
+        /// The store directory.
+        path: String,
+        /// The version found.
+        found: u32,
+        /// The version this build reads and writes.
+        supported: u32,
+    },
+    /// A record could not be decoded.
+    #[error("history store: corrupt record {key}: {message}")]
+    Corrupt {
+        /// Which record.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The status of an execution, as DescribeExecution reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ExecutionStatus {
+    /// Still running (or interrupted: a process died while running it).
+    Running,
+    /// Ended successfully.
+    Succeeded,
+    /// Ended with an error.
+    Failed,
+    /// Ended by the execution's TimeoutSeconds.
+    TimedOut,
+    /// Ended by `sfnlite stop`.
+    Aborted,
+}
+
+impl ExecutionStatus {
+    /// The AWS spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExecutionStatus::Running => "RUNNING",
+            ExecutionStatus::Succeeded => "SUCCEEDED",
+            ExecutionStatus::Failed => "FAILED",
+            ExecutionStatus::TimedOut => "TIMED_OUT",
+            ExecutionStatus::Aborted => "ABORTED",
+        }
+    }
+
+    /// Parses the AWS spelling (case-insensitive).
+    pub fn parse(text: &str) -> Option<ExecutionStatus> {
+        [
+            ExecutionStatus::Running,
+            ExecutionStatus::Succeeded,
+            ExecutionStatus::Failed,
+            ExecutionStatus::TimedOut,
+            ExecutionStatus::Aborted,
+        ]
+        .into_iter()
+        .find(|s| s.as_str().eq_ignore_ascii_case(text))
+    }
+}
+
+/// A state machine as it was run: the definition text (after substitutions) and its hash.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StateMachineRecord {
+    /// The state machine's name.
+    pub name: String,
+    /// The definition text.
+    pub definition: String,
+    /// A hash of the definition text (hex), the key executions refer to.
+    pub hash: String,
+}
+
+impl StateMachineRecord {
+    /// A record for this definition text, with its hash (FNV-1a 64, hex).
+    pub fn new(name: &str, definition: &str) -> StateMachineRecord {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for byte in definition.bytes() {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        StateMachineRecord { name: name.to_owned(), definition: definition.to_owned(), hash: format!("{hash:016x}") }
+    }
+}
+
+/// One execution: what DescribeExecution reports, and what resuming it needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionRecord {
+    /// The execution ARN (the key).
+    pub arn: String,
+    /// The execution name.
+    pub name: String,
+    /// The state machine's name.
+    pub state_machine_name: String,
+    /// The state machine's ARN.
+    pub state_machine_arn: String,
+    /// The hash of the definition it runs ([`StateMachineRecord::hash`]).
+    pub definition_hash: String,
+    /// The execution input.
+    pub input: Value,
+    /// The status.
+    pub status: ExecutionStatus,
+    /// The output, when SUCCEEDED.
+    pub output: Option<Value>,
+    /// The error, when it ended otherwise.
+    pub error: Option<String>,
+    /// The cause.
+    pub cause: Option<String>,
+    /// Epoch milliseconds.
+    pub start_millis: i64,
+    /// Epoch milliseconds, once ended.
+    pub stop_millis: Option<i64>,
+    /// The seed of the execution's randomness, so that a resumed run draws the same values.
+    pub seed: u64,
+    /// True when the execution runs on the virtual clock.
+    pub virtual_clock: bool,
+    /// How many times it was redriven.
+    pub redrive_count: u32,
+}
+
+/// Keeps state machines, executions and their histories.
+pub trait HistoryStore: Send + Sync {
+    /// Records a state machine definition (idempotent: keyed by hash).
+    fn put_state_machine(&self, record: &StateMachineRecord) -> Result<(), StoreError>;
+
+    /// The state machine with this hash.
+    fn state_machine(&self, hash: &str) -> Result<Option<StateMachineRecord>, StoreError>;
+
+    /// Creates or replaces an execution record.
+    fn put_execution(&self, record: &ExecutionRecord) -> Result<(), StoreError>;
+
+    /// The execution with this ARN.
+    fn execution(&self, arn: &str) -> Result<Option<ExecutionRecord>, StoreError>;
+
+    /// Every execution, in start order.
+    fn executions(&self) -> Result<Vec<ExecutionRecord>, StoreError>;
+
+    /// Appends events (consecutive ids, in order) to an execution's history and makes them
+    /// durable before returning. The runtime calls this before every effect (a task, a
+    /// wait) and at the end, with all events recorded since the last call.
+    fn append(&self, execution_arn: &str, events: Vec<HistoryEvent>) -> Result<(), StoreError>;
+
+    /// The events of an execution, in id order.
+    fn events(&self, execution_arn: &str) -> Result<Vec<HistoryEvent>, StoreError>;
+}
+
+/// Everything in memory, for one process.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    state_machines: Mutex<HashMap<String, StateMachineRecord>>,
+    executions: Mutex<Vec<ExecutionRecord>>,
+    events: Mutex<HashMap<String, Vec<HistoryEvent>>>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl HistoryStore for MemoryStore {
+    fn put_state_machine(&self, record: &StateMachineRecord) -> Result<(), StoreError> {
+        lock(&self.state_machines).insert(record.hash.clone(), record.clone());
+        Ok(())
+    }
+
+    fn state_machine(&self, hash: &str) -> Result<Option<StateMachineRecord>, StoreError> {
+        Ok(lock(&self.state_machines).get(hash).cloned())
+    }
+
+    fn put_execution(&self, record: &ExecutionRecord) -> Result<(), StoreError> {
+        let mut executions = lock(&self.executions);
+        match executions.iter_mut().find(|e| e.arn == record.arn) {
+            Some(existing) => *existing = record.clone(),
+            None => executions.push(record.clone()),
+        }
+        Ok(())
+    }
+
+    fn execution(&self, arn: &str) -> Result<Option<ExecutionRecord>, StoreError> {
+        Ok(lock(&self.executions).iter().find(|e| e.arn == arn).cloned())
+    }
+
+    fn executions(&self) -> Result<Vec<ExecutionRecord>, StoreError> {
+        Ok(lock(&self.executions).clone())
+    }
+
+    fn append(&self, execution_arn: &str, events: Vec<HistoryEvent>) -> Result<(), StoreError> {
+        let mut all = lock(&self.events);
+        match all.get_mut(execution_arn) {
+            Some(existing) => existing.extend(events),
+            None => {
+                all.insert(execution_arn.to_owned(), events);
+            }
+        }
+        Ok(())
+    }
+
+    fn events(&self, execution_arn: &str) -> Result<Vec<HistoryEvent>, StoreError> {
+        Ok(lock(&self.events).get(execution_arn).cloned().unwrap_or_default())
+    }
+}
