@@ -35,6 +35,37 @@ pub(crate) enum Command {
     Describe(DescribeArgs),
     /// Show an execution's history (AWS GetExecutionHistory).
     History(HistoryArgs),
+    /// Stop a running execution (AWS StopExecution): it ends ABORTED.
+    Stop(StopArgs),
+    /// Restart a FAILED, TIMED_OUT or ABORTED execution from where it failed (AWS RedriveExecution).
+    Redrive(RedriveArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct StopArgs {
+    /// The execution: its name, its ARN, or a unique prefix of either.
+    pub(crate) execution: String,
+
+    /// The error recorded in ExecutionAborted.
+    #[arg(long, value_name = "ERROR")]
+    pub(crate) error: Option<String>,
+
+    /// The cause recorded in ExecutionAborted.
+    #[arg(long, value_name = "CAUSE")]
+    pub(crate) cause: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RedriveArgs {
+    /// The execution: its name, its ARN, or a unique prefix of either.
+    pub(crate) execution: String,
+
+    #[command(flatten)]
+    pub(crate) mocks: MockArgs,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = RunFormat::Text)]
+    pub(crate) format: RunFormat,
 }
 
 #[derive(Debug, Subcommand)]

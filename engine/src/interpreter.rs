@@ -22,7 +22,7 @@ use sfnlite_states::definition::{
 };
 use sfnlite_states::definition::{PathField, ResultPath};
 use sfnlite_states::entropy::{Entropy, SeededEntropy};
-use sfnlite_states::history::{EventDetails, HistoryEvent, Payload, TaskResource};
+use sfnlite_states::history::{EventDetails, HistoryEvent, Payload, StateType, TaskResource};
 use sfnlite_states::io::exceeds_payload_limit;
 use sfnlite_states::path::{Path, Scope};
 use sfnlite_states::retry::{Recovery, recover};
@@ -110,6 +110,8 @@ impl Entropy for SharedEntropy {
 pub(crate) struct Run<'a> {
     pub(crate) info: ExecutionInfo,
     pub(crate) start_millis: i64,
+    /// When this attempt began (the start, or the last redrive): TimeoutSeconds counts from here.
+    attempt_start: i64,
     pub(crate) clock: &'a dyn Clock,
     pub(crate) registry: &'a Registry,
     pub(crate) store: &'a dyn HistoryStore,
@@ -143,6 +145,54 @@ pub(crate) struct Replay {
     followers: HashMap<u64, Vec<usize>>,
 }
 
+/// Marks what a redrive runs again, following AWS: "a state is unsuccessful if there's no
+/// `<stateType>Exited` event corresponding to the `<stateType>Entered` event". An
+/// unsuccessful Map or Parallel state keeps its successful iterations and branches; any
+/// other unsuccessful state is dropped from its `Entered` event on, with every event that
+/// follows from it. The events that ended the attempt are dropped too.
+fn exclude_unsuccessful(events: &[HistoryEvent], excluded: &mut [bool]) {
+    // A state's Exited event follows the last event of that state, not its Entered event,
+    // so walk each thread: an Entered is finished when its thread reaches a matching Exited.
+    let mut open: HashMap<u64, u64> = HashMap::new(); // event id -> the Entered it belongs to
+    let mut finished: std::collections::HashSet<u64> = std::collections::HashSet::new();
+    for event in events {
+        let owner = match &event.details {
+            EventDetails::StateEntered { .. } => Some(event.id),
+            _ => open.get(&event.previous_event_id).copied(),
+        };
+        if let (Some(entered), EventDetails::StateExited { .. }) = (owner, &event.details) {
+            finished.insert(entered);
+        } else if let Some(entered) = owner {
+            open.insert(event.id, entered);
+        }
+    }
+    let index: HashMap<u64, usize> = events.iter().enumerate().map(|(i, e)| (e.id, i)).collect();
+    for (i, event) in events.iter().enumerate() {
+        let parent_dropped = index.get(&event.previous_event_id).is_some_and(|&p| excluded[p]);
+        let ends_attempt = matches!(
+            event.details,
+            EventDetails::ExecutionFailed { .. }
+                | EventDetails::ExecutionTimedOut { .. }
+                | EventDetails::ExecutionAborted { .. }
+                | EventDetails::MapIterationFailed { .. }
+                | EventDetails::MapIterationAborted { .. }
+                | EventDetails::MapStateFailed
+                | EventDetails::MapStateAborted
+                | EventDetails::ParallelStateFailed
+                | EventDetails::ParallelStateAborted
+        );
+        let unfinished_simple_state = match &event.details {
+            EventDetails::StateEntered { state_type, .. } => {
+                !matches!(state_type, StateType::Map | StateType::Parallel) && !finished.contains(&event.id)
+            }
+            _ => false,
+        };
+        if parent_dropped || ends_attempt || unfinished_simple_state {
+            excluded[i] = true;
+        }
+    }
+}
+
 fn replay_key(previous: u64, details: &EventDetails) -> (u64, String, String) {
     let which = match details {
         EventDetails::MapIterationStarted { index, .. }
@@ -155,15 +205,53 @@ fn replay_key(previous: u64, details: &EventDetails) -> (u64, String, String) {
 }
 
 impl Replay {
-    /// Indexes a stored history.
-    pub(crate) fn new(events: Vec<HistoryEvent>) -> Replay {
+    /// Indexes a stored history to resume it. Attempts before each `ExecutionRedriven`
+    /// event are read as [`Replay::for_redrive`] read them then.
+    pub(crate) fn for_resume(events: Vec<HistoryEvent>) -> Replay {
+        let mut excluded = vec![false; events.len()];
+        for (i, event) in events.iter().enumerate() {
+            if matches!(event.details, EventDetails::ExecutionRedriven { .. }) {
+                exclude_unsuccessful(&events[..i], &mut excluded[..i]);
+            }
+        }
+        Replay::index(events, &excluded)
+    }
+
+    /// Indexes an ended execution's history to redrive it: what succeeded is replayed;
+    /// states entered but never exited run again from their start, and the events that
+    /// ended the attempt (failures, aborts, the execution's end) are left out.
+    pub(crate) fn for_redrive(events: Vec<HistoryEvent>) -> Replay {
+        let mut replay = Replay::for_resume(events);
+        let mut excluded = vec![false; replay.events.len()];
+        for (i, event) in replay.events.iter().enumerate() {
+            excluded[i] = !replay.by_key.contains_key(&replay_key(event.previous_event_id, &event.details));
+        }
+        exclude_unsuccessful(&replay.events, &mut excluded);
+        replay = Replay::index(std::mem::take(&mut replay.events), &excluded);
+        replay
+    }
+
+    fn index(events: Vec<HistoryEvent>, excluded: &[bool]) -> Replay {
         let mut by_key = HashMap::new();
         let mut followers: HashMap<u64, Vec<usize>> = HashMap::new();
         for (i, event) in events.iter().enumerate() {
+            if excluded[i] {
+                continue;
+            }
             by_key.insert(replay_key(event.previous_event_id, &event.details), i);
             followers.entry(event.previous_event_id).or_default().push(i);
         }
         Replay { events, by_key, followers }
+    }
+
+    /// When the current attempt began: the last redrive, or the start.
+    fn attempt_start(&self) -> Option<i64> {
+        self.events
+            .iter()
+            .rev()
+            .find(|e| matches!(e.details, EventDetails::ExecutionRedriven { .. }))
+            .or(self.events.first())
+            .map(|e| e.timestamp)
     }
 
     fn find(&self, previous: u64, details: &EventDetails) -> Option<&HistoryEvent> {
@@ -241,6 +329,21 @@ impl<'s> Body<'s> {
     }
 }
 
+/// A request to stop an execution (AWS StopExecution): the error and cause it ends with.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StopRequest {
+    /// The error recorded in `ExecutionAborted`.
+    pub error: Option<String>,
+    /// The cause recorded in `ExecutionAborted`.
+    pub cause: Option<String>,
+}
+
+enum Ended {
+    Finished(Result<Payload, StatesError>),
+    TimedOut,
+    Stopped(StopRequest),
+}
+
 enum Flow {
     Next(usize, Payload),
     End(Payload),
@@ -264,8 +367,10 @@ impl<'a> Run<'a> {
     ) -> Run<'a> {
         let start_millis =
             replay.as_ref().and_then(|r| r.events.first()).map_or_else(|| clock.now_millis(), |e| e.timestamp);
+        let attempt_start = replay.as_ref().and_then(Replay::attempt_start).unwrap_or(start_millis);
         Run {
             start_millis,
+            attempt_start,
             info,
             clock,
             registry,
@@ -318,36 +423,49 @@ impl<'a> Run<'a> {
         self.clock.sleep_until(deadline).await;
     }
 
-    /// Runs the execution to its end.
-    pub(crate) async fn execute(&self, machine: &StateMachine) -> Result<Outcome, StoreError> {
+    /// Runs the execution to its end, or until `stop` completes (AWS StopExecution).
+    pub(crate) async fn execute(
+        &self,
+        machine: &StateMachine,
+        stop: impl Future<Output = StopRequest>,
+    ) -> Result<Outcome, StoreError> {
         let (started, started_at) = self.record(
             0,
             EventDetails::ExecutionStarted { input: self.info.input.clone(), role_arn: self.info.role_arn.clone() },
         );
         let mut thread = Thread { run: self, last: started, last_time: started_at };
         let body = self.run_machine(machine, self.info.input.clone(), &mut thread);
-        let result = match machine.timeout_seconds {
-            Some(seconds) => {
-                let deadline = self.start_millis + seconds as i64 * 1000;
-                tokio::select! {
-                    result = body => Some(result),
-                    () = self.clock.sleep_until(deadline) => None,
-                }
+        let deadline = machine.timeout_seconds.map(|seconds| self.attempt_start + seconds as i64 * 1000);
+        let timeout = async {
+            match deadline {
+                Some(deadline) => self.clock.sleep_until(deadline).await,
+                None => std::future::pending().await,
             }
-            None => Some(body.await),
+        };
+        let result = tokio::select! {
+            result = body => Ended::Finished(result),
+            () = timeout => Ended::TimedOut,
+            request = stop => Ended::Stopped(request),
         };
         let last = thread.last;
         let (status, output, error, cause) = match result {
-            Some(Ok(output)) => {
+            Ended::Finished(Ok(output)) => {
                 self.record(last, EventDetails::ExecutionSucceeded { output: output.clone() });
                 (Status::Succeeded, Some(Arc::unwrap_or_clone(output)), None, None)
             }
-            Some(Err(e)) => {
+            Ended::Finished(Err(e)) => {
                 let error = error_text(&e.error);
                 self.record(last, EventDetails::ExecutionFailed { error: error.clone(), cause: e.cause.clone() });
                 (Status::Failed, None, error, e.cause)
             }
-            None => {
+            Ended::Stopped(request) => {
+                self.record(
+                    last,
+                    EventDetails::ExecutionAborted { error: request.error.clone(), cause: request.cause.clone() },
+                );
+                (Status::Aborted, None, request.error, request.cause)
+            }
+            Ended::TimedOut => {
                 let error = Some("States.Timeout".to_owned());
                 self.record(last, EventDetails::ExecutionTimedOut { error: error.clone(), cause: None });
                 (Status::TimedOut, None, error, None)

@@ -13,14 +13,16 @@ mod interpreter;
 pub mod mock;
 pub mod store;
 
+use std::future::Future;
 use std::sync::Arc;
 
 use serde_json::Value;
 use sfnlite_states::StateMachine;
+use sfnlite_states::history::{EventDetails, HistoryEvent};
 
 pub use adapter::{Registry, TaskAdapter, TaskRequest};
 pub use clock::{Clock, SystemClock, VirtualClock};
-pub use interpreter::{ExecutionInfo, Outcome, Status, history_json};
+pub use interpreter::{ExecutionInfo, Outcome, Status, StopRequest, history_json};
 pub use store::{
     ExecutionRecord, ExecutionStatus, HistoryStore, MemoryStore, SledStore, StateMachineRecord, StoreError,
 };
@@ -46,6 +48,14 @@ pub enum EngineError {
         query: String,
         /// How many matched.
         count: usize,
+    },
+    /// The execution has not ended, so it cannot be redriven.
+    #[error("execution {arn} is {status}; only FAILED, TIMED_OUT or ABORTED executions can be redriven")]
+    NotRedrivable {
+        /// The execution.
+        arn: String,
+        /// Its status.
+        status: &'static str,
     },
     /// The execution has already ended.
     #[error("execution {arn} has already ended ({status})")]
@@ -116,6 +126,11 @@ impl Engine {
         format!("arn:aws:states:{}:{ACCOUNT_ID}:stateMachine:{name}", self.region)
     }
 
+    /// The ARN an execution of `state_machine_name` named `execution_name` gets.
+    pub fn execution_arn(&self, state_machine_name: &str, execution_name: &str) -> String {
+        format!("arn:aws:states:{}:{ACCOUNT_ID}:execution:{state_machine_name}:{execution_name}", self.region)
+    }
+
     fn info(&self, record: &ExecutionRecord) -> ExecutionInfo {
         ExecutionInfo {
             arn: record.arn.clone(),
@@ -139,18 +154,18 @@ impl Engine {
 
     /// Runs a new execution to its end, recording it (definition, execution, history) in the
     /// engine's store as it goes.
+    /// `stop` ends the execution as AWS StopExecution does when it completes
+    /// (`std::future::pending()` for never).
     pub async fn run(
         &self,
         machine: &StateMachine,
         request: StartRequest,
+        stop: impl Future<Output = StopRequest>,
     ) -> Result<(ExecutionInfo, Outcome), EngineError> {
         let definition = StateMachineRecord::new(&request.state_machine_name, &request.definition);
         self.store.put_state_machine(&definition)?;
         let record = ExecutionRecord {
-            arn: format!(
-                "arn:aws:states:{}:{ACCOUNT_ID}:execution:{}:{}",
-                self.region, request.state_machine_name, request.execution_name
-            ),
+            arn: self.execution_arn(&request.state_machine_name, &request.execution_name),
             name: request.execution_name,
             state_machine_arn: self.state_machine_arn(&request.state_machine_name),
             state_machine_name: request.state_machine_name,
@@ -169,34 +184,103 @@ impl Engine {
         self.store.put_execution(&record)?;
         let info = self.info(&record);
         let run = Run::new(info.clone(), self.clock.as_ref(), &self.registry, self.store.as_ref(), record.seed, None);
-        let outcome = run.execute(machine).await?;
+        let outcome = run.execute(machine, stop).await?;
         self.finish(record, &outcome)?;
         Ok((info, outcome))
     }
 
-    /// Finishes an execution that a process left RUNNING (killed, crashed, rebooted):
-    /// replays its stored history and carries on from where it stopped. A task that was
-    /// scheduled but had not finished runs again (at-least-once).
-    pub async fn resume(&self, arn: &str) -> Result<(ExecutionInfo, Outcome), EngineError> {
-        let record = self.store.execution(arn)?.ok_or_else(|| EngineError::NotFound(arn.to_owned()))?;
-        if record.status != ExecutionStatus::Running {
-            return Err(EngineError::AlreadyEnded { arn: record.arn, status: record.status.as_str() });
-        }
+    fn stored_machine(&self, record: &ExecutionRecord) -> Result<StateMachine, EngineError> {
         let definition = self.store.state_machine(&record.definition_hash)?.ok_or_else(|| EngineError::Definition {
             arn: record.arn.clone(),
             message: format!("no state machine with hash {}", record.definition_hash),
         })?;
         let (machine, diagnostics) = sfnlite_states::parse_definition(&definition.definition);
-        let machine = machine.ok_or_else(|| EngineError::Definition {
+        machine.ok_or_else(|| EngineError::Definition {
             arn: record.arn.clone(),
             message: diagnostics.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
-        })?;
+        })
+    }
+
+    /// Restarts a FAILED, TIMED_OUT or ABORTED execution from where it failed, as AWS
+    /// RedriveExecution does: an `ExecutionRedriven` event, then the unsuccessful states run
+    /// again (in an inline Map or Parallel, only the failed or aborted iterations and
+    /// branches); what succeeded is kept. TimeoutSeconds counts from the redrive.
+    pub async fn redrive(
+        &self,
+        arn: &str,
+        stop: impl Future<Output = StopRequest>,
+    ) -> Result<(ExecutionInfo, Outcome), EngineError> {
+        let mut record = self.store.execution(arn)?.ok_or_else(|| EngineError::NotFound(arn.to_owned()))?;
+        if matches!(record.status, ExecutionStatus::Running | ExecutionStatus::Succeeded) {
+            return Err(EngineError::NotRedrivable { arn: record.arn, status: record.status.as_str() });
+        }
+        let machine = self.stored_machine(&record)?;
         let events = self.store.events(&record.arn)?;
+        let last = events.last().map_or(0, |e| e.id);
+        record.redrive_count += 1;
+        let redriven = HistoryEvent {
+            id: last + 1,
+            previous_event_id: last,
+            timestamp: self.clock.now_millis(),
+            details: EventDetails::ExecutionRedriven { redrive_count: record.redrive_count },
+        };
+        self.store.append(&record.arn, vec![redriven.clone()])?;
+        record.status = ExecutionStatus::Running;
+        (record.output, record.error, record.cause, record.stop_millis) = (None, None, None, None);
+        self.store.put_execution(&record)?;
+        let mut events = events;
+        events.push(redriven);
         let info = self.info(&record);
-        let replay = Replay::new(events);
+        let replay = Replay::for_redrive(events);
         let run =
             Run::new(info.clone(), self.clock.as_ref(), &self.registry, self.store.as_ref(), record.seed, Some(replay));
-        let outcome = run.execute(&machine).await?;
+        let outcome = run.execute(&machine, stop).await?;
+        self.finish(record, &outcome)?;
+        Ok((info, outcome))
+    }
+
+    /// Ends an execution that no process is running (its process died) as ABORTED, as AWS
+    /// StopExecution does. A running execution is stopped through the `stop` future of the
+    /// process that runs it.
+    pub fn abort_orphan(&self, arn: &str, request: StopRequest) -> Result<ExecutionRecord, EngineError> {
+        let mut record = self.store.execution(arn)?.ok_or_else(|| EngineError::NotFound(arn.to_owned()))?;
+        if record.status != ExecutionStatus::Running {
+            return Err(EngineError::AlreadyEnded { arn: record.arn, status: record.status.as_str() });
+        }
+        let last = self.store.events(&record.arn)?.last().map_or(0, |e| e.id);
+        let now = self.clock.now_millis();
+        let aborted = HistoryEvent {
+            id: last + 1,
+            previous_event_id: last,
+            timestamp: now,
+            details: EventDetails::ExecutionAborted { error: request.error.clone(), cause: request.cause.clone() },
+        };
+        self.store.append(&record.arn, vec![aborted])?;
+        record.status = ExecutionStatus::Aborted;
+        (record.error, record.cause, record.stop_millis) = (request.error, request.cause, Some(now));
+        self.store.put_execution(&record)?;
+        Ok(record)
+    }
+
+    /// Finishes an execution that a process left RUNNING (killed, crashed, rebooted):
+    /// replays its stored history and carries on from where it stopped. A task that was
+    /// scheduled but had not finished runs again (at-least-once).
+    pub async fn resume(
+        &self,
+        arn: &str,
+        stop: impl Future<Output = StopRequest>,
+    ) -> Result<(ExecutionInfo, Outcome), EngineError> {
+        let record = self.store.execution(arn)?.ok_or_else(|| EngineError::NotFound(arn.to_owned()))?;
+        if record.status != ExecutionStatus::Running {
+            return Err(EngineError::AlreadyEnded { arn: record.arn, status: record.status.as_str() });
+        }
+        let machine = self.stored_machine(&record)?;
+        let events = self.store.events(&record.arn)?;
+        let info = self.info(&record);
+        let replay = Replay::for_resume(events);
+        let run =
+            Run::new(info.clone(), self.clock.as_ref(), &self.registry, self.store.as_ref(), record.seed, Some(replay));
+        let outcome = run.execute(&machine, stop).await?;
         self.finish(record, &outcome)?;
         Ok((info, outcome))
     }

@@ -104,7 +104,7 @@ async fn run(definition: Value, input: Value, adapter: Arc<FakeAdapter>) -> (Out
         seed: 7,
         virtual_clock: true,
     };
-    let (info, outcome) = engine.run(&machine, request).await.expect("engine runs");
+    let (info, outcome) = engine.run(&machine, request, std::future::pending()).await.expect("engine runs");
     let events = store.events(&info.arn).unwrap();
     (outcome, events)
 }

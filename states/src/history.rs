@@ -79,6 +79,10 @@ pub enum EventDetails {
         error: Option<String>,
         cause: Option<String>,
     },
+    /// The execution was redriven (AWS RedriveExecution); `redrive_count` counts redrives so far.
+    ExecutionRedriven {
+        redrive_count: u32,
+    },
     /// `<Type>StateEntered`, e.g. `TaskStateEntered`.
     StateEntered {
         state_type: StateType,
@@ -175,6 +179,7 @@ impl EventDetails {
             ExecutionFailed { .. } => "ExecutionFailed",
             ExecutionTimedOut { .. } => "ExecutionTimedOut",
             ExecutionAborted { .. } => "ExecutionAborted",
+            ExecutionRedriven { .. } => "ExecutionRedriven",
             TaskScheduled { .. } => "TaskScheduled",
             TaskStarted { .. } => "TaskStarted",
             TaskSucceeded { .. } => "TaskSucceeded",
@@ -254,6 +259,9 @@ impl EventDetails {
             ExecutionFailed { error, cause } => ("executionFailedEventDetails", err(error, cause)),
             ExecutionTimedOut { error, cause } => ("executionTimedOutEventDetails", err(error, cause)),
             ExecutionAborted { error, cause } => ("executionAbortedEventDetails", err(error, cause)),
+            ExecutionRedriven { redrive_count } => {
+                ("executionRedrivenEventDetails", json_map(json!({"redriveCount": redrive_count})))
+            }
             StateEntered { name, input, .. } => {
                 let mut m = Map::new();
                 m.insert("name".into(), json!(&**name));

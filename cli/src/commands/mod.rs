@@ -1,9 +1,11 @@
 //! One module per verb. Each returns the exit code, or a [`Failure`] carrying its own.
 
 mod inspect;
+mod redrive;
 mod resume;
 mod run;
 mod setup;
+mod stop;
 mod validate;
 
 use std::process::ExitCode;
@@ -35,6 +37,7 @@ pub(crate) fn engine_failure(error: EngineError) -> Failure {
     match error {
         EngineError::Store(e) => setup::store_failure(e),
         EngineError::Definition { .. } => Failure::internal(error.into()),
+        EngineError::NotRedrivable { .. } => Failure::usage(error.into()),
         other => Failure::usage(other.into()),
     }
 }
@@ -48,5 +51,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Executions(ExecutionsCommand::List(args)) => inspect::list(args, store),
         Command::Describe(args) => inspect::describe(args, store),
         Command::History(args) => inspect::history(args, store),
+        Command::Stop(args) => stop::stop(args, &cli.store),
+        Command::Redrive(args) => redrive::redrive(args, &cli.store, cli.ephemeral),
     }
 }

@@ -5,7 +5,8 @@ use std::process::ExitCode;
 use sfnlite_engine::{Engine, ExecutionStatus, find_execution};
 
 use super::Failure;
-use super::setup::{clock, exit_code, open_store, registry, report, runtime, store_failure};
+use super::setup::{clock, exit_code, open_store, registry, report, runtime, store_dir, store_failure};
+use super::stop::stop_signal;
 use crate::args::ResumeArgs;
 
 pub(crate) fn resume(
@@ -13,6 +14,7 @@ pub(crate) fn resume(
     store: &Option<std::path::PathBuf>,
     ephemeral: bool,
 ) -> Result<ExitCode, Failure> {
+    let stop_dir = (!ephemeral).then(|| store_dir(store));
     let store = open_store(store, ephemeral)?;
     let targets = match &args.execution {
         Some(query) => vec![find_execution(store.as_ref(), query).map_err(super::engine_failure)?],
@@ -34,7 +36,8 @@ pub(crate) fn resume(
         let registry = registry(&args.mocks)?;
         let result = runtime(record.virtual_clock)?.block_on(async {
             let engine = Engine::new(registry, clock(record.virtual_clock, last_time), store.clone());
-            engine.resume(&record.arn).await
+            let stop = stop_signal(stop_dir.clone(), record.arn.clone(), record.name.clone());
+            engine.resume(&record.arn, stop).await
         });
         let (info, outcome) = result.map_err(super::engine_failure)?;
         eprintln!("sfnlite: resumed {}: {}", info.name, outcome.status.as_str());

@@ -7,12 +7,14 @@ use serde_json::json;
 use sfnlite_engine::{Engine, StartRequest, SystemClock};
 
 use super::Failure;
-use super::setup::{clock, exit_code, open_store, registry, report, runtime};
+use super::setup::{clock, exit_code, open_store, registry, report, runtime, store_dir};
+use super::stop::stop_signal;
 use super::validate::{load, print_diagnostics};
 use crate::args::{ClockKind, RunArgs};
 use crate::input::{parse_json, read_file};
 
 pub(crate) fn run(args: RunArgs, store: &Option<std::path::PathBuf>, ephemeral: bool) -> Result<ExitCode, Failure> {
+    let stop_dir = (!ephemeral).then(|| store_dir(store));
     let (text, machine, diagnostics) = load(&args.definition)?;
     let Some(machine) = machine else {
         print_diagnostics(&args.definition.file, &diagnostics);
@@ -42,8 +44,10 @@ pub(crate) fn run(args: RunArgs, store: &Option<std::path::PathBuf>, ephemeral: 
     let virtual_clock = args.clock == ClockKind::Virtual;
     let result = runtime(virtual_clock)?.block_on(async {
         let engine = Engine::new(registry, clock(virtual_clock, None), store);
+        let arn = engine.execution_arn(&state_machine_name, &execution_name);
+        let stop = stop_signal(stop_dir, arn, execution_name.clone());
         let request = StartRequest { state_machine_name, definition: text, execution_name, input, seed, virtual_clock };
-        engine.run(&machine, request).await
+        engine.run(&machine, request, stop).await
     });
     let (info, outcome) = result.map_err(super::engine_failure)?;
     report(&info, &outcome, args.format);

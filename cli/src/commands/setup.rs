@@ -106,6 +106,7 @@ pub(crate) fn registry(mocks: &MockArgs) -> Result<Registry, Failure> {
 pub(crate) fn runtime(virtual_clock: bool) -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_current_thread()
         .enable_time()
+        .enable_io()
         .start_paused(virtual_clock)
         .build()
         .map_err(|e| Failure::internal(anyhow!("cannot start the runtime: {e}")))

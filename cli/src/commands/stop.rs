@@ -1,0 +1,116 @@
+//! `sfnlite stop EXEC` and the other half of it: the stop signal that `run`, `resume` and
+//! `redrive` listen to.
+//!
+//! One process holds a store at a time. When no process runs the execution (its process
+//! died), `stop` records `ExecutionAborted` itself. When the store is held, `stop` leaves a
+//! request in `<store>/stop-requests/<pid>.json` and sends SIGTERM to the holder, which
+//! aborts the execution, records it and exits; `stop` then reports the result.
+//! A SIGTERM without a request (a shutdown, say) leaves the execution RUNNING, to resume.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::anyhow;
+use serde_json::json;
+use sfnlite_engine::{
+    Engine, ExecutionRecord, Registry, SledStore, StopRequest, StoreError, SystemClock, find_execution,
+};
+
+use super::Failure;
+use super::setup::{store_dir, store_failure};
+use crate::args::StopArgs;
+
+fn request_path(store: &Path, pid: u32) -> PathBuf {
+    store.join("stop-requests").join(format!("{pid}.json"))
+}
+
+/// Completes when this process is asked to stop `record` (never with `--ephemeral`).
+pub(crate) async fn stop_signal(store: Option<PathBuf>, arn: String, name: String) -> StopRequest {
+    let Some(store) = store else {
+        return std::future::pending().await;
+    };
+    let Ok(mut terminate) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
+        return std::future::pending().await;
+    };
+    loop {
+        terminate.recv().await;
+        let path = request_path(&store, std::process::id());
+        let request =
+            std::fs::read_to_string(&path).ok().and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
+        let _ = std::fs::remove_file(&path);
+        match request {
+            Some(request) if matches(&request["execution"], &arn, &name) => {
+                let text = |key: &str| request[key].as_str().map(str::to_owned);
+                return StopRequest { error: text("error"), cause: text("cause") };
+            }
+            Some(_) => continue, // a request for another execution: keep running
+            None => {
+                eprintln!("sfnlite: terminated; execution {name} stays RUNNING: `sfnlite resume {name}` finishes it");
+                std::process::exit(143);
+            }
+        }
+    }
+}
+
+fn matches(query: &serde_json::Value, arn: &str, name: &str) -> bool {
+    query.as_str().is_some_and(|q| arn == q || name == q || arn.starts_with(q) || name.starts_with(q))
+}
+
+fn print(record: &ExecutionRecord) {
+    println!(
+        "{}",
+        json!({"executionArn": record.arn, "status": record.status.as_str(), "error": record.error, "cause": record.cause})
+    );
+}
+
+pub(crate) fn stop(args: StopArgs, store: &Option<PathBuf>) -> Result<ExitCode, Failure> {
+    let dir = store_dir(store);
+    let request = StopRequest { error: args.error.clone(), cause: args.cause.clone() };
+    match SledStore::open(&dir, Duration::from_millis(200)) {
+        Ok(opened) => {
+            // This process holds the store: nobody is running the execution.
+            let store = std::sync::Arc::new(opened);
+            let record = find_execution(store.as_ref(), &args.execution).map_err(super::engine_failure)?;
+            let engine = Engine::new(Registry::new(), std::sync::Arc::new(SystemClock), store);
+            let record = engine.abort_orphan(&record.arn, request).map_err(super::engine_failure)?;
+            print(&record);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(StoreError::InUse { pid, .. }) => {
+            let pid: u32 = pid
+                .parse()
+                .map_err(|_| Failure::usage(anyhow!("the store {} is in use by an unknown process", dir.display())))?;
+            let path = request_path(&dir, pid);
+            std::fs::create_dir_all(path.parent().unwrap_or(&dir)).map_err(|e| Failure::internal(e.into()))?;
+            let body = json!({"execution": args.execution, "error": args.error, "cause": args.cause});
+            std::fs::write(&path, body.to_string()).map_err(|e| Failure::internal(e.into()))?;
+            // SAFETY: kill(2) with a pid and a signal number has no memory-safety preconditions.
+            if unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) } != 0 {
+                let _ = std::fs::remove_file(&path);
+                return Err(Failure::usage(anyhow!(
+                    "cannot signal process {pid}, which holds the store {}",
+                    dir.display()
+                )));
+            }
+            let started = Instant::now();
+            loop {
+                match SledStore::open(&dir, Duration::from_millis(200)) {
+                    Ok(opened) => {
+                        let record = find_execution(&opened, &args.execution).map_err(super::engine_failure)?;
+                        print(&record);
+                        return Ok(ExitCode::SUCCESS);
+                    }
+                    Err(StoreError::InUse { .. }) if started.elapsed() < Duration::from_secs(10) => continue,
+                    Err(e) => {
+                        return Err(Failure::usage(anyhow!(
+                            "asked process {pid} to stop '{}', but {e} (is that execution the one it runs?)",
+                            args.execution
+                        )));
+                    }
+                }
+            }
+        }
+        Err(e) => Err(store_failure(e)),
+    }
+}
