@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use sfnlite_states::definition::{
     Catcher, Count, FailState, JitterStrategy, MapState, ParallelState, PassState, Retrier, Seconds, State, StateKind,
     StateMachine, TaskState, TextField, Transition, WaitFor, WaitState,
@@ -131,6 +131,10 @@ struct Thread<'r, 'a> {
     last: u64,
     /// The timestamp of `last`.
     last_time: i64,
+    /// The workflow variables this thread sees. Map iterations and Parallel branches start
+    /// with a copy of their parent's: they read outer variables, and what they assign
+    /// stays inside.
+    variables: Arc<Map<String, Value>>,
 }
 
 /// A stored history being replayed (resume). The interpreter runs from the start; each
@@ -344,9 +348,31 @@ enum Ended {
     Stopped(StopRequest),
 }
 
+/// How a state ends: its output and the variables its `Assign` set.
+struct Exit {
+    output: Payload,
+    assigned: Option<Map<String, Value>>,
+}
+
 enum Flow {
     Next(usize, Payload),
     End(Payload),
+}
+
+/// What a state's fields read besides `$`: the context object and the workflow variables.
+#[derive(Clone, Copy)]
+struct Env<'e> {
+    context: &'e Value,
+    variables: &'e Map<String, Value>,
+}
+
+impl<'e> Env<'e> {
+    fn scope<'s>(&self, input: &'s Value) -> Scope<'s>
+    where
+        'e: 's,
+    {
+        Scope { input, context: self.context, variables: Some(self.variables) }
+    }
 }
 
 /// An `$$.Map.Item` value for ItemSelector.
@@ -433,7 +459,7 @@ impl<'a> Run<'a> {
             0,
             EventDetails::ExecutionStarted { input: self.info.input.clone(), role_arn: self.info.role_arn.clone() },
         );
-        let mut thread = Thread { run: self, last: started, last_time: started_at };
+        let mut thread = Thread { run: self, last: started, last_time: started_at, variables: Arc::default() };
         let body = self.run_machine(machine, self.info.input.clone(), &mut thread);
         let deadline = machine.timeout_seconds.map(|seconds| self.attempt_start + seconds as i64 * 1000);
         let timeout = async {
@@ -544,53 +570,53 @@ impl<'a> Run<'a> {
         let entered_at = thread.last_time;
         let runtime = |e: EvalError| e.into_states_error(&state.name, entered);
         let context = self.context(state, entered_at, 0, None);
-        let effective = through_path(&state.input_path, input.clone(), &context).map_err(runtime)?;
-        let finish = |thread: &mut Thread<'_, 'a>, output: Payload, transition: Transition| {
-            thread.emit(EventDetails::StateExited {
-                state_type: type_name,
-                name: state.name.clone(),
-                output: output.clone(),
-            });
-            match transition {
-                Transition::Next(n) => Flow::Next(n, output),
-                Transition::End => Flow::End(output),
-            }
-        };
-        match &state.kind {
+        let variables = thread.variables.clone();
+        let env = Env { context: &context, variables: &variables };
+        let effective = through_path(&state.input_path, input.clone(), &env).map_err(runtime)?;
+        let exit = match &state.kind {
             StateKind::Pass(pass) => {
-                let output = self.pass(pass, state, input, effective, &context).map_err(runtime)?;
-                Ok(finish(thread, output, pass.transition))
+                let exit = self.pass(pass, state, input, effective, &env).map_err(runtime)?;
+                (exit, pass.transition)
             }
             StateKind::Succeed => {
-                let output = through_path(&state.output_path, effective, &context).map_err(runtime)?;
-                Ok(finish(thread, output, Transition::End))
+                let output = through_path(&state.output_path, effective, &env).map_err(runtime)?;
+                (Exit { output, assigned: None }, Transition::End)
             }
-            StateKind::Fail(fail) => Err(self.fail(fail, &effective, &context).map_err(runtime)?),
+            StateKind::Fail(fail) => return Err(self.fail(fail, &effective, &env).map_err(runtime)?),
             StateKind::Choice(choice) => {
-                let scope = Scope::new(&effective, &context);
-                let mut next = None;
+                let scope = env.scope(&effective);
+                let mut matched = None;
                 for rule in &choice.choices {
                     if rule.rule.evaluate(&scope).map_err(runtime)? {
-                        next = Some(rule.next);
+                        matched = Some(rule);
                         break;
                     }
                 }
-                let Some(next) = next.or(choice.default) else {
-                    return Err(StatesError::new(
-                        ErrorName::NoChoiceMatched,
-                        format!("No Matches! (state '{}', input '{}')", state.name, compact(&effective)),
-                    ));
+                let (next, rule_assign) = match (matched, choice.default) {
+                    (Some(rule), _) => (rule.next, rule.assign.as_ref()),
+                    (None, Some(default)) => (default, None),
+                    (None, None) => {
+                        return Err(StatesError::new(
+                            ErrorName::NoChoiceMatched,
+                            format!("No Matches! (state '{}', input '{}')", state.name, compact(&effective)),
+                        ));
+                    }
                 };
-                let output = through_path(&state.output_path, effective, &context).map_err(runtime)?;
-                Ok(finish(thread, output, Transition::Next(next)))
+                let mut assigned = self.assign(choice.assign.as_ref(), &effective, &env).map_err(runtime)?;
+                if let Some(more) = self.assign(rule_assign, &effective, &env).map_err(runtime)? {
+                    assigned.get_or_insert_with(Map::new).extend(more);
+                }
+                let output = through_path(&state.output_path, effective, &env).map_err(runtime)?;
+                (Exit { output, assigned }, Transition::Next(next))
             }
             StateKind::Wait(wait) => {
-                let until = self.wait_deadline(wait, &effective, &context, entered_at).map_err(runtime)?;
+                let until = self.wait_deadline(wait, &effective, &env, entered_at).map_err(runtime)?;
                 if !self.replayed_past(entered) {
                     self.sleep_until(until).await;
                 }
-                let output = through_path(&state.output_path, effective, &context).map_err(runtime)?;
-                Ok(finish(thread, output, wait.transition))
+                let assigned = self.assign(wait.assign.as_ref(), &effective, &env).map_err(runtime)?;
+                let output = through_path(&state.output_path, effective, &env).map_err(runtime)?;
+                (Exit { output, assigned }, wait.transition)
             }
             StateKind::Task(_) | StateKind::Parallel(_) | StateKind::Map(_) => {
                 let body = match &state.kind {
@@ -600,8 +626,25 @@ impl<'a> Run<'a> {
                     _ => unreachable!("matched above"),
                 };
                 let entry = Entry { state, raw: input, effective, entered, entered_at };
-                self.with_recovery(body, entry, thread).await
+                return self.with_recovery(body, entry, thread).await;
             }
+        };
+        Ok(thread.exit(state, exit.0, exit.1))
+    }
+
+    /// Evaluates an `Assign` template against `value` (JSONPath: `$` is the state's result).
+    fn assign(
+        &self,
+        template: Option<&Template>,
+        value: &Value,
+        env: &Env<'_>,
+    ) -> Result<Option<Map<String, Value>>, EvalError> {
+        let Some(template) = template else {
+            return Ok(None);
+        };
+        match template.render(&env.scope(value), &self.entropy)? {
+            Value::Object(map) => Ok(Some(map)),
+            other => Err(EvalError::Runtime(format!("Assign must be an object, not {}", compact(&other)))),
         }
     }
 
@@ -611,20 +654,21 @@ impl<'a> Run<'a> {
         state: &State,
         raw: Payload,
         effective: Payload,
-        context: &Value,
-    ) -> Result<Payload, EvalError> {
+        env: &Env<'_>,
+    ) -> Result<Exit, EvalError> {
         let result = match (&pass.result, &pass.parameters) {
             (Some(result), _) => Arc::new(result.clone()),
-            (None, Some(parameters)) => Arc::new(parameters.render(&Scope::new(&effective, context), &self.entropy)?),
+            (None, Some(parameters)) => Arc::new(parameters.render(&env.scope(&effective), &self.entropy)?),
             (None, None) => effective,
         };
         check_result_size(&result, &state.name)?;
+        let assigned = self.assign(pass.assign.as_ref(), &result, env)?;
         let combined = through_result_path(&pass.result_path, raw, result)?;
-        through_path(&state.output_path, combined, context)
+        Ok(Exit { output: through_path(&state.output_path, combined, env)?, assigned })
     }
 
-    fn fail(&self, fail: &FailState, effective: &Value, context: &Value) -> Result<StatesError, EvalError> {
-        let scope = Scope::new(effective, context);
+    fn fail(&self, fail: &FailState, effective: &Value, env: &Env<'_>) -> Result<StatesError, EvalError> {
+        let scope = env.scope(effective);
         let text = |field: &Option<TextField>, name: &str| -> Result<Option<String>, EvalError> {
             match field {
                 None => Ok(None),
@@ -644,8 +688,8 @@ impl<'a> Run<'a> {
         Ok(StatesError { error: ErrorName::Custom(error.unwrap_or_default()), cause })
     }
 
-    fn wait_deadline(&self, wait: &WaitState, effective: &Value, context: &Value, now: i64) -> Result<i64, EvalError> {
-        let scope = Scope::new(effective, context);
+    fn wait_deadline(&self, wait: &WaitState, effective: &Value, env: &Env<'_>, now: i64) -> Result<i64, EvalError> {
+        let scope = env.scope(effective);
         match &wait.wait_for {
             WaitFor::Seconds(s) => Ok(now + (*s as i64) * 1000),
             WaitFor::Timestamp(nanos, _) => Ok((*nanos / 1_000_000) as i64),
@@ -679,22 +723,26 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Result processing shared by Task, Parallel and Map: ResultSelector → ResultPath → OutputPath.
+    /// Result processing shared by Task, Parallel and Map: ResultSelector → (Assign) →
+    /// ResultPath → OutputPath.
+    #[allow(clippy::too_many_arguments)]
     fn shape_result(
         &self,
         state: &State,
         selector: Option<&Template>,
         result_path: &ResultPath,
+        assign: Option<&Template>,
         raw: Payload,
         result: Payload,
-        context: &Value,
-    ) -> Result<Payload, EvalError> {
+        env: &Env<'_>,
+    ) -> Result<Exit, EvalError> {
         let selected = match selector {
-            Some(template) => Arc::new(template.render(&Scope::new(&result, context), &self.entropy)?),
+            Some(template) => Arc::new(template.render(&env.scope(&result), &self.entropy)?),
             None => result,
         };
+        let assigned = self.assign(assign, &selected, env)?;
         let combined = through_result_path(result_path, raw, selected)?;
-        through_path(&state.output_path, combined, context)
+        Ok(Exit { output: through_path(&state.output_path, combined, env)?, assigned })
     }
 
     /// Runs a Task, Parallel or Map state: attempts, and Retry/Catch between them.
@@ -706,28 +754,20 @@ impl<'a> Run<'a> {
     ) -> Result<Flow, StatesError> {
         let mut attempts = vec![0; body.retry().len()];
         let mut retry_count = 0;
+        let variables = thread.variables.clone();
         loop {
             let context = self.context(entry.state, entry.entered_at, retry_count, None);
+            let env = Env { context: &context, variables: &variables };
             let attempt = match body {
-                Body::Task(task) => self.task_attempt(task, &entry, &context, retry_count, thread).await,
-                Body::Parallel(parallel) => self.parallel_attempt(parallel, &entry, &context, thread).await,
-                Body::Map(map) => self.map_attempt(map, &entry, &context, thread).await,
+                Body::Task(task) => self.task_attempt(task, &entry, &env, retry_count, thread).await,
+                Body::Parallel(parallel) => self.parallel_attempt(parallel, &entry, &env, thread).await,
+                Body::Map(map) => self.map_attempt(map, &entry, &env, thread).await,
             };
             let error = match attempt {
-                Ok(output) => {
-                    thread.emit(EventDetails::StateExited {
-                        state_type: entry.state.kind.state_type(),
-                        name: entry.state.name.clone(),
-                        output: output.clone(),
-                    });
-                    return Ok(match body.transition() {
-                        Transition::Next(n) => Flow::Next(n, output),
-                        Transition::End => Flow::End(output),
-                    });
-                }
+                Ok(exit) => return Ok(thread.exit(entry.state, exit, body.transition())),
                 Err(e) => e.into_states_error(&entry.state.name, entry.entered),
             };
-            if let Some(flow) = self.recover_from(body, &entry, &mut attempts, error, thread).await? {
+            if let Some(flow) = self.recover_from(body, &entry, &env, &mut attempts, error, thread).await? {
                 return Ok(flow);
             }
             retry_count += 1;
@@ -740,6 +780,7 @@ impl<'a> Run<'a> {
         &self,
         body: Body<'_>,
         entry: &Entry<'_>,
+        env: &Env<'_>,
         attempts: &mut [u64],
         error: StatesError,
         thread: &mut Thread<'_, 'a>,
@@ -759,14 +800,11 @@ impl<'a> Run<'a> {
             }
             Recovery::Catch(i) => {
                 let catcher = &catch[i];
-                let output = through_result_path(&catcher.result_path, raw.clone(), Arc::new(error.to_value()))
-                    .map_err(|e| e.into_states_error(&state.name, thread.last))?;
-                thread.emit(EventDetails::StateExited {
-                    state_type: state.kind.state_type(),
-                    name: state.name.clone(),
-                    output: output.clone(),
-                });
-                Ok(Some(Flow::Next(catcher.next, output)))
+                let error_output = Arc::new(error.to_value());
+                let failed = |e: EvalError| e.into_states_error(&state.name, entry.entered);
+                let assigned = self.assign(catcher.assign.as_ref(), &error_output, env).map_err(failed)?;
+                let output = through_result_path(&catcher.result_path, raw.clone(), error_output).map_err(failed)?;
+                Ok(Some(thread.exit(state, Exit { output, assigned }, Transition::Next(catcher.next))))
             }
             Recovery::Fail => Err(error),
         }
@@ -794,13 +832,13 @@ impl<'a> Run<'a> {
         &self,
         task: &TaskState,
         entry: &Entry<'_>,
-        context: &Value,
+        env: &Env<'_>,
         retry_count: u64,
         thread: &mut Thread<'_, 'a>,
-    ) -> Result<Payload, EvalError> {
+    ) -> Result<Exit, EvalError> {
         let (state, raw, effective) = (entry.state, &entry.raw, &entry.effective);
         let lambda = is_lambda_function_arn(&task.resource);
-        let scope = Scope::new(effective, context);
+        let scope = env.scope(effective);
         let parameters = match &task.parameters {
             Some(template) => Arc::new(template.render(&scope, &self.entropy)?),
             None => effective.clone(),
@@ -871,7 +909,15 @@ impl<'a> Run<'a> {
                 } else {
                     thread.emit(EventDetails::TaskSucceeded { resource, output: result.clone() });
                 }
-                self.shape_result(state, task.result_selector.as_ref(), &task.result_path, raw.clone(), result, context)
+                self.shape_result(
+                    state,
+                    task.result_selector.as_ref(),
+                    &task.result_path,
+                    task.assign.as_ref(),
+                    raw.clone(),
+                    result,
+                    env,
+                )
             }
             Err(error) => {
                 let (name, cause) = (error_text(&error.error), error.cause.clone());
@@ -891,14 +937,16 @@ impl<'a> Run<'a> {
         &self,
         parallel: &ParallelState,
         entry: &Entry<'_>,
-        context: &Value,
+        env: &Env<'_>,
         thread: &mut Thread<'_, 'a>,
-    ) -> Result<Payload, EvalError> {
+    ) -> Result<Exit, EvalError> {
         let (state, raw, effective) = (entry.state, &entry.raw, &entry.effective);
         let input = match &parallel.parameters {
-            Some(template) => Arc::new(template.render(&Scope::new(effective, context), &self.entropy)?),
+            Some(template) => Arc::new(template.render(&env.scope(effective), &self.entropy)?),
             None => effective.clone(),
         };
+        let variables = Arc::new(env.variables.clone());
+        let variables = &variables;
         thread.emit(EventDetails::ParallelStateStarted);
         let started = (thread.last, thread.last_time);
         let mut pending: FuturesUnordered<_> = parallel
@@ -908,7 +956,8 @@ impl<'a> Run<'a> {
             .map(|(i, branch)| {
                 let input = input.clone();
                 async move {
-                    let mut branch_thread = Thread { run: self, last: started.0, last_time: started.1 };
+                    let mut branch_thread =
+                        Thread { run: self, last: started.0, last_time: started.1, variables: Arc::clone(variables) };
                     (i, self.run_machine(branch, input, &mut branch_thread).await)
                 }
             })
@@ -930,9 +979,10 @@ impl<'a> Run<'a> {
             state,
             parallel.result_selector.as_ref(),
             &parallel.result_path,
+            parallel.assign.as_ref(),
             raw.clone(),
             Arc::new(Value::Array(results)),
-            context,
+            env,
         )
     }
 
@@ -940,11 +990,11 @@ impl<'a> Run<'a> {
         &self,
         map: &MapState,
         entry: &Entry<'_>,
-        context: &Value,
+        env: &Env<'_>,
         thread: &mut Thread<'_, 'a>,
-    ) -> Result<Payload, EvalError> {
+    ) -> Result<Exit, EvalError> {
         let (state, raw, effective, entered_at) = (entry.state, &entry.raw, &entry.effective, entry.entered_at);
-        let scope = Scope::new(effective, context);
+        let scope = env.scope(effective);
         let items = match &map.items_path {
             None => Value::clone(effective),
             Some(path) => {
@@ -981,12 +1031,15 @@ impl<'a> Run<'a> {
         let started = (thread.last, thread.last_time);
         let limit = if max_concurrency == 0 { total.max(1) } else { max_concurrency as usize };
         let running: Mutex<Vec<bool>> = Mutex::new(vec![false; total]);
+        let variables = Arc::new(env.variables.clone());
+        let variables = &variables;
         let iteration = |index: usize| {
             let item = &items[index];
             let running = &running;
             async move {
                 let name = state.name.clone();
-                let mut iteration_thread = Thread { run: self, last: started.0, last_time: started.1 };
+                let mut iteration_thread =
+                    Thread { run: self, last: started.0, last_time: started.1, variables: Arc::clone(variables) };
                 let outcome = self
                     .map_iteration(map, state, effective, item, index, entered_at, &mut iteration_thread, running)
                     .await;
@@ -1060,9 +1113,10 @@ impl<'a> Run<'a> {
             state,
             map.result_selector.as_ref(),
             &map.result_path,
+            map.assign.as_ref(),
             raw.clone(),
             Arc::new(Value::Array(results)),
-            context,
+            env,
         )
     }
 
@@ -1084,8 +1138,10 @@ impl<'a> Run<'a> {
             None => item.clone(),
             Some(template) => {
                 let context = self.context_with_item(state, entered_at, MapItem { index, value: item });
+                let variables = thread.variables.clone();
+                let env = Env { context: &context, variables: &variables };
                 let rendered = template
-                    .render(&Scope::new(effective, &context), &self.entropy)
+                    .render(&env.scope(effective), &self.entropy)
                     .map_err(|e| e.into_states_error(&state.name, thread.last))?;
                 Arc::new(rendered)
             }
@@ -1103,6 +1159,25 @@ impl<'a> Run<'a> {
 }
 
 impl Thread<'_, '_> {
+    /// Records the state's Exited event, takes its assignments, and moves on.
+    fn exit(&mut self, state: &State, exit: Exit, transition: Transition) -> Flow {
+        let assigned = exit.assigned.map(Arc::new);
+        if let Some(assigned) = &assigned {
+            let variables = Arc::make_mut(&mut self.variables);
+            variables.extend(assigned.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        self.emit(EventDetails::StateExited {
+            state_type: state.kind.state_type(),
+            name: state.name.clone(),
+            output: exit.output.clone(),
+            assigned_variables: assigned,
+        });
+        match transition {
+            Transition::Next(n) => Flow::Next(n, exit.output),
+            Transition::End => Flow::End(exit.output),
+        }
+    }
+
     fn emit(&mut self, details: EventDetails) -> u64 {
         (self.last, self.last_time) = self.run.record(self.last, details);
         self.last
@@ -1110,10 +1185,10 @@ impl Thread<'_, '_> {
 }
 
 /// Applies `InputPath` or `OutputPath`; the default passes the same payload on.
-fn through_path(field: &PathField, value: Payload, context: &Value) -> Result<Payload, EvalError> {
+fn through_path(field: &PathField, value: Payload, env: &Env<'_>) -> Result<Payload, EvalError> {
     match field {
         PathField::Default => Ok(value),
-        _ => field.apply(&Scope::new(&value, context)).map(Arc::new),
+        _ => field.apply(&env.scope(&value)).map(Arc::new),
     }
 }
 
@@ -1164,33 +1239,38 @@ fn invalid_number(field: &str, value: &Value, kind: &str, path: &Path) -> EvalEr
     EvalError::Runtime(format!("The {field} field refers to value \"{shown}\" which is not a valid {kind}: {path}"))
 }
 
+/// A number read through a `…Path` field: AWS takes a JSON number or a string holding one.
+fn number_at<T: std::str::FromStr>(
+    path: &Path,
+    scope: &Scope<'_>,
+    field: &str,
+    kind: &str,
+    from_json: impl Fn(&Value) -> Option<T>,
+) -> Result<T, EvalError> {
+    let value = path_value(path, scope)?;
+    from_json(&value)
+        .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
+        .ok_or_else(|| invalid_number(field, &value, kind, path))
+}
+
 fn count_u64(count: &Count<u64>, scope: &Scope<'_>, field: &str) -> Result<u64, EvalError> {
     match count {
         Count::Literal(n) => Ok(*n),
-        Count::Path(path) => {
-            let value = path_value(path, scope)?;
-            value.as_u64().ok_or_else(|| invalid_number(field, &value, "integer", path))
-        }
+        Count::Path(path) => number_at(path, scope, field, "integer", Value::as_u64),
     }
 }
 
 fn count_i64(count: &Count<u64>, scope: &Scope<'_>, field: &str) -> Result<i64, EvalError> {
     match count {
         Count::Literal(n) => Ok(*n as i64),
-        Count::Path(path) => {
-            let value = path_value(path, scope)?;
-            value.as_i64().ok_or_else(|| invalid_number(field, &value, "integer", path))
-        }
+        Count::Path(path) => number_at(path, scope, field, "integer", Value::as_i64),
     }
 }
 
 fn count_f64(count: &Count<f64>, scope: &Scope<'_>, field: &str) -> Result<f64, EvalError> {
     match count {
         Count::Literal(n) => Ok(*n),
-        Count::Path(path) => {
-            let value = path_value(path, scope)?;
-            value.as_f64().ok_or_else(|| invalid_number(field, &value, "float", path))
-        }
+        Count::Path(path) => number_at(path, scope, field, "float", Value::as_f64),
     }
 }
 

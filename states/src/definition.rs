@@ -184,6 +184,8 @@ pub struct PassState {
     pub result: Option<Value>,
     /// `ResultPath`.
     pub result_path: ResultPath,
+    /// `Assign`: workflow variables set when the state ends.
+    pub assign: Option<Template>,
     /// `Next` / `End`.
     pub transition: Transition,
 }
@@ -218,6 +220,8 @@ pub struct TaskState {
     pub retry: Vec<Retrier>,
     /// `Catch`.
     pub catch: Vec<Catcher>,
+    /// `Assign`: workflow variables set when the state ends.
+    pub assign: Option<Template>,
     /// `Next` / `End`.
     pub transition: Transition,
 }
@@ -229,6 +233,8 @@ pub struct Choice {
     pub rule: ChoiceRule,
     /// `Next`, resolved.
     pub next: StateId,
+    /// `Assign` of this rule, applied when it matches.
+    pub assign: Option<Template>,
 }
 
 /// `Choice`.
@@ -238,6 +244,8 @@ pub struct ChoiceState {
     pub choices: Vec<Choice>,
     /// `Default`, resolved.
     pub default: Option<StateId>,
+    /// `Assign`: workflow variables set when the state ends.
+    pub assign: Option<Template>,
 }
 
 /// What a Wait state waits for.
@@ -258,6 +266,8 @@ pub enum WaitFor {
 pub struct WaitState {
     /// The duration or deadline.
     pub wait_for: WaitFor,
+    /// `Assign`: workflow variables set when the state ends.
+    pub assign: Option<Template>,
     /// `Next` / `End`.
     pub transition: Transition,
 }
@@ -295,6 +305,8 @@ pub struct ParallelState {
     pub retry: Vec<Retrier>,
     /// `Catch`.
     pub catch: Vec<Catcher>,
+    /// `Assign`: workflow variables set when the state ends.
+    pub assign: Option<Template>,
     /// `Next` / `End`.
     pub transition: Transition,
 }
@@ -352,6 +364,8 @@ pub struct MapState {
     pub retry: Vec<Retrier>,
     /// `Catch`.
     pub catch: Vec<Catcher>,
+    /// `Assign`: workflow variables set when the state ends.
+    pub assign: Option<Template>,
     /// `Next` / `End`.
     pub transition: Transition,
 }
@@ -409,6 +423,8 @@ pub struct Catcher {
     pub next: StateId,
     /// `ResultPath` (absent: the error output replaces the input).
     pub result_path: ResultPath,
+    /// `Assign`, evaluated against the error output.
+    pub assign: Option<Template>,
 }
 
 impl Catcher {
@@ -600,8 +616,9 @@ fn read_state(
             let parameters = f.template("Parameters");
             let result = f.take("Result").cloned();
             let result_path = f.result_path("ResultPath");
+            let assign = f.template("Assign");
             let transition = f.transition(resolver)?;
-            StateKind::Pass(PassState { parameters, result, result_path, transition })
+            StateKind::Pass(PassState { parameters, result, result_path, assign, transition })
         }
         "Task" => {
             let resource = f.required_string("Resource");
@@ -631,6 +648,7 @@ fn read_state(
             let credentials = f.template("Credentials");
             let retry = f.retriers();
             let catch = f.catchers(resolver);
+            let assign = f.template("Assign");
             let transition = f.transition(resolver)?;
             StateKind::Task(Box::new(TaskState {
                 resource: resource?,
@@ -642,6 +660,7 @@ fn read_state(
                 credentials,
                 retry,
                 catch,
+                assign,
                 transition,
             }))
         }
@@ -649,7 +668,8 @@ fn read_state(
             let choices = f.choices(resolver);
             let default =
                 f.string("Default").and_then(|d| resolver.resolve(&d, child(location, "Default"), "Default", f.diags));
-            StateKind::Choice(ChoiceState { choices: choices?, default })
+            let assign = f.template("Assign");
+            StateKind::Choice(ChoiceState { choices: choices?, default, assign })
         }
         "Wait" => {
             let mut found = Vec::new();
@@ -679,6 +699,7 @@ fn read_state(
             if let Some(p) = f.path("TimestampPath") {
                 found.push(WaitFor::TimestampPath(p));
             }
+            let assign = f.template("Assign");
             let transition = f.transition(resolver)?;
             if found.len() != 1 {
                 f.diags.error(
@@ -688,7 +709,7 @@ fn read_state(
                 );
                 return None;
             }
-            StateKind::Wait(WaitState { wait_for: found.pop()?, transition })
+            StateKind::Wait(WaitState { wait_for: found.pop()?, assign, transition })
         }
         "Succeed" => StateKind::Succeed,
         "Fail" => {
@@ -703,6 +724,7 @@ fn read_state(
             let result_path = f.result_path("ResultPath");
             let retry = f.retriers();
             let catch = f.catchers(resolver);
+            let assign = f.template("Assign");
             let transition = f.transition(resolver)?;
             StateKind::Parallel(Box::new(ParallelState {
                 branches: branches?,
@@ -711,6 +733,7 @@ fn read_state(
                 result_path,
                 retry,
                 catch,
+                assign,
                 transition,
             }))
         }
@@ -793,6 +816,7 @@ fn read_map(f: &mut Fields<'_, '_>, resolver: &Resolver<'_>) -> Option<StateKind
     let result_path = f.result_path("ResultPath");
     let retry = f.retriers();
     let catch = f.catchers(resolver);
+    let assign = f.template("Assign");
     let transition = f.transition(resolver)?;
     Some(StateKind::Map(Box::new(MapState {
         item_processor: item_processor?,
@@ -811,6 +835,7 @@ fn read_map(f: &mut Fields<'_, '_>, resolver: &Resolver<'_>) -> Option<StateKind
         result_path,
         retry,
         catch,
+        assign,
         transition,
     })))
 }
@@ -1194,13 +1219,14 @@ impl<'v, 'd> Fields<'v, 'd> {
             let mut cf = Fields::new(obj, &loc, self.diags);
             cf.take("ErrorEquals");
             let result_path = cf.result_path("ResultPath");
+            let assign = cf.template("Assign");
             let next = cf.string("Next");
             if next.is_none() && !obj.contains_key("Next") {
                 cf.diags.error(DiagnosticCode::SchemaValidationFailed, loc.clone(), "a Catcher needs 'Next'");
             }
             cf.finish();
             if let Some(next) = next.and_then(|n| resolver.resolve(&n, child(&loc, "Next"), "Next", self.diags)) {
-                out.push(Catcher { error_equals, next, result_path });
+                out.push(Catcher { error_equals, next, result_path, assign });
             }
         }
         out
@@ -1231,8 +1257,15 @@ impl<'v, 'd> Fields<'v, 'd> {
             if choice_uses_context(obj) {
                 self.uses_context = true;
             }
+            let assign = obj.get("Assign").map(|a| {
+                let template = Template::compile(a, &child(&loc, "Assign"), self.diags);
+                if template.uses_context() {
+                    self.uses_context = true;
+                }
+                template
+            });
             match (rule, next) {
-                (Some(rule), Some(next)) => out.push(Choice { rule, next }),
+                (Some(rule), Some(next)) => out.push(Choice { rule, next, assign }),
                 _ => ok = false,
             }
         }

@@ -89,11 +89,13 @@ pub enum EventDetails {
         name: Arc<str>,
         input: Payload,
     },
-    /// `<Type>StateExited`.
+    /// `<Type>StateExited`; `assigned_variables` holds what the state's `Assign` set.
     StateExited {
         state_type: StateType,
         name: Arc<str>,
         output: Payload,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        assigned_variables: Option<Arc<Map<String, Value>>>,
     },
     TaskScheduled {
         resource: TaskResource,
@@ -268,10 +270,15 @@ impl EventDetails {
                 payload("input", input, &mut m);
                 ("stateEnteredEventDetails", m)
             }
-            StateExited { name, output, .. } => {
+            StateExited { name, output, assigned_variables, .. } => {
                 let mut m = Map::new();
                 m.insert("name".into(), json!(&**name));
                 payload("output", output, &mut m);
+                if let Some(assigned) = assigned_variables {
+                    let texts: Map<String, Value> = assigned.iter().map(|(k, v)| (k.clone(), json!(text(v)))).collect();
+                    m.insert("assignedVariables".into(), Value::Object(texts));
+                    m.insert("assignedVariablesDetails".into(), json!({"truncated": false}));
+                }
                 ("stateExitedEventDetails", m)
             }
             TaskScheduled { resource, region, parameters, timeout_seconds, heartbeat_seconds } => {

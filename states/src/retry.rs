@@ -63,7 +63,12 @@ mod tests {
     #[test]
     fn backoff_cap_and_exhaustion() {
         let retriers = [retrier(&["A"], 2, 3, 3.0, Some(10)), retrier(&["States.ALL"], 1, 1, 2.0, None)];
-        let catchers = [Catcher { error_equals: vec![ErrorMatcher::All], next: 7, result_path: ResultPath::Default }];
+        let catchers = [Catcher {
+            error_equals: vec![ErrorMatcher::All],
+            next: 7,
+            result_path: ResultPath::Default,
+            assign: None,
+        }];
         let mut attempts = [0, 0];
         let a = ErrorName::parse("A");
         let delays: Vec<Recovery> = (0..4).map(|_| recover(&retriers, &catchers, &a, &mut attempts)).collect();
