@@ -17,13 +17,14 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use serde_json::{Map, Value, json};
 use sfnlite_states::definition::{
-    Catcher, Count, FailState, JitterStrategy, MapState, ParallelState, PassState, Retrier, Seconds, State, StateKind,
-    StateMachine, TaskState, TextField, Transition, WaitFor, WaitState,
+    Catcher, ChoiceTest, Count, FailState, JitterStrategy, JsonataFields, MapState, ParallelState, PassState, Retrier,
+    Seconds, State, StateKind, StateMachine, TaskState, TextField, Transition, WaitFor, WaitState,
 };
 use sfnlite_states::definition::{PathField, ResultPath};
 use sfnlite_states::entropy::{Entropy, SeededEntropy};
 use sfnlite_states::history::{EventDetails, HistoryEvent, Payload, StateType, TaskResource};
 use sfnlite_states::io::exceeds_payload_limit;
+use sfnlite_states::jsonata::{self, Bindings};
 use sfnlite_states::path::{Path, Scope};
 use sfnlite_states::retry::{Recovery, recover};
 use sfnlite_states::template::{Template, compact};
@@ -575,19 +576,48 @@ impl<'a> Run<'a> {
         let effective = through_path(&state.input_path, input.clone(), &env).map_err(runtime)?;
         let exit = match &state.kind {
             StateKind::Pass(pass) => {
-                let exit = self.pass(pass, state, input, effective, &env).map_err(runtime)?;
-                (exit, pass.transition)
+                let exit = match &state.jsonata {
+                    Some(fields) => {
+                        let states = Self::states_object(&input, &context, None, None);
+                        self.jsonata_exit(fields, &states, &env, input.clone())
+                    }
+                    None => self.pass(pass, state, input, effective, &env),
+                };
+                (exit.map_err(runtime)?, pass.transition)
             }
             StateKind::Succeed => {
-                let output = through_path(&state.output_path, effective, &env).map_err(runtime)?;
-                (Exit { output, assigned: None }, Transition::End)
+                let exit = match &state.jsonata {
+                    Some(fields) => {
+                        let states = Self::states_object(&input, &context, None, None);
+                        self.jsonata_exit(fields, &states, &env, input.clone()).map_err(runtime)?
+                    }
+                    None => Exit {
+                        output: through_path(&state.output_path, effective, &env).map_err(runtime)?,
+                        assigned: None,
+                    },
+                };
+                (exit, Transition::End)
             }
             StateKind::Fail(fail) => return Err(self.fail(fail, &effective, &env).map_err(runtime)?),
             StateKind::Choice(choice) => {
                 let scope = env.scope(&effective);
                 let mut matched = None;
                 for rule in &choice.choices {
-                    if rule.rule.evaluate(&scope).map_err(runtime)? {
+                    let holds = match &rule.rule {
+                        ChoiceTest::Rule(rule) => rule.evaluate(&scope).map_err(runtime)?,
+                        ChoiceTest::Condition(condition) => {
+                            match self.jsonata_value(condition, &effective, &env, "Condition").map_err(runtime)? {
+                                Value::Bool(b) => b,
+                                other => {
+                                    return Err(runtime(EvalError::Query(format!(
+                                        "The Condition field must evaluate to a boolean, but it was {}",
+                                        compact(&other)
+                                    ))));
+                                }
+                            }
+                        }
+                    };
+                    if holds {
                         matched = Some(rule);
                         break;
                     }
@@ -602,21 +632,44 @@ impl<'a> Run<'a> {
                         ));
                     }
                 };
-                let mut assigned = self.assign(choice.assign.as_ref(), &effective, &env).map_err(runtime)?;
-                if let Some(more) = self.assign(rule_assign, &effective, &env).map_err(runtime)? {
-                    assigned.get_or_insert_with(Map::new).extend(more);
+                if let Some(fields) = &state.jsonata {
+                    let states = Self::states_object(&input, &context, None, None);
+                    let rule_fields = matched.and_then(|rule| rule.jsonata.as_deref());
+                    let mut exit = self.jsonata_exit(fields, &states, &env, input.clone()).map_err(runtime)?;
+                    if let Some(rule_fields) = rule_fields {
+                        let rule_exit =
+                            self.jsonata_exit(rule_fields, &states, &env, exit.output.clone()).map_err(runtime)?;
+                        if let Some(more) = rule_exit.assigned {
+                            exit.assigned.get_or_insert_with(Map::new).extend(more);
+                        }
+                        exit.output = rule_exit.output;
+                    }
+                    (exit, Transition::Next(next))
+                } else {
+                    let mut assigned = self.assign(choice.assign.as_ref(), &effective, &env).map_err(runtime)?;
+                    if let Some(more) = self.assign(rule_assign, &effective, &env).map_err(runtime)? {
+                        assigned.get_or_insert_with(Map::new).extend(more);
+                    }
+                    let output = through_path(&state.output_path, effective, &env).map_err(runtime)?;
+                    (Exit { output, assigned }, Transition::Next(next))
                 }
-                let output = through_path(&state.output_path, effective, &env).map_err(runtime)?;
-                (Exit { output, assigned }, Transition::Next(next))
             }
             StateKind::Wait(wait) => {
                 let until = self.wait_deadline(wait, &effective, &env, entered_at).map_err(runtime)?;
                 if !self.replayed_past(entered) {
                     self.sleep_until(until).await;
                 }
-                let assigned = self.assign(wait.assign.as_ref(), &effective, &env).map_err(runtime)?;
-                let output = through_path(&state.output_path, effective, &env).map_err(runtime)?;
-                (Exit { output, assigned }, wait.transition)
+                let exit = match &state.jsonata {
+                    Some(fields) => {
+                        let states = Self::states_object(&input, &context, None, None);
+                        self.jsonata_exit(fields, &states, &env, input.clone()).map_err(runtime)?
+                    }
+                    None => {
+                        let assigned = self.assign(wait.assign.as_ref(), &effective, &env).map_err(runtime)?;
+                        Exit { output: through_path(&state.output_path, effective, &env).map_err(runtime)?, assigned }
+                    }
+                };
+                (exit, wait.transition)
             }
             StateKind::Task(_) | StateKind::Parallel(_) | StateKind::Map(_) => {
                 let body = match &state.kind {
@@ -643,9 +696,62 @@ impl<'a> Run<'a> {
             return Ok(None);
         };
         match template.render(&env.scope(value), &self.entropy)? {
-            Value::Object(map) => Ok(Some(map)),
+            Value::Object(map) => check_assignment(map).map(Some),
             other => Err(EvalError::Runtime(format!("Assign must be an object, not {}", compact(&other)))),
         }
+    }
+
+    /// The `$states` object of a JSONata evaluation.
+    fn states_object(input: &Value, context: &Value, result: Option<&Value>, error_output: Option<&Value>) -> Value {
+        let mut states = Map::new();
+        states.insert("input".into(), input.clone());
+        states.insert("context".into(), context.clone());
+        if let Some(result) = result {
+            states.insert("result".into(), result.clone());
+        }
+        if let Some(error_output) = error_output {
+            states.insert("errorOutput".into(), error_output.clone());
+        }
+        Value::Object(states)
+    }
+
+    fn bindings<'b>(&'b self, states: &'b Value, env: &'b Env<'b>) -> Bindings<'b> {
+        Bindings { states, variables: env.variables, entropy: &self.entropy, now_millis: self.clock.now_millis() }
+    }
+
+    /// A JSONata state's end: `Assign`, and `Output` (or `default_output`).
+    fn jsonata_exit(
+        &self,
+        fields: &JsonataFields,
+        states: &Value,
+        env: &Env<'_>,
+        default_output: Payload,
+    ) -> Result<Exit, EvalError> {
+        let bindings = self.bindings(states, env);
+        let assigned = match &fields.assign {
+            None => None,
+            Some(template) => match template.render(&bindings, "Assign")? {
+                Value::Object(map) => Some(check_assignment(map)?),
+                other => return Err(EvalError::Query(format!("Assign must be an object, not {}", compact(&other)))),
+            },
+        };
+        let output = match &fields.output {
+            None => default_output,
+            Some(template) => Arc::new(template.render(&bindings, "Output")?),
+        };
+        Ok(Exit { output, assigned })
+    }
+
+    /// Evaluates a JSONata field to a value.
+    fn jsonata_value(
+        &self,
+        template: &jsonata::Template,
+        input: &Value,
+        env: &Env<'_>,
+        field: &str,
+    ) -> Result<Value, EvalError> {
+        let states = Self::states_object(input, env.context, None, None);
+        template.render(&self.bindings(&states, env), field)
     }
 
     fn pass(
@@ -680,6 +786,16 @@ impl<'a> Run<'a> {
                         compact(&other)
                     ))),
                 },
+                Some(TextField::Jsonata(template)) => {
+                    let field = name.trim_end_matches("Path");
+                    match self.jsonata_value(template, effective, env, field)? {
+                        Value::String(s) => Ok(Some(s)),
+                        other => Err(EvalError::Query(format!(
+                            "The {field} field must evaluate to a string, but it was {}",
+                            compact(&other)
+                        ))),
+                    }
+                }
             }
         };
         let error = text(&fail.error, "ErrorPath")?;
@@ -691,6 +807,22 @@ impl<'a> Run<'a> {
     fn wait_deadline(&self, wait: &WaitState, effective: &Value, env: &Env<'_>, now: i64) -> Result<i64, EvalError> {
         let scope = env.scope(effective);
         match &wait.wait_for {
+            WaitFor::SecondsExpr(template) => match self.jsonata_value(template, effective, env, "Seconds")? {
+                Value::Number(n) if n.as_i64().is_some_and(|s| s >= 0) => Ok(now + n.as_i64().unwrap_or(0) * 1000),
+                other => Err(EvalError::Query(format!(
+                    "The Seconds field must evaluate to a non-negative integer, but it was {}",
+                    compact(&other)
+                ))),
+            },
+            WaitFor::TimestampExpr(template) => {
+                let value = self.jsonata_value(template, effective, env, "Timestamp")?;
+                let text = value.as_str().map_or_else(|| compact(&value), str::to_owned);
+                parse_iso8601(&text).map(|n| (n / 1_000_000) as i64).ok_or_else(|| {
+                    EvalError::Query(format!(
+                        "The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format string: {text}"
+                    ))
+                })
+            }
             WaitFor::Seconds(s) => Ok(now + (*s as i64) * 1000),
             WaitFor::Timestamp(nanos, _) => Ok((*nanos / 1_000_000) as i64),
             WaitFor::SecondsPath(path) => {
@@ -736,6 +868,10 @@ impl<'a> Run<'a> {
         result: Payload,
         env: &Env<'_>,
     ) -> Result<Exit, EvalError> {
+        if let Some(fields) = &state.jsonata {
+            let states = Self::states_object(&raw, env.context, Some(&result), None);
+            return self.jsonata_exit(fields, &states, env, result);
+        }
         let selected = match selector {
             Some(template) => Arc::new(template.render(&env.scope(&result), &self.entropy)?),
             None => result,
@@ -802,6 +938,11 @@ impl<'a> Run<'a> {
                 let catcher = &catch[i];
                 let error_output = Arc::new(error.to_value());
                 let failed = |e: EvalError| e.into_states_error(&state.name, entry.entered);
+                if let Some(fields) = &catcher.jsonata {
+                    let states = Self::states_object(raw, env.context, None, Some(&error_output));
+                    let exit = self.jsonata_exit(fields, &states, env, error_output).map_err(failed)?;
+                    return Ok(Some(thread.exit(state, exit, Transition::Next(catcher.next))));
+                }
                 let assigned = self.assign(catcher.assign.as_ref(), &error_output, env).map_err(failed)?;
                 let output = through_result_path(&catcher.result_path, raw.clone(), error_output).map_err(failed)?;
                 Ok(Some(thread.exit(state, Exit { output, assigned }, Transition::Next(catcher.next))))
@@ -810,10 +951,49 @@ impl<'a> Run<'a> {
         }
     }
 
-    fn seconds(&self, field: &Option<Seconds>, scope: &Scope<'_>) -> Result<Option<u64>, EvalError> {
+    /// A count (`MaxConcurrency`, `ToleratedFailure…`): literal, read through its `…Path`
+    /// field (a number or a string holding one, as AWS accepts), or a JSONata expression.
+    fn count<T: Copy + std::str::FromStr + TryFrom<L>, L: Copy>(
+        &self,
+        count: &Count<L>,
+        scope: &Scope<'_>,
+        env: &Env<'_>,
+        field: &str,
+        from_json: impl Fn(&Value) -> Option<T>,
+    ) -> Result<T, EvalError> {
+        let kind = if field == "ToleratedFailurePercentage" { "float" } else { "integer" };
+        match count {
+            Count::Literal(n) => T::try_from(*n).map_err(|_| EvalError::Runtime(format!("{field} is out of range"))),
+            Count::Path(path) => number_at(path, scope, &format!("{field}Path"), kind, from_json),
+            Count::Jsonata(template) => {
+                let value = self.jsonata_value(template, scope.input, env, field)?;
+                from_json(&value).ok_or_else(|| {
+                    EvalError::Query(format!(
+                        "The {field} field must evaluate to a number, but it was {}",
+                        compact(&value)
+                    ))
+                })
+            }
+        }
+    }
+
+    fn seconds(
+        &self,
+        field: &Option<Seconds>,
+        scope: &Scope<'_>,
+        env: &Env<'_>,
+        name: &str,
+    ) -> Result<Option<u64>, EvalError> {
         match field {
             None => Ok(None),
             Some(Seconds::Literal(s)) => Ok(Some(*s)),
+            Some(Seconds::Jsonata(template)) => match self.jsonata_value(template, scope.input, env, name)? {
+                Value::Number(n) if n.as_u64().is_some_and(|s| s > 0) => Ok(n.as_u64()),
+                other => Err(EvalError::Query(format!(
+                    "The {name} field must evaluate to a positive integer, but it was {}",
+                    compact(&other)
+                ))),
+            },
             Some(Seconds::Path(path)) => {
                 let value =
                     path.select(scope).map_err(|miss| EvalError::Runtime(miss.invalid_path_message(path.as_str())))?;
@@ -839,13 +1019,14 @@ impl<'a> Run<'a> {
         let (state, raw, effective) = (entry.state, &entry.raw, &entry.effective);
         let lambda = is_lambda_function_arn(&task.resource);
         let scope = env.scope(effective);
-        let parameters = match &task.parameters {
-            Some(template) => Arc::new(template.render(&scope, &self.entropy)?),
-            None => effective.clone(),
+        let parameters = match (&task.parameters, state.jsonata.as_ref().and_then(|j| j.arguments.as_ref())) {
+            (_, Some(arguments)) => Arc::new(self.jsonata_value(arguments, effective, env, "Arguments")?),
+            (Some(template), None) => Arc::new(template.render(&scope, &self.entropy)?),
+            (None, None) => effective.clone(),
         };
         let credentials = task.credentials.as_ref().map(|c| c.render(&scope, &self.entropy)).transpose()?;
-        let timeout = self.seconds(&task.timeout, &scope)?;
-        let heartbeat = self.seconds(&task.heartbeat, &scope)?;
+        let timeout = self.seconds(&task.timeout, &scope, env, "TimeoutSeconds")?;
+        let heartbeat = self.seconds(&task.heartbeat, &scope, env, "HeartbeatSeconds")?;
         let resource = TaskResource::from_arn(&task.resource);
         if lambda {
             thread.emit(EventDetails::LambdaFunctionScheduled {
@@ -941,9 +1122,10 @@ impl<'a> Run<'a> {
         thread: &mut Thread<'_, 'a>,
     ) -> Result<Exit, EvalError> {
         let (state, raw, effective) = (entry.state, &entry.raw, &entry.effective);
-        let input = match &parallel.parameters {
-            Some(template) => Arc::new(template.render(&env.scope(effective), &self.entropy)?),
-            None => effective.clone(),
+        let input = match (&parallel.parameters, state.jsonata.as_ref().and_then(|j| j.arguments.as_ref())) {
+            (_, Some(arguments)) => Arc::new(self.jsonata_value(arguments, effective, env, "Arguments")?),
+            (Some(template), None) => Arc::new(template.render(&env.scope(effective), &self.entropy)?),
+            (None, None) => effective.clone(),
         };
         let variables = Arc::new(env.variables.clone());
         let variables = &variables;
@@ -995,12 +1177,31 @@ impl<'a> Run<'a> {
     ) -> Result<Exit, EvalError> {
         let (state, raw, effective, entered_at) = (entry.state, &entry.raw, &entry.effective, entry.entered_at);
         let scope = env.scope(effective);
-        let items = match &map.items_path {
-            None => Value::clone(effective),
-            Some(path) => {
+        let items_expr = state.jsonata.as_ref().and_then(|j| j.items.as_ref());
+        let items = match (&map.items_path, items_expr) {
+            (_, Some(template)) => {
+                let items = self.jsonata_value(template, effective, env, "Items")?;
+                if !items.is_array() {
+                    let text = match template {
+                        jsonata::Template::Expr(expr) => expr.as_str().to_owned(),
+                        _ => compact(&items),
+                    };
+                    return Err(EvalError::Query(format!(
+                        "The JSONata expression '{text}' specified for the field 'Items' returned an unexpected result type. Expected 'array', but was '{}' for value: {}",
+                        json_type(&items),
+                        compact(&items)
+                    )));
+                }
+                items
+            }
+            (None, None) => Value::clone(effective),
+            (Some(path), None) => {
                 path.eval(&scope).map_err(|miss| EvalError::Runtime(miss.invalid_path_message(path.as_str())))?
             }
         };
+        if state.jsonata.is_some() && !items.is_array() {
+            return Err(EvalError::Query(format!("Map state input must be an array but was: {}", compact(&items))));
+        }
         let Value::Array(items) = items else {
             let path = map.items_path.as_ref().map_or("$", Path::as_str);
             return Err(EvalError::Runtime(format!(
@@ -1009,17 +1210,17 @@ impl<'a> Run<'a> {
                 state.name
             )));
         };
-        let max_concurrency = count_u64(&map.max_concurrency, &scope, "MaxConcurrencyPath")?;
+        let max_concurrency = self.count(&map.max_concurrency, &scope, env, "MaxConcurrency", Value::as_u64)?;
         let tolerated_count = match &map.tolerated_failure_count {
             None => None,
-            Some(c) => Some(count_i64(c, &scope, "ToleratedFailureCountPath")?),
+            Some(c) => Some(self.count(c, &scope, env, "ToleratedFailureCount", Value::as_i64)?),
         };
         if tolerated_count.is_some_and(|c| c < 0) {
             return Err(EvalError::Runtime("ToleratedFailureCount cannot be negative.".into()));
         }
         let tolerated_percentage = match &map.tolerated_failure_percentage {
             None => None,
-            Some(c) => Some(count_f64(c, &scope, "ToleratedFailurePercentagePath")?),
+            Some(c) => Some(self.count(c, &scope, env, "ToleratedFailurePercentage", Value::as_f64)?),
         };
         if tolerated_percentage.is_some_and(|p| !(0.0..=100.0).contains(&p)) {
             return Err(EvalError::Runtime("ToleratedFailurePercentage must be between 0 and 100.".into()));
@@ -1134,9 +1335,19 @@ impl<'a> Run<'a> {
     ) -> Result<Payload, StatesError> {
         running.lock().unwrap_or_else(|e| e.into_inner())[index] = true;
         thread.emit(EventDetails::MapIterationStarted { name: state.name.clone(), index });
-        let input = match &map.item_selector {
-            None => item.clone(),
-            Some(template) => {
+        let input = match (&map.item_selector, state.jsonata.as_ref().and_then(|j| j.item_selector.as_ref())) {
+            (_, Some(selector)) => {
+                let context = self.context_with_item(state, entered_at, MapItem { index, value: item });
+                let variables = thread.variables.clone();
+                let env = Env { context: &context, variables: &variables };
+                let states = Self::states_object(effective, &context, None, None);
+                let rendered = selector
+                    .render(&self.bindings(&states, &env), "ItemSelector")
+                    .map_err(|e| e.into_states_error(&state.name, thread.last))?;
+                Arc::new(rendered)
+            }
+            (None, None) => item.clone(),
+            (Some(template), None) => {
                 let context = self.context_with_item(state, entered_at, MapItem { index, value: item });
                 let variables = thread.variables.clone();
                 let env = Env { context: &context, variables: &variables };
@@ -1201,6 +1412,40 @@ fn through_result_path(result_path: &ResultPath, raw: Payload, result: Payload) 
     }
 }
 
+/// AWS's variable quotas: a variable, and all the variables of one `Assign`, hold at most
+/// 256 KiB of JSON text each.
+fn check_assignment(assigned: Map<String, Value>) -> Result<Map<String, Value>, EvalError> {
+    let too_big = |what: String| {
+        EvalError::Raised(StatesError::new(
+            ErrorName::DataLimitExceeded,
+            format!("{what} exceeds the maximum size of 256 KiB for assigned variables"),
+        ))
+    };
+    if let Some((name, _)) = assigned.iter().find(|(_, value)| exceeds_payload_limit(value)) {
+        return Err(too_big(format!("The variable '{name}'")));
+    }
+    let assigned = Value::Object(assigned);
+    if exceeds_payload_limit(&assigned) {
+        return Err(too_big("The Assign field".to_owned()));
+    }
+    match assigned {
+        Value::Object(map) => Ok(map),
+        _ => unreachable!("built as an object above"),
+    }
+}
+
+/// The JSON type name AWS uses in messages.
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
 /// AWS's payload quota: a state's result may not exceed 256 KiB of JSON text.
 fn check_result_size(result: &Value, state: &str) -> Result<(), EvalError> {
     if exceeds_payload_limit(result) {
@@ -1251,27 +1496,6 @@ fn number_at<T: std::str::FromStr>(
     from_json(&value)
         .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
         .ok_or_else(|| invalid_number(field, &value, kind, path))
-}
-
-fn count_u64(count: &Count<u64>, scope: &Scope<'_>, field: &str) -> Result<u64, EvalError> {
-    match count {
-        Count::Literal(n) => Ok(*n),
-        Count::Path(path) => number_at(path, scope, field, "integer", Value::as_u64),
-    }
-}
-
-fn count_i64(count: &Count<u64>, scope: &Scope<'_>, field: &str) -> Result<i64, EvalError> {
-    match count {
-        Count::Literal(n) => Ok(*n as i64),
-        Count::Path(path) => number_at(path, scope, field, "integer", Value::as_i64),
-    }
-}
-
-fn count_f64(count: &Count<f64>, scope: &Scope<'_>, field: &str) -> Result<f64, EvalError> {
-    match count {
-        Count::Literal(n) => Ok(*n),
-        Count::Path(path) => number_at(path, scope, field, "float", Value::as_f64),
-    }
 }
 
 /// Renders an execution's stored history as AWS `GetExecutionHistory` JSON.

@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use crate::choice::ChoiceRule;
 use crate::diagnostic::{DiagnosticCode, Diagnostics, child};
 use crate::error::{ErrorMatcher, ErrorName};
+use crate::jsonata;
 use crate::path::{Path, ReferencePath, Root};
 use crate::template::{Field, Template, compile_dynamic};
 
@@ -68,8 +69,25 @@ pub struct State {
     /// True when a field of the state reads the context object `$$`,
     /// so the runtime builds it only when needed.
     pub uses_context: bool,
+    /// The JSONata fields, when the state's query language is JSONata.
+    pub jsonata: Option<Box<JsonataFields>>,
     /// The type-specific fields.
     pub kind: StateKind,
+}
+
+/// The fields a JSONata state (or Choice rule, or Catcher) evaluates with `$states`.
+#[derive(Debug, Clone, Default)]
+pub struct JsonataFields {
+    /// `Arguments` (Task, Parallel): the task's or branches' input; default `$states.input`.
+    pub arguments: Option<jsonata::Template>,
+    /// `Output`: the state's output; default the result (or the input where there is none).
+    pub output: Option<jsonata::Template>,
+    /// `Assign`: variables set when the state ends.
+    pub assign: Option<jsonata::Template>,
+    /// `Items` (Map): the array to iterate; default `$states.input`.
+    pub items: Option<jsonata::Template>,
+    /// `ItemSelector` (Map): each iteration's input, with `$states.context.Map.Item`.
+    pub item_selector: Option<jsonata::Template>,
 }
 
 /// `InputPath` or `OutputPath`.
@@ -197,6 +215,8 @@ pub enum Seconds {
     Literal(u64),
     /// A reference path to read it from.
     Path(Path),
+    /// A JSONata expression.
+    Jsonata(jsonata::Template),
 }
 
 /// `Task`.
@@ -226,11 +246,22 @@ pub struct TaskState {
     pub transition: Transition,
 }
 
+/// What a Choice rule tests.
+#[derive(Debug, Clone)]
+pub enum ChoiceTest {
+    /// A JSONPath rule (comparison operators, And, Or, Not).
+    Rule(ChoiceRule),
+    /// A JSONata `Condition`.
+    Condition(jsonata::Template),
+}
+
 /// One element of `Choices`.
 #[derive(Debug, Clone)]
 pub struct Choice {
     /// The rule.
-    pub rule: ChoiceRule,
+    pub rule: ChoiceTest,
+    /// JSONata `Output` and `Assign` of this rule.
+    pub jsonata: Option<Box<JsonataFields>>,
     /// `Next`, resolved.
     pub next: StateId,
     /// `Assign` of this rule, applied when it matches.
@@ -259,6 +290,10 @@ pub enum WaitFor {
     Timestamp(i128, String),
     /// `TimestampPath`.
     TimestampPath(Path),
+    /// JSONata `Seconds`.
+    SecondsExpr(jsonata::Template),
+    /// JSONata `Timestamp`.
+    TimestampExpr(jsonata::Template),
 }
 
 /// `Wait`.
@@ -279,6 +314,8 @@ pub enum TextField {
     Literal(String),
     /// A path (or an intrinsic function) evaluated against the input.
     Dynamic(Field),
+    /// A JSONata expression.
+    Jsonata(jsonata::Template),
 }
 
 /// `Fail`.
@@ -327,6 +364,8 @@ pub enum Count<T> {
     Literal(T),
     /// A reference path.
     Path(Path),
+    /// A JSONata expression.
+    Jsonata(jsonata::Template),
 }
 
 /// `Map`.
@@ -425,6 +464,8 @@ pub struct Catcher {
     pub result_path: ResultPath,
     /// `Assign`, evaluated against the error output.
     pub assign: Option<Template>,
+    /// JSONata `Output` and `Assign`, with `$states.errorOutput`.
+    pub jsonata: Option<Box<JsonataFields>>,
 }
 
 impl Catcher {
@@ -461,7 +502,7 @@ pub fn parse_definition(text: &str) -> (Option<StateMachine>, Vec<crate::diagnos
             );
         }
     }
-    let machine = read_machine(&value, "", true, &mut diags);
+    let machine = read_machine(&value, "", true, QueryLanguage::JsonPath, &mut diags);
     if let Some(machine) = &machine {
         crate::validate::check_graph(machine, "", &mut diags);
     }
@@ -470,7 +511,13 @@ pub fn parse_definition(text: &str) -> (Option<StateMachine>, Vec<crate::diagnos
 }
 
 /// Reads a state machine (top level, branch or item processor) at `location`.
-fn read_machine(value: &Value, location: &str, top_level: bool, diags: &mut Diagnostics) -> Option<StateMachine> {
+fn read_machine(
+    value: &Value,
+    location: &str,
+    top_level: bool,
+    inherited: QueryLanguage,
+    diags: &mut Diagnostics,
+) -> Option<StateMachine> {
     let loc = if location.is_empty() { "/" } else { location };
     let Some(obj) = value.as_object() else {
         diags.error(DiagnosticCode::SchemaValidationFailed, loc, "expected a JSON object");
@@ -491,7 +538,8 @@ fn read_machine(value: &Value, location: &str, top_level: bool, diags: &mut Diag
     }
     let timeout_seconds = if top_level { fields.positive_int("TimeoutSeconds") } else { None };
     let query_language = match fields.string("QueryLanguage").as_deref() {
-        None | Some("JSONPath") => QueryLanguage::JsonPath,
+        None => inherited,
+        Some("JSONPath") => QueryLanguage::JsonPath,
         Some("JSONata") => QueryLanguage::Jsonata,
         Some(other) => {
             fields.diags.error(
@@ -599,14 +647,7 @@ fn read_state(
             parent_language
         }
     };
-    if language == QueryLanguage::Jsonata {
-        f.diags.error(
-            DiagnosticCode::SchemaValidationFailed,
-            location,
-            "QueryLanguage JSONata is not supported by this version of sfnlite",
-        );
-        return None;
-    }
+    f.jsonata = language == QueryLanguage::Jsonata;
     let type_name = type_name?;
     let has_io = type_name != "Fail";
     let input_path = if has_io { f.path_field("InputPath") } else { PathField::Default };
@@ -673,7 +714,13 @@ fn read_state(
         }
         "Wait" => {
             let mut found = Vec::new();
-            if let Some(v) = f.take("Seconds") {
+            if let Some(expr) = f.expression("Seconds") {
+                found.push(WaitFor::SecondsExpr(expr));
+            }
+            if let Some(expr) = f.expression("Timestamp") {
+                found.push(WaitFor::TimestampExpr(expr));
+            }
+            if let Some(v) = f.take_jsonpath_or_unused("Seconds") {
                 match v.as_u64() {
                     Some(s) => found.push(WaitFor::Seconds(s)),
                     None => f.diags.error(
@@ -686,7 +733,7 @@ fn read_state(
             if let Some(p) = f.path("SecondsPath") {
                 found.push(WaitFor::SecondsPath(p));
             }
-            if let Some(t) = f.string("Timestamp") {
+            if let Some(t) = f.take_jsonpath_or_unused("Timestamp").map(|v| v.as_str().unwrap_or_default().to_owned()) {
                 match crate::timestamp::parse_iso8601(&t) {
                     Some(at) => found.push(WaitFor::Timestamp(at, t)),
                     None => f.diags.error(
@@ -747,9 +794,20 @@ fn read_state(
             return None;
         }
     };
-    let uses_context = f.uses_context;
+    let jsonata = f.jsonata.then(|| {
+        let mut fields = f.jsonata_fields();
+        if type_name == "Task" || type_name == "Parallel" {
+            fields.arguments = f.jsonata_template("Arguments");
+        }
+        if type_name == "Map" {
+            fields.items = f.jsonata_template("Items");
+            fields.item_selector = f.jsonata_template("ItemSelector");
+        }
+        Box::new(fields)
+    });
+    let uses_context = f.uses_context || jsonata.is_some();
     f.finish();
-    Some(State { name: Arc::from(name), comment, input_path, output_path, uses_context, kind })
+    Some(State { name: Arc::from(name), comment, input_path, output_path, uses_context, jsonata, kind })
 }
 
 fn read_map(f: &mut Fields<'_, '_>, resolver: &Resolver<'_>) -> Option<StateKind> {
@@ -791,7 +849,8 @@ fn read_map(f: &mut Fields<'_, '_>, resolver: &Resolver<'_>) -> Option<StateKind
             }
         }
     }
-    let item_processor = processor_value.and_then(|p| read_machine(p, &processor_loc, false, f.diags));
+    let language = if f.jsonata { QueryLanguage::Jsonata } else { QueryLanguage::JsonPath };
+    let item_processor = processor_value.and_then(|p| read_machine(p, &processor_loc, false, language, f.diags));
     let items_path = f.path("ItemsPath");
     let item_selector = match (f.template("ItemSelector"), f.template("Parameters")) {
         (Some(s), None) | (None, Some(s)) => Some(s),
@@ -848,11 +907,84 @@ struct Fields<'v, 'd> {
     used: Vec<&'v str>,
     diags: &'d mut Diagnostics,
     uses_context: bool,
+    /// The object belongs to a JSONata state: JSONPath-only fields are not read (and so
+    /// are reported as unsupported), and `{% … %}` strings are expressions.
+    jsonata: bool,
 }
+
+/// Fields only JSONPath states have; a JSONata state leaves them unread, so they are
+/// reported as unsupported there.
+const JSONPATH_ONLY: &[&str] = &[
+    "InputPath",
+    "OutputPath",
+    "Parameters",
+    "ResultSelector",
+    "ResultPath",
+    "Result",
+    "ItemsPath",
+    "SecondsPath",
+    "TimestampPath",
+    "ErrorPath",
+    "CausePath",
+    "TimeoutSecondsPath",
+    "HeartbeatSecondsPath",
+    "MaxConcurrencyPath",
+    "ToleratedFailureCountPath",
+    "ToleratedFailurePercentagePath",
+    "Assign",
+    "ItemSelector",
+];
 
 impl<'v, 'd> Fields<'v, 'd> {
     fn new(obj: &'v Map<String, Value>, location: &'v str, diags: &'d mut Diagnostics) -> Fields<'v, 'd> {
-        Fields { obj, location, used: Vec::new(), diags, uses_context: false }
+        Fields { obj, location, used: Vec::new(), diags, uses_context: false, jsonata: false }
+    }
+
+    /// Reads a field, unless it is JSONPath-only and this is a JSONata object.
+    fn take_jsonpath(&mut self, key: &'v str) -> Option<&'v Value> {
+        if self.jsonata && JSONPATH_ONLY.contains(&key) {
+            return None;
+        }
+        self.take(key)
+    }
+
+    /// Reads a field that has not been read already (as an expression).
+    fn take_jsonpath_or_unused(&mut self, key: &'v str) -> Option<&'v Value> {
+        if self.used.contains(&key) {
+            return None;
+        }
+        self.take(key)
+    }
+
+    /// A JSONata template field (`Output`, `Arguments`, …).
+    fn jsonata_template(&mut self, key: &'v str) -> Option<jsonata::Template> {
+        let value = self.take(key)?;
+        let at = self.here(key);
+        Some(jsonata::Template::compile(value, &at, self.diags))
+    }
+
+    /// `Output` and `Assign` of a JSONata object.
+    fn jsonata_fields(&mut self) -> JsonataFields {
+        JsonataFields {
+            output: self.jsonata_template("Output"),
+            assign: self.jsonata_template("Assign"),
+            ..JsonataFields::default()
+        }
+    }
+
+    /// In a JSONata object, a `{% … %}` string field (`Seconds`, `TimeoutSeconds`, …).
+    fn expression(&mut self, key: &'v str) -> Option<jsonata::Template> {
+        if !self.jsonata {
+            return None;
+        }
+        match self.obj.get(key) {
+            Some(value @ Value::String(text)) if jsonata::expression_text(text).is_some() => {
+                self.used.push(key);
+                let at = self.here(key);
+                Some(jsonata::Template::compile(value, &at, self.diags))
+            }
+            _ => None,
+        }
     }
 
     fn here(&self, key: &str) -> String {
@@ -933,6 +1065,9 @@ impl<'v, 'd> Fields<'v, 'd> {
     }
 
     fn path(&mut self, key: &'v str) -> Option<Path> {
+        if self.jsonata && JSONPATH_ONLY.contains(&key) {
+            return None;
+        }
         let text = self.string(key)?;
         match Path::parse(&text) {
             Ok(p) => {
@@ -948,6 +1083,9 @@ impl<'v, 'd> Fields<'v, 'd> {
     }
 
     fn path_field(&mut self, key: &'v str) -> PathField {
+        if self.jsonata {
+            return PathField::Default;
+        }
         match self.obj.get(key) {
             None => {
                 self.used.push(key);
@@ -962,7 +1100,7 @@ impl<'v, 'd> Fields<'v, 'd> {
     }
 
     fn result_path(&mut self, key: &'v str) -> ResultPath {
-        match self.take(key) {
+        match self.take_jsonpath(key) {
             None => ResultPath::Default,
             Some(Value::Null) => ResultPath::Discard,
             Some(Value::String(text)) => match ReferencePath::parse(text) {
@@ -981,7 +1119,7 @@ impl<'v, 'd> Fields<'v, 'd> {
     }
 
     fn template(&mut self, key: &'v str) -> Option<Template> {
-        let value = self.take(key)?;
+        let value = self.take_jsonpath(key)?;
         let at = self.here(key);
         let template = Template::compile(value, &at, self.diags);
         if template.uses_context() {
@@ -991,6 +1129,9 @@ impl<'v, 'd> Fields<'v, 'd> {
     }
 
     fn seconds(&mut self, key: &'v str, path_key: &'v str) -> Option<Seconds> {
+        if let Some(expr) = self.expression(key) {
+            return Some(Seconds::Jsonata(expr));
+        }
         let literal = self.positive_int(key);
         let path = self.path(path_key);
         match (literal, path) {
@@ -1010,12 +1151,18 @@ impl<'v, 'd> Fields<'v, 'd> {
     }
 
     fn count_u64(&mut self, key: &'v str, path_key: &'v str) -> Option<Count<u64>> {
+        if let Some(expr) = self.expression(key) {
+            return Some(Count::Jsonata(expr));
+        }
         let literal = self.non_negative_int(key);
         let path = self.path(path_key);
         self.either(key, path_key, literal, path)
     }
 
     fn count_f64(&mut self, key: &'v str, path_key: &'v str) -> Option<Count<f64>> {
+        if let Some(expr) = self.expression(key) {
+            return Some(Count::Jsonata(expr));
+        }
         let literal = match self.take(key) {
             None => None,
             Some(v) => match v.as_f64() {
@@ -1048,8 +1195,11 @@ impl<'v, 'd> Fields<'v, 'd> {
     }
 
     fn text_field(&mut self, key: &'v str, path_key: &'v str) -> Option<TextField> {
+        if let Some(expr) = self.expression(key) {
+            return Some(TextField::Jsonata(expr));
+        }
         let literal = self.string(key);
-        let dynamic = self.string(path_key).and_then(|text| {
+        let dynamic = self.take_jsonpath(path_key).and_then(Value::as_str).map(str::to_owned).and_then(|text| {
             let at = self.here(path_key);
             let field = compile_dynamic(&text, &at, self.diags)?;
             if field.uses_context() {
@@ -1217,16 +1367,18 @@ impl<'v, 'd> Fields<'v, 'd> {
         for (i, (obj, loc)) in items.into_iter().enumerate() {
             let error_equals = self.error_equals(obj, &loc, i + 1 == count);
             let mut cf = Fields::new(obj, &loc, self.diags);
+            cf.jsonata = self.jsonata;
             cf.take("ErrorEquals");
             let result_path = cf.result_path("ResultPath");
             let assign = cf.template("Assign");
+            let jsonata = cf.jsonata.then(|| Box::new(cf.jsonata_fields()));
             let next = cf.string("Next");
             if next.is_none() && !obj.contains_key("Next") {
                 cf.diags.error(DiagnosticCode::SchemaValidationFailed, loc.clone(), "a Catcher needs 'Next'");
             }
             cf.finish();
             if let Some(next) = next.and_then(|n| resolver.resolve(&n, child(&loc, "Next"), "Next", self.diags)) {
-                out.push(Catcher { error_equals, next, result_path, assign });
+                out.push(Catcher { error_equals, next, result_path, assign, jsonata });
             }
         }
         out
@@ -1247,6 +1399,33 @@ impl<'v, 'd> Fields<'v, 'd> {
         let mut out = Vec::new();
         let mut ok = true;
         for (obj, loc) in items {
+            if self.jsonata {
+                let mut rf = Fields::new(obj, &loc, self.diags);
+                rf.jsonata = true;
+                rf.take("Comment");
+                let condition = rf.jsonata_template("Condition");
+                let fields = rf.jsonata_fields();
+                let next = rf.string("Next");
+                if condition.is_none() {
+                    rf.diags.error(
+                        DiagnosticCode::SchemaValidationFailed,
+                        loc.clone(),
+                        "a JSONata Choice rule needs 'Condition'",
+                    );
+                }
+                rf.finish();
+                let next = next.and_then(|n| resolver.resolve(&n, child(&loc, "Next"), "Next", self.diags));
+                match (condition, next) {
+                    (Some(condition), Some(next)) => out.push(Choice {
+                        rule: ChoiceTest::Condition(condition),
+                        next,
+                        assign: None,
+                        jsonata: Some(Box::new(fields)),
+                    }),
+                    _ => ok = false,
+                }
+                continue;
+            }
             let value = Value::Object(obj.clone());
             let rule = ChoiceRule::parse(&value, &loc, true, self.diags);
             let next = match obj.get("Next") {
@@ -1265,7 +1444,9 @@ impl<'v, 'd> Fields<'v, 'd> {
                 template
             });
             match (rule, next) {
-                (Some(rule), Some(next)) => out.push(Choice { rule, next, assign }),
+                (Some(rule), Some(next)) => {
+                    out.push(Choice { rule: ChoiceTest::Rule(rule), next, assign, jsonata: None })
+                }
                 _ => ok = false,
             }
         }
@@ -1286,7 +1467,8 @@ impl<'v, 'd> Fields<'v, 'd> {
         let mut out = Vec::new();
         let mut ok = true;
         for (i, item) in items.iter().enumerate() {
-            match read_machine(item, &child(&base, i), false, self.diags) {
+            let language = if self.jsonata { QueryLanguage::Jsonata } else { QueryLanguage::JsonPath };
+            match read_machine(item, &child(&base, i), false, language, self.diags) {
                 Some(m) => out.push(m),
                 None => ok = false,
             }

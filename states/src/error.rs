@@ -177,6 +177,9 @@ impl fmt::Display for StatesError {
 pub enum EvalError {
     /// A `States.Runtime` failure; the text is the part after AWS's "An error occurred…" prefix.
     Runtime(String),
+    /// A `States.QueryEvaluationError` (a JSONata expression failed); the text is the part
+    /// after the same prefix.
+    Query(String),
     /// Any other ASL error (`States.IntrinsicFailure`, `States.QueryEvaluationError`, …).
     Raised(StatesError),
 }
@@ -191,6 +194,12 @@ impl EvalError {
     pub fn into_states_error(self, state: &str, entered_event_id: u64) -> StatesError {
         match self {
             EvalError::Runtime(detail) => StatesError::runtime(state, entered_event_id, &detail),
+            EvalError::Query(detail) => StatesError::new(
+                ErrorName::QueryEvaluationError,
+                format!(
+                    "An error occurred while executing the state '{state}' (entered at the event id #{entered_event_id}). {detail}"
+                ),
+            ),
             EvalError::Raised(error) => error,
         }
     }

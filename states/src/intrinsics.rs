@@ -783,6 +783,12 @@ fn fix_negative_zero(value: &mut Value) {
     }
 }
 
+/// The lowercase hex digest of `data` with an AWS hash algorithm name (`MD5`, `SHA-1`,
+/// `SHA-256`, `SHA-384`, `SHA-512`), as `States.Hash` and JSONata's `$hash` compute it.
+pub fn hash_hex(data: &str, algorithm: &str) -> Option<String> {
+    hash(algorithm, data.as_bytes())
+}
+
 fn hash(algorithm: &str, data: &[u8]) -> Option<String> {
     let digest: Vec<u8> = match algorithm {
         "MD5" => Md5::digest(data).to_vec(),

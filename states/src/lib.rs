@@ -15,6 +15,7 @@ pub mod error;
 pub mod history;
 pub mod intrinsics;
 pub mod io;
+pub mod jsonata;
 pub mod path;
 pub mod template;
 pub mod timestamp;

@@ -68,6 +68,7 @@ mod tests {
             next: 7,
             result_path: ResultPath::Default,
             assign: None,
+            jsonata: None,
         }];
         let mut attempts = [0, 0];
         let a = ErrorName::parse("A");

@@ -1,0 +1,328 @@
+//! JSONata, as Step Functions uses it (`QueryLanguage: JSONata`).
+//!
+//! Expressions are written as `"{% … %}"` strings in a state's fields; they are parsed once,
+//! with the definition, by `jsonata-core`, and evaluated with `$states` bound to
+//! `{input, context, result?, errorOutput?}` and the workflow variables bound by name.
+//! AWS's additions (`$partition`, `$range`, `$hash`, `$random`, `$uuid`, `$parse`) are host
+//! functions; `$eval` is refused; `$now` and `$millis` read the time the runtime passes in,
+//! and randomness comes from the runtime's [`Entropy`], so evaluation stays deterministic.
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use jsonata_core::ast::AstNode;
+use jsonata_core::evaluator::{Context, Evaluator, EvaluatorError};
+use jsonata_core::parser::parse;
+use jsonata_core::value::JValue;
+use serde_json::{Map, Number, Value};
+
+use crate::diagnostic::{DiagnosticCode, Diagnostics, child};
+use crate::entropy::{Entropy, SeededEntropy};
+use crate::error::EvalError;
+use crate::timestamp::format_millis;
+
+/// A parsed JSONata expression (the text between `{%` and `%}`).
+#[derive(Debug, Clone)]
+pub struct Expr {
+    text: Box<str>,
+    ast: AstNode,
+}
+
+/// What an expression can read.
+#[derive(Clone, Copy)]
+pub struct Bindings<'a> {
+    /// The `$states` object.
+    pub states: &'a Value,
+    /// The workflow variables.
+    pub variables: &'a Map<String, Value>,
+    /// Randomness for `$random` and `$uuid`.
+    pub entropy: &'a dyn Entropy,
+    /// Now, in epoch milliseconds, for `$now` and `$millis`.
+    pub now_millis: i64,
+}
+
+/// The text of an expression when `text` is a `{% … %}` string.
+/// The string must start with `{%` and end with `%}` exactly: `" {% … %} "` is a literal.
+pub fn expression_text(text: &str) -> Option<&str> {
+    text.strip_prefix("{%").and_then(|t| t.strip_suffix("%}")).map(str::trim)
+}
+
+impl Expr {
+    /// Parses an expression. `$eval` is refused, as AWS does.
+    pub fn parse(text: &str) -> Result<Expr, String> {
+        if text.contains("$eval(") {
+            return Err("the JSONata function $eval is not supported".into());
+        }
+        let ast = parse(text).map_err(|e| e.to_string())?;
+        Ok(Expr { text: text.into(), ast })
+    }
+
+    /// The expression as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Evaluates; `Ok(None)` when the result is undefined.
+    pub fn eval_optional(&self, bindings: &Bindings<'_>, field: &str) -> Result<Option<Value>, EvalError> {
+        let mut context = Context::new();
+        context.bind("states".to_owned(), JValue::from(bindings.states.clone()));
+        for (name, value) in bindings.variables {
+            context.bind(name.clone(), JValue::from(value.clone()));
+        }
+        let mut evaluator = Evaluator::with_context(context);
+        register_functions(&mut evaluator, bindings);
+        match evaluator.evaluate(&self.ast, &JValue::Null) {
+            Ok(JValue::Undefined) => Ok(None),
+            Ok(value) => Ok(Some(to_json(&value))),
+            Err(e) => Err(EvalError::Query(format!(
+                "The JSONata expression '{}' specified for the field '{field}' threw an error during evaluation. {}",
+                self.text,
+                message(&e)
+            ))),
+        }
+    }
+
+    /// Evaluates; an undefined result is AWS's States.QueryEvaluationError.
+    pub fn eval(&self, bindings: &Bindings<'_>, field: &str) -> Result<Value, EvalError> {
+        self.eval_optional(bindings, field)?.ok_or_else(|| {
+            EvalError::Query(format!(
+                "The JSONata expression '{}' specified for the field '{field}' returned nothing (undefined).",
+                self.text
+            ))
+        })
+    }
+}
+
+/// Codes whose message differs between jsonata-core and jsonata-js (which AWS runs):
+/// AWS reports jsonata-js's text.
+const JSONATA_JS_MESSAGES: &[(&str, &str)] = &[("T1006", "T1006: Attempted to invoke a non-function")];
+
+fn message(e: &EvaluatorError) -> String {
+    let text = match e {
+        EvaluatorError::TypeError(m) | EvaluatorError::ReferenceError(m) | EvaluatorError::EvaluationError(m) => m,
+    };
+    match e.code().and_then(|code| JSONATA_JS_MESSAGES.iter().find(|(c, _)| *c == code)) {
+        Some((_, js)) => (*js).to_owned(),
+        None => text.clone(),
+    }
+}
+
+/// JSONata numbers are doubles; integral ones are written as integers, as AWS does.
+fn to_json(value: &JValue) -> Value {
+    match value {
+        JValue::Number(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => Value::Number(Number::from(*n as i64)),
+        JValue::Number(n) => Number::from_f64(*n).map_or(Value::Null, Value::Number),
+        JValue::Array(items) => Value::Array(items.iter().map(to_json).collect()),
+        JValue::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.to_string(), to_json(v))).collect()),
+        other => Value::from(other),
+    }
+}
+
+/// A JSONata sequence: one item stands for itself, as built-in functions return them.
+fn sequence(mut items: Vec<JValue>) -> JValue {
+    if items.len() == 1 { items.remove(0) } else { JValue::from(items) }
+}
+
+fn error(code: &str, text: &str) -> EvaluatorError {
+    EvaluatorError::EvaluationError(format!("{code}: {text}"))
+}
+
+fn number(value: Option<&JValue>) -> Option<f64> {
+    match value {
+        Some(JValue::Number(n)) => Some(*n),
+        _ => None,
+    }
+}
+
+fn register_functions(evaluator: &mut Evaluator, bindings: &Bindings<'_>) {
+    // Randomness: one draw from the runtime's entropy seeds this evaluation's generator.
+    let seed = Rc::new(Cell::new(bindings.entropy.next_u64()));
+    let now = bindings.now_millis;
+    let next = {
+        let seed = Rc::clone(&seed);
+        move || {
+            let generator = SeededEntropy::new(seed.get());
+            let value = generator.next_u64();
+            seed.set(value);
+            SeededEntropy::new(value)
+        }
+    };
+    let random = next.clone();
+    let _ = evaluator.register_fn_override("random", move |args: &[JValue]| {
+        let value = match number(args.first()) {
+            Some(seed) => SeededEntropy::new(seed.to_bits()).next_f64(),
+            None => random().next_f64(),
+        };
+        Ok(JValue::Number(value))
+    });
+    let _ = evaluator.register_fn("uuid", move |_: &[JValue]| Ok(JValue::from(next().uuid_v4())));
+    let _ = evaluator.register_fn_override("now", move |_: &[JValue]| Ok(JValue::from(format_millis(now))));
+    let _ = evaluator.register_fn_override("millis", move |_: &[JValue]| Ok(JValue::Number(now as f64)));
+    let _ = evaluator.register_fn_override("eval", |_: &[JValue]| {
+        Err(error("D3150", "the function $eval is not supported by AWS Step Functions"))
+    });
+    let _ = evaluator.register_fn("partition", |args: &[JValue]| {
+        let (Some(JValue::Array(items)), Some(size)) = (args.first(), number(args.get(1))) else {
+            return Err(error("T0410", "$partition expects an array and a chunk size"));
+        };
+        if size < 1.0 || size.fract() != 0.0 {
+            return Err(error("D3160", "the chunk size of $partition must be a positive integer"));
+        }
+        let chunks: Vec<JValue> =
+            items.iter().cloned().collect::<Vec<_>>().chunks(size as usize).map(|c| JValue::from(c.to_vec())).collect();
+        Ok(JValue::from(chunks))
+    });
+    let _ = evaluator.register_fn("range", |args: &[JValue]| {
+        let (Some(start), Some(end), Some(step)) = (number(args.first()), number(args.get(1)), number(args.get(2)))
+        else {
+            return Err(error("T0410", "$range expects a start, an end and a step"));
+        };
+        if step == 0.0 || ((end - start) / step) > 1000.0 {
+            return Err(error("D3161", "$range makes at most 1000 items, with a non-zero step"));
+        }
+        let mut items = Vec::new();
+        let mut current = start;
+        while (step > 0.0 && current <= end) || (step < 0.0 && current >= end) {
+            items.push(JValue::Number(current));
+            current += step;
+        }
+        Ok(sequence(items))
+    });
+    let _ = evaluator.register_fn("hash", |args: &[JValue]| {
+        let (Some(JValue::String(data)), Some(JValue::String(algorithm))) = (args.first(), args.get(1)) else {
+            return Err(error("T0410", "$hash expects a string and an algorithm name"));
+        };
+        crate::intrinsics::hash_hex(data, algorithm).map(JValue::from).ok_or_else(|| {
+            error("D3162", &format!("unknown hash algorithm '{algorithm}' (MD5, SHA-1, SHA-256, SHA-384, SHA-512)"))
+        })
+    });
+    let _ = evaluator.register_fn("parse", |args: &[JValue]| {
+        let Some(JValue::String(text)) = args.first() else {
+            return Err(error("T0410", "$parse expects a string"));
+        };
+        serde_json::from_str::<Value>(text)
+            .map(JValue::from)
+            .map_err(|e| error("D3163", &format!("$parse: the string is not JSON: {e}")))
+    });
+}
+
+/// A JSON value whose `{% … %}` strings are expressions (Arguments, Output, Assign, …).
+#[derive(Debug, Clone)]
+pub enum Template {
+    /// No expression inside.
+    Literal(Value),
+    /// A `{% … %}` string.
+    Expr(Box<Expr>),
+    /// An object with expressions below.
+    Object(Vec<(String, Template)>),
+    /// An array with expressions below.
+    Array(Vec<Template>),
+}
+
+impl Template {
+    /// Compiles a template, reporting bad expressions at `location`.
+    pub fn compile(value: &Value, location: &str, diags: &mut Diagnostics) -> Template {
+        if !has_expression(value) {
+            return Template::Literal(value.clone());
+        }
+        match value {
+            Value::String(text) => match expression_text(text).map(Expr::parse) {
+                Some(Ok(expr)) => Template::Expr(Box::new(expr)),
+                Some(Err(message)) => {
+                    diags.error(
+                        DiagnosticCode::SchemaValidationFailed,
+                        location,
+                        format!("invalid JSONata expression: {message}"),
+                    );
+                    Template::Literal(Value::Null)
+                }
+                None => Template::Literal(value.clone()),
+            },
+            Value::Object(map) => Template::Object(
+                map.iter().map(|(k, v)| (k.clone(), Template::compile(v, &child(location, k), diags))).collect(),
+            ),
+            Value::Array(items) => Template::Array(
+                items.iter().enumerate().map(|(i, v)| Template::compile(v, &child(location, i), diags)).collect(),
+            ),
+            other => Template::Literal(other.clone()),
+        }
+    }
+
+    /// Evaluates the template. `field` names it in errors (`Output`, `Arguments/FunctionName`).
+    pub fn render(&self, bindings: &Bindings<'_>, field: &str) -> Result<Value, EvalError> {
+        match self {
+            Template::Literal(value) => Ok(value.clone()),
+            Template::Expr(expr) => expr.eval(bindings, field),
+            Template::Array(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, t)| t.render(bindings, &format!("{field}/{i}")))
+                .collect::<Result<_, _>>()
+                .map(Value::Array),
+            Template::Object(fields) => {
+                let mut out = Map::with_capacity(fields.len());
+                for (key, template) in fields {
+                    out.insert(key.clone(), template.render(bindings, &format!("{field}/{key}"))?);
+                }
+                Ok(Value::Object(out))
+            }
+        }
+    }
+}
+
+/// True when a value holds a `{% … %}` string anywhere.
+pub fn has_expression(value: &Value) -> bool {
+    match value {
+        Value::String(text) => expression_text(text).is_some(),
+        Value::Object(map) => map.values().any(has_expression),
+        Value::Array(items) => items.iter().any(has_expression),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn eval(text: &str, states: Value) -> Result<Option<Value>, EvalError> {
+        let entropy = SeededEntropy::new(1);
+        let variables = Map::from_iter([("x".to_owned(), json!(41))]);
+        let bindings = Bindings { states: &states, variables: &variables, entropy: &entropy, now_millis: 0 };
+        Expr::parse(text).unwrap().eval_optional(&bindings, "Output")
+    }
+
+    #[test]
+    fn states_variables_and_aws_functions() {
+        let states = json!({"input": {"a": [1, 2, 3, 4, 5]}});
+        assert_eq!(eval("$states.input.a[2]", states.clone()), Ok(Some(json!(3))));
+        assert_eq!(eval("$x + 1", states.clone()), Ok(Some(json!(42))));
+        assert_eq!(eval("$partition($states.input.a, 2)", states.clone()), Ok(Some(json!([[1, 2], [3, 4], [5]]))));
+        assert_eq!(eval("$range(0, 10, 5)", states.clone()), Ok(Some(json!([0, 5, 10]))));
+        assert_eq!(eval("$parse('{\"k\": [true]}')", states.clone()), Ok(Some(json!({"k": [true]}))));
+        assert_eq!(eval("$hash('abc', 'MD5')", states.clone()), Ok(Some(json!("900150983cd24fb0d6963f7d28e17f72"))));
+        assert_eq!(eval("$now()", states.clone()), Ok(Some(json!("1970-01-01T00:00:00.000Z"))));
+        assert_eq!(eval("$states.input.missing", states.clone()), Ok(None));
+        let uuid = eval("$uuid()", states.clone()).unwrap().unwrap();
+        assert_eq!(uuid.as_str().map(str::len), Some(36));
+        assert_eq!(eval("$uuid()", states.clone()).unwrap().unwrap(), uuid, "same entropy, same uuid");
+        assert!(Expr::parse("$eval('1')").is_err());
+    }
+
+    #[test]
+    fn undefined_and_errors_use_aws_wording() {
+        let entropy = SeededEntropy::new(1);
+        let states = json!({"input": {}});
+        let variables = Map::new();
+        let bindings = Bindings { states: &states, variables: &variables, entropy: &entropy, now_millis: 0 };
+        let template = Template::compile(&json!({"r": "{% $nope %}"}), "/Output", &mut Diagnostics::default());
+        assert_eq!(
+            template.render(&bindings, "Output"),
+            Err(EvalError::Query(
+                "The JSONata expression '$nope' specified for the field 'Output/r' returned nothing (undefined)."
+                    .into()
+            ))
+        );
+    }
+}
