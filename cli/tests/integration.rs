@@ -573,3 +573,47 @@ fn stop_aborts_running_and_orphaned_executions() {
         ["ExecutionStarted", "WaitStateEntered", "ExecutionAborted"]
     );
 }
+
+/// JSONata with variables runs (the shipped example), and fields of the other query
+/// language are rejected where they stand.
+#[test]
+fn jsonata_example_and_query_language_rules() {
+    let out = sfnlite()
+        .args([
+            "--ephemeral",
+            "run",
+            "definitions/orders-jsonata.asl.json",
+            "--input-file",
+            "definitions/orders-jsonata.input.json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let output: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(output, serde_json::json!({"customer": "ana", "total": 105.5, "shipping": "express", "lines": 2}));
+
+    let dir = tempfile::tempdir().unwrap();
+    let mixed = temp_file(
+        &dir,
+        "mixed.asl.json",
+        r#"{"QueryLanguage": "JSONata", "StartAt": "A", "States": {
+            "A": {"Type": "Pass", "InputPath": "$.x", "Output": "{% $states.input %}", "Next": "B"},
+            "B": {"Type": "Pass", "QueryLanguage": "JSONPath", "End": true}
+        }}"#,
+    );
+    let out = sfnlite().arg("validate").arg(&mixed).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("at /States/A/InputPath: the field 'InputPath' is not supported when QueryLanguage is JSONata"),
+        "{text}"
+    );
+    assert!(text.contains("at /States/B/QueryLanguage"), "{text}");
+    let jsonpath = temp_file(
+        &dir,
+        "path.asl.json",
+        r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "Output": {}, "End": true}}}"#,
+    );
+    let out = sfnlite().arg("validate").arg(&jsonpath).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("'Output' is only supported when QueryLanguage is JSONata"));
+}

@@ -636,6 +636,14 @@ fn read_state(
     let comment = f.string("Comment");
     let language = match f.string("QueryLanguage").as_deref() {
         None => parent_language,
+        Some("JSONPath") if parent_language == QueryLanguage::Jsonata => {
+            f.diags.error(
+                DiagnosticCode::SchemaValidationFailed,
+                child(location, "QueryLanguage"),
+                "a state cannot use JSONPath when the state machine's QueryLanguage is JSONata",
+            );
+            QueryLanguage::Jsonata
+        }
         Some("JSONPath") => QueryLanguage::JsonPath,
         Some("JSONata") => QueryLanguage::Jsonata,
         Some(other) => {
@@ -912,6 +920,9 @@ struct Fields<'v, 'd> {
     jsonata: bool,
 }
 
+/// Fields only JSONata states have.
+const JSONATA_ONLY: &[&str] = &["Arguments", "Output", "Condition", "Items"];
+
 /// Fields only JSONPath states have; a JSONata state leaves them unread, so they are
 /// reported as unsupported there.
 const JSONPATH_ONLY: &[&str] = &[
@@ -1001,6 +1012,12 @@ impl<'v, 'd> Fields<'v, 'd> {
             if !self.used.contains(&key.as_str()) && !COMMON.contains(&key.as_str()) {
                 let type_name = self.obj.get("Type").and_then(Value::as_str);
                 let message = match type_name {
+                    _ if self.jsonata && JSONPATH_ONLY.contains(&key.as_str()) => {
+                        format!("the field '{key}' is not supported when QueryLanguage is JSONata")
+                    }
+                    _ if !self.jsonata && JSONATA_ONLY.contains(&key.as_str()) => {
+                        format!("the field '{key}' is only supported when QueryLanguage is JSONata")
+                    }
                     Some(t) => format!("the field '{key}' is not supported by a {t} state"),
                     None => format!("the field '{key}' is not supported here"),
                 };
