@@ -378,6 +378,17 @@ fn resume_after_a_crash_at_every_event_boundary() {
     eprintln!("resumed after {kill_points} kill points");
 }
 
+/// Waits until the process `pid` holds the store (it writes its pid there once it has the
+/// lock), then `settle` more, so that it has recorded its first events.
+fn wait_for_holder(store: &Path, pid: u32, settle: std::time::Duration) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::fs::read_to_string(store.join("owner.pid")).ok().as_deref().map(str::trim) != Some(&pid.to_string()) {
+        assert!(std::time::Instant::now() < deadline, "process {pid} never took the store");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(settle);
+}
+
 /// A real `kill -9` during a real-clock Wait: the resumed Wait sleeps only what remains.
 #[test]
 fn resume_after_sigkill_during_a_real_wait() {
@@ -386,7 +397,7 @@ fn resume_after_sigkill_during_a_real_wait() {
     let definition = temp_file(
         &dir,
         "nap.asl.json",
-        r#"{"StartAt": "Nap", "States": {"Nap": {"Type": "Wait", "Seconds": 2, "Next": "Done"}, "Done": {"Type": "Pass", "Result": "rested", "End": true}}}"#,
+        r#"{"StartAt": "Nap", "States": {"Nap": {"Type": "Wait", "Seconds": 5, "Next": "Done"}, "Done": {"Type": "Pass", "Result": "rested", "End": true}}}"#,
     );
     let mut child = Command::new(assert_cmd::cargo::cargo_bin!("sfnlite"))
         .arg("--store")
@@ -398,7 +409,7 @@ fn resume_after_sigkill_during_a_real_wait() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(700));
+    wait_for_holder(&store, child.id(), std::time::Duration::from_millis(1500));
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let status = sfnlite().arg("--store").arg(&store).args(["describe", "nap", "--format", "json"]).output().unwrap();
@@ -424,7 +435,7 @@ fn resume_after_sigkill_during_a_real_wait() {
         assert_eq!(event["id"], serde_json::json!(i + 1), "ids are consecutive");
     }
     let waited = history[2]["timestamp"].as_i64().unwrap() - history[1]["timestamp"].as_i64().unwrap();
-    assert!((2000..2500).contains(&waited), "the Wait lasted {waited} ms in all");
+    assert!((5000..6000).contains(&waited), "the Wait lasted {waited} ms in all");
 }
 
 /// A second process on a store in use waits for it, then says who holds it.
@@ -445,7 +456,7 @@ fn a_busy_store_names_its_holder() {
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    wait_for_holder(&store, holder.id(), std::time::Duration::from_millis(100));
     let out = sfnlite()
         .arg("--store")
         .arg(&store)
@@ -543,7 +554,7 @@ fn stop_aborts_running_and_orphaned_executions() {
             .unwrap()
     };
     let mut running = spawn("live");
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    wait_for_holder(&store, running.id(), std::time::Duration::from_millis(500));
     let out = sfnlite()
         .arg("--store")
         .arg(&store)
@@ -561,7 +572,7 @@ fn stop_aborts_running_and_orphaned_executions() {
     );
 
     let mut orphan = spawn("orphan");
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    wait_for_holder(&store, orphan.id(), std::time::Duration::from_millis(500));
     orphan.kill().unwrap();
     orphan.wait().unwrap();
     let out = sfnlite().arg("--store").arg(&store).args(["stop", "orphan"]).output().unwrap();
