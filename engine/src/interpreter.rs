@@ -17,10 +17,10 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use serde_json::{Map, Value, json};
 use sfnlite_states::definition::{
-    Catcher, ChoiceTest, Count, FailState, JitterStrategy, JsonataFields, MapState, ParallelState, PassState, Retrier,
-    Seconds, State, StateKind, StateMachine, TaskState, TextField, Transition, WaitFor, WaitState,
+    ChoiceTest, Count, FailState, JitterStrategy, JsonataFields, MapState, ParallelState, PassState, Seconds, State,
+    StateKind, StateMachine, TaskState, TextField, Transition, WaitFor, WaitState,
 };
-use sfnlite_states::definition::{PathField, ResultPath};
+use sfnlite_states::definition::{PathField, ResultHandling, ResultPath};
 use sfnlite_states::entropy::{Entropy, SeededEntropy};
 use sfnlite_states::history::{EventDetails, HistoryEvent, Payload, StateType, TaskResource};
 use sfnlite_states::io::exceeds_payload_limit;
@@ -309,27 +309,11 @@ enum Body<'s> {
 }
 
 impl<'s> Body<'s> {
-    fn retry(self) -> &'s [Retrier] {
+    fn handling(self) -> &'s ResultHandling {
         match self {
-            Body::Task(t) => &t.retry,
-            Body::Parallel(p) => &p.retry,
-            Body::Map(m) => &m.retry,
-        }
-    }
-
-    fn catch(self) -> &'s [Catcher] {
-        match self {
-            Body::Task(t) => &t.catch,
-            Body::Parallel(p) => &p.catch,
-            Body::Map(m) => &m.catch,
-        }
-    }
-
-    fn transition(self) -> Transition {
-        match self {
-            Body::Task(t) => t.transition,
-            Body::Parallel(p) => p.transition,
-            Body::Map(m) => m.transition,
+            Body::Task(t) => &t.handling,
+            Body::Parallel(p) => &p.handling,
+            Body::Map(m) => &m.handling,
         }
     }
 }
@@ -856,14 +840,11 @@ impl<'a> Run<'a> {
     }
 
     /// Result processing shared by Task, Parallel and Map: ResultSelector → (Assign) →
-    /// ResultPath → OutputPath.
-    #[allow(clippy::too_many_arguments)]
+    /// ResultPath → OutputPath (JSONata: Assign and Output with `$states.result`).
     fn shape_result(
         &self,
         state: &State,
-        selector: Option<&Template>,
-        result_path: &ResultPath,
-        assign: Option<&Template>,
+        handling: &ResultHandling,
         raw: Payload,
         result: Payload,
         env: &Env<'_>,
@@ -872,12 +853,12 @@ impl<'a> Run<'a> {
             let states = Self::states_object(&raw, env.context, Some(&result), None);
             return self.jsonata_exit(fields, &states, env, result);
         }
-        let selected = match selector {
+        let selected = match &handling.result_selector {
             Some(template) => Arc::new(template.render(&env.scope(&result), &self.entropy)?),
             None => result,
         };
-        let assigned = self.assign(assign, &selected, env)?;
-        let combined = through_result_path(result_path, raw, selected)?;
+        let assigned = self.assign(handling.assign.as_ref(), &selected, env)?;
+        let combined = through_result_path(&handling.result_path, raw, selected)?;
         Ok(Exit { output: through_path(&state.output_path, combined, env)?, assigned })
     }
 
@@ -888,7 +869,7 @@ impl<'a> Run<'a> {
         entry: Entry<'_>,
         thread: &mut Thread<'_, 'a>,
     ) -> Result<Flow, StatesError> {
-        let mut attempts = vec![0; body.retry().len()];
+        let mut attempts = vec![0; body.handling().retry.len()];
         let mut retry_count = 0;
         let variables = thread.variables.clone();
         loop {
@@ -900,7 +881,7 @@ impl<'a> Run<'a> {
                 Body::Map(map) => self.map_attempt(map, &entry, &env, thread).await,
             };
             let error = match attempt {
-                Ok(exit) => return Ok(thread.exit(entry.state, exit, body.transition())),
+                Ok(exit) => return Ok(thread.exit(entry.state, exit, body.handling().transition)),
                 Err(e) => e.into_states_error(&entry.state.name, entry.entered),
             };
             if let Some(flow) = self.recover_from(body, &entry, &env, &mut attempts, error, thread).await? {
@@ -921,8 +902,8 @@ impl<'a> Run<'a> {
         error: StatesError,
         thread: &mut Thread<'_, 'a>,
     ) -> Result<Option<Flow>, StatesError> {
-        let (state, raw, catch) = (entry.state, &entry.raw, body.catch());
-        match recover(body.retry(), catch, &error.error, attempts) {
+        let (state, raw, catch) = (entry.state, &entry.raw, &body.handling().catch);
+        match recover(&body.handling().retry, catch, &error.error, attempts) {
             Recovery::Retry { delay_millis, jitter } => {
                 let delay = match jitter {
                     JitterStrategy::None => delay_millis,
@@ -1090,15 +1071,7 @@ impl<'a> Run<'a> {
                 } else {
                     thread.emit(EventDetails::TaskSucceeded { resource, output: result.clone() });
                 }
-                self.shape_result(
-                    state,
-                    task.result_selector.as_ref(),
-                    &task.result_path,
-                    task.assign.as_ref(),
-                    raw.clone(),
-                    result,
-                    env,
-                )
+                self.shape_result(state, &task.handling, raw.clone(), result, env)
             }
             Err(error) => {
                 let (name, cause) = (error_text(&error.error), error.cause.clone());
@@ -1157,15 +1130,7 @@ impl<'a> Run<'a> {
             }
         }
         (thread.last, thread.last_time) = started;
-        self.shape_result(
-            state,
-            parallel.result_selector.as_ref(),
-            &parallel.result_path,
-            parallel.assign.as_ref(),
-            raw.clone(),
-            Arc::new(Value::Array(results)),
-            env,
-        )
+        self.shape_result(state, &parallel.handling, raw.clone(), Arc::new(Value::Array(results)), env)
     }
 
     async fn map_attempt(
@@ -1310,15 +1275,7 @@ impl<'a> Run<'a> {
         drop(pending);
         (thread.last, thread.last_time) = started;
         thread.emit(EventDetails::MapStateSucceeded);
-        self.shape_result(
-            state,
-            map.result_selector.as_ref(),
-            &map.result_path,
-            map.assign.as_ref(),
-            raw.clone(),
-            Arc::new(Value::Array(results)),
-            env,
-        )
+        self.shape_result(state, &map.handling, raw.clone(), Arc::new(Value::Array(results)), env)
     }
 
     #[allow(clippy::too_many_arguments)]

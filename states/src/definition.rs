@@ -173,6 +173,16 @@ impl StateType {
 }
 
 impl StateKind {
+    /// What a Task, Parallel or Map does with its result or error.
+    pub fn result_handling(&self) -> Option<&ResultHandling> {
+        match self {
+            StateKind::Task(t) => Some(&t.handling),
+            StateKind::Parallel(p) => Some(&p.handling),
+            StateKind::Map(m) => Some(&m.handling),
+            _ => None,
+        }
+    }
+
     /// The state's type.
     pub fn state_type(&self) -> StateType {
         match self {
@@ -226,22 +236,29 @@ pub struct TaskState {
     pub resource: String,
     /// `Parameters`.
     pub parameters: Option<Template>,
-    /// `ResultSelector`.
-    pub result_selector: Option<Template>,
-    /// `ResultPath`.
-    pub result_path: ResultPath,
     /// `TimeoutSeconds` / `TimeoutSecondsPath`.
     pub timeout: Option<Seconds>,
     /// `HeartbeatSeconds` / `HeartbeatSecondsPath`.
     pub heartbeat: Option<Seconds>,
     /// `Credentials`.
     pub credentials: Option<Template>,
+    /// ResultSelector, ResultPath, Assign, Retry, Catch, Next/End.
+    pub handling: ResultHandling,
+}
+
+/// What Task, Parallel and Map do with their result or their error.
+#[derive(Debug, Clone)]
+pub struct ResultHandling {
+    /// `ResultSelector`.
+    pub result_selector: Option<Template>,
+    /// `ResultPath`.
+    pub result_path: ResultPath,
+    /// `Assign`: workflow variables set when the state ends.
+    pub assign: Option<Template>,
     /// `Retry`.
     pub retry: Vec<Retrier>,
     /// `Catch`.
     pub catch: Vec<Catcher>,
-    /// `Assign`: workflow variables set when the state ends.
-    pub assign: Option<Template>,
     /// `Next` / `End`.
     pub transition: Transition,
 }
@@ -334,18 +351,8 @@ pub struct ParallelState {
     pub branches: Vec<StateMachine>,
     /// `Parameters`.
     pub parameters: Option<Template>,
-    /// `ResultSelector`.
-    pub result_selector: Option<Template>,
-    /// `ResultPath`.
-    pub result_path: ResultPath,
-    /// `Retry`.
-    pub retry: Vec<Retrier>,
-    /// `Catch`.
-    pub catch: Vec<Catcher>,
-    /// `Assign`: workflow variables set when the state ends.
-    pub assign: Option<Template>,
-    /// `Next` / `End`.
-    pub transition: Transition,
+    /// ResultSelector, ResultPath, Assign, Retry, Catch, Next/End.
+    pub handling: ResultHandling,
 }
 
 /// `ProcessorConfig.Mode`.
@@ -395,18 +402,8 @@ pub struct MapState {
     pub tolerated_failure_percentage: Option<Count<f64>>,
     /// `Label`.
     pub label: Option<String>,
-    /// `ResultSelector`.
-    pub result_selector: Option<Template>,
-    /// `ResultPath`.
-    pub result_path: ResultPath,
-    /// `Retry`.
-    pub retry: Vec<Retrier>,
-    /// `Catch`.
-    pub catch: Vec<Catcher>,
-    /// `Assign`: workflow variables set when the state ends.
-    pub assign: Option<Template>,
-    /// `Next` / `End`.
-    pub transition: Transition,
+    /// ResultSelector, ResultPath, Assign, Retry, Catch, Next/End.
+    pub handling: ResultHandling,
 }
 
 /// `JitterStrategy`.
@@ -681,8 +678,6 @@ fn read_state(
                 );
             }
             let parameters = f.template("Parameters");
-            let result_selector = f.template("ResultSelector");
-            let result_path = f.result_path("ResultPath");
             let timeout = f.seconds("TimeoutSeconds", "TimeoutSecondsPath");
             let heartbeat = f.seconds("HeartbeatSeconds", "HeartbeatSecondsPath");
             if let (Some(Seconds::Literal(t)), Some(Seconds::Literal(h))) = (&timeout, &heartbeat)
@@ -695,22 +690,14 @@ fn read_state(
                 );
             }
             let credentials = f.template("Credentials");
-            let retry = f.retriers();
-            let catch = f.catchers(resolver);
-            let assign = f.template("Assign");
-            let transition = f.transition(resolver)?;
+            let handling = f.result_handling(resolver)?;
             StateKind::Task(Box::new(TaskState {
                 resource: resource?,
                 parameters,
-                result_selector,
-                result_path,
                 timeout,
                 heartbeat,
                 credentials,
-                retry,
-                catch,
-                assign,
-                transition,
+                handling,
             }))
         }
         "Choice" => {
@@ -775,22 +762,8 @@ fn read_state(
         "Parallel" => {
             let branches = f.branches();
             let parameters = f.template("Parameters");
-            let result_selector = f.template("ResultSelector");
-            let result_path = f.result_path("ResultPath");
-            let retry = f.retriers();
-            let catch = f.catchers(resolver);
-            let assign = f.template("Assign");
-            let transition = f.transition(resolver)?;
-            StateKind::Parallel(Box::new(ParallelState {
-                branches: branches?,
-                parameters,
-                result_selector,
-                result_path,
-                retry,
-                catch,
-                assign,
-                transition,
-            }))
+            let handling = f.result_handling(resolver)?;
+            StateKind::Parallel(Box::new(ParallelState { branches: branches?, parameters, handling }))
         }
         "Map" => read_map(&mut f, resolver)?,
         other => {
@@ -879,12 +852,7 @@ fn read_map(f: &mut Fields<'_, '_>, resolver: &Resolver<'_>) -> Option<StateKind
     let tolerated_failure_count = f.count_u64("ToleratedFailureCount", "ToleratedFailureCountPath");
     let tolerated_failure_percentage = f.count_f64("ToleratedFailurePercentage", "ToleratedFailurePercentagePath");
     let label = f.string("Label");
-    let result_selector = f.template("ResultSelector");
-    let result_path = f.result_path("ResultPath");
-    let retry = f.retriers();
-    let catch = f.catchers(resolver);
-    let assign = f.template("Assign");
-    let transition = f.transition(resolver)?;
+    let handling = f.result_handling(resolver)?;
     Some(StateKind::Map(Box::new(MapState {
         item_processor: item_processor?,
         mode,
@@ -898,12 +866,7 @@ fn read_map(f: &mut Fields<'_, '_>, resolver: &Resolver<'_>) -> Option<StateKind
         tolerated_failure_count,
         tolerated_failure_percentage,
         label,
-        result_selector,
-        result_path,
-        retry,
-        catch,
-        assign,
-        transition,
+        handling,
     })))
 }
 
@@ -1238,6 +1201,17 @@ impl<'v, 'd> Fields<'v, 'd> {
             (None, Some(t)) => Some(TextField::Dynamic(t)),
             (None, None) => None,
         }
+    }
+
+    /// ResultSelector, ResultPath, Assign, Retry, Catch and Next/End of a Task, Parallel or Map.
+    fn result_handling(&mut self, resolver: &Resolver<'_>) -> Option<ResultHandling> {
+        let result_selector = self.template("ResultSelector");
+        let result_path = self.result_path("ResultPath");
+        let assign = self.template("Assign");
+        let retry = self.retriers();
+        let catch = self.catchers(resolver);
+        let transition = self.transition(resolver)?;
+        Some(ResultHandling { result_selector, result_path, assign, retry, catch, transition })
     }
 
     fn transition(&mut self, resolver: &Resolver<'_>) -> Option<Transition> {

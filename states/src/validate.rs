@@ -19,17 +19,10 @@ pub fn successors(kind: &StateKind) -> Vec<usize> {
     match kind {
         StateKind::Pass(s) => push_transition(&s.transition, &mut out),
         StateKind::Wait(s) => push_transition(&s.transition, &mut out),
-        StateKind::Task(s) => {
-            push_transition(&s.transition, &mut out);
-            out.extend(s.catch.iter().map(|c| c.next));
-        }
-        StateKind::Parallel(s) => {
-            push_transition(&s.transition, &mut out);
-            out.extend(s.catch.iter().map(|c| c.next));
-        }
-        StateKind::Map(s) => {
-            push_transition(&s.transition, &mut out);
-            out.extend(s.catch.iter().map(|c| c.next));
+        StateKind::Task(_) | StateKind::Parallel(_) | StateKind::Map(_) => {
+            let handling = kind.result_handling().expect("Task, Parallel and Map have one");
+            push_transition(&handling.transition, &mut out);
+            out.extend(handling.catch.iter().map(|c| c.next));
         }
         StateKind::Choice(s) => {
             out.extend(s.choices.iter().map(|c| c.next));
@@ -45,9 +38,9 @@ fn is_terminal(kind: &StateKind) -> bool {
         StateKind::Succeed | StateKind::Fail(_) => true,
         StateKind::Pass(s) => s.transition == Transition::End,
         StateKind::Wait(s) => s.transition == Transition::End,
-        StateKind::Task(s) => s.transition == Transition::End,
-        StateKind::Parallel(s) => s.transition == Transition::End,
-        StateKind::Map(s) => s.transition == Transition::End,
+        StateKind::Task(_) | StateKind::Parallel(_) | StateKind::Map(_) => {
+            kind.result_handling().is_some_and(|h| h.transition == Transition::End)
+        }
         StateKind::Choice(_) => false,
     }
 }
