@@ -726,6 +726,22 @@ impl<'a> Run<'a> {
         Ok(Exit { output, assigned })
     }
 
+    /// The input of a task or of Parallel branches: JSONata `Arguments`, JSONPath
+    /// `Parameters`, or the effective input.
+    fn arguments(
+        &self,
+        state: &State,
+        parameters: Option<&Template>,
+        effective: &Payload,
+        env: &Env<'_>,
+    ) -> Result<Payload, EvalError> {
+        match (parameters, state.jsonata.as_ref().and_then(|j| j.arguments.as_ref())) {
+            (_, Some(arguments)) => Ok(Arc::new(self.jsonata_value(arguments, effective, env, "Arguments")?)),
+            (Some(template), None) => Ok(Arc::new(template.render(&env.scope(effective), &self.entropy)?)),
+            (None, None) => Ok(effective.clone()),
+        }
+    }
+
     /// Evaluates a JSONata field to a value.
     fn jsonata_value(
         &self,
@@ -1000,11 +1016,7 @@ impl<'a> Run<'a> {
         let (state, raw, effective) = (entry.state, &entry.raw, &entry.effective);
         let lambda = is_lambda_function_arn(&task.resource);
         let scope = env.scope(effective);
-        let parameters = match (&task.parameters, state.jsonata.as_ref().and_then(|j| j.arguments.as_ref())) {
-            (_, Some(arguments)) => Arc::new(self.jsonata_value(arguments, effective, env, "Arguments")?),
-            (Some(template), None) => Arc::new(template.render(&scope, &self.entropy)?),
-            (None, None) => effective.clone(),
-        };
+        let parameters = self.arguments(state, task.parameters.as_ref(), effective, env)?;
         let credentials = task.credentials.as_ref().map(|c| c.render(&scope, &self.entropy)).transpose()?;
         let timeout = self.seconds(&task.timeout, &scope, env, "TimeoutSeconds")?;
         let heartbeat = self.seconds(&task.heartbeat, &scope, env, "HeartbeatSeconds")?;
@@ -1095,11 +1107,7 @@ impl<'a> Run<'a> {
         thread: &mut Thread<'_, 'a>,
     ) -> Result<Exit, EvalError> {
         let (state, raw, effective) = (entry.state, &entry.raw, &entry.effective);
-        let input = match (&parallel.parameters, state.jsonata.as_ref().and_then(|j| j.arguments.as_ref())) {
-            (_, Some(arguments)) => Arc::new(self.jsonata_value(arguments, effective, env, "Arguments")?),
-            (Some(template), None) => Arc::new(template.render(&env.scope(effective), &self.entropy)?),
-            (None, None) => effective.clone(),
-        };
+        let input = self.arguments(state, parallel.parameters.as_ref(), effective, env)?;
         let variables = Arc::new(env.variables.clone());
         let variables = &variables;
         thread.emit(EventDetails::ParallelStateStarted);

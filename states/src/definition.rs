@@ -218,16 +218,9 @@ pub struct PassState {
     pub transition: Transition,
 }
 
-/// A number given literally or read from the input at run time (`TimeoutSeconds` / `TimeoutSecondsPath`).
-#[derive(Debug, Clone)]
-pub enum Seconds {
-    /// A literal value.
-    Literal(u64),
-    /// A reference path to read it from.
-    Path(Path),
-    /// A JSONata expression.
-    Jsonata(jsonata::Template),
-}
+/// `TimeoutSeconds` / `TimeoutSecondsPath` (and the heartbeat): a literal, a path, or a
+/// JSONata expression.
+pub type Seconds = Count<u64>;
 
 /// `Task`.
 #[derive(Debug, Clone)]
@@ -1114,20 +1107,7 @@ impl<'v, 'd> Fields<'v, 'd> {
         }
         let literal = self.positive_int(key);
         let path = self.path(path_key);
-        match (literal, path) {
-            (Some(_), Some(_)) => {
-                let loc = self.location.to_owned();
-                self.diags.error(
-                    DiagnosticCode::SchemaValidationFailed,
-                    loc,
-                    format!("use {key} or {path_key}, not both"),
-                );
-                None
-            }
-            (Some(s), None) => Some(Seconds::Literal(s)),
-            (None, Some(p)) => Some(Seconds::Path(p)),
-            (None, None) => None,
-        }
+        self.either(key, path_key, literal, path)
     }
 
     fn count_u64(&mut self, key: &'v str, path_key: &'v str) -> Option<Count<u64>> {
@@ -1157,15 +1137,16 @@ impl<'v, 'd> Fields<'v, 'd> {
         self.either(key, path_key, literal, path)
     }
 
+    /// Reports a field given both literally and through its `…Path` twin.
+    fn both(&mut self, key: &str, path_key: &str) {
+        let loc = self.location.to_owned();
+        self.diags.error(DiagnosticCode::SchemaValidationFailed, loc, format!("use {key} or {path_key}, not both"));
+    }
+
     fn either<T>(&mut self, key: &str, path_key: &str, literal: Option<T>, path: Option<Path>) -> Option<Count<T>> {
         match (literal, path) {
             (Some(_), Some(_)) => {
-                let loc = self.location.to_owned();
-                self.diags.error(
-                    DiagnosticCode::SchemaValidationFailed,
-                    loc,
-                    format!("use {key} or {path_key}, not both"),
-                );
+                self.both(key, path_key);
                 None
             }
             (Some(v), None) => Some(Count::Literal(v)),
@@ -1189,12 +1170,7 @@ impl<'v, 'd> Fields<'v, 'd> {
         });
         match (literal, dynamic) {
             (Some(_), Some(_)) => {
-                let loc = self.location.to_owned();
-                self.diags.error(
-                    DiagnosticCode::SchemaValidationFailed,
-                    loc,
-                    format!("use {key} or {path_key}, not both"),
-                );
+                self.both(key, path_key);
                 None
             }
             (Some(s), None) => Some(TextField::Literal(s)),
