@@ -13,8 +13,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
-use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
+use futures_util::{FutureExt, StreamExt};
 use serde_json::{Map, Value, json};
 use sfnlite_states::definition::{
     ChoiceTest, Count, FailState, JitterStrategy, JsonataFields, MapState, ParallelState, PassState, Seconds, State,
@@ -1228,57 +1228,66 @@ impl<'a> Run<'a> {
         };
         let mut pending = FuturesUnordered::new();
         let mut next = 0;
-        while next < total && pending.len() < limit {
-            pending.push(iteration(next));
-            next += 1;
-        }
         let mut results = vec![Value::Null; total];
         let mut failures = 0usize;
-        while let Some((index, outcome)) = pending.next().await {
-            match outcome {
-                Ok(output) => results[index] = Arc::unwrap_or_clone(output),
-                Err(error) => {
-                    failures += 1;
-                    let over_count = tolerated_count.is_none_or(|c| failures as i64 > c);
-                    let over_percentage =
-                        tolerated_percentage.is_none_or(|p| failures as f64 * 100.0 / total as f64 > p);
-                    let exceeded = if tolerance_set {
-                        (tolerated_count.is_some() && over_count || tolerated_count.is_none())
-                            && (tolerated_percentage.is_some() && over_percentage || tolerated_percentage.is_none())
-                    } else {
-                        true
-                    };
-                    if exceeded {
-                        drop(pending);
-                        let aborted: Vec<usize> = running
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .iter()
-                            .enumerate()
-                            .filter_map(|(i, r)| r.then_some(i))
-                            .collect();
-                        (thread.last, thread.last_time) = started;
-                        for i in aborted {
-                            thread.emit(EventDetails::MapIterationAborted { name: state.name.clone(), index: i });
-                        }
-                        thread.emit(EventDetails::MapStateFailed);
-                        let error = if tolerance_set {
-                            StatesError::new(
-                                ErrorName::ExceedToleratedFailureThreshold,
-                                "The specified tolerated failure threshold was exceeded",
-                            )
-                        } else {
-                            error
-                        };
-                        return Err(EvalError::Raised(error));
-                    }
-                    results[index] = error.to_value();
-                }
-            }
-            if next < total {
+        loop {
+            // Start iterations up to the limit, each as soon as it is pushed: one that never
+            // waits finishes right here, so its memory is freed before the next one starts.
+            let (index, outcome) = if next < total && pending.len() < limit {
                 pending.push(iteration(next));
                 next += 1;
+                match pending.next().now_or_never() {
+                    Some(Some(done)) => done,
+                    _ => continue,
+                }
+            } else {
+                match pending.next().await {
+                    Some(done) => done,
+                    None => break,
+                }
+            };
+            let error = match outcome {
+                Ok(output) => {
+                    results[index] = Arc::unwrap_or_clone(output);
+                    continue;
+                }
+                Err(error) => error,
+            };
+            failures += 1;
+            // With a tolerance, the Map fails once either threshold is exceeded;
+            // without one, at the first failure.
+            let exceeded = if tolerance_set {
+                tolerated_count.is_some_and(|c| failures as i64 > c)
+                    || tolerated_percentage.is_some_and(|p| failures as f64 * 100.0 / total as f64 > p)
+            } else {
+                true
+            };
+            if !exceeded {
+                results[index] = error.to_value();
+                continue;
             }
+            drop(pending);
+            let aborted: Vec<usize> = running
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .enumerate()
+                .filter_map(|(i, r)| r.then_some(i))
+                .collect();
+            (thread.last, thread.last_time) = started;
+            for i in aborted {
+                thread.emit(EventDetails::MapIterationAborted { name: state.name.clone(), index: i });
+            }
+            thread.emit(EventDetails::MapStateFailed);
+            let error = if tolerance_set {
+                StatesError::new(
+                    ErrorName::ExceedToleratedFailureThreshold,
+                    "The specified tolerated failure threshold was exceeded",
+                )
+            } else {
+                error
+            };
+            return Err(EvalError::Raised(error));
         }
         drop(pending);
         (thread.last, thread.last_time) = started;

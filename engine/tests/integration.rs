@@ -337,3 +337,31 @@ fn sled_store_contract_and_reopen() {
     let reopened = sfnlite_engine::SledStore::open(dir.path(), Duration::from_secs(1)).unwrap();
     assert_eq!(reopened.executions().unwrap().len(), 1, "records survive a reopen");
 }
+
+#[tokio::test(start_paused = true)]
+async fn map_fails_when_either_tolerance_is_exceeded() {
+    let map = |count: u64, percentage: u64| {
+        json!({"StartAt": "M", "States": {"M": {
+            "Type": "Map", "MaxConcurrency": 1,
+            "ToleratedFailureCount": count, "ToleratedFailurePercentage": percentage,
+            "ItemProcessor": {"StartAt": "T", "States": {"T": task("arn:aws:states:::lambda:invoke")}},
+            "End": true
+        }}})
+    };
+    let script = || {
+        let mut steps: Vec<Step> = (0..10).map(|_| Step::Ok(json!("ok"), 0)).collect();
+        steps[3] = Step::Err("Bad");
+        steps[7] = Step::Err("Bad");
+        Arc::new(FakeAdapter::default().script("T", steps))
+    };
+    let items = json!([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    // Two failures of ten: within a count of 5, over a percentage of 10.
+    let (outcome, _) = run(map(5, 10), items.clone(), script()).await;
+    assert_eq!(outcome.error.as_deref(), Some("States.ExceedToleratedFailureThreshold"));
+    // Within both: the failed items' results are their errors.
+    let (outcome, _) = run(map(5, 50), items, script()).await;
+    assert_eq!(outcome.status, Status::Succeeded);
+    let output = outcome.output.unwrap();
+    assert_eq!(output[3], json!({"Error": "Bad", "Cause": "Bad from fake"}));
+    assert_eq!(output[4], json!("ok"));
+}
