@@ -5,6 +5,8 @@
 //! - 1: the execution FAILED, TIMED_OUT or was ABORTED, or the definition is invalid;
 //! - 2: usage error or unreadable input (file, JSON, mock configuration);
 //! - 3: internal or store failure.
+//!
+//! A closed output pipe ends the process by SIGPIPE, as for other command-line tools.
 
 mod args;
 mod commands;
@@ -20,6 +22,12 @@ use clap::Parser;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // Writing to a closed pipe (`sfnlite history X | head`) ends the process quietly, as
+    // other command-line tools do, instead of panicking in println!.
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = args::Cli::parse();
     match commands::dispatch(cli) {
         Ok(code) => code,

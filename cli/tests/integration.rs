@@ -628,3 +628,77 @@ fn jsonata_example_and_query_language_rules() {
     let out = sfnlite().arg("validate").arg(&jsonpath).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("'Output' is only supported when QueryLanguage is JSONata"));
 }
+
+/// A Map whose failure was caught is a step that succeeded: redriving the execution
+/// (which failed later) reruns neither the Map nor the Catch's handler.
+#[test]
+fn redrive_keeps_a_caught_map() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let definition = temp_file(
+        &dir,
+        "caught.asl.json",
+        r#"{"StartAt": "Each", "States": {
+            "Each": {"Type": "Map", "MaxConcurrency": 1,
+                "ItemProcessor": {"StartAt": "Work", "States": {"Work": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": true}}},
+                "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Report"}], "End": true},
+            "Report": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Next": "Stop"},
+            "Stop": {"Type": "Fail", "Error": "Reported"}
+        }}"#,
+    );
+    let mocks = temp_file(
+        &dir,
+        "mocks.json",
+        r#"{"StateMachines": {"caught": {"TestCases": {"T": {"Work": "W", "Report": "R"}}}},
+            "MockedResponses": {"W": {"0": {"Return": 1}, "1": {"Throw": {"Error": "Boom"}}}, "R": {"0-9": {"Return": "sent"}}}}"#,
+    );
+    let mut run = sfnlite();
+    run.arg("--store")
+        .arg(&store)
+        .arg("run")
+        .arg(&definition)
+        .args(["--name", "c", "--clock", "virtual", "--input", "[1, 2]"]);
+    let out = run.arg("--mock-config").arg(&mocks).args(["--test-case", "T"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let mut redrive = sfnlite();
+    redrive.arg("--store").arg(&store).args(["redrive", "c", "--test-case", "T"]).arg("--mock-config").arg(&mocks);
+    assert_eq!(redrive.output().unwrap().status.code(), Some(1), "the Fail state fails again");
+    let types = types_of(&relative_history(&store, "c"));
+    let count = |t: &str| types.iter().filter(|x| *x == t).count();
+    assert_eq!(count("TaskScheduled"), 3, "two Work invocations and one Report, none rerun");
+    assert_eq!(count("MapStateEntered"), 1);
+    assert_eq!(count("FailStateEntered"), 2, "only the unsuccessful Fail state runs again");
+}
+
+#[test]
+fn names_and_definitions_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let hello = [
+        "run",
+        "definitions/hello.asl.json",
+        "--input-file",
+        "definitions/hello.input.json",
+        "--clock",
+        "virtual",
+        "--name",
+        "once",
+    ];
+    assert!(sfnlite().arg("--store").arg(&store).args(hello).output().unwrap().status.success());
+    let again = sfnlite().arg("--store").arg(&store).args(hello).output().unwrap();
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("an execution named 'once' already exists"));
+
+    // State names are unique across the whole machine, branches included.
+    let twice = temp_file(
+        &dir,
+        "twice.asl.json",
+        r#"{"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true, "Branches": [
+            {"StartAt": "Work", "States": {"Work": {"Type": "Pass", "End": true}}},
+            {"StartAt": "Work", "States": {"Work": {"Type": "Pass", "End": true}}}]}}}"#,
+    );
+    let out = sfnlite().arg("run").arg(&twice).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "an invalid definition exits 1");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("DUPLICATE_STATE_NAME] at /States/P/Branches/1/States/Work"), "{stderr}");
+}

@@ -158,19 +158,49 @@ pub(crate) struct Replay {
 fn exclude_unsuccessful(events: &[HistoryEvent], excluded: &mut [bool]) {
     // A state's Exited event follows the last event of that state, not its Entered event,
     // so walk each thread: an Entered is finished when its thread reaches a matching Exited.
-    let mut open: HashMap<u64, u64> = HashMap::new(); // event id -> the Entered it belongs to
+    // Also note, for every event, the Map or Parallel state it runs inside.
+    let by_id: HashMap<u64, &HistoryEvent> = events.iter().map(|e| (e.id, e)).collect();
+    let mut owner: HashMap<u64, u64> = HashMap::new(); // event id -> the Entered it belongs to
+    let mut enclosing: HashMap<u64, u64> = HashMap::new(); // event id -> the Map/Parallel Entered around it
     let mut finished: std::collections::HashSet<u64> = std::collections::HashSet::new();
     for event in events {
-        let owner = match &event.details {
+        let previous = event.previous_event_id;
+        let starts_child = by_id.get(&previous).is_some_and(|p| {
+            matches!(p.details, EventDetails::MapIterationStarted { .. } | EventDetails::ParallelStateStarted)
+        });
+        let around = if starts_child { owner.get(&previous) } else { enclosing.get(&previous) }.copied();
+        if let Some(around) = around {
+            enclosing.insert(event.id, around);
+        }
+        let own = match &event.details {
             EventDetails::StateEntered { .. } => Some(event.id),
-            _ => open.get(&event.previous_event_id).copied(),
+            _ => owner.get(&previous).copied(),
         };
-        if let (Some(entered), EventDetails::StateExited { .. }) = (owner, &event.details) {
-            finished.insert(entered);
-        } else if let Some(entered) = owner {
-            open.insert(event.id, entered);
+        match (own, &event.details) {
+            (Some(entered), EventDetails::StateExited { .. }) => {
+                finished.insert(entered);
+            }
+            (Some(entered), _) => {
+                owner.insert(event.id, entered);
+            }
+            _ => {}
         }
     }
+    // An event inside a state that finished (a Map whose failure was caught, retried or
+    // tolerated) belongs to a successful step: it is kept.
+    let kept_by_success = |id: u64| {
+        if owner.get(&id).is_some_and(|o| *o != id && finished.contains(o)) {
+            return true;
+        }
+        let mut around = enclosing.get(&id).copied();
+        while let Some(container) = around {
+            if finished.contains(&container) {
+                return true;
+            }
+            around = enclosing.get(&container).copied();
+        }
+        false
+    };
     let index: HashMap<u64, usize> = events.iter().enumerate().map(|(i, e)| (e.id, i)).collect();
     for (i, event) in events.iter().enumerate() {
         let parent_dropped = index.get(&event.previous_event_id).is_some_and(|&p| excluded[p]);
@@ -182,9 +212,7 @@ fn exclude_unsuccessful(events: &[HistoryEvent], excluded: &mut [bool]) {
                 | EventDetails::MapIterationFailed { .. }
                 | EventDetails::MapIterationAborted { .. }
                 | EventDetails::MapStateFailed
-                | EventDetails::MapStateAborted
                 | EventDetails::ParallelStateFailed
-                | EventDetails::ParallelStateAborted
         );
         let unfinished_simple_state = match &event.details {
             EventDetails::StateEntered { state_type, .. } => {
@@ -192,7 +220,7 @@ fn exclude_unsuccessful(events: &[HistoryEvent], excluded: &mut [bool]) {
             }
             _ => false,
         };
-        if parent_dropped || ends_attempt || unfinished_simple_state {
+        if parent_dropped || ((ends_attempt || unfinished_simple_state) && !kept_by_success(event.id)) {
             excluded[i] = true;
         }
     }
@@ -229,7 +257,7 @@ impl Replay {
         let mut replay = Replay::for_resume(events);
         let mut excluded = vec![false; replay.events.len()];
         for (i, event) in replay.events.iter().enumerate() {
-            excluded[i] = !replay.by_key.contains_key(&replay_key(event.previous_event_id, &event.details));
+            excluded[i] = replay.by_key.get(&replay_key(event.previous_event_id, &event.details)) != Some(&i);
         }
         exclude_unsuccessful(&replay.events, &mut excluded);
         replay = Replay::index(std::mem::take(&mut replay.events), &excluded);
@@ -349,6 +377,8 @@ enum Flow {
 struct Env<'e> {
     context: &'e Value,
     variables: &'e Map<String, Value>,
+    /// When the state was entered (from its stored event, so a replay sees the same time).
+    now: i64,
 }
 
 impl<'e> Env<'e> {
@@ -416,22 +446,34 @@ impl<'a> Run<'a> {
         self.replay.as_ref().is_some_and(|r| r.continues_after(event_id))
     }
 
+    fn pending_len(&self) -> usize {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
     /// Hands the events recorded so far to the store. Called before every effect, so that
-    /// an event is stored before the effect it announces.
-    fn flush(&self) {
+    /// an event is stored before the effect it announces. Once a write has failed, nothing
+    /// more is written (the stored history stays gap-free and resumable) and every effect
+    /// is refused: the execution ends, and `execute` reports the store error.
+    fn flush(&self) -> Result<(), EvalError> {
         let batch = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
-        if batch.is_empty() {
-            return;
+        let mut failed = self.store_error.lock().unwrap_or_else(|e| e.into_inner());
+        if failed.is_none()
+            && !batch.is_empty()
+            && let Err(e) = self.store.append(&self.info.arn, batch)
+        {
+            *failed = Some(e);
         }
-        if let Err(e) = self.store.append(&self.info.arn, batch) {
-            self.store_error.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(e);
+        match &*failed {
+            None => Ok(()),
+            Some(e) => Err(EvalError::Runtime(format!("the history could not be stored ({e}); the execution stops"))),
         }
     }
 
     /// Sleeps on the clock, after storing what was recorded.
-    async fn sleep_until(&self, deadline: i64) {
-        self.flush();
+    async fn sleep_until(&self, deadline: i64) -> Result<(), EvalError> {
+        self.flush()?;
         self.clock.sleep_until(deadline).await;
+        Ok(())
     }
 
     /// Runs the execution to its end, or until `stop` completes (AWS StopExecution).
@@ -446,17 +488,20 @@ impl<'a> Run<'a> {
         );
         let mut thread = Thread { run: self, last: started, last_time: started_at, variables: Arc::default() };
         let body = self.run_machine(machine, self.info.input.clone(), &mut thread);
-        let deadline = machine.timeout_seconds.map(|seconds| self.attempt_start + seconds as i64 * 1000);
+        let deadline = machine.timeout_seconds.map(|seconds| self.attempt_start.saturating_add(millis(seconds)));
         let timeout = async {
             match deadline {
                 Some(deadline) => self.clock.sleep_until(deadline).await,
                 None => std::future::pending().await,
             }
         };
+        // Biased, so that the outcome is deterministic when several are ready at once (a
+        // Wait ending exactly at the execution's deadline times out).
         let result = tokio::select! {
-            result = body => Ended::Finished(result),
-            () = timeout => Ended::TimedOut,
+            biased;
             request = stop => Ended::Stopped(request),
+            () = timeout => Ended::TimedOut,
+            result = body => Ended::Finished(result),
         };
         let last = thread.last;
         let (status, output, error, cause) = match result {
@@ -482,7 +527,7 @@ impl<'a> Run<'a> {
                 (Status::TimedOut, None, error, None)
             }
         };
-        self.flush();
+        let _ = self.flush();
         if let Some(e) = self.store_error.lock().unwrap_or_else(|e| e.into_inner()).take() {
             return Err(e);
         }
@@ -506,6 +551,12 @@ impl<'a> Run<'a> {
             let mut current = machine.start_at;
             let mut input = input;
             loop {
+                // A loop of states that never wait must still let the execution's timeout and
+                // a stop request run, and must not hold its history in memory forever.
+                tokio::task::consume_budget().await;
+                if self.pending_len() >= FLUSH_EVERY {
+                    self.flush().map_err(|e| e.into_states_error(&machine.states[current].name, thread.last))?;
+                }
                 let state = &machine.states[current];
                 match self.run_state(state, input, thread).await? {
                     Flow::Next(next, output) => {
@@ -556,7 +607,7 @@ impl<'a> Run<'a> {
         let runtime = |e: EvalError| e.into_states_error(&state.name, entered);
         let context = self.context(state, entered_at, 0, None);
         let variables = thread.variables.clone();
-        let env = Env { context: &context, variables: &variables };
+        let env = Env { context: &context, variables: &variables, now: entered_at };
         let effective = through_path(&state.input_path, input.clone(), &env).map_err(runtime)?;
         let exit = match &state.kind {
             StateKind::Pass(pass) => {
@@ -641,7 +692,7 @@ impl<'a> Run<'a> {
             StateKind::Wait(wait) => {
                 let until = self.wait_deadline(wait, &effective, &env, entered_at).map_err(runtime)?;
                 if !self.replayed_past(entered) {
-                    self.sleep_until(until).await;
+                    self.sleep_until(until).await.map_err(runtime)?;
                 }
                 let exit = match &state.jsonata {
                     Some(fields) => {
@@ -700,7 +751,7 @@ impl<'a> Run<'a> {
     }
 
     fn bindings<'b>(&'b self, states: &'b Value, env: &'b Env<'b>) -> Bindings<'b> {
-        Bindings { states, variables: env.variables, entropy: &self.entropy, now_millis: self.clock.now_millis() }
+        Bindings { states, variables: env.variables, entropy: &self.entropy, now_millis: env.now }
     }
 
     /// A JSONata state's end: `Assign`, and `Output` (or `default_output`).
@@ -808,7 +859,7 @@ impl<'a> Run<'a> {
         let scope = env.scope(effective);
         match &wait.wait_for {
             WaitFor::SecondsExpr(template) => match self.jsonata_value(template, effective, env, "Seconds")? {
-                Value::Number(n) if n.as_i64().is_some_and(|s| s >= 0) => Ok(now + n.as_i64().unwrap_or(0) * 1000),
+                Value::Number(n) if n.as_u64().is_some() => Ok(now.saturating_add(millis(n.as_u64().unwrap_or(0)))),
                 other => Err(EvalError::Query(format!(
                     "The Seconds field must evaluate to a non-negative integer, but it was {}",
                     compact(&other)
@@ -823,14 +874,14 @@ impl<'a> Run<'a> {
                     ))
                 })
             }
-            WaitFor::Seconds(s) => Ok(now + (*s as i64) * 1000),
+            WaitFor::Seconds(s) => Ok(now.saturating_add(millis(*s))),
             WaitFor::Timestamp(nanos, _) => Ok((*nanos / 1_000_000) as i64),
             WaitFor::SecondsPath(path) => {
                 let value = path.select(&scope).map_err(|_| {
                     EvalError::Runtime(format!("The SecondsPath parameter does not reference an input value: {path}"))
                 })?;
                 match value.as_i64() {
-                    Some(s) if s >= 0 => Ok(now + s * 1000),
+                    Some(s) if s >= 0 => Ok(now.saturating_add(millis(s as u64))),
                     Some(s) => Err(EvalError::Runtime(format!(
                         "The SecondsPath parameter references a negative value: {path} == {s}"
                     ))),
@@ -890,7 +941,7 @@ impl<'a> Run<'a> {
         let variables = thread.variables.clone();
         loop {
             let context = self.context(entry.state, entry.entered_at, retry_count, None);
-            let env = Env { context: &context, variables: &variables };
+            let env = Env { context: &context, variables: &variables, now: entry.entered_at };
             let attempt = match body {
                 Body::Task(task) => self.task_attempt(task, &entry, &env, retry_count, thread).await,
                 Body::Parallel(parallel) => self.parallel_attempt(parallel, &entry, &env, thread).await,
@@ -925,9 +976,9 @@ impl<'a> Run<'a> {
                     JitterStrategy::None => delay_millis,
                     JitterStrategy::Full => (self.entropy.next_f64() * delay_millis as f64) as u64,
                 };
-                let until = thread.last_time + delay as i64;
+                let until = thread.last_time.saturating_add(delay.min(i64::MAX as u64) as i64);
                 if !self.replayed_past(thread.last) {
-                    self.sleep_until(until).await;
+                    self.sleep_until(until).await.map_err(|e| e.into_states_error(&state.name, entry.entered))?;
                 }
                 Ok(None)
             }
@@ -1038,7 +1089,7 @@ impl<'a> Run<'a> {
             });
             thread.emit(EventDetails::TaskStarted { resource: resource.clone() });
         }
-        let deadline = timeout.map(|t| thread.last_time + t as i64 * 1000);
+        let deadline = timeout.map(|t| thread.last_time.saturating_add(millis(t)));
         let request = TaskRequest {
             state_name: state.name.to_string(),
             resource: task.resource.clone(),
@@ -1063,7 +1114,7 @@ impl<'a> Run<'a> {
                 ),
             )),
             Some(adapter) => {
-                self.flush();
+                self.flush()?;
                 let invocation = adapter.invoke(request);
                 match deadline {
                     Some(deadline) => tokio::select! {
@@ -1313,7 +1364,7 @@ impl<'a> Run<'a> {
             (_, Some(selector)) => {
                 let context = self.context_with_item(state, entered_at, MapItem { index, value: item });
                 let variables = thread.variables.clone();
-                let env = Env { context: &context, variables: &variables };
+                let env = Env { context: &context, variables: &variables, now: entered_at };
                 let states = Self::states_object(effective, &context, None, None);
                 let rendered = selector
                     .render(&self.bindings(&states, &env), "ItemSelector")
@@ -1324,7 +1375,7 @@ impl<'a> Run<'a> {
             (Some(template), None) => {
                 let context = self.context_with_item(state, entered_at, MapItem { index, value: item });
                 let variables = thread.variables.clone();
-                let env = Env { context: &context, variables: &variables };
+                let env = Env { context: &context, variables: &variables, now: entered_at };
                 let rendered = template
                     .render(&env.scope(effective), &self.entropy)
                     .map_err(|e| e.into_states_error(&state.name, thread.last))?;
@@ -1406,6 +1457,14 @@ fn check_assignment(assigned: Map<String, Value>) -> Result<Map<String, Value>, 
         Value::Object(map) => Ok(map),
         _ => unreachable!("built as an object above"),
     }
+}
+
+/// How many events may wait in memory before they are stored even without an effect.
+const FLUSH_EVERY: usize = 10_000;
+
+/// Seconds as milliseconds, saturating instead of overflowing on absurd values.
+fn millis(seconds: u64) -> i64 {
+    i64::try_from(seconds).unwrap_or(i64::MAX).saturating_mul(1000)
 }
 
 /// The JSON type name AWS uses in messages.

@@ -57,6 +57,14 @@ pub enum EngineError {
         /// Its status.
         status: &'static str,
     },
+    /// An execution with this name already exists (AWS ExecutionAlreadyExists).
+    #[error("an execution named '{name}' already exists ({arn}); choose another --name")]
+    AlreadyExists {
+        /// The name.
+        name: String,
+        /// Its ARN.
+        arn: String,
+    },
     /// The execution has already ended.
     #[error("execution {arn} has already ended ({status})")]
     AlreadyEnded {
@@ -162,10 +170,14 @@ impl Engine {
         request: StartRequest,
         stop: impl Future<Output = StopRequest>,
     ) -> Result<(ExecutionInfo, Outcome), EngineError> {
+        let arn = self.execution_arn(&request.state_machine_name, &request.execution_name);
+        if self.store.execution(&arn)?.is_some() {
+            return Err(EngineError::AlreadyExists { name: request.execution_name, arn });
+        }
         let definition = StateMachineRecord::new(&request.state_machine_name, &request.definition);
         self.store.put_state_machine(&definition)?;
         let record = ExecutionRecord {
-            arn: self.execution_arn(&request.state_machine_name, &request.execution_name),
+            arn,
             name: request.execution_name,
             state_machine_arn: self.state_machine_arn(&request.state_machine_name),
             state_machine_name: request.state_machine_name,
@@ -277,6 +289,11 @@ impl Engine {
         let machine = self.stored_machine(&record)?;
         let events = self.store.events(&record.arn)?;
         let info = self.info(&record);
+        // The process may have died after storing the last event but before the record.
+        if let Some(outcome) = ended(&events, &record) {
+            self.finish(record, &outcome)?;
+            return Ok((info, outcome));
+        }
         let replay = Replay::for_resume(events);
         let run =
             Run::new(info.clone(), self.clock.as_ref(), &self.registry, self.store.as_ref(), record.seed, Some(replay));
@@ -294,6 +311,19 @@ impl Engine {
     pub fn store(&self) -> &Arc<dyn HistoryStore> {
         &self.store
     }
+}
+
+/// The outcome a stored history already ends with, if it does.
+fn ended(events: &[HistoryEvent], record: &ExecutionRecord) -> Option<Outcome> {
+    let last = events.last()?;
+    let (status, output, error, cause) = match &last.details {
+        EventDetails::ExecutionSucceeded { output } => (Status::Succeeded, Some(Value::clone(output)), None, None),
+        EventDetails::ExecutionFailed { error, cause } => (Status::Failed, None, error.clone(), cause.clone()),
+        EventDetails::ExecutionTimedOut { error, cause } => (Status::TimedOut, None, error.clone(), cause.clone()),
+        EventDetails::ExecutionAborted { error, cause } => (Status::Aborted, None, error.clone(), cause.clone()),
+        _ => return None,
+    };
+    Some(Outcome { status, output, error, cause, start_millis: record.start_millis, stop_millis: last.timestamp })
 }
 
 /// Finds an execution by name, ARN, or a unique prefix of either.

@@ -365,3 +365,25 @@ async fn map_fails_when_either_tolerance_is_exceeded() {
     assert_eq!(output[3], json!({"Error": "Bad", "Cause": "Bad from fake"}));
     assert_eq!(output[4], json!("ok"));
 }
+
+/// A loop of states that never wait still yields, so the execution's timeout fires.
+#[tokio::test]
+async fn a_loop_that_never_waits_still_times_out() {
+    let definition = json!({"TimeoutSeconds": 1, "StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Next": "C"},
+        "C": {"Type": "Choice", "Choices": [{"Variable": "$.done", "IsPresent": true, "Next": "E"}], "Default": "A"},
+        "E": {"Type": "Succeed"}
+    }});
+    let (machine, _) = parse_definition(&definition.to_string());
+    let engine = Engine::new(Registry::new(), Arc::new(sfnlite_engine::SystemClock), Arc::new(MemoryStore::new()));
+    let request = StartRequest {
+        state_machine_name: "spin".into(),
+        definition: definition.to_string(),
+        execution_name: "spin".into(),
+        input: json!({}),
+        seed: 1,
+        virtual_clock: false,
+    };
+    let (_, outcome) = engine.run(&machine.unwrap(), request, std::future::pending()).await.unwrap();
+    assert_eq!(outcome.status, Status::TimedOut);
+}

@@ -495,6 +495,7 @@ pub fn parse_definition(text: &str) -> (Option<StateMachine>, Vec<crate::diagnos
     let machine = read_machine(&value, "", true, QueryLanguage::JsonPath, &mut diags);
     if let Some(machine) = &machine {
         crate::validate::check_graph(machine, "", &mut diags);
+        crate::validate::check_unique_names(machine, &mut diags);
     }
     let ok = !diags.has_errors();
     (machine.filter(|_| ok), diags.into_sorted())
@@ -653,7 +654,7 @@ fn read_state(
     let kind = match type_name.as_str() {
         "Pass" => {
             let parameters = f.template("Parameters");
-            let result = f.take("Result").cloned();
+            let result = f.take_jsonpath("Result").cloned();
             let result_path = f.result_path("ResultPath");
             let assign = f.template("Assign");
             let transition = f.transition(resolver)?;

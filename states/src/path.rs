@@ -382,7 +382,7 @@ fn bracket(text: &str) -> Result<(&str, &str), String> {
             '[' | '(' => depth += 1,
             ')' => depth = depth.saturating_sub(1),
             ']' => {
-                depth -= 1;
+                depth = depth.saturating_sub(1);
                 if depth == 0 {
                     return Ok((&text[1..i], &text[i + 1..]));
                 }

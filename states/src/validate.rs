@@ -105,3 +105,39 @@ pub fn check_graph(machine: &StateMachine, location: &str, diags: &mut Diagnosti
         }
     }
 }
+
+/// ASL: "State names MUST be unique within the scope of the whole state machine", Parallel
+/// branches and Map item processors included. (Duplicates within one `States` object are
+/// found on the JSON text, by `duplicates`.)
+pub fn check_unique_names(machine: &StateMachine, diags: &mut Diagnostics) {
+    fn walk<'m>(
+        machine: &'m StateMachine,
+        location: &str,
+        seen: &mut std::collections::HashMap<&'m str, String>,
+        diags: &mut Diagnostics,
+    ) {
+        let states_loc = child(location, "States");
+        for state in &machine.states {
+            let here = child(&states_loc, &state.name);
+            if let Some(first) = seen.get(&*state.name) {
+                diags.error(
+                    DiagnosticCode::DuplicateStateName,
+                    here.clone(),
+                    format!("the state name '{}' is already used at {first}", state.name),
+                );
+            } else {
+                seen.insert(&state.name, here.clone());
+            }
+            match &state.kind {
+                StateKind::Parallel(p) => {
+                    for (b, branch) in p.branches.iter().enumerate() {
+                        walk(branch, &child(&child(&here, "Branches"), b), seen, diags);
+                    }
+                }
+                StateKind::Map(m) => walk(&m.item_processor, &child(&here, "ItemProcessor"), seen, diags),
+                _ => {}
+            }
+        }
+    }
+    walk(machine, "", &mut std::collections::HashMap::new(), diags);
+}

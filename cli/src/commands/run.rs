@@ -18,7 +18,10 @@ pub(crate) fn run(args: RunArgs, store: &Option<std::path::PathBuf>, ephemeral: 
     let (text, machine, diagnostics) = load(&args.definition)?;
     let Some(machine) = machine else {
         print_diagnostics(&args.definition.file, &diagnostics);
-        return Err(Failure::usage(anyhow!("{}: the definition is invalid", args.definition.file.display())));
+        return Err(Failure {
+            error: anyhow!("{}: the definition is invalid", args.definition.file.display()),
+            exit_code: 1,
+        });
     };
     let input = match (&args.input, &args.input_file) {
         (Some(text), _) => parse_json(text, "--input").map_err(Failure::usage)?,
@@ -36,9 +39,11 @@ pub(crate) fn run(args: RunArgs, store: &Option<std::path::PathBuf>, ephemeral: 
         stem.to_owned()
     });
     let seed = args.seed.unwrap_or_else(random_seed);
+    // The default name comes from the operating system's randomness, not from --seed:
+    // two runs with the same seed are two executions.
     let execution_name = args.name.clone().unwrap_or_else(|| {
         use sfnlite_states::entropy::{Entropy, SeededEntropy};
-        SeededEntropy::new(seed ^ 0x5f37_59df).uuid_v4()
+        SeededEntropy::new(random_seed()).uuid_v4()
     });
     let store = open_store(store, ephemeral)?;
     let virtual_clock = args.clock == ClockKind::Virtual;

@@ -37,7 +37,9 @@ pub(crate) fn open_store(store: &Option<PathBuf>, ephemeral: bool) -> Result<Arc
     } else {
         Arc::new(SledStore::open(&store_dir(store), lock_wait()).map_err(store_failure)?)
     };
-    match std::env::var("SFNLITE_TEST_CRASH_AFTER_EVENT").ok().and_then(|v| v.parse().ok()) {
+    // The crash hook exists in debug builds only (the tests run those).
+    let crash_after = if cfg!(debug_assertions) { std::env::var("SFNLITE_TEST_CRASH_AFTER_EVENT").ok() } else { None };
+    match crash_after.and_then(|v| v.parse().ok()) {
         Some(after) => Ok(Arc::new(CrashingStore { inner: opened, after })),
         None => Ok(opened),
     }

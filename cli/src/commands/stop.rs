@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::anyhow;
 use serde_json::json;
 use sfnlite_engine::{
-    Engine, ExecutionRecord, Registry, SledStore, StopRequest, StoreError, SystemClock, find_execution,
+    Engine, ExecutionRecord, ExecutionStatus, Registry, SledStore, StopRequest, StoreError, SystemClock, find_execution,
 };
 
 use super::Failure;
@@ -65,6 +65,9 @@ fn print(record: &ExecutionRecord) {
 }
 
 pub(crate) fn stop(args: StopArgs, store: &Option<PathBuf>) -> Result<ExitCode, Failure> {
+    if args.execution.trim().is_empty() {
+        return Err(Failure::usage(anyhow!("name the execution to stop")));
+    }
     let dir = store_dir(store);
     let request = StopRequest { error: args.error.clone(), cause: args.cause.clone() };
     match SledStore::open(&dir, Duration::from_millis(200)) {
@@ -97,9 +100,28 @@ pub(crate) fn stop(args: StopArgs, store: &Option<PathBuf>) -> Result<ExitCode, 
             loop {
                 match SledStore::open(&dir, Duration::from_millis(200)) {
                     Ok(opened) => {
-                        let record = find_execution(&opened, &args.execution).map_err(super::engine_failure)?;
+                        let _ = std::fs::remove_file(&path);
+                        let store = std::sync::Arc::new(opened);
+                        let mut record =
+                            find_execution(store.as_ref(), &args.execution).map_err(super::engine_failure)?;
+                        if record.status == ExecutionStatus::Running {
+                            // The holder ended without stopping it (it was not the runner, or
+                            // died first): nobody runs it now, so stop it here.
+                            let engine = Engine::new(Registry::new(), std::sync::Arc::new(SystemClock), store);
+                            let request = StopRequest { error: args.error.clone(), cause: args.cause.clone() };
+                            record = engine.abort_orphan(&record.arn, request).map_err(super::engine_failure)?;
+                        }
                         print(&record);
-                        return Ok(ExitCode::SUCCESS);
+                        return Ok(if record.status == ExecutionStatus::Aborted {
+                            ExitCode::SUCCESS
+                        } else {
+                            eprintln!(
+                                "sfnlite: execution {} ended {} before it could be stopped",
+                                record.name,
+                                record.status.as_str()
+                            );
+                            ExitCode::from(1)
+                        });
                     }
                     Err(StoreError::InUse { .. }) if started.elapsed() < Duration::from_secs(10) => continue,
                     Err(e) => {
