@@ -54,6 +54,8 @@ pub struct ExecutionInfo {
     pub region: String,
     /// The execution input.
     pub input: Payload,
+    /// How many times the execution was redriven (`$$.Execution.RedriveCount`).
+    pub redrive_count: u32,
 }
 
 /// How an execution ended.
@@ -581,7 +583,7 @@ impl<'a> Run<'a> {
                 "Name": self.info.name,
                 "RoleArn": self.info.role_arn,
                 "StartTime": format_millis(self.start_millis),
-                "RedriveCount": 0,
+                "RedriveCount": self.info.redrive_count,
             },
             "State": {"EnteredTime": format_millis(entered), "Name": &*state.name},
             "StateMachine": {"Id": self.info.state_machine_arn, "Name": self.info.state_machine_name},
@@ -717,6 +719,8 @@ impl<'a> Run<'a> {
                 return self.with_recovery(body, entry, thread).await;
             }
         };
+        // The thread's variables must not be shared when `exit` assigns to them.
+        drop(variables);
         Ok(thread.exit(state, exit.0, exit.1))
     }
 
@@ -938,8 +942,8 @@ impl<'a> Run<'a> {
     ) -> Result<Flow, StatesError> {
         let mut attempts = vec![0; body.handling().retry.len()];
         let mut retry_count = 0;
-        let variables = thread.variables.clone();
         loop {
+            let variables = thread.variables.clone();
             let context = self.context(entry.state, entry.entered_at, retry_count, None);
             let env = Env { context: &context, variables: &variables, now: entry.entered_at };
             let attempt = match body {
@@ -948,7 +952,10 @@ impl<'a> Run<'a> {
                 Body::Map(map) => self.map_attempt(map, &entry, &env, thread).await,
             };
             let error = match attempt {
-                Ok(exit) => return Ok(thread.exit(entry.state, exit, body.handling().transition)),
+                Ok(exit) => {
+                    drop(variables);
+                    return Ok(thread.exit(entry.state, exit, body.handling().transition));
+                }
                 Err(e) => e.into_states_error(&entry.state.name, entry.entered),
             };
             if let Some(flow) = self.recover_from(body, &entry, &env, &mut attempts, error, thread).await? {

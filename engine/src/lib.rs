@@ -148,6 +148,7 @@ impl Engine {
             role_arn: format!("arn:aws:iam::{ACCOUNT_ID}:role/sfnlite"),
             region: self.region.clone(),
             input: Arc::new(record.input.clone()),
+            redrive_count: record.redrive_count,
         }
     }
 

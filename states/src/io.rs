@@ -21,14 +21,6 @@ impl PathField {
             }
         }
     }
-
-    /// Like [`PathField::apply`], but takes ownership so that the default case does not copy.
-    pub fn apply_owned(&self, value: Value, context: &Value) -> Result<Value, EvalError> {
-        match self {
-            PathField::Default => Ok(value),
-            _ => self.apply(&Scope::new(&value, context)),
-        }
-    }
 }
 
 impl ResultPath {

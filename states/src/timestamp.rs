@@ -122,13 +122,6 @@ pub fn format_millis(millis: i64) -> String {
     )
 }
 
-/// Formats epoch milliseconds as `2024-01-31T12:00:00Z` (no fraction), the form of
-/// `$$.State.EnteredTime`'s siblings where AWS drops milliseconds.
-pub fn format_seconds(millis: i64) -> String {
-    let full = format_millis(millis);
-    format!("{}Z", &full[..19])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,7 +143,6 @@ mod tests {
         }
         assert_eq!(format_millis(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(format_millis(1_457_920_740_123), "2016-03-14T01:59:00.123Z");
-        assert_eq!(format_seconds(1_457_920_740_123), "2016-03-14T01:59:00Z");
         assert_eq!(format_millis(-1), "1969-12-31T23:59:59.999Z");
     }
 }
