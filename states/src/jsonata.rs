@@ -5,7 +5,8 @@
 //! `{input, context, result?, errorOutput?}` and the workflow variables bound by name.
 //! AWS's additions (`$partition`, `$range`, `$hash`, `$random`, `$uuid`, `$parse`) are host
 //! functions; `$eval` is refused; `$now` and `$millis` read the time the runtime passes in,
-//! and randomness comes from the runtime's [`Entropy`], so evaluation stays deterministic.
+//! and randomness comes from the runtime's [`Entropy`]: the same bindings, time and entropy give
+//! the same result.
 
 use std::cell::Cell;
 use std::rc::Rc;
