@@ -387,3 +387,81 @@ async fn a_loop_that_never_waits_still_times_out() {
     let (_, outcome) = engine.run(&machine.unwrap(), request, std::future::pending()).await.unwrap();
     assert_eq!(outcome.status, Status::TimedOut);
 }
+
+/// A resumed execution continues from the outputs in its history, not from recomputed ones
+/// (which may differ: UUIDs, random numbers, the time).
+#[tokio::test(start_paused = true)]
+async fn resume_adopts_stored_state_outputs() {
+    use sfnlite_engine::{ExecutionRecord, ExecutionStatus, StateMachineRecord};
+    use sfnlite_states::history::StateType;
+    let definition = json!({"StartAt": "Make", "States": {
+        "Make": {"Type": "Pass", "Parameters": {"id.$": "States.UUID()"}, "Next": "Nap"},
+        "Nap": {"Type": "Wait", "Seconds": 5, "Next": "Done"},
+        "Done": {"Type": "Pass", "End": true}
+    }})
+    .to_string();
+    let store = Arc::new(MemoryStore::new());
+    let machine = StateMachineRecord::new("m", &definition);
+    store.put_state_machine(&machine).unwrap();
+    let arn = "arn:aws:states:us-east-1:123456789012:execution:m:e".to_owned();
+    let record = ExecutionRecord {
+        arn: arn.clone(),
+        name: "e".into(),
+        state_machine_name: "m".into(),
+        state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:m".into(),
+        definition_hash: machine.hash.clone(),
+        input: json!({}),
+        status: ExecutionStatus::Running,
+        output: None,
+        error: None,
+        cause: None,
+        start_millis: EPOCH,
+        stop_millis: None,
+        seed: 1,
+        virtual_clock: true,
+        redrive_count: 0,
+    };
+    store.put_execution(&record).unwrap();
+    let event =
+        |id: u64, details: EventDetails| HistoryEvent { id, previous_event_id: id - 1, timestamp: EPOCH, details };
+    let stored = Arc::new(json!({"id": "recorded-before-the-crash"}));
+    store
+        .append(
+            &arn,
+            vec![
+                event(1, EventDetails::ExecutionStarted { input: Arc::new(json!({})), role_arn: "r".into() }),
+                event(
+                    2,
+                    EventDetails::StateEntered {
+                        state_type: StateType::Pass,
+                        name: "Make".into(),
+                        input: Arc::new(json!({})),
+                    },
+                ),
+                event(
+                    3,
+                    EventDetails::StateExited {
+                        state_type: StateType::Pass,
+                        name: "Make".into(),
+                        output: stored.clone(),
+                        assigned_variables: None,
+                    },
+                ),
+                event(
+                    4,
+                    EventDetails::StateEntered {
+                        state_type: StateType::Wait,
+                        name: "Nap".into(),
+                        input: stored.clone(),
+                    },
+                ),
+            ],
+        )
+        .unwrap();
+    let engine = Engine::new(Registry::new(), Arc::new(VirtualClock::starting_at(EPOCH + 2_000)), store.clone());
+    let (_, outcome) = engine.resume(&arn, std::future::pending()).await.unwrap();
+    assert_eq!(outcome.output, Some(json!({"id": "recorded-before-the-crash"})));
+    assert_eq!(outcome.stop_millis - EPOCH, 5_000, "the Wait slept only what remained");
+    let events = store.events(&arn).unwrap();
+    assert_eq!(events.len(), 8, "4 stored, then WaitStateExited, Done entered/exited, ExecutionSucceeded");
+}
