@@ -920,6 +920,9 @@ impl<'a> Run<'a> {
         result: Payload,
         env: &Env<'_>,
     ) -> Result<Exit, EvalError> {
+        // After the result is recorded (TaskSucceeded), so that a resume does not run the
+        // task again; Map and Parallel results are checked here too.
+        check_result_size(&result, &state.name)?;
         if let Some(fields) = &state.jsonata {
             let states = Self::states_object(&raw, env.context, Some(&result), None);
             return self.jsonata_exit(fields, &states, env, result);
@@ -1134,7 +1137,6 @@ impl<'a> Run<'a> {
         };
         match outcome {
             Ok(result) => {
-                check_result_size(&result, &state.name)?;
                 let result = Arc::new(result);
                 if lambda {
                     thread.emit(EventDetails::LambdaFunctionSucceeded { output: result.clone() });

@@ -465,3 +465,20 @@ async fn resume_adopts_stored_state_outputs() {
     let events = store.events(&arn).unwrap();
     assert_eq!(events.len(), 8, "4 stored, then WaitStateExited, Done entered/exited, ExecutionSucceeded");
 }
+
+/// The 256 KiB quota applies to a Map's collected results, not only to each iteration's.
+#[tokio::test(start_paused = true)]
+async fn map_results_over_the_payload_quota_fail() {
+    let definition = json!({"StartAt": "M", "States": {"M": {
+        "Type": "Map",
+        "ItemProcessor": {"StartAt": "Big", "States": {"Big": {"Type": "Pass", "Result": "x".repeat(1024), "End": true}}},
+        "End": true
+    }}});
+    let items = Value::Array((0..300).map(|i| json!(i)).collect());
+    let (outcome, _) = run(definition, items, Arc::new(FakeAdapter::default())).await;
+    assert_eq!(outcome.error.as_deref(), Some("States.DataLimitExceeded"));
+    assert_eq!(
+        outcome.cause.as_deref(),
+        Some("The state/task 'M' returned a result with a size exceeding the maximum number of bytes service limit.")
+    );
+}
