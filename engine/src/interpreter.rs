@@ -1409,8 +1409,10 @@ impl Thread<'_, '_> {
         // When replaying, the stored output and assignments win over the recomputed ones:
         // whatever was not deterministic (UUIDs, random numbers, draws in another order)
         // cannot make the resumed execution diverge from what was recorded.
-        let key = (self.last, format!("{}StateExited", state.kind.type_name()), state.name.to_string());
-        let stored = self.run.replay.as_ref().and_then(|r| r.by_key.get(&key).map(|&i| &r.events[i].details));
+        let stored = self.run.replay.as_ref().and_then(|r| {
+            let key = (self.last, format!("{}StateExited", state.kind.type_name()), state.name.to_string());
+            r.by_key.get(&key).map(|&i| &r.events[i].details)
+        });
         let exit = match stored {
             Some(EventDetails::StateExited { output, assigned_variables, .. }) => {
                 Exit { output: output.clone(), assigned: assigned_variables.as_deref().cloned() }

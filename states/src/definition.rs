@@ -780,7 +780,7 @@ fn read_state(
         }
         Box::new(fields)
     });
-    let uses_context = f.uses_context || jsonata.is_some();
+    let uses_context = f.uses_context;
     f.finish();
     Some(State { name: Arc::from(name), comment, input_path, output_path, uses_context, jsonata, kind })
 }
@@ -928,7 +928,9 @@ impl<'v, 'd> Fields<'v, 'd> {
     fn jsonata_template(&mut self, key: &'v str) -> Option<jsonata::Template> {
         let value = self.take(key)?;
         let at = self.here(key);
-        Some(jsonata::Template::compile(value, &at, self.diags))
+        let template = jsonata::Template::compile(value, &at, self.diags);
+        self.uses_context |= template.uses_context();
+        Some(template)
     }
 
     /// `Output` and `Assign` of a JSONata object.
@@ -949,7 +951,9 @@ impl<'v, 'd> Fields<'v, 'd> {
             Some(value @ Value::String(text)) if jsonata::expression_text(text).is_some() => {
                 self.used.push(key);
                 let at = self.here(key);
-                Some(jsonata::Template::compile(value, &at, self.diags))
+                let template = jsonata::Template::compile(value, &at, self.diags);
+                self.uses_context |= template.uses_context();
+                Some(template)
             }
             _ => None,
         }
@@ -1344,7 +1348,9 @@ impl<'v, 'd> Fields<'v, 'd> {
             if next.is_none() && !obj.contains_key("Next") {
                 cf.diags.error(DiagnosticCode::SchemaValidationFailed, loc.clone(), "a Catcher needs 'Next'");
             }
+            let catcher_reads_context = cf.uses_context;
             cf.finish();
+            self.uses_context |= catcher_reads_context;
             if let Some(next) = next.and_then(|n| resolver.resolve(&n, child(&loc, "Next"), "Next", self.diags)) {
                 out.push(Catcher { error_equals, next, result_path, assign, jsonata });
             }
@@ -1381,7 +1387,9 @@ impl<'v, 'd> Fields<'v, 'd> {
                         "a JSONata Choice rule needs 'Condition'",
                     );
                 }
+                let rule_reads_context = rf.uses_context;
                 rf.finish();
+                self.uses_context |= rule_reads_context;
                 let next = next.and_then(|n| resolver.resolve(&n, child(&loc, "Next"), "Next", self.diags));
                 match (condition, next) {
                     (Some(condition), Some(next)) => out.push(Choice {

@@ -271,6 +271,25 @@ impl Template {
     }
 }
 
+impl Template {
+    /// True when an expression may read `$states.context` (or `$states` as a whole), so the
+    /// runtime builds the context object only for the states that need it.
+    pub fn uses_context(&self) -> bool {
+        match self {
+            Template::Literal(_) => false,
+            Template::Expr(expr) => {
+                let text = expr.as_str();
+                text.match_indices("$states").any(|(i, _)| {
+                    let rest = &text[i + "$states".len()..];
+                    !(rest.starts_with(".input") || rest.starts_with(".result") || rest.starts_with(".errorOutput"))
+                })
+            }
+            Template::Object(fields) => fields.iter().any(|(_, t)| t.uses_context()),
+            Template::Array(items) => items.iter().any(Template::uses_context),
+        }
+    }
+}
+
 /// True when a value holds a `{% … %}` string anywhere.
 pub fn has_expression(value: &Value) -> bool {
     match value {
@@ -309,6 +328,15 @@ mod tests {
         assert_eq!(uuid.as_str().map(str::len), Some(36));
         assert_eq!(eval("$uuid()", states.clone()).unwrap().unwrap(), uuid, "same entropy, same uuid");
         assert!(Expr::parse("$eval('1')").is_err());
+    }
+
+    #[test]
+    fn context_use_is_found_at_load_time() {
+        let compile = |v: Value| Template::compile(&v, "/Output", &mut Diagnostics::default());
+        assert!(!compile(json!({"a": "{% $states.input.x + $states.result %}"})).uses_context());
+        assert!(compile(json!({"a": "{% $states.context.Execution.Id %}"})).uses_context());
+        assert!(compile(json!(["{% $keys($states) %}"])).uses_context(), "$states as a whole");
+        assert!(!compile(json!({"a": "$states.context (a literal)"})).uses_context());
     }
 
     #[test]

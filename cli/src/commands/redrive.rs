@@ -3,11 +3,10 @@
 
 use std::process::ExitCode;
 
-use sfnlite_engine::{Engine, find_execution};
+use sfnlite_engine::find_execution;
 
 use super::Failure;
-use super::setup::{clock, exit_code, open_store, registry, report, runtime, store_dir};
-use super::stop::stop_signal;
+use super::setup::{Continue, continue_execution, open_store, store_dir};
 use crate::args::RedriveArgs;
 
 pub(crate) fn redrive(
@@ -18,15 +17,5 @@ pub(crate) fn redrive(
     let stop_dir = (!ephemeral).then(|| store_dir(store));
     let store = open_store(store, ephemeral)?;
     let record = find_execution(store.as_ref(), &args.execution).map_err(super::engine_failure)?;
-    let registry = registry(&args.mocks)?;
-    let last_time = store.events(&record.arn).map_err(super::setup::store_failure)?.last().map(|e| e.timestamp);
-    let result = runtime(record.virtual_clock)?.block_on(async {
-        let engine = Engine::new(registry, clock(record.virtual_clock, last_time), store.clone());
-        let stop = stop_signal(stop_dir, record.arn.clone(), record.name.clone());
-        engine.redrive(&record.arn, stop).await
-    });
-    let (info, outcome) = result.map_err(super::engine_failure)?;
-    eprintln!("sfnlite: redrove {}: {}", info.name, outcome.status.as_str());
-    report(&info, &outcome, args.format);
-    Ok(exit_code(&outcome))
+    continue_execution(Continue::Redrive, &record, &store, stop_dir, &args.mocks, args.format)
 }

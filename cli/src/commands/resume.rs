@@ -2,11 +2,10 @@
 
 use std::process::ExitCode;
 
-use sfnlite_engine::{Engine, ExecutionStatus, find_execution};
+use sfnlite_engine::{ExecutionStatus, find_execution};
 
 use super::Failure;
-use super::setup::{clock, exit_code, open_store, registry, report, runtime, store_dir, store_failure};
-use super::stop::stop_signal;
+use super::setup::{Continue, continue_execution, open_store, store_dir, store_failure};
 use crate::args::ResumeArgs;
 
 pub(crate) fn resume(
@@ -32,17 +31,8 @@ pub(crate) fn resume(
     let mut code = ExitCode::SUCCESS;
     for record in targets {
         // This process holds the store, so no other process is running the execution.
-        let last_time = store.events(&record.arn).map_err(store_failure)?.last().map(|e| e.timestamp);
-        let registry = registry(&args.mocks)?;
-        let result = runtime(record.virtual_clock)?.block_on(async {
-            let engine = Engine::new(registry, clock(record.virtual_clock, last_time), store.clone());
-            let stop = stop_signal(stop_dir.clone(), record.arn.clone(), record.name.clone());
-            engine.resume(&record.arn, stop).await
-        });
-        let (info, outcome) = result.map_err(super::engine_failure)?;
-        eprintln!("sfnlite: resumed {}: {}", info.name, outcome.status.as_str());
-        report(&info, &outcome, args.format);
-        if exit_code(&outcome) != ExitCode::SUCCESS {
+        let ended = continue_execution(Continue::Resume, &record, &store, stop_dir.clone(), &args.mocks, args.format)?;
+        if ended != ExitCode::SUCCESS {
             code = ExitCode::from(1);
         }
     }

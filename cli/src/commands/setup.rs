@@ -159,3 +159,42 @@ pub(crate) fn report(info: &ExecutionInfo, outcome: &Outcome, format: RunFormat)
 pub(crate) fn exit_code(outcome: &Outcome) -> std::process::ExitCode {
     if outcome.status == Status::Succeeded { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::from(1) }
 }
+
+/// How to carry on a stored execution.
+#[derive(Clone, Copy)]
+pub(crate) enum Continue {
+    /// Finish one a process left RUNNING.
+    Resume,
+    /// Restart one that ended unsuccessfully.
+    Redrive,
+}
+
+/// Resumes or redrives a stored execution on the clock it was started with (a virtual one
+/// starts where its history stopped), then reports how it ended.
+pub(crate) fn continue_execution(
+    how: Continue,
+    record: &ExecutionRecord,
+    store: &Arc<dyn HistoryStore>,
+    stop_dir: Option<PathBuf>,
+    mocks: &MockArgs,
+    format: RunFormat,
+) -> Result<std::process::ExitCode, Failure> {
+    let last_time = store.events(&record.arn).map_err(store_failure)?.last().map(|e| e.timestamp);
+    let registry = registry(mocks)?;
+    let result = runtime(record.virtual_clock)?.block_on(async {
+        let engine = sfnlite_engine::Engine::new(registry, clock(record.virtual_clock, last_time), store.clone());
+        let stop = super::stop::stop_signal(stop_dir, record.arn.clone(), record.name.clone());
+        match how {
+            Continue::Resume => engine.resume(&record.arn, stop).await,
+            Continue::Redrive => engine.redrive(&record.arn, stop).await,
+        }
+    });
+    let (info, outcome) = result.map_err(super::engine_failure)?;
+    let verb = match how {
+        Continue::Resume => "resumed",
+        Continue::Redrive => "redrove",
+    };
+    eprintln!("sfnlite: {verb} {}: {}", info.name, outcome.status.as_str());
+    report(&info, &outcome, format);
+    Ok(exit_code(&outcome))
+}
