@@ -16,6 +16,38 @@ pub(crate) struct Cli {
     #[arg(long, global = true)]
     pub(crate) ephemeral: bool,
 
+    /// The config file (default: `sfnlite.toml` in the current directory; also SFNLITE_CONFIG).
+    #[arg(long, global = true, value_name = "FILE", conflicts_with = "no_config")]
+    pub(crate) config: Option<PathBuf>,
+
+    /// Read no config file.
+    #[arg(long, global = true)]
+    pub(crate) no_config: bool,
+
+    /// The local S3's root: bucket B is the folder DIR/B (default `<store>/data`; also SFNLITE_DATA_DIR).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub(crate) data_dir: Option<PathBuf>,
+
+    /// Where Athena and S3 tasks go: the embedded local services or AWS (also SFNLITE_BACKEND).
+    #[arg(long, global = true, value_enum)]
+    pub(crate) backend: Option<Backend>,
+
+    /// With `--backend aws`: the endpoint of an S3/Athena-compatible service (also AWS_ENDPOINT_URL).
+    #[arg(long, global = true, value_name = "URL")]
+    pub(crate) endpoint_url: Option<String>,
+
+    /// With `--backend aws`: the region (also AWS_REGION).
+    #[arg(long, global = true, value_name = "REGION")]
+    pub(crate) region: Option<String>,
+
+    /// With `--backend aws`: a profile of the shared AWS config files (also AWS_PROFILE).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub(crate) profile: Option<String>,
+
+    /// With `--backend aws`: address buckets by path, not host name (also SFNLITE_S3_FORCE_PATH_STYLE).
+    #[arg(long, global = true)]
+    pub(crate) force_path_style: bool,
+
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -39,6 +71,126 @@ pub(crate) enum Command {
     Stop(StopArgs),
     /// Restart a FAILED, TIMED_OUT or ABORTED execution from where it failed (AWS RedriveExecution).
     Redrive(RedriveArgs),
+    /// Print the settings in effect and where each came from.
+    Config(ConfigArgs),
+    /// Seed and read the S3 data that tasks and Athena see (like `aws s3`).
+    #[command(subcommand)]
+    S3(S3Command),
+    /// Run Athena statements (like the Athena console): create tables, query them.
+    #[command(subcommand)]
+    Athena(AthenaCommand),
+}
+
+/// Where Athena and S3 tasks go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Backend {
+    /// The embedded services: S3 is a folder tree, Athena an embedded SQL engine.
+    Local,
+    /// AWS (or an endpoint speaking its protocols), through the AWS SDK.
+    Aws,
+}
+
+impl Backend {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Backend::Local => "local",
+            Backend::Aws => "aws",
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ConfigArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+    pub(crate) format: TableFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum S3Command {
+    /// Copy a file or object: either side may be a local path or s3://bucket/key.
+    Cp(S3CpArgs),
+    /// List buckets, or the objects under s3://bucket[/prefix].
+    Ls(S3LsArgs),
+    /// Print an object.
+    Cat(S3UrlArg),
+    /// Delete an object (or, with --recursive, every object under a prefix).
+    Rm(S3RmArgs),
+    /// Make a bucket.
+    Mb(S3UrlArg),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct S3CpArgs {
+    /// The source: a local path or s3://bucket/key.
+    pub(crate) source: String,
+    /// The destination: a local path or s3://bucket/key (a trailing / keeps the source's name).
+    pub(crate) destination: String,
+    /// Copy a folder or prefix and everything below it.
+    #[arg(long, short = 'r')]
+    pub(crate) recursive: bool,
+    /// The Content-Type of uploaded objects (default: by file extension).
+    #[arg(long, value_name = "TYPE")]
+    pub(crate) content_type: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct S3LsArgs {
+    /// s3://bucket[/prefix]; no argument lists the buckets.
+    pub(crate) url: Option<String>,
+    /// Every object below the prefix, not just one level.
+    #[arg(long, short = 'r')]
+    pub(crate) recursive: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct S3RmArgs {
+    /// s3://bucket/key (or a prefix with --recursive).
+    pub(crate) url: String,
+    /// Delete every object under the prefix.
+    #[arg(long, short = 'r')]
+    pub(crate) recursive: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct S3UrlArg {
+    /// s3://bucket[/key]
+    pub(crate) url: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AthenaCommand {
+    /// Run one statement to its end and print its results.
+    Query(AthenaQueryArgs),
+}
+
+/// How `athena query` prints results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum QueryFormat {
+    /// An aligned table for people.
+    Table,
+    /// The result file exactly as Athena writes it.
+    Csv,
+    /// {"QueryExecution": ..., "Columns": [...], "Rows": [[...]]} with null for NULL.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AthenaQueryArgs {
+    /// The SQL statement.
+    pub(crate) sql: String,
+    /// The database of unqualified table names (QueryExecutionContext.Database).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) database: Option<String>,
+    /// The workgroup.
+    #[arg(long, value_name = "NAME", default_value = "primary")]
+    pub(crate) workgroup: String,
+    /// Where the result files go (ResultConfiguration.OutputLocation).
+    #[arg(long, value_name = "S3_URL")]
+    pub(crate) output_location: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = QueryFormat::Table)]
+    pub(crate) format: QueryFormat,
 }
 
 #[derive(Debug, Args)]
@@ -144,7 +296,7 @@ pub(crate) struct ResumeArgs {
     pub(crate) format: RunFormat,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub(crate) struct MockArgs {
     /// A Step Functions Local MockConfigFile with mocked task responses.
     #[arg(long, requires = "test_case", value_name = "FILE")]
@@ -178,7 +330,7 @@ pub(crate) enum ClockKind {
     Virtual,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub(crate) struct DefinitionArgs {
     /// The state machine definition (ASL JSON).
     pub(crate) file: PathBuf,
@@ -204,9 +356,9 @@ pub(crate) struct RunArgs {
     #[command(flatten)]
     pub(crate) mocks: MockArgs,
 
-    /// Which clock to use.
-    #[arg(long, value_enum, default_value_t = ClockKind::Real)]
-    pub(crate) clock: ClockKind,
+    /// Which clock to use (default: the config's for this file, else real).
+    #[arg(long, value_enum)]
+    pub(crate) clock: Option<ClockKind>,
 
     /// Output format.
     #[arg(long, value_enum, default_value_t = RunFormat::Text)]

@@ -1,9 +1,12 @@
 //! One module per verb. Each returns the exit code, or a [`Failure`] carrying its own.
 
+mod athena;
 mod inspect;
 mod redrive;
 mod resume;
 mod run;
+mod s3;
+mod services;
 mod setup;
 mod stop;
 mod validate;
@@ -12,7 +15,8 @@ use std::process::ExitCode;
 
 use sfnlite_engine::EngineError;
 
-use crate::args::{Cli, Command, ExecutionsCommand};
+use crate::args::{AthenaCommand, Cli, Command, ExecutionsCommand, TableFormat};
+use crate::config;
 
 /// An error that ends the command, with the exit code it maps to.
 pub(crate) struct Failure {
@@ -44,14 +48,61 @@ pub(crate) fn engine_failure(error: EngineError) -> Failure {
 
 pub(crate) fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
     let store = (&cli.store, cli.ephemeral);
+    // Settings are read only by the commands that use them, so a broken sfnlite.toml
+    // does not stop `validate` or `history`.
+    let needs_settings = !matches!(
+        cli.command,
+        Command::Validate(_) | Command::Executions(_) | Command::Describe(_) | Command::History(_) | Command::Stop(_)
+    );
+    let loaded = if needs_settings { Some(config::load(&cli).map_err(Failure::usage)?) } else { None };
+    let settings = || loaded.as_ref().ok_or_else(|| Failure::internal(anyhow::anyhow!("settings were not loaded")));
     match cli.command {
-        Command::Run(args) => run::run(args, &cli.store, cli.ephemeral),
+        Command::Run(ref args) => {
+            let settings = settings()?;
+            let services = services::open(settings)?;
+            run::run(args, settings, &services, &cli.store, cli.ephemeral)
+        }
         Command::Validate(args) => validate::validate(args),
-        Command::Resume(args) => resume::resume(args, &cli.store, cli.ephemeral),
+        Command::Resume(ref args) => {
+            let services = services::open(settings()?)?;
+            resume::resume(args, &cli.store, cli.ephemeral, &services)
+        }
         Command::Executions(ExecutionsCommand::List(args)) => inspect::list(args, store),
         Command::Describe(args) => inspect::describe(args, store),
         Command::History(args) => inspect::history(args, store),
         Command::Stop(args) => stop::stop(args, &cli.store),
-        Command::Redrive(args) => redrive::redrive(args, &cli.store, cli.ephemeral),
+        Command::Redrive(ref args) => {
+            let services = services::open(settings()?)?;
+            redrive::redrive(args, &cli.store, cli.ephemeral, &services)
+        }
+        Command::Config(ref args) => show_config(settings()?, args.format),
+        Command::S3(command) => {
+            let services = services::open(settings()?)?;
+            s3::s3(command, services)
+        }
+        Command::Athena(AthenaCommand::Query(args)) => {
+            let services = services::open(settings()?)?;
+            athena::query(args, services)
+        }
     }
+}
+
+/// `sfnlite config`: every setting, its value and where it came from.
+fn show_config(settings: &config::Settings, format: TableFormat) -> Result<ExitCode, Failure> {
+    let rows = settings.rows();
+    match format {
+        TableFormat::Json => {
+            let rows: Vec<serde_json::Value> =
+                rows.iter().map(|(k, v, s)| serde_json::json!({"setting": k, "value": v, "source": s})).collect();
+            println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+        }
+        TableFormat::Table => {
+            let width = rows.iter().map(|(k, _, _)| k.len()).max().unwrap_or(0);
+            let value_width = rows.iter().map(|(_, v, _)| v.chars().count()).max().unwrap_or(0).min(60);
+            for (key, value, source) in rows {
+                println!("{key:<width$}  {value:<value_width$}  ({source})");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

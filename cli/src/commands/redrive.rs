@@ -10,12 +10,13 @@ use super::setup::{Continue, continue_execution, open_store, store_dir};
 use crate::args::RedriveArgs;
 
 pub(crate) fn redrive(
-    args: RedriveArgs,
+    args: &RedriveArgs,
     store: &Option<std::path::PathBuf>,
     ephemeral: bool,
+    services: &super::services::Services,
 ) -> Result<ExitCode, Failure> {
     let stop_dir = (!ephemeral).then(|| store_dir(store));
     let store = open_store(store, ephemeral)?;
     let record = find_execution(store.as_ref(), &args.execution).map_err(super::engine_failure)?;
-    continue_execution(Continue::Redrive, &record, &store, stop_dir, &args.mocks, args.format)
+    continue_execution(Continue::Redrive, &record, &store, stop_dir, &args.mocks, services, args.format)
 }

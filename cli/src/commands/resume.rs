@@ -9,9 +9,10 @@ use super::setup::{Continue, continue_execution, open_store, store_dir, store_fa
 use crate::args::ResumeArgs;
 
 pub(crate) fn resume(
-    args: ResumeArgs,
+    args: &ResumeArgs,
     store: &Option<std::path::PathBuf>,
     ephemeral: bool,
+    services: &super::services::Services,
 ) -> Result<ExitCode, Failure> {
     let stop_dir = (!ephemeral).then(|| store_dir(store));
     let store = open_store(store, ephemeral)?;
@@ -31,7 +32,15 @@ pub(crate) fn resume(
     let mut code = ExitCode::SUCCESS;
     for record in targets {
         // This process holds the store, so no other process is running the execution.
-        let ended = continue_execution(Continue::Resume, &record, &store, stop_dir.clone(), &args.mocks, args.format)?;
+        let ended = continue_execution(
+            Continue::Resume,
+            &record,
+            &store,
+            stop_dir.clone(),
+            &args.mocks,
+            services,
+            args.format,
+        )?;
         if ended != ExitCode::SUCCESS {
             code = ExitCode::from(1);
         }

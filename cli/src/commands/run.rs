@@ -7,15 +7,34 @@ use serde_json::json;
 use sfnlite_engine::{Engine, StartRequest, SystemClock};
 
 use super::Failure;
+use super::services::Services;
 use super::setup::{clock, exit_code, open_store, registry, report, runtime, store_dir};
 use super::stop::stop_signal;
 use super::validate::{load, print_diagnostics};
 use crate::args::{ClockKind, RunArgs};
+use crate::config::Settings;
 use crate::input::{parse_json, read_file};
 
-pub(crate) fn run(args: RunArgs, store: &Option<std::path::PathBuf>, ephemeral: bool) -> Result<ExitCode, Failure> {
+pub(crate) fn run(
+    args: &RunArgs,
+    settings: &Settings,
+    services: &Services,
+    store: &Option<std::path::PathBuf>,
+    ephemeral: bool,
+) -> Result<ExitCode, Failure> {
     let stop_dir = (!ephemeral).then(|| store_dir(store));
-    let (text, machine, diagnostics) = load(&args.definition)?;
+    // The config's defaults for this file: substitutions (flags win), mocks and clock.
+    let defaults = settings.definition_defaults(&args.definition.file).cloned().unwrap_or_default();
+    let mut definition = args.definition.clone();
+    definition.substitutions.extend(defaults.substitutions.iter().map(|(k, v)| format!("{k}={v}")));
+    let mut mocks = args.mocks.clone();
+    if mocks.mock_config.is_none()
+        && let (Some(config), Some(test_case)) = (&defaults.mock_config, &defaults.test_case)
+    {
+        mocks.mock_config = Some(config.clone());
+        mocks.test_case = Some(test_case.clone());
+    }
+    let (text, machine, diagnostics) = load(&definition)?;
     let Some(machine) = machine else {
         print_diagnostics(&args.definition.file, &diagnostics);
         return Err(Failure {
@@ -31,8 +50,9 @@ pub(crate) fn run(args: RunArgs, store: &Option<std::path::PathBuf>, ephemeral: 
         }
         (None, None) => json!({}),
     };
-    let registry = registry(&args.mocks)?;
-    let state_machine_name = args.mocks.state_machine_name.clone().unwrap_or_else(|| {
+    let virtual_clock = args.clock.or(defaults.clock) == Some(ClockKind::Virtual);
+    let registry = registry(&mocks, services, virtual_clock)?;
+    let state_machine_name = mocks.state_machine_name.clone().unwrap_or_else(|| {
         let file_name = args.definition.file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
         let stem =
             file_name.strip_suffix(".asl.json").or_else(|| file_name.strip_suffix(".json")).unwrap_or(&file_name);
@@ -46,7 +66,6 @@ pub(crate) fn run(args: RunArgs, store: &Option<std::path::PathBuf>, ephemeral: 
         SeededEntropy::new(random_seed()).uuid_v4()
     });
     let store = open_store(store, ephemeral)?;
-    let virtual_clock = args.clock == ClockKind::Virtual;
     let result = runtime(virtual_clock)?.block_on(async {
         let engine = Engine::new(registry, clock(virtual_clock, None), store);
         let arn = engine.execution_arn(&state_machine_name, &execution_name);

@@ -16,6 +16,7 @@ use sfnlite_states::history::HistoryEvent;
 use sfnlite_states::timestamp::format_millis;
 
 use super::Failure;
+use super::services::Services;
 use crate::args::{MockArgs, RunFormat};
 use crate::input::{parse_json, read_file};
 
@@ -91,8 +92,8 @@ pub(crate) fn store_failure(error: StoreError) -> Failure {
     }
 }
 
-/// The adapters: the mocks of `--mock-config`, when given.
-pub(crate) fn registry(mocks: &MockArgs) -> Result<Registry, Failure> {
+/// The adapters: the mocks of `--mock-config`, when given (they win), then Athena and S3.
+pub(crate) fn registry(mocks: &MockArgs, services: &Services, virtual_clock: bool) -> Result<Registry, Failure> {
     let mut registry = Registry::new();
     if let (Some(path), Some(test_case)) = (&mocks.mock_config, &mocks.test_case) {
         let text = read_file(path).map_err(Failure::usage)?;
@@ -101,6 +102,7 @@ pub(crate) fn registry(mocks: &MockArgs) -> Result<Registry, Failure> {
             .map_err(|e| Failure::usage(anyhow!("{}: {e}", path.display())))?;
         registry.register(Arc::new(mock));
     }
+    super::services::register(&mut registry, services, virtual_clock);
     Ok(registry)
 }
 
@@ -177,10 +179,11 @@ pub(crate) fn continue_execution(
     store: &Arc<dyn HistoryStore>,
     stop_dir: Option<PathBuf>,
     mocks: &MockArgs,
+    services: &Services,
     format: RunFormat,
 ) -> Result<std::process::ExitCode, Failure> {
     let last_time = store.events(&record.arn).map_err(store_failure)?.last().map(|e| e.timestamp);
-    let registry = registry(mocks)?;
+    let registry = registry(mocks, services, record.virtual_clock)?;
     let result = runtime(record.virtual_clock)?.block_on(async {
         let engine = sfnlite_engine::Engine::new(registry, clock(record.virtual_clock, last_time), store.clone());
         let stop = super::stop::stop_signal(stop_dir, record.arn.clone(), record.name.clone());

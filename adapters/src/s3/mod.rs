@@ -1,0 +1,192 @@
+//! Amazon S3: the operations sfnlite's tasks and its Athena engine need, on two backends
+//! behind one trait: a directory tree ([`LocalS3`]) and AWS or any S3-compatible endpoint
+//! ([`crate::aws::AwsS3`]).
+
+mod local;
+mod url;
+
+use std::collections::BTreeMap;
+
+pub use local::LocalS3;
+pub use url::S3Url;
+
+use crate::BoxFuture;
+
+/// An S3 error, as the service reports it: its code (`NoSuchKey`), HTTP status and message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct S3Error {
+    /// The S3 error code, e.g. `NoSuchKey`.
+    pub code: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// The service's message.
+    pub message: String,
+}
+
+impl S3Error {
+    /// An error with the given code, status and message.
+    pub fn new(code: &str, status: u16, message: impl Into<String>) -> S3Error {
+        S3Error { code: code.to_owned(), status, message: message.into() }
+    }
+
+    pub(crate) fn no_such_bucket() -> S3Error {
+        S3Error::new("NoSuchBucket", 404, "The specified bucket does not exist")
+    }
+
+    pub(crate) fn no_such_key() -> S3Error {
+        S3Error::new("NoSuchKey", 404, "The specified key does not exist.")
+    }
+
+    pub(crate) fn invalid_argument(message: impl Into<String>) -> S3Error {
+        S3Error::new("InvalidArgument", 400, message)
+    }
+}
+
+/// What S3 says about an object (HeadObject).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectMeta {
+    /// The size in bytes.
+    pub content_length: u64,
+    /// The stored Content-Type.
+    pub content_type: String,
+    /// The quoted entity tag (`"<md5>"`).
+    pub etag: String,
+    /// Epoch milliseconds.
+    pub last_modified: i64,
+    /// User metadata (`x-amz-meta-*`).
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// An object listed by ListObjectsV2.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedObject {
+    /// The key.
+    pub key: String,
+    /// The size in bytes.
+    pub size: u64,
+    /// The quoted entity tag.
+    pub etag: String,
+    /// Epoch milliseconds.
+    pub last_modified: i64,
+}
+
+/// A ListObjectsV2 request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListRequest {
+    /// The bucket.
+    pub bucket: String,
+    /// Only keys starting with this.
+    pub prefix: String,
+    /// Roll keys up to this delimiter (after the prefix) into common prefixes.
+    pub delimiter: Option<String>,
+    /// At most this many keys and common prefixes (1..=1000; default 1000).
+    pub max_keys: usize,
+    /// Where the previous page stopped.
+    pub continuation_token: Option<String>,
+    /// Only keys after this one.
+    pub start_after: Option<String>,
+}
+
+/// A ListObjectsV2 page.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListPage {
+    /// The objects, in ascending UTF-8 byte order of key.
+    pub contents: Vec<ListedObject>,
+    /// The rolled-up prefixes.
+    pub common_prefixes: Vec<String>,
+    /// Where the next page starts, when the listing is truncated.
+    pub next_continuation_token: Option<String>,
+}
+
+/// A PutObject request.
+#[derive(Debug, Clone, Default)]
+pub struct PutRequest {
+    /// The bucket.
+    pub bucket: String,
+    /// The key.
+    pub key: String,
+    /// The bytes.
+    pub body: Vec<u8>,
+    /// The Content-Type (default `binary/octet-stream`).
+    pub content_type: Option<String>,
+    /// User metadata.
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// The S3 operations sfnlite uses, on some backend.
+pub trait ObjectStore: Send + Sync {
+    /// GetObject: the bytes and what S3 says about them.
+    fn get_object(&self, bucket: &str, key: &str) -> BoxFuture<'_, Result<(Vec<u8>, ObjectMeta), S3Error>>;
+    /// HeadObject.
+    fn head_object(&self, bucket: &str, key: &str) -> BoxFuture<'_, Result<ObjectMeta, S3Error>>;
+    /// PutObject; returns the stored object's metadata.
+    fn put_object(&self, request: PutRequest) -> BoxFuture<'_, Result<ObjectMeta, S3Error>>;
+    /// DeleteObject (a missing key is not an error).
+    fn delete_object(&self, bucket: &str, key: &str) -> BoxFuture<'_, Result<(), S3Error>>;
+    /// CopyObject, keeping the source's metadata.
+    fn copy_object(
+        &self,
+        source_bucket: &str,
+        source_key: &str,
+        bucket: &str,
+        key: &str,
+    ) -> BoxFuture<'_, Result<ObjectMeta, S3Error>>;
+    /// ListObjectsV2.
+    fn list_objects(&self, request: ListRequest) -> BoxFuture<'_, Result<ListPage, S3Error>>;
+    /// CreateBucket.
+    fn create_bucket(&self, bucket: &str) -> BoxFuture<'_, Result<(), S3Error>>;
+}
+
+/// MD5 of `bytes` as S3's quoted ETag.
+pub(crate) fn etag_of(bytes: &[u8]) -> String {
+    use md5::{Digest, Md5};
+    let digest = Md5::digest(bytes);
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("\"{hex}\"")
+}
+
+/// CRC-32 (IEEE), as S3's `ChecksumCRC32` reports it (base64 of the big-endian value).
+pub(crate) fn crc32_base64(bytes: &[u8]) -> String {
+    let mut crc = 0xffff_ffffu32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+        }
+    }
+    base64(&(!crc).to_be_bytes())
+}
+
+/// Standard base64 with padding.
+pub(crate) fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = (u32::from(chunk[0]) << 16)
+            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*chunk.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checksums_match_known_values() {
+        assert_eq!(etag_of(b""), "\"d41d8cd98f00b204e9800998ecf8427e\"");
+        // CRC-32 of "123456789" is 0xCBF43926.
+        assert_eq!(crc32_base64(b"123456789"), base64(&[0xcb, 0xf4, 0x39, 0x26]));
+        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+        assert_eq!(base64(b"fo"), "Zm8=");
+    }
+}

@@ -1,0 +1,46 @@
+//! Where service work runs: a multi-threaded runtime of its own, on real time.
+//!
+//! Executions may run on a paused (virtual) clock, but Athena queries, S3 transfers and the
+//! AWS SDK need real time and real threads. Task adapters hand their work to this runtime
+//! and wait for it from tokio's blocking pool: under the virtual clock, time does not move
+//! while a task's service call is in progress (a blocking task inhibits auto-advance), so a
+//! task takes no virtual time, whatever it does.
+
+use std::future::Future;
+use std::sync::OnceLock;
+
+use tokio::runtime::{Handle, Runtime};
+
+static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+
+/// The service runtime's handle (started on first use; it lives as long as the process).
+pub fn handle() -> &'static Handle {
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).max(2))
+                .thread_name("sfnlite-service")
+                .enable_all()
+                .build()
+                .expect("the service runtime starts")
+        })
+        .handle()
+}
+
+/// Runs `work` on the service runtime and waits for it without moving virtual time.
+pub async fn run<F>(work: F) -> F::Output
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let task = handle().spawn(work);
+    let waited = match Handle::try_current() {
+        // Inside a runtime: wait on the blocking pool, which holds the virtual clock still.
+        Ok(_) => tokio::task::spawn_blocking(move || handle().block_on(task)).await,
+        Err(_) => Ok(handle().block_on(task)),
+    };
+    match waited {
+        Ok(Ok(output)) => output,
+        Ok(Err(join)) | Err(join) => std::panic::resume_unwind(join.into_panic()),
+    }
+}

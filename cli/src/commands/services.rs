@@ -1,0 +1,58 @@
+//! The Athena and S3 services that tasks and the `s3`/`athena` commands use, as the
+//! settings choose them, and the adapters that put them behind Task resources.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use anyhow::anyhow;
+use sfnlite_adapters::athena::{AthenaApi, LocalAthena};
+use sfnlite_adapters::s3::{LocalS3, ObjectStore};
+use sfnlite_adapters::{AthenaTasks, S3Tasks, aws};
+use sfnlite_engine::Registry;
+
+use super::Failure;
+use crate::args::Backend;
+use crate::config::Settings;
+
+/// The two services.
+pub(crate) struct Services {
+    pub(crate) athena: Arc<dyn AthenaApi>,
+    pub(crate) s3: Arc<dyn ObjectStore>,
+}
+
+/// Opens the services the settings choose. Locally, the config's `athena.init` scripts
+/// declare their databases and tables first.
+pub(crate) fn open(settings: &Settings) -> Result<Services, Failure> {
+    match settings.backend.value {
+        Backend::Aws => {
+            let (athena, s3) = aws::backends(&settings.aws());
+            Ok(Services { athena, s3 })
+        }
+        Backend::Local => {
+            let mounts: HashMap<String, std::path::PathBuf> = settings.mounts.clone().into_iter().collect();
+            for (bucket, dir) in &mounts {
+                if !dir.is_dir() {
+                    return Err(Failure::usage(anyhow!(
+                        "the bucket {bucket} is mounted on {}, which is not a folder",
+                        dir.display()
+                    )));
+                }
+            }
+            let s3 = LocalS3::new(settings.data_dir.value.clone(), mounts);
+            let athena = LocalAthena::new(s3.clone(), settings.workgroups.clone());
+            for script in &settings.athena_init {
+                let text = std::fs::read_to_string(script).map_err(|e| {
+                    Failure::usage(anyhow!("cannot read the Athena init script {}: {e}", script.display()))
+                })?;
+                athena.apply_ddl(&text, "default").map_err(|e| Failure::usage(anyhow!("{}: {e}", script.display())))?;
+            }
+            Ok(Services { athena: Arc::new(athena), s3: Arc::new(s3) })
+        }
+    }
+}
+
+/// Adds the Athena and S3 task adapters to `registry` (after any mocks, which win).
+pub(crate) fn register(registry: &mut Registry, services: &Services, virtual_clock: bool) {
+    registry.register(Arc::new(AthenaTasks::new(services.athena.clone()).settle_queries(virtual_clock)));
+    registry.register(Arc::new(S3Tasks::new(services.s3.clone())));
+}

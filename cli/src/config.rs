@@ -1,0 +1,349 @@
+//! Settings: `sfnlite.toml`, environment variables and flags, each value with where it came
+//! from (`sfnlite config` prints them). Precedence: flag, then environment, then the file,
+//! then the built-in default. Relative paths in the file are relative to the file.
+//!
+//! ```toml
+//! data_dir = ".sfnlite/data"      # the local S3's root (buckets are folders)
+//! backend = "local"               # or "aws"
+//!
+//! [aws]                           # for backend = "aws"
+//! region = "eu-west-1"
+//! endpoint_url = "http://127.0.0.1:5000"
+//! force_path_style = true
+//! profile = "dev"
+//!
+//! [s3.mounts]                     # buckets served from other folders
+//! my-logs = "testdata/logs"
+//!
+//! [athena]
+//! init = ["tables.sql"]           # DDL run before each command (use IF NOT EXISTS)
+//! [athena.workgroups.primary]
+//! output_location = "s3://sfnlite-athena-results/"
+//! enforce_configuration = false
+//!
+//! [definitions."workflows/report.asl.json"]   # defaults for `run` of that file
+//! substitutions = { FunctionArn = "arn:aws:lambda:us-east-1:123456789012:function:f" }
+//! mock_config = "workflows/report.mock.json"
+//! test_case = "Local"
+//! clock = "virtual"
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, anyhow};
+use serde::Deserialize;
+use sfnlite_adapters::athena::Workgroup;
+use sfnlite_adapters::aws::AwsSettings;
+
+use crate::args::{Backend, Cli, ClockKind};
+
+/// The file as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    data_dir: Option<PathBuf>,
+    backend: Option<String>,
+    #[serde(default)]
+    aws: AwsFile,
+    #[serde(default)]
+    s3: S3File,
+    #[serde(default)]
+    athena: AthenaFile,
+    #[serde(default)]
+    definitions: BTreeMap<PathBuf, DefinitionFile>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AwsFile {
+    region: Option<String>,
+    endpoint_url: Option<String>,
+    force_path_style: Option<bool>,
+    profile: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct S3File {
+    #[serde(default)]
+    mounts: BTreeMap<String, PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AthenaFile {
+    #[serde(default)]
+    init: Vec<PathBuf>,
+    #[serde(default)]
+    workgroups: BTreeMap<String, Workgroup>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DefinitionFile {
+    #[serde(default)]
+    substitutions: BTreeMap<String, String>,
+    mock_config: Option<PathBuf>,
+    test_case: Option<String>,
+    clock: Option<String>,
+}
+
+/// A value and where it came from.
+#[derive(Debug, Clone)]
+pub(crate) struct Sourced<T> {
+    pub(crate) value: T,
+    pub(crate) source: String,
+}
+
+/// Defaults for `run` of one definition file.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct DefinitionDefaults {
+    pub(crate) substitutions: BTreeMap<String, String>,
+    pub(crate) mock_config: Option<PathBuf>,
+    pub(crate) test_case: Option<String>,
+    pub(crate) clock: Option<ClockKind>,
+}
+
+/// Every setting in effect.
+#[derive(Debug)]
+pub(crate) struct Settings {
+    pub(crate) file: Option<PathBuf>,
+    pub(crate) data_dir: Sourced<PathBuf>,
+    pub(crate) backend: Sourced<Backend>,
+    pub(crate) region: Option<Sourced<String>>,
+    pub(crate) endpoint_url: Option<Sourced<String>>,
+    pub(crate) profile: Option<Sourced<String>>,
+    pub(crate) force_path_style: Sourced<bool>,
+    pub(crate) mounts: BTreeMap<String, PathBuf>,
+    pub(crate) athena_init: Vec<PathBuf>,
+    pub(crate) workgroups: BTreeMap<String, Workgroup>,
+    primary_is_default: bool,
+    definitions: Vec<(PathBuf, DefinitionDefaults)>,
+}
+
+/// The built-in result location of the `primary` workgroup.
+pub(crate) const DEFAULT_OUTPUT_LOCATION: &str = "s3://sfnlite-athena-results/";
+
+fn env(name: &str) -> Option<Sourced<String>> {
+    std::env::var(name).ok().filter(|v| !v.is_empty()).map(|value| Sourced { value, source: format!("env {name}") })
+}
+
+fn pick<T>(flag: Option<(T, &str)>, env_names: &[&str], file: Option<T>, file_source: &str) -> Option<Sourced<T>>
+where
+    T: From<String>,
+{
+    if let Some((value, name)) = flag {
+        return Some(Sourced { value, source: format!("flag {name}") });
+    }
+    for name in env_names {
+        if let Some(s) = env(name) {
+            return Some(Sourced { value: T::from(s.value), source: s.source });
+        }
+    }
+    file.map(|value| Sourced { value, source: file_source.to_owned() })
+}
+
+fn parse_backend(text: &str, source: &str) -> anyhow::Result<Backend> {
+    match text {
+        "local" => Ok(Backend::Local),
+        "aws" => Ok(Backend::Aws),
+        other => Err(anyhow!("{source}: backend must be \"local\" or \"aws\", not {other:?}")),
+    }
+}
+
+fn parse_clock(text: &str, source: &str) -> anyhow::Result<ClockKind> {
+    match text {
+        "real" => Ok(ClockKind::Real),
+        "virtual" => Ok(ClockKind::Virtual),
+        other => Err(anyhow!("{source}: clock must be \"real\" or \"virtual\", not {other:?}")),
+    }
+}
+
+fn truthy(text: &str) -> bool {
+    matches!(text.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on")
+}
+
+/// Resolves settings from the command line, the environment and the config file
+/// (`--config`, `SFNLITE_CONFIG`, or `sfnlite.toml` in the current directory).
+pub(crate) fn load(cli: &Cli) -> anyhow::Result<Settings> {
+    let file_path = if cli.no_config {
+        None
+    } else if let Some(path) = cli.config.clone().or_else(|| std::env::var_os("SFNLITE_CONFIG").map(PathBuf::from)) {
+        Some(path)
+    } else {
+        Some(PathBuf::from("sfnlite.toml")).filter(|p| p.is_file())
+    };
+    let (file, base) = match &file_path {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the config file {}", path.display()))?;
+            // toml's messages give the line and column.
+            let file: File = toml::from_str(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+            let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+            (file, base)
+        }
+        None => (File::default(), PathBuf::new()),
+    };
+    let from_file = file_path.as_ref().map(|p| format!("config {}", p.display())).unwrap_or_default();
+    let relative =
+        |p: &Path| if p.is_absolute() || base.as_os_str().is_empty() { p.to_path_buf() } else { base.join(p) };
+
+    let data_dir = match (&cli.data_dir, env("SFNLITE_DATA_DIR"), &file.data_dir) {
+        (Some(dir), _, _) => Sourced { value: dir.clone(), source: "flag --data-dir".into() },
+        (None, Some(e), _) => Sourced { value: PathBuf::from(e.value), source: e.source },
+        (None, None, Some(dir)) => Sourced { value: relative(dir), source: from_file.clone() },
+        (None, None, None) => Sourced {
+            value: cli.store.clone().unwrap_or_else(|| PathBuf::from(".sfnlite")).join("data"),
+            source: "default (<store>/data)".into(),
+        },
+    };
+    let backend = match (cli.backend, env("SFNLITE_BACKEND"), &file.backend) {
+        (Some(b), _, _) => Sourced { value: b, source: "flag --backend".into() },
+        (None, Some(e), _) => Sourced { value: parse_backend(&e.value, &e.source)?, source: e.source },
+        (None, None, Some(b)) => Sourced { value: parse_backend(b, &from_file)?, source: from_file.clone() },
+        (None, None, None) => Sourced { value: Backend::Local, source: "default".into() },
+    };
+    let region = pick(
+        cli.region.clone().map(|r| (r, "--region")),
+        &["AWS_REGION", "AWS_DEFAULT_REGION"],
+        file.aws.region.clone(),
+        &from_file,
+    );
+    let endpoint_url = pick(
+        cli.endpoint_url.clone().map(|e| (e, "--endpoint-url")),
+        &["AWS_ENDPOINT_URL"],
+        file.aws.endpoint_url.clone(),
+        &from_file,
+    );
+    let profile =
+        pick(cli.profile.clone().map(|p| (p, "--profile")), &["AWS_PROFILE"], file.aws.profile.clone(), &from_file);
+    let force_path_style = if cli.force_path_style {
+        Sourced { value: true, source: "flag --force-path-style".into() }
+    } else if let Some(e) = env("SFNLITE_S3_FORCE_PATH_STYLE") {
+        Sourced { value: truthy(&e.value), source: e.source }
+    } else if let Some(v) = file.aws.force_path_style {
+        Sourced { value: v, source: from_file.clone() }
+    } else {
+        // S3-compatible endpoints seldom serve virtual-hosted buckets.
+        Sourced { value: endpoint_url.is_some(), source: "default (true with an endpoint URL)".into() }
+    };
+    let mut workgroups = file.athena.workgroups;
+    let primary_is_default = !workgroups.contains_key("primary");
+    workgroups.entry("primary".into()).or_insert_with(|| Workgroup {
+        output_location: Some(DEFAULT_OUTPUT_LOCATION.into()),
+        enforce_configuration: false,
+    });
+    let mut definitions = Vec::new();
+    for (path, defaults) in file.definitions {
+        let where_ = format!("{from_file} [definitions.\"{}\"]", path.display());
+        let clock = defaults.clock.as_deref().map(|c| parse_clock(c, &where_)).transpose()?;
+        let key = relative(&path);
+        let key = key.canonicalize().unwrap_or(key);
+        definitions.push((
+            key,
+            DefinitionDefaults {
+                substitutions: defaults.substitutions,
+                mock_config: defaults.mock_config.as_deref().map(relative),
+                test_case: defaults.test_case,
+                clock,
+            },
+        ));
+    }
+    Ok(Settings {
+        file: file_path,
+        data_dir,
+        backend,
+        region,
+        endpoint_url,
+        profile,
+        force_path_style,
+        mounts: file.s3.mounts.iter().map(|(bucket, dir)| (bucket.clone(), relative(dir))).collect(),
+        athena_init: file.athena.init.iter().map(|p| relative(p)).collect(),
+        workgroups,
+        primary_is_default,
+        definitions,
+    })
+}
+
+impl Settings {
+    /// The AWS SDK settings.
+    pub(crate) fn aws(&self) -> AwsSettings {
+        AwsSettings {
+            region: self.region.as_ref().map(|s| s.value.clone()),
+            endpoint_url: self.endpoint_url.as_ref().map(|s| s.value.clone()),
+            profile: self.profile.as_ref().map(|s| s.value.clone()),
+            force_path_style: self.force_path_style.value,
+        }
+    }
+
+    /// The `run` defaults of a definition file, if the config has some.
+    pub(crate) fn definition_defaults(&self, file: &Path) -> Option<&DefinitionDefaults> {
+        let key = file.canonicalize().ok()?;
+        self.definitions.iter().find(|(path, _)| *path == key).map(|(_, d)| d)
+    }
+
+    /// Every setting as (name, value, source) rows, for `sfnlite config`.
+    pub(crate) fn rows(&self) -> Vec<(String, String, String)> {
+        let file_source = self.file.as_ref().map(|p| format!("config {}", p.display())).unwrap_or_default();
+        let mut rows = vec![
+            (
+                "config".to_owned(),
+                self.file.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "(none)".into()),
+                if self.file.is_some() { "found".into() } else { "no sfnlite.toml here".into() },
+            ),
+            ("data_dir".into(), self.data_dir.value.display().to_string(), self.data_dir.source.clone()),
+            ("backend".into(), self.backend.value.as_str().into(), self.backend.source.clone()),
+        ];
+        let optional = |name: &str, v: &Option<Sourced<String>>| match v {
+            Some(s) => (name.to_owned(), s.value.clone(), s.source.clone()),
+            None => (name.to_owned(), "(unset)".into(), "the SDK's defaults".into()),
+        };
+        rows.push(optional("aws.region", &self.region));
+        rows.push(optional("aws.endpoint_url", &self.endpoint_url));
+        rows.push(optional("aws.profile", &self.profile));
+        rows.push((
+            "aws.force_path_style".into(),
+            self.force_path_style.value.to_string(),
+            self.force_path_style.source.clone(),
+        ));
+        for (bucket, dir) in &self.mounts {
+            rows.push((format!("s3.mounts.{bucket}"), dir.display().to_string(), file_source.clone()));
+        }
+        for path in &self.athena_init {
+            rows.push(("athena.init".into(), path.display().to_string(), file_source.clone()));
+        }
+        for (name, wg) in &self.workgroups {
+            let source =
+                if name == "primary" && self.primary_is_default { "default".to_owned() } else { file_source.clone() };
+            rows.push((
+                format!("athena.workgroups.{name}"),
+                format!(
+                    "output_location={}{}",
+                    wg.output_location.as_deref().unwrap_or("(none)"),
+                    if wg.enforce_configuration { ", enforce_configuration" } else { "" }
+                ),
+                source,
+            ));
+        }
+        for (path, d) in &self.definitions {
+            let mut parts: Vec<String> = d.substitutions.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            if let Some(m) = &d.mock_config {
+                parts.push(format!("mock_config={}", m.display()));
+            }
+            if let Some(t) = &d.test_case {
+                parts.push(format!("test_case={t}"));
+            }
+            if let Some(c) = d.clock {
+                parts.push(format!("clock={}", if c == ClockKind::Virtual { "virtual" } else { "real" }));
+            }
+            let shown = std::env::current_dir().ok().and_then(|d| path.strip_prefix(d).ok().map(Path::to_path_buf));
+            rows.push((
+                format!("definitions.{}", shown.as_deref().unwrap_or(path).display()),
+                parts.join(", "),
+                file_source.clone(),
+            ));
+        }
+        rows
+    }
+}
