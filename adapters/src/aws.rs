@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use aws_config::BehaviorVersion;
-use aws_config::meta::region::RegionProviderChain;
 use aws_sdk_athena::error::ProvideErrorMetadata;
 use aws_smithy_types::DateTime;
 use serde_json::{Map, Value, json};
@@ -38,14 +37,18 @@ async fn sdk_config(settings: &AwsSettings) -> aws_config::SdkConfig {
     if let Some(profile) = &settings.profile {
         loader = loader.profile_name(profile);
     }
-    let region = RegionProviderChain::first_try(settings.region.clone().map(aws_config::Region::new))
-        .or_default_provider()
-        .or_else("us-east-1");
-    loader = loader.region(region);
+    if let Some(region) = &settings.region {
+        loader = loader.region(aws_config::Region::new(region.clone()));
+    }
     if let Some(endpoint) = &settings.endpoint_url {
         loader = loader.endpoint_url(endpoint);
     }
-    loader.load().await
+    let config = loader.load().await;
+    if config.region().is_some() {
+        return config;
+    }
+    // Neither the settings nor the SDK's chain name a region.
+    config.to_builder().region(aws_config::Region::from_static("us-east-1")).build()
 }
 
 fn millis(time: Option<&DateTime>) -> Option<i64> {

@@ -12,6 +12,8 @@
 //! force_path_style = true
 //! profile = "dev"
 //!
+//! [s3]
+//! buckets = ["reports"]           # buckets that exist (made when missing), like a stack's
 //! [s3.mounts]                     # buckets served from other folders
 //! my-logs = "testdata/logs"
 //!
@@ -68,6 +70,8 @@ struct AwsFile {
 struct S3File {
     #[serde(default)]
     mounts: BTreeMap<String, PathBuf>,
+    #[serde(default)]
+    buckets: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -116,6 +120,7 @@ pub(crate) struct Settings {
     pub(crate) profile: Option<Sourced<String>>,
     pub(crate) force_path_style: Sourced<bool>,
     pub(crate) mounts: BTreeMap<String, PathBuf>,
+    pub(crate) buckets: Vec<String>,
     pub(crate) athena_init: Vec<PathBuf>,
     pub(crate) workgroups: BTreeMap<String, Workgroup>,
     primary_is_default: bool,
@@ -258,6 +263,7 @@ pub(crate) fn load(cli: &Cli) -> anyhow::Result<Settings> {
         endpoint_url,
         profile,
         force_path_style,
+        buckets: file.s3.buckets.clone(),
         mounts: file.s3.mounts.iter().map(|(bucket, dir)| (bucket.clone(), relative(dir))).collect(),
         athena_init: file.athena.init.iter().map(|p| relative(p)).collect(),
         workgroups,
@@ -309,6 +315,9 @@ impl Settings {
         ));
         for (bucket, dir) in &self.mounts {
             rows.push((format!("s3.mounts.{bucket}"), dir.display().to_string(), file_source.clone()));
+        }
+        for bucket in &self.buckets {
+            rows.push(("s3.buckets".into(), bucket.clone(), file_source.clone()));
         }
         for path in &self.athena_init {
             rows.push(("athena.init".into(), path.display().to_string(), file_source.clone()));

@@ -17,6 +17,9 @@ fn sfnlite() -> assert_cmd::Command {
     let mut cmd = cargo_bin_cmd!("sfnlite");
     cmd.current_dir(root());
     cmd.env("SFNLITE_STORE", tempfile::tempdir().unwrap().keep());
+    // Query results and S3 writes go to a data root of the test's own; the repository's
+    // sfnlite.toml still mounts the shipped logs and declares their table.
+    cmd.env("SFNLITE_DATA_DIR", tempfile::tempdir().unwrap().keep());
     cmd
 }
 
@@ -39,11 +42,27 @@ fn readme_first_command_runs_the_athena_example() {
     let first = words(&commands[0]);
     let args_start = first.iter().position(|w| w == "--").expect("cargo run … -- ARGS") + 1;
     let args = &first[args_start..];
-    assert_eq!(&args[..2], ["run", "definitions/athena.asl.json"]);
-    let out = sfnlite().args(args).output().unwrap();
+    assert_eq!(args, ["run", "definitions/athena.asl.json", "--input-file", "definitions/athena.input.json"]);
+    let data = tempfile::tempdir().unwrap();
+    let store = tempfile::tempdir().unwrap();
+    let out =
+        sfnlite().env("SFNLITE_DATA_DIR", data.path()).arg("--store").arg(store.path()).args(args).output().unwrap();
     assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
     let output: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(output, serde_json::json!({"ExecutedVersion": "$LATEST", "Payload": null, "StatusCode": 200}));
+    // The Athena steps ran on the embedded Athena: its result file holds the first 10 log lines.
+    let results: Vec<PathBuf> = std::fs::read_dir(data.path().join("sfnlite-athena-results"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "csv"))
+        .collect();
+    assert_eq!(results.len(), 1, "{results:?}");
+    let csv = std::fs::read_to_string(&results[0]).unwrap();
+    assert_eq!(csv.lines().count(), 11, "a header and LIMIT 10 rows");
+    assert!(csv.starts_with("\"date\",\"time\",\"location\",\"bytes\""), "{csv}");
+    let history =
+        sfnlite().arg("--store").arg(store.path()).args(["executions", "list", "--format", "json"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&history.stdout).contains("SUCCEEDED"));
     assert_eq!(words(&commands[1]), ["cargo", "test", "--workspace"]);
 }
 
@@ -112,6 +131,7 @@ fn every_example_validates_and_runs() {
             "--sub",
             "ProcessResultsFunctionArn=f",
         ]);
+        // Examples whose Athena steps run on the embedded Athena need no mocks.
         let mock = dir.join(format!("{name}.mock.json"));
         if mock.exists() {
             cmd.arg("--mock-config").arg(&mock);
@@ -701,4 +721,159 @@ fn names_and_definitions_are_checked() {
     assert_eq!(out.status.code(), Some(1), "an invalid definition exits 1");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("DUPLICATE_STATE_NAME] at /States/P/Branches/1/States/Work"), "{stderr}");
+}
+
+/// Seed B on the embedded Athena: `.sync`, GetQueryResults, the Map over `Rows[1:]`.
+#[test]
+fn seed_b_runs_and_reproduces_its_paging_defect() {
+    let out = sfnlite()
+        .args(["run", "definitions/athena-paged.asl.json", "--input-file", "definitions/athena-paged.input.json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let output: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(output["QueryExecution"]["Status"]["State"], "SUCCEEDED");
+    assert_eq!(output["QueryExecution"]["StatementType"], "DML");
+    let rows = output["GetQueryResults"]["ResultSet"]["Rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 11, "the header and 10 rows");
+    assert_eq!(rows[0], serde_json::json!({"Data": [{"VarCharValue": "uri"}]}));
+    assert!(output["GetQueryResults"].get("NextToken").is_none(), "one page: no NextToken key");
+    let column = &output["GetQueryResults"]["ResultSet"]["ResultSetMetadata"]["ColumnInfo"][0];
+    assert_eq!(
+        column,
+        &serde_json::json!({"CaseSensitive": true, "CatalogName": "hive", "Label": "uri", "Name": "uri", "Nullable": "UNKNOWN",
+            "Precision": 2147483647, "Scale": 0, "SchemaName": "", "TableName": "", "Type": "varchar"})
+    );
+
+    // With more than one page of results, the seed fails as it does on AWS: its "Prepare
+    // Next Query Params" reads $.StartQueryParams, which the first page never set.
+    let dir = tempfile::tempdir().unwrap();
+    let definition = std::fs::read_to_string(root().join("definitions/athena-paged.asl.json")).unwrap();
+    let paged = temp_file(&dir, "paged.asl.json", &definition.replace("limit 10", "limit 1500"));
+    let out = sfnlite()
+        .arg("run")
+        .arg(&paged)
+        .args(["--sub", "AthenaResultsBucketName=sfnlite-athena-results", "--input", "{}", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["error"], "States.Runtime");
+    let cause = report["cause"].as_str().unwrap();
+    assert!(
+        cause.starts_with("An error occurred while executing the state 'Prepare Next Query Params'")
+            && cause.contains("The JSONPath '$.StartQueryParams.QueryExecutionId' specified for the field 'QueryExecutionId.$' could not be found"),
+        "{}",
+        &cause[..300]
+    );
+    assert!(cause.contains("\"NextToken\":"), "the first page had a NextToken");
+}
+
+#[test]
+fn s3_commands_seed_and_read_the_local_s3() {
+    let data = tempfile::tempdir().unwrap();
+    let files = tempfile::tempdir().unwrap();
+    let local = temp_file(&files, "orders.csv", "id,total\n1,9.5\n");
+    let s3 = |args: &[&str]| sfnlite().env("SFNLITE_DATA_DIR", data.path()).arg("s3").args(args).output().unwrap();
+    assert!(s3(&["mb", "s3://shop"]).status.success());
+    let put = s3(&["cp", local.to_str().unwrap(), "s3://shop/in/"]);
+    assert!(put.status.success(), "{}", String::from_utf8_lossy(&put.stderr));
+    assert_eq!(std::fs::read_to_string(data.path().join("shop/in/orders.csv")).unwrap(), "id,total\n1,9.5\n");
+    assert_eq!(s3(&["cat", "s3://shop/in/orders.csv"]).stdout, b"id,total\n1,9.5\n");
+    let listing = String::from_utf8(s3(&["ls", "s3://shop/"]).stdout).unwrap();
+    assert!(listing.contains("PRE in/"), "{listing}");
+    let listing = String::from_utf8(s3(&["ls", "--recursive", "s3://shop"]).stdout).unwrap();
+    assert!(listing.contains("in/orders.csv") && listing.contains("15"), "{listing}");
+    let back = files.path().join("back.csv");
+    assert!(s3(&["cp", "s3://shop/in/orders.csv", back.to_str().unwrap()]).status.success());
+    assert_eq!(std::fs::read_to_string(&back).unwrap(), "id,total\n1,9.5\n");
+    assert!(s3(&["cp", "s3://shop/in/orders.csv", "s3://shop/copy/o.csv"]).status.success());
+    assert!(s3(&["rm", "--recursive", "s3://shop/in/"]).status.success());
+    assert!(!data.path().join("shop/in").exists());
+    let missing = s3(&["cat", "s3://shop/nope"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("NoSuchKey"));
+    let escape = s3(&["cp", local.to_str().unwrap(), "s3://shop/../escape.csv"]);
+    assert_eq!(escape.status.code(), Some(1));
+    assert!(!data.path().join("escape.csv").exists(), "a key cannot leave its bucket");
+    assert_eq!(s3(&["cat", "/etc/passwd"]).status.code(), Some(2), "not an s3:// address");
+}
+
+#[test]
+fn athena_query_runs_statements_like_the_console() {
+    let data = tempfile::tempdir().unwrap();
+    let athena = |args: &[&str]| {
+        sfnlite().env("SFNLITE_DATA_DIR", data.path()).arg("athena").arg("query").args(args).output().unwrap()
+    };
+    let sql = "SELECT status, COUNT(*) AS requests FROM cf_access_logs WHERE status IN ('404', '500') GROUP BY status ORDER BY status";
+    let table = athena(&[sql, "--database", "serverlessland_database"]);
+    assert!(table.status.success(), "{}", String::from_utf8_lossy(&table.stderr));
+    let text = String::from_utf8(table.stdout).unwrap();
+    assert!(text.starts_with("status | requests\n"), "{text}");
+    assert!(String::from_utf8_lossy(&table.stderr).contains("SUCCEEDED"));
+    let csv = athena(&[sql, "--database", "serverlessland_database", "--format", "csv"]);
+    let csv = String::from_utf8(csv.stdout).unwrap();
+    assert!(csv.starts_with("\"status\",\"requests\"\n\"404\",\""), "the result file as Athena writes it: {csv}");
+    let json = athena(&[
+        sql,
+        "--database",
+        "serverlessland_database",
+        "--format",
+        "json",
+        "--output-location",
+        "s3://sfnlite-athena-results/q/",
+    ]);
+    let report: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(report["Columns"], serde_json::json!(["status", "requests"]));
+    assert_eq!(report["Rows"].as_array().unwrap().len(), 2);
+    assert!(
+        report["QueryExecution"]["ResultConfiguration"]["OutputLocation"]
+            .as_str()
+            .unwrap()
+            .starts_with("s3://sfnlite-athena-results/q/")
+    );
+    let failed = athena(&["SELECT * FROM nope"]);
+    assert_eq!(failed.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&failed.stderr).contains("TABLE_NOT_FOUND"));
+    let rejected = athena(&["SELECT 1", "--workgroup", "nope"]);
+    assert_eq!(rejected.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&rejected.stderr).contains("InvalidRequestException"));
+}
+
+#[test]
+fn config_names_where_each_setting_comes_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = temp_file(&dir, "custom.toml", "backend = \"aws\"\n[aws]\nregion = \"eu-west-1\"\n");
+    let out = sfnlite()
+        .env_remove("SFNLITE_DATA_DIR")
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .arg("--config")
+        .arg(&config)
+        .args(["--data-dir", "/tmp/d", "config", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let row =
+        |name: &str| rows.iter().find(|r| r["setting"] == name).unwrap_or_else(|| panic!("{name}: {rows:?}")).clone();
+    assert_eq!(
+        (row("data_dir")["value"].as_str(), row("data_dir")["source"].as_str()),
+        (Some("/tmp/d"), Some("flag --data-dir"))
+    );
+    assert_eq!(row("backend")["value"], "aws");
+    assert!(row("backend")["source"].as_str().unwrap().contains("custom.toml"));
+    assert_eq!(row("aws.region")["value"], "eu-west-1");
+    assert_eq!(row("aws.endpoint_url")["source"], "env AWS_ENDPOINT_URL");
+    assert_eq!(row("aws.force_path_style")["value"], "true");
+
+    let broken = temp_file(&dir, "broken.toml", "data_dir = \".x\"\n\n[athena\n");
+    let out = sfnlite().arg("--config").arg(&broken).arg("config").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let message = String::from_utf8_lossy(&out.stderr);
+    assert!(message.contains("broken.toml") && message.contains("line 3"), "{message}");
+    let unknown = temp_file(&dir, "unknown.toml", "data_dri = \"x\"\n");
+    let out = sfnlite().arg("--config").arg(&unknown).arg("config").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("data_dri"));
 }

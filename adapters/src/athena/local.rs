@@ -767,7 +767,9 @@ impl Inner {
                 )));
             }
             _ => {
-                return Err(AthenaError::invalid_request(format!("Query has not yet finished. Current state: {state}")));
+                return Err(AthenaError::invalid_request(format!(
+                    "Query has not yet finished. Current state: {state}"
+                )));
             }
         }
         let max = match request.get("MaxResults") {

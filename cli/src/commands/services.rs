@@ -20,8 +20,8 @@ pub(crate) struct Services {
     pub(crate) s3: Arc<dyn ObjectStore>,
 }
 
-/// Opens the services the settings choose. Locally, the config's `athena.init` scripts
-/// declare their databases and tables first.
+/// Opens the services the settings choose. Locally, the config's `s3.buckets` are made
+/// when missing and its `athena.init` scripts declare their databases and tables.
 pub(crate) fn open(settings: &Settings) -> Result<Services, Failure> {
     match settings.backend.value {
         Backend::Aws => {
@@ -39,6 +39,13 @@ pub(crate) fn open(settings: &Settings) -> Result<Services, Failure> {
                 }
             }
             let s3 = LocalS3::new(settings.data_dir.value.clone(), mounts);
+            for bucket in &settings.buckets {
+                let dir = s3
+                    .bucket_dir(bucket)
+                    .map_err(|e| Failure::usage(anyhow!("s3.buckets: {bucket}: {}", e.message)))?;
+                std::fs::create_dir_all(&dir)
+                    .map_err(|e| Failure::usage(anyhow!("cannot create the bucket folder {}: {e}", dir.display())))?;
+            }
             let athena = LocalAthena::new(s3.clone(), settings.workgroups.clone());
             for script in &settings.athena_init {
                 let text = std::fs::read_to_string(script).map_err(|e| {
