@@ -318,7 +318,9 @@ impl AthenaApi for AwsAthena {
                         })
                     })
                     .map(|mut v| {
-                        v.as_object_mut().map(|o| o.retain(|_, x| !x.is_null()));
+                        if let Some(o) = v.as_object_mut() {
+                            o.retain(|_, x| !x.is_null());
+                        }
                         v
                     })
                     .collect();

@@ -144,6 +144,9 @@ pub struct TableDef {
     pub partitions: Vec<(Vec<String>, String)>,
 }
 
+/// One partition of `ALTER TABLE … ADD PARTITION`: its `key = 'value'` pairs and optional location.
+pub type PartitionSpec = (Vec<(String, String)>, Option<String>);
+
 /// A statement Athena runs itself rather than in the SQL engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Statement {
@@ -207,7 +210,7 @@ pub enum Statement {
         /// The table.
         name: String,
         /// Each partition's key values and optional location.
-        partitions: Vec<(Vec<(String, String)>, Option<String>)>,
+        partitions: Vec<PartitionSpec>,
     },
     /// `MSCK REPAIR TABLE [db.]t` (partitions are discovered at query time, so this only checks the table).
     RepairTable {

@@ -539,19 +539,22 @@ impl Inner {
         let mut changed = false;
         let output = match statement {
             Statement::CreateDatabase { name, if_not_exists } => {
-                if catalog.databases.contains_key(&name) {
-                    if !if_not_exists {
+                match catalog.databases.entry(name) {
+                    std::collections::btree_map::Entry::Occupied(existing) if !if_not_exists => {
                         return Err(QueryFailure::user(
                             "FAILED",
                             1003,
                             format!(
-                                "Execution Error, return code 1 from org.apache.hadoop.hive.ql.exec.DDLTask. Database {name} already exists"
+                                "Execution Error, return code 1 from org.apache.hadoop.hive.ql.exec.DDLTask. Database {} already exists",
+                                existing.key()
                             ),
                         ));
                     }
-                } else {
-                    catalog.databases.insert(name, Default::default());
-                    changed = true;
+                    std::collections::btree_map::Entry::Occupied(_) => {}
+                    std::collections::btree_map::Entry::Vacant(slot) => {
+                        slot.insert(Default::default());
+                        changed = true;
+                    }
                 }
                 empty(vec![], vec![])
             }
@@ -914,12 +917,10 @@ fn substatement_type(sql: &str) -> Option<&'static str> {
     Some(match first_word(sql).to_ascii_lowercase().as_str() {
         "select" | "with" | "values" | "table" => "SELECT",
         "insert" => "INSERT",
-        "create" => {
-            if sql.to_ascii_lowercase().contains(" as select") || sql.to_ascii_lowercase().contains(" as with") {
-                "CREATE_TABLE_AS_SELECT"
-            } else {
-                return None;
-            }
+        "create"
+            if sql.to_ascii_lowercase().contains(" as select") || sql.to_ascii_lowercase().contains(" as with") =>
+        {
+            "CREATE_TABLE_AS_SELECT"
         }
         _ => return None,
     })

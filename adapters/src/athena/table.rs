@@ -821,7 +821,7 @@ impl CellBuilder {
 fn is_float_text(text: &str) -> bool {
     // Rust also parses "inf" and "nan" spellings Hive does not; Hive reads NaN and Infinity.
     let lower = text.to_ascii_lowercase();
-    !(lower.contains("inf") && !lower.contains("infinity")) && (lower != "nan" || text == "NaN")
+    (text == "NaN" || lower != "nan") && (lower.contains("infinity") || !lower.contains("inf"))
 }
 
 /// Decodes JSON values into an array of a complex type; values that do not fit are NULL.

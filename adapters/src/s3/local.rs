@@ -367,7 +367,7 @@ fn encode_token(key: &str) -> String {
 
 fn decode_token(token: &str) -> Result<String, S3Error> {
     let invalid = || S3Error::invalid_argument("The continuation token provided is incorrect");
-    if token.len() % 2 != 0 {
+    if !token.len().is_multiple_of(2) {
         return Err(invalid());
     }
     let bytes: Result<Vec<u8>, _> =
