@@ -338,3 +338,25 @@ fn output_location_precedence_and_idempotency() {
     assert_eq!(block_on(l.athena.stop_query_execution(id.into())).unwrap(), json!({}));
     let _: Arc<dyn AthenaApi> = l.api();
 }
+
+#[test]
+fn stopping_a_running_query_cancels_it() {
+    let l = local();
+    let lines: String = (0..300_000).map(|i| format!("{i}\tsome text to parse {i}\n")).collect();
+    l.put("data", "big/a.tsv", lines);
+    l.ok("CREATE EXTERNAL TABLE big (i BIGINT, s STRING) ROW FORMAT DELIMITED FIELDS TERMINATED BY '\\t' LOCATION 's3://data/big/'", None);
+    let started =
+        block_on(l.athena.start_query_execution(json!({"QueryString": "SELECT s, COUNT(*) FROM big GROUP BY s"})))
+            .unwrap();
+    let id = started["QueryExecutionId"].as_str().unwrap().to_owned();
+    assert_eq!(block_on(l.athena.stop_query_execution(id.clone())).unwrap(), json!({}));
+    let done = block_on(l.athena.wait_for_query(id.clone())).unwrap();
+    let status = &done["QueryExecution"]["Status"];
+    assert_eq!(status["State"], "CANCELLED", "{status}");
+    assert!(status["CompletionDateTime"].is_i64());
+    // It stays cancelled once the work it had started is over.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let later = block_on(l.athena.get_query_execution(id.clone())).unwrap();
+    assert_eq!(later["QueryExecution"]["Status"]["State"], "CANCELLED");
+    assert!(block_on(l.athena.get_query_results(json!({"QueryExecutionId": id}))).is_err());
+}
