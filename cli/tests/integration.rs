@@ -877,3 +877,37 @@ fn config_names_where_each_setting_comes_from() {
     let out = sfnlite().arg("--config").arg(&unknown).arg("config").output().unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("data_dri"));
 }
+
+/// Seed A killed mid-run (after its query started) resumes in a new process: the query is
+/// read back from the embedded Athena's records, and the config's Lambda mock still answers.
+#[test]
+fn seed_a_resumes_after_a_crash() {
+    let store = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let crashed = sfnlite()
+        .env("SFNLITE_DATA_DIR", data.path())
+        .env("SFNLITE_TEST_CRASH_AFTER_EVENT", "7")
+        .arg("--store")
+        .arg(store.path())
+        .args([
+            "run",
+            "definitions/athena.asl.json",
+            "--input-file",
+            "definitions/athena.input.json",
+            "--name",
+            "crashy",
+        ])
+        .output()
+        .unwrap();
+    assert!(!crashed.status.success(), "the hook kills the run");
+    let resumed = sfnlite()
+        .env("SFNLITE_DATA_DIR", data.path())
+        .arg("--store")
+        .arg(store.path())
+        .args(["resume", "crashy"])
+        .output()
+        .unwrap();
+    assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
+    let output: Value = serde_json::from_slice(&resumed.stdout).unwrap();
+    assert_eq!(output["StatusCode"], 200);
+}

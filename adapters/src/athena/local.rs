@@ -56,6 +56,8 @@ struct Inner {
     live: Mutex<HashMap<String, watch::Receiver<bool>>>,
     aborts: Mutex<HashMap<String, tokio::task::AbortHandle>>,
     ddl_lock: Mutex<()>,
+    /// Serializes read-modify-write of query records (a stop can race the query's own end).
+    records_lock: Mutex<()>,
     ids: Mutex<SeededEntropy>,
 }
 
@@ -132,6 +134,7 @@ impl LocalAthena {
                 live: Mutex::new(HashMap::new()),
                 aborts: Mutex::new(HashMap::new()),
                 ddl_lock: Mutex::new(()),
+                records_lock: Mutex::new(()),
                 ids: Mutex::new(SeededEntropy::new(random_seed())),
             }),
         }
@@ -220,7 +223,9 @@ impl Inner {
         let path = self.record_path(id);
         let fail = |e: std::io::Error| AthenaError::internal(format!("cannot record query {id}: {e}"));
         std::fs::create_dir_all(path.parent().expect("a parent")).map_err(fail)?;
-        let tmp = path.with_extension("json.tmp");
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let tmp = path.with_extension(format!("json.{}.{n}.tmp", std::process::id()));
         std::fs::write(&tmp, serde_json::to_vec(record).expect("a record serializes")).map_err(fail)?;
         std::fs::rename(&tmp, &path).map_err(fail)
     }
@@ -237,6 +242,7 @@ impl Inner {
     }
 
     fn update(&self, id: &str, change: impl FnOnce(&mut Record)) -> Result<Record, AthenaError> {
+        let _guard = self.records_lock.lock().expect("records lock");
         let mut record = self.load(id)?;
         change(&mut record);
         self.save(&record)?;
@@ -397,7 +403,16 @@ impl Inner {
 
     async fn execute(self: &Arc<Self>, id: &str) {
         let started = Instant::now();
-        let Ok(record) = self.update(id, |r| r.execution["Status"]["State"] = json!("RUNNING")) else { return };
+        let Ok(record) = self.update(id, |r| {
+            if !is_terminal(r.execution["Status"]["State"].as_str().unwrap_or_default()) {
+                r.execution["Status"]["State"] = json!("RUNNING");
+            }
+        }) else {
+            return;
+        };
+        if is_terminal(record.execution["Status"]["State"].as_str().unwrap_or_default()) {
+            return; // stopped before it ran
+        }
         let queued = (now_millis() - record.execution["Status"]["SubmissionDateTime"].as_i64().unwrap_or(0)).max(0);
         let sql = record.execution["Query"].as_str().unwrap_or_default().to_owned();
         let database = record
@@ -838,6 +853,9 @@ impl Inner {
             abort.abort();
         }
         self.update(id, |r| {
+            if is_terminal(r.execution["Status"]["State"].as_str().unwrap_or_default()) {
+                return; // it ended meanwhile
+            }
             let status = &mut r.execution["Status"];
             status["State"] = json!("CANCELLED");
             status["StateChangeReason"] = json!("Query cancelled by user");

@@ -64,16 +64,18 @@ pub(crate) fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
         }
         Command::Validate(args) => validate::validate(args),
         Command::Resume(ref args) => {
-            let services = services::open(settings()?)?;
-            resume::resume(args, &cli.store, cli.ephemeral, &services)
+            let settings = settings()?;
+            let services = services::open(settings)?;
+            resume::resume(args, &cli.store, cli.ephemeral, &services, settings)
         }
         Command::Executions(ExecutionsCommand::List(args)) => inspect::list(args, store),
         Command::Describe(args) => inspect::describe(args, store),
         Command::History(args) => inspect::history(args, store),
         Command::Stop(args) => stop::stop(args, &cli.store),
         Command::Redrive(ref args) => {
-            let services = services::open(settings()?)?;
-            redrive::redrive(args, &cli.store, cli.ephemeral, &services)
+            let settings = settings()?;
+            let services = services::open(settings)?;
+            redrive::redrive(args, &cli.store, cli.ephemeral, &services, settings)
         }
         Command::Config(ref args) => show_config(settings()?, args.format),
         Command::S3(command) => {

@@ -14,9 +14,10 @@ pub(crate) fn redrive(
     store: &Option<std::path::PathBuf>,
     ephemeral: bool,
     services: &super::services::Services,
+    settings: &crate::config::Settings,
 ) -> Result<ExitCode, Failure> {
     let stop_dir = (!ephemeral).then(|| store_dir(store));
     let store = open_store(store, ephemeral)?;
     let record = find_execution(store.as_ref(), &args.execution).map_err(super::engine_failure)?;
-    continue_execution(Continue::Redrive, &record, &store, stop_dir, &args.mocks, services, args.format)
+    continue_execution(Continue::Redrive, &record, &store, stop_dir, &args.mocks, services, settings, args.format)
 }

@@ -13,6 +13,7 @@ pub(crate) fn resume(
     store: &Option<std::path::PathBuf>,
     ephemeral: bool,
     services: &super::services::Services,
+    settings: &crate::config::Settings,
 ) -> Result<ExitCode, Failure> {
     let stop_dir = (!ephemeral).then(|| store_dir(store));
     let store = open_store(store, ephemeral)?;
@@ -39,6 +40,7 @@ pub(crate) fn resume(
             stop_dir.clone(),
             &args.mocks,
             services,
+            settings,
             args.format,
         )?;
         if ended != ExitCode::SUCCESS {

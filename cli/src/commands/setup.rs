@@ -180,10 +180,20 @@ pub(crate) fn continue_execution(
     stop_dir: Option<PathBuf>,
     mocks: &MockArgs,
     services: &Services,
+    settings: &crate::config::Settings,
     format: RunFormat,
 ) -> Result<std::process::ExitCode, Failure> {
     let last_time = store.events(&record.arn).map_err(store_failure)?.last().map(|e| e.timestamp);
-    let registry = registry(mocks, services, record.virtual_clock)?;
+    // Without --mock-config, the config's mocks for the file the machine was named after.
+    let mut mocks = mocks.clone();
+    if mocks.mock_config.is_none()
+        && let Some(defaults) = settings.defaults_for_machine(&record.state_machine_name)
+        && let (Some(config), Some(test_case)) = (&defaults.mock_config, &defaults.test_case)
+    {
+        mocks.mock_config = Some(config.clone());
+        mocks.test_case = Some(test_case.clone());
+    }
+    let registry = registry(&mocks, services, record.virtual_clock)?;
     let result = runtime(record.virtual_clock)?.block_on(async {
         let engine = sfnlite_engine::Engine::new(registry, clock(record.virtual_clock, last_time), store.clone());
         let stop = super::stop::stop_signal(stop_dir, record.arn.clone(), record.name.clone());
