@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use sfnlite_engine::find_execution;
 
 use super::Failure;
-use super::setup::{Continue, continue_execution, open_store, store_dir};
+use super::setup::{Continue, TaskSetup, continue_execution, open_store, store_dir};
 use crate::args::RedriveArgs;
 
 pub(crate) fn redrive(
@@ -19,5 +19,12 @@ pub(crate) fn redrive(
     let stop_dir = (!ephemeral).then(|| store_dir(store));
     let store = open_store(store, ephemeral)?;
     let record = find_execution(store.as_ref(), &args.execution).map_err(super::engine_failure)?;
-    continue_execution(Continue::Redrive, &record, &store, stop_dir, &args.mocks, services, settings, args.format)
+    continue_execution(
+        Continue::Redrive,
+        &record,
+        &store,
+        stop_dir,
+        TaskSetup { mocks: &args.mocks, services, settings },
+        args.format,
+    )
 }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use sfnlite_engine::{ExecutionStatus, find_execution};
 
 use super::Failure;
-use super::setup::{Continue, continue_execution, open_store, store_dir, store_failure};
+use super::setup::{Continue, TaskSetup, continue_execution, open_store, store_dir, store_failure};
 use crate::args::ResumeArgs;
 
 pub(crate) fn resume(
@@ -38,9 +38,7 @@ pub(crate) fn resume(
             &record,
             &store,
             stop_dir.clone(),
-            &args.mocks,
-            services,
-            settings,
+            TaskSetup { mocks: &args.mocks, services, settings },
             args.format,
         )?;
         if ended != ExitCode::SUCCESS {

@@ -162,6 +162,15 @@ pub(crate) fn exit_code(outcome: &Outcome) -> std::process::ExitCode {
     if outcome.status == Status::Succeeded { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::from(1) }
 }
 
+/// What answers a continued execution's tasks: the mocks of the command line (else the
+/// config's for the machine's file), then the services.
+#[derive(Clone, Copy)]
+pub(crate) struct TaskSetup<'a> {
+    pub(crate) mocks: &'a MockArgs,
+    pub(crate) services: &'a Services,
+    pub(crate) settings: &'a crate::config::Settings,
+}
+
 /// How to carry on a stored execution.
 #[derive(Clone, Copy)]
 pub(crate) enum Continue {
@@ -178,11 +187,10 @@ pub(crate) fn continue_execution(
     record: &ExecutionRecord,
     store: &Arc<dyn HistoryStore>,
     stop_dir: Option<PathBuf>,
-    mocks: &MockArgs,
-    services: &Services,
-    settings: &crate::config::Settings,
+    tasks: TaskSetup<'_>,
     format: RunFormat,
 ) -> Result<std::process::ExitCode, Failure> {
+    let TaskSetup { mocks, services, settings } = tasks;
     let last_time = store.events(&record.arn).map_err(store_failure)?.last().map(|e| e.timestamp);
     // Without --mock-config, the config's mocks for the file the machine was named after.
     let mut mocks = mocks.clone();
