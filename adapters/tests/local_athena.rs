@@ -140,9 +140,13 @@ fn get_query_results_pages_like_athena() {
     assert_eq!(pages[2][500], "2499");
     let small = block_on(l.athena.get_query_results(json!({"QueryExecutionId": id, "MaxResults": 2}))).unwrap();
     assert_eq!(small["ResultSet"]["Rows"].as_array().unwrap().len(), 2);
-    for bad in
-        [json!({"QueryExecutionId": id, "MaxResults": 1001}), json!({"QueryExecutionId": id, "NextToken": "garbage"})]
-    {
+    let check = id.replace('-', "");
+    let huge = format!("ffffffffffffffff.{}", &check[..8]);
+    for bad in [
+        json!({"QueryExecutionId": id, "MaxResults": 1001}),
+        json!({"QueryExecutionId": id, "NextToken": "garbage"}),
+        json!({"QueryExecutionId": id, "NextToken": huge}),
+    ] {
         let error = block_on(l.athena.get_query_results(bad)).unwrap_err();
         assert_eq!(error.code, "InvalidRequestException");
     }
@@ -242,6 +246,17 @@ fn ddl_and_utility_statements() {
     assert_eq!(databases["ResultSet"]["Rows"].as_array().unwrap().len(), 2, "default and sales");
     let create = l.run("CREATE EXTERNAL TABLE x (a INT) LOCATION 's3://data/x/'", None);
     assert_eq!(create["QueryExecution"]["StatementType"], "DDL");
+    let described = l.ok("DESCRIBE sales.orders", None);
+    let page = block_on(l.athena.get_query_results(json!({"QueryExecutionId": described}))).unwrap();
+    assert_eq!(
+        page["ResultSet"]["Rows"][0]["Data"],
+        json!([{"VarCharValue": "id"}, {"VarCharValue": "int"}, {"VarCharValue": ""}])
+    );
+    assert_eq!(page["ResultSet"]["ResultSetMetadata"]["ColumnInfo"].as_array().unwrap().len(), 3);
+    let explained = l.ok("EXPLAIN SELECT 1", None);
+    let page = block_on(l.athena.get_query_results(json!({"QueryExecutionId": explained}))).unwrap();
+    let width = page["ResultSet"]["ResultSetMetadata"]["ColumnInfo"].as_array().unwrap().len();
+    assert!(page["ResultSet"]["Rows"].as_array().unwrap().iter().all(|r| r["Data"].as_array().unwrap().len() == width));
     l.ok("DROP TABLE sales.orders", None);
     assert_eq!(l.run("DROP TABLE sales.orders", None)["QueryExecution"]["Status"]["State"], "FAILED");
     l.ok("DROP TABLE IF EXISTS sales.orders", None);
@@ -271,6 +286,13 @@ fn failed_queries_and_rejected_requests() {
     assert_eq!(error.code, "InvalidRequestException");
     assert!(error.message.contains("FAILED"), "{error}");
 
+    l.ok("CREATE EXTERNAL TABLE part (a INT) PARTITIONED BY (dt STRING) LOCATION 's3://data/part/'", None);
+    for bad in [
+        "ALTER TABLE part ADD PARTITION (dt='x') LOCATION 's3://data/../etc/'",
+        "ALTER TABLE part ADD PARTITION (dt='..')",
+    ] {
+        assert_eq!(l.run(bad, None)["QueryExecution"]["Status"]["State"], "FAILED", "{bad}");
+    }
     let escape = l.run("CREATE EXTERNAL TABLE esc (a INT) LOCATION 's3://data/../../etc/'", None);
     assert_eq!(escape["QueryExecution"]["Status"]["State"], "FAILED", "a LOCATION cannot leave the data root");
 

@@ -342,7 +342,11 @@ fn string_literal(chars: &[char], start: usize) -> Result<(String, usize), DdlEr
 struct Parser {
     tokens: Vec<Token>,
     pos: usize,
+    /// Nesting of `array<`, `map<`, `struct<` (bounded, so a crafted type cannot exhaust the stack).
+    depth: usize,
 }
+
+const MAX_TYPE_DEPTH: usize = 32;
 
 impl Parser {
     fn peek(&self) -> Option<&Token> {
@@ -457,6 +461,19 @@ impl Parser {
     }
 
     fn hive_type(&mut self) -> Result<HiveType, DdlError> {
+        if self.depth >= MAX_TYPE_DEPTH {
+            return Err(DdlError(format!(
+                "line 1:{}: types may nest at most {MAX_TYPE_DEPTH} levels deep",
+                self.pos + 1
+            )));
+        }
+        self.depth += 1;
+        let ty = self.hive_type_inner();
+        self.depth -= 1;
+        ty
+    }
+
+    fn hive_type_inner(&mut self) -> Result<HiveType, DdlError> {
         let word = match self.peek().cloned() {
             Some(Token::Word(w)) => {
                 self.pos += 1;
@@ -561,13 +578,26 @@ impl Parser {
 
 /// `'%'`-free patterns of SHOW: `*` matches anything and `|` separates alternatives.
 pub fn show_pattern_matches(pattern: &str, name: &str) -> bool {
+    // Linear wildcard matching: backtrack only to the last `*`.
     fn glob(p: &[char], n: &[char]) -> bool {
-        match (p.first(), n.first()) {
-            (None, None) => true,
-            (Some('*'), _) => glob(&p[1..], n) || (!n.is_empty() && glob(p, &n[1..])),
-            (Some(a), Some(b)) if a.eq_ignore_ascii_case(b) => glob(&p[1..], &n[1..]),
-            _ => false,
+        let (mut pi, mut ni) = (0, 0);
+        let mut star: Option<(usize, usize)> = None;
+        while ni < n.len() {
+            if pi < p.len() && p[pi] == '*' {
+                star = Some((pi, ni));
+                pi += 1;
+            } else if pi < p.len() && p[pi].eq_ignore_ascii_case(&n[ni]) {
+                pi += 1;
+                ni += 1;
+            } else if let Some((sp, sn)) = star {
+                pi = sp + 1;
+                ni = sn + 1;
+                star = Some((sp, sn + 1));
+            } else {
+                return false;
+            }
         }
+        p[pi..].iter().all(|c| *c == '*')
     }
     let name: Vec<char> = name.chars().collect();
     pattern.split('|').any(|alt| glob(&alt.trim().chars().collect::<Vec<_>>(), &name))
@@ -579,7 +609,7 @@ const LAZY_SIMPLE: &str = "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe";
 /// WITH, VALUES, EXPLAIN…), which go to the SQL engine.
 pub fn parse(sql: &str) -> Result<Option<Statement>, DdlError> {
     let tokens = tokenize(sql)?;
-    let mut p = Parser { tokens, pos: 0 };
+    let mut p = Parser { tokens, pos: 0, depth: 0 };
     let statement = if p.eat_keyword("create") {
         if p.eat_keyword("database") || p.eat_keyword("schema") {
             let if_not_exists = p.eat_keywords(&["if", "not", "exists"]);
@@ -840,6 +870,13 @@ mod tests {
         assert!(parse("DROP TABLE IF EXISTS db.t extra").is_err());
         assert!(show_pattern_matches("cf*|x", "CF_logs"));
         assert!(!show_pattern_matches("cf", "cf_logs"));
+        assert!(!show_pattern_matches("*a*a*a*a*a*a*a*a*a*a*a*a*b", &"a".repeat(40)));
+        let deep = format!(
+            "CREATE EXTERNAL TABLE t (a {}int{}) LOCATION 's3://b/t/'",
+            "array<".repeat(5000),
+            ">".repeat(5000)
+        );
+        assert!(parse(&deep).unwrap_err().0.contains("nest"));
         let alter = "ALTER TABLE t ADD PARTITION (dt='2026-01-01') LOCATION 's3://b/t/2026/'";
         let Some(Statement::AddPartitions { partitions, .. }) = parse(alter).unwrap() else { panic!() };
         assert_eq!(partitions[0].0, [("dt".to_owned(), "2026-01-01".to_owned())]);

@@ -279,6 +279,15 @@ impl Inner {
                 "Member must have length between 1 and 262144 and must not be null",
             ));
         };
+        for (pointer, field) in [
+            ("/WorkGroup", "workGroup"),
+            ("/ResultConfiguration/OutputLocation", "outputLocation"),
+            ("/QueryExecutionContext/Database", "database"),
+        ] {
+            if let Some(value) = request.pointer(pointer).filter(|v| !v.is_string()) {
+                return Err(validation(field, value, "Member must be a string"));
+            }
+        }
         let workgroup_name = field_str(&request, "/WorkGroup").unwrap_or("primary");
         let valid_name = !workgroup_name.is_empty()
             && workgroup_name.len() <= 128
@@ -313,7 +322,8 @@ impl Inner {
             ));
         }
         let location = self.output_location(workgroup, &request)?;
-        if workgroup.enforce_configuration || request.pointer("/ResultConfiguration/OutputLocation").is_none() {
+        let configured = workgroup.output_location.as_deref().and_then(S3Url::parse).map(|u| u.as_folder());
+        if configured.as_ref() == Some(&location) {
             // The workgroup's own location: its bucket is created on first use.
             let _ = std::fs::create_dir_all(
                 self.s3.bucket_dir(&location.bucket).map_err(|e| AthenaError::invalid_request(e.message))?,
@@ -394,7 +404,22 @@ impl Inner {
         let inner = self.clone();
         let task_id = id.clone();
         let task = crate::service::handle().spawn(async move {
-            inner.execute(&task_id).await;
+            use futures_util::FutureExt;
+            // A panic in the engine must not leave the query RUNNING forever.
+            if std::panic::AssertUnwindSafe(inner.execute(&task_id)).catch_unwind().await.is_err() {
+                let _ = inner.update(&task_id, |r| {
+                    if is_terminal(r.execution["Status"]["State"].as_str().unwrap_or_default()) {
+                        return;
+                    }
+                    let message = "INTERNAL_ERROR: the query engine failed unexpectedly";
+                    let status = &mut r.execution["Status"];
+                    status["State"] = json!("FAILED");
+                    status["StateChangeReason"] = json!(message);
+                    status["CompletionDateTime"] = json!(now_millis());
+                    status["AthenaError"] =
+                        json!({"ErrorCategory": 1, "ErrorMessage": message, "ErrorType": 100, "Retryable": false});
+                });
+            }
             inner.aborts.lock().expect("aborts").remove(&task_id);
             let _ = done_tx.send(true);
         });
@@ -434,10 +459,7 @@ impl Inner {
             Err(e) => Err(e),
         };
         let outcome = match outcome {
-            Ok(output) => self
-                .write_results(&location, &output, record.execution["StatementType"] == "DML")
-                .await
-                .map(|m| (output, m)),
+            Ok(output) => self.write_results(&location, &output, location.ends_with(".csv")).await.map(|m| (output, m)),
             Err(e) => Err(e),
         };
         let engine_millis = started.elapsed().as_millis() as i64;
@@ -656,22 +678,14 @@ impl Inner {
                     .get(&db_name)
                     .and_then(|db| db.tables.get(&name))
                     .ok_or_else(|| table_missing(&db_name, &name))?;
-                let mut rows: Vec<Vec<Option<String>>> = table
-                    .columns
-                    .iter()
-                    .map(|c| vec![Some(format!("{:<20}\t{:<20}\t", c.name, c.ty.to_string()))])
-                    .collect();
+                let row = |c: &ddl::Column| vec![Some(c.name.clone()), Some(c.ty.to_string()), Some(String::new())];
+                let mut rows: Vec<Vec<Option<String>>> = table.columns.iter().map(row).collect();
                 if !table.partition_keys.is_empty() {
-                    rows.push(vec![Some(String::new())]);
-                    rows.push(vec![Some("# Partition Information".into())]);
-                    rows.extend(
-                        table
-                            .partition_keys
-                            .iter()
-                            .map(|c| vec![Some(format!("{:<20}\t{:<20}\t", c.name, c.ty.to_string()))]),
-                    );
+                    rows.push(vec![Some("# Partition Information".into()), Some(String::new()), Some(String::new())]);
+                    rows.extend(table.partition_keys.iter().map(row));
                 }
-                empty(vec![ColumnInfo::varchar("col_name")], rows)
+                let columns = ["col_name", "data_type", "comment"].map(ColumnInfo::varchar).to_vec();
+                empty(columns, rows)
             }
             Statement::AddPartitions { database, name, partitions } => {
                 let db_name = database.unwrap_or_else(|| current.to_owned());
@@ -681,6 +695,15 @@ impl Inner {
                     .and_then(|db| db.tables.get_mut(&name))
                     .ok_or_else(|| table_missing(&db_name, &name))?;
                 for (values, location) in partitions {
+                    if let Some((_, bad)) =
+                        values.iter().find(|(_, v)| v.contains('/') || v == ".." || v == "." || v.is_empty())
+                    {
+                        return Err(QueryFailure::user(
+                            "HIVE_INVALID_METADATA",
+                            1100,
+                            format!("invalid partition value '{bad}'"),
+                        ));
+                    }
                     let mut ordered = Vec::new();
                     for key in &table.partition_keys {
                         let value =
@@ -701,6 +724,12 @@ impl Inner {
                         }
                         folder
                     });
+                    let invalid = |message: String| QueryFailure::user("HIVE_INVALID_METADATA", 1100, message);
+                    let url = S3Url::parse(&location)
+                        .ok_or_else(|| invalid(format!("LOCATION {location} is not an s3:// folder")))?;
+                    self.s3
+                        .path_of(&url.bucket, &url.key)
+                        .map_err(|e| invalid(format!("LOCATION {location}: {}", e.message)))?;
                     table.partitions.retain(|(v, _)| v != &ordered);
                     table.partitions.push((ordered, location));
                 }
@@ -823,7 +852,10 @@ impl Inner {
         } else {
             text.lines().map(|line| line.split('\t').map(|f| Some(f.to_owned())).collect()).collect()
         };
-        let end = (offset + max).min(all.len());
+        if offset > all.len() {
+            return Err(AthenaError::invalid_request("The NextToken is not valid for this query execution"));
+        }
+        let end = offset.saturating_add(max).min(all.len());
         let rows: Vec<Value> = all
             .get(offset..end)
             .unwrap_or_default()

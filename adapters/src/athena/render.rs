@@ -148,7 +148,10 @@ fn format_timestamp_millis(millis: i64) -> String {
 
 fn format_decimal(value: i128, scale: i8) -> String {
     if scale <= 0 {
-        return (value * 10i128.pow(u32::from(scale.unsigned_abs()))).to_string();
+        return 10i128
+            .checked_pow(u32::from(scale.unsigned_abs()))
+            .and_then(|factor| value.checked_mul(factor))
+            .map_or_else(|| format!("{value}E{}", scale.unsigned_abs()), |v| v.to_string());
     }
     let digits = value.unsigned_abs().to_string();
     let scale = scale as usize;
@@ -191,7 +194,7 @@ pub fn render(array: &dyn Array, row: usize) -> Option<String> {
         DataType::Date32 => format_date(i64::from(any.downcast_ref::<Date32Array>()?.value(row))),
         DataType::Timestamp(unit, tz) => {
             let millis = match unit {
-                TimeUnit::Second => array.as_primitive::<TimestampSecondType>().value(row) * 1000,
+                TimeUnit::Second => array.as_primitive::<TimestampSecondType>().value(row).saturating_mul(1000),
                 TimeUnit::Millisecond => array.as_primitive::<TimestampMillisecondType>().value(row),
                 TimeUnit::Microsecond => array.as_primitive::<TimestampMicrosecondType>().value(row).div_euclid(1000),
                 TimeUnit::Nanosecond => {

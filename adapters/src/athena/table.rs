@@ -634,6 +634,9 @@ pub(crate) fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
 fn parse_date(text: &str) -> Option<i32> {
     let mut parts = text.splitn(3, '-');
     let year: i64 = parts.next()?.parse().ok()?;
+    if year.abs() > 5_879_610 {
+        return None; // outside Date32
+    }
     let month: u32 = parts.next()?.parse().ok()?;
     let day: u32 = parts.next()?.parse().ok()?;
     let days_in_month = match month {

@@ -174,7 +174,9 @@ impl Dirs {
     }
 
     fn sidecar_path(&self, bucket: &str, key: &str) -> PathBuf {
-        self.root.join(META_DIR).join(bucket).join(format!("{key}.json"))
+        // Named by a hash of the key, so that no key's sidecar can collide with another's folder.
+        let digest = crate::s3::etag_of(key.as_bytes());
+        self.root.join(META_DIR).join(bucket).join(format!("{}.json", digest.trim_matches('"')))
     }
 
     fn meta(&self, bucket: &str, key: &str, path: &Path) -> Result<ObjectMeta, S3Error> {
@@ -210,7 +212,8 @@ impl Dirs {
     fn put(&self, request: PutRequest) -> Result<ObjectMeta, S3Error> {
         let path = self.object_path(&request.bucket, &request.key)?;
         let parent = path.parent().expect("an object path has a parent");
-        if parent.is_file() {
+        let bucket_dir = self.existing_bucket(&request.bucket)?;
+        if parent.ancestors().take_while(|a| *a != bucket_dir).any(Path::is_file) {
             return Err(S3Error::invalid_argument(format!(
                 "the key '{}' is below an existing object, which the local store cannot represent",
                 request.key
@@ -367,7 +370,7 @@ fn encode_token(key: &str) -> String {
 
 fn decode_token(token: &str) -> Result<String, S3Error> {
     let invalid = || S3Error::invalid_argument("The continuation token provided is incorrect");
-    if !token.len().is_multiple_of(2) {
+    if !token.is_ascii() || !token.len().is_multiple_of(2) {
         return Err(invalid());
     }
     let bytes: Result<Vec<u8>, _> =
@@ -511,6 +514,14 @@ mod tests {
         assert_eq!(second.contents.iter().map(|o| o.key.as_str()).collect::<Vec<_>>(), ["z.txt"]);
         assert!(second.next_continuation_token.is_none());
 
+        // Keys whose names look like another key's metadata file are independent objects.
+        store.put_object(put("data", "report.json/part-1", "p")).await.unwrap();
+        store.put_object(put("data", "report", "r")).await.unwrap();
+        assert_eq!(store.put_object(put("data", "z.txt/below", "x")).await.unwrap_err().code, "InvalidArgument");
+        assert_eq!(store.put_object(put("data", "z.txt/deeper/below", "x")).await.unwrap_err().code, "InvalidArgument");
+        let unicode =
+            ListRequest { bucket: "data".into(), continuation_token: Some("€a".into()), ..Default::default() };
+        assert_eq!(store.list_objects(unicode).await.unwrap_err().code, "InvalidArgument");
         let copied = store.copy_object("data", "logs/2026/a.txt", "data", "copy.txt").await.unwrap();
         assert_eq!(copied.content_type, "text/plain");
         store.delete_object("data", "logs/2026/a.txt").await.unwrap();

@@ -145,7 +145,19 @@ async fn cp(store: &dyn ObjectStore, args: &S3CpArgs) -> Result<(), Failure> {
                 let (objects, _) =
                     list_all(store, &prefix.bucket, &prefix.key, None).await.map_err(|e| s3_failure("list", e))?;
                 for (key, _, _) in objects {
-                    let relative = &key[prefix.key.len()..];
+                    // A key that would land outside the destination folder is skipped, as `aws s3` does.
+                    let relative = key.strip_prefix(prefix.key.as_str()).unwrap_or(&key);
+                    let safe = !relative.is_empty()
+                        && !relative.starts_with('/')
+                        && relative.split('/').all(|s| !s.is_empty() && s != "." && s != "..");
+                    if !safe {
+                        eprintln!(
+                            "warning: skipping s3://{}/{key}: it would be written outside {}",
+                            prefix.bucket,
+                            path.display()
+                        );
+                        continue;
+                    }
                     download(store, &S3Url { bucket: prefix.bucket.clone(), key: key.clone() }, &path.join(relative))
                         .await?;
                 }
