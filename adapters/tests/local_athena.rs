@@ -32,6 +32,8 @@ fn delimited_text_follows_lazy_simple_serde() {
          TBLPROPERTIES ('skip.header.line.count'='1')",
         None,
     );
+    // Quoted names are case-insensitive, as in Athena.
+    assert_eq!(l.rows("SELECT COUNT(*) FROM \"HR\".\"People\"", None), [vec![s("5")]]);
     let rows = l.rows("SELECT id, name, score, joined, active FROM people ORDER BY id NULLS LAST, name", Some("hr"));
     assert_eq!(
         rows,

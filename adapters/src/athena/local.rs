@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use datafusion::arrow::array::Array;
-use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider, MemorySchemaProvider, SchemaProvider};
+use datafusion::catalog::{CatalogProvider, SchemaProvider, TableProvider};
 use datafusion::error::DataFusionError;
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
 use serde::{Deserialize, Serialize};
@@ -40,6 +40,43 @@ pub struct Workgroup {
     /// "Override client-side settings": the workgroup's location wins over the request's.
     #[serde(default)]
     pub enforce_configuration: bool,
+}
+
+/// The catalog as DataFusion sees it: databases and tables looked up case-insensitively,
+/// as Athena (and Glue, which stores lower-case names) does, quoted names included.
+#[derive(Debug, Default)]
+struct GlueCatalog {
+    schemas: BTreeMap<String, Arc<GlueSchema>>,
+}
+
+#[derive(Debug, Default)]
+struct GlueSchema {
+    tables: BTreeMap<String, Arc<dyn TableProvider>>,
+}
+
+impl CatalogProvider for GlueCatalog {
+    fn schema_names(&self) -> Vec<String> {
+        self.schemas.keys().cloned().collect()
+    }
+
+    fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
+        self.schemas.get(&name.to_lowercase()).map(|s| s.clone() as Arc<dyn SchemaProvider>)
+    }
+}
+
+#[async_trait::async_trait]
+impl SchemaProvider for GlueSchema {
+    fn table_names(&self) -> Vec<String> {
+        self.tables.keys().cloned().collect()
+    }
+
+    async fn table(&self, name: &str) -> datafusion::error::Result<Option<Arc<dyn TableProvider>>> {
+        Ok(self.tables.get(&name.to_lowercase()).cloned())
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        self.tables.contains_key(&name.to_lowercase())
+    }
 }
 
 /// The embedded Athena.
@@ -768,20 +805,16 @@ impl Inner {
             .with_information_schema(false)
             .with_target_partitions(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
         let ctx = SessionContext::new_with_config(config);
-        let provider = MemoryCatalogProvider::new();
+        let mut provider = GlueCatalog::default();
         for (name, db) in &catalog.databases {
-            let schema = MemorySchemaProvider::new();
+            let mut schema = GlueSchema::default();
             for (table_name, def) in &db.tables {
                 let table = HiveTable::new(def.clone(), self.s3.clone(), scanned.clone());
-                schema.register_table(table_name.clone(), Arc::new(table)).map_err(|e| internal(e.to_string()))?;
+                schema.tables.insert(table_name.to_lowercase(), Arc::new(table));
             }
-            provider.register_schema(name, Arc::new(schema)).map_err(|e| internal(e.to_string()))?;
+            provider.schemas.insert(name.to_lowercase(), Arc::new(schema));
         }
-        if !catalog.databases.contains_key(database) {
-            provider
-                .register_schema(database, Arc::new(MemorySchemaProvider::new()))
-                .map_err(|e| internal(e.to_string()))?;
-        }
+        provider.schemas.entry(database.to_lowercase()).or_default();
         ctx.register_catalog(CATALOG_NAME, Arc::new(provider));
         let options = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
         let planning = Instant::now();
