@@ -292,7 +292,7 @@ impl Settings {
     /// The `run` defaults of the definition file a state machine was named after (its
     /// file name without `.asl.json`): what `resume` and `redrive` use for their mocks.
     pub(crate) fn defaults_for_machine(&self, state_machine_name: &str) -> Option<&DefinitionDefaults> {
-        self.definitions.iter().map(|(path, d)| (path, d)).find_map(|(path, d)| {
+        self.definitions.iter().find_map(|(path, d)| {
             let file = path.file_name()?.to_str()?;
             let stem = file.strip_suffix(".asl.json").or_else(|| file.strip_suffix(".json")).unwrap_or(file);
             (stem == state_machine_name).then_some(d)
