@@ -17,7 +17,7 @@ use sfnlite_states::{ErrorName, StatesError};
 
 use crate::BoxFuture;
 use crate::athena::{AthenaApi, AthenaError, state_of};
-use crate::s3::{ListRequest, ObjectMeta, ObjectStore, PutRequest, S3Error};
+use crate::s3::{ListRequest, ObjectMeta, ObjectStore, PutRequest, S3Error, hex, percent_decode};
 use crate::service;
 
 /// The action of `arn:<partition>:states:::<service>:<action>` when the service is one of
@@ -34,7 +34,7 @@ fn action<'a>(resource: &'a str, services: &[&str]) -> Option<&'a str> {
 fn request_id(request: &TaskRequest) -> String {
     use md5::{Digest, Md5};
     let digest = Md5::digest(format!("{}\0{}\0{}", request.execution_arn, request.state_name, request.attempt));
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = hex(&digest);
     format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
 }
 
@@ -326,24 +326,6 @@ async fn s3_call(store: Arc<dyn ObjectStore>, action: String, p: Value) -> Resul
         }
         other => unreachable!("handles() admitted {other}"),
     }
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(v) = text.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(v);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 impl TaskAdapter for S3Tasks {

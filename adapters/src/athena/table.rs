@@ -38,7 +38,9 @@ use datafusion::physical_plan::ExecutionPlan;
 use serde_json::Value;
 
 use super::ddl::{Format, HiveType, TableDef};
-use crate::s3::{LocalS3, S3Url};
+use sfnlite_states::timestamp::days_from_civil;
+
+use crate::s3::{LocalS3, S3Url, percent_decode};
 
 const BATCH_ROWS: usize = 8192;
 
@@ -151,24 +153,6 @@ fn discover_partitions(dir: &Path, keys: &[String], values: &mut Vec<String>, ou
             values.pop();
         }
     }
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(value) = text.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(value);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 impl HiveTable {
@@ -391,9 +375,7 @@ impl<'a> Reader<'a> {
             }
         }
         let last_wanted = wanted.iter().rposition(Option::is_some);
-        let mut builders = self.builders();
-        let mut batches = Vec::new();
-        let mut rows = 0;
+        let mut out = Batcher::new(self, file);
         let mut unescaped = Vec::new();
         for line in self.lines(bytes) {
             let mut filled = 0;
@@ -410,7 +392,7 @@ impl<'a> Reader<'a> {
                             }
                             _ => field,
                         };
-                        if let Some(b) = builders[slot].as_mut() {
+                        if let Some(b) = out.builders[slot].as_mut() {
                             b.push_text(Some(field), &self.null_format)?;
                         }
                         filled = index + 1;
@@ -418,21 +400,14 @@ impl<'a> Reader<'a> {
                 }
                 // Missing trailing fields are NULL.
                 for slot in wanted[filled.min(wanted.len())..].iter().flatten() {
-                    if let Some(b) = builders[*slot].as_mut() {
+                    if let Some(b) = out.builders[*slot].as_mut() {
                         b.push_text(None, &self.null_format)?;
                     }
                 }
             }
-            rows += 1;
-            if rows == BATCH_ROWS {
-                batches.push(self.finish(file, &mut builders, rows)?);
-                rows = 0;
-            }
+            out.end_row()?;
         }
-        if rows > 0 {
-            batches.push(self.finish(file, &mut builders, rows)?);
-        }
-        Ok(batches)
+        out.finish()
     }
 
     fn read_csv(&self, file: &DataFile, bytes: &[u8]) -> DfResult<Vec<RecordBatch>> {
@@ -445,9 +420,7 @@ impl<'a> Reader<'a> {
             .escape(self.escape)
             .double_quote(true)
             .from_reader(bytes);
-        let mut builders = self.builders();
-        let mut batches = Vec::new();
-        let mut rows = 0;
+        let mut out = Batcher::new(self, file);
         let mut record = csv::ByteRecord::new();
         let mut skipped = 0;
         while reader.read_byte_record(&mut record).map_err(|e| bad_data(&file.path, e))? {
@@ -456,26 +429,17 @@ impl<'a> Reader<'a> {
                 continue;
             }
             for (slot, source) in self.sources.iter().enumerate() {
-                if let (Source::Data(i), Some(b)) = (source, builders[slot].as_mut()) {
+                if let (Source::Data(i), Some(b)) = (source, out.builders[slot].as_mut()) {
                     b.push_text(record.get(*i), &self.null_format)?;
                 }
             }
-            rows += 1;
-            if rows == BATCH_ROWS {
-                batches.push(self.finish(file, &mut builders, rows)?);
-                rows = 0;
-            }
+            out.end_row()?;
         }
-        if rows > 0 {
-            batches.push(self.finish(file, &mut builders, rows)?);
-        }
-        Ok(batches)
+        out.finish()
     }
 
     fn read_json(&self, file: &DataFile, bytes: &[u8]) -> DfResult<Vec<RecordBatch>> {
-        let mut builders = self.builders();
-        let mut batches = Vec::new();
-        let mut rows = 0;
+        let mut out = Batcher::new(self, file);
         let ignore_malformed = self.def.serde_parameters.get("ignore.malformed.json").is_some_and(|v| v == "true");
         for (number, line) in self.lines(bytes).enumerate() {
             if line.iter().all(u8::is_ascii_whitespace) {
@@ -488,7 +452,7 @@ impl<'a> Reader<'a> {
                 Err(e) => return Err(bad_data(&file.path, format!("line {}: {e}", number + 1))),
             };
             for (slot, source) in self.sources.iter().enumerate() {
-                if let (Source::Data(i), Some(b)) = (source, builders[slot].as_mut()) {
+                if let (Source::Data(i), Some(b)) = (source, out.builders[slot].as_mut()) {
                     let name = &self.def.columns[*i].name;
                     let value = object
                         .get(name)
@@ -496,16 +460,9 @@ impl<'a> Reader<'a> {
                     b.push_json(value, &self.null_format)?;
                 }
             }
-            rows += 1;
-            if rows == BATCH_ROWS {
-                batches.push(self.finish(file, &mut builders, rows)?);
-                rows = 0;
-            }
+            out.end_row()?;
         }
-        if rows > 0 {
-            batches.push(self.finish(file, &mut builders, rows)?);
-        }
-        Ok(batches)
+        out.finish()
     }
 
     fn read_parquet(&self, file: &DataFile, raw: Vec<u8>) -> DfResult<Vec<RecordBatch>> {
@@ -573,6 +530,39 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Collects a file's rows into batches of [`BATCH_ROWS`].
+struct Batcher<'r, 'a> {
+    reader: &'r Reader<'a>,
+    file: &'r DataFile,
+    /// One builder per projected data column (`None` for partition columns).
+    builders: Vec<Option<CellBuilder>>,
+    rows: usize,
+    batches: Vec<RecordBatch>,
+}
+
+impl<'r, 'a> Batcher<'r, 'a> {
+    fn new(reader: &'r Reader<'a>, file: &'r DataFile) -> Batcher<'r, 'a> {
+        Batcher { reader, file, builders: reader.builders(), rows: 0, batches: Vec::new() }
+    }
+
+    /// Counts a row whose cells have been pushed; a full batch is finished.
+    fn end_row(&mut self) -> DfResult<()> {
+        self.rows += 1;
+        if self.rows == BATCH_ROWS {
+            self.batches.push(self.reader.finish(self.file, &mut self.builders, self.rows)?);
+            self.rows = 0;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> DfResult<Vec<RecordBatch>> {
+        if self.rows > 0 {
+            self.batches.push(self.reader.finish(self.file, &mut self.builders, self.rows)?);
+        }
+        Ok(self.batches)
+    }
+}
+
 /// Splits a line on `delimiter`, not splitting at an escaped delimiter.
 fn split_fields(line: &[u8], delimiter: u8, escape: Option<u8>) -> impl Iterator<Item = &[u8]> {
     let mut start = 0;
@@ -620,17 +610,6 @@ fn unescape(field: &[u8], escape: u8, out: &mut Vec<u8>) {
     }
 }
 
-/// Days from 1970-01-01 to a civil date.
-pub(crate) fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let yoe = year - era * 400;
-    let month = i64::from(month);
-    let doy = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 fn parse_date(text: &str) -> Option<i32> {
     let mut parts = text.splitn(3, '-');
     let year: i64 = parts.next()?.parse().ok()?;
@@ -649,7 +628,7 @@ fn parse_date(text: &str) -> Option<i32> {
     if day == 0 || day > days_in_month {
         return None;
     }
-    i32::try_from(days_from_civil(year, month, day)).ok()
+    i32::try_from(days_from_civil(year, i64::from(month), i64::from(day))).ok()
 }
 
 /// `YYYY-MM-DD[ T]HH:MM:SS[.fff…]` as epoch milliseconds.

@@ -179,7 +179,9 @@ impl Dirs {
         self.root.join(META_DIR).join(bucket).join(format!("{}.json", digest.trim_matches('"')))
     }
 
-    fn meta(&self, bucket: &str, key: &str, path: &Path) -> Result<ObjectMeta, S3Error> {
+    /// What S3 says about the object at `path`; `content`, when the caller has read it
+    /// already, spares reading the file again for its ETag.
+    fn meta(&self, bucket: &str, key: &str, path: &Path, content: Option<&[u8]>) -> Result<ObjectMeta, S3Error> {
         let file = match fs::metadata(path) {
             Ok(m) if m.is_file() => m,
             Ok(_) => return Err(S3Error::no_such_key()),
@@ -196,8 +198,11 @@ impl Dirs {
         let (content_type, metadata, etag) = match sidecar {
             Some(s) => (s.content_type, s.metadata, s.etag),
             None => {
-                let bytes = fs::read(path).map_err(|e| io_error("cannot read the object", e))?;
-                (DEFAULT_CONTENT_TYPE.to_owned(), BTreeMap::new(), etag_of(&bytes))
+                let etag = match content {
+                    Some(bytes) => etag_of(bytes),
+                    None => etag_of(&fs::read(path).map_err(|e| io_error("cannot read the object", e))?),
+                };
+                (DEFAULT_CONTENT_TYPE.to_owned(), BTreeMap::new(), etag)
             }
         };
         Ok(ObjectMeta {
@@ -206,6 +211,14 @@ impl Dirs {
             etag,
             last_modified: (modified_nanos / 1_000_000) as i64,
             metadata,
+        })
+    }
+
+    /// An object's bytes; a missing file (or a folder) is a missing key.
+    fn read(&self, path: &Path) -> Result<Vec<u8>, S3Error> {
+        fs::read(path).map_err(|e| match e.kind() {
+            ErrorKind::NotFound | ErrorKind::NotADirectory | ErrorKind::IsADirectory => S3Error::no_such_key(),
+            _ => io_error("cannot read the object", e),
         })
     }
 
@@ -321,7 +334,7 @@ impl Dirs {
                     page.common_prefixes.push(prefix);
                 }
                 None => {
-                    let meta = self.meta(&request.bucket, &key, &dir.join(&key))?;
+                    let meta = self.meta(&request.bucket, &key, &dir.join(&key), None)?;
                     page.contents.push(ListedObject {
                         key: key.clone(),
                         size: meta.content_length,
@@ -365,7 +378,7 @@ fn walk(dir: &Path, base: &str, prefix: &str, keys: &mut Vec<String>) -> std::io
 }
 
 fn encode_token(key: &str) -> String {
-    key.bytes().map(|b| format!("{b:02x}")).collect()
+    super::hex(key.as_bytes())
 }
 
 fn decode_token(token: &str) -> Result<String, S3Error> {
@@ -383,11 +396,8 @@ impl ObjectStore for LocalS3 {
         let (bucket, key) = (bucket.to_owned(), key.to_owned());
         self.blocking(move |dirs| {
             let path = dirs.object_path(&bucket, &key)?;
-            let meta = dirs.meta(&bucket, &key, &path)?;
-            let bytes = fs::read(&path).map_err(|e| match e.kind() {
-                ErrorKind::NotFound => S3Error::no_such_key(),
-                _ => io_error("cannot read the object", e),
-            })?;
+            let bytes = dirs.read(&path)?;
+            let meta = dirs.meta(&bucket, &key, &path, Some(&bytes))?;
             Ok((bytes, meta))
         })
     }
@@ -396,7 +406,7 @@ impl ObjectStore for LocalS3 {
         let (bucket, key) = (bucket.to_owned(), key.to_owned());
         self.blocking(move |dirs| {
             let path = dirs.object_path(&bucket, &key)?;
-            dirs.meta(&bucket, &key, &path)
+            dirs.meta(&bucket, &key, &path, None)
         })
     }
 
@@ -420,8 +430,8 @@ impl ObjectStore for LocalS3 {
         let (bucket, key) = (bucket.to_owned(), key.to_owned());
         self.blocking(move |dirs| {
             let source = dirs.object_path(&source_bucket, &source_key)?;
-            let meta = dirs.meta(&source_bucket, &source_key, &source)?;
-            let body = fs::read(&source).map_err(|e| io_error("cannot read the source object", e))?;
+            let body = dirs.read(&source)?;
+            let meta = dirs.meta(&source_bucket, &source_key, &source, Some(&body))?;
             dirs.put(PutRequest { bucket, key, body, content_type: Some(meta.content_type), metadata: meta.metadata })
         })
     }

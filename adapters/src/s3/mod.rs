@@ -141,9 +141,36 @@ pub trait ObjectStore: Send + Sync {
 /// MD5 of `bytes` as S3's quoted ETag.
 pub(crate) fn etag_of(bytes: &[u8]) -> String {
     use md5::{Digest, Md5};
-    let digest = Md5::digest(bytes);
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("\"{hex}\"")
+    format!("\"{}\"", hex(&Md5::digest(bytes)))
+}
+
+/// Lower-case hexadecimal.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
+}
+
+/// Decodes `%XX` escapes (as in `CopySource` and Hive partition folder names); invalid
+/// escapes stay as they are.
+pub(crate) fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(value) = text.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(value);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// CRC-32 (IEEE), as S3's `ChecksumCRC32` reports it (base64 of the big-endian value).
@@ -188,5 +215,7 @@ mod tests {
         assert_eq!(crc32_base64(b"123456789"), base64(&[0xcb, 0xf4, 0x39, 0x26]));
         assert_eq!(base64(b"foobar"), "Zm9vYmFy");
         assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(hex(&[0, 171]), "00ab");
+        assert_eq!(percent_decode("a%20b%2Fc%zz"), "a b/c%zz");
     }
 }
