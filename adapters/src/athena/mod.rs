@@ -14,6 +14,7 @@ pub mod table;
 use std::time::Duration;
 
 pub use local::{LocalAthena, Workgroup, split_statements};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::BoxFuture;
@@ -42,14 +43,59 @@ impl AthenaError {
     }
 }
 
-/// The terminal query states.
-pub fn is_terminal(state: &str) -> bool {
-    matches!(state, "SUCCEEDED" | "FAILED" | "CANCELLED")
+/// A query's `Status.State`, spelled as AWS spells it (`QUEUED`, `RUNNING`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum QueryState {
+    /// Submitted, not yet running.
+    Queued,
+    /// Running.
+    Running,
+    /// Ended with results.
+    Succeeded,
+    /// Ended with an error.
+    Failed,
+    /// Stopped (StopQueryExecution).
+    Cancelled,
 }
 
-/// The `Status.State` of a GetQueryExecution response.
-pub fn state_of(response: &Value) -> &str {
-    response.pointer("/QueryExecution/Status/State").and_then(Value::as_str).unwrap_or("")
+impl QueryState {
+    /// Every state, in lifecycle order.
+    pub const ALL: [QueryState; 5] =
+        [QueryState::Queued, QueryState::Running, QueryState::Succeeded, QueryState::Failed, QueryState::Cancelled];
+
+    /// AWS's spelling: `QUEUED`, `RUNNING`, `SUCCEEDED`, `FAILED` or `CANCELLED`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueryState::Queued => "QUEUED",
+            QueryState::Running => "RUNNING",
+            QueryState::Succeeded => "SUCCEEDED",
+            QueryState::Failed => "FAILED",
+            QueryState::Cancelled => "CANCELLED",
+        }
+    }
+
+    /// The state AWS spells `text`, if any.
+    pub fn parse(text: &str) -> Option<QueryState> {
+        QueryState::ALL.into_iter().find(|state| state.as_str() == text)
+    }
+
+    /// Whether the query has ended (SUCCEEDED, FAILED or CANCELLED).
+    pub fn is_terminal(self) -> bool {
+        matches!(self, QueryState::Succeeded | QueryState::Failed | QueryState::Cancelled)
+    }
+}
+
+impl std::fmt::Display for QueryState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The `Status.State` of a GetQueryExecution response (`None` if it has none, or one AWS
+/// does not define).
+pub fn state_of(response: &Value) -> Option<QueryState> {
+    response.pointer("/QueryExecution/Status/State").and_then(Value::as_str).and_then(QueryState::parse)
 }
 
 /// The Athena operations sfnlite's tasks use.
@@ -70,7 +116,7 @@ pub trait AthenaApi: Send + Sync {
             let mut delay = Duration::from_millis(250);
             loop {
                 let response = self.get_query_execution(id.clone()).await?;
-                if is_terminal(state_of(&response)) {
+                if state_of(&response).is_some_and(QueryState::is_terminal) {
                     return Ok(response);
                 }
                 tokio::time::sleep(delay).await;

@@ -1,0 +1,190 @@
+//! The embedded Athena: queries run asynchronously (QUEUED → RUNNING → SUCCEEDED | FAILED |
+//! CANCELLED) on the service runtime; DDL and utility statements run against the local
+//! catalog, queries in DataFusion over the catalog's tables. Results go to the output
+//! location in the local S3 as Athena writes them: `<id>.csv` (header, every value
+//! quoted, NULL empty) or `<id>.txt` (DDL and utility statements, tab-separated, no
+//! header), each with a `.metadata` file that GetQueryResults reads.
+//!
+//! Query executions are kept as JSON under `<data root>/.sfnlite-athena/queries/`, so
+//! another process (a resumed execution, `sfnlite athena`) can look them up; a query whose
+//! process died before it ended is run again when it is next looked up.
+//!
+//! This module holds [`LocalAthena`] itself (its state and the [`AthenaApi`] entry points);
+//! each concern has its own file:
+//!
+//! - `requests`: the StartQueryExecution and GetQueryResults requests, typed and checked;
+//! - `record`: the stored query executions (`<id>.json`) and their typed `QueryExecution`;
+//! - `lifecycle`: start (idempotency, output-location precedence), run, stop, look up;
+//! - `statement`: SQL text: splitting scripts, statement types, binding parameters;
+//! - `ddl_exec`: DDL and utility statements against the catalog;
+//! - `query_exec` and `catalog_provider`: queries in DataFusion over the catalog's tables;
+//! - `results`: the result files and their `.metadata`;
+//! - `paging`: GetQueryResults and its NextToken;
+//! - `errors`: why a query failed, in Athena's words.
+
+mod catalog_provider;
+mod ddl_exec;
+mod errors;
+mod lifecycle;
+mod paging;
+mod query_exec;
+mod record;
+mod requests;
+mod results;
+mod statement;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sfnlite_states::entropy::SeededEntropy;
+use tokio::sync::watch;
+
+pub use self::statement::split_statements;
+use super::catalog::{Catalog, CatalogFile};
+use super::ddl;
+use super::{AthenaApi, AthenaError};
+use crate::BoxFuture;
+use crate::s3::LocalS3;
+
+/// A workgroup's settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Workgroup {
+    /// Its query result location (`s3://…/`).
+    pub output_location: Option<String>,
+    /// "Override client-side settings": the workgroup's location wins over the request's.
+    #[serde(default)]
+    pub enforce_configuration: bool,
+}
+
+/// The embedded Athena.
+#[derive(Clone)]
+pub struct LocalAthena {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    s3: LocalS3,
+    dir: PathBuf,
+    catalog: CatalogFile,
+    workgroups: BTreeMap<String, Workgroup>,
+    /// Queries running in this process: each one's "done" flag.
+    live: Mutex<HashMap<String, watch::Receiver<bool>>>,
+    aborts: Mutex<HashMap<String, tokio::task::AbortHandle>>,
+    ddl_lock: Mutex<()>,
+    /// Serializes read-modify-write of query records (a stop can race the query's own end).
+    records_lock: Mutex<()>,
+    ids: Mutex<SeededEntropy>,
+}
+
+/// The only catalog: Glue's `AwsDataCatalog`.
+const CATALOG_NAME: &str = "awsdatacatalog";
+
+fn now_millis() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    hasher.finish()
+}
+
+/// `value` with every object's keys in alphabetical order, as Step Functions prints
+/// service responses.
+fn sorted(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        other => other,
+    }
+}
+
+impl LocalAthena {
+    /// An Athena over the local S3 `s3`, keeping its catalog and queries under the data
+    /// root. `workgroups` always gains `primary` (with no output location) if it lacks it.
+    pub fn new(s3: LocalS3, mut workgroups: BTreeMap<String, Workgroup>) -> LocalAthena {
+        let dir = s3.root().join(".sfnlite-athena");
+        workgroups.entry("primary".into()).or_default();
+        LocalAthena {
+            inner: Arc::new(Inner {
+                catalog: CatalogFile::new(&dir),
+                dir,
+                s3,
+                workgroups,
+                live: Mutex::new(HashMap::new()),
+                aborts: Mutex::new(HashMap::new()),
+                ddl_lock: Mutex::new(()),
+                records_lock: Mutex::new(()),
+                ids: Mutex::new(SeededEntropy::new(random_seed())),
+            }),
+        }
+    }
+
+    /// The catalog as it is now.
+    pub fn catalog(&self) -> Result<Catalog, String> {
+        self.inner.catalog.load()
+    }
+
+    /// The workgroups.
+    pub fn workgroups(&self) -> &BTreeMap<String, Workgroup> {
+        &self.inner.workgroups
+    }
+
+    /// Runs the DDL statements of a script (separated by `;`) against the catalog at once,
+    /// recording no query executions: how config `init` scripts declare their tables.
+    pub fn apply_ddl(&self, script: &str, database: &str) -> Result<(), String> {
+        for statement in split_statements(script) {
+            match ddl::parse(&statement) {
+                Ok(Some(parsed)) => {
+                    self.inner.run_ddl(parsed, database).map_err(|f| f.message)?;
+                }
+                Ok(None) => return Err(format!("only DDL statements may be used here, not: {}", statement.trim())),
+                Err(e) => return Err(format!("SYNTAX_ERROR: {e}")),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl AthenaApi for LocalAthena {
+    fn start_query_execution(&self, request: Value) -> BoxFuture<'_, Result<Value, AthenaError>> {
+        let inner = self.inner.clone();
+        Box::pin(async move { inner.start(&request) })
+    }
+
+    fn get_query_execution(&self, id: String) -> BoxFuture<'_, Result<Value, AthenaError>> {
+        let inner = self.inner.clone();
+        Box::pin(async move { inner.get(&id) })
+    }
+
+    fn get_query_results(&self, request: Value) -> BoxFuture<'_, Result<Value, AthenaError>> {
+        let inner = self.inner.clone();
+        Box::pin(async move { inner.results(&request) })
+    }
+
+    fn stop_query_execution(&self, id: String) -> BoxFuture<'_, Result<Value, AthenaError>> {
+        let inner = self.inner.clone();
+        Box::pin(async move { inner.stop(&id) })
+    }
+
+    fn wait_for_query(&self, id: String) -> BoxFuture<'_, Result<Value, AthenaError>> {
+        let inner = self.inner.clone();
+        Box::pin(async move {
+            inner.get(&id)?;
+            let receiver = inner.live.lock().expect("live").get(&id).cloned();
+            if let Some(mut done) = receiver {
+                // Ends when the query ends, or is cancelled (the sender is dropped).
+                let _ = done.wait_for(|d| *d).await;
+            }
+            inner.get(&id)
+        })
+    }
+}
