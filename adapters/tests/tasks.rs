@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 use sfnlite_adapters::{AthenaTasks, S3Tasks};
-use sfnlite_engine::{Engine, HistoryStore, MemoryStore, Outcome, Registry, StartRequest, Status, VirtualClock};
+use sfnlite_engine::{
+    Engine, ExecutionStatus, HistoryStore, MemoryStore, Outcome, Registry, StartRequest, VirtualClock,
+};
 use sfnlite_states::history::HistoryEvent;
 use sfnlite_states::parse_definition;
 
@@ -61,7 +63,7 @@ fn s3_tasks_use_aws_sdk_conventions() {
         "Done": {"Type": "Succeed"}
     }});
     let (outcome, _) = run(&l, definition, json!({"report": {"total": 3}}));
-    assert_eq!(outcome.status, Status::Succeeded, "{outcome:?}");
+    assert_eq!(outcome.status, ExecutionStatus::Succeeded, "{outcome:?}");
     let out = outcome.output.unwrap();
     assert_eq!(out["getObject"]["Body"], "{\"total\":3}", "a JSON Body is stored serialized");
     assert_eq!(out["getObject"]["ContentLength"], 11);
@@ -99,7 +101,7 @@ fn seed_a_polls_the_embedded_athena_to_the_end() {
     definition["States"]["Process results"] = json!({"Type": "Pass", "End": true});
     let input = json!({"Database": "logs", "Table": "requests", "Workgroup": "primary"});
     let (outcome, events) = run(&l, definition.clone(), input.clone());
-    assert_eq!(outcome.status, Status::Succeeded, "{outcome:?}");
+    assert_eq!(outcome.status, ExecutionStatus::Succeeded, "{outcome:?}");
     let execution = &outcome.output.unwrap()["QueryExecution"];
     assert_eq!(execution["Status"]["State"], "SUCCEEDED");
     assert_eq!(execution["Query"], "SELECT * FROM \"requests\" LIMIT 10");
@@ -113,7 +115,7 @@ fn seed_a_polls_the_embedded_athena_to_the_end() {
 
     // A query that fails takes the Choice's FAILED branch.
     let (failed, _) = run(&l, definition, json!({"Database": "logs", "Table": "nope", "Workgroup": "primary"}));
-    assert_eq!(failed.status, Status::Failed);
+    assert_eq!(failed.status, ExecutionStatus::Failed);
 }
 
 #[test]
@@ -126,11 +128,11 @@ fn sync_queries_fail_their_task_with_the_final_state() {
             "Parameters": parameters, "End": true}}})
     };
     let (ok, _) = run(&l, definition("SELECT 42 AS answer", json!({})), json!({}));
-    assert_eq!(ok.status, Status::Succeeded);
+    assert_eq!(ok.status, ExecutionStatus::Succeeded);
     assert_eq!(ok.output.unwrap()["QueryExecution"]["Status"]["State"], "SUCCEEDED");
 
     let (failed, _) = run(&l, definition("SELECT * FROM missing_table", json!({})), json!({}));
-    assert_eq!(failed.status, Status::Failed);
+    assert_eq!(failed.status, ExecutionStatus::Failed);
     assert_eq!(failed.error.as_deref(), Some("States.TaskFailed"));
     let cause: Value = serde_json::from_str(failed.cause.as_deref().unwrap()).unwrap();
     assert_eq!(cause["QueryExecution"]["Status"]["State"], "FAILED");

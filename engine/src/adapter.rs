@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use sfnlite_states::StatesError;
+use sfnlite_states::resource::Resource;
 
 use crate::clock::BoxFuture;
 
@@ -16,8 +17,8 @@ use crate::clock::BoxFuture;
 pub struct TaskRequest {
     /// The Task state's name.
     pub state_name: String,
-    /// The `Resource` ARN.
-    pub resource: String,
+    /// The `Resource`, as parsed when the definition was read.
+    pub resource: Arc<Resource>,
     /// The effective parameters (after `InputPath` and `Parameters`).
     pub parameters: Arc<Value>,
     /// The evaluated `Credentials`, when the state has them.
@@ -36,7 +37,7 @@ pub trait TaskAdapter: Send + Sync {
     fn name(&self) -> &str;
 
     /// True when this adapter runs `resource` for the state named `state_name`.
-    fn handles(&self, state_name: &str, resource: &str) -> bool;
+    fn handles(&self, state_name: &str, resource: &Resource) -> bool;
 
     /// Runs the task. The result is the service response (before `ResultSelector`).
     fn invoke(&self, request: TaskRequest) -> BoxFuture<'_, Result<Value, StatesError>>;
@@ -65,7 +66,7 @@ impl Registry {
     }
 
     /// The adapter for a task, if any.
-    pub fn find(&self, state_name: &str, resource: &str) -> Option<&Arc<dyn TaskAdapter>> {
+    pub fn find(&self, state_name: &str, resource: &Resource) -> Option<&Arc<dyn TaskAdapter>> {
         self.adapters.iter().find(|a| a.handles(state_name, resource))
     }
 }
@@ -74,11 +75,4 @@ impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list().entries(self.adapters.iter().map(|a| a.name())).finish()
     }
-}
-
-/// True for legacy Lambda function ARNs (`arn:aws:lambda:…:function:…`), whose history
-/// uses the `LambdaFunction*` events and whose result is the function's payload.
-pub fn is_lambda_function_arn(resource: &str) -> bool {
-    let parts: Vec<&str> = resource.splitn(7, ':').collect();
-    parts.len() >= 7 && parts[2] == "lambda" && parts[5] == "function"
 }

@@ -22,12 +22,12 @@ use sfnlite_states::history::{EventDetails, HistoryEvent};
 
 pub use adapter::{Registry, TaskAdapter, TaskRequest};
 pub use clock::{Clock, SystemClock, VirtualClock};
-pub use interpreter::{ExecutionInfo, Outcome, Status, StopRequest, history_json};
+pub use interpreter::{Divergence, ExecutionInfo, Outcome, RunError, StopRequest, history_json};
 pub use store::{
     ExecutionRecord, ExecutionStatus, HistoryStore, MemoryStore, SledStore, StateMachineRecord, StoreError,
 };
 
-use crate::interpreter::{Replay, Run};
+use crate::interpreter::{Journal, Replay, Run};
 
 /// The account id used in the ARNs sfnlite makes.
 pub const ACCOUNT_ID: &str = "123456789012";
@@ -38,6 +38,15 @@ pub enum EngineError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A resumed or redriven execution did not follow its stored history; nothing after
+    /// the divergence was stored, and the execution stays as it was.
+    #[error("execution {arn}: {divergence}")]
+    Diverged {
+        /// The execution.
+        arn: String,
+        /// Where and how.
+        divergence: Divergence,
+    },
     /// No execution matches.
     #[error("no execution matches '{0}'")]
     NotFound(String),
@@ -108,12 +117,11 @@ pub struct StartRequest {
     pub virtual_clock: bool,
 }
 
-fn status_of(status: Status) -> ExecutionStatus {
-    match status {
-        Status::Succeeded => ExecutionStatus::Succeeded,
-        Status::Failed => ExecutionStatus::Failed,
-        Status::TimedOut => ExecutionStatus::TimedOut,
-        Status::Aborted => ExecutionStatus::Aborted,
+/// A run's Rust error, for the execution `arn`.
+fn run_error(arn: &str, error: RunError) -> EngineError {
+    match error {
+        RunError::Store(e) => EngineError::Store(e),
+        RunError::Diverged(divergence) => EngineError::Diverged { arn: arn.to_owned(), divergence },
     }
 }
 
@@ -153,7 +161,7 @@ impl Engine {
     }
 
     fn finish(&self, mut record: ExecutionRecord, outcome: &Outcome) -> Result<(), StoreError> {
-        record.status = status_of(outcome.status);
+        record.status = outcome.status;
         record.output = outcome.output.clone();
         record.error = outcome.error.clone();
         record.cause = outcome.cause.clone();
@@ -197,7 +205,7 @@ impl Engine {
         self.store.put_execution(&record)?;
         let info = self.info(&record);
         let run = Run::new(info.clone(), self.clock.as_ref(), &self.registry, self.store.as_ref(), record.seed, None);
-        let outcome = run.execute(machine, stop).await?;
+        let outcome = run.execute(machine, stop).await.map_err(|e| run_error(&info.arn, e))?;
         self.finish(record, &outcome)?;
         Ok((info, outcome))
     }
@@ -231,23 +239,19 @@ impl Engine {
         let events = self.store.events(&record.arn)?;
         let last = events.last().map_or(0, |e| e.id);
         record.redrive_count += 1;
-        let redriven = HistoryEvent {
-            id: last + 1,
-            previous_event_id: last,
-            timestamp: self.clock.now_millis(),
-            details: EventDetails::ExecutionRedriven { redrive_count: record.redrive_count },
-        };
-        self.store.append(&record.arn, vec![redriven.clone()])?;
+        let journal = Journal::new(self.store.as_ref(), &record.arn, last);
+        let details = EventDetails::ExecutionRedriven { redrive_count: record.redrive_count };
+        journal.append(last, self.clock.now_millis(), details);
+        let mut events = events;
+        events.extend(journal.commit().map_err(|e| run_error(&record.arn, e))?);
         record.status = ExecutionStatus::Running;
         (record.output, record.error, record.cause, record.stop_millis) = (None, None, None, None);
         self.store.put_execution(&record)?;
-        let mut events = events;
-        events.push(redriven);
         let info = self.info(&record);
         let replay = Replay::for_redrive(events);
         let run =
             Run::new(info.clone(), self.clock.as_ref(), &self.registry, self.store.as_ref(), record.seed, Some(replay));
-        let outcome = run.execute(&machine, stop).await?;
+        let outcome = run.execute(&machine, stop).await.map_err(|e| run_error(&info.arn, e))?;
         self.finish(record, &outcome)?;
         Ok((info, outcome))
     }
@@ -262,13 +266,10 @@ impl Engine {
         }
         let last = self.store.events(&record.arn)?.last().map_or(0, |e| e.id);
         let now = self.clock.now_millis();
-        let aborted = HistoryEvent {
-            id: last + 1,
-            previous_event_id: last,
-            timestamp: now,
-            details: EventDetails::ExecutionAborted { error: request.error.clone(), cause: request.cause.clone() },
-        };
-        self.store.append(&record.arn, vec![aborted])?;
+        let journal = Journal::new(self.store.as_ref(), &record.arn, last);
+        let details = EventDetails::ExecutionAborted { error: request.error.clone(), cause: request.cause.clone() };
+        journal.append(last, now, details);
+        journal.finish().map_err(|e| run_error(&record.arn, e))?;
         record.status = ExecutionStatus::Aborted;
         (record.error, record.cause, record.stop_millis) = (request.error, request.cause, Some(now));
         self.store.put_execution(&record)?;
@@ -298,7 +299,7 @@ impl Engine {
         let replay = Replay::for_resume(events);
         let run =
             Run::new(info.clone(), self.clock.as_ref(), &self.registry, self.store.as_ref(), record.seed, Some(replay));
-        let outcome = run.execute(&machine, stop).await?;
+        let outcome = run.execute(&machine, stop).await.map_err(|e| run_error(&info.arn, e))?;
         self.finish(record, &outcome)?;
         Ok((info, outcome))
     }
@@ -318,10 +319,16 @@ impl Engine {
 fn ended(events: &[HistoryEvent], record: &ExecutionRecord) -> Option<Outcome> {
     let last = events.last()?;
     let (status, output, error, cause) = match &last.details {
-        EventDetails::ExecutionSucceeded { output } => (Status::Succeeded, Some(Value::clone(output)), None, None),
-        EventDetails::ExecutionFailed { error, cause } => (Status::Failed, None, error.clone(), cause.clone()),
-        EventDetails::ExecutionTimedOut { error, cause } => (Status::TimedOut, None, error.clone(), cause.clone()),
-        EventDetails::ExecutionAborted { error, cause } => (Status::Aborted, None, error.clone(), cause.clone()),
+        EventDetails::ExecutionSucceeded { output } => {
+            (ExecutionStatus::Succeeded, Some(Value::clone(output)), None, None)
+        }
+        EventDetails::ExecutionFailed { error, cause } => (ExecutionStatus::Failed, None, error.clone(), cause.clone()),
+        EventDetails::ExecutionTimedOut { error, cause } => {
+            (ExecutionStatus::TimedOut, None, error.clone(), cause.clone())
+        }
+        EventDetails::ExecutionAborted { error, cause } => {
+            (ExecutionStatus::Aborted, None, error.clone(), cause.clone())
+        }
         _ => return None,
     };
     Some(Outcome { status, output, error, cause, start_millis: record.start_millis, stop_millis: last.timestamp })

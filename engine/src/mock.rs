@@ -14,9 +14,10 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use serde_json::Value;
+use sfnlite_states::resource::Resource;
 use sfnlite_states::{ErrorName, StatesError};
 
-use crate::adapter::{TaskAdapter, TaskRequest, is_lambda_function_arn};
+use crate::adapter::{TaskAdapter, TaskRequest};
 use crate::clock::BoxFuture;
 
 /// A problem in a mock configuration file, with its location.
@@ -162,7 +163,7 @@ impl TaskAdapter for MockAdapter {
         "mock"
     }
 
-    fn handles(&self, state_name: &str, _resource: &str) -> bool {
+    fn handles(&self, state_name: &str, _resource: &Resource) -> bool {
         self.mocks.contains_key(state_name)
     }
 
@@ -173,7 +174,7 @@ impl TaskAdapter for MockAdapter {
     fn invoke(&self, request: TaskRequest) -> BoxFuture<'_, Result<Value, StatesError>> {
         let outcome = match self.next_response(&request.state_name) {
             Some((_, Some(Response::Return(value)))) => {
-                if is_lambda_function_arn(&request.resource) {
+                if matches!(*request.resource, Resource::LambdaFunction(_)) {
                     Ok(value.get("Payload").cloned().unwrap_or(value))
                 } else {
                     Ok(value)

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use sfnlite_engine::HistoryStore;
 use sfnlite_engine::clock::BoxFuture;
 use sfnlite_engine::{
-    Engine, MemoryStore, Outcome, Registry, StartRequest, Status, TaskAdapter, TaskRequest, VirtualClock,
+    Engine, ExecutionStatus, MemoryStore, Outcome, Registry, StartRequest, TaskAdapter, TaskRequest, VirtualClock,
 };
 use sfnlite_states::history::{EventDetails, HistoryEvent};
 use sfnlite_states::{ErrorName, StatesError, parse_definition};
@@ -58,7 +58,7 @@ impl TaskAdapter for FakeAdapter {
         "fake"
     }
 
-    fn handles(&self, _state: &str, _resource: &str) -> bool {
+    fn handles(&self, _state: &str, _resource: &sfnlite_states::resource::Resource) -> bool {
         true
     }
 
@@ -126,7 +126,7 @@ async fn retry_backoff_is_exact_in_virtual_time() {
         FakeAdapter::default().script("T", vec![Step::Err("Boom"), Step::Err("Boom"), Step::Ok(json!({"ok": 1}), 0)]),
     );
     let (outcome, events) = run(definition, json!({}), adapter).await;
-    assert_eq!(outcome.status, Status::Succeeded);
+    assert_eq!(outcome.status, ExecutionStatus::Succeeded);
     assert_eq!(outcome.output, Some(json!({"ok": 1})));
     let scheduled: Vec<i64> = events
         .iter()
@@ -214,7 +214,7 @@ async fn failing_parallel_branch_cancels_the_others() {
         FakeAdapter::default().script("Slow", vec![Step::Ok(json!(1), 60_000)]).script("Fails", vec![Step::Err("Bad")]),
     );
     let (outcome, events) = run(definition, json!({}), adapter.clone()).await;
-    assert_eq!(outcome.status, Status::Failed);
+    assert_eq!(outcome.status, ExecutionStatus::Failed);
     assert_eq!(outcome.error.as_deref(), Some("Bad"));
     assert_eq!(adapter.cancelled.load(Ordering::SeqCst), 1, "the slow branch's task was dropped");
     assert_eq!(outcome.stop_millis - outcome.start_millis, 0);
@@ -254,7 +254,7 @@ async fn execution_timeout_ends_timed_out() {
     let definition =
         json!({"TimeoutSeconds": 10, "StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 60, "End": true}}});
     let (outcome, events) = run(definition, json!({}), Arc::new(FakeAdapter::default())).await;
-    assert_eq!(outcome.status, Status::TimedOut);
+    assert_eq!(outcome.status, ExecutionStatus::TimedOut);
     assert_eq!(outcome.error.as_deref(), Some("States.Timeout"));
     assert_eq!(outcome.stop_millis - outcome.start_millis, 10_000);
     assert_eq!(types(&events).last().map(String::as_str), Some("ExecutionTimedOut"));
@@ -360,7 +360,7 @@ async fn map_fails_when_either_tolerance_is_exceeded() {
     assert_eq!(outcome.error.as_deref(), Some("States.ExceedToleratedFailureThreshold"));
     // Within both: the failed items' results are their errors.
     let (outcome, _) = run(map(5, 50), items, script()).await;
-    assert_eq!(outcome.status, Status::Succeeded);
+    assert_eq!(outcome.status, ExecutionStatus::Succeeded);
     let output = outcome.output.unwrap();
     assert_eq!(output[3], json!({"Error": "Bad", "Cause": "Bad from fake"}));
     assert_eq!(output[4], json!("ok"));
@@ -385,27 +385,20 @@ async fn a_loop_that_never_waits_still_times_out() {
         virtual_clock: false,
     };
     let (_, outcome) = engine.run(&machine.unwrap(), request, std::future::pending()).await.unwrap();
-    assert_eq!(outcome.status, Status::TimedOut);
+    assert_eq!(outcome.status, ExecutionStatus::TimedOut);
 }
 
-/// A resumed execution continues from the outputs in its history, not from recomputed ones
-/// (which may differ: UUIDs, random numbers, the time).
-#[tokio::test(start_paused = true)]
-async fn resume_adopts_stored_state_outputs() {
-    use sfnlite_engine::{ExecutionRecord, ExecutionStatus, StateMachineRecord};
-    use sfnlite_states::history::StateType;
-    let definition = json!({"StartAt": "Make", "States": {
-        "Make": {"Type": "Pass", "Parameters": {"id.$": "States.UUID()"}, "Next": "Nap"},
-        "Nap": {"Type": "Wait", "Seconds": 5, "Next": "Done"},
-        "Done": {"Type": "Pass", "End": true}
-    }})
-    .to_string();
+const STORED_ARN: &str = "arn:aws:states:us-east-1:123456789012:execution:m:e";
+
+/// A store holding a RUNNING execution of `definition` whose history is `events` (ids
+/// from 1, each after the one before, all at EPOCH).
+fn stored_execution(definition: &Value, events: Vec<EventDetails>) -> Arc<MemoryStore> {
+    use sfnlite_engine::{ExecutionRecord, StateMachineRecord};
     let store = Arc::new(MemoryStore::new());
-    let machine = StateMachineRecord::new("m", &definition);
+    let machine = StateMachineRecord::new("m", &definition.to_string());
     store.put_state_machine(&machine).unwrap();
-    let arn = "arn:aws:states:us-east-1:123456789012:execution:m:e".to_owned();
     let record = ExecutionRecord {
-        arn: arn.clone(),
+        arn: STORED_ARN.to_owned(),
         name: "e".into(),
         state_machine_name: "m".into(),
         state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:m".into(),
@@ -422,48 +415,84 @@ async fn resume_adopts_stored_state_outputs() {
         redrive_count: 0,
     };
     store.put_execution(&record).unwrap();
-    let event =
-        |id: u64, details: EventDetails| HistoryEvent { id, previous_event_id: id - 1, timestamp: EPOCH, details };
-    let stored = Arc::new(json!({"id": "recorded-before-the-crash"}));
+    let events = events
+        .into_iter()
+        .zip(1u64..)
+        .map(|(details, id)| HistoryEvent { id, previous_event_id: id - 1, timestamp: EPOCH, details })
+        .collect();
+    store.append(STORED_ARN, events).unwrap();
     store
-        .append(
-            &arn,
-            vec![
-                event(1, EventDetails::ExecutionStarted { input: Arc::new(json!({})), role_arn: "r".into() }),
-                event(
-                    2,
-                    EventDetails::StateEntered {
-                        state_type: StateType::Pass,
-                        name: "Make".into(),
-                        input: Arc::new(json!({})),
-                    },
-                ),
-                event(
-                    3,
-                    EventDetails::StateExited {
-                        state_type: StateType::Pass,
-                        name: "Make".into(),
-                        output: stored.clone(),
-                        assigned_variables: None,
-                    },
-                ),
-                event(
-                    4,
-                    EventDetails::StateEntered {
-                        state_type: StateType::Wait,
-                        name: "Nap".into(),
-                        input: stored.clone(),
-                    },
-                ),
-            ],
-        )
-        .unwrap();
+}
+
+fn entered(state_type: sfnlite_states::history::StateType, name: &str, input: &Arc<Value>) -> EventDetails {
+    EventDetails::StateEntered { state_type, name: name.into(), input: input.clone() }
+}
+
+fn make_nap_done() -> Value {
+    json!({"StartAt": "Make", "States": {
+        "Make": {"Type": "Pass", "Parameters": {"id.$": "States.UUID()"}, "Next": "Nap"},
+        "Nap": {"Type": "Wait", "Seconds": 5, "Next": "Done"},
+        "Done": {"Type": "Pass", "End": true}
+    }})
+}
+
+/// A resumed execution continues from the outputs in its history, not from recomputed ones
+/// (which may differ: UUIDs, random numbers, the time).
+#[tokio::test(start_paused = true)]
+async fn resume_adopts_stored_state_outputs() {
+    use sfnlite_states::history::StateType;
+    let stored = Arc::new(json!({"id": "recorded-before-the-crash"}));
+    let store = stored_execution(
+        &make_nap_done(),
+        vec![
+            EventDetails::ExecutionStarted { input: Arc::new(json!({})), role_arn: "r".into() },
+            entered(StateType::Pass, "Make", &Arc::new(json!({}))),
+            EventDetails::StateExited {
+                state_type: StateType::Pass,
+                name: "Make".into(),
+                output: stored.clone(),
+                assigned_variables: None,
+            },
+            entered(StateType::Wait, "Nap", &stored),
+        ],
+    );
     let engine = Engine::new(Registry::new(), Arc::new(VirtualClock::starting_at(EPOCH + 2_000)), store.clone());
-    let (_, outcome) = engine.resume(&arn, std::future::pending()).await.unwrap();
+    let (_, outcome) = engine.resume(STORED_ARN, std::future::pending()).await.unwrap();
     assert_eq!(outcome.output, Some(json!({"id": "recorded-before-the-crash"})));
     assert_eq!(outcome.stop_millis - EPOCH, 5_000, "the Wait slept only what remained");
-    let events = store.events(&arn).unwrap();
+    let events = store.events(STORED_ARN).unwrap();
     assert_eq!(events.len(), 8, "4 stored, then WaitStateExited, Done entered/exited, ExecutionSucceeded");
+}
+
+/// A history that the definition cannot have produced stops the resume with a named
+/// error; nothing is appended and the execution stays RUNNING.
+#[tokio::test(start_paused = true)]
+async fn resume_refuses_a_history_it_cannot_explain() {
+    use sfnlite_engine::EngineError;
+    use sfnlite_states::history::StateType;
+    let output = Arc::new(json!({"id": "x"}));
+    let store = stored_execution(
+        &make_nap_done(),
+        vec![
+            EventDetails::ExecutionStarted { input: Arc::new(json!({})), role_arn: "r".into() },
+            entered(StateType::Pass, "Make", &Arc::new(json!({}))),
+            EventDetails::StateExited {
+                state_type: StateType::Pass,
+                name: "Make".into(),
+                output: output.clone(),
+                assigned_variables: None,
+            },
+            entered(StateType::Pass, "Done", &output),
+        ],
+    );
+    let engine = Engine::new(Registry::new(), Arc::new(VirtualClock::starting_at(EPOCH)), store.clone());
+    let error = engine.resume(STORED_ARN, std::future::pending()).await.unwrap_err();
+    let EngineError::Diverged { arn, divergence } = &error else { panic!("{error}") };
+    assert_eq!(arn, STORED_ARN);
+    assert_eq!((divergence.previous, divergence.recorded.as_str()), (3, "WaitStateEntered 'Nap'"));
+    assert_eq!(divergence.stored, vec!["PassStateEntered 'Done'".to_owned()]);
+    assert_eq!(store.events(STORED_ARN).unwrap().len(), 4, "nothing was appended");
+    assert_eq!(store.execution(STORED_ARN).unwrap().unwrap().status, ExecutionStatus::Running);
 }
 
 /// The 256 KiB quota applies to a Map's collected results, not only to each iteration's.

@@ -15,6 +15,7 @@ use crate::diagnostic::{DiagnosticCode, Diagnostics, child};
 use crate::error::{ErrorMatcher, ErrorName};
 use crate::jsonata;
 use crate::path::{Path, ReferencePath, Root};
+use crate::resource::Resource;
 use crate::template::{Field, Template, compile_dynamic};
 
 /// Index of a state inside its [`StateMachine`].
@@ -225,8 +226,8 @@ pub type Seconds = Count<u64>;
 /// `Task`.
 #[derive(Debug, Clone)]
 pub struct TaskState {
-    /// `Resource`.
-    pub resource: String,
+    /// `Resource`, parsed.
+    pub resource: Arc<Resource>,
     /// `Parameters`.
     pub parameters: Option<Template>,
     /// `TimeoutSeconds` / `TimeoutSecondsPath`.
@@ -661,16 +662,15 @@ fn read_state(
             StateKind::Pass(PassState { parameters, result, result_path, assign, transition })
         }
         "Task" => {
-            let resource = f.required_string("Resource");
-            if let Some(r) = &resource
-                && !r.starts_with("arn:")
-            {
-                f.diags.error(
-                    DiagnosticCode::InvalidResource,
-                    child(location, "Resource"),
-                    format!("the resource '{r}' is not a valid ARN"),
-                );
-            }
+            // An invalid resource is reported, and the state still read to its end, so that
+            // every other problem of the state is reported too.
+            let resource = f.required_string("Resource").map(|r| match Resource::parse(&r) {
+                Ok(resource) => Arc::new(resource),
+                Err(invalid) => {
+                    f.diags.error(DiagnosticCode::InvalidResource, child(location, "Resource"), invalid.to_string());
+                    Arc::new(Resource::Other(r))
+                }
+            });
             let parameters = f.template("Parameters");
             let timeout = f.seconds("TimeoutSeconds", "TimeoutSecondsPath");
             let heartbeat = f.seconds("HeartbeatSeconds", "HeartbeatSecondsPath");

@@ -40,21 +40,6 @@ pub struct TaskResource {
     pub resource: String,
 }
 
-impl TaskResource {
-    /// Splits a service-integration ARN `arn:aws:states:::athena:startQueryExecution.sync`
-    /// (or `arn:aws:states:::aws-sdk:s3:getObject`) into type and resource.
-    /// Other ARNs (activities, Lambda functions) keep the whole ARN as the resource.
-    pub fn from_arn(arn: &str) -> TaskResource {
-        let rest = arn.splitn(6, ':').nth(5).unwrap_or("");
-        match rest.rsplit_once(':') {
-            Some((kind, resource)) if arn.starts_with("arn:aws:states:::") || arn.contains(":states:::") => {
-                TaskResource { resource_type: kind.to_owned(), resource: resource.to_owned() }
-            }
-            _ => TaskResource { resource_type: "activity".to_owned(), resource: arn.to_owned() },
-        }
-    }
-}
-
 /// The event types and their details. Variant names are AWS's `type` values.
 /// The serde form (used by stores) is internal and versioned by the store.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -380,12 +365,15 @@ mod tests {
 
     #[test]
     fn task_resources_split_like_aws() {
-        let r = TaskResource::from_arn("arn:aws:states:::athena:startQueryExecution.sync");
+        let form = |arn: &str| crate::resource::Resource::parse(arn).unwrap().history_form();
+        let r = form("arn:aws:states:::athena:startQueryExecution.sync");
         assert_eq!((r.resource_type.as_str(), r.resource.as_str()), ("athena", "startQueryExecution.sync"));
-        let r = TaskResource::from_arn("arn:aws:states:::aws-sdk:s3:getObject");
+        let r = form("arn:aws:states:::aws-sdk:s3:getObject");
         assert_eq!((r.resource_type.as_str(), r.resource.as_str()), ("aws-sdk:s3", "getObject"));
-        let r = TaskResource::from_arn("arn:aws:states:::lambda:invoke");
+        let r = form("arn:aws:states:::lambda:invoke");
         assert_eq!((r.resource_type.as_str(), r.resource.as_str()), ("lambda", "invoke"));
+        let r = form("arn:aws:states:::states:startExecution.sync:2");
+        assert_eq!((r.resource_type.as_str(), r.resource.as_str()), ("states", "startExecution.sync:2"));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! attempts are used up, the Catchers are scanned the same way.
 
 use crate::definition::{Catcher, JitterStrategy, Retrier};
+use crate::entropy::Entropy;
 use crate::error::ErrorName;
 
 /// What to do about an error.
@@ -22,6 +23,15 @@ pub enum Recovery {
     Catch(usize),
     /// The state fails with the error.
     Fail,
+}
+
+/// The delay before a retry: the Retrier's delay, or with `JitterStrategy: FULL` a draw
+/// from `[0, delay_millis)`.
+pub fn jittered_delay(delay_millis: u64, jitter: JitterStrategy, entropy: &dyn Entropy) -> u64 {
+    match jitter {
+        JitterStrategy::None => delay_millis,
+        JitterStrategy::Full => (entropy.next_f64() * delay_millis as f64) as u64,
+    }
 }
 
 /// Decides how to recover from `error`. `attempts[i]` counts the retries made by Retrier

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use anyhow::anyhow;
 use serde_json::{Value, json};
+use sfnlite_adapters::athena::{QueryState, state_of};
 use sfnlite_adapters::s3::S3Url;
 
 use super::Failure;
@@ -32,10 +33,11 @@ pub(crate) fn query(args: AthenaQueryArgs, services: Services) -> Result<ExitCod
             athena.run_statement(request).await.map_err(|e| Failure::usage(anyhow!("{}: {}", e.code, e.message)))?;
         let execution = &done["QueryExecution"];
         let id = execution["QueryExecutionId"].as_str().unwrap_or_default().to_owned();
-        let state = execution.pointer("/Status/State").and_then(Value::as_str).unwrap_or_default();
+        let state = state_of(&done);
         let scanned = execution.pointer("/Statistics/DataScannedInBytes").and_then(Value::as_u64).unwrap_or(0);
-        eprintln!("sfnlite: query {id} {state} in {:.3} s, {scanned} bytes scanned", started.elapsed().as_secs_f64());
-        if state != "SUCCEEDED" {
+        let shown = state.map_or("(no state)", QueryState::as_str);
+        eprintln!("sfnlite: query {id} {shown} in {:.3} s, {scanned} bytes scanned", started.elapsed().as_secs_f64());
+        if state != Some(QueryState::Succeeded) {
             let reason =
                 execution.pointer("/Status/StateChangeReason").and_then(Value::as_str).unwrap_or("(no reason given)");
             return Err(Failure { error: anyhow!("{reason}"), exit_code: 1 });

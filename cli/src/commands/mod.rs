@@ -40,7 +40,7 @@ impl Failure {
 pub(crate) fn engine_failure(error: EngineError) -> Failure {
     match error {
         EngineError::Store(e) => setup::store_failure(e),
-        EngineError::Definition { .. } => Failure::internal(error.into()),
+        EngineError::Definition { .. } | EngineError::Diverged { .. } => Failure::internal(error.into()),
         EngineError::NotRedrivable { .. } => Failure::usage(error.into()),
         other => Failure::usage(other.into()),
     }

@@ -9,8 +9,8 @@ use anyhow::anyhow;
 use serde_json::{Value, json};
 use sfnlite_engine::mock::MockAdapter;
 use sfnlite_engine::{
-    Clock, ExecutionInfo, ExecutionRecord, HistoryStore, MemoryStore, Outcome, Registry, SledStore, StateMachineRecord,
-    Status, StoreError, SystemClock, VirtualClock,
+    Clock, ExecutionInfo, ExecutionRecord, ExecutionStatus, HistoryStore, MemoryStore, Outcome, Registry, SledStore,
+    StateMachineRecord, StoreError, SystemClock, VirtualClock,
 };
 use sfnlite_states::history::HistoryEvent;
 use sfnlite_states::timestamp::format_millis;
@@ -159,7 +159,11 @@ pub(crate) fn report(info: &ExecutionInfo, outcome: &Outcome, format: RunFormat)
 
 /// Exit 0 when the execution succeeded, 1 otherwise.
 pub(crate) fn exit_code(outcome: &Outcome) -> std::process::ExitCode {
-    if outcome.status == Status::Succeeded { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::from(1) }
+    if outcome.status == ExecutionStatus::Succeeded {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::from(1)
+    }
 }
 
 /// What answers a continued execution's tasks: the mocks of the command line (else the

@@ -1,0 +1,255 @@
+//! S3 task resources (`arn:aws:states:::aws-sdk:s3:<action>`), one function per action.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+use sfnlite_engine::{TaskAdapter, TaskRequest};
+use sfnlite_states::resource::{IntegrationPattern, Resource};
+use sfnlite_states::timestamp::format_millis;
+use sfnlite_states::{ErrorName, StatesError};
+
+use super::request_id;
+use crate::BoxFuture;
+use crate::s3::{ListRequest, ObjectMeta, ObjectStore, PutRequest, S3Error, percent_decode};
+use crate::service;
+
+/// The S3 actions sfnlite runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Call {
+    GetObject,
+    PutObject,
+    HeadObject,
+    DeleteObject,
+    CopyObject,
+    ListObjectsV2,
+    CreateBucket,
+}
+
+impl Call {
+    /// The call a resource names, if it is one this adapter runs.
+    fn of(resource: &Resource) -> Option<Call> {
+        let integration = resource.integration()?;
+        if !integration.sdk || integration.service != "s3" || integration.pattern != IntegrationPattern::RequestResponse
+        {
+            return None;
+        }
+        Some(match integration.action.as_str() {
+            "getObject" => Call::GetObject,
+            "putObject" => Call::PutObject,
+            "headObject" => Call::HeadObject,
+            "deleteObject" => Call::DeleteObject,
+            "copyObject" => Call::CopyObject,
+            "listObjectsV2" => Call::ListObjectsV2,
+            "createBucket" => Call::CreateBucket,
+            _ => return None,
+        })
+    }
+}
+
+/// S3 task resources (`aws-sdk:s3:*`).
+#[derive(Clone)]
+pub struct S3Tasks {
+    store: Arc<dyn ObjectStore>,
+}
+
+impl S3Tasks {
+    /// The S3 tasks, on `store`.
+    pub fn new(store: Arc<dyn ObjectStore>) -> S3Tasks {
+        S3Tasks { store }
+    }
+}
+
+fn s3_error(error: &S3Error, request: &TaskRequest) -> StatesError {
+    let id = request_id(request);
+    let code = if error.code.ends_with("Exception") { error.code.clone() } else { format!("{}Exception", error.code) };
+    let extended = id.replace('-', "");
+    let cause = format!(
+        "{} (Service: S3, Status Code: {}, Request ID: {}, Extended Request ID: {extended})",
+        error.message,
+        error.status,
+        &extended[..16].to_uppercase()
+    );
+    StatesError::new(ErrorName::parse(&format!("S3.{code}")), cause)
+}
+
+fn required<'a>(parameters: &'a Value, name: &str) -> Result<&'a str, S3Error> {
+    parameters.get(name).and_then(Value::as_str).ok_or_else(|| {
+        S3Error::new("S3", 400, format!("The request is missing the required parameter '{name}' (a string)"))
+    })
+}
+
+fn meta_json(meta: &ObjectMeta) -> Map<String, Value> {
+    let mut out = Map::new();
+    out.insert("AcceptRanges".into(), json!("bytes"));
+    out.insert("ContentLength".into(), json!(meta.content_length));
+    out.insert("ContentType".into(), json!(meta.content_type));
+    out.insert("ETag".into(), json!(meta.etag));
+    out.insert("LastModified".into(), json!(format_millis(meta.last_modified)));
+    out.insert("Metadata".into(), json!(meta.metadata));
+    out.insert("ServerSideEncryption".into(), json!("AES256"));
+    out
+}
+
+async fn s3_call(store: Arc<dyn ObjectStore>, call: Call, p: Value) -> Result<Value, S3Error> {
+    match call {
+        Call::GetObject => get_object(&*store, &p).await,
+        Call::HeadObject => {
+            Ok(Value::Object(meta_json(&store.head_object(required(&p, "Bucket")?, required(&p, "Key")?).await?)))
+        }
+        Call::PutObject => put_object(&*store, &p).await,
+        Call::DeleteObject => {
+            store.delete_object(required(&p, "Bucket")?, required(&p, "Key")?).await?;
+            Ok(json!({}))
+        }
+        Call::CopyObject => copy_object(&*store, &p).await,
+        Call::CreateBucket => {
+            let bucket = required(&p, "Bucket")?;
+            store.create_bucket(bucket).await?;
+            Ok(json!({"Location": format!("/{bucket}")}))
+        }
+        Call::ListObjectsV2 => list_objects_v2(&*store, &p).await,
+    }
+}
+
+async fn get_object(store: &dyn ObjectStore, p: &Value) -> Result<Value, S3Error> {
+    let (body, meta) = store.get_object(required(p, "Bucket")?, required(p, "Key")?).await?;
+    let mut out = meta_json(&meta);
+    out.insert("Body".into(), json!(String::from_utf8_lossy(&body)));
+    Ok(Value::Object(out))
+}
+
+async fn put_object(store: &dyn ObjectStore, p: &Value) -> Result<Value, S3Error> {
+    // The Body is JSON-serialized, as AWS does: a string is stored with its quotes.
+    let body = p.get("Body").map(|b| b.to_string().into_bytes()).unwrap_or_default();
+    let metadata = p
+        .get("Metadata")
+        .and_then(Value::as_object)
+        .map(|m| m.iter().map(|(k, v)| (k.to_lowercase(), v.as_str().map_or(v.to_string(), str::to_owned))).collect())
+        .unwrap_or_default();
+    let checksum = crate::s3::crc32_base64(&body);
+    let meta = store
+        .put_object(PutRequest {
+            bucket: required(p, "Bucket")?.to_owned(),
+            key: required(p, "Key")?.to_owned(),
+            body,
+            content_type: Some(
+                p.get("ContentType").and_then(Value::as_str).unwrap_or("text/plain; charset=UTF-8").to_owned(),
+            ),
+            metadata,
+        })
+        .await?;
+    Ok(json!({
+        "ChecksumCRC32": checksum,
+        "ChecksumType": "FULL_OBJECT",
+        "ETag": meta.etag,
+        "ServerSideEncryption": "AES256",
+    }))
+}
+
+async fn copy_object(store: &dyn ObjectStore, p: &Value) -> Result<Value, S3Error> {
+    let source = required(p, "CopySource")?;
+    let source = source.split_once('?').map_or(source, |(s, _)| s);
+    let source = percent_decode(source.trim_start_matches('/'));
+    let (source_bucket, source_key) = source
+        .split_once('/')
+        .ok_or_else(|| S3Error::invalid_argument("Invalid copy source object key: CopySource must be 'bucket/key'"))?;
+    let meta = store.copy_object(source_bucket, source_key, required(p, "Bucket")?, required(p, "Key")?).await?;
+    Ok(json!({
+        "CopyObjectResult": {"ETag": meta.etag, "LastModified": format_millis(meta.last_modified)},
+        "ServerSideEncryption": "AES256",
+    }))
+}
+
+async fn list_objects_v2(store: &dyn ObjectStore, p: &Value) -> Result<Value, S3Error> {
+    let max_keys = match p.get("MaxKeys") {
+        None => 1000,
+        Some(v) => v.as_u64().ok_or_else(|| S3Error::invalid_argument("MaxKeys must be an integer"))? as usize,
+    };
+    let text = |name: &str| p.get(name).and_then(Value::as_str).map(str::to_owned);
+    let list = ListRequest {
+        bucket: required(p, "Bucket")?.to_owned(),
+        prefix: text("Prefix").unwrap_or_default(),
+        delimiter: text("Delimiter"),
+        max_keys: max_keys.clamp(1, 1000),
+        continuation_token: text("ContinuationToken"),
+        start_after: text("StartAfter"),
+    };
+    let page = if max_keys == 0 { Default::default() } else { store.list_objects(list.clone()).await? };
+    let mut out = Map::new();
+    let key_count = page.contents.len() + page.common_prefixes.len();
+    if !page.common_prefixes.is_empty() {
+        let prefixes: Vec<Value> = page.common_prefixes.iter().map(|p| json!({"Prefix": p})).collect();
+        out.insert("CommonPrefixes".into(), json!(prefixes));
+    }
+    if !page.contents.is_empty() {
+        let contents: Vec<Value> = page
+            .contents
+            .iter()
+            .map(|o| {
+                json!({
+                    "ETag": o.etag,
+                    "Key": o.key,
+                    "LastModified": format_millis(o.last_modified),
+                    "Size": o.size,
+                    "StorageClass": "STANDARD",
+                })
+            })
+            .collect();
+        out.insert("Contents".into(), json!(contents));
+    }
+    if let Some(token) = &list.continuation_token {
+        out.insert("ContinuationToken".into(), json!(token));
+    }
+    if let Some(delimiter) = &list.delimiter {
+        out.insert("Delimiter".into(), json!(delimiter));
+    }
+    out.insert("IsTruncated".into(), json!(page.next_continuation_token.is_some()));
+    out.insert("KeyCount".into(), json!(key_count));
+    out.insert("MaxKeys".into(), json!(max_keys));
+    out.insert("Name".into(), json!(list.bucket));
+    if let Some(token) = &page.next_continuation_token {
+        out.insert("NextContinuationToken".into(), json!(token));
+    }
+    out.insert("Prefix".into(), json!(list.prefix));
+    if let Some(after) = &list.start_after {
+        out.insert("StartAfter".into(), json!(after));
+    }
+    Ok(Value::Object(out))
+}
+
+impl TaskAdapter for S3Tasks {
+    fn name(&self) -> &str {
+        "s3"
+    }
+
+    fn handles(&self, _state_name: &str, resource: &Resource) -> bool {
+        Call::of(resource).is_some()
+    }
+
+    fn invoke(&self, request: TaskRequest) -> BoxFuture<'_, Result<Value, StatesError>> {
+        Box::pin(async move {
+            let Some(call) = Call::of(&request.resource) else {
+                let message = format!("the S3 adapter does not run '{}'", request.resource);
+                return Err(StatesError::new(ErrorName::Runtime, message));
+            };
+            let store = self.store.clone();
+            let parameters = (*request.parameters).clone();
+            service::run(s3_call(store, call, parameters)).await.map_err(|e| s3_error(&e, &request))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resources_name_calls() {
+        let call = |arn: &str| Call::of(&Resource::parse(arn).unwrap());
+        assert_eq!(call("arn:aws-cn:states:::aws-sdk:s3:getObject"), Some(Call::GetObject));
+        assert_eq!(call("arn:aws:states:::aws-sdk:s3:listObjectsV2"), Some(Call::ListObjectsV2));
+        assert_eq!(call("arn:aws:states:::aws-sdk:s3:getObject.sync"), None);
+        assert_eq!(call("arn:aws:states:::aws-sdk:s3:selectObjectContent"), None);
+        assert_eq!(call("arn:aws:states:::s3:getObject"), None, "S3 has no optimized integration");
+    }
+}

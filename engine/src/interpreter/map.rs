@@ -1,0 +1,152 @@
+//! One attempt of an inline Map state: iterations start as the concurrency limit allows,
+//! each on a thread of its own; failures count against the tolerance, and once it is
+//! exceeded the running iterations are aborted.
+
+use std::sync::{Arc, Mutex};
+
+use futures_util::stream::FuturesUnordered;
+use futures_util::{FutureExt, StreamExt};
+use serde_json::Value;
+use sfnlite_states::definition::MapState;
+use sfnlite_states::eval::context::MapItem;
+use sfnlite_states::eval::map::{Tolerance, concurrency_limit, item_input, items};
+use sfnlite_states::eval::{Env, Exit, shape_result};
+use sfnlite_states::history::{EventDetails, Payload};
+use sfnlite_states::{EvalError, StatesError};
+
+use super::recovery::Entry;
+use super::{Run, Thread};
+
+/// Which iterations of a Map attempt are running (those are aborted when the Map fails).
+struct Running(Mutex<Vec<bool>>);
+
+impl Running {
+    fn set(&self, index: usize, running: bool) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())[index] = running;
+    }
+
+    fn indexes(&self) -> Vec<usize> {
+        let running = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        running.iter().enumerate().filter_map(|(i, r)| r.then_some(i)).collect()
+    }
+}
+
+/// What the iterations of a Map attempt produced so far.
+struct Tally {
+    results: Vec<Value>,
+    failures: usize,
+}
+
+impl<'a> Run<'a> {
+    pub(super) async fn map_attempt(
+        &self,
+        map: &MapState,
+        entry: &Entry<'_>,
+        env: &Env<'_>,
+        thread: &mut Thread<'_, 'a>,
+    ) -> Result<Exit, EvalError> {
+        let items = items(entry.state, map, &entry.effective, env)?;
+        let total = items.len();
+        let limit = concurrency_limit(map, &entry.effective, env, total)?;
+        let tolerance = Tolerance::of(map, &entry.effective, env)?;
+        thread.emit(EventDetails::MapStateStarted { length: total });
+        let started = (thread.last, thread.last_time);
+        let running = Running(Mutex::new(vec![false; total]));
+        let mut tally = Tally { results: vec![Value::Null; total], failures: 0 };
+        let variables = Arc::new(env.variables.clone());
+        let iteration = |index: usize| {
+            let (item, running, variables) = (&items[index], &running, &variables);
+            async move {
+                let mut iteration_thread = Thread::child(self, started, variables);
+                running.set(index, true);
+                let outcome = self.map_iteration(map, entry, env, item, index, &mut iteration_thread).await;
+                running.set(index, false);
+                let name = entry.state.name.clone();
+                iteration_thread.emit(match &outcome {
+                    Ok(_) => EventDetails::MapIterationSucceeded { name, index },
+                    Err(_) => EventDetails::MapIterationFailed { name, index },
+                });
+                (index, outcome)
+            }
+        };
+        let mut pending = FuturesUnordered::new();
+        let mut next = 0;
+        let failure = loop {
+            // Start iterations up to the limit, each as soon as it is pushed: one that never
+            // waits finishes right here, so its memory is freed before the next one starts.
+            let (index, outcome) = if next < total && pending.len() < limit {
+                pending.push(iteration(next));
+                next += 1;
+                match pending.next().now_or_never() {
+                    Some(Some(done)) => done,
+                    _ => continue,
+                }
+            } else {
+                match pending.next().await {
+                    Some(done) => done,
+                    None => break None,
+                }
+            };
+            if let Some(error) = record_iteration(&mut tally, &tolerance, index, outcome, total) {
+                break Some(error);
+            }
+        };
+        drop(pending);
+        (thread.last, thread.last_time) = started;
+        if let Some(error) = failure {
+            for index in running.indexes() {
+                thread.emit(EventDetails::MapIterationAborted { name: entry.state.name.clone(), index });
+            }
+            thread.emit(EventDetails::MapStateFailed);
+            return Err(EvalError::Raised(tolerance.failure(error)));
+        }
+        thread.emit(EventDetails::MapStateSucceeded);
+        let results = Arc::new(Value::Array(tally.results));
+        shape_result(entry.state, &map.handling, entry.raw.clone(), results, env)
+    }
+
+    /// One iteration: its start event, its input (ItemSelector), the item processor.
+    async fn map_iteration(
+        &self,
+        map: &MapState,
+        entry: &Entry<'_>,
+        env: &Env<'_>,
+        item: &Payload,
+        index: usize,
+        thread: &mut Thread<'_, 'a>,
+    ) -> Result<Payload, StatesError> {
+        thread.emit(EventDetails::MapIterationStarted { name: entry.state.name.clone(), index });
+        let variables = thread.variables.clone();
+        let env = Env { variables: &variables, ..*env };
+        let execution = self.execution_context();
+        let selected = item_input(entry.state, map, &execution, &entry.effective, MapItem { index, value: item }, &env)
+            .map_err(|e| e.into_states_error(&entry.state.name, thread.last))?;
+        drop(variables);
+        self.run_machine(&map.item_processor, selected.unwrap_or_else(|| item.clone()), thread).await
+    }
+}
+
+/// Takes an iteration's outcome; returns the error that fails the Map once the tolerance
+/// is exceeded. A tolerated failure's error output stands in the results.
+fn record_iteration(
+    state: &mut Tally,
+    tolerance: &Tolerance,
+    index: usize,
+    outcome: Result<Payload, StatesError>,
+    total: usize,
+) -> Option<StatesError> {
+    match outcome {
+        Ok(output) => {
+            state.results[index] = Arc::unwrap_or_clone(output);
+            None
+        }
+        Err(error) => {
+            state.failures += 1;
+            if tolerance.exceeded(state.failures, total) {
+                return Some(error);
+            }
+            state.results[index] = error.to_value();
+            None
+        }
+    }
+}

@@ -1,0 +1,354 @@
+//! Runs one execution: walks the state machine, performs effects (tasks through adapters,
+//! waits on the clock, Map and Parallel fan-out), and records every history event.
+//!
+//! What is computed between effects is pure and lives in `sfnlite_states::eval`; this
+//! module sequences it and does the effects. One concern per file:
+//! - `mod.rs`: the run (its start and end, the loop over states, threads of control);
+//! - `step.rs`: one state, dispatched by type (Pass, Succeed, Fail, Choice, Wait here);
+//! - `recovery.rs`: attempts of Task, Parallel and Map under Retry and Catch;
+//! - `task.rs`, `parallel.rs`, `map.rs`: one attempt of each;
+//! - `journal.rs`: event ids and batches on their way to the store;
+//! - `replay.rs`: resuming and redriving from a stored history.
+//!
+//! Concurrency: Map iterations and Parallel branches are futures polled together in the
+//! execution's task (no threads), so a failing iteration cancels its siblings by dropping
+//! them. Results are ordered by index, never by completion.
+
+mod journal;
+mod map;
+mod parallel;
+mod recovery;
+mod replay;
+mod step;
+mod task;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Map, Value, json};
+use sfnlite_states::definition::{State, StateId, StateMachine, Transition};
+use sfnlite_states::entropy::{Entropy, SeededEntropy};
+use sfnlite_states::eval::context::ExecutionContext;
+use sfnlite_states::eval::fields::{error_text, millis};
+use sfnlite_states::eval::{Env, Exit};
+use sfnlite_states::history::{EventDetails, HistoryEvent, Payload};
+use sfnlite_states::{EvalError, StatesError};
+
+pub(crate) use self::journal::Journal;
+pub use self::journal::RunError;
+pub use self::replay::Divergence;
+use self::replay::Lookup;
+pub(crate) use self::replay::Replay;
+use crate::adapter::Registry;
+use crate::clock::Clock;
+use crate::store::{ExecutionStatus, HistoryStore};
+
+type LocalFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+
+/// What identifies an execution, and what the context object reports about it.
+#[derive(Debug, Clone)]
+pub struct ExecutionInfo {
+    /// `arn:aws:states:<region>:<account>:execution:<machine>:<name>`.
+    pub arn: String,
+    /// The execution name.
+    pub name: String,
+    /// The state machine's ARN.
+    pub state_machine_arn: String,
+    /// The state machine's name.
+    pub state_machine_name: String,
+    /// The role reported in `$$.Execution.RoleArn` and `ExecutionStarted`.
+    pub role_arn: String,
+    /// The region reported in task events.
+    pub region: String,
+    /// The execution input.
+    pub input: Payload,
+    /// How many times the execution was redriven (`$$.Execution.RedriveCount`).
+    pub redrive_count: u32,
+}
+
+/// The end of an execution, as DescribeExecution reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// The final status (never `RUNNING`).
+    pub status: ExecutionStatus,
+    /// The output, when SUCCEEDED.
+    pub output: Option<Value>,
+    /// The error, when it did not succeed (absent for a Fail state without `Error`).
+    pub error: Option<String>,
+    /// The cause, when there is one.
+    pub cause: Option<String>,
+    /// Epoch milliseconds.
+    pub start_millis: i64,
+    /// Epoch milliseconds.
+    pub stop_millis: i64,
+}
+
+/// A request to stop an execution (AWS StopExecution): the error and cause it ends with.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StopRequest {
+    /// The error recorded in `ExecutionAborted`.
+    pub error: Option<String>,
+    /// The cause recorded in `ExecutionAborted`.
+    pub cause: Option<String>,
+}
+
+/// Entropy shared by the concurrent parts of one execution.
+struct SharedEntropy(Mutex<SeededEntropy>);
+
+impl Entropy for SharedEntropy {
+    fn next_u64(&self) -> u64 {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).next_u64()
+    }
+}
+
+/// One running execution.
+pub(crate) struct Run<'a> {
+    info: ExecutionInfo,
+    start_millis: i64,
+    /// When this attempt began (the start, or the last redrive): TimeoutSeconds counts from here.
+    attempt_start: i64,
+    clock: &'a dyn Clock,
+    registry: &'a Registry,
+    journal: Journal<'a>,
+    entropy: SharedEntropy,
+    /// The stored history, when resuming or redriving.
+    replay: Option<Replay>,
+}
+
+/// The part of a run that one branch of control owns: it remembers the last event it
+/// recorded, for `previousEventId`.
+struct Thread<'r, 'a> {
+    run: &'r Run<'a>,
+    last: u64,
+    /// The timestamp of `last`.
+    last_time: i64,
+    /// The workflow variables this thread sees. Map iterations and Parallel branches start
+    /// with a copy of their parent's: they read outer variables, and what they assign
+    /// stays inside.
+    variables: Arc<Map<String, Value>>,
+}
+
+/// Where a state leads.
+enum Flow {
+    Next(StateId, Payload),
+    End(Payload),
+}
+
+enum Ended {
+    Finished(Result<Payload, StatesError>),
+    TimedOut,
+    Stopped(StopRequest),
+}
+
+/// How many events may wait in memory before they are stored even without an effect.
+const FLUSH_EVERY: usize = 10_000;
+
+impl<'a> Run<'a> {
+    pub(crate) fn new(
+        info: ExecutionInfo,
+        clock: &'a dyn Clock,
+        registry: &'a Registry,
+        store: &'a dyn HistoryStore,
+        seed: u64,
+        replay: Option<Replay>,
+    ) -> Run<'a> {
+        let start_millis =
+            replay.as_ref().and_then(|r| r.events().first()).map_or_else(|| clock.now_millis(), |e| e.timestamp);
+        let attempt_start = replay.as_ref().and_then(Replay::attempt_start).unwrap_or(start_millis);
+        let journal = Journal::new(store, &info.arn, replay.as_ref().map_or(0, Replay::max_id));
+        Run {
+            start_millis,
+            attempt_start,
+            info,
+            clock,
+            registry,
+            journal,
+            entropy: SharedEntropy(Mutex::new(SeededEntropy::new(seed))),
+            replay,
+        }
+    }
+
+    /// Records an event (or finds it in the replayed history); returns its id and timestamp.
+    fn record(&self, previous: u64, details: EventDetails) -> (u64, i64) {
+        if let Some(replay) = &self.replay {
+            match replay.lookup(previous, &details) {
+                Lookup::Replayed(stored) => return (stored.id, stored.timestamp),
+                Lookup::Live => {}
+                Lookup::Diverged(divergence) => self.journal.close(RunError::Diverged(divergence)),
+            }
+        }
+        let timestamp = self.clock.now_millis();
+        (self.journal.append(previous, timestamp, details), timestamp)
+    }
+
+    /// True when the replayed history already goes on after `event_id`: the effect between
+    /// (a wait, a retry delay) is over.
+    fn replayed_past(&self, event_id: u64) -> bool {
+        self.replay.as_ref().is_some_and(|r| r.continues_after(event_id))
+    }
+
+    /// Hands the events recorded so far to the store, before an effect. Once the journal
+    /// is closed (a store write failed, or the replay diverged), every effect is refused:
+    /// the execution ends, and `execute` reports why.
+    fn flush(&self) -> Result<(), EvalError> {
+        self.journal.flush().map_err(|closed| {
+            EvalError::Runtime(format!("the history could not be stored ({}); the execution stops", closed.0))
+        })
+    }
+
+    /// Sleeps on the clock, after storing what was recorded.
+    async fn sleep_until(&self, deadline: i64) -> Result<(), EvalError> {
+        self.flush()?;
+        self.clock.sleep_until(deadline).await;
+        Ok(())
+    }
+
+    /// What the context object reports about this execution.
+    fn execution_context(&self) -> ExecutionContext<'_> {
+        ExecutionContext {
+            arn: &self.info.arn,
+            name: &self.info.name,
+            input: &self.info.input,
+            role_arn: &self.info.role_arn,
+            start_millis: self.start_millis,
+            redrive_count: self.info.redrive_count,
+            state_machine_arn: &self.info.state_machine_arn,
+            state_machine_name: &self.info.state_machine_name,
+        }
+    }
+
+    /// The environment of a state's evaluations.
+    fn env<'e>(&'e self, context: &'e Value, variables: &'e Map<String, Value>, entered_at: i64) -> Env<'e> {
+        Env { context, variables, now: entered_at, entropy: &self.entropy }
+    }
+
+    /// Runs the execution to its end, or until `stop` completes (AWS StopExecution).
+    pub(crate) async fn execute(
+        &self,
+        machine: &StateMachine,
+        stop: impl Future<Output = StopRequest>,
+    ) -> Result<Outcome, RunError> {
+        let started =
+            EventDetails::ExecutionStarted { input: self.info.input.clone(), role_arn: self.info.role_arn.clone() };
+        let (started, started_at) = self.record(0, started);
+        let mut thread = Thread { run: self, last: started, last_time: started_at, variables: Arc::default() };
+        let body = self.run_machine(machine, self.info.input.clone(), &mut thread);
+        let deadline = machine.timeout_seconds.map(|seconds| self.attempt_start.saturating_add(millis(seconds)));
+        let timeout = async {
+            match deadline {
+                Some(deadline) => self.clock.sleep_until(deadline).await,
+                None => std::future::pending().await,
+            }
+        };
+        // Biased, so that the outcome is deterministic when several are ready at once (a
+        // Wait ending exactly at the execution's deadline times out).
+        let ended = tokio::select! {
+            biased;
+            request = stop => Ended::Stopped(request),
+            () = timeout => Ended::TimedOut,
+            result = body => Ended::Finished(result),
+        };
+        let outcome = self.end(thread.last, ended);
+        self.journal.finish()?;
+        Ok(outcome)
+    }
+
+    /// Records the execution's last event.
+    fn end(&self, last: u64, ended: Ended) -> Outcome {
+        let (status, output, error, cause) = match ended {
+            Ended::Finished(Ok(output)) => {
+                self.record(last, EventDetails::ExecutionSucceeded { output: output.clone() });
+                (ExecutionStatus::Succeeded, Some(Arc::unwrap_or_clone(output)), None, None)
+            }
+            Ended::Finished(Err(e)) => {
+                let error = error_text(&e.error);
+                self.record(last, EventDetails::ExecutionFailed { error: error.clone(), cause: e.cause.clone() });
+                (ExecutionStatus::Failed, None, error, e.cause)
+            }
+            Ended::Stopped(request) => {
+                let details =
+                    EventDetails::ExecutionAborted { error: request.error.clone(), cause: request.cause.clone() };
+                self.record(last, details);
+                (ExecutionStatus::Aborted, None, request.error, request.cause)
+            }
+            Ended::TimedOut => {
+                let error = Some("States.Timeout".to_owned());
+                self.record(last, EventDetails::ExecutionTimedOut { error: error.clone(), cause: None });
+                (ExecutionStatus::TimedOut, None, error, None)
+            }
+        };
+        let (start_millis, stop_millis) = (self.start_millis, self.clock.now_millis());
+        Outcome { status, output, error, cause, start_millis, stop_millis }
+    }
+
+    /// Runs a state machine (the execution's, a Parallel branch, a Map item processor)
+    /// from its `StartAt` to its end, on `thread`.
+    fn run_machine<'s, 'r: 's>(
+        &'s self,
+        machine: &'s StateMachine,
+        input: Payload,
+        thread: &'s mut Thread<'r, 'a>,
+    ) -> LocalFuture<'s, Result<Payload, StatesError>> {
+        Box::pin(async move {
+            let mut current = machine.start_at;
+            let mut input = input;
+            loop {
+                // A loop of states that never wait must still let the execution's timeout and
+                // a stop request run, and must not hold its history in memory forever.
+                tokio::task::consume_budget().await;
+                if self.journal.pending_len() >= FLUSH_EVERY {
+                    self.flush().map_err(|e| e.into_states_error(&machine.states[current].name, thread.last))?;
+                }
+                match self.run_state(&machine.states[current], input, thread).await? {
+                    Flow::Next(next, output) => (current, input) = (next, output),
+                    Flow::End(output) => return Ok(output),
+                }
+            }
+        })
+    }
+}
+
+impl<'r, 'a> Thread<'r, 'a> {
+    /// A new thread (a Parallel branch, a Map iteration) that starts after event `after`
+    /// (id, timestamp) with its own copy of `variables`.
+    fn child(run: &'r Run<'a>, after: (u64, i64), variables: &Arc<Map<String, Value>>) -> Thread<'r, 'a> {
+        Thread { run, last: after.0, last_time: after.1, variables: Arc::clone(variables) }
+    }
+
+    /// Records the state's Exited event, takes its assignments, and moves on.
+    fn exit(&mut self, state: &State, exit: Exit, transition: Transition) -> Flow {
+        // When replaying, the stored output and assignments win over the recomputed ones:
+        // whatever was not deterministic (UUIDs, random numbers, draws in another order)
+        // cannot make the resumed execution diverge from what was recorded.
+        let stored = self.run.replay.as_ref().and_then(|r| r.stored_exit(self.last, &state.name));
+        let (output, assigned) = match stored {
+            Some((output, assigned)) => (output.clone(), assigned.cloned()),
+            None => (exit.output, exit.assigned.map(Arc::new)),
+        };
+        if let Some(assigned) = &assigned {
+            let variables = Arc::make_mut(&mut self.variables);
+            variables.extend(assigned.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        self.emit(EventDetails::StateExited {
+            state_type: state.kind.state_type(),
+            name: state.name.clone(),
+            output: output.clone(),
+            assigned_variables: assigned,
+        });
+        match transition {
+            Transition::Next(n) => Flow::Next(n, output),
+            Transition::End => Flow::End(output),
+        }
+    }
+
+    fn emit(&mut self, details: EventDetails) -> u64 {
+        (self.last, self.last_time) = self.run.record(self.last, details);
+        self.last
+    }
+}
+
+/// Renders an execution's stored history as AWS `GetExecutionHistory` JSON.
+pub fn history_json(events: &[HistoryEvent]) -> Value {
+    json!({"events": events.iter().map(HistoryEvent::to_json).collect::<Vec<_>>()})
+}
