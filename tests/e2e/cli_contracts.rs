@@ -1,0 +1,89 @@
+//! What `sfnlite run` promises on bad input and failure: exit codes (1: the execution or the
+//! definition failed, 2: usage), and messages that name the file, field or resource.
+
+use crate::{sfnlite, temp_file};
+
+#[test]
+fn bad_input_is_a_usage_error_with_a_location() {
+    let hello = ["run", "definitions/hello.asl.json"];
+    let out = sfnlite().args(hello).args(["--input", "{\"name\": "]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--input:1:"), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let out = sfnlite().args(["run", "definitions/missing.asl.json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read definitions/missing.asl.json"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let mocks =
+        temp_file(&dir, "mocks.json", r#"{"StateMachines": {"hello": {"TestCases": {"T": {"Greet": "Nope"}}}}}"#);
+    let out = sfnlite().args(hello).arg("--mock-config").arg(&mocks).args(["--test-case", "T"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("/MockedResponses/Nope"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn failed_execution_prints_error_and_cause_on_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = temp_file(
+        &dir,
+        "fail.asl.json",
+        r#"{"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Oops", "Cause": "it broke"}}}"#,
+    );
+    let out = sfnlite().arg("run").arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("FAILED: Oops: it broke"), "{stderr}");
+}
+
+#[test]
+fn unmocked_task_names_its_resource() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = temp_file(
+        &dir,
+        "task.asl.json",
+        r#"{"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage", "End": true}}}"#,
+    );
+    let out = sfnlite().arg("run").arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("arn:aws:states:::sqs:sendMessage"), "{stderr}");
+}
+
+#[test]
+fn names_and_definitions_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let hello = [
+        "run",
+        "definitions/hello.asl.json",
+        "--input-file",
+        "definitions/hello.input.json",
+        "--clock",
+        "virtual",
+        "--name",
+        "once",
+    ];
+    assert!(sfnlite().arg("--store").arg(&store).args(hello).output().unwrap().status.success());
+    let again = sfnlite().arg("--store").arg(&store).args(hello).output().unwrap();
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("an execution named 'once' already exists"));
+
+    // State names are unique across the whole machine, branches included.
+    let twice = temp_file(
+        &dir,
+        "twice.asl.json",
+        r#"{"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true, "Branches": [
+            {"StartAt": "Work", "States": {"Work": {"Type": "Pass", "End": true}}},
+            {"StartAt": "Work", "States": {"Work": {"Type": "Pass", "End": true}}}]}}}"#,
+    );
+    let out = sfnlite().arg("run").arg(&twice).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "an invalid definition exits 1");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("DUPLICATE_STATE_NAME] at /States/P/Branches/1/States/Work"), "{stderr}");
+}
