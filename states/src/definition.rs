@@ -515,9 +515,15 @@ fn read_machine(
         diags.error(DiagnosticCode::SchemaValidationFailed, loc, "expected a JSON object");
         return None;
     };
+    // AWS reports a machine's missing fields together: "These fields are required: [States, StartAt]".
+    let missing: Vec<&str> = ["States", "StartAt"].into_iter().filter(|k| !obj.contains_key(*k)).collect();
+    if !missing.is_empty() {
+        let message = format!("These fields are required: [{}]", missing.join(", "));
+        diags.error(DiagnosticCode::SchemaValidationFailed, loc, message);
+    }
     let mut fields = Fields::new(obj, location, diags);
     let comment = fields.string("Comment");
-    let start_at = fields.required_string("StartAt");
+    let start_at = if obj.contains_key("StartAt") { fields.required_string("StartAt") } else { None };
     let version = if top_level { fields.string("Version") } else { None };
     if let Some(v) = &version
         && v != "1.0"
@@ -550,9 +556,7 @@ fn read_machine(
     fields.finish();
     let states_loc = child(location, "States");
     let Some(states_obj) = states_value.and_then(Value::as_object) else {
-        if states_value.is_none() {
-            diags.error(DiagnosticCode::SchemaValidationFailed, loc, "the required field 'States' is missing");
-        } else {
+        if states_value.is_some() {
             diags.error(DiagnosticCode::SchemaValidationFailed, states_loc, "'States' must be an object");
         }
         return None;
@@ -1008,7 +1012,7 @@ impl<'v, 'd> Fields<'v, 'd> {
             self.diags.error(
                 DiagnosticCode::SchemaValidationFailed,
                 loc,
-                format!("the required field '{key}' is missing"),
+                format!("These fields are required: [{key}]"),
             );
             self.used.push(key);
             return None;
