@@ -30,6 +30,7 @@ fn run(l: &Local, definition: Value, input: Value) -> (Outcome, Vec<HistoryEvent
             input,
             seed: 1,
             virtual_clock: true,
+            origin: Default::default(),
         };
         let (info, outcome) = engine.run(&machine, request, std::future::pending()).await.unwrap();
         let events = store.events(&info.arn).unwrap();

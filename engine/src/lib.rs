@@ -24,7 +24,7 @@ pub use adapter::{Registry, TaskAdapter, TaskRequest};
 pub use clock::{Clock, SystemClock, VirtualClock};
 pub use interpreter::{Divergence, ExecutionInfo, Outcome, RunError, StopRequest, history_json};
 pub use store::{
-    ExecutionRecord, ExecutionStatus, HistoryStore, MemoryStore, SledStore, StateMachineRecord, StoreError,
+    ExecutionOrigin, ExecutionRecord, ExecutionStatus, HistoryStore, MemoryStore, SledStore, StateMachineRecord, StoreError,
 };
 
 use crate::interpreter::{Journal, Replay, Run};
@@ -115,6 +115,8 @@ pub struct StartRequest {
     pub seed: u64,
     /// Whether the engine's clock is virtual (recorded, so that a resume uses the same kind).
     pub virtual_clock: bool,
+    /// The role, version and alias it was started with (API starts; default for `run`).
+    pub origin: ExecutionOrigin,
 }
 
 /// A run's Rust error, for the execution `arn`.
@@ -153,7 +155,8 @@ impl Engine {
             name: record.name.clone(),
             state_machine_arn: record.state_machine_arn.clone(),
             state_machine_name: record.state_machine_name.clone(),
-            role_arn: format!("arn:aws:iam::{ACCOUNT_ID}:role/sfnlite"),
+            role_arn: (record.origin.role_arn.clone())
+                .unwrap_or_else(|| format!("arn:aws:iam::{ACCOUNT_ID}:role/sfnlite")),
             region: self.region.clone(),
             input: Arc::new(record.input.clone()),
             redrive_count: record.redrive_count,
@@ -179,6 +182,13 @@ impl Engine {
         request: StartRequest,
         stop: impl Future<Output = StopRequest>,
     ) -> Result<(ExecutionInfo, Outcome), EngineError> {
+        let record = self.start(request)?;
+        self.run_started(machine, record, stop).await
+    }
+
+    /// Records a new execution (its definition and its RUNNING record) without running it:
+    /// what StartExecution answers before the execution goes on. Refuses a name in use.
+    pub fn start(&self, request: StartRequest) -> Result<ExecutionRecord, EngineError> {
         let arn = self.execution_arn(&request.state_machine_name, &request.execution_name);
         if self.store.execution(&arn)?.is_some() {
             return Err(EngineError::AlreadyExists { name: request.execution_name, arn });
@@ -201,8 +211,19 @@ impl Engine {
             seed: request.seed,
             virtual_clock: request.virtual_clock,
             redrive_count: 0,
+            origin: request.origin,
         };
         self.store.put_execution(&record)?;
+        Ok(record)
+    }
+
+    /// Runs an execution recorded by [`Engine::start`] to its end.
+    pub async fn run_started(
+        &self,
+        machine: &StateMachine,
+        record: ExecutionRecord,
+        stop: impl Future<Output = StopRequest>,
+    ) -> Result<(ExecutionInfo, Outcome), EngineError> {
         let info = self.info(&record);
         let run = Run::new(info.clone(), self.clock.as_ref(), &self.registry, self.store.as_ref(), record.seed, None);
         let outcome = run.execute(machine, stop).await.map_err(|e| run_error(&info.arn, e))?;

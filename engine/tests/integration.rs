@@ -103,6 +103,7 @@ async fn run(definition: Value, input: Value, adapter: Arc<FakeAdapter>) -> (Out
         input,
         seed: 7,
         virtual_clock: true,
+        origin: Default::default(),
     };
     let (info, outcome) = engine.run(&machine, request, std::future::pending()).await.expect("engine runs");
     let events = store.events(&info.arn).unwrap();
@@ -297,6 +298,7 @@ fn store_contract(store: &dyn HistoryStore) {
         seed: 3,
         virtual_clock: false,
         redrive_count: 0,
+        origin: Default::default(),
     };
     store.put_execution(&record).unwrap();
     record.status = ExecutionStatus::Succeeded;
@@ -321,6 +323,18 @@ fn store_contract(store: &dyn HistoryStore) {
     assert!(events.iter().enumerate().all(|(i, e)| e.id == i as u64 + 1));
     assert_eq!(events[299], event(300));
     assert!(store.events("arn:other").unwrap().is_empty());
+    // Documents: by kind and key, listed in key order, kinds kept apart.
+    store.put_document("activity", "arn:b", &json!({"n": 2})).unwrap();
+    store.put_document("activity", "arn:a", &json!({"n": 1})).unwrap();
+    store.put_document("activityX", "arn:c", &json!({"n": 3})).unwrap();
+    store.put_document("activity", "arn:a", &json!({"n": 10})).unwrap();
+    assert_eq!(store.document("activity", "arn:a").unwrap(), Some(json!({"n": 10})));
+    let listed = store.documents("activity").unwrap();
+    assert_eq!(listed, vec![("arn:a".to_owned(), json!({"n": 10})), ("arn:b".to_owned(), json!({"n": 2}))]);
+    store.delete_document("activity", "arn:a").unwrap();
+    store.delete_document("activity", "arn:none").unwrap();
+    assert_eq!(store.document("activity", "arn:a").unwrap(), None);
+    assert_eq!(store.documents("activityX").unwrap().len(), 1);
 }
 
 #[test]
@@ -383,6 +397,7 @@ async fn a_loop_that_never_waits_still_times_out() {
         input: json!({}),
         seed: 1,
         virtual_clock: false,
+        origin: Default::default(),
     };
     let (_, outcome) = engine.run(&machine.unwrap(), request, std::future::pending()).await.unwrap();
     assert_eq!(outcome.status, ExecutionStatus::TimedOut);
@@ -413,6 +428,7 @@ fn stored_execution(definition: &Value, events: Vec<EventDetails>) -> Arc<Memory
         seed: 1,
         virtual_clock: true,
         redrive_count: 0,
+        origin: Default::default(),
     };
     store.put_execution(&record).unwrap();
     let events = events

@@ -70,7 +70,15 @@ pub(crate) fn run(
         let engine = Engine::new(registry, clock(virtual_clock, None), store);
         let arn = engine.execution_arn(&state_machine_name, &execution_name);
         let stop = stop_signal(stop_dir, arn, execution_name.clone());
-        let request = StartRequest { state_machine_name, definition: text, execution_name, input, seed, virtual_clock };
+        let request = StartRequest {
+            state_machine_name,
+            definition: text,
+            execution_name,
+            input,
+            seed,
+            virtual_clock,
+            origin: Default::default(),
+        };
         engine.run(&machine, request, stop).await
     });
     let (info, outcome) = result.map_err(super::engine_failure)?;

@@ -81,6 +81,18 @@ impl HistoryStore for CrashingStore {
     fn events(&self, execution_arn: &str) -> Result<Vec<HistoryEvent>, StoreError> {
         self.inner.events(execution_arn)
     }
+    fn put_document(&self, kind: &str, key: &str, value: &Value) -> Result<(), StoreError> {
+        self.inner.put_document(kind, key, value)
+    }
+    fn document(&self, kind: &str, key: &str) -> Result<Option<Value>, StoreError> {
+        self.inner.document(kind, key)
+    }
+    fn documents(&self, kind: &str) -> Result<Vec<(String, Value)>, StoreError> {
+        self.inner.documents(kind)
+    }
+    fn delete_document(&self, kind: &str, key: &str) -> Result<(), StoreError> {
+        self.inner.delete_document(kind, key)
+    }
 }
 
 /// A store that cannot be used is an internal failure (exit 3), except when another

@@ -148,6 +148,30 @@ pub struct ExecutionRecord {
     pub virtual_clock: bool,
     /// How many times it was redriven.
     pub redrive_count: u32,
+    /// Where it came from besides its state machine: role, version, alias (API starts).
+    #[serde(default, skip_serializing_if = "ExecutionOrigin::is_default")]
+    pub origin: ExecutionOrigin,
+}
+
+/// What an execution was started with, besides its state machine: the role it runs as
+/// and the version or alias it was started through (AWS StartExecution on their ARNs).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecutionOrigin {
+    /// The state machine's role (`ExecutionStarted.roleArn`); `None`: sfnlite's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+    /// The version ARN, when started through a version or an alias.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_arn: Option<String>,
+    /// The alias ARN, when started through an alias.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias_arn: Option<String>,
+}
+
+impl ExecutionOrigin {
+    fn is_default(&self) -> bool {
+        *self == ExecutionOrigin::default()
+    }
 }
 
 /// Keeps state machines, executions and their histories.
@@ -174,6 +198,19 @@ pub trait HistoryStore: Send + Sync {
 
     /// The events of an execution, in id order.
     fn events(&self, execution_arn: &str) -> Result<Vec<HistoryEvent>, StoreError>;
+
+    /// Creates or replaces a document: an API resource kept as JSON (`kind` names the
+    /// collection, e.g. `stateMachine`, `activity`; `key` is usually an ARN).
+    fn put_document(&self, kind: &str, key: &str, value: &Value) -> Result<(), StoreError>;
+
+    /// The document of `kind` under `key`.
+    fn document(&self, kind: &str, key: &str) -> Result<Option<Value>, StoreError>;
+
+    /// Every document of `kind`, in key order.
+    fn documents(&self, kind: &str) -> Result<Vec<(String, Value)>, StoreError>;
+
+    /// Removes a document (nothing happens when there is none).
+    fn delete_document(&self, kind: &str, key: &str) -> Result<(), StoreError>;
 }
 
 /// Everything in memory, for one process.
@@ -182,6 +219,7 @@ pub struct MemoryStore {
     state_machines: Mutex<HashMap<String, StateMachineRecord>>,
     executions: Mutex<Vec<ExecutionRecord>>,
     events: Mutex<HashMap<String, Vec<HistoryEvent>>>,
+    documents: Mutex<std::collections::BTreeMap<(String, String), Value>>,
 }
 
 impl MemoryStore {
@@ -235,5 +273,24 @@ impl HistoryStore for MemoryStore {
 
     fn events(&self, execution_arn: &str) -> Result<Vec<HistoryEvent>, StoreError> {
         Ok(lock(&self.events).get(execution_arn).cloned().unwrap_or_default())
+    }
+
+    fn put_document(&self, kind: &str, key: &str, value: &Value) -> Result<(), StoreError> {
+        lock(&self.documents).insert((kind.to_owned(), key.to_owned()), value.clone());
+        Ok(())
+    }
+
+    fn document(&self, kind: &str, key: &str) -> Result<Option<Value>, StoreError> {
+        Ok(lock(&self.documents).get(&(kind.to_owned(), key.to_owned())).cloned())
+    }
+
+    fn documents(&self, kind: &str) -> Result<Vec<(String, Value)>, StoreError> {
+        let documents = lock(&self.documents);
+        Ok(documents.iter().filter(|((k, _), _)| k == kind).map(|((_, key), v)| (key.clone(), v.clone())).collect())
+    }
+
+    fn delete_document(&self, kind: &str, key: &str) -> Result<(), StoreError> {
+        lock(&self.documents).remove(&(kind.to_owned(), key.to_owned()));
+        Ok(())
     }
 }

@@ -7,7 +7,9 @@
 //! - `events`: ARN ++ `0x00` ++ big-endian id of a batch's first event → the batch (a JSON
 //!   array of events), so a prefix scan reads one history in id order. One record per
 //!   batch, not per event: the runtime appends a batch before each effect, and sled's cost
-//!   is per record (a run of 20,000 states is one record, not 40,000).
+//!   is per record (a run of 20,000 states is one record, not 40,000);
+//! - `documents`: kind ++ `0x00` ++ key → a JSON document (API resources: state machines
+//!   as the API knows them, versions, aliases, activities, tags).
 //!
 //! Durability: `append` and `put_execution` flush (fsync) before they return, so an event is
 //! on disk before the effect it announces. One process holds the store at a time (sled's
@@ -19,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 use sfnlite_states::history::HistoryEvent;
 
 use super::{ExecutionRecord, HistoryStore, StateMachineRecord, StoreError};
@@ -33,6 +36,7 @@ pub struct SledStore {
     state_machines: sled::Tree,
     executions: sled::Tree,
     events: sled::Tree,
+    documents: sled::Tree,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -90,6 +94,7 @@ impl SledStore {
             state_machines: db.open_tree("state_machines").map_err(io)?,
             executions: db.open_tree("executions").map_err(io)?,
             events: db.open_tree("events").map_err(io)?,
+            documents: db.open_tree("documents").map_err(io)?,
             path: path.to_owned(),
             db,
         })
@@ -111,6 +116,10 @@ fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
 
 fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt { key: key.to_owned(), message: e.to_string() })
+}
+
+fn document_key(kind: &str, key: &str) -> Vec<u8> {
+    [kind.as_bytes(), &[0], key.as_bytes()].concat()
 }
 
 fn event_key(arn: &str, id: u64) -> Vec<u8> {
@@ -168,6 +177,33 @@ impl HistoryStore for SledStore {
             out.extend(decode::<Vec<HistoryEvent>>(&format!("{execution_arn} events from #{first}"), &bytes)?);
         }
         Ok(out)
+    }
+
+    fn put_document(&self, kind: &str, key: &str, value: &Value) -> Result<(), StoreError> {
+        self.documents.insert(document_key(kind, key), encode(value)?).map_err(io)?;
+        self.flush()
+    }
+
+    fn document(&self, kind: &str, key: &str) -> Result<Option<Value>, StoreError> {
+        let found = self.documents.get(document_key(kind, key)).map_err(io)?;
+        found.map(|bytes| decode(&format!("{kind}/{key}"), &bytes)).transpose()
+    }
+
+    fn documents(&self, kind: &str) -> Result<Vec<(String, Value)>, StoreError> {
+        let prefix = document_key(kind, "");
+        let mut out = Vec::new();
+        for item in self.documents.scan_prefix(&prefix) {
+            let (key, bytes) = item.map_err(io)?;
+            let key = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
+            let value = decode(&format!("{kind}/{key}"), &bytes)?;
+            out.push((key, value));
+        }
+        Ok(out)
+    }
+
+    fn delete_document(&self, kind: &str, key: &str) -> Result<(), StoreError> {
+        self.documents.remove(document_key(kind, key)).map_err(io)?;
+        self.flush()
     }
 }
 
