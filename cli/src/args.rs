@@ -79,6 +79,41 @@ pub(crate) enum Command {
     /// Run Athena statements (like the Athena console): create tables, query them.
     #[command(subcommand)]
     Athena(AthenaCommand),
+    /// Serve the Step Functions API on loopback, for the AWS CLI, boto3 and the SDKs.
+    Serve(ServeArgs),
+}
+
+/// The format of `serve`'s log lines (one per request, on stderr).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LogFormat {
+    /// One line of text per event.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// The port (0: any free port; the address in use is printed on stderr).
+    #[arg(long, default_value_t = 8083)]
+    pub(crate) port: u16,
+
+    /// The address to listen on (loopback; another address needs --allow-remote).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub(crate) bind: std::net::IpAddr,
+
+    /// Allow listening on a non-loopback address: the API checks no credentials.
+    #[arg(long)]
+    pub(crate) allow_remote: bool,
+
+    /// A Step Functions Local MockConfigFile: StartExecution on `<stateMachineArn>#<TestCase>`
+    /// answers that test case's Task states from it.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) mock_config: Option<PathBuf>,
+
+    /// The format of the log lines on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub(crate) log_format: LogFormat,
 }
 
 /// Where Athena and S3 tasks go.

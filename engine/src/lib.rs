@@ -24,7 +24,8 @@ pub use adapter::{Registry, TaskAdapter, TaskRequest};
 pub use clock::{Clock, SystemClock, VirtualClock};
 pub use interpreter::{Divergence, ExecutionInfo, Outcome, RunError, StopRequest, history_json};
 pub use store::{
-    ExecutionOrigin, ExecutionRecord, ExecutionStatus, HistoryStore, MemoryStore, SledStore, StateMachineRecord, StoreError,
+    ExecutionOrigin, ExecutionRecord, ExecutionStatus, HistoryStore, MemoryStore, SledStore, StateMachineRecord,
+    StoreError,
 };
 
 use crate::interpreter::{Journal, Replay, Run};
@@ -39,7 +40,8 @@ pub enum EngineError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// A resumed or redriven execution did not follow its stored history; nothing after
-    /// the divergence was stored, and the execution stays as it was.
+    /// the divergence was stored. A resumed execution stays RUNNING; a redriven one goes
+    /// back to the status it had.
     #[error("execution {arn}: {divergence}")]
     Diverged {
         /// The execution.
@@ -256,6 +258,7 @@ impl Engine {
         if matches!(record.status, ExecutionStatus::Running | ExecutionStatus::Succeeded) {
             return Err(EngineError::NotRedrivable { arn: record.arn, status: record.status.as_str() });
         }
+        let before = record.clone();
         let machine = self.stored_machine(&record)?;
         let events = self.store.events(&record.arn)?;
         let last = events.last().map_or(0, |e| e.id);
@@ -272,7 +275,16 @@ impl Engine {
         let replay = Replay::for_redrive(events);
         let run =
             Run::new(info.clone(), self.clock.as_ref(), &self.registry, self.store.as_ref(), record.seed, Some(replay));
-        let outcome = run.execute(&machine, stop).await.map_err(|e| run_error(&info.arn, e))?;
+        let outcome = match run.execute(&machine, stop).await {
+            Ok(outcome) => outcome,
+            Err(RunError::Diverged(divergence)) => {
+                // The execution goes back to how it ended (with its redrive counted, as the
+                // stored ExecutionRedriven says), so that it can be redriven again.
+                self.store.put_execution(&ExecutionRecord { redrive_count: record.redrive_count, ..before })?;
+                return Err(EngineError::Diverged { arn: info.arn, divergence });
+            }
+            Err(e) => return Err(run_error(&info.arn, e)),
+        };
         self.finish(record, &outcome)?;
         Ok((info, outcome))
     }

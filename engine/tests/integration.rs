@@ -33,6 +33,7 @@ struct FakeAdapter {
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
     cancelled: AtomicUsize,
+    invocations: AtomicUsize,
 }
 
 impl FakeAdapter {
@@ -63,6 +64,7 @@ impl TaskAdapter for FakeAdapter {
     }
 
     fn invoke(&self, request: TaskRequest) -> BoxFuture<'_, Result<Value, StatesError>> {
+        self.invocations.fetch_add(1, Ordering::SeqCst);
         let step = {
             let mut scripts = self.scripts.lock().unwrap();
             let script = scripts.get_mut(&request.state_name).expect("scripted state");
@@ -405,9 +407,8 @@ async fn a_loop_that_never_waits_still_times_out() {
 
 const STORED_ARN: &str = "arn:aws:states:us-east-1:123456789012:execution:m:e";
 
-/// A store holding a RUNNING execution of `definition` whose history is `events` (ids
-/// from 1, each after the one before, all at EPOCH).
-fn stored_execution(definition: &Value, events: Vec<EventDetails>) -> Arc<MemoryStore> {
+/// A store holding a RUNNING execution of `definition` whose history is `events`.
+fn stored_history(definition: &Value, events: Vec<HistoryEvent>) -> Arc<MemoryStore> {
     use sfnlite_engine::{ExecutionRecord, StateMachineRecord};
     let store = Arc::new(MemoryStore::new());
     let machine = StateMachineRecord::new("m", &definition.to_string());
@@ -431,13 +432,19 @@ fn stored_execution(definition: &Value, events: Vec<EventDetails>) -> Arc<Memory
         origin: Default::default(),
     };
     store.put_execution(&record).unwrap();
+    store.append(STORED_ARN, events).unwrap();
+    store
+}
+
+/// A store holding a RUNNING execution of `definition` whose history is `events` (ids
+/// from 1, each after the one before, all at EPOCH).
+fn stored_execution(definition: &Value, events: Vec<EventDetails>) -> Arc<MemoryStore> {
     let events = events
         .into_iter()
         .zip(1u64..)
         .map(|(details, id)| HistoryEvent { id, previous_event_id: id - 1, timestamp: EPOCH, details })
         .collect();
-    store.append(STORED_ARN, events).unwrap();
-    store
+    stored_history(definition, events)
 }
 
 fn entered(state_type: sfnlite_states::history::StateType, name: &str, input: &Arc<Value>) -> EventDetails {
@@ -526,4 +533,128 @@ async fn map_results_over_the_payload_quota_fail() {
         outcome.cause.as_deref(),
         Some("The state/task 'M' returned a result with a size exceeding the maximum number of bytes service limit.")
     );
+}
+
+/// A Map whose failure aborted iterations that were still waiting is replayed as it was
+/// recorded: a resume after the Map ended neither diverges nor runs the aborted
+/// iterations' tasks again.
+#[tokio::test(start_paused = true)]
+async fn resume_replays_a_caught_map_failure_as_recorded() {
+    let definition = json!({"StartAt": "M", "States": {
+        "M": {"Type": "Map", "ItemsPath": "$.items", "ItemProcessor": {"StartAt": "Nap", "States": {
+            "Nap": {"Type": "Wait", "SecondsPath": "$.d", "Next": "Work"},
+            "Work": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": true}}},
+         "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "After"}], "Next": "After"},
+        "After": {"Type": "Wait", "Seconds": 10, "Next": "Done"},
+        "Done": {"Type": "Pass", "End": true}
+    }});
+    let input = json!({"items": [{"d": 5}, {"d": 1}, {"d": 5}]});
+    let adapter = Arc::new(FakeAdapter::default().script("Work", vec![Step::Err("Boom")]));
+    let (outcome, events) = run(definition.clone(), input.clone(), adapter.clone()).await;
+    assert_eq!(outcome.status, ExecutionStatus::Succeeded);
+    assert_eq!(adapter.invocations.load(Ordering::SeqCst), 1, "only the short iteration reached its task");
+    let aborted: Vec<&HistoryEvent> =
+        events.iter().filter(|e| matches!(e.details, EventDetails::MapIterationAborted { .. })).collect();
+    assert_eq!(aborted.len(), 2, "{:?}", types(&events));
+    // The process died during the Wait after the Map: keep the history up to its entry.
+    let cut = events
+        .iter()
+        .position(|e| matches!(&e.details, EventDetails::StateEntered { name, .. } if &**name == "After"))
+        .unwrap();
+    let mut record_input = events.clone();
+    record_input.truncate(cut + 1);
+    let store = stored_history(&definition, record_input);
+    let mut record = store.execution(STORED_ARN).unwrap().unwrap();
+    record.input = input;
+    store.put_execution(&record).unwrap();
+    let resumed = Arc::new(FakeAdapter::default().script("Work", vec![Step::Err("Boom")]));
+    let mut registry = Registry::new();
+    registry.register(resumed.clone());
+    let engine = Engine::new(registry, Arc::new(VirtualClock::starting_at(events[cut].timestamp)), store.clone());
+    let (_, outcome) = engine.resume(STORED_ARN, std::future::pending()).await.expect("no divergence");
+    assert_eq!(outcome.status, ExecutionStatus::Succeeded);
+    assert_eq!(resumed.invocations.load(Ordering::SeqCst), 0, "aborted iterations are not run again");
+    let after = store.events(STORED_ARN).unwrap();
+    assert_eq!(types(&after), types(&events), "the resumed history is the uninterrupted one");
+}
+
+/// A redrive replays the path the first attempt took, even where re-evaluating a Choice
+/// now would go elsewhere (`$$.Execution.RedriveCount` changed).
+#[tokio::test(start_paused = true)]
+async fn redrive_keeps_the_recorded_choice() {
+    let definition = json!({"StartAt": "C", "States": {
+        "C": {"Type": "Choice", "Choices": [
+            {"Variable": "$$.Execution.RedriveCount", "NumericEquals": 0, "Next": "Setup"}], "Default": "Skip"},
+        "Setup": {"Type": "Pass", "Next": "Work"},
+        "Skip": {"Type": "Pass", "Next": "Work"},
+        "Work": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": true}
+    }});
+    let adapter =
+        Arc::new(FakeAdapter::default().script("Work", vec![Step::Err("Boom"), Step::Ok(json!({"ok": true}), 0)]));
+    let (machine, _) = parse_definition(&definition.to_string());
+    let mut registry = Registry::new();
+    registry.register(adapter.clone());
+    let store = Arc::new(MemoryStore::new());
+    let engine = Engine::new(registry, Arc::new(VirtualClock::starting_at(EPOCH)), store.clone());
+    let request = StartRequest {
+        state_machine_name: "m".into(),
+        definition: definition.to_string(),
+        execution_name: "e".into(),
+        input: json!({}),
+        seed: 1,
+        virtual_clock: true,
+        origin: Default::default(),
+    };
+    let (info, first) = engine.run(&machine.unwrap(), request, std::future::pending()).await.unwrap();
+    assert_eq!(first.status, ExecutionStatus::Failed);
+    let (_, redriven) = engine.redrive(&info.arn, std::future::pending()).await.expect("no divergence");
+    assert_eq!(redriven.status, ExecutionStatus::Succeeded);
+    let entered: Vec<String> = store
+        .events(&info.arn)
+        .unwrap()
+        .iter()
+        .filter_map(|e| match &e.details {
+            EventDetails::StateEntered { name, .. } => Some(name.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(entered, vec!["C", "Setup", "Work", "Work"], "Skip was never entered");
+}
+
+/// A redrive whose replay diverges leaves the execution as it ended (its redrive counted),
+/// so it is not stuck RUNNING.
+#[tokio::test(start_paused = true)]
+async fn a_diverged_redrive_restores_the_ended_execution() {
+    use sfnlite_engine::EngineError;
+    use sfnlite_states::history::StateType;
+    let output = Arc::new(json!({}));
+    let store = stored_execution(
+        &make_nap_done(),
+        vec![
+            EventDetails::ExecutionStarted { input: Arc::new(json!({})), role_arn: "r".into() },
+            entered(StateType::Pass, "Make", &output),
+            EventDetails::StateExited {
+                state_type: StateType::Pass,
+                name: "Make".into(),
+                output: output.clone(),
+                assigned_variables: None,
+            },
+            entered(StateType::Pass, "Done", &output),
+            EventDetails::StateExited {
+                state_type: StateType::Pass,
+                name: "Done".into(),
+                output: output.clone(),
+                assigned_variables: None,
+            },
+            EventDetails::ExecutionFailed { error: Some("E".into()), cause: None },
+        ],
+    );
+    let mut record = store.execution(STORED_ARN).unwrap().unwrap();
+    (record.status, record.error, record.stop_millis) = (ExecutionStatus::Failed, Some("E".into()), Some(EPOCH));
+    store.put_execution(&record).unwrap();
+    let engine = Engine::new(Registry::new(), Arc::new(VirtualClock::starting_at(EPOCH)), store.clone());
+    let error = engine.redrive(STORED_ARN, std::future::pending()).await.unwrap_err();
+    assert!(matches!(error, EngineError::Diverged { .. }), "{error}");
+    let after = store.execution(STORED_ARN).unwrap().unwrap();
+    assert_eq!((after.status, after.redrive_count, after.error.as_deref()), (ExecutionStatus::Failed, 1, Some("E")));
 }

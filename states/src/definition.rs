@@ -502,6 +502,20 @@ pub fn parse_definition(text: &str) -> (Option<StateMachine>, Vec<crate::diagnos
     (machine.filter(|_| ok), diags.into_sorted())
 }
 
+/// What is wrong with a Map's `Label`, in AWS's words: at most 40 characters, none of
+/// whitespace, `< > { } [ ] ? * " # % \ ^ | ~ ` $ & , ; : /` or control characters.
+fn label_problem(label: &str) -> Option<String> {
+    if label.is_empty() {
+        return Some("Label cannot be empty".to_owned());
+    }
+    if label.chars().count() > 40 {
+        return Some("Label cannot exceed 40 characters".to_owned());
+    }
+    let invalid = |c: char| c.is_whitespace() || c.is_control() || "<>{}[]?*\"#%\\^|~`$&,;:/".contains(c);
+    let shown = |c: char| crate::diagnostic::python_repr(&c.to_string());
+    label.chars().find(|c| invalid(*c)).map(|c| format!("Label contains invalid character: {}", shown(c)))
+}
+
 /// Reads a state machine (top level, branch or item processor) at `location`.
 fn read_machine(
     value: &Value,
@@ -548,6 +562,9 @@ fn read_machine(
             QueryLanguage::JsonPath
         }
     };
+    if top_level {
+        fields.diags.root_jsonata = query_language == QueryLanguage::Jsonata;
+    }
     let states_value = fields.take("States");
     if !top_level {
         // Branches and item processors may also carry ProcessorConfig, read by the caller.
@@ -632,11 +649,11 @@ fn read_state(
     let comment = f.string("Comment");
     let language = match f.string("QueryLanguage").as_deref() {
         None => parent_language,
-        Some("JSONPath") if parent_language == QueryLanguage::Jsonata => {
+        Some("JSONPath") if f.diags.root_jsonata => {
             f.diags.error(
                 DiagnosticCode::SchemaValidationFailed,
-                child(location, "QueryLanguage"),
-                "a state cannot use JSONPath when the state machine's QueryLanguage is JSONata",
+                location,
+                "'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state machine",
             );
             QueryLanguage::Jsonata
         }
@@ -850,6 +867,10 @@ fn read_map(f: &mut Fields<'_, '_>, resolver: &Resolver<'_>) -> Option<StateKind
     let tolerated_failure_count = f.count_u64("ToleratedFailureCount", "ToleratedFailureCountPath");
     let tolerated_failure_percentage = f.count_f64("ToleratedFailurePercentage", "ToleratedFailurePercentagePath");
     let label = f.string("Label");
+    if let Some(problem) = label.as_deref().and_then(label_problem) {
+        let here = f.here("Label");
+        f.diags.error(DiagnosticCode::SchemaValidationFailed, here, problem);
+    }
     let handling = f.result_handling(resolver)?;
     Some(StateKind::Map(Box::new(MapState {
         item_processor: item_processor?,

@@ -97,6 +97,9 @@ impl fmt::Display for Diagnostic {
 #[derive(Debug, Default)]
 pub struct Diagnostics {
     items: Vec<Diagnostic>,
+    /// Reading context: the top-level `QueryLanguage` is JSONata, so no state may say
+    /// JSONPath (AWS's rule is about the top level only, not the enclosing Map or Parallel).
+    pub(crate) root_jsonata: bool,
 }
 
 impl Diagnostics {
@@ -136,4 +139,44 @@ impl Diagnostics {
 /// Appends a child to a location: `child("/States", "A")` is `/States/A`.
 pub fn child(location: &str, key: impl fmt::Display) -> String {
     format!("{location}/{key}")
+}
+
+/// A string as Python's `repr` shows it: AWS's Python-side validators quote values this
+/// way in their messages (`'>'`, `'\\x01'`, `"it's"`).
+pub fn python_repr(text: &str) -> String {
+    let quote = if text.contains('\'') && !text.contains('"') { '"' } else { '\'' };
+    let mut out = String::from(quote);
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || (0x7f..0xa0).contains(&(c as u32)) => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
+#[cfg(test)]
+mod repr_tests {
+    use super::python_repr;
+
+    #[test]
+    fn quotes_like_python() {
+        assert_eq!(python_repr(">"), "'>'");
+        assert_eq!(python_repr("\\"), "'\\\\'");
+        assert_eq!(python_repr("\u{1}"), "'\\x01'");
+        assert_eq!(python_repr("\n"), "'\\n'");
+        assert_eq!(python_repr("it's"), "\"it's\"");
+        assert_eq!(python_repr("'\""), "'\\'\"'");
+    }
 }

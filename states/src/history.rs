@@ -351,7 +351,12 @@ impl HistoryEvent {
         m.insert("timestamp".into(), json!(format_millis(self.timestamp)));
         m.insert("type".into(), json!(self.details.type_name()));
         m.insert("id".into(), json!(self.id));
-        m.insert("previousEventId".into(), json!(self.previous_event_id));
+        // AWS shows the first state's entry as following nothing, like ExecutionStarted.
+        let previous = match self.details {
+            EventDetails::StateEntered { .. } if self.previous_event_id == 1 => 0,
+            _ => self.previous_event_id,
+        };
+        m.insert("previousEventId".into(), json!(previous));
         if let Some((key, details)) = self.details.details_json() {
             m.insert(key.into(), details);
         }

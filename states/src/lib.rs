@@ -18,6 +18,7 @@ pub mod intrinsics;
 pub mod io;
 pub mod jsonata;
 pub mod path;
+pub mod references;
 pub mod resource;
 pub mod template;
 pub mod timestamp;

@@ -9,7 +9,8 @@
 //! - `conformance`: the AWS-recorded corpus in `../shared/conformance`;
 //! - `durability`: crash at every event boundary, SIGKILL, busy store, resume;
 //! - `lifecycle`: `stop` and `redrive`;
-//! - `services`: `s3`, `athena query` and `config`.
+//! - `services`: `s3`, `athena query` and `config`;
+//! - `serve`: `sfnlite serve` with boto3, the AWS CLI and the API conformance corpus.
 //!
 //! Fixtures live in `data/` and are passed as `tests/e2e/data/…` (tests run from the root).
 
@@ -19,6 +20,7 @@ mod definitions;
 mod durability;
 mod lifecycle;
 mod readme;
+mod serve;
 mod services;
 mod validate;
 

@@ -6,6 +6,7 @@ mod redrive;
 mod resume;
 mod run;
 mod s3;
+mod serve;
 mod services;
 mod setup;
 mod stop;
@@ -85,6 +86,10 @@ pub(crate) fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Athena(AthenaCommand::Query(args)) => {
             let services = services::open(settings()?)?;
             athena::query(args, services)
+        }
+        Command::Serve(ref args) => {
+            let services = services::open(settings()?)?;
+            serve::serve(args, services, &cli.store, cli.ephemeral)
         }
     }
 }

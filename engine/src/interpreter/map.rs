@@ -12,7 +12,7 @@ use sfnlite_states::eval::context::MapItem;
 use sfnlite_states::eval::map::{Tolerance, concurrency_limit, item_input, items};
 use sfnlite_states::eval::{Env, Exit, shape_result};
 use sfnlite_states::history::{EventDetails, Payload};
-use sfnlite_states::{EvalError, StatesError};
+use sfnlite_states::{ErrorName, EvalError, StatesError};
 
 use super::recovery::Entry;
 use super::{Run, Thread};
@@ -69,13 +69,19 @@ impl<'a> Run<'a> {
                 (index, outcome)
             }
         };
+        // A replayed attempt that the stored history ended with a failure runs only the
+        // iterations that ended on their own then, and ends as recorded (the iterations it
+        // aborted depended on timing, which a replay does not reproduce).
+        let stored_end = self.replay.as_ref().and_then(|r| r.map_end(started.0)).filter(|end| end.failed);
+        let order: Vec<usize> =
+            (0..total).filter(|i| stored_end.as_ref().is_none_or(|end| end.ran.contains(i))).collect();
         let mut pending = FuturesUnordered::new();
         let mut next = 0;
         let failure = loop {
             // Start iterations up to the limit, each as soon as it is pushed: one that never
             // waits finishes right here, so its memory is freed before the next one starts.
-            let (index, outcome) = if next < total && pending.len() < limit {
-                pending.push(iteration(next));
+            let (index, outcome) = if next < order.len() && pending.len() < limit {
+                pending.push(iteration(order[next]));
                 next += 1;
                 match pending.next().now_or_never() {
                     Some(Some(done)) => done,
@@ -93,11 +99,18 @@ impl<'a> Run<'a> {
         };
         drop(pending);
         (thread.last, thread.last_time) = started;
-        if let Some(error) = failure {
-            for index in running.indexes() {
+        if failure.is_some() || stored_end.is_some() {
+            let aborted = stored_end.map_or_else(|| running.indexes(), |end| end.aborted);
+            for index in aborted {
                 thread.emit(EventDetails::MapIterationAborted { name: entry.state.name.clone(), index });
             }
             thread.emit(EventDetails::MapStateFailed);
+            let error = failure.unwrap_or_else(|| {
+                StatesError::new(
+                    ErrorName::ExceedToleratedFailureThreshold,
+                    "The specified tolerated failure threshold was exceeded",
+                )
+            });
             return Err(EvalError::Raised(tolerance.failure(error)));
         }
         thread.emit(EventDetails::MapStateSucceeded);

@@ -27,7 +27,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value, json};
-use sfnlite_states::definition::{State, StateId, StateMachine, Transition};
+use sfnlite_states::definition::{State, StateId, StateKind, StateMachine, Transition};
 use sfnlite_states::entropy::{Entropy, SeededEntropy};
 use sfnlite_states::eval::context::ExecutionContext;
 use sfnlite_states::eval::fields::{error_text, millis};
@@ -188,13 +188,24 @@ impl<'a> Run<'a> {
         self.replay.as_ref().is_some_and(|r| r.continues_after(event_id))
     }
 
+    /// Where a Choice goes: where the stored history went after its replayed `Exited`
+    /// event (re-evaluated now, its rules may choose otherwise: `$$.Execution.RedriveCount`,
+    /// `$random()`), else `next`. Other states' transitions are fixed by the definition.
+    fn replayed_choice(&self, machine: &StateMachine, exited: u64, next: StateId) -> StateId {
+        let stored = self.replay.as_ref().and_then(|r| r.stored_next_state(exited));
+        match stored {
+            Some(name) if *name != machine.states[next].name => {
+                machine.states.iter().position(|s| s.name == *name).unwrap_or(next)
+            }
+            _ => next,
+        }
+    }
+
     /// Hands the events recorded so far to the store, before an effect. Once the journal
     /// is closed (a store write failed, or the replay diverged), every effect is refused:
     /// the execution ends, and `execute` reports why.
     fn flush(&self) -> Result<(), EvalError> {
-        self.journal.flush().map_err(|closed| {
-            EvalError::Runtime(format!("the history could not be stored ({}); the execution stops", closed.0))
-        })
+        self.journal.flush().map_err(|closed| EvalError::Runtime(format!("the execution stops: {}", closed.0)))
     }
 
     /// Sleeps on the clock, after storing what was recorded.
@@ -300,7 +311,11 @@ impl<'a> Run<'a> {
                 if self.journal.pending_len() >= FLUSH_EVERY {
                     self.flush().map_err(|e| e.into_states_error(&machine.states[current].name, thread.last))?;
                 }
-                match self.run_state(&machine.states[current], input, thread).await? {
+                let state = &machine.states[current];
+                match self.run_state(state, input, thread).await? {
+                    Flow::Next(next, output) if matches!(state.kind, StateKind::Choice(_)) => {
+                        (current, input) = (self.replayed_choice(machine, thread.last, next), output);
+                    }
                     Flow::Next(next, output) => (current, input) = (next, output),
                     Flow::End(output) => return Ok(output),
                 }

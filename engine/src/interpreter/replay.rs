@@ -77,6 +77,17 @@ pub(crate) enum Lookup<'r> {
     Diverged(Divergence),
 }
 
+/// How a stored Map attempt ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct MapEnd {
+    /// The iterations aborted when it failed, in the order recorded.
+    pub(crate) aborted: Vec<usize>,
+    /// The iterations that started and ended on their own.
+    pub(crate) ran: HashSet<usize>,
+    /// True when it ended with `MapStateFailed`.
+    pub(crate) failed: bool,
+}
+
 /// A replayed state's stored output and assignments.
 pub(crate) type StoredExit<'r> = (&'r Payload, Option<&'r Arc<Map<String, Value>>>);
 
@@ -88,6 +99,18 @@ pub(crate) struct Replay {
     followers: HashMap<u64, Vec<usize>>,
     /// Events after which several threads start (Map and Parallel starts).
     fan_outs: HashSet<u64>,
+}
+
+/// Events that end a Map or Parallel attempt, following its start.
+fn ends_fan_out(details: &EventDetails) -> bool {
+    matches!(
+        details,
+        EventDetails::MapIterationAborted { .. }
+            | EventDetails::MapStateFailed
+            | EventDetails::MapStateSucceeded
+            | EventDetails::ParallelStateFailed
+            | EventDetails::StateExited { .. }
+    )
 }
 
 fn describe(details: &EventDetails) -> String {
@@ -176,11 +199,15 @@ impl Replay {
         let Some(stored) = self.followers.get(&previous) else {
             return Lookup::Live;
         };
-        // Several threads start after a Map or Parallel start, and the execution can be
-        // stopped or time out anywhere: new events there explain themselves.
+        // The execution can be stopped or time out anywhere. After a Map or Parallel start,
+        // threads not yet started start live, and so does the state's end when the stored
+        // history has none yet.
         let anywhere =
             matches!(details, EventDetails::ExecutionAborted { .. } | EventDetails::ExecutionTimedOut { .. });
-        if anywhere || self.fan_outs.contains(&previous) {
+        let at_fan_out = self.fan_outs.contains(&previous)
+            && (matches!(details, EventDetails::MapIterationStarted { .. } | EventDetails::StateEntered { .. })
+                || !stored.iter().any(|&i| ends_fan_out(&self.events[i].details)));
+        if anywhere || at_fan_out {
             return Lookup::Live;
         }
         Lookup::Diverged(Divergence {
@@ -199,18 +226,66 @@ impl Replay {
     /// The stored `StateExited` of `state` after event `previous`: its output and
     /// assignments, which a replay adopts instead of recomputing them.
     pub(crate) fn stored_exit(&self, previous: u64, state: &Arc<str>) -> Option<StoredExit<'_>> {
-        let probe = EventDetails::StateExited {
-            state_type: StateType::Pass,
-            name: state.clone(),
-            output: Payload::default(),
-            assigned_variables: None,
-        };
-        match self.lookup(previous, &probe) {
-            Lookup::Replayed(HistoryEvent {
-                details: EventDetails::StateExited { output, assigned_variables, .. },
-                ..
-            }) => Some((output, assigned_variables.as_ref())),
+        static EXITED: std::sync::OnceLock<Discriminant<EventDetails>> = std::sync::OnceLock::new();
+        let kind = *EXITED.get_or_init(|| {
+            std::mem::discriminant(&EventDetails::StateExited {
+                state_type: StateType::Pass,
+                name: Arc::from(""),
+                output: Payload::default(),
+                assigned_variables: None,
+            })
+        });
+        let key = Key { previous, kind, subject: Subject::State(state.clone()) };
+        match &self.events[*self.by_key.get(&key)?].details {
+            EventDetails::StateExited { output, assigned_variables, .. } => Some((output, assigned_variables.as_ref())),
             _ => None,
+        }
+    }
+
+    /// The state the stored history entered after event `exited` (a replayed `Exited`):
+    /// where a replayed transition goes, whatever re-evaluating it would give now.
+    pub(crate) fn stored_next_state(&self, exited: u64) -> Option<&Arc<str>> {
+        self.followers.get(&exited)?.iter().find_map(|&i| match &self.events[i].details {
+            EventDetails::StateEntered { name, .. } => Some(name),
+            _ => None,
+        })
+    }
+
+    /// How the stored history ended the Map attempt started at event `started`, if it
+    /// did: the iterations it aborted (in order) and whether the Map failed. A replay
+    /// ends the attempt the same way, and runs only the iterations that ended on their own.
+    pub(crate) fn map_end(&self, started: u64) -> Option<MapEnd> {
+        let mut end = MapEnd::default();
+        let mut at = started;
+        loop {
+            let next = self.followers.get(&at)?.iter().find_map(|&i| {
+                let event = &self.events[i];
+                match &event.details {
+                    EventDetails::MapIterationAborted { index, .. } => Some((event.id, Some(*index), false)),
+                    EventDetails::MapStateFailed => Some((event.id, None, true)),
+                    EventDetails::MapStateSucceeded => Some((event.id, None, false)),
+                    _ => None,
+                }
+            })?;
+            match next {
+                (id, Some(index), _) => {
+                    end.aborted.push(index);
+                    at = id;
+                }
+                (_, None, failed) => {
+                    end.failed = failed;
+                    end.ran = self.followers[&started]
+                        .iter()
+                        .filter_map(|&i| match &self.events[i].details {
+                            EventDetails::MapIterationStarted { index, .. } if !end.aborted.contains(index) => {
+                                Some(*index)
+                            }
+                            _ => None,
+                        })
+                        .collect();
+                    return Some(end);
+                }
+            }
         }
     }
 

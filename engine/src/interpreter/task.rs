@@ -30,6 +30,7 @@ impl<'a> Run<'a> {
         let timeout = seconds(&task.timeout, &scope, env, "TimeoutSeconds")?;
         let heartbeat = seconds(&task.heartbeat, &scope, env, "HeartbeatSeconds")?;
         let lambda = matches!(*task.resource, Resource::LambdaFunction(_));
+        let resource = task.resource.history_form();
         if lambda {
             thread.emit(EventDetails::LambdaFunctionScheduled {
                 resource: task.resource.arn().to_owned(),
@@ -38,7 +39,6 @@ impl<'a> Run<'a> {
             });
             thread.emit(EventDetails::LambdaFunctionStarted);
         } else {
-            let resource = task.resource.history_form();
             thread.emit(EventDetails::TaskScheduled {
                 resource: resource.clone(),
                 region: task.resource.region().unwrap_or(&self.info.region).to_owned(),
@@ -46,7 +46,7 @@ impl<'a> Run<'a> {
                 timeout_seconds: timeout,
                 heartbeat_seconds: heartbeat,
             });
-            thread.emit(EventDetails::TaskStarted { resource });
+            thread.emit(EventDetails::TaskStarted { resource: resource.clone() });
         }
         let request = TaskRequest {
             state_name: entry.state.name.to_string(),
@@ -64,14 +64,13 @@ impl<'a> Run<'a> {
                 thread.emit(if lambda {
                     EventDetails::LambdaFunctionSucceeded { output: result.clone() }
                 } else {
-                    EventDetails::TaskSucceeded { resource: task.resource.history_form(), output: result.clone() }
+                    EventDetails::TaskSucceeded { resource, output: result.clone() }
                 });
                 shape_result(entry.state, &task.handling, entry.raw.clone(), result, env)
             }
             Err(error) => {
                 let (name, cause) = (error_text(&error.error), error.cause.clone());
                 let timed_out = error.error == ErrorName::Timeout;
-                let resource = task.resource.history_form();
                 thread.emit(match (lambda, timed_out) {
                     (true, true) => EventDetails::LambdaFunctionTimedOut { error: name, cause },
                     (true, false) => EventDetails::LambdaFunctionFailed { error: name, cause },

@@ -1,0 +1,113 @@
+//! `sfnlite serve`: the Step Functions API on loopback, over the store and the services
+//! that `run` uses. RUNNING executions left by a previous process resume at start.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::anyhow;
+use serde_json::Value;
+use sfnlite_engine::mock::MockAdapter;
+use sfnlite_engine::{Registry, SystemClock};
+use sfnlite_server::executor::Executor;
+use sfnlite_server::{Adapters, Api, Server, ServerLimits};
+
+use super::Failure;
+use super::services::{self, Services};
+use super::setup::{open_store, runtime};
+use crate::args::{LogFormat, ServeArgs};
+use crate::input::{parse_json, read_file};
+
+/// Tasks of API executions: the MockConfigFile's test case when one is named, then the
+/// Athena and S3 services.
+struct ServeAdapters {
+    services: Services,
+    mock_config: Option<(PathBuf, Value)>,
+}
+
+impl Adapters for ServeAdapters {
+    fn registry(&self, machine: &str, test_case: Option<&str>) -> Result<Registry, String> {
+        let mut registry = Registry::new();
+        if let Some(test_case) = test_case {
+            let Some((path, config)) = &self.mock_config else {
+                return Err(format!(
+                    "the execution names the test case '{test_case}', but sfnlite serve was started without --mock-config"
+                ));
+            };
+            let mock = MockAdapter::from_config(config, Some(machine), test_case)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            registry.register(Arc::new(mock));
+        }
+        services::register(&mut registry, &self.services, false);
+        Ok(registry)
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let builder = tracing_subscriber::fmt().with_writer(std::io::stderr).with_target(false).with_ansi(false);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+pub(crate) fn serve(
+    args: &ServeArgs,
+    services: Services,
+    store: &Option<PathBuf>,
+    ephemeral: bool,
+) -> Result<ExitCode, Failure> {
+    if !args.bind.is_loopback() && !args.allow_remote {
+        return Err(Failure::usage(anyhow!(
+            "--bind {}: the API checks no credentials, so sfnlite serves loopback only; pass --allow-remote to listen on {} anyway",
+            args.bind,
+            args.bind
+        )));
+    }
+    let mock_config = match &args.mock_config {
+        None => None,
+        Some(path) => {
+            let text = read_file(path).map_err(Failure::usage)?;
+            Some((path.clone(), parse_json(&text, &path.display().to_string()).map_err(Failure::usage)?))
+        }
+    };
+    init_logging(args.log_format);
+    let store = open_store(store, ephemeral)?;
+    let executor =
+        Executor::start().map_err(|e| Failure::internal(anyhow!("cannot start the execution thread: {e}")))?;
+    let adapters = Arc::new(ServeAdapters { services, mock_config });
+    let api = Arc::new(Api::new(store, Arc::new(SystemClock), "us-east-1", adapters, executor));
+    let resumed = api.resume_running().map_err(|e| Failure::internal(anyhow!("{}: {}", e.name, e.message)))?;
+    runtime(false)?.block_on(async move {
+        let address = SocketAddr::new(args.bind, args.port);
+        let server = Server::bind(address, api, ServerLimits::default())
+            .await
+            .map_err(|e| Failure::usage(anyhow!("cannot listen on {address}: {e}")))?;
+        let local = server.local_addr().map_err(|e| Failure::internal(e.into()))?;
+        if !local.ip().is_loopback() {
+            eprintln!("sfnlite: warning: listening on {local}, reachable from other machines, with no authentication");
+        }
+        if resumed > 0 {
+            eprintln!("sfnlite: resuming {resumed} RUNNING execution(s)");
+        }
+        eprintln!("sfnlite: serving the Step Functions API on http://{local}");
+        server.run(shutdown()).await.map_err(|e| Failure::internal(e.into()))?;
+        eprintln!("sfnlite: stopped; RUNNING executions resume when sfnlite serve starts again");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// SIGTERM or SIGINT.
+async fn shutdown() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => std::future::pending().await,
+    }
+}

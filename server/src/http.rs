@@ -1,0 +1,128 @@
+//! The HTTP side: accept connections, read a request (bounded), route it by
+//! `X-Amz-Target`, answer in awsJson1_0 with AWS's error shape, log one line.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+use tokio::net::TcpListener;
+
+use crate::sfn::Api;
+use crate::sfn::error::ApiError;
+
+/// Bounds on what a request may carry.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerLimits {
+    /// The largest request body, in bytes (a definition is at most 1 MiB, an input 256 KiB).
+    pub max_body: usize,
+}
+
+impl Default for ServerLimits {
+    fn default() -> ServerLimits {
+        ServerLimits { max_body: 2 * 1024 * 1024 }
+    }
+}
+
+/// A bound server.
+pub struct Server {
+    listener: TcpListener,
+    api: Arc<Api>,
+    limits: ServerLimits,
+    requests: Arc<AtomicU64>,
+}
+
+impl Server {
+    /// Binds `address` (port 0: any free port).
+    pub async fn bind(address: SocketAddr, api: Arc<Api>, limits: ServerLimits) -> std::io::Result<Server> {
+        let listener = TcpListener::bind(address).await?;
+        Ok(Server { listener, api, limits, requests: Arc::default() })
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` completes; connections in flight finish their request.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+        tokio::pin!(shutdown);
+        loop {
+            let (stream, peer) = tokio::select! {
+                () = &mut shutdown => return Ok(()),
+                accepted = self.listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        tracing::warn!("accept failed: {e}");
+                        continue;
+                    }
+                },
+            };
+            let (api, limits, requests) = (self.api.clone(), self.limits, self.requests.clone());
+            tokio::spawn(async move {
+                let service = service_fn(move |request| {
+                    let (api, requests) = (api.clone(), requests.clone());
+                    async move { Ok::<_, Infallible>(answer(&api, request, limits, &requests).await) }
+                });
+                if let Err(e) = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await {
+                    tracing::debug!(%peer, "connection ended: {e}");
+                }
+            });
+        }
+    }
+}
+
+/// The request id sent back (`x-amzn-RequestId`): unique within the server's life.
+fn request_id(n: u64) -> String {
+    format!("00000000-0000-4000-8000-{n:012x}")
+}
+
+async fn answer(
+    api: &Api,
+    request: Request<Incoming>,
+    limits: ServerLimits,
+    requests: &AtomicU64,
+) -> Response<Full<Bytes>> {
+    let started = Instant::now();
+    let id = request_id(requests.fetch_add(1, Ordering::Relaxed) + 1);
+    let target = request.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let result = match Limited::new(request.into_body(), limits.max_body).collect().await {
+        Err(_) => Err(ApiError::validation(format!(
+            "The request body is larger than {} bytes or could not be read",
+            limits.max_body
+        ))),
+        Ok(body) => {
+            let body = body.to_bytes();
+            match target.strip_prefix("AWSStepFunctions.") {
+                Some(operation) => api.call(operation, &body).await,
+                None => Err(ApiError::new(
+                    "UnknownOperationException",
+                    format!("sfnlite serves AWSStepFunctions.<Operation> requests; the target '{target}' is not one"),
+                )),
+            }
+        }
+    };
+    let (status, body) = match result {
+        Ok(value) => (200, value),
+        Err(error) => (error.status, error.body()),
+    };
+    let operation = target.strip_prefix("AWSStepFunctions.").unwrap_or(&target);
+    let error = body.get("__type").and_then(Value::as_str).unwrap_or("");
+    tracing::info!(operation, status, error, ms = started.elapsed().as_millis() as u64, request_id = %id, "request");
+    Response::builder()
+        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST))
+        .header("content-type", "application/x-amz-json-1.0")
+        .header("x-amzn-requestid", id)
+        .body(Full::new(Bytes::from(body.to_string())))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::from_static(b"{}"))))
+}

@@ -1,0 +1,86 @@
+//! Activities: CreateActivity, DescribeActivity, ListActivities, DeleteActivity, and
+//! GetActivityTask's checks (workers poll activities that Task states schedule).
+
+use serde_json::{Value, json};
+
+use super::arn;
+use super::error::ApiError;
+use super::machines::tags;
+use super::model::{Activity, Documents, Tag};
+use super::paging::page;
+use super::request::Request;
+use super::{Api, seconds};
+
+impl Api {
+    fn activity_doc(&self, arn: &str) -> Result<Activity, ApiError> {
+        arn::activity(arn)?;
+        Documents(self.store.as_ref()).get::<Activity>(arn)?.ok_or_else(|| ApiError::no_activity(arn))
+    }
+
+    pub(super) fn create_activity(&self, request: &Request) -> Result<Value, ApiError> {
+        let name = request.required("name")?;
+        if !arn::valid_name(name) {
+            return Err(ApiError::invalid_name(name));
+        }
+        let tags = tags(request)?;
+        let arn = self.arn("activity", name);
+        let _changing = self.changing();
+        let docs = Documents(self.store.as_ref());
+        // Creating an existing activity answers with it (CreateActivity is idempotent).
+        let activity = match docs.get::<Activity>(&arn)? {
+            Some(existing) => existing,
+            None => {
+                let activity = Activity { arn: arn.clone(), name: name.to_owned(), creation_date: self.now() };
+                docs.put(&arn, &activity)?;
+                activity
+            }
+        };
+        if !tags.is_empty() {
+            docs.put(&arn, &tags)?;
+        }
+        Ok(json!({"activityArn": activity.arn, "creationDate": seconds(activity.creation_date)}))
+    }
+
+    pub(super) fn describe_activity(&self, request: &Request) -> Result<Value, ApiError> {
+        let activity = self.activity_doc(request.required("activityArn")?)?;
+        Ok(json!({
+            "activityArn": activity.arn,
+            "name": activity.name,
+            "creationDate": seconds(activity.creation_date),
+            "encryptionConfiguration": {"type": "AWS_OWNED_KEY"},
+        }))
+    }
+
+    pub(super) fn list_activities(&self, request: &Request) -> Result<Value, ApiError> {
+        let max = request.max_results(1000, 100)?;
+        let token = request.next_token(1024)?;
+        let activities = Documents(self.store.as_ref()).all::<Activity>()?;
+        let (activities, next) = page(activities, max, token, "ListActivities")?;
+        let items: Vec<Value> = activities
+            .iter()
+            .map(|a| json!({"activityArn": a.arn, "name": a.name, "creationDate": seconds(a.creation_date)}))
+            .collect();
+        let mut out = json!({"activities": items});
+        if let Some(next) = next {
+            out["nextToken"] = json!(next);
+        }
+        Ok(out)
+    }
+
+    pub(super) fn delete_activity(&self, request: &Request) -> Result<Value, ApiError> {
+        let arn = request.required("activityArn")?;
+        arn::activity(arn)?;
+        let _changing = self.changing();
+        let docs = Documents(self.store.as_ref());
+        docs.delete::<Activity>(arn)?;
+        docs.delete::<Vec<Tag>>(arn)?;
+        Ok(json!({}))
+    }
+
+    /// GetActivityTask: no Task state schedules activities yet, so a poll of an existing
+    /// activity finds no work (`{}`, as AWS answers when its long poll times out).
+    pub(super) fn get_activity_task(&self, request: &Request) -> Result<Value, ApiError> {
+        self.activity_doc(request.required("activityArn")?)?;
+        Ok(json!({}))
+    }
+}

@@ -1,0 +1,443 @@
+//! StartExecution, DescribeExecution, DescribeStateMachineForExecution, ListExecutions,
+//! GetExecutionHistory, StopExecution and RedriveExecution, over the engine and the store.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use sfnlite_engine::{ExecutionOrigin, ExecutionRecord, ExecutionStatus, StartRequest, StopRequest};
+use sfnlite_states::history::HistoryEvent;
+
+use super::arn::{self, MachineRef};
+use super::error::ApiError;
+use super::machines::parse;
+use super::model::{Documents, MachineType, Revision, StateMachine};
+use super::paging::page;
+use super::request::Request;
+use super::{Api, seconds};
+use crate::executor::Job;
+
+const STATUSES: &str = "[SUCCEEDED, TIMED_OUT, PENDING_REDRIVE, ABORTED, FAILED, RUNNING]";
+
+/// Jackson's words (what AWS's parser says) for the commonest malformed inputs; serde's
+/// otherwise.
+fn input_error(text: &str, error: &serde_json::Error) -> String {
+    let at = text
+        .lines()
+        .take(error.line().saturating_sub(1))
+        .map(|l| l.len() + 1)
+        .sum::<usize>()
+        .saturating_add(error.column().saturating_sub(1));
+    let rest = text.get(at.min(text.len())..).unwrap_or_default();
+    let word: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+    let first = rest.chars().next();
+    if !word.is_empty() && !text.trim_start().starts_with(['{', '[', '"']) {
+        let start: String = text.trim_start().chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+        return format!(
+            "Unrecognized token '{start}': was expecting (JSON String, Number, Array, Object or token 'null', 'true' or 'false')"
+        );
+    }
+    if error.to_string().starts_with("key must be a string")
+        && let Some(c) = first
+    {
+        return format!(
+            "Unexpected character ('{c}' (code {})): was expecting double-quote to start field name",
+            c as u32
+        );
+    }
+    error.to_string()
+}
+
+/// `input`: a JSON text, `{}` when absent.
+fn parse_input(input: Option<&str>) -> Result<Value, ApiError> {
+    let text = input.unwrap_or("{}");
+    let invalid = |detail: String| {
+        ApiError::new("InvalidExecutionInput", format!("Invalid State Machine Execution Input: '{detail}'"))
+    };
+    if text.trim().is_empty() {
+        return Err(invalid("Invalid execution input.".to_owned()));
+    }
+    serde_json::from_str(text).map_err(|e| invalid(input_error(text, &e)))
+}
+
+/// DescribeExecution's `redriveStatus` and its reason.
+fn redrive_status(status: ExecutionStatus) -> (&'static str, Option<String>) {
+    match status {
+        ExecutionStatus::Failed | ExecutionStatus::TimedOut | ExecutionStatus::Aborted => ("REDRIVABLE", None),
+        other => ("NOT_REDRIVABLE", Some(format!("Execution is {} and cannot be redriven", other.as_str()))),
+    }
+}
+
+/// An execution as ListExecutions lists it.
+fn list_item(record: &ExecutionRecord) -> Value {
+    let mut item = json!({
+        "executionArn": record.arn,
+        "stateMachineArn": record.state_machine_arn,
+        "name": record.name,
+        "status": record.status.as_str(),
+        "startDate": seconds(record.start_millis),
+        "redriveCount": record.redrive_count,
+    });
+    if let Some(stop) = record.stop_millis {
+        item["stopDate"] = seconds(stop);
+    }
+    if let Some(version) = &record.origin.version_arn {
+        item["stateMachineVersionArn"] = json!(version);
+    }
+    if let Some(alias) = &record.origin.alias_arn {
+        item["stateMachineAliasArn"] = json!(alias);
+    }
+    item
+}
+
+/// A stored event as GetExecutionHistory returns it: epoch-second timestamps; without
+/// execution data, no inputs or outputs.
+fn api_event(event: &HistoryEvent, include_data: bool) -> Value {
+    let mut json = event.to_json();
+    json["timestamp"] = seconds(event.timestamp);
+    if !include_data && let Value::Object(fields) = &mut json {
+        for (_, details) in fields.iter_mut().filter(|(k, _)| k.ends_with("EventDetails")) {
+            if let Value::Object(details) = details {
+                for key in ["input", "output", "parameters"] {
+                    if details.remove(key).is_some() {
+                        details.insert(format!("{key}Details"), json!({"included": false}));
+                    }
+                }
+            }
+        }
+    }
+    json
+}
+
+impl Api {
+    fn record(&self, arn: &str) -> Result<ExecutionRecord, ApiError> {
+        arn::execution(arn)?;
+        self.store.execution(arn)?.ok_or_else(|| ApiError::no_execution(arn))
+    }
+
+    /// What a StartExecution target runs: its revision, and the version and alias it went through.
+    fn target(&self, target: &MachineRef) -> Result<(StateMachine, Revision, ExecutionOrigin), ApiError> {
+        let machine = self.machine_doc(target.machine_arn()).map_err(|_| {
+            ApiError::no_state_machine(match target {
+                MachineRef::Machine { arn, .. } | MachineRef::Version { arn, .. } | MachineRef::Alias { arn, .. } => {
+                    arn
+                }
+            })
+        })?;
+        let (revision, version_arn, alias_arn) = match target {
+            MachineRef::Machine { .. } => (machine.revision.clone(), None, None),
+            MachineRef::Version { arn, .. } => (self.version_doc(arn)?.revision, Some(arn.clone()), None),
+            MachineRef::Alias { arn, .. } => {
+                let version = self.alias_target(arn)?;
+                (version.revision, Some(version.arn), Some(arn.clone()))
+            }
+        };
+        let origin = ExecutionOrigin { role_arn: Some(revision.role_arn.clone()), version_arn, alias_arn };
+        Ok((machine, revision, origin))
+    }
+
+    /// What StartExecution and StartSyncExecution read: the target, its test case, the
+    /// name and the input.
+    fn start_request(&self, request: &Request) -> Result<Start, ApiError> {
+        let given = request.required("stateMachineArn")?;
+        // `<machine ARN>#<test case>` picks a MockConfigFile test case (Step Functions Local).
+        let (target, test_case) = match given.split_once('#') {
+            Some((arn, case)) => (arn, Some(case.to_owned())),
+            None => (given, None),
+        };
+        let target = arn::machine(target)?;
+        let name = match request.string("name")? {
+            Some(name) if !arn::valid_name(name) => return Err(ApiError::invalid_name(name)),
+            Some(name) => name.to_owned(),
+            None => self.new_id(),
+        };
+        let input = parse_input(request.string("input")?)?;
+        let (machine, revision, origin) = self.target(&target)?;
+        let definition = parse(&revision.definition, revision.machine_type)?;
+        Ok(Start { machine, revision, origin, definition, name, input, test_case })
+    }
+
+    /// Starts an EXPRESS execution on the execution thread; `reply` gets its end.
+    fn start_express(
+        &self,
+        start: Start,
+        reply: Option<
+            tokio::sync::oneshot::Sender<
+                Result<(sfnlite_engine::ExecutionInfo, sfnlite_engine::Outcome), sfnlite_engine::EngineError>,
+            >,
+        >,
+    ) -> Result<String, ApiError> {
+        let engine = self.express_engine(&start.machine.name, start.test_case.as_deref())?;
+        let arn = self.arn("express", &format!("{}:{}:{}", start.machine.name, start.name, self.new_id()));
+        let request = StartRequest {
+            state_machine_name: start.machine.name.clone(),
+            definition: start.revision.definition.clone(),
+            execution_name: start.name,
+            input: start.input,
+            seed: seed(),
+            virtual_clock: false,
+            origin: start.origin,
+        };
+        self.executor.submit(Job::Express {
+            engine,
+            machine: Box::new(start.definition),
+            request,
+            arn: arn.clone(),
+            reply,
+        });
+        Ok(arn)
+    }
+
+    /// StartSyncExecution (EXPRESS only): runs the execution and answers with its end.
+    pub(super) async fn start_sync_execution(&self, request: &Request) -> Result<Value, ApiError> {
+        let start = self.start_request(request)?;
+        if start.revision.machine_type != MachineType::Express {
+            return Err(ApiError::new(
+                "StateMachineTypeNotSupported",
+                "This operation is not supported by this type of state machine",
+            ));
+        }
+        let (machine_arn, name, input) = (start.machine.arn.clone(), start.name.clone(), start.input.clone());
+        let (reply, ended) = tokio::sync::oneshot::channel();
+        let arn = self.start_express(start, Some(reply))?;
+        let (_, outcome) =
+            ended.await.map_err(|_| ApiError::internal("the execution thread stopped"))?.map_err(ApiError::internal)?;
+        let billed = ((outcome.stop_millis - outcome.start_millis).max(1) + 99) / 100 * 100;
+        let mut out = json!({
+            "executionArn": arn,
+            "stateMachineArn": machine_arn,
+            "name": name,
+            "startDate": seconds(outcome.start_millis),
+            "stopDate": seconds(outcome.stop_millis),
+            "status": outcome.status.as_str(),
+            "input": input.to_string(),
+            "inputDetails": {"included": true},
+            "billingDetails": {"billedMemoryUsedInMB": 64, "billedDurationInMilliseconds": billed},
+        });
+        if let Some(output) = &outcome.output {
+            out["output"] = json!(output.to_string());
+            out["outputDetails"] = json!({"included": true});
+        }
+        for (key, value) in [("error", &outcome.error), ("cause", &outcome.cause)] {
+            if let Some(value) = value {
+                out[key] = json!(value);
+            }
+        }
+        Ok(out)
+    }
+
+    pub(super) async fn start_execution(&self, request: &Request) -> Result<Value, ApiError> {
+        let start = self.start_request(request)?;
+        if start.revision.machine_type == MachineType::Express {
+            let started = self.now();
+            let arn = self.start_express(start, None)?;
+            return Ok(json!({"executionArn": arn, "startDate": seconds(started)}));
+        }
+        let Start { machine, revision, origin, definition, name, input, test_case } = start;
+        let engine = self.engine(&machine.name, test_case.as_deref())?;
+        let arn = engine.execution_arn(&machine.name, &name);
+        if let Some(existing) = self.store.execution(&arn)? {
+            // StartExecution is idempotent while the same execution runs.
+            if existing.status == ExecutionStatus::Running && existing.input == input {
+                return Ok(json!({"executionArn": arn, "startDate": seconds(existing.start_millis)}));
+            }
+            return Err(ApiError::new("ExecutionAlreadyExists", format!("Execution Already Exists: '{arn}'")));
+        }
+        let start = StartRequest {
+            state_machine_name: machine.name.clone(),
+            definition: revision.definition.clone(),
+            execution_name: name,
+            input,
+            seed: seed(),
+            virtual_clock: false,
+            origin,
+        };
+        let record = engine.start(start).map_err(ApiError::internal)?;
+        let response = json!({"executionArn": record.arn, "startDate": seconds(record.start_millis)});
+        self.executor.submit(Job::Run { engine, machine: Box::new(definition), record });
+        Ok(response)
+    }
+
+    pub(super) fn describe_execution(&self, request: &Request) -> Result<Value, ApiError> {
+        let record = self.record(request.required("executionArn")?)?;
+        let metadata_only = request.string("includedData")? == Some("METADATA_ONLY");
+        let mut out = list_item(&record);
+        if !metadata_only {
+            out["input"] = json!(record.input.to_string());
+            out["inputDetails"] = json!({"included": true});
+            if let Some(output) = &record.output {
+                out["output"] = json!(output.to_string());
+                out["outputDetails"] = json!({"included": true});
+            }
+        }
+        for (key, value) in [("error", &record.error), ("cause", &record.cause)] {
+            if let Some(value) = value {
+                out[key] = json!(value);
+            }
+        }
+        let (status, reason) = redrive_status(record.status);
+        out["redriveStatus"] = json!(status);
+        if let Some(reason) = reason {
+            out["redriveStatusReason"] = json!(reason);
+        }
+        Ok(out)
+    }
+
+    pub(super) fn describe_machine_for_execution(&self, request: &Request) -> Result<Value, ApiError> {
+        let record = self.record(request.required("executionArn")?)?;
+        let stored = self.store.state_machine(&record.definition_hash)?;
+        let definition = stored.map(|s| s.definition).unwrap_or_default();
+        let machine = Documents(self.store.as_ref()).get::<StateMachine>(&record.state_machine_arn)?;
+        let mut out = json!({
+            "stateMachineArn": record.state_machine_arn,
+            "name": record.state_machine_name,
+            "definition": &definition,
+            "roleArn": record.origin.role_arn.clone().unwrap_or_else(|| format!("arn:aws:iam::{}:role/sfnlite", sfnlite_engine::ACCOUNT_ID)),
+            "updateDate": seconds(machine.as_ref().map_or(record.start_millis, |m| m.update_date.unwrap_or(m.creation_date))),
+            "loggingConfiguration": {"level": "OFF", "includeExecutionData": false},
+            "tracingConfiguration": {"enabled": false},
+        });
+        if let Some(machine) = machine {
+            out["loggingConfiguration"] = machine.revision.logging_configuration.clone();
+            out["tracingConfiguration"] = machine.revision.tracing_configuration.clone();
+            if let Some(id) = &machine.revision.revision_id {
+                out["revisionId"] = json!(id);
+            }
+        }
+        super::machines::add_variable_references(&mut out, &definition);
+        for (key, value) in
+            [("stateMachineVersionArn", &record.origin.version_arn), ("stateMachineAliasArn", &record.origin.alias_arn)]
+        {
+            if let Some(value) = value {
+                out[key] = json!(value);
+            }
+        }
+        Ok(out)
+    }
+
+    pub(super) fn list_executions(&self, request: &Request) -> Result<Value, ApiError> {
+        let max = request.max_results(1000, 100)?;
+        let token = request.next_token(3096)?;
+        let status = match request.string("statusFilter")? {
+            None => None,
+            Some(text) => Some(ExecutionStatus::parse(text).filter(|s| s.as_str() == text).ok_or_else(|| {
+                ApiError::constraint(text, "statusFilter", &format!("Member must satisfy enum value set: {STATUSES}"))
+            })?),
+        };
+        let given = request.string("stateMachineArn")?;
+        let target = given.map(arn::machine).transpose()?;
+        let mut records: Vec<ExecutionRecord> = self.store.executions()?;
+        if let Some(target) = &target {
+            records.retain(|r| r.state_machine_arn == target.machine_arn());
+            if records.is_empty() {
+                self.machine_doc(target.machine_arn())?;
+            }
+            match target {
+                MachineRef::Version { arn, .. } => records.retain(|r| r.origin.version_arn.as_deref() == Some(arn)),
+                MachineRef::Alias { arn, .. } => records.retain(|r| r.origin.alias_arn.as_deref() == Some(arn)),
+                MachineRef::Machine { .. } => {}
+            }
+        }
+        records.retain(|r| status.is_none_or(|s| r.status == s));
+        records.sort_by(|a, b| b.start_millis.cmp(&a.start_millis).then(b.arn.cmp(&a.arn)));
+        let scope = format!("ListExecutions {} {:?}", given.unwrap_or(""), status);
+        let (records, next) = page(records, max, token, &scope)?;
+        let mut out = json!({"executions": records.iter().map(list_item).collect::<Vec<_>>()});
+        if let Some(next) = next {
+            out["nextToken"] = json!(next);
+        }
+        Ok(out)
+    }
+
+    pub(super) fn get_execution_history(&self, request: &Request) -> Result<Value, ApiError> {
+        let arn = request.required("executionArn")?;
+        let max = request.max_results(1000, 100)?;
+        let token = request.next_token(1024)?;
+        let reverse = request.boolean("reverseOrder")?.unwrap_or(false);
+        let include_data = request.boolean("includeExecutionData")?.unwrap_or(true);
+        self.record(arn)?;
+        let mut events = self.store.events(arn)?;
+        if reverse {
+            events.reverse();
+        }
+        let (events, next) = page(events, max, token, &format!("GetExecutionHistory {arn} {reverse}"))?;
+        let mut out = json!({"events": events.iter().map(|e| api_event(e, include_data)).collect::<Vec<_>>()});
+        if let Some(next) = next {
+            out["nextToken"] = json!(next);
+        }
+        Ok(out)
+    }
+
+    pub(super) async fn stop_execution(&self, request: &Request) -> Result<Value, ApiError> {
+        let arn = request.required("executionArn")?;
+        let stop = StopRequest {
+            error: request.string("error")?.map(str::to_owned),
+            cause: request.string("cause")?.map(str::to_owned),
+        };
+        let record = self.record(arn)?;
+        if record.status == ExecutionStatus::Running {
+            match self.executor.stop(arn, stop.clone()) {
+                Some(mut done) => {
+                    let _ = tokio::time::timeout(Duration::from_secs(30), done.wait_for(|d| *d)).await;
+                }
+                None => {
+                    let engine = self.engine(&record.state_machine_name, None)?;
+                    engine.abort_orphan(arn, stop).map_err(ApiError::internal)?;
+                }
+            }
+        }
+        let record = self.record(arn)?;
+        Ok(json!({"stopDate": seconds(record.stop_millis.unwrap_or_else(|| self.now()))}))
+    }
+
+    pub(super) fn redrive_execution(&self, request: &Request) -> Result<Value, ApiError> {
+        let arn = request.required("executionArn")?;
+        let record = self.record(arn)?;
+        if matches!(record.status, ExecutionStatus::Running | ExecutionStatus::Succeeded)
+            || self.executor.is_running(arn)
+        {
+            return Err(ApiError::new(
+                "ExecutionNotRedrivable",
+                format!("Execution is {} and cannot be redriven", record.status.as_str()),
+            ));
+        }
+        let engine = self.engine(&record.state_machine_name, None)?;
+        let now = self.now();
+        self.executor.submit(Job::Redrive { engine, arn: arn.to_owned() });
+        Ok(json!({"redriveDate": seconds(now)}))
+    }
+
+    /// Resumes every execution the store holds RUNNING (a previous server died): they go on
+    /// where their histories stopped. Returns how many.
+    pub fn resume_running(&self) -> Result<usize, ApiError> {
+        let running: Vec<ExecutionRecord> = self
+            .store
+            .executions()?
+            .into_iter()
+            .filter(|r| r.status == ExecutionStatus::Running && !r.virtual_clock)
+            .collect();
+        for record in &running {
+            let engine = self.engine(&record.state_machine_name, None)?;
+            self.executor.submit(Job::Resume { engine, arn: record.arn.clone() });
+        }
+        Ok(running.len())
+    }
+}
+
+/// A StartExecution request, read.
+struct Start {
+    machine: StateMachine,
+    revision: Revision,
+    origin: ExecutionOrigin,
+    definition: sfnlite_states::StateMachine,
+    name: String,
+    input: Value,
+    test_case: Option<String>,
+}
+
+/// A seed from the operating system's randomness.
+fn seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u8(0);
+    hasher.finish()
+}

@@ -1,0 +1,202 @@
+//! `sfnlite serve` with real clients: boto3 (many executions at once, paging), the AWS CLI,
+//! the API conformance corpus; a server killed with SIGKILL resumes its executions.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::root;
+
+/// A running `sfnlite serve` on a free loopback port.
+struct Served {
+    child: Child,
+    endpoint: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `sfnlite serve --port 0` on `store` and waits for the address it prints.
+fn serve(store: &Path, extra: &[&str]) -> Served {
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin!("sfnlite"))
+        .current_dir(root())
+        .args(["--no-config", "--store"])
+        .arg(store)
+        .args(["serve", "--port", "0"])
+        .args(extra)
+        .env("SFNLITE_DATA_DIR", store.join("data"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sfnlite serve starts");
+    let stderr = child.stderr.take().unwrap();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(address) = line.strip_prefix("sfnlite: serving the Step Functions API on ") {
+                let _ = sender.send(address.to_owned());
+            }
+        }
+    });
+    let endpoint = receiver.recv_timeout(Duration::from_secs(30)).expect("serve prints its address");
+    Served { child, endpoint }
+}
+
+fn python(args: &[&str]) -> std::process::Output {
+    let output = Command::new("python3").args(args).current_dir(root()).output().expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "{args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+#[test]
+fn boto3_runs_two_hundred_executions_at_once_and_pages_a_history() {
+    let store = tempfile::tempdir().unwrap();
+    let server = serve(store.path(), &[]);
+    let output = python(&["tests/e2e/clients/boto3_walk.py", &server.endpoint, "200"]);
+    let facts: Value = serde_json::from_slice(output.stdout.trim_ascii()).unwrap();
+    assert_eq!(facts["executions"], 200);
+    // Started, Wait in/out, Map (entered, started, 2 iterations × 4, succeeded, exited),
+    // Parallel (entered, started, 2 branches × 2, exited), succeeded.
+    assert!(facts["events"].as_u64().unwrap() > 20, "{facts}");
+}
+
+/// The AWS CLI, as a user's script calls it (`--endpoint-url` the only change).
+fn aws(endpoint: &str, args: &[&str]) -> Value {
+    let output = Command::new("aws")
+        .args(args)
+        .args(["--endpoint-url", endpoint, "--region", "us-east-1", "--output", "json"])
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .output()
+        .expect("the AWS CLI is installed (.ci/run installs awscli)");
+    assert!(output.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    if output.stdout.trim_ascii().is_empty() { Value::Null } else { serde_json::from_slice(&output.stdout).unwrap() }
+}
+
+#[test]
+fn the_aws_cli_creates_starts_and_describes() {
+    let store = tempfile::tempdir().unwrap();
+    let server = serve(store.path(), &[]);
+    let definition = r#"{"StartAt":"Hello","States":{"Hello":{"Type":"Pass","Result":{"hello":"world"},"End":true}}}"#;
+    let created = aws(
+        &server.endpoint,
+        &[
+            "stepfunctions",
+            "create-state-machine",
+            "--name",
+            "hello",
+            "--definition",
+            definition,
+            "--role-arn",
+            "arn:aws:iam::123456789012:role/r",
+        ],
+    );
+    let machine = created["stateMachineArn"].as_str().unwrap().to_owned();
+    let listed = aws(&server.endpoint, &["stepfunctions", "list-state-machines"]);
+    assert_eq!(listed["stateMachines"][0]["name"], "hello");
+    let started =
+        aws(&server.endpoint, &["stepfunctions", "start-execution", "--state-machine-arn", &machine, "--name", "cli"]);
+    let execution = started["executionArn"].as_str().unwrap().to_owned();
+    assert!(execution.ends_with(":execution:hello:cli"), "{execution}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let described = loop {
+        let described = aws(&server.endpoint, &["stepfunctions", "describe-execution", "--execution-arn", &execution]);
+        if described["status"] != "RUNNING" || Instant::now() > deadline {
+            break described;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(described["status"], "SUCCEEDED");
+    assert_eq!(described["output"], r#"{"hello":"world"}"#);
+    // The same store, seen through the CLI's own commands once the server is gone.
+    drop(server);
+    let out = super::sfnlite().arg("--store").arg(store.path()).args(["describe", "cli", "--format", "json"]).output();
+    let out = out.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(serde_json::from_slice::<Value>(&out.stdout).unwrap()["status"], "SUCCEEDED");
+}
+
+#[test]
+fn api_conformance_corpus() {
+    let cases = root().join("../shared/conformance-api/cases");
+    assert!(cases.is_dir(), "the API conformance corpus is missing at {}", cases.display());
+    let store = tempfile::tempdir().unwrap();
+    let server = serve(store.path(), &[]);
+    let runner = root().join("../shared/conformance-api/run.py");
+    let output = Command::new("python3")
+        .arg(&runner)
+        .args(["--endpoint", &server.endpoint, "--cases"])
+        .arg(&cases)
+        .args(["-j", "4"])
+        .output()
+        .expect("the runner runs");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let last = text.lines().rev().find(|l| l.contains(" passed, ")).unwrap_or_else(|| panic!("no summary:\n{text}"));
+    let numbers: Vec<u64> = last.split(|c: char| !c.is_ascii_digit()).filter_map(|n| n.parse().ok()).collect();
+    let (passed, failed) = (numbers[0], numbers[1]);
+    eprintln!("API conformance: {last}");
+    assert!(passed * 100 >= (passed + failed) * 95, "below 95%: {last}\n{text}");
+}
+
+#[test]
+fn a_killed_server_resumes_its_executions_when_it_starts_again() {
+    let store = tempfile::tempdir().unwrap();
+    let server = serve(store.path(), &[]);
+    let definition = r#"{"StartAt":"Nap","States":{"Nap":{"Type":"Wait","Seconds":2,"Next":"Done"},"Done":{"Type":"Pass","End":true}}}"#;
+    let machine = aws(
+        &server.endpoint,
+        &[
+            "stepfunctions",
+            "create-state-machine",
+            "--name",
+            "napper",
+            "--definition",
+            definition,
+            "--role-arn",
+            "arn:aws:iam::123456789012:role/r",
+        ],
+    )["stateMachineArn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let started = Instant::now();
+    let execution = aws(
+        &server.endpoint,
+        &["stepfunctions", "start-execution", "--state-machine-arn", &machine, "--name", "n1", "--input", r#"{"k":1}"#],
+    )["executionArn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // SIGKILL during the Wait (Child::kill sends SIGKILL).
+    drop(server);
+    let server = serve(store.path(), &[]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let described = loop {
+        let described = aws(&server.endpoint, &["stepfunctions", "describe-execution", "--execution-arn", &execution]);
+        if described["status"] != "RUNNING" || Instant::now() > deadline {
+            break described;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(described["status"], "SUCCEEDED", "{described}");
+    assert_eq!(described["output"], r#"{"k":1}"#);
+    assert!(started.elapsed() >= Duration::from_secs(2), "the Wait kept its deadline");
+    let history = aws(&server.endpoint, &["stepfunctions", "get-execution-history", "--execution-arn", &execution]);
+    let ids: Vec<u64> = history["events"].as_array().unwrap().iter().map(|e| e["id"].as_u64().unwrap()).collect();
+    assert_eq!(ids, (1..=ids.len() as u64).collect::<Vec<_>>(), "one gap-free history");
+    assert_eq!(ids.len(), 6);
+}
