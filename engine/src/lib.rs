@@ -102,6 +102,29 @@ pub struct Engine {
     region: String,
 }
 
+/// A redrive whose `ExecutionRedriven` event and RUNNING record are stored
+/// ([`Engine::prepare_redrive`]), ready to run ([`Engine::run_redrive`]).
+#[derive(Debug)]
+pub struct PreparedRedrive {
+    record: ExecutionRecord,
+    before: ExecutionRecord,
+    machine: StateMachine,
+    events: Vec<HistoryEvent>,
+    redrive_millis: i64,
+}
+
+impl PreparedRedrive {
+    /// When the redrive was recorded (epoch ms): RedriveExecution's `redriveDate`.
+    pub fn redrive_millis(&self) -> i64 {
+        self.redrive_millis
+    }
+
+    /// The execution's ARN.
+    pub fn arn(&self) -> &str {
+        &self.record.arn
+    }
+}
+
 /// What to start.
 #[derive(Debug, Clone)]
 pub struct StartRequest {
@@ -254,23 +277,40 @@ impl Engine {
         arn: &str,
         stop: impl Future<Output = StopRequest>,
     ) -> Result<(ExecutionInfo, Outcome), EngineError> {
+        let prepared = self.prepare_redrive(arn)?;
+        self.run_redrive(prepared, stop).await
+    }
+
+    /// The first half of [`Engine::redrive`]: records the `ExecutionRedriven` event and
+    /// the RUNNING record (what RedriveExecution answers after), without running anything.
+    pub fn prepare_redrive(&self, arn: &str) -> Result<PreparedRedrive, EngineError> {
         let mut record = self.store.execution(arn)?.ok_or_else(|| EngineError::NotFound(arn.to_owned()))?;
         if matches!(record.status, ExecutionStatus::Running | ExecutionStatus::Succeeded) {
             return Err(EngineError::NotRedrivable { arn: record.arn, status: record.status.as_str() });
         }
         let before = record.clone();
         let machine = self.stored_machine(&record)?;
-        let events = self.store.events(&record.arn)?;
+        let mut events = self.store.events(&record.arn)?;
         let last = events.last().map_or(0, |e| e.id);
         record.redrive_count += 1;
         let journal = Journal::new(self.store.as_ref(), &record.arn, last);
+        let redrive_millis = self.clock.now_millis();
         let details = EventDetails::ExecutionRedriven { redrive_count: record.redrive_count };
-        journal.append(last, self.clock.now_millis(), details);
-        let mut events = events;
+        journal.append(last, redrive_millis, details);
         events.extend(journal.commit().map_err(|e| run_error(&record.arn, e))?);
         record.status = ExecutionStatus::Running;
         (record.output, record.error, record.cause, record.stop_millis) = (None, None, None, None);
         self.store.put_execution(&record)?;
+        Ok(PreparedRedrive { record, before, machine, events, redrive_millis })
+    }
+
+    /// The second half of [`Engine::redrive`]: runs the prepared redrive to its end.
+    pub async fn run_redrive(
+        &self,
+        prepared: PreparedRedrive,
+        stop: impl Future<Output = StopRequest>,
+    ) -> Result<(ExecutionInfo, Outcome), EngineError> {
+        let PreparedRedrive { record, before, machine, events, .. } = prepared;
         let info = self.info(&record);
         let replay = Replay::for_redrive(events);
         let run =

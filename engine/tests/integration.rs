@@ -658,3 +658,41 @@ async fn a_diverged_redrive_restores_the_ended_execution() {
     let after = store.execution(STORED_ARN).unwrap().unwrap();
     assert_eq!((after.status, after.redrive_count, after.error.as_deref()), (ExecutionStatus::Failed, 1, Some("E")));
 }
+
+/// A redrive of a Choice whose chosen state failed reruns that state: the Choice is not
+/// evaluated again (with RedriveCount 1 it would now choose its Default).
+#[tokio::test(start_paused = true)]
+async fn redrive_reruns_the_state_a_choice_chose() {
+    let definition = json!({"StartAt": "C", "States": {
+        "C": {"Type": "Choice", "Choices": [
+            {"Variable": "$$.Execution.RedriveCount", "NumericEquals": 0, "Next": "F"}], "Default": "Later"},
+        "F": {"Type": "Fail", "Error": "Stop"},
+        "Later": {"Type": "Succeed"}
+    }});
+    let (machine, _) = parse_definition(&definition.to_string());
+    let store = Arc::new(MemoryStore::new());
+    let engine = Engine::new(Registry::new(), Arc::new(VirtualClock::starting_at(EPOCH)), store.clone());
+    let request = StartRequest {
+        state_machine_name: "m".into(),
+        definition: definition.to_string(),
+        execution_name: "e".into(),
+        input: json!({}),
+        seed: 1,
+        virtual_clock: true,
+        origin: Default::default(),
+    };
+    let (info, first) = engine.run(&machine.unwrap(), request, std::future::pending()).await.unwrap();
+    assert_eq!(first.status, ExecutionStatus::Failed);
+    let (_, again) = engine.redrive(&info.arn, std::future::pending()).await.expect("no divergence");
+    assert_eq!((again.status, again.error.as_deref()), (ExecutionStatus::Failed, Some("Stop")));
+    let entered: Vec<String> = store
+        .events(&info.arn)
+        .unwrap()
+        .iter()
+        .filter_map(|e| match &e.details {
+            EventDetails::StateEntered { name, .. } => Some(name.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(entered, vec!["C", "F", "F"]);
+}

@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use sfnlite_engine::{Engine, EngineError, ExecutionInfo, ExecutionRecord, Outcome, StartRequest, StopRequest};
+use sfnlite_engine::{
+    Engine, EngineError, ExecutionInfo, ExecutionRecord, Outcome, PreparedRedrive, StartRequest, StopRequest,
+};
 use sfnlite_states::StateMachine;
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -27,12 +29,12 @@ pub enum Job {
         /// The execution.
         arn: String,
     },
-    /// An ended execution to redrive.
+    /// A redrive, recorded by `Engine::prepare_redrive`.
     Redrive {
         /// The engine.
         engine: Engine,
-        /// The execution.
-        arn: String,
+        /// What runs.
+        prepared: Box<PreparedRedrive>,
     },
     /// An EXPRESS execution: recorded only in its engine's own store, its end sent back
     /// (StartSyncExecution) or dropped (StartExecution).
@@ -54,7 +56,8 @@ impl Job {
     fn arn(&self) -> &str {
         match self {
             Job::Run { record, .. } => &record.arn,
-            Job::Resume { arn, .. } | Job::Redrive { arn, .. } | Job::Express { arn, .. } => arn,
+            Job::Redrive { prepared, .. } => prepared.arn(),
+            Job::Resume { arn, .. } | Job::Express { arn, .. } => arn,
         }
     }
 }
@@ -99,9 +102,11 @@ impl Executor {
     pub fn submit(&self, job: Job) {
         let (stop_sender, stop) = oneshot::channel();
         let (done, done_receiver) = watch::channel(false);
-        lock(&self.running).insert(job.arn().to_owned(), Running { stop: Some(stop_sender), done: done_receiver });
+        let arn = job.arn().to_owned();
+        lock(&self.running).insert(arn.clone(), Running { stop: Some(stop_sender), done: done_receiver });
         if self.jobs.send((job, stop, done)).is_err() {
-            tracing::error!("the execution thread has stopped; the execution stays RUNNING until resumed");
+            lock(&self.running).remove(&arn);
+            tracing::error!(execution = %arn, "the execution thread has stopped; the execution stays RUNNING until resumed");
         }
     }
 
@@ -132,8 +137,24 @@ impl Executor {
     }
 }
 
+/// Takes an execution out of the running table when it ends, however it ends (a panic
+/// included), and tells whoever waits for it.
+struct Finished {
+    arn: String,
+    table: Table,
+    done: watch::Sender<bool>,
+}
+
+impl Drop for Finished {
+    fn drop(&mut self) {
+        lock(&self.table).remove(&self.arn);
+        let _ = self.done.send(true);
+    }
+}
+
 async fn run(job: Job, stop: oneshot::Receiver<StopRequest>, done: watch::Sender<bool>, table: Table) {
     let arn = job.arn().to_owned();
+    let _finished = Finished { arn: arn.clone(), table, done };
     let stop = async move {
         match stop.await {
             Ok(request) => request,
@@ -143,7 +164,7 @@ async fn run(job: Job, stop: oneshot::Receiver<StopRequest>, done: watch::Sender
     let (result, reply) = match job {
         Job::Run { engine, machine, record } => (engine.run_started(&machine, record, stop).await, None),
         Job::Resume { engine, arn } => (engine.resume(&arn, stop).await, None),
-        Job::Redrive { engine, arn } => (engine.redrive(&arn, stop).await, None),
+        Job::Redrive { engine, prepared } => (engine.run_redrive(*prepared, stop).await, None),
         Job::Express { engine, machine, request, reply, .. } => (engine.run(&machine, request, stop).await, reply),
     };
     match &result {
@@ -153,6 +174,4 @@ async fn run(job: Job, stop: oneshot::Receiver<StopRequest>, done: watch::Sender
     if let Some(reply) = reply {
         let _ = reply.send(result);
     }
-    lock(&table).remove(&arn);
-    let _ = done.send(true);
 }

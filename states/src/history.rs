@@ -396,7 +396,8 @@ mod tests {
         assert_eq!(
             event.to_json(),
             json!({
-                "timestamp": "1970-01-01T00:00:00.000Z", "type": "PassStateEntered", "id": 2, "previousEventId": 1,
+                // AWS (recorded): the first state's entry follows nothing, like ExecutionStarted.
+                "timestamp": "1970-01-01T00:00:00.000Z", "type": "PassStateEntered", "id": 2, "previousEventId": 0,
                 "stateEnteredEventDetails": {"name": "P", "input": "{\"a\":1}", "inputDetails": {"truncated": false}}
             })
         );

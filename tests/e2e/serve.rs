@@ -37,6 +37,8 @@ fn serve(store: &Path, extra: &[&str]) -> Served {
         .spawn()
         .expect("sfnlite serve starts");
     let stderr = child.stderr.take().unwrap();
+    // Owned before waiting, so that a server that never answers is killed all the same.
+    let mut served = Served { child, endpoint: String::new() };
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -45,12 +47,26 @@ fn serve(store: &Path, extra: &[&str]) -> Served {
             }
         }
     });
-    let endpoint = receiver.recv_timeout(Duration::from_secs(30)).expect("serve prints its address");
-    Served { child, endpoint }
+    served.endpoint = receiver.recv_timeout(Duration::from_secs(60)).expect("serve prints its address");
+    served
+}
+
+/// A client process with no AWS configuration of the machine's (profiles, config files).
+fn client(program: &str) -> Command {
+    let mut command = Command::new(program);
+    command
+        .current_dir(root())
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_DEFAULT_PROFILE")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test");
+    command
 }
 
 fn python(args: &[&str]) -> std::process::Output {
-    let output = Command::new("python3").args(args).current_dir(root()).output().expect("python3 runs");
+    let output = client("python3").args(args).output().expect("python3 runs");
     assert!(
         output.status.success(),
         "{args:?} failed:\n{}\n{}",
@@ -74,15 +90,12 @@ fn boto3_runs_two_hundred_executions_at_once_and_pages_a_history() {
 
 /// The AWS CLI, as a user's script calls it (`--endpoint-url` the only change).
 fn aws(endpoint: &str, args: &[&str]) -> Value {
-    let output = Command::new("aws")
+    let output = client("python3")
+        .args(["-m", "awscli"])
         .args(args)
         .args(["--endpoint-url", endpoint, "--region", "us-east-1", "--output", "json"])
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
         .output()
-        .expect("the AWS CLI is installed (.ci/run installs awscli)");
+        .expect("python3 runs the AWS CLI (.ci/run installs awscli)");
     assert!(output.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&output.stderr));
     if output.stdout.trim_ascii().is_empty() { Value::Null } else { serde_json::from_slice(&output.stdout).unwrap() }
 }
@@ -137,7 +150,7 @@ fn api_conformance_corpus() {
     let store = tempfile::tempdir().unwrap();
     let server = serve(store.path(), &[]);
     let runner = root().join("../shared/conformance-api/run.py");
-    let output = Command::new("python3")
+    let output = client("python3")
         .arg(&runner)
         .args(["--endpoint", &server.endpoint, "--cases"])
         .arg(&cases)
@@ -181,6 +194,8 @@ fn a_killed_server_resumes_its_executions_when_it_starts_again() {
         .as_str()
         .unwrap()
         .to_owned();
+    let before = aws(&server.endpoint, &["stepfunctions", "describe-execution", "--execution-arn", &execution]);
+    assert_eq!(before["status"], "RUNNING", "killed during the Wait");
     // SIGKILL during the Wait (Child::kill sends SIGKILL).
     drop(server);
     let server = serve(store.path(), &[]);
@@ -199,4 +214,31 @@ fn a_killed_server_resumes_its_executions_when_it_starts_again() {
     let ids: Vec<u64> = history["events"].as_array().unwrap().iter().map(|e| e["id"].as_u64().unwrap()).collect();
     assert_eq!(ids, (1..=ids.len() as u64).collect::<Vec<_>>(), "one gap-free history");
     assert_eq!(ids.len(), 6);
+}
+
+/// The README's "Use it from the AWS CLI" commands, run as written against a server (on a
+/// free port instead of 8083).
+#[test]
+fn readme_aws_cli_commands_work_against_serve() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let section = readme.split("## Use it from the AWS CLI").nth(1).expect("the README section exists");
+    let block = section.split("```sh\n").nth(1).and_then(|b| b.split("```").next()).expect("a sh block");
+    let script: String = block.lines().filter(|l| !l.starts_with("sfnlite serve")).collect::<Vec<_>>().join("\n");
+    assert!(script.contains("aws stepfunctions start-execution"), "{script}");
+    let store = tempfile::tempdir().unwrap();
+    let server = serve(store.path(), &[]);
+    // `aws` as pip installs it; where its script is not on PATH, the same CLI as a module.
+    let script = format!(
+        "command -v aws >/dev/null || aws() {{ python3 -m awscli \"$@\"; }}\n{}",
+        script.replace("http://127.0.0.1:8083", &server.endpoint)
+    );
+    let output = client("bash").args(["-euo", "pipefail", "-c", &script]).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("arn:aws:states:us-east-1:123456789012:execution:hello:first"), "{text}");
 }

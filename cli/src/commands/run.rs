@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::anyhow;
 use serde_json::json;
-use sfnlite_engine::{Engine, StartRequest, SystemClock};
+use sfnlite_engine::{Engine, ExecutionOrigin, StartRequest, SystemClock};
 
 use super::Failure;
 use super::services::Services;
@@ -77,7 +77,10 @@ pub(crate) fn run(
             input,
             seed,
             virtual_clock,
-            origin: Default::default(),
+            origin: ExecutionOrigin {
+                test_case: mocks.mock_config.as_ref().and(mocks.test_case.clone()),
+                ..Default::default()
+            },
         };
         engine.run(&machine, request, stop).await
     });

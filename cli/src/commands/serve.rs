@@ -78,12 +78,13 @@ pub(crate) fn serve(
         Executor::start().map_err(|e| Failure::internal(anyhow!("cannot start the execution thread: {e}")))?;
     let adapters = Arc::new(ServeAdapters { services, mock_config });
     let api = Arc::new(Api::new(store, Arc::new(SystemClock), "us-east-1", adapters, executor));
-    let resumed = api.resume_running().map_err(|e| Failure::internal(anyhow!("{}: {}", e.name, e.message)))?;
     runtime(false)?.block_on(async move {
         let address = SocketAddr::new(args.bind, args.port);
-        let server = Server::bind(address, api, ServerLimits::default())
+        let server = Server::bind(address, api.clone(), ServerLimits::default())
             .await
             .map_err(|e| Failure::usage(anyhow!("cannot listen on {address}: {e}")))?;
+        // Only once the port is ours: a server that cannot listen must not run anything.
+        let resumed = api.resume_running().map_err(|e| Failure::internal(anyhow!("{}: {}", e.name, e.message)))?;
         let local = server.local_addr().map_err(|e| Failure::internal(e.into()))?;
         if !local.ip().is_loopback() {
             eprintln!("sfnlite: warning: listening on {local}, reachable from other machines, with no authentication");

@@ -99,6 +99,10 @@ pub(crate) struct Replay {
     followers: HashMap<u64, Vec<usize>>,
     /// Events after which several threads start (Map and Parallel starts).
     fan_outs: HashSet<u64>,
+    /// For each event a state was entered after, that state's name: from every stored
+    /// event, those a redrive runs again included, since where a replayed Choice went is
+    /// fixed by the history even when the state it went to failed.
+    entered_after: HashMap<u64, Arc<str>>,
 }
 
 /// Events that end a Map or Parallel attempt, following its start.
@@ -158,7 +162,11 @@ impl Replay {
         let mut by_key = HashMap::new();
         let mut followers: HashMap<u64, Vec<usize>> = HashMap::new();
         let mut fan_outs = HashSet::new();
+        let mut entered_after = HashMap::new();
         for (i, event) in events.iter().enumerate() {
+            if let EventDetails::StateEntered { name, .. } = &event.details {
+                entered_after.entry(event.previous_event_id).or_insert_with(|| name.clone());
+            }
             if matches!(event.details, EventDetails::MapStateStarted { .. } | EventDetails::ParallelStateStarted) {
                 fan_outs.insert(event.id);
             }
@@ -168,7 +176,7 @@ impl Replay {
             by_key.insert(Key::of(event.previous_event_id, &event.details), i);
             followers.entry(event.previous_event_id).or_default().push(i);
         }
-        Replay { events, by_key, followers, fan_outs }
+        Replay { events, by_key, followers, fan_outs, entered_after }
     }
 
     /// The stored events, in order.
@@ -223,9 +231,8 @@ impl Replay {
         self.followers.contains_key(&event_id)
     }
 
-    /// The stored `StateExited` of `state` after event `previous`: its output and
-    /// assignments, which a replay adopts instead of recomputing them.
-    pub(crate) fn stored_exit(&self, previous: u64, state: &Arc<str>) -> Option<StoredExit<'_>> {
+    /// The stored `StateExited` of `state` after event `previous`, by its index.
+    fn exited(&self, previous: u64, state: &Arc<str>) -> Option<usize> {
         static EXITED: std::sync::OnceLock<Discriminant<EventDetails>> = std::sync::OnceLock::new();
         let kind = *EXITED.get_or_init(|| {
             std::mem::discriminant(&EventDetails::StateExited {
@@ -235,20 +242,28 @@ impl Replay {
                 assigned_variables: None,
             })
         });
-        let key = Key { previous, kind, subject: Subject::State(state.clone()) };
-        match &self.events[*self.by_key.get(&key)?].details {
+        self.by_key.get(&Key { previous, kind, subject: Subject::State(state.clone()) }).copied()
+    }
+
+    /// The stored `StateExited` of `state` after event `previous`: its output and
+    /// assignments, which a replay adopts instead of recomputing them.
+    pub(crate) fn stored_exit(&self, previous: u64, state: &Arc<str>) -> Option<StoredExit<'_>> {
+        match &self.events[self.exited(previous, state)?].details {
             EventDetails::StateExited { output, assigned_variables, .. } => Some((output, assigned_variables.as_ref())),
             _ => None,
         }
     }
 
+    /// True when the Choice `state`, entered at event `entered`, has a stored exit and a
+    /// stored next state: the replay takes both instead of evaluating its rules again.
+    pub(crate) fn choice_decided(&self, entered: u64, state: &Arc<str>) -> bool {
+        self.exited(entered, state).is_some_and(|i| self.entered_after.contains_key(&self.events[i].id))
+    }
+
     /// The state the stored history entered after event `exited` (a replayed `Exited`):
     /// where a replayed transition goes, whatever re-evaluating it would give now.
     pub(crate) fn stored_next_state(&self, exited: u64) -> Option<&Arc<str>> {
-        self.followers.get(&exited)?.iter().find_map(|&i| match &self.events[i].details {
-            EventDetails::StateEntered { name, .. } => Some(name),
-            _ => None,
-        })
+        self.entered_after.get(&exited)
     }
 
     /// How the stored history ended the Map attempt started at event `started`, if it

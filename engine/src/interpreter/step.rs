@@ -46,6 +46,15 @@ impl<'a> Run<'a> {
                 return Ok(thread.exit(state, exit, Transition::End));
             }
             StateKind::Fail(fail) => return Err(fail_error(fail, &input.effective, &env).map_err(runtime)?),
+            StateKind::Choice(choice)
+                if self.replay.as_ref().is_some_and(|r| r.choice_decided(entered, &state.name)) =>
+            {
+                // Replayed: the stored exit is adopted and `run_machine` goes where the history
+                // went; evaluating the rules again could decide otherwise (RedriveCount, $random()).
+                let exit = Exit { output: input.raw, assigned: None };
+                drop(variables);
+                return Ok(thread.exit(state, exit, Transition::Next(choice.choices[0].next)));
+            }
             StateKind::Choice(choice) => {
                 let (next, exit) = steps::choose(state, choice, input, &env).map_err(runtime)?;
                 drop(variables);

@@ -166,6 +166,13 @@ pub struct ExecutionOrigin {
     /// The alias ARN, when started through an alias.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alias_arn: Option<String>,
+    /// The MockConfigFile test case that answers its tasks, when one does (kept so that a
+    /// resume or a redrive answers them the same way).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_case: Option<String>,
+    /// Started through `sfnlite serve` (which resumes it when it starts again).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub api: bool,
 }
 
 impl ExecutionOrigin {

@@ -55,7 +55,7 @@ impl Api {
         let max = request.max_results(1000, 100)?;
         let token = request.next_token(1024)?;
         let activities = Documents(self.store.as_ref()).all::<Activity>()?;
-        let (activities, next) = page(activities, max, token, "ListActivities")?;
+        let (activities, next) = page(activities, max, token, "ListActivities", |a| a.arn.clone())?;
         let items: Vec<Value> = activities
             .iter()
             .map(|a| json!({"activityArn": a.arn, "name": a.name, "creationDate": seconds(a.creation_date)}))

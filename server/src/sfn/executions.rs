@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use sfnlite_engine::{ExecutionOrigin, ExecutionRecord, ExecutionStatus, StartRequest, StopRequest};
+use sfnlite_engine::{EngineError, ExecutionOrigin, ExecutionRecord, ExecutionStatus, StartRequest, StopRequest};
 use sfnlite_states::history::HistoryEvent;
 
 use super::arn::{self, MachineRef};
@@ -131,7 +131,13 @@ impl Api {
                 (version.revision, Some(version.arn), Some(arn.clone()))
             }
         };
-        let origin = ExecutionOrigin { role_arn: Some(revision.role_arn.clone()), version_arn, alias_arn };
+        let origin = ExecutionOrigin {
+            role_arn: Some(revision.role_arn.clone()),
+            version_arn,
+            alias_arn,
+            test_case: None,
+            api: true,
+        };
         Ok((machine, revision, origin))
     }
 
@@ -151,7 +157,8 @@ impl Api {
             None => self.new_id(),
         };
         let input = parse_input(request.string("input")?)?;
-        let (machine, revision, origin) = self.target(&target)?;
+        let (machine, revision, mut origin) = self.target(&target)?;
+        origin.test_case = test_case.clone();
         let definition = parse(&revision.definition, revision.machine_type)?;
         Ok(Start { machine, revision, origin, definition, name, input, test_case })
     }
@@ -328,8 +335,15 @@ impl Api {
         let mut records: Vec<ExecutionRecord> = self.store.executions()?;
         if let Some(target) = &target {
             records.retain(|r| r.state_machine_arn == target.machine_arn());
-            if records.is_empty() {
-                self.machine_doc(target.machine_arn())?;
+            let machine = Documents(self.store.as_ref()).get::<StateMachine>(target.machine_arn())?;
+            if machine.as_ref().is_some_and(|m| m.revision.machine_type == MachineType::Express) {
+                return Err(ApiError::new(
+                    "StateMachineTypeNotSupported",
+                    "This operation is not supported by this type of state machine",
+                ));
+            }
+            if records.is_empty() && machine.is_none() {
+                return Err(ApiError::no_state_machine(target.machine_arn()));
             }
             match target {
                 MachineRef::Version { arn, .. } => records.retain(|r| r.origin.version_arn.as_deref() == Some(arn)),
@@ -340,7 +354,7 @@ impl Api {
         records.retain(|r| status.is_none_or(|s| r.status == s));
         records.sort_by(|a, b| b.start_millis.cmp(&a.start_millis).then(b.arn.cmp(&a.arn)));
         let scope = format!("ListExecutions {} {:?}", given.unwrap_or(""), status);
-        let (records, next) = page(records, max, token, &scope)?;
+        let (records, next) = page(records, max, token, &scope, |r| r.arn.clone())?;
         let mut out = json!({"executions": records.iter().map(list_item).collect::<Vec<_>>()});
         if let Some(next) = next {
             out["nextToken"] = json!(next);
@@ -359,7 +373,8 @@ impl Api {
         if reverse {
             events.reverse();
         }
-        let (events, next) = page(events, max, token, &format!("GetExecutionHistory {arn} {reverse}"))?;
+        let (events, next) =
+            page(events, max, token, &format!("GetExecutionHistory {arn} {reverse}"), |e| e.id.to_string())?;
         let mut out = json!({"events": events.iter().map(|e| api_event(e, include_data)).collect::<Vec<_>>()});
         if let Some(next) = next {
             out["nextToken"] = json!(next);
@@ -374,15 +389,14 @@ impl Api {
             cause: request.string("cause")?.map(str::to_owned),
         };
         let record = self.record(arn)?;
-        if record.status == ExecutionStatus::Running {
-            match self.executor.stop(arn, stop.clone()) {
-                Some(mut done) => {
-                    let _ = tokio::time::timeout(Duration::from_secs(30), done.wait_for(|d| *d)).await;
-                }
-                None => {
-                    let engine = self.engine(&record.state_machine_name, None)?;
-                    engine.abort_orphan(arn, stop).map_err(ApiError::internal)?;
-                }
+        if let Some(mut done) = self.executor.stop(arn, stop.clone()) {
+            let _ = tokio::time::timeout(Duration::from_secs(30), done.wait_for(|d| *d)).await;
+        } else if record.status == ExecutionStatus::Running {
+            // No process runs it (its server died and it was not resumed): end it here.
+            let engine = self.engine(&record.state_machine_name, None)?;
+            match engine.abort_orphan(arn, stop) {
+                Ok(_) | Err(EngineError::AlreadyEnded { .. }) => {}
+                Err(e) => return Err(ApiError::internal(e)),
             }
         }
         let record = self.record(arn)?;
@@ -392,18 +406,19 @@ impl Api {
     pub(super) fn redrive_execution(&self, request: &Request) -> Result<Value, ApiError> {
         let arn = request.required("executionArn")?;
         let record = self.record(arn)?;
-        if matches!(record.status, ExecutionStatus::Running | ExecutionStatus::Succeeded)
-            || self.executor.is_running(arn)
-        {
-            return Err(ApiError::new(
-                "ExecutionNotRedrivable",
-                format!("Execution is {} and cannot be redriven", record.status.as_str()),
-            ));
+        if self.executor.is_running(arn) {
+            return Err(ApiError::new("ExecutionNotRedrivable", "Execution is RUNNING and cannot be redriven"));
         }
-        let engine = self.engine(&record.state_machine_name, None)?;
-        let now = self.now();
-        self.executor.submit(Job::Redrive { engine, arn: arn.to_owned() });
-        Ok(json!({"redriveDate": seconds(now)}))
+        let engine = self.engine(&record.state_machine_name, record.origin.test_case.as_deref())?;
+        let prepared = engine.prepare_redrive(arn).map_err(|e| match e {
+            EngineError::NotRedrivable { status, .. } => {
+                ApiError::new("ExecutionNotRedrivable", format!("Execution is {status} and cannot be redriven"))
+            }
+            other => ApiError::internal(other),
+        })?;
+        let redrive_date = seconds(prepared.redrive_millis());
+        self.executor.submit(Job::Redrive { engine, prepared: Box::new(prepared) });
+        Ok(json!({"redriveDate": redrive_date}))
     }
 
     /// Resumes every execution the store holds RUNNING (a previous server died): they go on
@@ -413,10 +428,14 @@ impl Api {
             .store
             .executions()?
             .into_iter()
+            // Executions the server started, and `run`'s that no mock answered (a MockConfigFile
+            // of the command line is not the server's).
             .filter(|r| r.status == ExecutionStatus::Running && !r.virtual_clock)
+            .filter(|r| r.origin.api || r.origin.test_case.is_none())
+            .filter(|r| !self.executor.is_running(&r.arn))
             .collect();
         for record in &running {
-            let engine = self.engine(&record.state_machine_name, None)?;
+            let engine = self.engine(&record.state_machine_name, record.origin.test_case.as_deref())?;
             self.executor.submit(Job::Resume { engine, arn: record.arn.clone() });
         }
         Ok(running.len())

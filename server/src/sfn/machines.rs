@@ -46,7 +46,7 @@ pub(super) fn parse(text: &str, machine_type: MachineType) -> Result<Definition,
     }
     let errors: Vec<&Diagnostic> = diagnostics.iter().filter(|d| d.severity == Severity::Error).collect();
     // A Map's Label is checked by another part of AWS, which words its refusal this way.
-    if let Some(label) = errors.iter().find(|d| d.location.ends_with("/Label")) {
+    if let Some(label) = errors.iter().find(|d| d.location.ends_with("/Label") && d.message.starts_with("Label ")) {
         return Err(ApiError::new(
             "InvalidDefinition",
             format!(
@@ -228,7 +228,7 @@ impl Api {
         let max = request.max_results(1000, 100)?;
         let token = request.next_token(1024)?;
         let machines = Documents(self.store.as_ref()).all::<StateMachine>()?;
-        let (machines, next) = page(machines, max, token, "ListStateMachines")?;
+        let (machines, next) = page(machines, max, token, "ListStateMachines", |m| m.arn.clone())?;
         let items: Vec<Value> = machines
             .iter()
             .map(|m| {

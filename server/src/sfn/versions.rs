@@ -112,7 +112,8 @@ impl Api {
         self.machine_doc(&arn)?;
         let mut versions = self.versions_of(&arn)?;
         versions.sort_by(|a, b| b.creation_date.cmp(&a.creation_date).then(b.arn.cmp(&a.arn)));
-        let (versions, next) = page(versions, max, token, &format!("ListStateMachineVersions {arn}"))?;
+        let (versions, next) =
+            page(versions, max, token, &format!("ListStateMachineVersions {arn}"), |v| v.arn.clone())?;
         let items: Vec<Value> = versions
             .iter()
             .map(|v| json!({"stateMachineVersionArn": v.arn, "creationDate": seconds(v.creation_date)}))
@@ -244,7 +245,8 @@ impl Api {
         self.machine_doc(machine.machine_arn())?;
         let mut aliases = self.aliases_of(machine.machine_arn())?;
         aliases.sort_by(|a, b| a.creation_date.cmp(&b.creation_date).then(a.arn.cmp(&b.arn)));
-        let (aliases, next) = page(aliases, max, token, &format!("ListStateMachineAliases {given}"))?;
+        let (aliases, next) =
+            page(aliases, max, token, &format!("ListStateMachineAliases {given}"), |a| a.arn.clone())?;
         let items: Vec<Value> = aliases
             .iter()
             .map(|a| json!({"stateMachineAliasArn": a.arn, "creationDate": seconds(a.creation_date)}))
