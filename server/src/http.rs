@@ -18,6 +18,8 @@ use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use tokio::net::TcpListener;
 
+use sfnlite_adapters::athena::AthenaApi;
+
 use crate::sfn::Api;
 use crate::sfn::error::ApiError;
 
@@ -37,16 +39,28 @@ impl Default for ServerLimits {
 /// A bound server.
 pub struct Server {
     listener: TcpListener,
-    api: Arc<Api>,
+    services: Arc<Services>,
     limits: ServerLimits,
     requests: Arc<AtomicU64>,
 }
 
+/// What the server answers for: the Step Functions API, and the Athena API when given.
+struct Services {
+    sfn: Arc<Api>,
+    athena: Option<Arc<dyn AthenaApi>>,
+}
+
 impl Server {
     /// Binds `address` (port 0: any free port).
-    pub async fn bind(address: SocketAddr, api: Arc<Api>, limits: ServerLimits) -> std::io::Result<Server> {
+    pub async fn bind(
+        address: SocketAddr,
+        api: Arc<Api>,
+        athena: Option<Arc<dyn AthenaApi>>,
+        limits: ServerLimits,
+    ) -> std::io::Result<Server> {
         let listener = TcpListener::bind(address).await?;
-        Ok(Server { listener, api, limits, requests: Arc::default() })
+        let services = Arc::new(Services { sfn: api, athena });
+        Ok(Server { listener, services, limits, requests: Arc::default() })
     }
 
     /// The address it listens on.
@@ -68,7 +82,7 @@ impl Server {
                     }
                 },
             };
-            let (api, limits, requests) = (self.api.clone(), self.limits, self.requests.clone());
+            let (api, limits, requests) = (self.services.clone(), self.limits, self.requests.clone());
             tokio::spawn(async move {
                 let service = service_fn(move |request| {
                     let (api, requests) = (api.clone(), requests.clone());
@@ -88,7 +102,7 @@ fn request_id(n: u64) -> String {
 }
 
 async fn answer(
-    api: &Api,
+    services: &Services,
     request: Request<Incoming>,
     limits: ServerLimits,
     requests: &AtomicU64,
@@ -96,32 +110,40 @@ async fn answer(
     let started = Instant::now();
     let id = request_id(requests.fetch_add(1, Ordering::Relaxed) + 1);
     let target = request.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-    let result = match Limited::new(request.into_body(), limits.max_body).collect().await {
+    let body = match Limited::new(request.into_body(), limits.max_body).collect().await {
+        Ok(body) => Ok(body.to_bytes()),
         Err(_) => Err(ApiError::validation(format!(
             "The request body is larger than {} bytes or could not be read",
             limits.max_body
         ))),
-        Ok(body) => {
-            let body = body.to_bytes();
-            match target.strip_prefix("AWSStepFunctions.") {
-                Some(operation) => api.call(operation, &body).await,
-                None => Err(ApiError::new(
-                    "UnknownOperationException",
-                    format!("sfnlite serves AWSStepFunctions.<Operation> requests; the target '{target}' is not one"),
-                )),
-            }
+    };
+    let (status, body, content_type) = match (body, target.split_once('.')) {
+        (Err(error), _) => (error.status, error.body(), "application/x-amz-json-1.0"),
+        (Ok(body), Some(("AWSStepFunctions", operation))) => match services.sfn.call(operation, &body).await {
+            Ok(value) => (200, value, "application/x-amz-json-1.0"),
+            Err(error) => (error.status, error.body(), "application/x-amz-json-1.0"),
+        },
+        (Ok(body), Some(("AmazonAthena", operation))) if services.athena.is_some() => {
+            let athena = services.athena.as_ref().expect("checked by the guard");
+            let (status, value) = crate::athena::call(athena, operation, &body).await;
+            (status, value, "application/x-amz-json-1.1")
+        }
+        _ => {
+            let error = ApiError::new(
+                "UnknownOperationException",
+                format!(
+                    "sfnlite serves AWSStepFunctions.* and AmazonAthena.* requests; the target '{target}' is not one"
+                ),
+            );
+            (error.status, error.body(), "application/x-amz-json-1.0")
         }
     };
-    let (status, body) = match result {
-        Ok(value) => (200, value),
-        Err(error) => (error.status, error.body()),
-    };
-    let operation = target.strip_prefix("AWSStepFunctions.").unwrap_or(&target);
+    let operation = target.as_str();
     let error = body.get("__type").and_then(Value::as_str).unwrap_or("");
     tracing::info!(operation, status, error, ms = started.elapsed().as_millis() as u64, request_id = %id, "request");
     Response::builder()
         .status(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST))
-        .header("content-type", "application/x-amz-json-1.0")
+        .header("content-type", content_type)
         .header("x-amzn-requestid", id)
         .body(Full::new(Bytes::from(body.to_string())))
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::from_static(b"{}"))))

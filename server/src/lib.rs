@@ -1,5 +1,6 @@
-//! `sfnlite serve`: the AWS Step Functions API (awsJson1_0) on one port, over the engine
-//! and the store that `sfnlite run` uses, for the AWS CLI, boto3 and the SDKs.
+//! `sfnlite serve`: the AWS Step Functions API (awsJson1_0) and the Athena API
+//! (awsJson1_1) on one port, over the engine, the store and the Athena that `sfnlite run`
+//! uses, for the AWS CLI, boto3 and the SDKs.
 //!
 //! ```text
 //! hyper (http.rs: one request → one operation) ──► sfn::Api (one file per family of operations)
@@ -7,6 +8,7 @@
 //!                                                    └── executor.rs (executions on their own thread) ──► engine
 //! ```
 
+mod athena;
 pub mod executor;
 mod http;
 pub mod sfn;

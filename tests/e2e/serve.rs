@@ -242,3 +242,37 @@ fn readme_aws_cli_commands_work_against_serve() {
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(text.contains("arn:aws:states:us-east-1:123456789012:execution:hello:first"), "{text}");
 }
+
+/// The Athena API on the same port, over the embedded Athena, with the AWS CLI.
+#[test]
+fn the_aws_cli_runs_an_athena_query() {
+    let store = tempfile::tempdir().unwrap();
+    let server = serve(store.path(), &[]);
+    let started =
+        aws(&server.endpoint, &["athena", "start-query-execution", "--query-string", "SELECT 1 AS one, 'x' AS s"]);
+    let id = started["QueryExecutionId"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let execution = loop {
+        let got = aws(&server.endpoint, &["athena", "get-query-execution", "--query-execution-id", &id]);
+        let state = got["QueryExecution"]["Status"]["State"].clone();
+        if (state != "QUEUED" && state != "RUNNING") || Instant::now() > deadline {
+            break got;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(execution["QueryExecution"]["Status"]["State"], "SUCCEEDED", "{execution}");
+    assert!(execution["QueryExecution"]["Status"]["SubmissionDateTime"].is_f64(), "epoch seconds: {execution}");
+    let results = aws(&server.endpoint, &["athena", "get-query-results", "--query-execution-id", &id]);
+    let rows = &results["ResultSet"]["Rows"];
+    assert_eq!(rows[0]["Data"][0]["VarCharValue"], "one");
+    assert_eq!(rows[1]["Data"], serde_json::json!([{"VarCharValue": "1"}, {"VarCharValue": "x"}]));
+    // An unknown query is Athena's InvalidRequestException, through the CLI's error path.
+    let missing = client("python3")
+        .args(["-m", "awscli", "athena", "get-query-execution", "--query-execution-id", "nope", "--endpoint-url"])
+        .arg(&server.endpoint)
+        .args(["--region", "us-east-1"])
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("InvalidRequestException"), "{missing:?}");
+}

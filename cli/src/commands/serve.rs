@@ -76,11 +76,12 @@ pub(crate) fn serve(
     let store = open_store(store, ephemeral)?;
     let executor =
         Executor::start().map_err(|e| Failure::internal(anyhow!("cannot start the execution thread: {e}")))?;
+    let athena = services.athena.clone();
     let adapters = Arc::new(ServeAdapters { services, mock_config });
     let api = Arc::new(Api::new(store, Arc::new(SystemClock), "us-east-1", adapters, executor));
     runtime(false)?.block_on(async move {
         let address = SocketAddr::new(args.bind, args.port);
-        let server = Server::bind(address, api.clone(), ServerLimits::default())
+        let server = Server::bind(address, api.clone(), Some(athena), ServerLimits::default())
             .await
             .map_err(|e| Failure::usage(anyhow!("cannot listen on {address}: {e}")))?;
         // Only once the port is ours: a server that cannot listen must not run anything.
