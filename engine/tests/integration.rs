@@ -451,6 +451,34 @@ fn entered(state_type: sfnlite_states::history::StateType, name: &str, input: &A
     EventDetails::StateEntered { state_type, name: name.into(), input: input.clone() }
 }
 
+/// A request to start execution `e` of machine `m` running `definition` on virtual time.
+fn start_request(definition: &Value) -> StartRequest {
+    StartRequest {
+        state_machine_name: "m".into(),
+        definition: definition.to_string(),
+        execution_name: "e".into(),
+        input: json!({}),
+        seed: 1,
+        virtual_clock: true,
+        origin: Default::default(),
+    }
+}
+
+/// The history of `make_nap_done` up to Make's exit with `output`.
+fn made(output: &Arc<Value>) -> Vec<EventDetails> {
+    use sfnlite_states::history::StateType;
+    vec![
+        EventDetails::ExecutionStarted { input: Arc::new(json!({})), role_arn: "r".into() },
+        entered(StateType::Pass, "Make", &Arc::new(json!({}))),
+        EventDetails::StateExited {
+            state_type: StateType::Pass,
+            name: "Make".into(),
+            output: output.clone(),
+            assigned_variables: None,
+        },
+    ]
+}
+
 fn make_nap_done() -> Value {
     json!({"StartAt": "Make", "States": {
         "Make": {"Type": "Pass", "Parameters": {"id.$": "States.UUID()"}, "Next": "Nap"},
@@ -465,20 +493,8 @@ fn make_nap_done() -> Value {
 async fn resume_adopts_stored_state_outputs() {
     use sfnlite_states::history::StateType;
     let stored = Arc::new(json!({"id": "recorded-before-the-crash"}));
-    let store = stored_execution(
-        &make_nap_done(),
-        vec![
-            EventDetails::ExecutionStarted { input: Arc::new(json!({})), role_arn: "r".into() },
-            entered(StateType::Pass, "Make", &Arc::new(json!({}))),
-            EventDetails::StateExited {
-                state_type: StateType::Pass,
-                name: "Make".into(),
-                output: stored.clone(),
-                assigned_variables: None,
-            },
-            entered(StateType::Wait, "Nap", &stored),
-        ],
-    );
+    let store =
+        stored_execution(&make_nap_done(), [made(&stored), vec![entered(StateType::Wait, "Nap", &stored)]].concat());
     let engine = Engine::new(Registry::new(), Arc::new(VirtualClock::starting_at(EPOCH + 2_000)), store.clone());
     let (_, outcome) = engine.resume(STORED_ARN, std::future::pending()).await.unwrap();
     assert_eq!(outcome.output, Some(json!({"id": "recorded-before-the-crash"})));
@@ -494,20 +510,8 @@ async fn resume_refuses_a_history_it_cannot_explain() {
     use sfnlite_engine::EngineError;
     use sfnlite_states::history::StateType;
     let output = Arc::new(json!({"id": "x"}));
-    let store = stored_execution(
-        &make_nap_done(),
-        vec![
-            EventDetails::ExecutionStarted { input: Arc::new(json!({})), role_arn: "r".into() },
-            entered(StateType::Pass, "Make", &Arc::new(json!({}))),
-            EventDetails::StateExited {
-                state_type: StateType::Pass,
-                name: "Make".into(),
-                output: output.clone(),
-                assigned_variables: None,
-            },
-            entered(StateType::Pass, "Done", &output),
-        ],
-    );
+    let store =
+        stored_execution(&make_nap_done(), [made(&output), vec![entered(StateType::Pass, "Done", &output)]].concat());
     let engine = Engine::new(Registry::new(), Arc::new(VirtualClock::starting_at(EPOCH)), store.clone());
     let error = engine.resume(STORED_ARN, std::future::pending()).await.unwrap_err();
     let EngineError::Diverged { arn, divergence } = &error else { panic!("{error}") };
@@ -596,15 +600,7 @@ async fn redrive_keeps_the_recorded_choice() {
     registry.register(adapter.clone());
     let store = Arc::new(MemoryStore::new());
     let engine = Engine::new(registry, Arc::new(VirtualClock::starting_at(EPOCH)), store.clone());
-    let request = StartRequest {
-        state_machine_name: "m".into(),
-        definition: definition.to_string(),
-        execution_name: "e".into(),
-        input: json!({}),
-        seed: 1,
-        virtual_clock: true,
-        origin: Default::default(),
-    };
+    let request = start_request(&definition);
     let (info, first) = engine.run(&machine.unwrap(), request, std::future::pending()).await.unwrap();
     assert_eq!(first.status, ExecutionStatus::Failed);
     let (_, redriven) = engine.redrive(&info.arn, std::future::pending()).await.expect("no divergence");
@@ -630,24 +626,20 @@ async fn a_diverged_redrive_restores_the_ended_execution() {
     let output = Arc::new(json!({}));
     let store = stored_execution(
         &make_nap_done(),
-        vec![
-            EventDetails::ExecutionStarted { input: Arc::new(json!({})), role_arn: "r".into() },
-            entered(StateType::Pass, "Make", &output),
-            EventDetails::StateExited {
-                state_type: StateType::Pass,
-                name: "Make".into(),
-                output: output.clone(),
-                assigned_variables: None,
-            },
-            entered(StateType::Pass, "Done", &output),
-            EventDetails::StateExited {
-                state_type: StateType::Pass,
-                name: "Done".into(),
-                output: output.clone(),
-                assigned_variables: None,
-            },
-            EventDetails::ExecutionFailed { error: Some("E".into()), cause: None },
-        ],
+        [
+            made(&output),
+            vec![
+                entered(StateType::Pass, "Done", &output),
+                EventDetails::StateExited {
+                    state_type: StateType::Pass,
+                    name: "Done".into(),
+                    output: output.clone(),
+                    assigned_variables: None,
+                },
+                EventDetails::ExecutionFailed { error: Some("E".into()), cause: None },
+            ],
+        ]
+        .concat(),
     );
     let mut record = store.execution(STORED_ARN).unwrap().unwrap();
     (record.status, record.error, record.stop_millis) = (ExecutionStatus::Failed, Some("E".into()), Some(EPOCH));
@@ -672,15 +664,7 @@ async fn redrive_reruns_the_state_a_choice_chose() {
     let (machine, _) = parse_definition(&definition.to_string());
     let store = Arc::new(MemoryStore::new());
     let engine = Engine::new(Registry::new(), Arc::new(VirtualClock::starting_at(EPOCH)), store.clone());
-    let request = StartRequest {
-        state_machine_name: "m".into(),
-        definition: definition.to_string(),
-        execution_name: "e".into(),
-        input: json!({}),
-        seed: 1,
-        virtual_clock: true,
-        origin: Default::default(),
-    };
+    let request = start_request(&definition);
     let (info, first) = engine.run(&machine.unwrap(), request, std::future::pending()).await.unwrap();
     assert_eq!(first.status, ExecutionStatus::Failed);
     let (_, again) = engine.redrive(&info.arn, std::future::pending()).await.expect("no divergence");

@@ -100,6 +100,18 @@ fn aws(endpoint: &str, args: &[&str]) -> Value {
     if output.stdout.trim_ascii().is_empty() { Value::Null } else { serde_json::from_slice(&output.stdout).unwrap() }
 }
 
+/// DescribeExecution, polled until the execution has ended (or 30 s have passed).
+fn ended(endpoint: &str, execution: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let described = aws(endpoint, &["stepfunctions", "describe-execution", "--execution-arn", execution]);
+        if described["status"] != "RUNNING" || Instant::now() > deadline {
+            return described;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 #[test]
 fn the_aws_cli_creates_starts_and_describes() {
     let store = tempfile::tempdir().unwrap();
@@ -125,14 +137,7 @@ fn the_aws_cli_creates_starts_and_describes() {
         aws(&server.endpoint, &["stepfunctions", "start-execution", "--state-machine-arn", &machine, "--name", "cli"]);
     let execution = started["executionArn"].as_str().unwrap().to_owned();
     assert!(execution.ends_with(":execution:hello:cli"), "{execution}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let described = loop {
-        let described = aws(&server.endpoint, &["stepfunctions", "describe-execution", "--execution-arn", &execution]);
-        if described["status"] != "RUNNING" || Instant::now() > deadline {
-            break described;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let described = ended(&server.endpoint, &execution);
     assert_eq!(described["status"], "SUCCEEDED");
     assert_eq!(described["output"], r#"{"hello":"world"}"#);
     // The same store, seen through the CLI's own commands once the server is gone.
@@ -199,14 +204,7 @@ fn a_killed_server_resumes_its_executions_when_it_starts_again() {
     // SIGKILL during the Wait (Child::kill sends SIGKILL).
     drop(server);
     let server = serve(store.path(), &[]);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let described = loop {
-        let described = aws(&server.endpoint, &["stepfunctions", "describe-execution", "--execution-arn", &execution]);
-        if described["status"] != "RUNNING" || Instant::now() > deadline {
-            break described;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let described = ended(&server.endpoint, &execution);
     assert_eq!(described["status"], "SUCCEEDED", "{described}");
     assert_eq!(described["output"], r#"{"k":1}"#);
     assert!(started.elapsed() >= Duration::from_secs(2), "the Wait kept its deadline");

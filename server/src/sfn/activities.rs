@@ -7,7 +7,7 @@ use super::arn;
 use super::error::ApiError;
 use super::machines::tags;
 use super::model::{Activity, Documents, Tag};
-use super::paging::page;
+use super::paging::{listing, page};
 use super::request::Request;
 use super::{Api, seconds};
 
@@ -60,11 +60,7 @@ impl Api {
             .iter()
             .map(|a| json!({"activityArn": a.arn, "name": a.name, "creationDate": seconds(a.creation_date)}))
             .collect();
-        let mut out = json!({"activities": items});
-        if let Some(next) = next {
-            out["nextToken"] = json!(next);
-        }
-        Ok(out)
+        Ok(listing("activities", items, next))
     }
 
     pub(super) fn delete_activity(&self, request: &Request) -> Result<Value, ApiError> {

@@ -11,7 +11,7 @@ use super::arn::{self, MachineRef};
 use super::error::ApiError;
 use super::machines::parse;
 use super::model::{Documents, MachineType, Revision, StateMachine};
-use super::paging::page;
+use super::paging::{listing, page};
 use super::request::Request;
 use super::{Api, seconds};
 use crate::executor::Job;
@@ -355,11 +355,7 @@ impl Api {
         records.sort_by(|a, b| b.start_millis.cmp(&a.start_millis).then(b.arn.cmp(&a.arn)));
         let scope = format!("ListExecutions {} {:?}", given.unwrap_or(""), status);
         let (records, next) = page(records, max, token, &scope, |r| r.arn.clone())?;
-        let mut out = json!({"executions": records.iter().map(list_item).collect::<Vec<_>>()});
-        if let Some(next) = next {
-            out["nextToken"] = json!(next);
-        }
-        Ok(out)
+        Ok(listing("executions", records.iter().map(list_item).collect::<Vec<_>>(), next))
     }
 
     pub(super) fn get_execution_history(&self, request: &Request) -> Result<Value, ApiError> {
@@ -375,11 +371,7 @@ impl Api {
         }
         let (events, next) =
             page(events, max, token, &format!("GetExecutionHistory {arn} {reverse}"), |e| e.id.to_string())?;
-        let mut out = json!({"events": events.iter().map(|e| api_event(e, include_data)).collect::<Vec<_>>()});
-        if let Some(next) = next {
-            out["nextToken"] = json!(next);
-        }
-        Ok(out)
+        Ok(listing("events", events.iter().map(|e| api_event(e, include_data)).collect::<Vec<_>>(), next))
     }
 
     pub(super) async fn stop_execution(&self, request: &Request) -> Result<Value, ApiError> {

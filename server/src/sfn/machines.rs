@@ -9,7 +9,7 @@ use sfnlite_states::{Diagnostic, Severity};
 use super::arn::{self, MachineRef};
 use super::error::ApiError;
 use super::model::{Documents, MachineType, Revision, StateMachine, Tag};
-use super::paging::page;
+use super::paging::{listing, page};
 use super::request::Request;
 use super::{Api, seconds};
 
@@ -236,11 +236,7 @@ impl Api {
                        "creationDate": seconds(m.creation_date)})
             })
             .collect();
-        let mut out = json!({"stateMachines": items});
-        if let Some(next) = next {
-            out["nextToken"] = json!(next);
-        }
-        Ok(out)
+        Ok(listing("stateMachines", items, next))
     }
 
     pub(super) fn update_state_machine(&self, request: &Request) -> Result<Value, ApiError> {

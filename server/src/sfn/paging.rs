@@ -28,6 +28,15 @@ pub(crate) fn page<T>(
     Ok((items.into_iter().skip(start).take(end.saturating_sub(start)).collect(), next))
 }
 
+/// A List* answer: the items under `key`, and `nextToken` when there is a next page.
+pub(crate) fn listing(key: &str, items: Vec<serde_json::Value>, next: Option<String>) -> serde_json::Value {
+    let mut out = serde_json::json!({ key: items });
+    if let Some(next) = next {
+        out["nextToken"] = serde_json::json!(next);
+    }
+    out
+}
+
 fn checksum(scope: &str) -> u32 {
     scope.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193))
 }

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::arn::{self, MachineRef};
 use super::error::ApiError;
 use super::model::{Alias, Documents, Route, StateMachine, Version};
-use super::paging::page;
+use super::paging::{listing, page};
 use super::request::Request;
 use super::{Api, seconds};
 
@@ -118,11 +118,7 @@ impl Api {
             .iter()
             .map(|v| json!({"stateMachineVersionArn": v.arn, "creationDate": seconds(v.creation_date)}))
             .collect();
-        let mut out = json!({"stateMachineVersions": items});
-        if let Some(next) = next {
-            out["nextToken"] = json!(next);
-        }
-        Ok(out)
+        Ok(listing("stateMachineVersions", items, next))
     }
 
     pub(super) fn delete_version(&self, request: &Request) -> Result<Value, ApiError> {
@@ -251,11 +247,7 @@ impl Api {
             .iter()
             .map(|a| json!({"stateMachineAliasArn": a.arn, "creationDate": seconds(a.creation_date)}))
             .collect();
-        let mut out = json!({"stateMachineAliases": items});
-        if let Some(next) = next {
-            out["nextToken"] = json!(next);
-        }
-        Ok(out)
+        Ok(listing("stateMachineAliases", items, next))
     }
 
     pub(super) fn delete_alias(&self, request: &Request) -> Result<Value, ApiError> {
