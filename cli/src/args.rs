@@ -83,6 +83,17 @@ pub(crate) enum Command {
     Serve(ServeArgs),
 }
 
+/// STANDARD or EXPRESS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum MachineType {
+    /// Durable, with a history.
+    #[value(name = "STANDARD", alias = "standard")]
+    Standard,
+    /// Express.
+    #[value(name = "EXPRESS", alias = "express")]
+    Express,
+}
+
 /// The format of `serve`'s log lines (one per request, on stderr).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum LogFormat {
@@ -406,6 +417,10 @@ pub(crate) struct RunArgs {
     /// Seed for States.UUID, States.MathRandom and retry jitter (default: random).
     #[arg(long, value_name = "N")]
     pub(crate) seed: Option<u64>,
+
+    /// The workflow type: EXPRESS runs as StartSyncExecution does (no `$$.Execution.RedriveCount`).
+    #[arg(long = "type", value_enum, default_value_t = MachineType::Standard)]
+    pub(crate) machine_type: MachineType,
 }
 
 /// Output format of `validate`.

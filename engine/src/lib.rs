@@ -185,6 +185,7 @@ impl Engine {
             region: self.region.clone(),
             input: Arc::new(record.input.clone()),
             redrive_count: record.redrive_count,
+            sync_express: record.origin.sync_express,
         }
     }
 

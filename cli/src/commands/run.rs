@@ -11,7 +11,7 @@ use super::services::Services;
 use super::setup::{clock, exit_code, open_store, registry, report, runtime, store_dir};
 use super::stop::stop_signal;
 use super::validate::{load, print_diagnostics};
-use crate::args::{ClockKind, RunArgs};
+use crate::args::{ClockKind, MachineType, RunArgs};
 use crate::config::Settings;
 use crate::input::{parse_json, read_file};
 
@@ -79,6 +79,7 @@ pub(crate) fn run(
             virtual_clock,
             origin: ExecutionOrigin {
                 test_case: mocks.mock_config.as_ref().and(mocks.test_case.clone()),
+                sync_express: args.machine_type == MachineType::Express,
                 ..Default::default()
             },
         };

@@ -65,6 +65,8 @@ pub struct ExecutionInfo {
     pub input: Payload,
     /// How many times the execution was redriven (`$$.Execution.RedriveCount`).
     pub redrive_count: u32,
+    /// A synchronous EXPRESS execution (its context object has no `RedriveCount`).
+    pub sync_express: bool,
 }
 
 /// The end of an execution, as DescribeExecution reports it.
@@ -223,7 +225,7 @@ impl<'a> Run<'a> {
             input: &self.info.input,
             role_arn: &self.info.role_arn,
             start_millis: self.start_millis,
-            redrive_count: self.info.redrive_count,
+            redrive_count: (!self.info.sync_express).then_some(self.info.redrive_count),
             state_machine_arn: &self.info.state_machine_arn,
             state_machine_name: &self.info.state_machine_name,
         }

@@ -170,6 +170,10 @@ pub struct ExecutionOrigin {
     /// resume or a redrive answers them the same way).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_case: Option<String>,
+    /// A synchronous EXPRESS execution (StartSyncExecution, `run --type EXPRESS`): AWS
+    /// gives its context object no `RedriveCount` (an asynchronous one has it, recorded).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sync_express: bool,
     /// Started through `sfnlite serve` (which resumes it when it starts again).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub api: bool,

@@ -136,6 +136,7 @@ impl Api {
             version_arn,
             alias_arn,
             test_case: None,
+            sync_express: false,
             api: true,
         };
         Ok((machine, revision, origin))
@@ -173,6 +174,7 @@ impl Api {
             >,
         >,
     ) -> Result<String, ApiError> {
+        let sync = reply.is_some();
         let engine = self.express_engine(&start.machine.name, start.test_case.as_deref())?;
         let arn = self.arn("express", &format!("{}:{}:{}", start.machine.name, start.name, self.new_id()));
         let request = StartRequest {
@@ -182,7 +184,7 @@ impl Api {
             input: start.input,
             seed: seed(),
             virtual_clock: false,
-            origin: start.origin,
+            origin: ExecutionOrigin { sync_express: sync, ..start.origin },
         };
         self.executor.submit(Job::Express {
             engine,

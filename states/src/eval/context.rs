@@ -19,8 +19,8 @@ pub struct ExecutionContext<'a> {
     pub role_arn: &'a str,
     /// `$$.Execution.StartTime`, epoch milliseconds.
     pub start_millis: i64,
-    /// `$$.Execution.RedriveCount`.
-    pub redrive_count: u32,
+    /// `$$.Execution.RedriveCount` (EXPRESS executions have none).
+    pub redrive_count: Option<u32>,
     /// `$$.StateMachine.Id`.
     pub state_machine_arn: &'a str,
     /// `$$.StateMachine.Name`.
@@ -50,11 +50,13 @@ impl ExecutionContext<'_> {
                 "Name": self.name,
                 "RoleArn": self.role_arn,
                 "StartTime": format_millis(self.start_millis),
-                "RedriveCount": self.redrive_count,
             },
             "State": {"EnteredTime": format_millis(entered), "Name": &*state.name},
             "StateMachine": {"Id": self.state_machine_arn, "Name": self.state_machine_name},
         });
+        if let Some(count) = self.redrive_count {
+            context["Execution"]["RedriveCount"] = json!(count);
+        }
         // Only states that can retry report `$$.State.RetryCount`.
         if matches!(state.kind, StateKind::Task(_) | StateKind::Parallel(_) | StateKind::Map(_)) {
             context["State"]["RetryCount"] = json!(retry_count);
@@ -92,7 +94,7 @@ mod tests {
         input: &Value::Null,
         role_arn: "role",
         start_millis: 0,
-        redrive_count: 2,
+        redrive_count: Some(2),
         state_machine_arn: "arn:aws:states:us-east-1:1:stateMachine:m",
         state_machine_name: "m",
     };

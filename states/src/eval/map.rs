@@ -206,7 +206,7 @@ mod tests {
             input: &Value::Null,
             role_arn: "r",
             start_millis: 0,
-            redrive_count: 0,
+            redrive_count: Some(0),
             state_machine_arn: "s",
             state_machine_name: "m",
         };
