@@ -425,6 +425,16 @@ fn encode_copy_source(bucket: &str, key: &str) -> String {
 }
 
 impl ObjectStore for AwsS3 {
+    fn list_buckets(&self) -> BoxFuture<'_, Result<Vec<String>, S3Error>> {
+        Box::pin(async move {
+            let (client, _) = self.client().await;
+            let listed = client.list_buckets().send().await.map_err(s3_failure)?;
+            let mut names: Vec<String> = listed.buckets().iter().filter_map(|b| b.name().map(str::to_owned)).collect();
+            names.sort();
+            Ok(names)
+        })
+    }
+
     fn get_object(&self, bucket: &str, key: &str) -> BoxFuture<'_, Result<(Vec<u8>, ObjectMeta), S3Error>> {
         let (bucket, key) = (bucket.to_owned(), key.to_owned());
         Box::pin(async move {

@@ -125,6 +125,10 @@ pub(crate) struct ServeArgs {
     /// The format of the log lines on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub(crate) log_format: LogFormat,
+
+    /// The largest object the S3 API accepts in one PutObject, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 256)]
+    pub(crate) max_object_mib: usize,
 }
 
 /// Where Athena and S3 tasks go.

@@ -19,6 +19,7 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 
 use sfnlite_adapters::athena::AthenaApi;
+use sfnlite_adapters::s3::ObjectStore;
 
 use crate::sfn::Api;
 use crate::sfn::error::ApiError;
@@ -26,13 +27,15 @@ use crate::sfn::error::ApiError;
 /// Bounds on what a request may carry.
 #[derive(Debug, Clone, Copy)]
 pub struct ServerLimits {
-    /// The largest request body, in bytes (a definition is at most 1 MiB, an input 256 KiB).
+    /// The largest API request body, in bytes (a definition is at most 1 MiB, an input 256 KiB).
     pub max_body: usize,
+    /// The largest S3 object a PutObject may carry, in bytes.
+    pub max_object: usize,
 }
 
 impl Default for ServerLimits {
     fn default() -> ServerLimits {
-        ServerLimits { max_body: 2 * 1024 * 1024 }
+        ServerLimits { max_body: 2 * 1024 * 1024, max_object: 256 * 1024 * 1024 }
     }
 }
 
@@ -44,22 +47,21 @@ pub struct Server {
     requests: Arc<AtomicU64>,
 }
 
-/// What the server answers for: the Step Functions API, and the Athena API when given.
-struct Services {
-    sfn: Arc<Api>,
-    athena: Option<Arc<dyn AthenaApi>>,
+/// What the server answers for: the Step Functions API, and the Athena and S3 APIs when given.
+pub struct Services {
+    /// The Step Functions API.
+    pub sfn: Arc<Api>,
+    /// The Athena behind the Athena API.
+    pub athena: Option<Arc<dyn AthenaApi>>,
+    /// The object store behind the S3 API.
+    pub s3: Option<Arc<dyn ObjectStore>>,
 }
 
 impl Server {
     /// Binds `address` (port 0: any free port).
-    pub async fn bind(
-        address: SocketAddr,
-        api: Arc<Api>,
-        athena: Option<Arc<dyn AthenaApi>>,
-        limits: ServerLimits,
-    ) -> std::io::Result<Server> {
+    pub async fn bind(address: SocketAddr, services: Services, limits: ServerLimits) -> std::io::Result<Server> {
         let listener = TcpListener::bind(address).await?;
-        let services = Arc::new(Services { sfn: api, athena });
+        let services = Arc::new(services);
         Ok(Server { listener, services, limits, requests: Arc::default() })
     }
 
@@ -110,6 +112,11 @@ async fn answer(
     let started = Instant::now();
     let id = request_id(requests.fetch_add(1, Ordering::Relaxed) + 1);
     let target = request.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    if target.is_empty()
+        && let Some(s3) = &services.s3
+    {
+        return s3_answer(s3, request, limits, started, &id).await;
+    }
     let body = match Limited::new(request.into_body(), limits.max_body).collect().await {
         Ok(body) => Ok(body.to_bytes()),
         Err(_) => Err(ApiError::validation(format!(
@@ -147,4 +154,26 @@ async fn answer(
         .header("x-amzn-requestid", id)
         .body(Full::new(Bytes::from(body.to_string())))
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::from_static(b"{}"))))
+}
+
+/// An S3 REST request (no `X-Amz-Target`): its body bounded by the object size limit.
+async fn s3_answer(
+    s3: &Arc<dyn ObjectStore>,
+    request: Request<Incoming>,
+    limits: ServerLimits,
+    started: Instant,
+    id: &str,
+) -> Response<Full<Bytes>> {
+    let (parts, body) = request.into_parts();
+    let answer = match Limited::new(body, limits.max_object).collect().await {
+        Ok(body) => crate::s3::call(s3, &parts.method, &parts.uri, &parts.headers, body.to_bytes()).await,
+        Err(_) => crate::s3::too_large(limits.max_object),
+    };
+    tracing::info!(method = %parts.method, path = parts.uri.path(), status = answer.status.as_u16(),
+        ms = started.elapsed().as_millis() as u64, request_id = %id, "s3 request");
+    let mut response = Response::builder().status(answer.status).header("x-amz-request-id", id);
+    for (name, value) in &answer.headers {
+        response = response.header(name.as_str(), value.as_str());
+    }
+    response.body(Full::new(answer.body)).unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
 }

@@ -11,7 +11,8 @@
 mod athena;
 pub mod executor;
 mod http;
+mod s3;
 pub mod sfn;
 
-pub use http::{Server, ServerLimits};
+pub use http::{Server, ServerLimits, Services};
 pub use sfn::{Adapters, Api};

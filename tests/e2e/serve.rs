@@ -274,3 +274,76 @@ fn the_aws_cli_runs_an_athena_query() {
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("InvalidRequestException"), "{missing:?}");
 }
+
+/// The S3 API on the same port, over the local S3 (`<store>/data` here), with `aws s3`:
+/// make a bucket, copy up and down, list, presign, read a range, copy, remove.
+#[test]
+fn aws_s3_commands_work_against_the_local_s3() {
+    let store = tempfile::tempdir().unwrap();
+    let server = serve(store.path(), &[]);
+    let file = store.path().join("f x.txt");
+    std::fs::write(&file, "hello world\n").unwrap();
+    let s3 = |args: &[&str]| {
+        let output = client("python3")
+            .args(["-m", "awscli"])
+            .args(args)
+            .args(["--endpoint-url", &server.endpoint, "--region", "us-east-1"])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    s3(&["s3", "mb", "s3://bucket1"]);
+    s3(&["s3", "cp", file.to_str().unwrap(), "s3://bucket1/dir/f x.txt"]);
+    assert!(std::fs::read_to_string(store.path().join("data/bucket1/dir/f x.txt")).unwrap() == "hello world\n");
+    assert!(s3(&["s3", "ls"]).contains("bucket1"));
+    assert!(s3(&["s3", "ls", "s3://bucket1/"]).contains("PRE dir/"));
+    assert!(s3(&["s3", "ls", "s3://bucket1/", "--recursive"]).contains("12 dir/f x.txt"));
+    assert_eq!(s3(&["s3", "cp", "s3://bucket1/dir/f x.txt", "-"]), "hello world\n");
+    let url = s3(&["s3", "presign", "s3://bucket1/dir/f x.txt"]);
+    let fetched = client("python3")
+        .args([
+            "-c",
+            "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1]).read().decode())",
+            url.trim(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&fetched.stdout), "hello world\n", "{fetched:?}");
+    let part = store.path().join("part");
+    let got = s3(&[
+        "s3api",
+        "get-object",
+        "--bucket",
+        "bucket1",
+        "--key",
+        "dir/f x.txt",
+        "--range",
+        "bytes=0-4",
+        part.to_str().unwrap(),
+    ]);
+    assert!(got.contains("bytes 0-4/12"), "{got}");
+    assert_eq!(std::fs::read_to_string(&part).unwrap(), "hello");
+    s3(&["s3", "cp", "s3://bucket1/dir/f x.txt", "s3://bucket1/copy.txt"]);
+    s3(&["s3", "rm", "s3://bucket1/", "--recursive"]);
+    assert_eq!(s3(&["s3", "ls", "s3://bucket1/", "--recursive"]).trim(), "");
+    // S3's own errors, as XML the CLI reads.
+    let missing = client("python3")
+        .args([
+            "-m",
+            "awscli",
+            "s3api",
+            "get-object",
+            "--bucket",
+            "bucket1",
+            "--key",
+            "nope",
+            "/dev/null",
+            "--endpoint-url",
+        ])
+        .arg(&server.endpoint)
+        .args(["--region", "us-east-1"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("NoSuchKey"), "{missing:?}");
+}

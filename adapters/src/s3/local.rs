@@ -392,6 +392,11 @@ fn decode_token(token: &str) -> Result<String, S3Error> {
 }
 
 impl ObjectStore for LocalS3 {
+    fn list_buckets(&self) -> BoxFuture<'_, Result<Vec<String>, S3Error>> {
+        let listed = LocalS3::list_buckets(self);
+        Box::pin(async move { listed })
+    }
+
     fn get_object(&self, bucket: &str, key: &str) -> BoxFuture<'_, Result<(Vec<u8>, ObjectMeta), S3Error>> {
         let (bucket, key) = (bucket.to_owned(), key.to_owned());
         self.blocking(move |dirs| {

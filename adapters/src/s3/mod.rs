@@ -136,6 +136,8 @@ pub trait ObjectStore: Send + Sync {
     fn list_objects(&self, request: ListRequest) -> BoxFuture<'_, Result<ListPage, S3Error>>;
     /// CreateBucket.
     fn create_bucket(&self, bucket: &str) -> BoxFuture<'_, Result<(), S3Error>>;
+    /// ListBuckets: the bucket names, sorted.
+    fn list_buckets(&self) -> BoxFuture<'_, Result<Vec<String>, S3Error>>;
 }
 
 /// MD5 of `bytes` as S3's quoted ETag.

@@ -11,7 +11,7 @@ use serde_json::Value;
 use sfnlite_engine::mock::MockAdapter;
 use sfnlite_engine::{Registry, SystemClock};
 use sfnlite_server::executor::Executor;
-use sfnlite_server::{Adapters, Api, Server, ServerLimits};
+use sfnlite_server::{Adapters, Api, Server, ServerLimits, Services as Served};
 
 use super::Failure;
 use super::services::{self, Services};
@@ -76,12 +76,14 @@ pub(crate) fn serve(
     let store = open_store(store, ephemeral)?;
     let executor =
         Executor::start().map_err(|e| Failure::internal(anyhow!("cannot start the execution thread: {e}")))?;
-    let athena = services.athena.clone();
+    let (athena, s3) = (services.athena.clone(), services.s3.clone());
     let adapters = Arc::new(ServeAdapters { services, mock_config });
     let api = Arc::new(Api::new(store, Arc::new(SystemClock), "us-east-1", adapters, executor));
+    let limits =
+        ServerLimits { max_object: args.max_object_mib.saturating_mul(1024 * 1024), ..ServerLimits::default() };
     runtime(false)?.block_on(async move {
         let address = SocketAddr::new(args.bind, args.port);
-        let server = Server::bind(address, api.clone(), Some(athena), ServerLimits::default())
+        let server = Server::bind(address, Served { sfn: api.clone(), athena: Some(athena), s3: Some(s3) }, limits)
             .await
             .map_err(|e| Failure::usage(anyhow!("cannot listen on {address}: {e}")))?;
         // Only once the port is ours: a server that cannot listen must not run anything.

@@ -1,0 +1,399 @@
+//! The S3 REST API over the same object store that tasks and `sfnlite s3` use (one data
+//! root, the same key confinement): ListBuckets, CreateBucket, HeadBucket, ListObjectsV2,
+//! GetObject (with Range), PutObject (plain or aws-chunked bodies), CopyObject, HeadObject,
+//! DeleteObject, DeleteObjects. Buckets are addressed by path (`/bucket/key`) or by host
+//! (`bucket.localhost`). Answers are S3's XML; errors `<Error><Code>…`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use hyper::{HeaderMap, Method, StatusCode};
+use sfnlite_adapters::s3::{ListRequest, ObjectMeta, ObjectStore, PutRequest, S3Error};
+use sfnlite_states::timestamp::{civil_from_days, format_millis};
+
+/// An S3 answer: status, headers, body.
+pub(crate) struct S3Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Bytes,
+}
+
+fn xml(status: StatusCode, body: String) -> S3Answer {
+    let body = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{body}");
+    S3Answer { status, headers: vec![("content-type".into(), "application/xml".into())], body: Bytes::from(body) }
+}
+
+fn empty(status: StatusCode) -> S3Answer {
+    S3Answer { status, headers: Vec::new(), body: Bytes::new() }
+}
+
+/// Escapes text for XML.
+fn esc(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn error(e: &S3Error, resource: &str) -> S3Answer {
+    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+    xml(
+        status,
+        format!(
+            "<Error><Code>{}</Code><Message>{}</Message><Resource>{}</Resource></Error>",
+            esc(&e.code),
+            esc(&e.message),
+            esc(resource)
+        ),
+    )
+}
+
+/// `Last-Modified`: RFC 7231's date (`Tue, 15 Nov 1994 08:12:31 GMT`).
+fn http_date(millis: i64) -> String {
+    let seconds = millis.div_euclid(1000);
+    let days = seconds.div_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][days.rem_euclid(7) as usize];
+    let month =
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][(month - 1) as usize];
+    let s = seconds.rem_euclid(86_400);
+    format!("{weekday}, {day:02} {month} {year} {:02}:{:02}:{:02} GMT", s / 3600, s % 3600 / 60, s % 60)
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+            b => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The query string's parameters.
+fn query(uri: &hyper::Uri) -> BTreeMap<String, String> {
+    uri.query()
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => (percent_decode(k), percent_decode(v)),
+            None => (percent_decode(p), String::new()),
+        })
+        .collect()
+}
+
+/// Bucket and key: from a `bucket.localhost` host, or the path's first segment.
+fn address(uri: &hyper::Uri, headers: &HeaderMap) -> (String, String) {
+    let path = percent_decode(uri.path().trim_start_matches('/'));
+    let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or_default();
+    let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+    if let Some(bucket) = host.strip_suffix(".localhost").filter(|b| !b.is_empty()) {
+        return (bucket.to_owned(), path);
+    }
+    match path.split_once('/') {
+        Some((bucket, key)) => (bucket.to_owned(), key.to_owned()),
+        None => (path, String::new()),
+    }
+}
+
+/// A body sent as `aws-chunked` (SigV4 streaming, with or without trailing checksums):
+/// the data of its chunks.
+fn dechunk(body: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut rest = body;
+    loop {
+        let line_end = rest.windows(2).position(|w| w == b"\r\n")?;
+        let header = std::str::from_utf8(&rest[..line_end]).ok()?;
+        let size = usize::from_str_radix(header.split(';').next()?.trim(), 16).ok()?;
+        rest = &rest[line_end + 2..];
+        if size == 0 {
+            return Some(out);
+        }
+        out.extend_from_slice(rest.get(..size)?);
+        rest = rest.get(size + 2..)?;
+    }
+}
+
+fn meta_headers(meta: &ObjectMeta) -> Vec<(String, String)> {
+    let mut headers = vec![
+        ("content-type".to_owned(), meta.content_type.clone()),
+        ("etag".to_owned(), meta.etag.clone()),
+        ("last-modified".to_owned(), http_date(meta.last_modified)),
+        ("accept-ranges".to_owned(), "bytes".to_owned()),
+    ];
+    headers.extend(meta.metadata.iter().map(|(k, v)| (format!("x-amz-meta-{k}"), v.clone())));
+    headers
+}
+
+/// `Range: bytes=a-b` (or `a-`, or `-n`) over an object of `size` bytes.
+fn range(spec: &str, size: usize) -> Option<(usize, usize)> {
+    let spec = spec.strip_prefix("bytes=")?;
+    let (a, b) = spec.split_once('-')?;
+    let (start, end) = match (a.trim(), b.trim()) {
+        ("", n) => (size.saturating_sub(n.parse().ok()?), size.checked_sub(1)?),
+        (a, "") => (a.parse().ok()?, size.checked_sub(1)?),
+        (a, b) => (a.parse().ok()?, b.parse::<usize>().ok()?.min(size.checked_sub(1)?)),
+    };
+    (start <= end && start < size).then_some((start, end))
+}
+
+/// The answer to an object larger than the server takes.
+pub(crate) fn too_large(limit: usize) -> S3Answer {
+    let e = S3Error::new(
+        "EntityTooLarge",
+        400,
+        format!("Your proposed upload exceeds the maximum allowed size ({limit} bytes)"),
+    );
+    error(&e, "")
+}
+
+/// Answers one S3 request.
+pub(crate) async fn call(
+    store: &Arc<dyn ObjectStore>,
+    method: &Method,
+    uri: &hyper::Uri,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> S3Answer {
+    let (bucket, key) = address(uri, headers);
+    let params = query(uri);
+    let resource = format!("/{bucket}{}", if key.is_empty() { String::new() } else { format!("/{key}") });
+    let result = match (method.clone(), bucket.is_empty(), key.is_empty()) {
+        (Method::GET, true, _) => list_buckets(store).await,
+        (Method::PUT, false, true) => store.create_bucket(&bucket).await.map(|()| {
+            let mut answer = empty(StatusCode::OK);
+            answer.headers.push(("location".into(), format!("/{bucket}")));
+            answer
+        }),
+        (Method::HEAD, false, true) => {
+            let probe = ListRequest { bucket: bucket.clone(), max_keys: 1, ..Default::default() };
+            store.list_objects(probe).await.map(|_| empty(StatusCode::OK))
+        }
+        (Method::GET, false, true) => list_objects(store, &bucket, &params).await,
+        (Method::POST, false, true) if params.contains_key("delete") => delete_objects(store, &bucket, &body).await,
+        (Method::GET, false, false) => get_object(store, &bucket, &key, headers).await,
+        (Method::HEAD, false, false) => store.head_object(&bucket, &key).await.map(|meta| {
+            let mut answer = empty(StatusCode::OK);
+            answer.headers = meta_headers(&meta);
+            answer.headers.push(("content-length".into(), meta.content_length.to_string()));
+            answer
+        }),
+        (Method::PUT, false, false) => put_object(store, &bucket, &key, headers, body).await,
+        (Method::DELETE, false, false) => {
+            store.delete_object(&bucket, &key).await.map(|()| empty(StatusCode::NO_CONTENT))
+        }
+        _ => Err(S3Error::new("NotImplemented", 501, format!("sfnlite serve does not answer {method} {resource}"))),
+    };
+    result.unwrap_or_else(|e| {
+        if *method == Method::HEAD {
+            empty(StatusCode::from_u16(e.status).unwrap_or(StatusCode::NOT_FOUND))
+        } else {
+            error(&e, &resource)
+        }
+    })
+}
+
+async fn list_buckets(store: &Arc<dyn ObjectStore>) -> Result<S3Answer, S3Error> {
+    let names = store.list_buckets().await?;
+    let buckets: String = names
+        .iter()
+        .map(|n| format!("<Bucket><Name>{}</Name><CreationDate>{}</CreationDate></Bucket>", esc(n), format_millis(0)))
+        .collect();
+    Ok(xml(
+        StatusCode::OK,
+        format!(
+            "<ListAllMyBucketsResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Owner><ID>sfnlite</ID><DisplayName>sfnlite</DisplayName></Owner><Buckets>{buckets}</Buckets></ListAllMyBucketsResult>"
+        ),
+    ))
+}
+
+async fn list_objects(
+    store: &Arc<dyn ObjectStore>,
+    bucket: &str,
+    params: &BTreeMap<String, String>,
+) -> Result<S3Answer, S3Error> {
+    let max_keys = match params.get("max-keys") {
+        None => 1000,
+        Some(n) => {
+            n.parse::<usize>().map_err(|_| S3Error::new("InvalidArgument", 400, "max-keys must be an integer"))?
+        }
+    };
+    let request = ListRequest {
+        bucket: bucket.to_owned(),
+        prefix: params.get("prefix").cloned().unwrap_or_default(),
+        delimiter: params.get("delimiter").cloned().filter(|d| !d.is_empty()),
+        max_keys: max_keys.clamp(1, 1000),
+        continuation_token: params.get("continuation-token").cloned(),
+        start_after: params.get("start-after").cloned(),
+    };
+    let page = if max_keys == 0 { Default::default() } else { store.list_objects(request.clone()).await? };
+    let url = params.get("encoding-type").is_some_and(|e| e == "url");
+    let name = |text: &str| if url { percent_encode(text) } else { esc(text) };
+    let mut out = format!(
+        "<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>{}</Name><Prefix>{}</Prefix><KeyCount>{}</KeyCount><MaxKeys>{max_keys}</MaxKeys><IsTruncated>{}</IsTruncated>",
+        esc(bucket),
+        name(&request.prefix),
+        page.contents.len() + page.common_prefixes.len(),
+        page.next_continuation_token.is_some()
+    );
+    if let Some(delimiter) = &request.delimiter {
+        out += &format!("<Delimiter>{}</Delimiter>", name(delimiter));
+    }
+    if url {
+        out += "<EncodingType>url</EncodingType>";
+    }
+    for object in &page.contents {
+        out += &format!(
+            "<Contents><Key>{}</Key><LastModified>{}</LastModified><ETag>{}</ETag><Size>{}</Size><StorageClass>STANDARD</StorageClass></Contents>",
+            name(&object.key),
+            format_millis(object.last_modified),
+            esc(&object.etag),
+            object.size
+        );
+    }
+    for prefix in &page.common_prefixes {
+        out += &format!("<CommonPrefixes><Prefix>{}</Prefix></CommonPrefixes>", name(prefix));
+    }
+    if let Some(token) = &request.continuation_token {
+        out += &format!("<ContinuationToken>{}</ContinuationToken>", esc(token));
+    }
+    if let Some(token) = &page.next_continuation_token {
+        out += &format!("<NextContinuationToken>{}</NextContinuationToken>", esc(token));
+    }
+    out += "</ListBucketResult>";
+    Ok(xml(StatusCode::OK, out))
+}
+
+async fn get_object(
+    store: &Arc<dyn ObjectStore>,
+    bucket: &str,
+    key: &str,
+    headers: &HeaderMap,
+) -> Result<S3Answer, S3Error> {
+    let (bytes, meta) = store.get_object(bucket, key).await?;
+    let mut answer = S3Answer { status: StatusCode::OK, headers: meta_headers(&meta), body: Bytes::from(bytes) };
+    if let Some(spec) = headers.get("range").and_then(|r| r.to_str().ok()) {
+        let size = answer.body.len();
+        let Some((start, end)) = range(spec, size) else {
+            return Err(S3Error::new("InvalidRange", 416, "The requested range is not satisfiable"));
+        };
+        answer.body = answer.body.slice(start..=end);
+        answer.status = StatusCode::PARTIAL_CONTENT;
+        answer.headers.push(("content-range".into(), format!("bytes {start}-{end}/{size}")));
+    }
+    Ok(answer)
+}
+
+async fn put_object(
+    store: &Arc<dyn ObjectStore>,
+    bucket: &str,
+    key: &str,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<S3Answer, S3Error> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    if let Some(source) = header("x-amz-copy-source") {
+        let source = percent_decode(source.split('?').next().unwrap_or_default().trim_start_matches('/'));
+        let (source_bucket, source_key) = source
+            .split_once('/')
+            .ok_or_else(|| S3Error::new("InvalidArgument", 400, "x-amz-copy-source must be bucket/key"))?;
+        let meta = store.copy_object(source_bucket, source_key, bucket, key).await?;
+        return Ok(xml(
+            StatusCode::OK,
+            format!(
+                "<CopyObjectResult><LastModified>{}</LastModified><ETag>{}</ETag></CopyObjectResult>",
+                format_millis(meta.last_modified),
+                esc(&meta.etag)
+            ),
+        ));
+    }
+    let streaming = header("x-amz-content-sha256").is_some_and(|v| v.starts_with("STREAMING-"))
+        || header("content-encoding").is_some_and(|v| v.contains("aws-chunked"));
+    let body = if streaming {
+        dechunk(&body).ok_or_else(|| S3Error::new("IncompleteBody", 400, "The aws-chunked body is malformed"))?
+    } else {
+        body.to_vec()
+    };
+    let metadata = headers
+        .iter()
+        .filter_map(|(name, value)| {
+            let key = name.as_str().strip_prefix("x-amz-meta-")?;
+            Some((key.to_owned(), value.to_str().ok()?.to_owned()))
+        })
+        .collect();
+    let meta = store
+        .put_object(PutRequest {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            body,
+            content_type: header("content-type"),
+            metadata,
+        })
+        .await?;
+    let mut answer = empty(StatusCode::OK);
+    answer.headers.push(("etag".into(), meta.etag));
+    Ok(answer)
+}
+
+async fn delete_objects(store: &Arc<dyn ObjectStore>, bucket: &str, body: &[u8]) -> Result<S3Answer, S3Error> {
+    let text = String::from_utf8_lossy(body);
+    let mut deleted = String::new();
+    for part in text.split("<Key>").skip(1) {
+        let key = part.split("</Key>").next().unwrap_or_default();
+        let key = key.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&amp;", "&");
+        match store.delete_object(bucket, &key).await {
+            Ok(()) => deleted += &format!("<Deleted><Key>{}</Key></Deleted>", esc(&key)),
+            Err(e) => {
+                deleted += &format!(
+                    "<Error><Key>{}</Key><Code>{}</Code><Message>{}</Message></Error>",
+                    esc(&key),
+                    esc(&e.code),
+                    esc(&e.message)
+                )
+            }
+        }
+    }
+    Ok(xml(
+        StatusCode::OK,
+        format!("<DeleteResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">{deleted}</DeleteResult>"),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_chunks_and_dates() {
+        assert_eq!(range("bytes=0-3", 10), Some((0, 3)));
+        assert_eq!(range("bytes=7-", 10), Some((7, 9)));
+        assert_eq!(range("bytes=-2", 10), Some((8, 9)));
+        assert_eq!(range("bytes=12-", 10), None);
+        assert_eq!(dechunk(b"5\r\nhello\r\n0\r\nx-amz-checksum-crc32:abc\r\n\r\n").as_deref(), Some(&b"hello"[..]));
+        assert_eq!(
+            dechunk(b"5;chunk-signature=ab\r\nhello\r\n0;chunk-signature=cd\r\n\r\n").as_deref(),
+            Some(&b"hello"[..])
+        );
+        assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(percent_decode("a%20b%2Fc"), "a b/c");
+        assert_eq!(percent_encode("a b/c"), "a%20b/c");
+    }
+}
