@@ -43,6 +43,7 @@ impl Default for ServerLimits {
 pub struct Server {
     listener: TcpListener,
     services: Arc<Services>,
+    uploads: Arc<crate::s3::Uploads>,
     limits: ServerLimits,
     requests: Arc<AtomicU64>,
 }
@@ -62,7 +63,7 @@ impl Server {
     pub async fn bind(address: SocketAddr, services: Services, limits: ServerLimits) -> std::io::Result<Server> {
         let listener = TcpListener::bind(address).await?;
         let services = Arc::new(services);
-        Ok(Server { listener, services, limits, requests: Arc::default() })
+        Ok(Server { listener, services, limits, requests: Arc::default(), uploads: Arc::default() })
     }
 
     /// The address it listens on.
@@ -85,10 +86,11 @@ impl Server {
                 },
             };
             let (api, limits, requests) = (self.services.clone(), self.limits, self.requests.clone());
+            let uploads = self.uploads.clone();
             tokio::spawn(async move {
                 let service = service_fn(move |request| {
-                    let (api, requests) = (api.clone(), requests.clone());
-                    async move { Ok::<_, Infallible>(answer(&api, request, limits, &requests).await) }
+                    let (api, requests, uploads) = (api.clone(), requests.clone(), uploads.clone());
+                    async move { Ok::<_, Infallible>(answer(&api, &uploads, request, limits, &requests).await) }
                 });
                 if let Err(e) = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await {
                     tracing::debug!(%peer, "connection ended: {e}");
@@ -105,6 +107,7 @@ fn request_id(n: u64) -> String {
 
 async fn answer(
     services: &Services,
+    uploads: &crate::s3::Uploads,
     request: Request<Incoming>,
     limits: ServerLimits,
     requests: &AtomicU64,
@@ -115,7 +118,7 @@ async fn answer(
     if target.is_empty()
         && let Some(s3) = &services.s3
     {
-        return s3_answer(s3, request, limits, started, &id).await;
+        return s3_answer(s3, uploads, request, limits, started, &id).await;
     }
     let body = match Limited::new(request.into_body(), limits.max_body).collect().await {
         Ok(body) => Ok(body.to_bytes()),
@@ -159,6 +162,7 @@ async fn answer(
 /// An S3 REST request (no `X-Amz-Target`): its body bounded by the object size limit.
 async fn s3_answer(
     s3: &Arc<dyn ObjectStore>,
+    uploads: &crate::s3::Uploads,
     request: Request<Incoming>,
     limits: ServerLimits,
     started: Instant,
@@ -166,7 +170,10 @@ async fn s3_answer(
 ) -> Response<Full<Bytes>> {
     let (parts, body) = request.into_parts();
     let answer = match Limited::new(body, limits.max_object).collect().await {
-        Ok(body) => crate::s3::call(s3, &parts.method, &parts.uri, &parts.headers, body.to_bytes()).await,
+        Ok(body) => {
+            let body = body.to_bytes();
+            crate::s3::call(s3, uploads, limits.max_object, &parts.method, &parts.uri, &parts.headers, body).await
+        }
         Err(_) => crate::s3::too_large(limits.max_object),
     };
     tracing::info!(method = %parts.method, path = parts.uri.path(), status = answer.status.as_u16(),

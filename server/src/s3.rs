@@ -4,8 +4,8 @@
 //! DeleteObject, DeleteObjects. Buckets are addressed by path (`/bucket/key`) or by host
 //! (`bucket.localhost`). Answers are S3's XML; errors `<Error><Code>…`.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use hyper::{HeaderMap, Method, StatusCode};
@@ -165,9 +165,46 @@ pub(crate) fn too_large(limit: usize) -> S3Answer {
     error(&e, "")
 }
 
+/// Multipart uploads in progress: their parts, in memory until completed or aborted.
+#[derive(Default)]
+pub(crate) struct Uploads(Mutex<HashMap<String, Upload>>);
+
+struct Upload {
+    bucket: String,
+    key: String,
+    content_type: Option<String>,
+    metadata: BTreeMap<String, String>,
+    parts: BTreeMap<u32, Bytes>,
+}
+
+fn no_such_upload() -> S3Error {
+    S3Error::new(
+        "NoSuchUpload",
+        404,
+        "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.",
+    )
+}
+
+impl Uploads {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Upload>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// An upload id: unique within the server's life.
+fn upload_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    format!("sfnlite-{nanos:x}-{n:x}")
+}
+
 /// Answers one S3 request.
 pub(crate) async fn call(
     store: &Arc<dyn ObjectStore>,
+    uploads: &Uploads,
+    limit: usize,
     method: &Method,
     uri: &hyper::Uri,
     headers: &HeaderMap,
@@ -176,7 +213,11 @@ pub(crate) async fn call(
     let (bucket, key) = address(uri, headers);
     let params = query(uri);
     let resource = format!("/{bucket}{}", if key.is_empty() { String::new() } else { format!("/{key}") });
+    let multipart = params.contains_key("uploads") || params.contains_key("uploadId");
     let result = match (method.clone(), bucket.is_empty(), key.is_empty()) {
+        (_, false, false) if multipart => {
+            multipart_call(store, uploads, limit, method, &bucket, &key, &params, headers, body).await
+        }
         (Method::GET, true, _) => list_buckets(store).await,
         (Method::PUT, false, true) => store.create_bucket(&bucket).await.map(|()| {
             let mut answer = empty(StatusCode::OK);
@@ -209,6 +250,151 @@ pub(crate) async fn call(
             error(&e, &resource)
         }
     })
+}
+
+/// CreateMultipartUpload, UploadPart, CompleteMultipartUpload, AbortMultipartUpload.
+#[allow(clippy::too_many_arguments)]
+async fn multipart_call(
+    store: &Arc<dyn ObjectStore>,
+    uploads: &Uploads,
+    limit: usize,
+    method: &Method,
+    bucket: &str,
+    key: &str,
+    params: &BTreeMap<String, String>,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<S3Answer, S3Error> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let id = params.get("uploadId").cloned().unwrap_or_default();
+    match *method {
+        Method::POST if params.contains_key("uploads") => {
+            // The bucket must exist, as S3 checks when the upload starts.
+            store.list_objects(ListRequest { bucket: bucket.to_owned(), max_keys: 1, ..Default::default() }).await?;
+            let id = upload_id();
+            let upload = Upload {
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+                content_type: header("content-type"),
+                metadata: user_metadata(headers),
+                parts: BTreeMap::new(),
+            };
+            uploads.lock().insert(id.clone(), upload);
+            Ok(xml(
+                StatusCode::OK,
+                format!(
+                    "<InitiateMultipartUploadResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Bucket>{}</Bucket><Key>{}</Key><UploadId>{}</UploadId></InitiateMultipartUploadResult>",
+                    esc(bucket),
+                    esc(key),
+                    esc(&id)
+                ),
+            ))
+        }
+        Method::PUT => {
+            let number: u32 =
+                params.get("partNumber").and_then(|n| n.parse().ok()).filter(|n| (1..=10_000).contains(n)).ok_or_else(
+                    || {
+                        S3Error::new(
+                            "InvalidArgument",
+                            400,
+                            "Part number must be an integer between 1 and 10000, inclusive",
+                        )
+                    },
+                )?;
+            let data = Bytes::from(body_of(headers, body)?);
+            let etag = md5_etag(&data);
+            let mut all = uploads.lock();
+            let upload = all.get_mut(&id).filter(|u| u.bucket == bucket && u.key == key).ok_or_else(no_such_upload)?;
+            let held: usize = upload.parts.iter().filter(|(n, _)| **n != number).map(|(_, p)| p.len()).sum();
+            if held + data.len() > limit {
+                return Err(S3Error::new(
+                    "EntityTooLarge",
+                    400,
+                    format!("Your proposed upload exceeds the maximum allowed size ({limit} bytes)"),
+                ));
+            }
+            upload.parts.insert(number, data);
+            let mut answer = empty(StatusCode::OK);
+            answer.headers.push(("etag".into(), etag));
+            Ok(answer)
+        }
+        Method::POST => {
+            let listed: Vec<u32> = String::from_utf8_lossy(&body)
+                .split("<PartNumber>")
+                .skip(1)
+                .filter_map(|p| p.split("</PartNumber>").next()?.trim().parse().ok())
+                .collect();
+            let upload = {
+                let mut all = uploads.lock();
+                match all.get(&id) {
+                    Some(u) if u.bucket == bucket && u.key == key => all.remove(&id).ok_or_else(no_such_upload)?,
+                    _ => return Err(no_such_upload()),
+                }
+            };
+            let mut data = Vec::new();
+            for number in &listed {
+                let part = upload.parts.get(number).ok_or_else(|| {
+                    S3Error::new("InvalidPart", 400, "One or more of the specified parts could not be found.")
+                })?;
+                data.extend_from_slice(part);
+            }
+            let meta = store
+                .put_object(PutRequest {
+                    bucket: bucket.to_owned(),
+                    key: key.to_owned(),
+                    body: data,
+                    content_type: upload.content_type,
+                    metadata: upload.metadata,
+                })
+                .await?;
+            Ok(xml(
+                StatusCode::OK,
+                format!(
+                    "<CompleteMultipartUploadResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Location>/{}/{}</Location><Bucket>{}</Bucket><Key>{}</Key><ETag>{}</ETag></CompleteMultipartUploadResult>",
+                    esc(bucket),
+                    esc(key),
+                    esc(bucket),
+                    esc(key),
+                    esc(&meta.etag)
+                ),
+            ))
+        }
+        Method::DELETE => {
+            uploads.lock().remove(&id).ok_or_else(no_such_upload)?;
+            Ok(empty(StatusCode::NO_CONTENT))
+        }
+        _ => Err(S3Error::new("NotImplemented", 501, "sfnlite serve does not answer this multipart request")),
+    }
+}
+
+/// `"<md5 hex>"`, an object's (or a part's) entity tag.
+fn md5_etag(data: &[u8]) -> String {
+    use md5::{Digest, Md5};
+    let digest = Md5::digest(data);
+    format!("\"{}\"", digest.iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+/// The request's `x-amz-meta-*` headers.
+fn user_metadata(headers: &HeaderMap) -> BTreeMap<String, String> {
+    headers
+        .iter()
+        .filter_map(|(name, value)| {
+            let key = name.as_str().strip_prefix("x-amz-meta-")?;
+            Some((key.to_owned(), value.to_str().ok()?.to_owned()))
+        })
+        .collect()
+}
+
+/// A request body, its `aws-chunked` framing removed.
+fn body_of(headers: &HeaderMap, body: Bytes) -> Result<Vec<u8>, S3Error> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let streaming = header("x-amz-content-sha256").is_some_and(|v| v.starts_with("STREAMING-"))
+        || header("content-encoding").is_some_and(|v| v.contains("aws-chunked"));
+    if streaming {
+        dechunk(&body).ok_or_else(|| S3Error::new("IncompleteBody", 400, "The aws-chunked body is malformed"))
+    } else {
+        Ok(body.to_vec())
+    }
 }
 
 async fn list_buckets(store: &Arc<dyn ObjectStore>) -> Result<S3Answer, S3Error> {
@@ -325,20 +511,8 @@ async fn put_object(
             ),
         ));
     }
-    let streaming = header("x-amz-content-sha256").is_some_and(|v| v.starts_with("STREAMING-"))
-        || header("content-encoding").is_some_and(|v| v.contains("aws-chunked"));
-    let body = if streaming {
-        dechunk(&body).ok_or_else(|| S3Error::new("IncompleteBody", 400, "The aws-chunked body is malformed"))?
-    } else {
-        body.to_vec()
-    };
-    let metadata = headers
-        .iter()
-        .filter_map(|(name, value)| {
-            let key = name.as_str().strip_prefix("x-amz-meta-")?;
-            Some((key.to_owned(), value.to_str().ok()?.to_owned()))
-        })
-        .collect();
+    let body = body_of(headers, body)?;
+    let metadata = user_metadata(headers);
     let meta = store
         .put_object(PutRequest {
             bucket: bucket.to_owned(),

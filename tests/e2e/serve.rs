@@ -324,6 +324,14 @@ fn aws_s3_commands_work_against_the_local_s3() {
     ]);
     assert!(got.contains("bytes 0-4/12"), "{got}");
     assert_eq!(std::fs::read_to_string(&part).unwrap(), "hello");
+    // Above the CLI's 8 MB threshold: a multipart upload up, ranged GETs down.
+    let big: Vec<u8> = (0..9 * 1024 * 1024u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    let (up, down) = (store.path().join("big.bin"), store.path().join("big-back.bin"));
+    std::fs::write(&up, &big).unwrap();
+    s3(&["s3", "cp", "--only-show-errors", up.to_str().unwrap(), "s3://bucket1/big.bin"]);
+    assert!(std::fs::read(store.path().join("data/bucket1/big.bin")).unwrap() == big, "multipart upload");
+    s3(&["s3", "cp", "--only-show-errors", "s3://bucket1/big.bin", down.to_str().unwrap()]);
+    assert!(std::fs::read(&down).unwrap() == big, "download");
     s3(&["s3", "cp", "s3://bucket1/dir/f x.txt", "s3://bucket1/copy.txt"]);
     s3(&["s3", "rm", "s3://bucket1/", "--recursive"]);
     assert_eq!(s3(&["s3", "ls", "s3://bucket1/", "--recursive"]).trim(), "");
