@@ -451,6 +451,18 @@ fn entered(state_type: sfnlite_states::history::StateType, name: &str, input: &A
     EventDetails::StateEntered { state_type, name: name.into(), input: input.clone() }
 }
 
+/// The names of the states an execution entered, in order.
+fn entered_names(store: &MemoryStore, arn: &str) -> Vec<String> {
+    let events = store.events(arn).unwrap();
+    events
+        .iter()
+        .filter_map(|e| match &e.details {
+            EventDetails::StateEntered { name, .. } => Some(name.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// A request to start execution `e` of machine `m` running `definition` on virtual time.
 fn start_request(definition: &Value) -> StartRequest {
     StartRequest {
@@ -605,15 +617,7 @@ async fn redrive_keeps_the_recorded_choice() {
     assert_eq!(first.status, ExecutionStatus::Failed);
     let (_, redriven) = engine.redrive(&info.arn, std::future::pending()).await.expect("no divergence");
     assert_eq!(redriven.status, ExecutionStatus::Succeeded);
-    let entered: Vec<String> = store
-        .events(&info.arn)
-        .unwrap()
-        .iter()
-        .filter_map(|e| match &e.details {
-            EventDetails::StateEntered { name, .. } => Some(name.to_string()),
-            _ => None,
-        })
-        .collect();
+    let entered = entered_names(&store, &info.arn);
     assert_eq!(entered, vec!["C", "Setup", "Work", "Work"], "Skip was never entered");
 }
 
@@ -669,14 +673,6 @@ async fn redrive_reruns_the_state_a_choice_chose() {
     assert_eq!(first.status, ExecutionStatus::Failed);
     let (_, again) = engine.redrive(&info.arn, std::future::pending()).await.expect("no divergence");
     assert_eq!((again.status, again.error.as_deref()), (ExecutionStatus::Failed, Some("Stop")));
-    let entered: Vec<String> = store
-        .events(&info.arn)
-        .unwrap()
-        .iter()
-        .filter_map(|e| match &e.details {
-            EventDetails::StateEntered { name, .. } => Some(name.to_string()),
-            _ => None,
-        })
-        .collect();
+    let entered = entered_names(&store, &info.arn);
     assert_eq!(entered, vec!["C", "F", "F"]);
 }
