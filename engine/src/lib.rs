@@ -60,6 +60,12 @@ pub enum EngineError {
         /// How many matched.
         count: usize,
     },
+    /// An EXPRESS execution: AWS never redrives those.
+    #[error("execution {arn} ran as EXPRESS; EXPRESS executions cannot be redriven")]
+    ExpressNotRedrivable {
+        /// The execution.
+        arn: String,
+    },
     /// The execution has not ended, so it cannot be redriven.
     #[error("execution {arn} is {status}; only FAILED, TIMED_OUT or ABORTED executions can be redriven")]
     NotRedrivable {
@@ -288,6 +294,9 @@ impl Engine {
         let mut record = self.store.execution(arn)?.ok_or_else(|| EngineError::NotFound(arn.to_owned()))?;
         if matches!(record.status, ExecutionStatus::Running | ExecutionStatus::Succeeded) {
             return Err(EngineError::NotRedrivable { arn: record.arn, status: record.status.as_str() });
+        }
+        if record.origin.sync_express {
+            return Err(EngineError::ExpressNotRedrivable { arn: record.arn });
         }
         let before = record.clone();
         let machine = self.stored_machine(&record)?;

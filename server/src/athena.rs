@@ -85,7 +85,7 @@ async fn batch_get(athena: &Arc<dyn AthenaApi>, request: &Value) -> Answer {
     let (mut found, mut missing) = (Vec::new(), Vec::new());
     for id in ids.iter().filter_map(Value::as_str) {
         match athena.get_query_execution(id.to_owned()).await {
-            Ok(value) => found.push(seconds(value)["QueryExecution"].take()),
+            Ok(value) => found.push(seconds(value).get_mut("QueryExecution").map(Value::take).unwrap_or_default()),
             Err(e) => missing.push(json!({"QueryExecutionId": id, "ErrorCode": e.code, "ErrorMessage": e.message})),
         }
     }

@@ -169,18 +169,36 @@ async fn s3_answer(
     id: &str,
 ) -> Response<Full<Bytes>> {
     let (parts, body) = request.into_parts();
-    let answer = match Limited::new(body, limits.max_object).collect().await {
-        Ok(body) => {
-            let body = body.to_bytes();
-            crate::s3::call(s3, uploads, limits.max_object, &parts.method, &parts.uri, &parts.headers, body).await
+    // A browser page must not reach the local S3: its requests carry `Origin` (the JSON
+    // APIs are safe from them, their X-Amz-Target header needs a preflight nobody answers).
+    let answer = if parts.headers.contains_key("origin") {
+        crate::s3::forbidden("requests from web pages (with an Origin header) are refused")
+    } else {
+        match Limited::new(body, limits.max_object).collect().await {
+            Ok(body) => {
+                let body = body.to_bytes();
+                crate::s3::call(s3, uploads, limits.max_object, &parts.method, &parts.uri, &parts.headers, body).await
+            }
+            Err(_) => crate::s3::too_large(limits.max_object),
         }
-        Err(_) => crate::s3::too_large(limits.max_object),
     };
     tracing::info!(method = %parts.method, path = parts.uri.path(), status = answer.status.as_u16(),
         ms = started.elapsed().as_millis() as u64, request_id = %id, "s3 request");
     let mut response = Response::builder().status(answer.status).header("x-amz-request-id", id);
+    let mut missing = 0;
     for (name, value) in &answer.headers {
-        response = response.header(name.as_str(), value.as_str());
+        // Stored metadata that is no valid header value is left out, as S3 counts it.
+        match (hyper::header::HeaderName::from_bytes(name.as_bytes()), hyper::header::HeaderValue::from_str(value)) {
+            (Ok(name), Ok(value)) => response = response.header(name, value),
+            _ => missing += 1,
+        }
     }
-    response.body(Full::new(answer.body)).unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+    if missing > 0 {
+        response = response.header("x-amz-missing-meta", missing.to_string());
+    }
+    response.body(Full::new(answer.body)).unwrap_or_else(|_| {
+        let mut failed = Response::new(Full::new(Bytes::from_static(b"<Error><Code>InternalError</Code></Error>")));
+        *failed.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+        failed
+    })
 }

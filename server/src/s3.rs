@@ -143,6 +143,20 @@ fn meta_headers(meta: &ObjectMeta) -> Vec<(String, String)> {
     headers
 }
 
+/// One `bytes=a-b`, `a-` or `-n` range with `a <= b`.
+fn well_formed_range(spec: &str) -> bool {
+    let Some((a, b)) = spec.strip_prefix("bytes=").and_then(|s| s.split_once('-')) else {
+        return false;
+    };
+    let number = |t: &str| !t.is_empty() && t.bytes().all(|c| c.is_ascii_digit());
+    match (number(a), number(b)) {
+        (true, true) => a.parse::<u64>().ok() <= b.parse::<u64>().ok(),
+        (true, false) => b.is_empty(),
+        (false, true) => a.is_empty(),
+        (false, false) => false,
+    }
+}
+
 /// `Range: bytes=a-b` (or `a-`, or `-n`) over an object of `size` bytes.
 fn range(spec: &str, size: usize) -> Option<(usize, usize)> {
     let spec = spec.strip_prefix("bytes=")?;
@@ -154,6 +168,41 @@ fn range(spec: &str, size: usize) -> Option<(usize, usize)> {
     };
     (start <= end && start < size).then_some((start, end))
 }
+
+/// `403 AccessDenied` with a reason.
+pub(crate) fn forbidden(reason: &str) -> S3Answer {
+    error(&S3Error::new("AccessDenied", 403, format!("Access Denied: {reason}")), "")
+}
+
+/// Query parameters the served operations read; any other names a subresource (`?tagging`,
+/// `?acl`, `?location`…) that sfnlite does not serve, refused rather than mistaken for
+/// the object or bucket itself.
+const KNOWN_PARAMETERS: &[&str] = &[
+    "list-type",
+    "prefix",
+    "delimiter",
+    "max-keys",
+    "continuation-token",
+    "start-after",
+    "encoding-type",
+    "fetch-owner",
+    "marker",
+    "delete",
+    "x-id",
+    "partNumber",
+    "uploadId",
+    "uploads",
+    "X-Amz-Algorithm",
+    "X-Amz-Credential",
+    "X-Amz-Date",
+    "X-Amz-Expires",
+    "X-Amz-SignedHeaders",
+    "X-Amz-Signature",
+    "X-Amz-Security-Token",
+    "AWSAccessKeyId",
+    "Signature",
+    "Expires",
+];
 
 /// The answer to an object larger than the server takes.
 pub(crate) fn too_large(limit: usize) -> S3Answer {
@@ -214,6 +263,13 @@ pub(crate) async fn call(
     let params = query(uri);
     let resource = format!("/{bucket}{}", if key.is_empty() { String::new() } else { format!("/{key}") });
     let multipart = params.contains_key("uploads") || params.contains_key("uploadId");
+    if let Some(unknown) =
+        params.keys().find(|k| !KNOWN_PARAMETERS.contains(&k.as_str()) && !k.starts_with("response-"))
+    {
+        let e =
+            S3Error::new("NotImplemented", 501, format!("sfnlite serve does not serve the '{unknown}' subresource"));
+        return error(&e, &resource);
+    }
     let result = match (method.clone(), bucket.is_empty(), key.is_empty()) {
         (_, false, false) if multipart => {
             multipart_call(store, uploads, limit, method, &bucket, &key, &params, headers, body).await
@@ -324,19 +380,31 @@ async fn multipart_call(
                 .skip(1)
                 .filter_map(|p| p.split("</PartNumber>").next()?.trim().parse().ok())
                 .collect();
+            if listed.is_empty() {
+                return Err(S3Error::new(
+                    "MalformedXML",
+                    400,
+                    "The XML you provided was not well-formed or did not validate against our published schema",
+                ));
+            }
             let upload = {
                 let mut all = uploads.lock();
                 match all.get(&id) {
-                    Some(u) if u.bucket == bucket && u.key == key => all.remove(&id).ok_or_else(no_such_upload)?,
-                    _ => return Err(no_such_upload()),
+                    Some(u) if u.bucket != bucket || u.key != key => return Err(no_such_upload()),
+                    None => return Err(no_such_upload()),
+                    Some(u) if listed.iter().any(|n| !u.parts.contains_key(n)) => {
+                        return Err(S3Error::new(
+                            "InvalidPart",
+                            400,
+                            "One or more of the specified parts could not be found.",
+                        ));
+                    }
+                    Some(_) => all.remove(&id).ok_or_else(no_such_upload)?,
                 }
             };
             let mut data = Vec::new();
             for number in &listed {
-                let part = upload.parts.get(number).ok_or_else(|| {
-                    S3Error::new("InvalidPart", 400, "One or more of the specified parts could not be found.")
-                })?;
-                data.extend_from_slice(part);
+                data.extend_from_slice(&upload.parts[number]);
             }
             let meta = store
                 .put_object(PutRequest {
@@ -428,8 +496,10 @@ async fn list_objects(
         delimiter: params.get("delimiter").cloned().filter(|d| !d.is_empty()),
         max_keys: max_keys.clamp(1, 1000),
         continuation_token: params.get("continuation-token").cloned(),
-        start_after: params.get("start-after").cloned(),
+        // ListObjects (V1) pages by `marker`: the key to start after.
+        start_after: params.get("start-after").or_else(|| params.get("marker")).cloned(),
     };
+    let v1 = params.get("list-type").is_none_or(|t| t != "2");
     let page = if max_keys == 0 { Default::default() } else { store.list_objects(request.clone()).await? };
     let url = params.get("encoding-type").is_some_and(|e| e == "url");
     let name = |text: &str| if url { percent_encode(text) } else { esc(text) };
@@ -458,11 +528,22 @@ async fn list_objects(
     for prefix in &page.common_prefixes {
         out += &format!("<CommonPrefixes><Prefix>{}</Prefix></CommonPrefixes>", name(prefix));
     }
-    if let Some(token) = &request.continuation_token {
-        out += &format!("<ContinuationToken>{}</ContinuationToken>", esc(token));
-    }
-    if let Some(token) = &page.next_continuation_token {
-        out += &format!("<NextContinuationToken>{}</NextContinuationToken>", esc(token));
+    if v1 {
+        out += &format!("<Marker>{}</Marker>", name(params.get("marker").map_or("", String::as_str)));
+        let last = page.contents.iter().map(|o| &o.key).chain(page.common_prefixes.iter()).max();
+        if let (Some(last), true) = (last, page.next_continuation_token.is_some()) {
+            out += &format!("<NextMarker>{}</NextMarker>", name(last));
+        }
+    } else {
+        if let Some(token) = &request.continuation_token {
+            out += &format!("<ContinuationToken>{}</ContinuationToken>", esc(token));
+        }
+        if let Some(token) = &page.next_continuation_token {
+            out += &format!("<NextContinuationToken>{}</NextContinuationToken>", esc(token));
+        }
+        if let Some(after) = &request.start_after {
+            out += &format!("<StartAfter>{}</StartAfter>", name(after));
+        }
     }
     out += "</ListBucketResult>";
     Ok(xml(StatusCode::OK, out))
@@ -476,7 +557,9 @@ async fn get_object(
 ) -> Result<S3Answer, S3Error> {
     let (bytes, meta) = store.get_object(bucket, key).await?;
     let mut answer = S3Answer { status: StatusCode::OK, headers: meta_headers(&meta), body: Bytes::from(bytes) };
-    if let Some(spec) = headers.get("range").and_then(|r| r.to_str().ok()) {
+    // A malformed or multi-part Range is ignored, as S3 does; one past the end is refused.
+    let spec = headers.get("range").and_then(|r| r.to_str().ok()).filter(|s| well_formed_range(s));
+    if let Some(spec) = spec {
         let size = answer.body.len();
         let Some((start, end)) = range(spec, size) else {
             return Err(S3Error::new("InvalidRange", 416, "The requested range is not satisfiable"));

@@ -335,6 +335,9 @@ fn aws_s3_commands_work_against_the_local_s3() {
     s3(&["s3", "cp", "s3://bucket1/dir/f x.txt", "s3://bucket1/copy.txt"]);
     s3(&["s3", "rm", "s3://bucket1/", "--recursive"]);
     assert_eq!(s3(&["s3", "ls", "s3://bucket1/", "--recursive"]).trim(), "");
+    // boto3: V1 paging, an unserved subresource, a web page's request.
+    let checked = python(&["tests/e2e/clients/boto3_s3.py", &server.endpoint]);
+    assert_eq!(String::from_utf8_lossy(&checked.stdout).trim(), "ok");
     // S3's own errors, as XML the CLI reads.
     let missing = client("python3")
         .args([

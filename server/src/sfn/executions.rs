@@ -11,7 +11,7 @@ use super::arn::{self, MachineRef};
 use super::error::ApiError;
 use super::machines::parse;
 use super::model::{Documents, MachineType, Revision, StateMachine};
-use super::paging::{listing, page};
+use super::paging::{listing, newest_first, oldest_first, page};
 use super::request::Request;
 use super::{Api, seconds};
 use crate::executor::Job;
@@ -356,7 +356,8 @@ impl Api {
         records.retain(|r| status.is_none_or(|s| r.status == s));
         records.sort_by(|a, b| b.start_millis.cmp(&a.start_millis).then(b.arn.cmp(&a.arn)));
         let scope = format!("ListExecutions {} {:?}", given.unwrap_or(""), status);
-        let (records, next) = page(records, max, token, &scope, |r| r.arn.clone())?;
+        let (records, next) =
+            page(records, max, token, &scope, |r| format!("{}{}", newest_first(r.start_millis), r.arn))?;
         Ok(listing("executions", records.iter().map(list_item).collect::<Vec<_>>(), next))
     }
 
@@ -371,8 +372,9 @@ impl Api {
         if reverse {
             events.reverse();
         }
-        let (events, next) =
-            page(events, max, token, &format!("GetExecutionHistory {arn} {reverse}"), |e| e.id.to_string())?;
+        let (events, next) = page(events, max, token, &format!("GetExecutionHistory {arn} {reverse}"), |e| {
+            if reverse { newest_first(e.id as i64) } else { oldest_first(e.id as i64) }
+        })?;
         Ok(listing("events", events.iter().map(|e| api_event(e, include_data)).collect::<Vec<_>>(), next))
     }
 
@@ -407,6 +409,9 @@ impl Api {
         let prepared = engine.prepare_redrive(arn).map_err(|e| match e {
             EngineError::NotRedrivable { status, .. } => {
                 ApiError::new("ExecutionNotRedrivable", format!("Execution is {status} and cannot be redriven"))
+            }
+            EngineError::ExpressNotRedrivable { .. } => {
+                ApiError::new("ExecutionNotRedrivable", "Express executions cannot be redriven")
             }
             other => ApiError::internal(other),
         })?;

@@ -1,31 +1,46 @@
 //! Paging for the List* operations and GetExecutionHistory: `maxResults` items a page and
-//! an opaque `nextToken` naming the last item given (so that items added meanwhile, such
-//! as a new execution at the head of a newest-first list, neither repeat nor vanish), tied
-//! to the operation and its target so that a token is refused elsewhere.
+//! an opaque `nextToken` holding the sort key of the last item given. The next page starts
+//! at the first item whose key sorts after it, so items added meanwhile (a new execution
+//! at the head of a newest-first list) neither repeat nor shift the page, and items
+//! deleted meanwhile (a cleanup loop) do not invalidate the token. Tokens are tied to the
+//! operation and its target, so that one is refused elsewhere.
 
 use super::error::ApiError;
 
-/// One page of `items` (in their final order), after the item the token names; the token
-/// of the next page. `key` names an item uniquely and stably.
+/// One page of `items`, ordered by `key` (a string whose order is the list's order: e.g.
+/// a zero-padded, inverted timestamp for newest-first), after the token's item; and the
+/// token of the next page.
 pub(crate) fn page<T>(
-    items: Vec<T>,
+    mut items: Vec<T>,
     max: usize,
     token: Option<&str>,
     scope: &str,
     key: impl Fn(&T) -> String,
 ) -> Result<(Vec<T>, Option<String>), ApiError> {
-    let invalid = || ApiError::new("InvalidToken", "Invalid Token: 'Invalid token'");
+    let mut keyed: Vec<(String, T)> = items.drain(..).map(|item| (key(&item), item)).collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
     let start = match token {
         None => 0,
         Some(token) => {
-            let last = decode(token, scope).ok_or_else(invalid)?;
-            items.iter().position(|item| key(item) == last).ok_or_else(invalid)? + 1
+            let last =
+                decode(token, scope).ok_or_else(|| ApiError::new("InvalidToken", "Invalid Token: 'Invalid token'"))?;
+            keyed.partition_point(|(k, _)| *k <= last)
         }
     };
-    let total = items.len();
+    let total = keyed.len();
     let end = start.saturating_add(max).min(total);
-    let next = (end < total && end > start).then(|| encode(&key(&items[end - 1]), scope));
-    Ok((items.into_iter().skip(start).take(end.saturating_sub(start)).collect(), next))
+    let next = (end < total && end > start).then(|| encode(&keyed[end - 1].0, scope));
+    Ok((keyed.into_iter().skip(start).take(end.saturating_sub(start)).map(|(_, item)| item).collect(), next))
+}
+
+/// A sort key that orders epoch milliseconds newest first.
+pub(crate) fn newest_first(millis: i64) -> String {
+    format!("{:020}", i64::MAX.saturating_sub(millis))
+}
+
+/// A sort key that orders epoch milliseconds (or ids) oldest first.
+pub(crate) fn oldest_first(value: i64) -> String {
+    format!("{:020}", value.max(0))
 }
 
 /// A List* answer: the items under `key`, and `nextToken` when there is a next page.
@@ -60,7 +75,7 @@ mod tests {
     use super::*;
 
     fn key(n: &i32) -> String {
-        n.to_string()
+        oldest_first(i64::from(*n))
     }
 
     #[test]
@@ -78,10 +93,13 @@ mod tests {
     }
 
     #[test]
-    fn an_item_added_at_the_head_neither_repeats_nor_shifts_the_next_page() {
-        let (first, token) = page(vec![3, 2, 1, 0], 2, None, "a", key).unwrap();
+    fn items_added_or_deleted_between_pages_neither_repeat_nor_vanish() {
+        let newest = |n: &i32| newest_first(i64::from(*n));
+        let (first, token) = page(vec![3, 2, 1, 0], 2, None, "a", newest).unwrap();
         assert_eq!(first, vec![3, 2]);
-        let (second, _) = page(vec![4, 3, 2, 1, 0], 2, token.as_deref(), "a", key).unwrap();
-        assert_eq!(second, vec![1, 0]);
+        let (second, _) = page(vec![4, 3, 2, 1, 0], 2, token.as_deref(), "a", newest).unwrap();
+        assert_eq!(second, vec![1, 0], "a new head does not shift the next page");
+        let (after_cleanup, _) = page(vec![1, 0], 2, token.as_deref(), "a", newest).unwrap();
+        assert_eq!(after_cleanup, vec![1, 0], "the given page deleted: the token still works");
     }
 }

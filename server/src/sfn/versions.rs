@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::arn::{self, MachineRef};
 use super::error::ApiError;
 use super::model::{Alias, Documents, Route, StateMachine, Version};
-use super::paging::{listing, page};
+use super::paging::{listing, newest_first, oldest_first, page};
 use super::request::Request;
 use super::{Api, seconds};
 
@@ -112,8 +112,9 @@ impl Api {
         self.machine_doc(&arn)?;
         let mut versions = self.versions_of(&arn)?;
         versions.sort_by(|a, b| b.creation_date.cmp(&a.creation_date).then(b.arn.cmp(&a.arn)));
-        let (versions, next) =
-            page(versions, max, token, &format!("ListStateMachineVersions {arn}"), |v| v.arn.clone())?;
+        let (versions, next) = page(versions, max, token, &format!("ListStateMachineVersions {arn}"), |v| {
+            format!("{}{}", newest_first(v.creation_date), v.arn)
+        })?;
         let items: Vec<Value> = versions
             .iter()
             .map(|v| json!({"stateMachineVersionArn": v.arn, "creationDate": seconds(v.creation_date)}))
@@ -241,8 +242,9 @@ impl Api {
         self.machine_doc(machine.machine_arn())?;
         let mut aliases = self.aliases_of(machine.machine_arn())?;
         aliases.sort_by(|a, b| a.creation_date.cmp(&b.creation_date).then(a.arn.cmp(&b.arn)));
-        let (aliases, next) =
-            page(aliases, max, token, &format!("ListStateMachineAliases {given}"), |a| a.arn.clone())?;
+        let (aliases, next) = page(aliases, max, token, &format!("ListStateMachineAliases {given}"), |a| {
+            format!("{}{}", oldest_first(a.creation_date), a.arn)
+        })?;
         let items: Vec<Value> = aliases
             .iter()
             .map(|a| json!({"stateMachineAliasArn": a.arn, "creationDate": seconds(a.creation_date)}))

@@ -1,0 +1,35 @@
+"""boto3's S3 client against `sfnlite serve`: ListObjects (V1) paging by marker, a
+subresource sfnlite does not serve refused (the object untouched), and a request from a
+web page (with an Origin header) refused. Usage: boto3_s3.py ENDPOINT"""
+
+import sys
+import urllib.error
+import urllib.request
+
+import boto3
+
+endpoint = sys.argv[1]
+s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                  aws_access_key_id="test", aws_secret_access_key="test")
+s3.create_bucket(Bucket="bucket3")
+for i in range(5):
+    s3.put_object(Bucket="bucket3", Key=f"q/{i}", Body=b"x")
+pages = s3.get_paginator("list_objects").paginate(Bucket="bucket3", PaginationConfig={"PageSize": 2})
+keys = [o["Key"] for page in pages for o in page.get("Contents", [])]
+assert keys == [f"q/{i}" for i in range(5)], keys
+try:
+    s3.put_object_tagging(Bucket="bucket3", Key="q/0", Tagging={"TagSet": [{"Key": "a", "Value": "b"}]})
+    raise SystemExit("a tagging request was taken for a PutObject")
+except s3.exceptions.ClientError as e:
+    assert e.response["Error"]["Code"] == "NotImplemented", e.response
+assert s3.get_object(Bucket="bucket3", Key="q/0")["Body"].read() == b"x"
+request = urllib.request.Request(
+    endpoint + "/bucket3?delete", data=b"<Delete><Object><Key>q/1</Key></Object></Delete>", method="POST",
+    headers={"Origin": "http://evil.example", "Content-Type": "text/plain"})
+try:
+    urllib.request.urlopen(request)
+    raise SystemExit("a request from a web page was served")
+except urllib.error.HTTPError as e:
+    assert e.code == 403, e.code
+assert s3.get_object(Bucket="bucket3", Key="q/1")["Body"].read() == b"x"
+print("ok")
