@@ -31,11 +31,15 @@ pub struct ServerLimits {
     pub max_body: usize,
     /// The largest S3 object a PutObject may carry, in bytes.
     pub max_object: usize,
+    /// Accept any `Host` (a server bound to a non-loopback address). Otherwise only
+    /// loopback names and addresses are served, so that a web page cannot reach the
+    /// server through a DNS name rebound to 127.0.0.1.
+    pub any_host: bool,
 }
 
 impl Default for ServerLimits {
     fn default() -> ServerLimits {
-        ServerLimits { max_body: 2 * 1024 * 1024, max_object: 256 * 1024 * 1024 }
+        ServerLimits { max_body: 2 * 1024 * 1024, max_object: 256 * 1024 * 1024, any_host: false }
     }
 }
 
@@ -100,6 +104,21 @@ impl Server {
     }
 }
 
+/// `localhost`, `*.localhost` (virtual-host S3 buckets, `sync-` prefixes), a loopback
+/// address, or no Host at all (HTTP/1.0 clients), with or without a port.
+fn loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    let name = name.to_ascii_lowercase();
+    let name = name.strip_prefix("sync-").unwrap_or(&name);
+    name.is_empty()
+        || name == "localhost"
+        || name.ends_with(".localhost")
+        || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 /// The request id sent back (`x-amzn-RequestId`): unique within the server's life.
 fn request_id(n: u64) -> String {
     format!("00000000-0000-4000-8000-{n:012x}")
@@ -115,6 +134,15 @@ async fn answer(
     let started = Instant::now();
     let id = request_id(requests.fetch_add(1, Ordering::Relaxed) + 1);
     let target = request.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let host = request.headers().get("host").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if !limits.any_host && !loopback_host(host) {
+        let error = ApiError::new("AccessDeniedException", format!("sfnlite serves loopback hosts only, not '{host}'"));
+        return Response::builder()
+            .status(StatusCode::FORBIDDEN)
+            .header("content-type", "application/x-amz-json-1.0")
+            .body(Full::new(Bytes::from(error.body().to_string())))
+            .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())));
+    }
     if target.is_empty()
         && let Some(s3) = &services.s3
     {
@@ -201,4 +229,30 @@ async fn s3_answer(
         *failed.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
         failed
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loopback_host;
+
+    #[test]
+    fn loopback_hosts_only() {
+        for host in [
+            "localhost",
+            "localhost:8083",
+            "127.0.0.1:8083",
+            "[::1]:8083",
+            "bucket1.localhost:8083",
+            "sync-localhost:8083",
+            "sync-127.0.0.1:8083",
+            "LOCALHOST",
+            "",
+        ] {
+            assert!(loopback_host(host), "{host}");
+        }
+        for host in ["evil.example", "evil.example:8083", "10.0.0.1:8083", "localhost.evil.example", "[2001:db8::1]:80"]
+        {
+            assert!(!loopback_host(host), "{host}");
+        }
+    }
 }

@@ -79,8 +79,11 @@ pub(crate) fn serve(
     let (athena, s3) = (services.athena.clone(), services.s3.clone());
     let adapters = Arc::new(ServeAdapters { services, mock_config });
     let api = Arc::new(Api::new(store, Arc::new(SystemClock), "us-east-1", adapters, executor));
-    let limits =
-        ServerLimits { max_object: args.max_object_mib.saturating_mul(1024 * 1024), ..ServerLimits::default() };
+    let limits = ServerLimits {
+        max_object: args.max_object_mib.saturating_mul(1024 * 1024),
+        any_host: !args.bind.is_loopback(),
+        ..ServerLimits::default()
+    };
     runtime(false)?.block_on(async move {
         let address = SocketAddr::new(args.bind, args.port);
         let server = Server::bind(address, Served { sfn: api.clone(), athena: Some(athena), s3: Some(s3) }, limits)

@@ -1,6 +1,6 @@
 """boto3's S3 client against `sfnlite serve`: ListObjects (V1) paging by marker, a
-subresource sfnlite does not serve refused (the object untouched), and a request from a
-web page (with an Origin header) refused. Usage: boto3_s3.py ENDPOINT"""
+subresource sfnlite does not serve refused (the object untouched), and requests from a
+web page (an Origin header) or for another host name (DNS rebinding) refused. Usage: boto3_s3.py ENDPOINT"""
 
 import sys
 import urllib.error
@@ -32,4 +32,11 @@ try:
 except urllib.error.HTTPError as e:
     assert e.code == 403, e.code
 assert s3.get_object(Bucket="bucket3", Key="q/1")["Body"].read() == b"x"
+# A DNS name rebound to 127.0.0.1 is not served.
+rebound = urllib.request.Request(endpoint + "/bucket3/q/1", headers={"Host": "evil.example"})
+try:
+    urllib.request.urlopen(rebound)
+    raise SystemExit("a request for another host was served")
+except urllib.error.HTTPError as e:
+    assert e.code == 403, e.code
 print("ok")
