@@ -9,6 +9,7 @@
 
 pub mod adapter;
 pub mod clock;
+pub mod entropy;
 mod interpreter;
 pub mod mock;
 pub mod store;

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use hyper::{HeaderMap, Method, StatusCode};
-use sfnlite_adapters::s3::{ListRequest, ObjectMeta, ObjectStore, PutRequest, S3Error};
+use sfnlite_adapters::s3::{ListRequest, ObjectMeta, ObjectStore, PutRequest, S3Error, etag_of, percent_decode};
 use sfnlite_states::timestamp::{civil_from_days, format_millis};
 
 /// An S3 answer: status, headers, body.
@@ -56,26 +56,6 @@ fn http_date(millis: i64) -> String {
         ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][(month - 1) as usize];
     let s = seconds.rem_euclid(86_400);
     format!("{weekday}, {day:02} {month} {year} {:02}:{:02}:{:02} GMT", s / 3600, s % 3600 / 60, s % 60)
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
-        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn percent_encode(text: &str) -> String {
@@ -358,7 +338,7 @@ async fn multipart_call(
                     },
                 )?;
             let data = Bytes::from(body_of(headers, body)?);
-            let etag = md5_etag(&data);
+            let etag = etag_of(&data);
             let mut all = uploads.lock();
             let upload = all.get_mut(&id).filter(|u| u.bucket == bucket && u.key == key).ok_or_else(no_such_upload)?;
             let held: usize = upload.parts.iter().filter(|(n, _)| **n != number).map(|(_, p)| p.len()).sum();
@@ -433,13 +413,6 @@ async fn multipart_call(
         }
         _ => Err(S3Error::new("NotImplemented", 501, "sfnlite serve does not answer this multipart request")),
     }
-}
-
-/// `"<md5 hex>"`, an object's (or a part's) entity tag.
-fn md5_etag(data: &[u8]) -> String {
-    use md5::{Digest, Md5};
-    let digest = Md5::digest(data);
-    format!("\"{}\"", digest.iter().map(|b| format!("{b:02x}")).collect::<String>())
 }
 
 /// The request's `x-amz-meta-*` headers.

@@ -141,13 +141,13 @@ pub trait ObjectStore: Send + Sync {
 }
 
 /// MD5 of `bytes` as S3's quoted ETag.
-pub(crate) fn etag_of(bytes: &[u8]) -> String {
+pub fn etag_of(bytes: &[u8]) -> String {
     use md5::{Digest, Md5};
     format!("\"{}\"", hex(&Md5::digest(bytes)))
 }
 
 /// Lower-case hexadecimal.
-pub(crate) fn hex(bytes: &[u8]) -> String {
+pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
     bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
         let _ = write!(out, "{b:02x}");
@@ -157,7 +157,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 
 /// Decodes `%XX` escapes (as in `CopySource` and Hive partition folder names); invalid
 /// escapes stay as they are.
-pub(crate) fn percent_decode(text: &str) -> String {
+pub fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

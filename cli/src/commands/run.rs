@@ -4,7 +4,8 @@ use std::process::ExitCode;
 
 use anyhow::anyhow;
 use serde_json::json;
-use sfnlite_engine::{Engine, ExecutionOrigin, StartRequest, SystemClock};
+use sfnlite_engine::entropy::{new_uuid, os_seed};
+use sfnlite_engine::{Engine, ExecutionOrigin, StartRequest};
 
 use super::Failure;
 use super::services::Services;
@@ -58,13 +59,10 @@ pub(crate) fn run(
             file_name.strip_suffix(".asl.json").or_else(|| file_name.strip_suffix(".json")).unwrap_or(&file_name);
         stem.to_owned()
     });
-    let seed = args.seed.unwrap_or_else(random_seed);
+    let seed = args.seed.unwrap_or_else(os_seed);
     // The default name comes from the operating system's randomness, not from --seed:
     // two runs with the same seed are two executions.
-    let execution_name = args.name.clone().unwrap_or_else(|| {
-        use sfnlite_states::entropy::{Entropy, SeededEntropy};
-        SeededEntropy::new(random_seed()).uuid_v4()
-    });
+    let execution_name = args.name.clone().unwrap_or_else(new_uuid);
     let store = open_store(store, ephemeral)?;
     let result = runtime(virtual_clock)?.block_on(async {
         let engine = Engine::new(registry, clock(virtual_clock, None), store);
@@ -88,12 +86,4 @@ pub(crate) fn run(
     let (info, outcome) = result.map_err(super::engine_failure)?;
     report(&info, &outcome, args.format);
     Ok(exit_code(&outcome))
-}
-
-/// A seed from the operating system's randomness (via the standard library's hasher keys).
-fn random_seed() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u64(sfnlite_engine::Clock::now_millis(&SystemClock) as u64);
-    hasher.finish()
 }

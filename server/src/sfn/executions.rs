@@ -155,7 +155,7 @@ impl Api {
         let name = match request.string("name")? {
             Some(name) if !arn::valid_name(name) => return Err(ApiError::invalid_name(name)),
             Some(name) => name.to_owned(),
-            None => self.new_id(),
+            None => sfnlite_engine::entropy::new_uuid(),
         };
         let input = parse_input(request.string("input")?)?;
         let (machine, revision, mut origin) = self.target(&target)?;
@@ -176,13 +176,14 @@ impl Api {
     ) -> Result<String, ApiError> {
         let sync = reply.is_some();
         let engine = self.express_engine(&start.machine.name, start.test_case.as_deref())?;
-        let arn = self.arn("express", &format!("{}:{}:{}", start.machine.name, start.name, self.new_id()));
+        let arn = self
+            .arn("express", &format!("{}:{}:{}", start.machine.name, start.name, sfnlite_engine::entropy::new_uuid()));
         let request = StartRequest {
             state_machine_name: start.machine.name.clone(),
             definition: start.revision.definition.clone(),
             execution_name: start.name,
             input: start.input,
-            seed: seed(),
+            seed: sfnlite_engine::entropy::os_seed(),
             virtual_clock: false,
             origin: ExecutionOrigin { sync_express: sync, ..start.origin },
         };
@@ -256,7 +257,7 @@ impl Api {
             definition: revision.definition.clone(),
             execution_name: name,
             input,
-            seed: seed(),
+            seed: sfnlite_engine::entropy::os_seed(),
             virtual_clock: false,
             origin,
         };
@@ -450,12 +451,4 @@ struct Start {
     name: String,
     input: Value,
     test_case: Option<String>,
-}
-
-/// A seed from the operating system's randomness.
-fn seed() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u8(0);
-    hasher.finish()
 }

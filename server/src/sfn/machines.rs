@@ -273,7 +273,7 @@ impl Api {
         let changed =
             Revision { revision_id: machine.revision.revision_id.clone(), ..revision.clone() } != machine.revision;
         if changed {
-            revision.revision_id = Some(self.new_id());
+            revision.revision_id = Some(sfnlite_engine::entropy::new_uuid());
             machine.revision = revision;
         }
         let now = self.now();
@@ -342,15 +342,6 @@ impl Api {
             })
             .collect();
         Ok(json!({"result": if failed { "FAIL" } else { "OK" }, "diagnostics": items, "truncated": shown.len() > max}))
-    }
-
-    /// A fresh id (revision ids, execution names).
-    pub(crate) fn new_id(&self) -> String {
-        use sfnlite_states::entropy::{Entropy, SeededEntropy};
-        use std::hash::{BuildHasher, Hasher};
-        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write_i64(self.now());
-        SeededEntropy::new(hasher.finish()).uuid_v4()
     }
 }
 

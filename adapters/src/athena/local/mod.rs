@@ -87,13 +87,6 @@ fn now_millis() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
-fn random_seed() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
-    hasher.finish()
-}
-
 /// `value` with every object's keys in alphabetical order, as Step Functions prints
 /// service responses.
 fn sorted(value: Value) -> Value {
@@ -123,7 +116,7 @@ impl LocalAthena {
                 aborts: Mutex::new(HashMap::new()),
                 ddl_lock: Mutex::new(()),
                 records_lock: Mutex::new(()),
-                ids: Mutex::new(SeededEntropy::new(random_seed())),
+                ids: Mutex::new(SeededEntropy::new(sfnlite_engine::entropy::os_seed())),
             }),
         }
     }
