@@ -18,9 +18,10 @@
 
 pub mod athena;
 pub mod aws;
+pub mod lambda;
 pub mod s3;
 pub mod service;
 mod tasks;
 
 pub use sfnlite_engine::clock::BoxFuture;
-pub use tasks::{AthenaTasks, S3Tasks};
+pub use tasks::{AthenaTasks, LOG_KIND, LambdaTasks, S3Tasks, log_key, static_function, static_functions};

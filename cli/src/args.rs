@@ -48,6 +48,11 @@ pub(crate) struct Cli {
     #[arg(long, global = true)]
     pub(crate) force_path_style: bool,
 
+    /// Runs the Lambda function NAME with a local handler: `python:PATH:FUNCTION`,
+    /// `node:PATH:FUNCTION` or `cmd:COMMAND` (repeatable; wins over sfnlite.toml's `[lambda.functions]`).
+    #[arg(long = "lambda", global = true, value_name = "NAME=HANDLER")]
+    pub(crate) lambdas: Vec<String>,
+
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -67,6 +72,8 @@ pub(crate) enum Command {
     Describe(DescribeArgs),
     /// Show an execution's history (AWS GetExecutionHistory).
     History(HistoryArgs),
+    /// Show what an execution's Lambda handlers printed, per invocation (like CloudWatch Logs).
+    Logs(LogsArgs),
     /// Stop a running execution (AWS StopExecution): it ends ABORTED.
     Stop(StopArgs),
     /// Restart a FAILED, TIMED_OUT or ABORTED execution from where it failed (AWS RedriveExecution).
@@ -310,6 +317,18 @@ pub(crate) struct DescribeArgs {
     pub(crate) execution: String,
 
     /// Output format.
+    #[arg(long, value_enum, default_value_t = RunFormat::Text)]
+    pub(crate) format: RunFormat,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LogsArgs {
+    /// The execution: its name, its ARN, or a unique prefix of either.
+    pub(crate) execution: String,
+    /// Only the invocations of this state.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) state: Option<String>,
+    /// `text`: the log lines; `json`: one object per invocation.
     #[arg(long, value_enum, default_value_t = RunFormat::Text)]
     pub(crate) format: RunFormat,
 }

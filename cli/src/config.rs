@@ -23,6 +23,18 @@
 //! output_location = "s3://sfnlite-athena-results/"
 //! enforce_configuration = false
 //!
+//! [lambda]                        # local handlers for Lambda functions
+//! python = ".venv/bin/python"     # the interpreter of Python handlers (default python3)
+//! node = "node"
+//! [lambda.functions.process-results]
+//! handler = "python:lambdas/process.py:handler"   # or node:FILE:FN, cmd:COMMAND, or module.fn + runtime
+//! runtime = "python3.12"          # needed only for Lambda's own module.function form
+//! code = "lambdas"                # the code directory (cwd, LAMBDA_TASK_ROOT)
+//! timeout = 30                    # seconds (default 3, as on AWS)
+//! memory_size = 256               # MB (default 128)
+//! concurrency = 4                 # warm workers at most (default 8)
+//! environment = { TABLE = "t" }
+//!
 //! [definitions."workflows/report.asl.json"]   # defaults for `run` of that file
 //! substitutions = { FunctionArn = "arn:aws:lambda:us-east-1:123456789012:function:f" }
 //! mock_config = "workflows/report.mock.json"
@@ -37,6 +49,7 @@ use anyhow::{Context, anyhow};
 use serde::Deserialize;
 use sfnlite_adapters::athena::Workgroup;
 use sfnlite_adapters::aws::AwsSettings;
+use sfnlite_adapters::lambda::{FunctionConfig, Runtime};
 
 use crate::args::{Backend, Cli, ClockKind};
 
@@ -53,7 +66,31 @@ struct File {
     #[serde(default)]
     athena: AthenaFile,
     #[serde(default)]
+    lambda: LambdaFile,
+    #[serde(default)]
     definitions: BTreeMap<PathBuf, DefinitionFile>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LambdaFile {
+    python: Option<PathBuf>,
+    node: Option<PathBuf>,
+    #[serde(default)]
+    functions: BTreeMap<String, FunctionFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FunctionFile {
+    handler: String,
+    runtime: Option<String>,
+    code: Option<PathBuf>,
+    timeout: Option<u32>,
+    memory_size: Option<u32>,
+    concurrency: Option<u32>,
+    #[serde(default)]
+    environment: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -123,6 +160,8 @@ pub(crate) struct Settings {
     pub(crate) buckets: Vec<String>,
     pub(crate) athena_init: Vec<PathBuf>,
     pub(crate) workgroups: BTreeMap<String, Workgroup>,
+    /// Local handlers of Lambda functions, with where each was set.
+    pub(crate) lambdas: Vec<Sourced<FunctionConfig>>,
     primary_is_default: bool,
     definitions: Vec<(PathBuf, DefinitionDefaults)>,
 }
@@ -255,7 +294,9 @@ pub(crate) fn load(cli: &Cli) -> anyhow::Result<Settings> {
             },
         ));
     }
+    let lambdas = lambda_functions(cli, &file.lambda, &base, &from_file)?;
     Ok(Settings {
+        lambdas,
         file: file_path,
         data_dir,
         backend,
@@ -270,6 +311,64 @@ pub(crate) fn load(cli: &Cli) -> anyhow::Result<Settings> {
         primary_is_default,
         definitions,
     })
+}
+
+/// The functions of `[lambda.functions]`, then `--lambda` flags (which win).
+fn lambda_functions(
+    cli: &Cli,
+    file: &LambdaFile,
+    base: &Path,
+    from_file: &str,
+) -> anyhow::Result<Vec<Sourced<FunctionConfig>>> {
+    let interpreter = |runtime: Runtime| match runtime {
+        Runtime::Python => file.python.as_ref(),
+        Runtime::Node => file.node.as_ref(),
+        Runtime::Command => None,
+    };
+    // An interpreter given as a path (`.venv/bin/python`) is relative to the file; a bare
+    // name (`python3.12`) is looked up on the PATH.
+    let locate = |p: &PathBuf| if p.components().count() > 1 && p.is_relative() { base.join(p) } else { p.clone() };
+    let mut functions: Vec<Sourced<FunctionConfig>> = Vec::new();
+    for (name, f) in &file.functions {
+        let place = format!("{from_file} [lambda.functions.{name}]");
+        let mut config = FunctionConfig::from_spec(name, &f.handler, f.runtime.as_deref(), f.code.as_deref(), base)
+            .map_err(|e| anyhow!("{place}: {e}"))?;
+        if let Some(timeout) = f.timeout {
+            if !(1..=900).contains(&timeout) {
+                return Err(anyhow!("{place}: timeout must be 1 to 900 seconds (Lambda's range), not {timeout}"));
+            }
+            config.timeout = std::time::Duration::from_secs(timeout.into());
+        }
+        if let Some(memory) = f.memory_size {
+            if !(128..=10_240).contains(&memory) {
+                return Err(anyhow!("{place}: memory_size must be 128 to 10240 MB (Lambda's range), not {memory}"));
+            }
+            config.memory_mb = memory;
+        }
+        if let Some(concurrency) = f.concurrency {
+            if concurrency == 0 {
+                return Err(anyhow!("{place}: concurrency must be at least 1"));
+            }
+            config.concurrency = concurrency as usize;
+        }
+        config.environment = f.environment.clone();
+        config.interpreter = interpreter(config.runtime).map(locate);
+        functions.push(Sourced { value: config, source: from_file.to_owned() });
+    }
+    let cwd = std::env::current_dir().unwrap_or_default();
+    for flag in &cli.lambdas {
+        let Some((name, spec)) = flag.split_once('=').filter(|(n, s)| !n.is_empty() && !s.is_empty()) else {
+            return Err(anyhow!(
+                "--lambda {flag:?}: expected NAME=HANDLER, e.g. --lambda process=python:lambdas/p.py:handler"
+            ));
+        };
+        let mut config =
+            FunctionConfig::from_spec(name, spec, None, None, &cwd).map_err(|e| anyhow!("--lambda {flag:?}: {e}"))?;
+        config.interpreter = interpreter(config.runtime).map(locate);
+        functions.retain(|f| f.value.name != name);
+        functions.push(Sourced { value: config, source: "flag --lambda".into() });
+    }
+    Ok(functions)
 }
 
 impl Settings {
@@ -343,6 +442,21 @@ impl Settings {
                     if wg.enforce_configuration { ", enforce_configuration" } else { "" }
                 ),
                 source,
+            ));
+        }
+        for f in &self.lambdas {
+            let c = &f.value;
+            rows.push((
+                format!("lambda.functions.{}", c.name),
+                format!(
+                    "{:?} {} (timeout {} s, {} MB, concurrency {})",
+                    c.runtime,
+                    c.handler_text(),
+                    c.timeout.as_secs(),
+                    c.memory_mb,
+                    c.concurrency
+                ),
+                f.source.clone(),
             ));
         }
         for (path, d) in &self.definitions {

@@ -29,6 +29,12 @@ pub struct TaskRequest {
     pub deadline_millis: Option<i64>,
     /// The execution's ARN.
     pub execution_arn: String,
+    /// The id of the event that started this invocation (`TaskStarted` or
+    /// `LambdaFunctionStarted`): unique within the execution and the same when a resumed
+    /// execution runs the task again, so adapters derive request ids and log keys from it.
+    pub event_id: u64,
+    /// When the task started (epoch milliseconds, on the execution's clock).
+    pub started_millis: i64,
 }
 
 /// Runs Task resources.

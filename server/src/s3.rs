@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use hyper::{HeaderMap, Method, StatusCode};
 use sfnlite_adapters::s3::{ListRequest, ObjectMeta, ObjectStore, PutRequest, S3Error, etag_of, percent_decode};
-use sfnlite_states::timestamp::{civil_from_days, format_millis};
+use sfnlite_states::timestamp::{format_http_date, format_millis};
 
 /// An S3 answer: status, headers, body.
 pub(crate) struct S3Answer {
@@ -44,18 +44,6 @@ fn error(e: &S3Error, resource: &str) -> S3Answer {
             esc(resource)
         ),
     )
-}
-
-/// `Last-Modified`: RFC 7231's date (`Tue, 15 Nov 1994 08:12:31 GMT`).
-fn http_date(millis: i64) -> String {
-    let seconds = millis.div_euclid(1000);
-    let days = seconds.div_euclid(86_400);
-    let (year, month, day) = civil_from_days(days);
-    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][days.rem_euclid(7) as usize];
-    let month =
-        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][(month - 1) as usize];
-    let s = seconds.rem_euclid(86_400);
-    format!("{weekday}, {day:02} {month} {year} {:02}:{:02}:{:02} GMT", s / 3600, s % 3600 / 60, s % 60)
 }
 
 fn percent_encode(text: &str) -> String {
@@ -116,7 +104,7 @@ fn meta_headers(meta: &ObjectMeta) -> Vec<(String, String)> {
     let mut headers = vec![
         ("content-type".to_owned(), meta.content_type.clone()),
         ("etag".to_owned(), meta.etag.clone()),
-        ("last-modified".to_owned(), http_date(meta.last_modified)),
+        ("last-modified".to_owned(), format_http_date(meta.last_modified)),
         ("accept-ranges".to_owned(), "bytes".to_owned()),
     ];
     headers.extend(meta.metadata.iter().map(|(k, v)| (format!("x-amz-meta-{k}"), v.clone())));
@@ -622,7 +610,7 @@ mod tests {
             dechunk(b"5;chunk-signature=ab\r\nhello\r\n0;chunk-signature=cd\r\n\r\n").as_deref(),
             Some(&b"hello"[..])
         );
-        assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(format_http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
         assert_eq!(percent_decode("a%20b%2Fc"), "a b/c");
         assert_eq!(percent_encode("a b/c"), "a%20b/c");
     }

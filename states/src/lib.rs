@@ -6,6 +6,7 @@
 //! passed in by the runtime (`sfnlite-engine`), so every function is deterministic.
 #![warn(missing_docs)]
 
+pub mod base64;
 pub mod choice;
 pub mod definition;
 pub mod diagnostic;

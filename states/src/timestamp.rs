@@ -122,6 +122,18 @@ pub fn format_millis(millis: i64) -> String {
     )
 }
 
+/// RFC 7231's date, as HTTP headers carry it (`Tue, 15 Nov 1994 08:12:31 GMT`).
+pub fn format_http_date(millis: i64) -> String {
+    let seconds = millis.div_euclid(1000);
+    let days = seconds.div_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][days.rem_euclid(7) as usize];
+    let month =
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][(month - 1) as usize];
+    let s = seconds.rem_euclid(86_400);
+    format!("{weekday}, {day:02} {month} {year} {:02}:{:02}:{:02} GMT", s / 3600, s % 3600 / 60, s % 60)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,3 +158,4 @@ mod tests {
         assert_eq!(format_millis(-1), "1969-12-31T23:59:59.999Z");
     }
 }
+

@@ -12,9 +12,11 @@
 //! enum of calls once, in `handles` and `invoke`, and matches that enum exhaustively.
 
 mod athena;
+mod lambda;
 mod s3;
 
 pub use self::athena::AthenaTasks;
+pub use self::lambda::{LOG_KIND, LambdaTasks, log_key, static_function, static_functions};
 pub use self::s3::S3Tasks;
 
 use sfnlite_engine::TaskRequest;
@@ -24,8 +26,12 @@ use crate::s3::hex;
 /// A request id that is the same whenever the same invocation is made, so that histories
 /// are reproducible.
 fn request_id(request: &TaskRequest) -> String {
+    uuid_of(&format!("{}\0{}\0{}", request.execution_arn, request.state_name, request.attempt))
+}
+
+/// A UUID-shaped digest of `text`.
+fn uuid_of(text: &str) -> String {
     use md5::{Digest, Md5};
-    let digest = Md5::digest(format!("{}\0{}\0{}", request.execution_arn, request.state_name, request.attempt));
-    let hex = hex(&digest);
+    let hex = hex(&Md5::digest(text));
     format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
 }

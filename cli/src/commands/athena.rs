@@ -19,7 +19,7 @@ fn text_of(datum: &Value) -> Option<&str> {
 }
 
 pub(crate) fn query(args: AthenaQueryArgs, services: Services) -> Result<ExitCode, Failure> {
-    let Services { athena, s3 } = services;
+    let Services { athena, s3, .. } = services;
     sfnlite_adapters::service::handle().block_on(async move {
         let mut request = json!({"QueryString": args.sql, "WorkGroup": args.workgroup});
         if let Some(database) = &args.database {

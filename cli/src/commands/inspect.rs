@@ -11,7 +11,7 @@ use sfnlite_states::timestamp::format_millis;
 
 use super::Failure;
 use super::setup::{open_store, store_failure};
-use crate::args::{DescribeArgs, HistoryArgs, ListArgs, RunFormat, TableFormat};
+use crate::args::{DescribeArgs, HistoryArgs, ListArgs, LogsArgs, RunFormat, TableFormat};
 
 type StoreArgs<'a> = (&'a Option<std::path::PathBuf>, bool);
 
@@ -142,6 +142,48 @@ pub(crate) fn history(args: HistoryArgs, (store, ephemeral): StoreArgs<'_>) -> R
                 if args.reverse { Box::new(rows.iter().rev()) } else { Box::new(rows.iter()) };
             for row in ordered {
                 println!("{:>5}  {:>10}  {:<28} {:<28} {}", row.id, row.time, row.kind, row.state, row.detail);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `sfnlite logs EXEC`: each Lambda invocation's log (START, the handler's lines, END,
+/// REPORT), in event order, headed by the state and the function.
+pub(crate) fn logs(args: LogsArgs, (store, ephemeral): StoreArgs<'_>) -> Result<ExitCode, Failure> {
+    let store = open_store(store, ephemeral)?;
+    let e = find_execution(store.as_ref(), &args.execution).map_err(super::engine_failure)?;
+    let prefix = sfnlite_adapters::log_key(&e.arn, 0);
+    let prefix = &prefix[..prefix.len() - 12];
+    let invocations: Vec<Value> = store
+        .documents_with_prefix(sfnlite_adapters::LOG_KIND, prefix)
+        .map_err(store_failure)?
+        .into_iter()
+        .map(|(_, v)| v)
+        .filter(|v| args.state.as_deref().is_none_or(|s| v["stateName"] == s))
+        .collect();
+    if let Some(state) = &args.state
+        && invocations.is_empty()
+    {
+        eprintln!("sfnlite: no Lambda invocation of state '{state}' in {}", e.name);
+    }
+    match args.format {
+        RunFormat::Json => {
+            for invocation in &invocations {
+                println!("{invocation}");
+            }
+        }
+        RunFormat::Text => {
+            for invocation in &invocations {
+                println!(
+                    "== {} (event {}) · function {}",
+                    invocation["stateName"].as_str().unwrap_or("?"),
+                    invocation["eventId"],
+                    invocation["functionName"].as_str().unwrap_or("?")
+                );
+                for line in invocation["lines"].as_array().into_iter().flatten() {
+                    println!("{}", line.as_str().unwrap_or_default());
+                }
             }
         }
     }

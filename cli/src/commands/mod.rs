@@ -2,6 +2,7 @@
 
 mod athena;
 mod inspect;
+mod loopback;
 mod redrive;
 mod resume;
 mod run;
@@ -53,7 +54,12 @@ pub(crate) fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
     // does not stop `validate` or `history`.
     let needs_settings = !matches!(
         cli.command,
-        Command::Validate(_) | Command::Executions(_) | Command::Describe(_) | Command::History(_) | Command::Stop(_)
+        Command::Validate(_)
+            | Command::Executions(_)
+            | Command::Describe(_)
+            | Command::History(_)
+            | Command::Logs(_)
+            | Command::Stop(_)
     );
     let loaded = if needs_settings { Some(config::load(&cli).map_err(Failure::usage)?) } else { None };
     let settings = || loaded.as_ref().ok_or_else(|| Failure::internal(anyhow::anyhow!("settings were not loaded")));
@@ -72,6 +78,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Executions(ExecutionsCommand::List(args)) => inspect::list(args, store),
         Command::Describe(args) => inspect::describe(args, store),
         Command::History(args) => inspect::history(args, store),
+        Command::Logs(args) => inspect::logs(args, store),
         Command::Stop(args) => stop::stop(args, &cli.store),
         Command::Redrive(ref args) => {
             let settings = settings()?;

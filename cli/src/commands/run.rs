@@ -9,7 +9,7 @@ use sfnlite_engine::{Engine, ExecutionOrigin, StartRequest};
 
 use super::Failure;
 use super::services::Services;
-use super::setup::{clock, exit_code, open_store, registry, report, runtime, store_dir};
+use super::setup::{check_functions, clock, exit_code, open_store, registry, report, runtime, store_dir};
 use super::stop::stop_signal;
 use super::validate::{load, print_diagnostics};
 use crate::args::{ClockKind, MachineType, RunArgs};
@@ -52,7 +52,9 @@ pub(crate) fn run(
         (None, None) => json!({}),
     };
     let virtual_clock = args.clock.or(defaults.clock) == Some(ClockKind::Virtual);
-    let registry = registry(&mocks, services, virtual_clock)?;
+    let store = open_store(store, ephemeral)?;
+    let registry = registry(&mocks, services, virtual_clock, &store)?;
+    check_functions(&text, &registry, services)?;
     let state_machine_name = mocks.state_machine_name.clone().unwrap_or_else(|| {
         let file_name = args.definition.file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
         let stem =
@@ -63,7 +65,6 @@ pub(crate) fn run(
     // The default name comes from the operating system's randomness, not from --seed:
     // two runs with the same seed are two executions.
     let execution_name = args.name.clone().unwrap_or_else(new_uuid);
-    let store = open_store(store, ephemeral)?;
     let result = runtime(virtual_clock)?.block_on(async {
         let engine = Engine::new(registry, clock(virtual_clock, None), store);
         let arn = engine.execution_arn(&state_machine_name, &execution_name);

@@ -7,42 +7,16 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::anyhow;
-use serde_json::Value;
-use sfnlite_engine::mock::MockAdapter;
-use sfnlite_engine::{Registry, SystemClock};
+use sfnlite_engine::SystemClock;
 use sfnlite_server::executor::Executor;
-use sfnlite_server::{Adapters, Api, Server, ServerLimits, Services as Served};
+use sfnlite_server::{Api, Server, ServerLimits, Services as Served};
 
 use super::Failure;
-use super::services::{self, Services};
+use super::loopback::ApiAdapters;
+use super::services::Services;
 use super::setup::{open_store, runtime};
 use crate::args::{LogFormat, ServeArgs};
 use crate::input::{parse_json, read_file};
-
-/// Tasks of API executions: the MockConfigFile's test case when one is named, then the
-/// Athena and S3 services.
-struct ServeAdapters {
-    services: Services,
-    mock_config: Option<(PathBuf, Value)>,
-}
-
-impl Adapters for ServeAdapters {
-    fn registry(&self, machine: &str, test_case: Option<&str>) -> Result<Registry, String> {
-        let mut registry = Registry::new();
-        if let Some(test_case) = test_case {
-            let Some((path, config)) = &self.mock_config else {
-                return Err(format!(
-                    "the execution names the test case '{test_case}', but sfnlite serve was started without --mock-config"
-                ));
-            };
-            let mock = MockAdapter::from_config(config, Some(machine), test_case)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-            registry.register(Arc::new(mock));
-        }
-        services::register(&mut registry, &self.services, false);
-        Ok(registry)
-    }
-}
 
 fn init_logging(format: LogFormat) {
     let builder = tracing_subscriber::fmt().with_writer(std::io::stderr).with_target(false).with_ansi(false);
@@ -76,8 +50,8 @@ pub(crate) fn serve(
     let store = open_store(store, ephemeral)?;
     let executor =
         Executor::start().map_err(|e| Failure::internal(anyhow!("cannot start the execution thread: {e}")))?;
-    let (athena, s3) = (services.athena.clone(), services.s3.clone());
-    let adapters = Arc::new(ServeAdapters { services, mock_config });
+    let (athena, s3, endpoint) = (services.athena.clone(), services.s3.clone(), services.endpoint.clone());
+    let adapters = Arc::new(ApiAdapters { services, mock_config, logs: store.clone() });
     let api = Arc::new(Api::new(store, Arc::new(SystemClock), "us-east-1", adapters, executor));
     let limits = ServerLimits {
         max_object: args.max_object_mib.saturating_mul(1024 * 1024),
@@ -92,6 +66,10 @@ pub(crate) fn serve(
         // Only once the port is ours: a server that cannot listen must not run anything.
         let resumed = api.resume_running().map_err(|e| Failure::internal(anyhow!("{}: {}", e.name, e.message)))?;
         let local = server.local_addr().map_err(|e| Failure::internal(e.into()))?;
+        // Handlers reach this server (on loopback even when it listens on all addresses).
+        let reachable =
+            if local.ip().is_unspecified() { SocketAddr::from(([127, 0, 0, 1], local.port())) } else { local };
+        endpoint.set(format!("http://{reachable}"));
         if !local.ip().is_loopback() {
             eprintln!("sfnlite: warning: listening on {local}, reachable from other machines, with no authentication");
         }

@@ -6,27 +6,36 @@ use std::sync::Arc;
 
 use anyhow::anyhow;
 use sfnlite_adapters::athena::{AthenaApi, LocalAthena};
+use sfnlite_adapters::lambda::{LazyEndpoint, LocalLambda};
 use sfnlite_adapters::s3::{LocalS3, ObjectStore};
-use sfnlite_adapters::{AthenaTasks, S3Tasks, aws};
-use sfnlite_engine::Registry;
+use sfnlite_adapters::{AthenaTasks, LambdaTasks, S3Tasks, aws};
+use sfnlite_engine::{HistoryStore, Registry};
 
 use super::Failure;
 use crate::args::Backend;
 use crate::config::Settings;
 
-/// The two services.
+/// The services: Athena, S3, and the Lambda functions that have local handlers.
+#[derive(Clone)]
 pub(crate) struct Services {
     pub(crate) athena: Arc<dyn AthenaApi>,
     pub(crate) s3: Arc<dyn ObjectStore>,
+    pub(crate) lambda: Arc<LocalLambda>,
+    /// Where handlers reach sfnlite's S3, Athena and Step Functions APIs.
+    pub(crate) endpoint: Arc<LazyEndpoint>,
 }
 
 /// Opens the services the settings choose. Locally, the config's `s3.buckets` are made
 /// when missing and its `athena.init` scripts declare their databases and tables.
 pub(crate) fn open(settings: &Settings) -> Result<Services, Failure> {
+    let endpoint = Arc::new(LazyEndpoint::new());
+    let region = settings.region.as_ref().map(|r| r.value.as_str()).unwrap_or("us-east-1");
+    let functions = settings.lambdas.iter().map(|f| f.value.clone()).collect();
+    let lambda = Arc::new(LocalLambda::new(functions, region, endpoint.clone()));
     match settings.backend.value {
         Backend::Aws => {
             let (athena, s3) = aws::backends(&settings.aws());
-            Ok(Services { athena, s3 })
+            Ok(Services { athena, s3, lambda, endpoint })
         }
         Backend::Local => {
             let mounts: HashMap<String, std::path::PathBuf> = settings.mounts.clone().into_iter().collect();
@@ -53,13 +62,20 @@ pub(crate) fn open(settings: &Settings) -> Result<Services, Failure> {
                 })?;
                 athena.apply_ddl(&text, "default").map_err(|e| Failure::usage(anyhow!("{}: {e}", script.display())))?;
             }
-            Ok(Services { athena: Arc::new(athena), s3: Arc::new(s3) })
+            Ok(Services { athena: Arc::new(athena), s3: Arc::new(s3), lambda, endpoint })
         }
     }
 }
 
-/// Adds the Athena and S3 task adapters to `registry` (after any mocks, which win).
-pub(crate) fn register(registry: &mut Registry, services: &Services, virtual_clock: bool) {
+/// Adds the Athena, S3 and Lambda task adapters to `registry` (after any mocks, which
+/// win); invocation logs go to `logs`.
+pub(crate) fn register(
+    registry: &mut Registry,
+    services: &Services,
+    virtual_clock: bool,
+    logs: Option<Arc<dyn HistoryStore>>,
+) {
     registry.register(Arc::new(AthenaTasks::new(services.athena.clone()).settle_queries(virtual_clock)));
     registry.register(Arc::new(S3Tasks::new(services.s3.clone())));
+    registry.register(Arc::new(LambdaTasks::new(services.lambda.clone(), logs)));
 }

@@ -90,6 +90,9 @@ impl HistoryStore for CrashingStore {
     fn documents(&self, kind: &str) -> Result<Vec<(String, Value)>, StoreError> {
         self.inner.documents(kind)
     }
+    fn documents_with_prefix(&self, kind: &str, prefix: &str) -> Result<Vec<(String, Value)>, StoreError> {
+        self.inner.documents_with_prefix(kind, prefix)
+    }
     fn delete_document(&self, kind: &str, key: &str) -> Result<(), StoreError> {
         self.inner.delete_document(kind, key)
     }
@@ -104,8 +107,14 @@ pub(crate) fn store_failure(error: StoreError) -> Failure {
     }
 }
 
-/// The adapters: the mocks of `--mock-config`, when given (they win), then Athena and S3.
-pub(crate) fn registry(mocks: &MockArgs, services: &Services, virtual_clock: bool) -> Result<Registry, Failure> {
+/// The adapters: the mocks of `--mock-config`, when given (they win), then Athena, S3 and
+/// the Lambda functions' handlers (whose logs go to `store`).
+pub(crate) fn registry(
+    mocks: &MockArgs,
+    services: &Services,
+    virtual_clock: bool,
+    store: &Arc<dyn HistoryStore>,
+) -> Result<Registry, Failure> {
     let mut registry = Registry::new();
     if let (Some(path), Some(test_case)) = (&mocks.mock_config, &mocks.test_case) {
         let text = read_file(path).map_err(Failure::usage)?;
@@ -114,8 +123,31 @@ pub(crate) fn registry(mocks: &MockArgs, services: &Services, virtual_clock: boo
             .map_err(|e| Failure::usage(anyhow!("{}: {e}", path.display())))?;
         registry.register(Arc::new(mock));
     }
-    super::services::register(&mut registry, services, virtual_clock);
+    super::services::register(&mut registry, services, virtual_clock, Some(store.clone()));
+    super::loopback::start_on_demand(services, store.clone());
     Ok(registry)
+}
+
+/// Refuses a definition that statically names a Lambda function with neither a local
+/// handler nor a mock for its state.
+pub(crate) fn check_functions(definition: &str, registry: &Registry, services: &Services) -> Result<(), Failure> {
+    let Ok(definition) = serde_json::from_str::<Value>(definition) else { return Ok(()) };
+    for (state, resource, function) in sfnlite_adapters::static_functions(&definition) {
+        let mocked = registry.find(&state, &resource).is_some_and(|a| a.name() == "mock");
+        if mocked || services.lambda.has(&function) {
+            continue;
+        }
+        let known = services.lambda.names();
+        let known = if known.is_empty() { "none".to_owned() } else { known.join(", ") };
+        return Err(Failure::usage(anyhow!(
+            "state '{state}' invokes the Lambda function '{function}', which has no local handler and no mock \
+             (functions with handlers: {known}). Map it in sfnlite.toml:\n\n  [lambda.functions.\"{function}\"]\n  \
+             handler = \"python:lambdas/{file}.py:handler\"\n\nor on the command line: --lambda '{function}=python:lambdas/{file}.py:handler' \
+             (also node:FILE:FUNCTION, cmd:COMMAND), or mock the state with --mock-config",
+            file = function.replace(['-', '<', '>', ' '], "_").trim_matches('_')
+        )));
+    }
+    Ok(())
 }
 
 /// A current-thread runtime; paused time for the virtual clock.
@@ -217,7 +249,7 @@ pub(crate) fn continue_execution(
         mocks.mock_config = Some(config.clone());
         mocks.test_case = Some(test_case.clone());
     }
-    let registry = registry(&mocks, services, record.virtual_clock)?;
+    let registry = registry(&mocks, services, record.virtual_clock, store)?;
     let result = runtime(record.virtual_clock)?.block_on(async {
         let engine = sfnlite_engine::Engine::new(registry, clock(record.virtual_clock, last_time), store.clone());
         let stop = super::stop::stop_signal(stop_dir, record.arn.clone(), record.name.clone());

@@ -56,6 +56,8 @@ impl<'a> Run<'a> {
             attempt: retry_count,
             deadline_millis: timeout.map(|t| thread.last_time.saturating_add(millis(t))),
             execution_arn: self.info.arn.clone(),
+            event_id: thread.last,
+            started_millis: thread.last_time,
         };
         let outcome = self.invoke(request, thread.last).await?;
         match outcome {

@@ -220,6 +220,11 @@ pub trait HistoryStore: Send + Sync {
     /// Every document of `kind`, in key order.
     fn documents(&self, kind: &str) -> Result<Vec<(String, Value)>, StoreError>;
 
+    /// The documents of a kind whose keys start with `prefix`, by key.
+    fn documents_with_prefix(&self, kind: &str, prefix: &str) -> Result<Vec<(String, Value)>, StoreError> {
+        Ok(self.documents(kind)?.into_iter().filter(|(key, _)| key.starts_with(prefix)).collect())
+    }
+
     /// Removes a document (nothing happens when there is none).
     fn delete_document(&self, kind: &str, key: &str) -> Result<(), StoreError>;
 }

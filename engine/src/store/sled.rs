@@ -190,11 +190,15 @@ impl HistoryStore for SledStore {
     }
 
     fn documents(&self, kind: &str) -> Result<Vec<(String, Value)>, StoreError> {
-        let prefix = document_key(kind, "");
+        self.documents_with_prefix(kind, "")
+    }
+
+    fn documents_with_prefix(&self, kind: &str, prefix: &str) -> Result<Vec<(String, Value)>, StoreError> {
+        let kind_prefix = document_key(kind, "");
         let mut out = Vec::new();
-        for item in self.documents.scan_prefix(&prefix) {
+        for item in self.documents.scan_prefix(document_key(kind, prefix)) {
             let (key, bytes) = item.map_err(io)?;
-            let key = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
+            let key = String::from_utf8_lossy(&key[kind_prefix.len()..]).into_owned();
             let value = decode(&format!("{kind}/{key}"), &bytes)?;
             out.push((key, value));
         }

@@ -1,0 +1,385 @@
+//! One handler process and the line protocol sfnlite speaks with it.
+//!
+//! A Python or Node.js worker is started once and kept warm, as a Lambda sandbox is: it
+//! imports the handler (init), says `ready`, then reads one request per line on stdin and
+//! answers each. Everything the bootstrap writes is a line that starts with a marker
+//! holding a random nonce (`\x1esfnlite:<nonce> `); every other line, on stdout or stderr,
+//! is the function's log. Per request the bootstrap writes `end <id>` on stderr (so the
+//! request's stderr is complete) and then `result <id> <json>` or `error <id> <json>` on
+//! stdout. A `cmd:` handler is a process per invocation: the event on stdin, the result
+//! on stdout.
+
+use std::process::{ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::mpsc;
+
+use super::functions::{Entry, FunctionConfig, Runtime};
+
+const PYTHON_BOOTSTRAP: &str = include_str!("runtime/python_bootstrap.py");
+const NODE_BOOTSTRAP: &str = include_str!("runtime/node_bootstrap.mjs");
+
+/// Lambda's limit on how long init may take.
+const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The largest response Lambda returns (6 MB), and what its error message says.
+pub(crate) const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
+
+/// What a worker's streams carry, in order per stream.
+#[derive(Debug)]
+enum Line {
+    /// A line the function printed.
+    Log(String),
+    /// Init finished.
+    Ready,
+    /// Init failed; the error object as JSON.
+    InitError(String),
+    /// Request `id`'s stderr is complete.
+    End(String),
+    /// Request `id` returned this JSON.
+    Result(String, String),
+    /// Request `id` failed with this error object (JSON).
+    Error(String, String),
+}
+
+/// How an invocation ended, as the runtime reports it.
+#[derive(Debug)]
+pub(crate) enum Reply {
+    /// The handler's return value, as JSON text.
+    Result(String),
+    /// The runtime's error object, as JSON text (`errorType`, `errorMessage`, …).
+    Error(String),
+    /// The invocation ran past the function's timeout (the worker is killed).
+    TimedOut,
+    /// The process ended during the invocation (`exit status 1`, `signal: 9`).
+    Exited(String),
+}
+
+/// What one invocation printed, and how long it took.
+#[derive(Debug, Default)]
+pub(crate) struct Printed {
+    pub(crate) lines: Vec<String>,
+    pub(crate) duration: Duration,
+    /// Peak resident memory of the worker, in MB (Linux).
+    pub(crate) max_memory_mb: Option<u64>,
+}
+
+/// The variables a worker starts with (Lambda's, the function's, sfnlite's endpoints).
+pub(crate) type Environment = Vec<(String, String)>;
+
+/// A warm worker process.
+pub(crate) struct Worker {
+    child: Child,
+    stdin: ChildStdin,
+    lines: mpsc::UnboundedReceiver<Line>,
+    /// How long init took, until the first invocation reports it.
+    pub(crate) init: Option<Duration>,
+    /// Lines printed during init, until the first invocation reports them.
+    init_lines: Vec<String>,
+    /// An init failure, returned for every invocation (as Lambda does).
+    init_error: Option<String>,
+}
+
+fn marker(nonce: &str) -> String {
+    format!("\u{1e}sfnlite:{nonce} ")
+}
+
+fn base_command(config: &FunctionConfig, environment: &Environment) -> Command {
+    let mut command = match (&config.runtime, &config.entry) {
+        (Runtime::Python, _) => {
+            let mut c = Command::new(config.interpreter.as_deref().unwrap_or("python3".as_ref()));
+            c.args(["-u", "-c", PYTHON_BOOTSTRAP]);
+            c
+        }
+        (Runtime::Node, _) => {
+            let mut c = Command::new(config.interpreter.as_deref().unwrap_or("node".as_ref()));
+            c.args(["--input-type=module", "-e", NODE_BOOTSTRAP]);
+            c
+        }
+        (Runtime::Command, Entry::Command(line)) => {
+            let mut c = Command::new("sh");
+            c.args(["-c", line]);
+            c
+        }
+        (Runtime::Command, _) => Command::new("false"),
+    };
+    // The parent's AWS settings (profiles, real credentials) must not reach the handler:
+    // it talks to sfnlite's endpoints with placeholder credentials.
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("AWS_") {
+            command.env_remove(&name);
+        }
+    }
+    command
+        .current_dir(&config.code_dir)
+        .envs(environment.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    command
+}
+
+/// The handler spec the bootstrap reads (`SFNLITE_HANDLER`).
+fn handler_variable(entry: &Entry) -> String {
+    match entry {
+        Entry::File { path, function } => format!("file:{}:{function}", path.display()),
+        Entry::Module(m) => format!("module:{m}"),
+        Entry::Command(c) => c.clone(),
+    }
+}
+
+/// Reads a stream line by line into `tx`, splitting out protocol lines.
+async fn pump(stream: impl AsyncRead + Unpin, mark: String, tx: mpsc::UnboundedSender<Line>) {
+    let mut reader = BufReader::new(stream);
+    let mut buffer = Vec::new();
+    loop {
+        buffer.clear();
+        match reader.read_until(b'\n', &mut buffer).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let text = String::from_utf8_lossy(&buffer);
+        let text = text.strip_suffix('\n').unwrap_or(&text);
+        let (log, protocol) = match text.find(&mark) {
+            Some(at) => (&text[..at], Some(&text[at + mark.len()..])),
+            None => (text, None),
+        };
+        if (!log.is_empty() || protocol.is_none()) && tx.send(Line::Log(log.trim_end_matches('\r').to_owned())).is_err()
+        {
+            return;
+        }
+        if let Some(line) = protocol.and_then(parse_protocol)
+            && tx.send(line).is_err()
+        {
+            return;
+        }
+    }
+}
+
+fn parse_protocol(text: &str) -> Option<Line> {
+    let (verb, rest) = text.split_once(' ').unwrap_or((text, ""));
+    let with_id = |rest: &str| rest.split_once(' ').map(|(id, json)| (id.to_owned(), json.to_owned()));
+    match verb {
+        "ready" => Some(Line::Ready),
+        "init-error" => Some(Line::InitError(rest.to_owned())),
+        "end" => Some(Line::End(rest.to_owned())),
+        "result" => with_id(rest).map(|(id, json)| Line::Result(id, json)),
+        "error" => with_id(rest).map(|(id, json)| Line::Error(id, json)),
+        _ => None,
+    }
+}
+
+/// `exit status 1`, `signal: 9 (SIGKILL)`: how Lambda words a runtime's end.
+fn describe_exit(status: Option<ExitStatus>) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match status {
+        Some(s) => match (s.code(), s.signal()) {
+            (Some(code), _) => format!("exit status {code}"),
+            (None, Some(9)) => "signal: killed".to_owned(),
+            (None, Some(signal)) => format!("signal: {signal}"),
+            (None, None) => "exited".to_owned(),
+        },
+        None => "exited".to_owned(),
+    }
+}
+
+/// Peak resident memory of a process, in MB (Linux's `VmHWM`).
+fn peak_memory_mb(pid: Option<u32>) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", pid?)).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb.div_ceil(1024))
+}
+
+impl Worker {
+    /// Starts a worker and waits for its init (at most Lambda's 10 s).
+    pub(crate) async fn start(config: &FunctionConfig, environment: &Environment) -> std::io::Result<Worker> {
+        let nonce = crate::lambda::random_hex(16);
+        let mut command = base_command(config, environment);
+        command.env("SFNLITE_PROTOCOL_NONCE", &nonce).env("SFNLITE_HANDLER", handler_variable(&config.entry));
+        let started = Instant::now();
+        let mut child = command.spawn().map_err(|e| {
+            let program = match config.runtime {
+                Runtime::Python => config.interpreter.as_deref().unwrap_or("python3".as_ref()).display().to_string(),
+                Runtime::Node => config.interpreter.as_deref().unwrap_or("node".as_ref()).display().to_string(),
+                Runtime::Command => "sh".to_owned(),
+            };
+            std::io::Error::new(e.kind(), format!("cannot start {program} for function {}: {e}", config.name))
+        })?;
+        let (tx, lines) = mpsc::unbounded_channel();
+        let stdin = child.stdin.take().expect("stdin is piped");
+        let mark = marker(&nonce);
+        tokio::spawn(pump(child.stdout.take().expect("stdout is piped"), mark.clone(), tx.clone()));
+        tokio::spawn(pump(child.stderr.take().expect("stderr is piped"), mark, tx));
+        let mut worker = Worker { child, stdin, lines, init: None, init_lines: Vec::new(), init_error: None };
+        let deadline = tokio::time::sleep(INIT_TIMEOUT);
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                line = worker.lines.recv() => match line {
+                    Some(Line::Log(text)) => worker.init_lines.push(text),
+                    Some(Line::Ready) => break,
+                    Some(Line::InitError(json)) => { worker.init_error = Some(json); break; }
+                    Some(_) => {}
+                    None => {
+                        let status = worker.child.wait().await.ok();
+                        worker.init_error = Some(exit_error("init", &describe_exit(status)));
+                        break;
+                    }
+                },
+                () = &mut deadline => {
+                    let _ = worker.child.start_kill();
+                    worker.init_error = Some(exit_error("init", "init timed out after 10.00 seconds"));
+                    break;
+                }
+            }
+        }
+        worker.init = Some(started.elapsed());
+        Ok(worker)
+    }
+
+    /// True when the worker can take another invocation.
+    pub(crate) fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// One invocation. A worker that timed out or exited must not be reused.
+    pub(crate) async fn invoke(&mut self, id: &str, request: &str, timeout: Duration) -> (Reply, Printed) {
+        let started = Instant::now();
+        let mut printed = Printed { lines: std::mem::take(&mut self.init_lines), ..Printed::default() };
+        if let Some(error) = &self.init_error {
+            let error = with_request_id(error, id);
+            printed.duration = started.elapsed();
+            return (Reply::Error(error), printed);
+        }
+        let mut line = String::with_capacity(request.len() + 1);
+        line.push_str(request);
+        line.push('\n');
+        if self.stdin.write_all(line.as_bytes()).await.is_err() || self.stdin.flush().await.is_err() {
+            let status = self.child.wait().await.ok();
+            return (Reply::Exited(describe_exit(status)), printed);
+        }
+        let reply = match tokio::time::timeout(timeout, self.collect(id, &mut printed.lines)).await {
+            Ok(Some(reply)) => reply,
+            Ok(None) => {
+                let status = self.child.wait().await.ok();
+                Reply::Exited(describe_exit(status))
+            }
+            Err(_) => {
+                let _ = self.child.kill().await;
+                // What it printed before it was stopped is still in the pipes.
+                while let Ok(Some(Line::Log(text))) =
+                    tokio::time::timeout(Duration::from_millis(50), self.lines.recv()).await
+                {
+                    printed.lines.push(text);
+                }
+                Reply::TimedOut
+            }
+        };
+        printed.duration = started.elapsed();
+        printed.max_memory_mb = peak_memory_mb(self.child.id());
+        (reply, printed)
+    }
+
+    /// Reads lines until request `id` has both answered and ended its stderr; `None` when
+    /// the process went away first.
+    async fn collect(&mut self, id: &str, lines: &mut Vec<String>) -> Option<Reply> {
+        let (mut reply, mut ended) = (None, false);
+        while reply.is_none() || !ended {
+            match self.lines.recv().await? {
+                Line::Log(text) => lines.push(text),
+                Line::End(end) if end == id => ended = true,
+                Line::Result(rid, json) if rid == id => reply = Some(Reply::Result(json)),
+                Line::Error(rid, json) if rid == id => reply = Some(Reply::Error(json)),
+                _ => {}
+            }
+        }
+        reply
+    }
+}
+
+/// The error object of a runtime that ended (`Runtime.ExitError`).
+pub(crate) fn exit_error(id: &str, how: &str) -> String {
+    serde_json::json!({
+        "errorType": "Runtime.ExitError",
+        "errorMessage": format!("RequestId: {id} Error: Runtime exited with error: {how}"),
+    })
+    .to_string()
+}
+
+/// An init error object with this request's id (Python's errors carry `requestId`).
+fn with_request_id(error: &str, id: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(error) {
+        Ok(serde_json::Value::Object(mut object)) => {
+            if object.contains_key("requestId") {
+                object.insert("requestId".into(), id.into());
+            }
+            if let Some(serde_json::Value::String(message)) = object.get_mut("errorMessage") {
+                *message = message.replace("RequestId: init ", &format!("RequestId: {id} "));
+            }
+            serde_json::Value::Object(object).to_string()
+        }
+        _ => error.to_owned(),
+    }
+}
+
+/// A `cmd:` invocation: the program gets the event on stdin and answers on stdout; what
+/// it writes on stderr is its log.
+pub(crate) async fn run_command(
+    config: &FunctionConfig,
+    environment: &Environment,
+    event: &str,
+    timeout: Duration,
+) -> (Reply, Printed) {
+    let started = Instant::now();
+    let mut printed = Printed::default();
+    let mut child = match base_command(config, environment).spawn() {
+        Ok(child) => child,
+        Err(e) => return (Reply::Exited(format!("cannot start sh: {e}")), printed),
+    };
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    let event = event.to_owned();
+    let feed = tokio::spawn(async move {
+        let _ = stdin.write_all(event.as_bytes()).await;
+        let _ = stdin.shutdown().await;
+    });
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let output = async {
+        use tokio::io::AsyncReadExt;
+        let mut out = Vec::new();
+        // One byte over the limit is enough to know it is over.
+        let mut limited = stdout.take(MAX_RESPONSE_BYTES as u64 + 1);
+        let read = limited.read_to_end(&mut out);
+        let mut logs = Vec::new();
+        let mut errors = BufReader::new(stderr).lines();
+        let logs_done = async {
+            while let Ok(Some(line)) = errors.next_line().await {
+                logs.push(line);
+            }
+        };
+        let (read, ()) = tokio::join!(read, logs_done);
+        let status = child.wait().await.ok();
+        (read.map(|_| out), logs, status)
+    };
+    let reply = match tokio::time::timeout(timeout, output).await {
+        Ok((Ok(out), logs, status)) => {
+            printed.lines = logs;
+            match status {
+                Some(s) if s.success() => Reply::Result(String::from_utf8_lossy(&out).into_owned()),
+                other => Reply::Exited(describe_exit(other)),
+            }
+        }
+        Ok((Err(e), logs, _)) => {
+            printed.lines = logs;
+            Reply::Exited(format!("cannot read its output: {e}"))
+        }
+        Err(_) => Reply::TimedOut,
+    };
+    feed.abort();
+    printed.duration = started.elapsed();
+    (reply, printed)
+}
