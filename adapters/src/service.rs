@@ -20,11 +20,26 @@ pub fn handle() -> &'static Handle {
             tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).max(2))
                 .thread_name("sfnlite-service")
+                .on_thread_start(ignore_broken_pipes)
                 .enable_all()
                 .build()
                 .expect("the service runtime starts")
         })
         .handle()
+}
+
+/// The command line ends on SIGPIPE when its own output is closed (`sfnlite … | head`),
+/// but a handler process that exits before reading its input must not end sfnlite: the
+/// service threads, which do all the writing to handlers, block SIGPIPE, so such a write
+/// fails with EPIPE instead.
+fn ignore_broken_pipes() {
+    // SAFETY: changes only this thread's signal mask, with a mask built on the stack.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGPIPE);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
 }
 
 /// Runs `work` on the service runtime and waits for it without moving virtual time.

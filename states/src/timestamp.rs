@@ -158,4 +158,3 @@ mod tests {
         assert_eq!(format_millis(-1), "1969-12-31T23:59:59.999Z");
     }
 }
-

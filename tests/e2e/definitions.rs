@@ -67,7 +67,6 @@ fn elapsed_millis(report: &Value) -> i64 {
 fn athena_example_fails_when_the_query_fails() {
     let out = sfnlite()
         .args(["run", "definitions/athena.asl.json", "--input-file", "definitions/athena.input.json"])
-        .args(["--sub", "ProcessResultsFunctionArn=arn:aws:lambda:us-east-1:123456789012:function:p"])
         .args(["--mock-config", "definitions/athena.mock.json", "--test-case", "QueryFails", "--format", "json"])
         .output()
         .unwrap();

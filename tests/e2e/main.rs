@@ -8,6 +8,7 @@
 //! - `cli_contracts`: exit codes and messages on bad input and failures;
 //! - `conformance`: the AWS-recorded corpus in `../shared/conformance`;
 //! - `durability`: crash at every event boundary, SIGKILL, busy store, resume;
+//! - `lambda`: Lambda tasks on local handlers (Python, Node.js, `cmd:`), errors, logs;
 //! - `lifecycle`: `stop` and `redrive`;
 //! - `services`: `s3`, `athena query` and `config`;
 //! - `serve`: `sfnlite serve` with boto3, the AWS CLI and the API conformance corpus.
@@ -18,6 +19,7 @@ mod cli_contracts;
 mod conformance;
 mod definitions;
 mod durability;
+mod lambda;
 mod lifecycle;
 mod readme;
 mod serve;

@@ -32,8 +32,6 @@ fn readme_first_command_runs_the_athena_example() {
     let out =
         sfnlite().env("SFNLITE_DATA_DIR", data.path()).arg("--store").arg(store.path()).args(args).output().unwrap();
     assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
-    let output: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(output, serde_json::json!({"ExecutedVersion": "$LATEST", "Payload": null, "StatusCode": 200}));
     // The Athena steps ran on the embedded Athena: its result file holds the first 10 log lines.
     let results: Vec<PathBuf> = std::fs::read_dir(data.path().join("sfnlite-athena-results"))
         .unwrap()
@@ -44,6 +42,19 @@ fn readme_first_command_runs_the_athena_example() {
     let csv = std::fs::read_to_string(&results[0]).unwrap();
     assert_eq!(csv.lines().count(), 11, "a header and LIMIT 10 rows");
     assert!(csv.starts_with("\"date\",\"time\",\"location\",\"bytes\""), "{csv}");
+    // The processing Lambda ran for real: its Python handler read that file from the
+    // local S3 with boto3 and summarised it, and its answer is in Lambda's envelope.
+    let output: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(output["StatusCode"], 200);
+    assert_eq!(output["ExecutedVersion"], "$LATEST");
+    assert_eq!(output["SdkHttpMetadata"]["HttpStatusCode"], 200);
+    let payload = &output["Payload"];
+    let file = results[0].file_name().unwrap().to_string_lossy();
+    assert_eq!(payload["resultLocation"], format!("s3://sfnlite-athena-results/{file}"));
+    assert_eq!(payload["rowCount"], 10);
+    assert_eq!(payload["bytes"], csv.len());
+    assert_eq!(payload["columns"][0], "date");
+    assert_eq!(payload["rows"][0]["date"], csv.lines().nth(1).unwrap().split(',').next().unwrap().trim_matches('"'));
     let history =
         sfnlite().arg("--store").arg(store.path()).args(["executions", "list", "--format", "json"]).output().unwrap();
     assert!(String::from_utf8_lossy(&history.stdout).contains("SUCCEEDED"));

@@ -124,6 +124,8 @@ pub struct LocalLambda {
     functions: HashMap<String, Arc<Function>>,
     region: String,
     endpoints: Arc<dyn Endpoints>,
+    /// `Event` invocations still running.
+    queued: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 impl LocalLambda {
@@ -137,7 +139,29 @@ impl LocalLambda {
                 (function.config.name.clone(), Arc::new(function))
             })
             .collect();
-        LocalLambda { functions, region: region.to_owned(), endpoints }
+        LocalLambda { functions, region: region.to_owned(), endpoints, queued: Mutex::new(Vec::new()) }
+    }
+
+    /// Queues an `Event` invocation (it runs on the service runtime); `done` gets its outcome.
+    pub fn queue(self: &Arc<Self>, call: Call, done: impl FnOnce(Invocation) + Send + 'static) {
+        let lambda = self.clone();
+        let handle = crate::service::handle().spawn(async move {
+            if let Some(invocation) = lambda.invoke(&call).await {
+                done(invocation);
+            }
+        });
+        let mut queued = self.queued.lock().unwrap_or_else(|e| e.into_inner());
+        queued.retain(|h| !h.is_finished());
+        queued.push(handle);
+    }
+
+    /// Waits for the queued `Event` invocations to end (a process that exits would cut
+    /// them short; on AWS they run on their own). Call outside any runtime.
+    pub fn wait_for_queued(&self) {
+        let queued = std::mem::take(&mut *self.queued.lock().unwrap_or_else(|e| e.into_inner()));
+        for handle in queued {
+            let _ = crate::service::handle().block_on(handle);
+        }
     }
 
     /// True when a handler is mapped to `name`.

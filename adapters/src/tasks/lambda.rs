@@ -139,12 +139,8 @@ impl LambdaTasks {
             return Err(not_found(&unqualified.arn(&region), &id));
         }
         if event_invocation {
-            let (lambda, logs, queued) = (self.lambda.clone(), self.logs.clone(), request.clone());
-            crate::service::handle().spawn(async move {
-                if let Some(invocation) = lambda.invoke(&call).await {
-                    keep_log(logs.as_deref(), &queued, &call, &invocation);
-                }
-            });
+            let (logs, queued, logged) = (self.logs.clone(), request.clone(), call.clone());
+            self.lambda.queue(call, move |invocation| keep_log(logs.as_deref(), &queued, &logged, &invocation));
             return Ok(envelope(Value::String(String::new()), 202, None, &id, request.started_millis));
         }
         let lambda = self.lambda.clone();

@@ -85,6 +85,7 @@ pub(crate) fn run(
         engine.run(&machine, request, stop).await
     });
     let (info, outcome) = result.map_err(super::engine_failure)?;
+    services.lambda.wait_for_queued();
     report(&info, &outcome, args.format);
     Ok(exit_code(&outcome))
 }
