@@ -72,6 +72,9 @@ pub(crate) enum Command {
     Describe(DescribeArgs),
     /// Show an execution's history (AWS GetExecutionHistory).
     History(HistoryArgs),
+    /// Answer a `.waitForTaskToken` task (AWS SendTaskSuccess, SendTaskFailure, SendTaskHeartbeat).
+    #[command(subcommand)]
+    Task(TaskCommand),
     /// Show what an execution's Lambda handlers printed, per invocation (like CloudWatch Logs).
     Logs(LogsArgs),
     /// Stop a running execution (AWS StopExecution): it ends ABORTED.
@@ -319,6 +322,34 @@ pub(crate) struct DescribeArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = RunFormat::Text)]
     pub(crate) format: RunFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TaskCommand {
+    /// The task succeeds with OUTPUT as its result.
+    Success {
+        /// The task token (`$$.Task.Token`).
+        token: String,
+        /// The task's result, as JSON.
+        #[arg(long, value_name = "JSON")]
+        output: String,
+    },
+    /// The task fails with this error and cause (both optional, as in AWS).
+    Failure {
+        /// The task token.
+        token: String,
+        /// The error name that Retry and Catch see.
+        #[arg(long)]
+        error: Option<String>,
+        /// The cause.
+        #[arg(long)]
+        cause: Option<String>,
+    },
+    /// The task is still being worked on (restarts its HeartbeatSeconds).
+    Heartbeat {
+        /// The task token.
+        token: String,
+    },
 }
 
 #[derive(Debug, Args)]

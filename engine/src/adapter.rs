@@ -52,6 +52,12 @@ pub trait TaskAdapter: Send + Sync {
     /// history instead of invoking again, so that stateful adapters (mocks that answer
     /// by invocation number) stay in step. Does nothing by default.
     fn replayed(&self, _request: &TaskRequest) {}
+
+    /// True when this adapter's result is a `.waitForTaskToken` task's final answer (a
+    /// mock's `Return`), so the task does not wait for its token. False by default.
+    fn completes_callbacks(&self) -> bool {
+        false
+    }
 }
 
 /// The adapters of an engine, tried in order.

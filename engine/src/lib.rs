@@ -8,6 +8,7 @@
 //! ```
 
 pub mod adapter;
+pub mod callbacks;
 pub mod clock;
 pub mod entropy;
 mod interpreter;
@@ -22,6 +23,7 @@ use sfnlite_states::StateMachine;
 use sfnlite_states::history::{EventDetails, HistoryEvent};
 
 pub use adapter::{Registry, TaskAdapter, TaskRequest};
+pub use callbacks::{Callbacks, Signal, TOKEN_KIND, TokenError};
 pub use clock::{Clock, SystemClock, VirtualClock};
 pub use interpreter::{Divergence, ExecutionInfo, Outcome, RunError, StopRequest, history_json};
 pub use store::{
@@ -107,6 +109,7 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     store: Arc<dyn HistoryStore>,
     region: String,
+    callbacks: Arc<Callbacks>,
 }
 
 /// A redrive whose `ExecutionRedriven` event and RUNNING record are stored
@@ -162,7 +165,23 @@ fn run_error(arn: &str, error: RunError) -> EngineError {
 impl Engine {
     /// An engine with these adapters, clock and store, in region `us-east-1`.
     pub fn new(registry: Registry, clock: Arc<dyn Clock>, store: Arc<dyn HistoryStore>) -> Engine {
-        Engine { registry, clock, store, region: "us-east-1".to_owned() }
+        Engine { registry, clock, store, region: "us-east-1".to_owned(), callbacks: Arc::default() }
+    }
+
+    /// Where answers to task tokens arrive (shared with the API that receives them).
+    pub fn with_callbacks(mut self, callbacks: Arc<Callbacks>) -> Engine {
+        self.callbacks = callbacks;
+        self
+    }
+
+    /// What a run performs its effects with.
+    fn effects(&self) -> interpreter::Effects<'_> {
+        interpreter::Effects {
+            clock: self.clock.as_ref(),
+            registry: &self.registry,
+            store: self.store.as_ref(),
+            callbacks: &self.callbacks,
+        }
     }
 
     /// Sets the region reported in ARNs and task events.
@@ -258,7 +277,7 @@ impl Engine {
         stop: impl Future<Output = StopRequest>,
     ) -> Result<(ExecutionInfo, Outcome), EngineError> {
         let info = self.info(&record);
-        let run = Run::new(info.clone(), self.clock.as_ref(), &self.registry, self.store.as_ref(), record.seed, None);
+        let run = Run::new(info.clone(), self.effects(), record.seed, None);
         let outcome = run.execute(machine, stop).await.map_err(|e| run_error(&info.arn, e))?;
         self.finish(record, &outcome)?;
         Ok((info, outcome))
@@ -324,8 +343,7 @@ impl Engine {
         let PreparedRedrive { record, before, machine, events, .. } = prepared;
         let info = self.info(&record);
         let replay = Replay::for_redrive(events);
-        let run =
-            Run::new(info.clone(), self.clock.as_ref(), &self.registry, self.store.as_ref(), record.seed, Some(replay));
+        let run = Run::new(info.clone(), self.effects(), record.seed, Some(replay));
         let outcome = match run.execute(&machine, stop).await {
             Ok(outcome) => outcome,
             Err(RunError::Diverged(divergence)) => {
@@ -381,8 +399,7 @@ impl Engine {
             return Ok((info, outcome));
         }
         let replay = Replay::for_resume(events);
-        let run =
-            Run::new(info.clone(), self.clock.as_ref(), &self.registry, self.store.as_ref(), record.seed, Some(replay));
+        let run = Run::new(info.clone(), self.effects(), record.seed, Some(replay));
         let outcome = run.execute(&machine, stop).await.map_err(|e| run_error(&info.arn, e))?;
         self.finish(record, &outcome)?;
         Ok((info, outcome))

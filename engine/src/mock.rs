@@ -159,6 +159,10 @@ fn parse_response(entry: &Value, location: &str) -> Result<Response, MockConfigE
 }
 
 impl TaskAdapter for MockAdapter {
+    fn completes_callbacks(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &str {
         "mock"
     }

@@ -12,7 +12,9 @@ use serde_json::Value;
 pub enum ErrorName {
     /// `States.Timeout`: a Task ran longer than `TimeoutSeconds` or missed a heartbeat, or the execution timed out.
     Timeout,
-    /// `States.HeartbeatTimeout`: a Task missed its heartbeat.
+    /// A Task missed its heartbeat. Only `Retry` and `Catch` know it as
+    /// `States.HeartbeatTimeout`; AWS reports it as `States.Timeout` (histories, Catch's
+    /// `Error`), and `States.Timeout` matchers match it too.
     HeartbeatTimeout,
     /// `States.TaskFailed`: a Task failed during execution.
     TaskFailed,
@@ -76,6 +78,7 @@ impl ErrorName {
     pub fn as_str(&self) -> &str {
         match self {
             ErrorName::Custom(name) => name,
+            ErrorName::HeartbeatTimeout => "States.Timeout",
             known => PREDEFINED.iter().find(|(_, it)| it == known).map(|(text, _)| *text).unwrap_or("States.Runtime"),
         }
     }
@@ -119,7 +122,10 @@ impl ErrorMatcher {
         }
         match self {
             ErrorMatcher::All => true,
-            ErrorMatcher::Name(ErrorName::TaskFailed) => !matches!(error, ErrorName::Timeout),
+            ErrorMatcher::Name(ErrorName::TaskFailed) => {
+                !matches!(error, ErrorName::Timeout | ErrorName::HeartbeatTimeout)
+            }
+            ErrorMatcher::Name(ErrorName::Timeout) => matches!(error, ErrorName::Timeout | ErrorName::HeartbeatTimeout),
             ErrorMatcher::Name(name) => name == error,
         }
     }

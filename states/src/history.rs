@@ -92,6 +92,11 @@ pub enum EventDetails {
     TaskStarted {
         resource: TaskResource,
     },
+    /// A `.waitForTaskToken` task's service call returned; the task now waits for its token.
+    TaskSubmitted {
+        resource: TaskResource,
+        output: Payload,
+    },
     TaskSucceeded {
         resource: TaskResource,
         output: Payload,
@@ -169,6 +174,7 @@ impl EventDetails {
             ExecutionRedriven { .. } => "ExecutionRedriven",
             TaskScheduled { .. } => "TaskScheduled",
             TaskStarted { .. } => "TaskStarted",
+            TaskSubmitted { .. } => "TaskSubmitted",
             TaskSucceeded { .. } => "TaskSucceeded",
             TaskFailed { .. } => "TaskFailed",
             TaskTimedOut { .. } => "TaskTimedOut",
@@ -279,6 +285,11 @@ impl EventDetails {
                 ("taskScheduledEventDetails", m)
             }
             TaskStarted { resource } => ("taskStartedEventDetails", res(resource)),
+            TaskSubmitted { resource, output } => {
+                let mut m = res(resource);
+                payload("output", output, &mut m);
+                ("taskSubmittedEventDetails", m)
+            }
             TaskSucceeded { resource, output } => {
                 let mut m = res(resource);
                 payload("output", output, &mut m);

@@ -3,6 +3,7 @@
 //! `cargo test --workspace` builds the binary first; one module per concern:
 //!
 //! - `readme`: README.md's commands, and CI running its test command;
+//! - `callbacks`: `.waitForTaskToken` answered by handlers, `sfnlite task`, heartbeats, resume;
 //! - `definitions`: every shipped example, seeds A and B, virtual time, JSONata;
 //! - `validate`: `sfnlite validate` diagnostics (insta snapshots in `snapshots/`);
 //! - `cli_contracts`: exit codes and messages on bad input and failures;
@@ -15,6 +16,7 @@
 //!
 //! Fixtures live in `data/` and are passed as `tests/e2e/data/…` (tests run from the root).
 
+mod callbacks;
 mod cli_contracts;
 mod conformance;
 mod definitions;

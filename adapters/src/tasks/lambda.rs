@@ -39,7 +39,7 @@ fn form_of(resource: &Resource) -> Option<Form> {
             if i.service == "lambda"
                 && !i.sdk
                 && i.action == "invoke"
-                && i.pattern == IntegrationPattern::RequestResponse =>
+                && matches!(i.pattern, IntegrationPattern::RequestResponse | IntegrationPattern::WaitForTaskToken) =>
         {
             Some(Form::Integration)
         }

@@ -41,8 +41,9 @@ impl Adapters for ApiAdapters {
 }
 
 /// Makes `services.endpoint` start a loopback server over `store` when a handler first
-/// needs one. The server lives as long as the process.
-pub(crate) fn start_on_demand(services: &Services, store: Arc<dyn HistoryStore>) {
+/// needs one (or a task waits for its token); it is advertised in `store_dir`, so that
+/// `sfnlite task …` reaches it. The server lives as long as the process.
+pub(crate) fn start_on_demand(services: &Services, store: Arc<dyn HistoryStore>, store_dir: Option<PathBuf>) {
     let served = services.clone();
     services.endpoint.start_with(Box::new(move || {
         let (tx, rx) = std::sync::mpsc::channel();
@@ -52,8 +53,10 @@ pub(crate) fn start_on_demand(services: &Services, store: Arc<dyn HistoryStore>)
                 let executor = Executor::start().map_err(|e| e.to_string())?;
                 let (athena, s3) = (served.athena.clone(), served.s3.clone());
                 let region = served.lambda.region().to_owned();
+                let callbacks = served.callbacks.clone();
                 let adapters = Arc::new(ApiAdapters { services: served, mock_config: None, logs: store.clone() });
-                let api = Arc::new(Api::new(store, Arc::new(SystemClock), &region, adapters, executor));
+                let api = Api::new(store, Arc::new(SystemClock), &region, adapters, executor);
+                let api = Arc::new(api.with_callbacks(callbacks));
                 let runtime = runtime(false).map_err(|e| e.error.to_string())?;
                 runtime.block_on(async move {
                     let address = SocketAddr::from(([127, 0, 0, 1], 0));
@@ -72,8 +75,13 @@ pub(crate) fn start_on_demand(services: &Services, store: Arc<dyn HistoryStore>)
         if let Err(e) = spawned {
             return Err(format!("cannot start the handlers' endpoint: {e}"));
         }
-        rx.recv()
+        let url = rx
+            .recv()
             .map_err(|_| "the handlers' endpoint ended before it served".to_owned())?
-            .map_err(|e| format!("cannot start the handlers' endpoint: {e}"))
+            .map_err(|e| format!("cannot start the handlers' endpoint: {e}"))?;
+        if let Some(dir) = &store_dir {
+            super::remote::advertise(dir, &url);
+        }
+        Ok(url)
     }));
 }

@@ -4,6 +4,7 @@ mod athena;
 mod inspect;
 mod loopback;
 mod redrive;
+mod remote;
 mod resume;
 mod run;
 mod s3;
@@ -11,6 +12,7 @@ mod serve;
 mod services;
 mod setup;
 mod stop;
+mod task;
 mod validate;
 
 use std::process::ExitCode;
@@ -59,6 +61,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             | Command::Describe(_)
             | Command::History(_)
             | Command::Logs(_)
+            | Command::Task(_)
             | Command::Stop(_)
     );
     let loaded = if needs_settings { Some(config::load(&cli).map_err(Failure::usage)?) } else { None };
@@ -79,6 +82,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Describe(args) => inspect::describe(args, store),
         Command::History(args) => inspect::history(args, store),
         Command::Logs(args) => inspect::logs(args, store),
+        Command::Task(command) => task::task(command, &cli.store),
         Command::Stop(args) => stop::stop(args, &cli.store),
         Command::Redrive(ref args) => {
             let settings = settings()?;

@@ -9,7 +9,7 @@ use sfnlite_engine::{Engine, ExecutionOrigin, StartRequest};
 
 use super::Failure;
 use super::services::Services;
-use super::setup::{check_functions, clock, exit_code, open_store, registry, report, runtime, store_dir};
+use super::setup::{check_functions, clock, exit_code, open_store, registry, report, runtime, serve_tokens, store_dir};
 use super::stop::stop_signal;
 use super::validate::{load, print_diagnostics};
 use crate::args::{ClockKind, MachineType, RunArgs};
@@ -24,6 +24,7 @@ pub(crate) fn run(
     ephemeral: bool,
 ) -> Result<ExitCode, Failure> {
     let stop_dir = (!ephemeral).then(|| store_dir(store));
+    let advertised = stop_dir.clone();
     // The config's defaults for this file: substitutions (flags win), mocks and clock.
     let defaults = settings.definition_defaults(&args.definition.file).cloned().unwrap_or_default();
     let mut definition = args.definition.clone();
@@ -53,8 +54,9 @@ pub(crate) fn run(
     };
     let virtual_clock = args.clock.or(defaults.clock) == Some(ClockKind::Virtual);
     let store = open_store(store, ephemeral)?;
-    let registry = registry(&mocks, services, virtual_clock, &store)?;
+    let registry = registry(&mocks, services, virtual_clock, &store, stop_dir.clone())?;
     check_functions(&text, &registry, services)?;
+    serve_tokens(&text, services);
     let state_machine_name = mocks.state_machine_name.clone().unwrap_or_else(|| {
         let file_name = args.definition.file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
         let stem =
@@ -66,7 +68,8 @@ pub(crate) fn run(
     // two runs with the same seed are two executions.
     let execution_name = args.name.clone().unwrap_or_else(new_uuid);
     let result = runtime(virtual_clock)?.block_on(async {
-        let engine = Engine::new(registry, clock(virtual_clock, None), store);
+        let engine =
+            Engine::new(registry, clock(virtual_clock, None), store).with_callbacks(services.callbacks.clone());
         let arn = engine.execution_arn(&state_machine_name, &execution_name);
         let stop = stop_signal(stop_dir, arn, execution_name.clone());
         let request = StartRequest {
@@ -86,6 +89,9 @@ pub(crate) fn run(
     });
     let (info, outcome) = result.map_err(super::engine_failure)?;
     services.lambda.wait_for_queued();
+    if let Some(dir) = &advertised {
+        super::remote::withdraw(dir);
+    }
     report(&info, &outcome, args.format);
     Ok(exit_code(&outcome))
 }

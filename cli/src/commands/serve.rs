@@ -47,12 +47,15 @@ pub(crate) fn serve(
         }
     };
     init_logging(args.log_format);
+    let advertised = (!ephemeral).then(|| super::setup::store_dir(store));
     let store = open_store(store, ephemeral)?;
     let executor =
         Executor::start().map_err(|e| Failure::internal(anyhow!("cannot start the execution thread: {e}")))?;
     let (athena, s3, endpoint) = (services.athena.clone(), services.s3.clone(), services.endpoint.clone());
+    let callbacks = services.callbacks.clone();
     let adapters = Arc::new(ApiAdapters { services, mock_config, logs: store.clone() });
-    let api = Arc::new(Api::new(store, Arc::new(SystemClock), "us-east-1", adapters, executor));
+    let api =
+        Arc::new(Api::new(store, Arc::new(SystemClock), "us-east-1", adapters, executor).with_callbacks(callbacks));
     let limits = ServerLimits {
         max_object: args.max_object_mib.saturating_mul(1024 * 1024),
         any_host: !args.bind.is_loopback(),
@@ -70,6 +73,9 @@ pub(crate) fn serve(
         let reachable =
             if local.ip().is_unspecified() { SocketAddr::from(([127, 0, 0, 1], local.port())) } else { local };
         endpoint.set(format!("http://{reachable}"));
+        if let Some(dir) = &advertised {
+            super::remote::advertise(dir, &format!("http://{reachable}"));
+        }
         if !local.ip().is_loopback() {
             eprintln!("sfnlite: warning: listening on {local}, reachable from other machines, with no authentication");
         }
@@ -77,7 +83,11 @@ pub(crate) fn serve(
             eprintln!("sfnlite: resuming {resumed} RUNNING execution(s)");
         }
         eprintln!("sfnlite: serving the Step Functions API on http://{local}");
-        server.run(shutdown()).await.map_err(|e| Failure::internal(e.into()))?;
+        let served = server.run(shutdown()).await;
+        if let Some(dir) = &advertised {
+            super::remote::withdraw(dir);
+        }
+        served.map_err(|e| Failure::internal(e.into()))?;
         eprintln!("sfnlite: stopped; RUNNING executions resume when sfnlite serve starts again");
         Ok(ExitCode::SUCCESS)
     })

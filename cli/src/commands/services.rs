@@ -9,7 +9,7 @@ use sfnlite_adapters::athena::{AthenaApi, LocalAthena};
 use sfnlite_adapters::lambda::{LazyEndpoint, LocalLambda};
 use sfnlite_adapters::s3::{LocalS3, ObjectStore};
 use sfnlite_adapters::{AthenaTasks, LambdaTasks, S3Tasks, aws};
-use sfnlite_engine::{HistoryStore, Registry};
+use sfnlite_engine::{Callbacks, HistoryStore, Registry};
 
 use super::Failure;
 use crate::args::Backend;
@@ -23,6 +23,8 @@ pub(crate) struct Services {
     pub(crate) lambda: Arc<LocalLambda>,
     /// Where handlers reach sfnlite's S3, Athena and Step Functions APIs.
     pub(crate) endpoint: Arc<LazyEndpoint>,
+    /// Answers to task tokens, shared by this process's engines and its API server.
+    pub(crate) callbacks: Arc<Callbacks>,
 }
 
 /// Opens the services the settings choose. Locally, the config's `s3.buckets` are made
@@ -35,7 +37,7 @@ pub(crate) fn open(settings: &Settings) -> Result<Services, Failure> {
     match settings.backend.value {
         Backend::Aws => {
             let (athena, s3) = aws::backends(&settings.aws());
-            Ok(Services { athena, s3, lambda, endpoint })
+            Ok(Services { athena, s3, lambda, endpoint, callbacks: Arc::default() })
         }
         Backend::Local => {
             let mounts: HashMap<String, std::path::PathBuf> = settings.mounts.clone().into_iter().collect();
@@ -62,7 +64,7 @@ pub(crate) fn open(settings: &Settings) -> Result<Services, Failure> {
                 })?;
                 athena.apply_ddl(&text, "default").map_err(|e| Failure::usage(anyhow!("{}: {e}", script.display())))?;
             }
-            Ok(Services { athena: Arc::new(athena), s3: Arc::new(s3), lambda, endpoint })
+            Ok(Services { athena: Arc::new(athena), s3: Arc::new(s3), lambda, endpoint, callbacks: Arc::default() })
         }
     }
 }

@@ -114,6 +114,7 @@ pub(crate) fn registry(
     services: &Services,
     virtual_clock: bool,
     store: &Arc<dyn HistoryStore>,
+    store_dir: Option<PathBuf>,
 ) -> Result<Registry, Failure> {
     let mut registry = Registry::new();
     if let (Some(path), Some(test_case)) = (&mocks.mock_config, &mocks.test_case) {
@@ -124,7 +125,7 @@ pub(crate) fn registry(
         registry.register(Arc::new(mock));
     }
     super::services::register(&mut registry, services, virtual_clock, Some(store.clone()));
-    super::loopback::start_on_demand(services, store.clone());
+    super::loopback::start_on_demand(services, store.clone(), store_dir);
     Ok(registry)
 }
 
@@ -148,6 +149,16 @@ pub(crate) fn check_functions(definition: &str, registry: &Registry, services: &
         )));
     }
     Ok(())
+}
+
+/// Starts the API server at once when the definition has tasks that wait for a token, so
+/// that `sfnlite task …` and other programs can answer them while the execution runs.
+pub(crate) fn serve_tokens(definition: &str, services: &Services) {
+    if definition.contains(".waitForTaskToken")
+        && let Err(e) = sfnlite_adapters::lambda::Endpoints::url(services.endpoint.as_ref())
+    {
+        eprintln!("sfnlite: warning: task tokens can be answered only from this process: {e}");
+    }
 }
 
 /// A current-thread runtime; paused time for the virtual clock.
@@ -249,15 +260,23 @@ pub(crate) fn continue_execution(
         mocks.mock_config = Some(config.clone());
         mocks.test_case = Some(test_case.clone());
     }
-    let registry = registry(&mocks, services, record.virtual_clock, store)?;
+    let stop_dir_for_withdraw = stop_dir.clone();
+    let registry = registry(&mocks, services, record.virtual_clock, store, stop_dir.clone())?;
+    let definition = store.state_machine(&record.definition_hash).ok().flatten().map(|m| m.definition);
+    serve_tokens(definition.as_deref().unwrap_or_default(), services);
     let result = runtime(record.virtual_clock)?.block_on(async {
-        let engine = sfnlite_engine::Engine::new(registry, clock(record.virtual_clock, last_time), store.clone());
+        let engine = sfnlite_engine::Engine::new(registry, clock(record.virtual_clock, last_time), store.clone())
+            .with_callbacks(services.callbacks.clone());
         let stop = super::stop::stop_signal(stop_dir, record.arn.clone(), record.name.clone());
         match how {
             Continue::Resume => engine.resume(&record.arn, stop).await,
             Continue::Redrive => engine.redrive(&record.arn, stop).await,
         }
     });
+    services.lambda.wait_for_queued();
+    if let Some(dir) = &stop_dir_for_withdraw {
+        super::remote::withdraw(dir);
+    }
     let (info, outcome) = result.map_err(super::engine_failure)?;
     let verb = match how {
         Continue::Resume => "resumed",

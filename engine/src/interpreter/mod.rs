@@ -41,6 +41,7 @@ pub use self::replay::Divergence;
 use self::replay::Lookup;
 pub(crate) use self::replay::Replay;
 use crate::adapter::Registry;
+use crate::callbacks::Callbacks;
 use crate::clock::Clock;
 use crate::store::{ExecutionStatus, HistoryStore};
 
@@ -105,8 +106,21 @@ impl Entropy for SharedEntropy {
 }
 
 /// One running execution.
+/// What a run performs its effects with.
+#[derive(Clone, Copy)]
+pub(crate) struct Effects<'a> {
+    pub(crate) clock: &'a dyn Clock,
+    pub(crate) registry: &'a Registry,
+    pub(crate) store: &'a dyn HistoryStore,
+    pub(crate) callbacks: &'a Callbacks,
+}
+
 pub(crate) struct Run<'a> {
     info: ExecutionInfo,
+    /// The execution's seed (task tokens are derived from it).
+    seed: u64,
+    store: &'a dyn HistoryStore,
+    callbacks: &'a Callbacks,
     start_millis: i64,
     /// When this attempt began (the start, or the last redrive): TimeoutSeconds counts from here.
     attempt_start: i64,
@@ -147,19 +161,16 @@ enum Ended {
 const FLUSH_EVERY: usize = 10_000;
 
 impl<'a> Run<'a> {
-    pub(crate) fn new(
-        info: ExecutionInfo,
-        clock: &'a dyn Clock,
-        registry: &'a Registry,
-        store: &'a dyn HistoryStore,
-        seed: u64,
-        replay: Option<Replay>,
-    ) -> Run<'a> {
+    pub(crate) fn new(info: ExecutionInfo, effects: Effects<'a>, seed: u64, replay: Option<Replay>) -> Run<'a> {
+        let Effects { clock, registry, store, callbacks } = effects;
         let start_millis =
             replay.as_ref().and_then(|r| r.events().first()).map_or_else(|| clock.now_millis(), |e| e.timestamp);
         let attempt_start = replay.as_ref().and_then(Replay::attempt_start).unwrap_or(start_millis);
         let journal = Journal::new(store, &info.arn, replay.as_ref().map_or(0, Replay::max_id));
         Run {
+            seed,
+            store,
+            callbacks,
             start_millis,
             attempt_start,
             info,

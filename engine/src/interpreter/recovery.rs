@@ -7,7 +7,10 @@ use sfnlite_states::history::Payload;
 use sfnlite_states::retry::{Recovery, jittered_delay, recover};
 use sfnlite_states::{EvalError, StatesError};
 
+use serde_json::{Value, json};
+
 use super::{Flow, Run, Thread};
+use crate::callbacks::task_token;
 
 /// What a state was entered with: the raw input (for ResultPath), the effective input
 /// (after InputPath), and when and at which event it was entered.
@@ -49,10 +52,21 @@ impl<'a> Run<'a> {
         let mut retry_count = 0;
         loop {
             let variables = thread.variables.clone();
-            let context = self.execution_context().object(entry.state, entry.entered_at, retry_count);
+            let mut context = self.execution_context().object(entry.state, entry.entered_at, retry_count);
+            // A `.waitForTaskToken` task's attempt has a token: `$$.Task.Token`.
+            let token = match body {
+                Body::Task(task) if self.waits_for_token(task, &entry.state.name) => {
+                    let token = task_token(self.seed, &self.info.arn, entry.entered, retry_count);
+                    if let Value::Object(context) = &mut context {
+                        context.insert("Task".into(), json!({ "Token": token }));
+                    }
+                    Some(token)
+                }
+                _ => None,
+            };
             let env = self.env(&context, &variables, entry.entered_at);
             let attempt = match body {
-                Body::Task(task) => self.task_attempt(task, &entry, &env, retry_count, thread).await,
+                Body::Task(task) => self.task_attempt(task, &entry, &env, retry_count, token, thread).await,
                 Body::Parallel(parallel) => self.parallel_attempt(parallel, &entry, &env, thread).await,
                 Body::Map(map) => self.map_attempt(map, &entry, &env, thread).await,
             };

@@ -304,6 +304,15 @@ impl Replay {
         }
     }
 
+    /// The stored `TaskSubmitted` output that follows `event_id` (a callback task's
+    /// service call that already returned).
+    pub(crate) fn submitted(&self, event_id: u64) -> Option<Value> {
+        self.followers.get(&event_id)?.iter().find_map(|&i| match &self.events[i].details {
+            EventDetails::TaskSubmitted { output, .. } => Some(Value::clone(output)),
+            _ => None,
+        })
+    }
+
     /// The stored outcome of the task whose last event was `event_id`, if it finished.
     pub(crate) fn task_outcome(&self, event_id: u64) -> Option<Result<Value, StatesError>> {
         self.followers.get(&event_id)?.iter().find_map(|&i| match &self.events[i].details {

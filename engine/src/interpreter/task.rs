@@ -1,5 +1,7 @@
 //! One attempt of a Task state: its input, its events (`Task*`, or `LambdaFunction*` for a
-//! function ARN), the adapter's call under the task's timeout, and its result.
+//! function ARN), the adapter's call under the task's timeout, and its result. A
+//! `.waitForTaskToken` task then records `TaskSubmitted` and waits for its token's answer
+//! (or its heartbeat or timeout).
 
 use std::sync::Arc;
 
@@ -8,12 +10,22 @@ use sfnlite_states::definition::TaskState;
 use sfnlite_states::eval::fields::{error_text, millis, seconds};
 use sfnlite_states::eval::{Env, Exit, arguments, shape_result};
 use sfnlite_states::history::EventDetails;
-use sfnlite_states::resource::Resource;
+use sfnlite_states::resource::{IntegrationPattern, Resource};
 use sfnlite_states::{ErrorName, EvalError, StatesError};
 
 use super::recovery::Entry;
 use super::{Run, Thread};
 use crate::adapter::TaskRequest;
+use crate::callbacks::Signal;
+
+/// What a `.waitForTaskToken` attempt waits with.
+struct Waiting {
+    token: String,
+    /// The state's `Entered` event.
+    entered: u64,
+    heartbeat: Option<u64>,
+    resource: sfnlite_states::history::TaskResource,
+}
 
 impl<'a> Run<'a> {
     pub(super) async fn task_attempt(
@@ -22,6 +34,7 @@ impl<'a> Run<'a> {
         entry: &Entry<'_>,
         env: &Env<'_>,
         retry_count: u64,
+        token: Option<String>,
         thread: &mut Thread<'_, 'a>,
     ) -> Result<Exit, EvalError> {
         let scope = env.scope(&entry.effective);
@@ -59,7 +72,13 @@ impl<'a> Run<'a> {
             event_id: thread.last,
             started_millis: thread.last_time,
         };
-        let outcome = self.invoke(request, thread.last).await?;
+        let outcome = match token {
+            None => self.invoke(request, thread.last).await?,
+            Some(token) => {
+                let waiting = Waiting { token, entered: entry.entered, heartbeat, resource: resource.clone() };
+                self.callback(request, waiting, thread).await?
+            }
+        };
         match outcome {
             Ok(result) => {
                 let result = Arc::new(result);
@@ -72,7 +91,7 @@ impl<'a> Run<'a> {
             }
             Err(error) => {
                 let (name, cause) = (error_text(&error.error), error.cause.clone());
-                let timed_out = error.error == ErrorName::Timeout;
+                let timed_out = matches!(error.error, ErrorName::Timeout | ErrorName::HeartbeatTimeout);
                 thread.emit(match (lambda, timed_out) {
                     (true, true) => EventDetails::LambdaFunctionTimedOut { error: name, cause },
                     (true, false) => EventDetails::LambdaFunctionFailed { error: name, cause },
@@ -80,6 +99,91 @@ impl<'a> Run<'a> {
                     (false, false) => EventDetails::TaskFailed { resource, error: name, cause },
                 });
                 Err(EvalError::Raised(error))
+            }
+        }
+    }
+
+    /// True when `task` waits for a token: a `.waitForTaskToken` resource whose adapter
+    /// does not answer it itself (a mock's answer is the task's result).
+    pub(super) fn waits_for_token(&self, task: &TaskState, state_name: &str) -> bool {
+        let callback = task.resource.integration().is_some_and(|i| i.pattern == IntegrationPattern::WaitForTaskToken);
+        callback && self.registry.find(state_name, &task.resource).is_none_or(|a| !a.completes_callbacks())
+    }
+
+    /// A `.waitForTaskToken` task: opens its token, makes the service call (unless the
+    /// replayed history shows it made), records `TaskSubmitted`, then waits for the answer
+    /// under the task's heartbeat and timeout.
+    async fn callback(
+        &self,
+        request: TaskRequest,
+        waiting: Waiting,
+        thread: &mut Thread<'_, 'a>,
+    ) -> Result<Result<Value, StatesError>, EvalError> {
+        let replay = self.replay.as_ref();
+        if let Some(outcome) = replay.and_then(|r| r.task_outcome(thread.last)) {
+            return Ok(outcome);
+        }
+        let store_failed = |e: crate::store::StoreError| {
+            self.journal.close(crate::interpreter::RunError::Store(e));
+            EvalError::Runtime("the execution stops: the store failed".to_owned())
+        };
+        let (token, deadline) = (waiting.token.as_str(), request.deadline_millis);
+        self.callbacks
+            .open(self.store, token, &self.info.arn, &request.state_name, waiting.entered)
+            .map_err(store_failed)?;
+        let submitted = match replay.and_then(|r| r.submitted(thread.last)) {
+            Some(output) => output,
+            None => match self.invoke(request, thread.last).await? {
+                Ok(output) => output,
+                Err(error) => {
+                    self.callbacks.close(self.store, token, true).map_err(store_failed)?;
+                    return Ok(Err(error));
+                }
+            },
+        };
+        thread.emit(EventDetails::TaskSubmitted { resource: waiting.resource, output: Arc::new(submitted) });
+        if let Some(outcome) = replay.and_then(|r| r.task_outcome(thread.last)) {
+            return Ok(outcome);
+        }
+        self.flush()?;
+        let answers = self.callbacks.listen(self.store, token).map_err(store_failed)?;
+        let wait = self.answer(answers, waiting.heartbeat);
+        let outcome = match deadline {
+            Some(deadline) => tokio::select! {
+                outcome = wait => outcome,
+                () = self.clock.sleep_until(deadline) => Err(StatesError { error: ErrorName::Timeout, cause: None }),
+            },
+            None => wait.await,
+        };
+        self.callbacks.close(self.store, token, true).map_err(store_failed)?;
+        Ok(outcome)
+    }
+
+    /// The first answer to a token; a heartbeat restarts the heartbeat's clock.
+    async fn answer(
+        &self,
+        mut answers: tokio::sync::mpsc::UnboundedReceiver<Signal>,
+        heartbeat: Option<u64>,
+    ) -> Result<Value, StatesError> {
+        loop {
+            let beat = heartbeat.map(|h| self.clock.now_millis().saturating_add(millis(h)));
+            let signal = match beat {
+                Some(until) => tokio::select! {
+                    signal = answers.recv() => signal,
+                    () = self.clock.sleep_until(until) => {
+                        return Err(StatesError { error: ErrorName::HeartbeatTimeout, cause: None });
+                    }
+                },
+                None => answers.recv().await,
+            };
+            match signal {
+                Some(Signal::Success(output)) => return Ok(output),
+                Some(Signal::Failure { error, cause }) => {
+                    return Err(StatesError { error: ErrorName::parse(error.as_deref().unwrap_or_default()), cause });
+                }
+                Some(Signal::Heartbeat) => continue,
+                // Nobody can answer any more (the process is ending): wait for the deadline.
+                None => std::future::pending::<()>().await,
             }
         }
     }

@@ -3,6 +3,7 @@
 
 mod activities;
 pub mod arn;
+mod callbacks;
 pub mod error;
 mod executions;
 mod machines;
@@ -15,7 +16,7 @@ mod versions;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
-use sfnlite_engine::{Clock, Engine, HistoryStore, Registry};
+use sfnlite_engine::{Callbacks, Clock, Engine, HistoryStore, Registry};
 
 use self::error::ApiError;
 use self::request::Request;
@@ -37,6 +38,8 @@ pub struct Api {
     pub(crate) executor: Executor,
     /// Serializes changes to the API's documents (read-modify-write).
     pub(crate) changes: Mutex<()>,
+    /// Where SendTask* answers go (shared with the engines, and with `run`'s own engine).
+    pub(crate) callbacks: Arc<Callbacks>,
 }
 
 /// Epoch milliseconds as the API's timestamps: epoch seconds, with milliseconds.
@@ -53,13 +56,29 @@ impl Api {
         adapters: Arc<dyn Adapters>,
         executor: Executor,
     ) -> Api {
-        Api { store, clock, region: region.to_owned(), adapters, executor, changes: Mutex::new(()) }
+        Api {
+            store,
+            clock,
+            region: region.to_owned(),
+            adapters,
+            executor,
+            changes: Mutex::new(()),
+            callbacks: Arc::default(),
+        }
+    }
+
+    /// Shares the task tokens' answers with other engines of this process.
+    pub fn with_callbacks(mut self, callbacks: Arc<Callbacks>) -> Api {
+        self.callbacks = callbacks;
+        self
     }
 
     /// An engine for an execution of `machine`, with its adapters.
     pub(crate) fn engine(&self, machine: &str, test_case: Option<&str>) -> Result<Engine, ApiError> {
         let registry = self.adapters.registry(machine, test_case).map_err(ApiError::validation)?;
-        Ok(Engine::new(registry, self.clock.clone(), self.store.clone()).with_region(&self.region))
+        Ok(Engine::new(registry, self.clock.clone(), self.store.clone())
+            .with_region(&self.region)
+            .with_callbacks(self.callbacks.clone()))
     }
 
     /// An engine for an EXPRESS execution: its history is kept in a store of its own, as
@@ -67,7 +86,9 @@ impl Api {
     pub(crate) fn express_engine(&self, machine: &str, test_case: Option<&str>) -> Result<Engine, ApiError> {
         let registry = self.adapters.registry(machine, test_case).map_err(ApiError::validation)?;
         let store = Arc::new(sfnlite_engine::MemoryStore::new());
-        Ok(Engine::new(registry, self.clock.clone(), store).with_region(&self.region))
+        Ok(Engine::new(registry, self.clock.clone(), store)
+            .with_region(&self.region)
+            .with_callbacks(self.callbacks.clone()))
     }
 
     /// `arn:aws:states:<region>:<account>:<kind>:<name>`.
@@ -115,6 +136,9 @@ impl Api {
             "ListActivities" => self.list_activities(&request),
             "DeleteActivity" => self.delete_activity(&request),
             "GetActivityTask" => self.get_activity_task(&request),
+            "SendTaskSuccess" => self.send_task_success(&request),
+            "SendTaskFailure" => self.send_task_failure(&request),
+            "SendTaskHeartbeat" => self.send_task_heartbeat(&request),
             "TagResource" => self.tag_resource(&request),
             "UntagResource" => self.untag_resource(&request),
             "ListTagsForResource" => self.list_tags(&request),

@@ -81,3 +81,20 @@ def store_and_query(event, context):
         answers.append(state)
     rows = athena.get_query_results(QueryExecutionId=query)["ResultSet"]["Rows"]
     return {"states": answers, "rows": [[c.get("VarCharValue") for c in r["Data"]] for r in rows]}
+
+
+def answer_token(event, context):
+    """Answers its own task token through sfnlite's Step Functions endpoint, as a worker would."""
+    sfn = boto3.client("stepfunctions")
+    if event.get("fail"):
+        sfn.send_task_failure(taskToken=event["token"], error="Rejected", cause="by the handler")
+    else:
+        sfn.send_task_success(taskToken=event["token"], output=json.dumps({"approved": event["order"]}))
+    return {"sent": True}
+
+
+def hand_out_token(event, context):
+    """Leaves the token where a test (a person, another system) picks it up later."""
+    with open(event["path"], "w") as f:
+        f.write(event["token"])
+    return {"handedOut": True}

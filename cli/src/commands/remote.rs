@@ -1,0 +1,70 @@
+//! Reaching the process that holds a store: it advertises its API server in
+//! `<store>/endpoint` (`serve` when it listens; `run` when its loopback server starts), and
+//! commands that find the store busy send their request there instead, as the AWS CLI
+//! would (awsJson1_0 over HTTP/1.1 on loopback).
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, anyhow};
+use serde_json::Value;
+
+fn endpoint_file(store: &Path) -> PathBuf {
+    store.join("endpoint")
+}
+
+/// Advertises `url` as the API of the process holding `store`.
+pub(crate) fn advertise(store: &Path, url: &str) {
+    let _ = std::fs::write(endpoint_file(store), format!("{url}\n{}\n", std::process::id()));
+}
+
+/// Stops advertising (at the end of the process that holds the store).
+pub(crate) fn withdraw(store: &Path) {
+    let path = endpoint_file(store);
+    let mine =
+        std::fs::read_to_string(&path).ok().is_some_and(|t| t.lines().nth(1) == Some(&std::process::id().to_string()));
+    if mine {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// The API of the process holding `store`, if it advertises one.
+pub(crate) fn endpoint(store: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(endpoint_file(store)).ok()?;
+    text.lines().next().filter(|l| l.starts_with("http://")).map(str::to_owned)
+}
+
+/// An error the API answered with (`__type`, `message`).
+#[derive(Debug)]
+pub(crate) struct ApiRefusal {
+    pub(crate) name: String,
+    pub(crate) message: String,
+}
+
+/// Calls `AWSStepFunctions.<operation>` at `url`: the answer, or the API's refusal.
+pub(crate) fn call(url: &str, operation: &str, body: &Value) -> anyhow::Result<Result<Value, ApiRefusal>> {
+    let address = url.strip_prefix("http://").unwrap_or(url).trim_end_matches('/');
+    let mut stream = TcpStream::connect(address).with_context(|| format!("cannot reach {url}"))?;
+    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+    let body = body.to_string();
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/x-amz-json-1.0\r\n\
+         X-Amz-Target: AWSStepFunctions.{operation}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes())?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response)?;
+    let text = String::from_utf8_lossy(&response);
+    let (head, payload) = text.split_once("\r\n\r\n").ok_or_else(|| anyhow!("{url} answered no HTTP response"))?;
+    let status: u16 = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let value: Value = serde_json::from_str(payload).with_context(|| format!("{url} answered {payload:?}"))?;
+    if status == 200 {
+        Ok(Ok(value))
+    } else {
+        let field = |k: &str| value[k].as_str().unwrap_or_default().to_owned();
+        Ok(Err(ApiRefusal { name: field("__type"), message: field("message") }))
+    }
+}

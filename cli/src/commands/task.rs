@@ -1,0 +1,69 @@
+//! `sfnlite task success|failure|heartbeat TOKEN`: answers a `.waitForTaskToken` task.
+//!
+//! While a process holds the store (a `run` waiting on the token, or `serve`), the answer
+//! goes to its API (SendTaskSuccess, …); otherwise it is recorded in the store, and the
+//! execution takes it when `sfnlite resume` carries it on.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::anyhow;
+use serde_json::{Value, json};
+use sfnlite_engine::{Callbacks, Signal, SledStore, StoreError, TokenError};
+
+use super::Failure;
+use super::remote;
+use super::setup::{store_dir, store_failure};
+use crate::args::TaskCommand;
+use crate::input::parse_json;
+
+pub(crate) fn task(command: TaskCommand, store: &Option<std::path::PathBuf>) -> Result<ExitCode, Failure> {
+    let (operation, token, signal) = match command {
+        TaskCommand::Success { token, output } => {
+            let value = parse_json(&output, "--output").map_err(Failure::usage)?;
+            (("SendTaskSuccess", json!({"taskToken": token, "output": output})), token, Signal::Success(value))
+        }
+        TaskCommand::Failure { token, error, cause } => {
+            let mut body = json!({"taskToken": token});
+            if let Some(e) = &error {
+                body["error"] = json!(e);
+            }
+            if let Some(c) = &cause {
+                body["cause"] = json!(c);
+            }
+            (("SendTaskFailure", body), token, Signal::Failure { error, cause })
+        }
+        TaskCommand::Heartbeat { token } => {
+            (("SendTaskHeartbeat", json!({"taskToken": token})), token, Signal::Heartbeat)
+        }
+    };
+    let dir = store_dir(store);
+    match SledStore::open(&dir, Duration::ZERO) {
+        Ok(opened) => match Callbacks::new().answer(&opened, &token, signal) {
+            Ok(()) => {
+                eprintln!("sfnlite: recorded; no process runs the execution now: `sfnlite resume` carries it on");
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(TokenError::Store(e)) => Err(store_failure(e)),
+            Err(refused) => Err(refusal(&refused.to_string())),
+        },
+        Err(StoreError::InUse { pid, .. }) => {
+            let Some(url) = remote::endpoint(&dir) else {
+                return Err(Failure::usage(anyhow!(
+                    "the store is held by process {pid}, which serves no API to answer tokens through"
+                )));
+            };
+            let (operation, body): (&str, Value) = operation;
+            match remote::call(&url, operation, &body).map_err(Failure::internal)? {
+                Ok(_) => Ok(ExitCode::SUCCESS),
+                Err(refusal_) => Err(refusal(&format!("{}: {}", refusal_.name, refusal_.message))),
+            }
+        }
+        Err(e) => Err(store_failure(e)),
+    }
+}
+
+/// An unknown or closed token: exit 1, as for a failed operation.
+fn refusal(message: &str) -> Failure {
+    Failure { error: anyhow!("{message}"), exit_code: 1 }
+}

@@ -1,0 +1,199 @@
+//! Task tokens: a `.waitForTaskToken` task waits until someone answers its token with
+//! SendTaskSuccess, SendTaskFailure or SendTaskHeartbeat.
+//!
+//! A token is derived from the execution's seed, its ARN, the state's `Entered` event and
+//! the attempt, so a resumed execution waits on the same token it handed out, and a retried
+//! attempt gets a new one (as on AWS). Each token is a store document (kind
+//! [`TOKEN_KIND`]) written before the task's service call: who waits on it, whether it is
+//! still open, and an answer that came while nobody listened (during the call itself, or
+//! while no process ran the execution), which the task takes when it starts waiting.
+//! [`Callbacks`] delivers answers to the tasks waiting in this process.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+
+use crate::store::{ExecutionStatus, HistoryStore, StoreError};
+
+/// The store documents of task tokens, by token.
+pub const TOKEN_KIND: &str = "task-tokens";
+
+/// An answer to a token.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Signal {
+    /// SendTaskSuccess: the task's result.
+    Success(Value),
+    /// SendTaskFailure: the task's error and cause (either may be absent).
+    Failure {
+        /// `error`.
+        error: Option<String>,
+        /// `cause`.
+        cause: Option<String>,
+    },
+    /// SendTaskHeartbeat: the task is alive.
+    Heartbeat,
+}
+
+impl Signal {
+    fn to_json(&self) -> Value {
+        match self {
+            Signal::Success(output) => json!({"output": output}),
+            Signal::Failure { error, cause } => json!({"error": error, "cause": cause}),
+            Signal::Heartbeat => Value::Null,
+        }
+    }
+
+    fn from_json(value: &Value) -> Option<Signal> {
+        if let Some(output) = value.get("output") {
+            return Some(Signal::Success(output.clone()));
+        }
+        let text = |k: &str| value.get(k).and_then(Value::as_str).map(str::to_owned);
+        value.is_object().then(|| Signal::Failure { error: text("error"), cause: text("cause") })
+    }
+}
+
+/// Why an answer was refused (the API's `InvalidToken` and `TaskTimedOut`).
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// No task ever had this token.
+    #[error("Invalid token")]
+    Invalid,
+    /// The task ended (answered, timed out, or its execution ended).
+    #[error("The task token has either expired or the task associated with the token has already been closed")]
+    Closed,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The tasks of this process that wait on tokens.
+#[derive(Debug, Default)]
+pub struct Callbacks {
+    waiting: Mutex<HashMap<String, mpsc::UnboundedSender<Signal>>>,
+    /// Serializes answers, so that two answers to one token cannot both be taken.
+    answering: Mutex<()>,
+}
+
+/// The token of attempt `attempt` of the state entered at event `entered`.
+pub fn task_token(seed: u64, execution_arn: &str, entered: u64, attempt: u64) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(seed.to_be_bytes());
+    hasher.update(execution_arn.as_bytes());
+    hasher.update(entered.to_be_bytes());
+    hasher.update(attempt.to_be_bytes());
+    let first = hasher.finalize();
+    let second = Sha256::digest(first);
+    let bytes: Vec<u8> = first.iter().chain(second.iter()).copied().collect();
+    // URL-safe, so that a token can be pasted into a command line or a URL unchanged.
+    let text = sfnlite_states::base64::encode(&bytes).replace('+', "-").replace('/', "_");
+    format!("AQ{}", text.trim_end_matches('='))
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Callbacks {
+    /// Nobody waits yet.
+    pub fn new() -> Callbacks {
+        Callbacks::default()
+    }
+
+    /// Answers a token: records a success or failure (so a task that is not waiting in this
+    /// process finds it when it does), then tells the waiting task, if it is here.
+    pub fn answer(&self, store: &dyn HistoryStore, token: &str, signal: Signal) -> Result<(), TokenError> {
+        let _answering = lock(&self.answering);
+        let Some(mut document) = store.document(TOKEN_KIND, token)? else {
+            return Err(TokenError::Invalid);
+        };
+        let running = document["executionArn"]
+            .as_str()
+            .and_then(|arn| store.execution(arn).ok().flatten())
+            .is_some_and(|e| e.status == ExecutionStatus::Running);
+        if document["status"] != "waiting" || document.get("answer").is_some() || !running {
+            return Err(TokenError::Closed);
+        }
+        if signal != Signal::Heartbeat {
+            document["answer"] = signal.to_json();
+            store.put_document(TOKEN_KIND, token, &document)?;
+        }
+        if let Some(waiter) = lock(&self.waiting).get(token) {
+            let _ = waiter.send(signal);
+        }
+        Ok(())
+    }
+
+    /// Opens a token for the task that will wait on it (before its service call).
+    pub(crate) fn open(
+        &self,
+        store: &dyn HistoryStore,
+        token: &str,
+        execution_arn: &str,
+        state_name: &str,
+        entered: u64,
+    ) -> Result<(), StoreError> {
+        if store.document(TOKEN_KIND, token)?.is_none() {
+            let document = json!({"executionArn": execution_arn, "stateName": state_name,
+                                  "enteredEventId": entered, "status": "waiting"});
+            store.put_document(TOKEN_KIND, token, &document)?;
+        }
+        Ok(())
+    }
+
+    /// Starts listening on a token; the answer recorded before, if any, comes first.
+    pub(crate) fn listen(
+        &self,
+        store: &dyn HistoryStore,
+        token: &str,
+    ) -> Result<mpsc::UnboundedReceiver<Signal>, StoreError> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let _answering = lock(&self.answering);
+        if let Some(answer) =
+            store.document(TOKEN_KIND, token)?.and_then(|d| d.get("answer").and_then(Signal::from_json))
+        {
+            let _ = tx.send(answer);
+        }
+        lock(&self.waiting).insert(token.to_owned(), tx);
+        Ok(rx)
+    }
+
+    /// The task stopped waiting (answered, timed out, or cancelled); its token is closed
+    /// once `closed` (an outcome is recorded).
+    pub(crate) fn close(&self, store: &dyn HistoryStore, token: &str, closed: bool) -> Result<(), StoreError> {
+        lock(&self.waiting).remove(token);
+        if closed && let Some(mut document) = store.document(TOKEN_KIND, token)? {
+            document["status"] = json!("closed");
+            store.put_document(TOKEN_KIND, token, &document)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_stable_per_attempt_and_url_safe() {
+        let a = task_token(7, "arn:x", 3, 0);
+        assert_eq!(a, task_token(7, "arn:x", 3, 0));
+        assert_ne!(a, task_token(7, "arn:x", 3, 1));
+        assert_ne!(a, task_token(8, "arn:x", 3, 0));
+        assert!(a.len() > 80 && a.len() <= 1024, "{}", a.len());
+        assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'), "{a}");
+    }
+
+    #[test]
+    fn signals_round_trip_through_their_documents() {
+        for signal in [
+            Signal::Success(json!({"a": [1]})),
+            Signal::Failure { error: Some("E".into()), cause: None },
+            Signal::Failure { error: None, cause: None },
+        ] {
+            assert_eq!(Signal::from_json(&signal.to_json()), Some(signal));
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! `.waitForTaskToken`: a handler answers its own token through sfnlite's Step Functions
+//! endpoint (boto3), a person answers with `sfnlite task …` from another process while the
+//! run waits, heartbeats and their timeout, AWS's refusals, and a token answered while no
+//! process runs the execution (after `kill -9`), taken up by `resume`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::{sfnlite, temp_file};
+
+fn config(dir: &tempfile::TempDir) -> PathBuf {
+    let handlers = crate::root().join("tests/e2e/data/lambdas/behaviours.py");
+    let text = format!(
+        "[lambda.functions.answer]\nhandler = \"python:{h}:answer_token\"\n\
+         [lambda.functions.handout]\nhandler = \"python:{h}:hand_out_token\"\n",
+        h = handlers.display()
+    );
+    temp_file(dir, "sfnlite.toml", &text)
+}
+
+fn callback(function: &str, payload: Value) -> Value {
+    let mut payload = payload;
+    payload["token.$"] = json!("$$.Task.Token");
+    json!({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+           "Parameters": {"FunctionName": function, "Payload": payload}, "End": true})
+}
+
+fn start(dir: &tempfile::TempDir, config: &Path, definition: &Value, clock: &str) -> Child {
+    let file = temp_file(dir, "machine.asl.json", &definition.to_string());
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("sfnlite"));
+    cmd.current_dir(crate::root())
+        .env("SFNLITE_DATA_DIR", dir.path().join("data"))
+        .arg("--config")
+        .arg(config)
+        .arg("--store")
+        .arg(dir.path().join("store"))
+        .arg("run")
+        .arg(&file)
+        .args(["--clock", clock, "--format", "json", "--name", "exec", "--input", r#"{"order": 42}"#])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd.spawn().unwrap()
+}
+
+fn finish(child: Child) -> Value {
+    let out = child.wait_with_output().unwrap();
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {:?} {}", out.status, String::from_utf8_lossy(&out.stderr)))
+}
+
+/// Waits for the token a `hand_out_token` handler wrote.
+fn token_at(path: &Path) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(token) = std::fs::read_to_string(path)
+            && !token.is_empty()
+        {
+            return token;
+        }
+        assert!(Instant::now() < deadline, "no token was handed out");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn task(store: &Path, args: &[&str]) -> std::process::Output {
+    sfnlite().arg("--store").arg(store).arg("task").args(args).output().unwrap()
+}
+
+#[test]
+fn a_handler_answers_its_own_token_through_the_sfn_endpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(&dir);
+    let mut approve = callback("answer", json!({"order.$": "$.order"}));
+    approve.as_object_mut().unwrap().remove("End");
+    approve["Next"] = json!("Reject");
+    let mut reject = callback("answer", json!({"order": 0, "fail": true}));
+    reject["Catch"] = json!([{"ErrorEquals": ["Rejected"], "ResultPath": "$.rejection", "Next": "Done"}]);
+    reject.as_object_mut().unwrap().remove("End");
+    reject["Next"] = json!("Done");
+    let definition = json!({"StartAt": "Approve", "States": {
+        "Approve": approve, "Reject": reject, "Done": {"Type": "Pass", "End": true}}});
+    let report = finish(start(&dir, &config, &definition, "virtual"));
+    assert_eq!(report["status"], "SUCCEEDED", "{report}");
+    assert_eq!(report["output"]["approved"], 42);
+    assert_eq!(report["output"]["rejection"], json!({"Error": "Rejected", "Cause": "by the handler"}));
+    let history = crate::relative_history(&dir.path().join("store"), "exec");
+    let types: Vec<&str> = history.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(&types[2..7], ["TaskScheduled", "TaskStarted", "TaskSubmitted", "TaskSucceeded", "TaskStateExited"]);
+    // TaskSubmitted holds the service call's response: Lambda's envelope of the handler's return.
+    assert_eq!(history[4]["taskSubmittedEventDetails"]["resourceType"], "lambda");
+    assert_eq!(history[4]["taskSubmittedEventDetails"]["resource"], "invoke.waitForTaskToken");
+    let submitted: Value =
+        serde_json::from_str(history[4]["taskSubmittedEventDetails"]["output"].as_str().unwrap()).unwrap();
+    assert_eq!(submitted["Payload"], json!({"sent": true}));
+    assert_eq!(submitted["StatusCode"], 200);
+}
+
+#[test]
+fn sfnlite_task_answers_a_waiting_run_from_another_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(&dir);
+    let path = dir.path().join("token.txt");
+    let definition = json!({"StartAt": "Sign", "States": {"Sign": callback("handout", json!({"path": path}))}});
+    let run = start(&dir, &config, &definition, "real");
+    let token = token_at(&path);
+    let store = dir.path().join("store");
+    let beat = task(&store, &["heartbeat", &token]);
+    assert!(beat.status.success(), "{}", String::from_utf8_lossy(&beat.stderr));
+    let answered = task(&store, &["success", &token, "--output", r#"{"signed": "by hand"}"#]);
+    assert!(answered.status.success(), "{}", String::from_utf8_lossy(&answered.stderr));
+    let report = finish(run);
+    assert_eq!(report["status"], "SUCCEEDED", "{report}");
+    assert_eq!(report["output"], json!({"signed": "by hand"}));
+    // A closed token and an unknown one are refused with AWS's messages.
+    let again = task(&store, &["success", &token, "--output", "{}"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("has already been closed"));
+    let unknown = task(&store, &["failure", "AQnot-a-token"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("Invalid token"));
+    let bad = task(&store, &["success", &token, "--output", "{not json"]);
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn heartbeats_keep_a_task_alive_and_a_missed_one_times_it_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(&dir);
+    let path = dir.path().join("token.txt");
+    let mut alive = callback("handout", json!({"path": path}));
+    alive["HeartbeatSeconds"] = json!(1);
+    let run = start(&dir, &config, &json!({"StartAt": "Work", "States": {"Work": alive}}), "real");
+    let token = token_at(&path);
+    let store = dir.path().join("store");
+    // 2.5 s of work, a heartbeat every 300 ms: longer than HeartbeatSeconds, never late.
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_millis(2500) {
+        assert!(task(&store, &["heartbeat", &token]).status.success());
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert!(task(&store, &["success", &token, "--output", "\"done\""]).status.success());
+    assert_eq!(finish(run)["output"], "done");
+
+    // Nobody beats: on the virtual clock the heartbeat expires at once. AWS reports
+    // States.Timeout with no cause; a States.HeartbeatTimeout catcher catches it.
+    let dir = tempfile::tempdir().unwrap();
+    let config = self::config(&dir);
+    let mut missed = callback("handout", json!({"path": dir.path().join("t.txt")}));
+    missed["HeartbeatSeconds"] = json!(5);
+    missed["Catch"] = json!([{"ErrorEquals": ["States.HeartbeatTimeout"], "Next": "Late"}]);
+    missed.as_object_mut().unwrap().remove("End");
+    missed["Next"] = json!("Late");
+    let definition = json!({"StartAt": "Work", "States": {"Work": missed, "Late": {"Type": "Pass", "End": true}}});
+    let report = finish(start(&dir, &config, &definition, "virtual"));
+    assert_eq!(report["output"], json!({"Error": "States.Timeout"}), "{report}");
+    let history = crate::relative_history(&dir.path().join("store"), "exec");
+    let timed_out = history.iter().find(|e| e["type"] == "TaskTimedOut").expect("TaskTimedOut");
+    assert_eq!(timed_out["taskTimedOutEventDetails"]["error"], "States.Timeout");
+    assert!(timed_out["taskTimedOutEventDetails"].get("cause").is_none());
+    assert_eq!(timed_out["timestamp"], 5000, "the heartbeat expired 5 s after the wait began");
+}
+
+#[test]
+fn a_token_answered_while_no_process_runs_the_execution_is_taken_by_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(&dir);
+    let path = dir.path().join("token.txt");
+    let definition = json!({"StartAt": "Sign", "States": {"Sign": callback("handout", json!({"path": path}))}});
+    let mut run = start(&dir, &config, &definition, "real");
+    let token = token_at(&path);
+    // The TaskSubmitted event is stored before the wait; give the run a moment to reach it.
+    std::thread::sleep(Duration::from_millis(300));
+    run.kill().unwrap();
+    run.wait().unwrap();
+    let store = dir.path().join("store");
+    let answered = task(&store, &["success", &token, "--output", r#"{"while": "away"}"#]);
+    assert!(answered.status.success(), "{}", String::from_utf8_lossy(&answered.stderr));
+    assert!(String::from_utf8_lossy(&answered.stderr).contains("sfnlite resume"));
+    std::fs::remove_file(&path).unwrap();
+    let resumed = sfnlite()
+        .arg("--config")
+        .arg(&config)
+        .arg("--store")
+        .arg(&store)
+        .args(["resume", "exec", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
+    let report: Value = serde_json::from_slice(&resumed.stdout).unwrap();
+    assert_eq!(report["output"], json!({"while": "away"}));
+    // The handler was not invoked again: its call was recorded (TaskSubmitted) before the kill.
+    assert!(!path.exists(), "the service call ran again");
+    let history = crate::relative_history(&store, "exec");
+    assert_eq!(history.iter().filter(|e| e["type"] == "TaskSubmitted").count(), 1);
+}
