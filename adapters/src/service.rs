@@ -42,6 +42,14 @@ fn ignore_broken_pipes() {
     }
 }
 
+struct CancelOnDrop(tokio::task::AbortHandle);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Runs `work` on the service runtime and waits for it without moving virtual time.
 pub async fn run<F>(work: F) -> F::Output
 where
@@ -49,6 +57,9 @@ where
     F::Output: Send + 'static,
 {
     let task = handle().spawn(work);
+    // Dropping the waiting future (a timeout, a stop, a failed sibling) cancels the work,
+    // so nothing keeps running, or keeps the process from exiting, for a task that ended.
+    let _cancel = CancelOnDrop(task.abort_handle());
     let waited = match Handle::try_current() {
         // Inside a runtime: wait on the blocking pool, which holds the virtual clock still.
         Ok(_) => tokio::task::spawn_blocking(move || handle().block_on(task)).await,

@@ -219,8 +219,15 @@ mod tests {
     fn every_predefined_name_round_trips() {
         for (text, name) in PREDEFINED {
             assert_eq!(ErrorName::parse(text), *name);
-            assert_eq!(name.as_str(), *text);
+            // A missed heartbeat is reported as AWS reports it.
+            let shown = if *name == ErrorName::HeartbeatTimeout { "States.Timeout" } else { *text };
+            assert_eq!(name.as_str(), shown);
         }
+        let heartbeat = ErrorName::HeartbeatTimeout;
+        assert!(ErrorMatcher::parse("States.HeartbeatTimeout").matches(&heartbeat));
+        assert!(ErrorMatcher::parse("States.Timeout").matches(&heartbeat));
+        assert!(!ErrorMatcher::parse("States.TaskFailed").matches(&heartbeat));
+        assert!(!ErrorMatcher::parse("States.HeartbeatTimeout").matches(&ErrorName::Timeout));
         assert_eq!(ErrorName::parse("States.Nope"), ErrorName::Custom("States.Nope".into()));
     }
 

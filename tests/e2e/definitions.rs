@@ -1,5 +1,6 @@
 //! The shipped definitions under `definitions/`: every example validates and runs, the Athena
-//! seeds (A: `athena`, B: `athena-paged`) with their mocks, virtual time, and the JSONata example.
+//! seeds (A: `athena`, B: `athena-paged`, C: `athena-async-callback`) with their handlers or
+//! mocks, virtual time, and the JSONata example.
 
 use serde_json::Value;
 
@@ -14,9 +15,18 @@ fn every_example_validates_and_runs() {
         let Some(name) = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".asl.json")) else {
             continue;
         };
-        let input = dir.join(format!("{name}.input.json"));
+        let mut input = dir.join(format!("{name}.input.json"));
         assert!(input.exists(), "{name}.asl.json needs {name}.input.json");
         sfnlite().args(["validate"]).arg(&path).assert().success();
+        // An example that calls back (seed C) calls a server of this test's.
+        let scratch = tempfile::tempdir().unwrap();
+        let text = std::fs::read_to_string(&input).unwrap();
+        let server = text.contains("CallbackUrl").then(callback_server);
+        if let Some((url, _)) = &server {
+            let mut value: Value = serde_json::from_str(&text).unwrap();
+            value["ApiRequest"]["CallbackUrl"] = Value::String(url.clone());
+            input = temp_file(&scratch, "input.json", &value.to_string());
+        }
         let mut cmd = sfnlite();
         cmd.arg("run").arg(&path).arg("--input-file").arg(&input).args([
             "--clock",
@@ -35,9 +45,110 @@ fn every_example_validates_and_runs() {
         }
         let out = cmd.output().unwrap();
         assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        if let Some((_, called)) = server {
+            assert!(called.join().unwrap().0["Status"]["State"] == "SUCCEEDED", "{name} called back");
+        }
         ran += 1;
     }
     assert!(ran >= 2, "found {ran} examples");
+}
+
+/// A loopback server that takes one POST (a callback), downloads the presigned URL it
+/// carries while the caller waits for the answer, then answers 200: its URL, and the
+/// posted JSON with the downloaded bytes.
+fn callback_server() -> (String, std::thread::JoinHandle<(Value, Vec<u8>)>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/callback", listener.local_addr().unwrap());
+    let handle = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut length = 0;
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap() > 0 && line != "\r\n" {
+            if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = value.trim().parse().unwrap();
+            }
+            line.clear();
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        let posted: Value = serde_json::from_slice(&body).unwrap();
+        let downloaded = match posted["QueryResult"]["PresignedUrl"].as_str() {
+            Some(link) => http_get(link),
+            None => Vec::new(),
+        };
+        stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
+        (posted, downloaded)
+    });
+    (url, handle)
+}
+
+/// GET over plain HTTP/1.1; the body of a 200 answer (panics otherwise).
+fn http_get(url: &str) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").expect("an http URL");
+    let (host, path) = rest.split_at(rest.find('/').unwrap());
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&response[..split]);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    response[split + 4..].to_vec()
+}
+
+/// Seed C unchanged: the query runs on the embedded Athena, its callback Lambda (a Python
+/// handler) presigns the result CSV on sfnlite's S3 endpoint and POSTs the link; the link
+/// downloads the CSV while the execution runs.
+#[test]
+fn seed_c_calls_back_with_a_presigned_link_to_its_result() {
+    let (url, called) = callback_server();
+    let input = std::fs::read_to_string(root().join("definitions/athena-async-callback.input.json")).unwrap();
+    let mut input: Value = serde_json::from_str(&input).unwrap();
+    input["ApiRequest"]["CallbackUrl"] = Value::String(url);
+    let data = tempfile::tempdir().unwrap();
+    let out = sfnlite()
+        .env("SFNLITE_DATA_DIR", data.path())
+        .args(["run", "definitions/athena-async-callback.asl.json", "--format", "json", "--input", &input.to_string()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (posted, downloaded) = called.join().unwrap();
+    // The execution's output (OutputPath $.Payload) is what the handler returned and posted.
+    assert_eq!(report["output"], posted);
+    assert_eq!(posted["Status"]["State"], "SUCCEEDED");
+    assert!(posted["Status"]["SubmissionDateTime"].is_i64(), "epoch milliseconds, as Step Functions passes them");
+    assert_eq!(posted["QueryResult"]["ExpiredIn"], 3600);
+    let link = posted["QueryResult"]["PresignedUrl"].as_str().unwrap();
+    for part in
+        ["X-Amz-Algorithm=AWS4-HMAC-SHA256", "X-Amz-Expires=3600", "X-Amz-Signature=", "/sfnlite-athena-results/"]
+    {
+        assert!(link.contains(part), "{link}");
+    }
+    let id = link.split("/sfnlite-athena-results/").nth(1).unwrap().split(".csv").next().unwrap();
+    let csv = std::fs::read(data.path().join("sfnlite-athena-results").join(format!("{id}.csv"))).unwrap();
+    assert_eq!(downloaded, csv, "the link downloads the result file");
+    assert!(String::from_utf8_lossy(&csv).starts_with("\"date\",\"status\",\"uri\"\n"));
+    assert_eq!(String::from_utf8_lossy(&csv).lines().count(), 11);
+}
+
+/// Seed A with its upstream function's behaviour (Node.js: logs the event, returns
+/// nothing): the envelope's Payload is null, as on AWS.
+#[test]
+fn seed_a_with_the_faithful_node_handler_returns_a_null_payload() {
+    let out = sfnlite()
+        .args(["--lambda", "process-results=node:definitions/lambdas/process_results.mjs:lambdaHandler"])
+        .args(["run", "definitions/athena.asl.json", "--input-file", "definitions/athena.input.json"])
+        .args(["--format", "json", "--name", "node"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["output"]["Payload"], Value::Null);
+    assert_eq!(report["output"]["StatusCode"], 200);
 }
 
 #[test]

@@ -345,3 +345,76 @@ fn event_invocations_answer_202_and_still_run() {
     let logs = sfnlite().arg("--store").arg(&store).args(["logs", name]).output().unwrap();
     assert!(String::from_utf8_lossy(&logs.stdout).contains(r#"echo {"queued": true}"#));
 }
+
+#[test]
+fn what_a_handler_leaves_running_neither_hangs_sfnlite_nor_outlives_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = format!("sfnlite-orphan-{}", std::process::id());
+    let config = config(
+        &dir,
+        &[
+            ("hang", "handler = \"python:{H}/behaviours.py:spawn_and_hang\"\ntimeout = 1"),
+            ("detach", "handler = \"cmd:(sleep 30 &) ; echo 1\""),
+            ("big", "handler = \"cmd:head -c 7000000 /dev/zero | tr '\\\\0' a\""),
+            ("slow", "handler = \"python:{H}/behaviours.py:slow\"\ntimeout = 30"),
+        ],
+    );
+    let caught = |state: &str, function: &str, payload: Value, timeout: Option<u64>| {
+        let mut t = task(function, payload);
+        if let Some(seconds) = timeout {
+            t["TimeoutSeconds"] = json!(seconds);
+        }
+        t["Catch"] = json!([{"ErrorEquals": ["States.ALL"], "Next": format!("{state} caught")}]);
+        t.as_object_mut().unwrap().remove("End");
+        t["Next"] = json!(format!("{state} caught"));
+        json!({"StartAt": state, "States": {state: t, format!("{state} caught"): {"Type": "Pass", "End": true}}})
+    };
+    let definition = json!({"StartAt": "Fan", "States": {"Fan": {"Type": "Parallel", "End": true, "Branches": [
+        caught("Hang", "hang", json!({"marker": marker}), None),
+        caught("Detach", "detach", json!({}), None),
+        caught("Big", "big", json!({}), None),
+        // The state's TimeoutSeconds stops the invocation, on the virtual clock too.
+        caught("Slow", "slow", json!({"seconds": 20}), Some(1))
+    ]}}});
+    let started = std::time::Instant::now();
+    let (report, store) = run(&dir, &config, definition, json!({}));
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "took {:?}", started.elapsed());
+    let output = report["output"].as_array().unwrap();
+    assert_eq!(output[0]["Error"], "Sandbox.Timedout", "{report}");
+    assert_eq!(output[1]["Payload"], 1, "{report}");
+    assert_eq!(output[2]["Error"], "Function.ResponseSizeTooLarge", "{report}");
+    assert_eq!(output[3]["Error"], "States.Timeout", "{report}");
+    // Nothing the handler started survives it.
+    let left = std::process::Command::new("pgrep").args(["-f", &marker]).output().unwrap();
+    assert!(left.stdout.is_empty(), "left running: {}", String::from_utf8_lossy(&left.stdout));
+    // The timed-out invocations' logs are kept, with Lambda's timeout line.
+    let name = report["name"].as_str().unwrap();
+    let logs = sfnlite().arg("--store").arg(&store).args(["logs", name, "--state", "Slow"]).output().unwrap();
+    let text = String::from_utf8_lossy(&logs.stdout);
+    assert!(text.contains("going to sleep") && text.contains("Task timed out after 1.00 seconds"), "{text}");
+    assert!(text.contains("Status: timeout"), "{text}");
+}
+
+#[test]
+fn a_worker_ended_by_an_uncaught_error_is_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(&dir, &[("crashy", "handler = \"node:{H}/node_fn.mjs:crashesOnEven\"")]);
+    let mut call = task("crashy", json!({"n.$": "$"}));
+    call["Catch"] = json!([{"ErrorEquals": ["States.ALL"], "Next": "Failed"}]);
+    call.as_object_mut().unwrap().remove("End");
+    call["Next"] = json!("Failed");
+    let definition = json!({"StartAt": "Each", "States": {"Each": {
+        "Type": "Map", "MaxConcurrency": 1, "End": true,
+        "ItemProcessor": {"StartAt": "Call", "States": {"Call": call, "Failed": {"Type": "Pass", "End": true}}}}}});
+    let (report, _) = run(&dir, &config, definition, json!([0, 1, 2, 3]));
+    let output = report["output"].as_array().unwrap();
+    for (n, item) in output.iter().enumerate() {
+        if n % 2 == 0 {
+            assert_eq!(item["Error"], "Error", "{report}");
+            assert!(item["Cause"].as_str().unwrap().contains(&format!("timer failed on {n}")), "{report}");
+        } else {
+            assert_eq!(item["Payload"]["n"], n, "{report}");
+        }
+    }
+    assert_ne!(output[1]["Payload"]["pid"], output[3]["Payload"]["pid"], "a fresh worker after each crash");
+}

@@ -77,12 +77,25 @@ impl LazyEndpoint {
 
 impl Endpoints for LazyEndpoint {
     fn url(&self) -> Result<String, String> {
-        self.url
-            .get_or_init(|| match self.starter.lock().unwrap_or_else(|e| e.into_inner()).take() {
-                Some(start) => start(),
-                None => Err("sfnlite's endpoints for handlers are not available here".to_owned()),
-            })
-            .clone()
+        if let Some(url) = self.url.get() {
+            return url.clone();
+        }
+        // One starter at a time; a failure is not kept, so a later call can still succeed
+        // once `set` is called.
+        let mut starter = self.starter.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(url) = self.url.get() {
+            return url.clone();
+        }
+        match starter.take() {
+            Some(start) => {
+                let started = start();
+                if started.is_ok() {
+                    let _ = self.url.set(started.clone());
+                }
+                started
+            }
+            None => Err("sfnlite's endpoints for handlers are not available yet".to_owned()),
+        }
     }
 }
 
@@ -91,7 +104,9 @@ struct Function {
     config: FunctionConfig,
     idle: Mutex<Vec<Worker>>,
     permits: Arc<Semaphore>,
-    environment: OnceLock<Result<Environment, String>>,
+    /// The variables its workers start with, once they could be made (the endpoint may
+    /// not be known yet when the first invocation comes).
+    environment: Mutex<Option<Environment>>,
 }
 
 /// One invocation's request.
@@ -105,6 +120,9 @@ pub struct Call {
     pub request_id: String,
     /// The decoded `ClientContext`, if any.
     pub client_context: Option<Value>,
+    /// What remains of the Task state's `TimeoutSeconds`, when it is shorter than the
+    /// function's own timeout: the invocation stops then (`States.Timeout`).
+    pub state_timeout: Option<Duration>,
 }
 
 /// How one invocation went.
@@ -115,8 +133,10 @@ pub struct Invocation {
     /// The log lines, as CloudWatch Logs would hold them (START, the function's lines,
     /// END, REPORT).
     pub log: Vec<String>,
-    /// The function's settings used.
+    /// The function's timeout.
     pub timeout: Duration,
+    /// True when the Task state's timeout, not the function's, stopped it.
+    pub state_timed_out: bool,
 }
 
 /// The local Lambda service: functions by name.
@@ -135,7 +155,8 @@ impl LocalLambda {
             .into_iter()
             .map(|config| {
                 let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
-                let function = Function { config, idle: Mutex::new(Vec::new()), permits, environment: OnceLock::new() };
+                let function =
+                    Function { config, idle: Mutex::new(Vec::new()), permits, environment: Mutex::new(None) };
                 (function.config.name.clone(), Arc::new(function))
             })
             .collect();
@@ -186,23 +207,32 @@ impl LocalLambda {
     pub async fn invoke(&self, call: &Call) -> Option<Invocation> {
         let function = self.functions.get(&call.function.name)?.clone();
         let config = &function.config;
-        let environment = match function.environment.get_or_init(|| self.environment(config)) {
-            Ok(environment) => environment,
-            Err(why) => {
-                let error = serde_json::json!({"errorType": "Runtime.ExitError", "errorMessage": why}).to_string();
-                return Some(Invocation {
-                    reply: Reply::Error(error),
-                    log: vec![why.clone()],
-                    timeout: config.timeout,
-                });
+        let failed = |why: String| Invocation {
+            reply: Reply::Error(serde_json::json!({"errorType": "Runtime.ExitError", "errorMessage": why}).to_string()),
+            log: vec![why],
+            timeout: config.timeout,
+            state_timed_out: false,
+        };
+        let environment = {
+            let mut cached = function.environment.lock().unwrap_or_else(|e| e.into_inner());
+            match &*cached {
+                Some(environment) => environment.clone(),
+                None => match self.environment(config) {
+                    Ok(environment) => cached.insert(environment).clone(),
+                    Err(why) => return Some(failed(why)),
+                },
             }
         };
         let _permit = function.permits.clone().acquire_owned().await.ok()?;
         let version = call.function.executed_version();
-        let request = request_line(call, config.timeout, &self.region);
+        // The state's timeout stops the invocation when it comes first.
+        let (limit, state_limited) = match call.state_timeout {
+            Some(state) if state < config.timeout => (state, true),
+            _ => (config.timeout, false),
+        };
         let (reply, printed, init) = match config.runtime {
             Runtime::Command => {
-                let (reply, printed) = worker::run_command(config, environment, &call.event, config.timeout).await;
+                let (reply, printed) = worker::run_command(config, &environment, &call.event, limit).await;
                 (reply, printed, None)
             }
             Runtime::Python | Runtime::Node => {
@@ -212,25 +242,25 @@ impl LocalLambda {
                 };
                 let mut worker = match warm {
                     Some(worker) => worker,
-                    None => match Worker::start(config, environment).await {
+                    None => match Worker::start(config, &environment).await {
                         Ok(worker) => worker,
-                        Err(e) => {
-                            let error = worker::exit_error(&call.request_id, &e.to_string());
-                            let log = vec![e.to_string()];
-                            return Some(Invocation { reply: Reply::Error(error), log, timeout: config.timeout });
-                        }
+                        Err(e) => return Some(failed(worker::exit_error(&call.request_id, &e.to_string()))),
                     },
                 };
                 let init = worker.init.take();
-                let (reply, printed) = worker.invoke(&call.request_id, &request, config.timeout).await;
+                // Built now, so that the remaining time does not count the init.
+                let request = request_line(call, config.timeout, &self.region);
+                let (reply, printed) = worker.invoke(&call.request_id, &request, limit).await;
                 if matches!(reply, Reply::Result(_) | Reply::Error(_)) && worker.alive() {
                     function.idle.lock().unwrap_or_else(|e| e.into_inner()).push(worker);
                 }
                 (reply, printed, init)
             }
         };
-        let log = cloudwatch_lines(&call.request_id, &version, config, printed, init);
-        Some(Invocation { reply, log, timeout: config.timeout })
+        let state_timed_out = state_limited && matches!(reply, Reply::TimedOut);
+        let timed_out = matches!(reply, Reply::TimedOut).then_some(limit);
+        let log = cloudwatch_lines(&call.request_id, &version, config, printed, init, timed_out);
+        Some(Invocation { reply, log, timeout: config.timeout, state_timed_out })
     }
 
     /// The variables every worker of a function starts with.
@@ -251,7 +281,8 @@ impl LocalLambda {
             ("AWS_LAMBDA_FUNCTION_HANDLER".into(), config.handler_text()),
             ("_HANDLER".into(), config.handler_text()),
             ("AWS_LAMBDA_LOG_GROUP_NAME".into(), format!("/aws/lambda/{}", config.name)),
-            ("AWS_LAMBDA_LOG_STREAM_NAME".into(), format!("{day}/[$LATEST]{}", random_hex(16))),
+            // Each worker (sandbox) gets a stream of its own when it starts.
+            ("AWS_LAMBDA_LOG_STREAM_NAME".into(), format!("{day}/[$LATEST]")),
             ("AWS_LAMBDA_INITIALIZATION_TYPE".into(), "on-demand".into()),
             ("AWS_EXECUTION_ENV".into(), config.runtime.execution_env().into()),
             ("LAMBDA_TASK_ROOT".into(), config.code_dir.display().to_string()),
@@ -290,6 +321,7 @@ fn cloudwatch_lines(
     config: &FunctionConfig,
     printed: Printed,
     init: Option<Duration>,
+    timed_out: Option<Duration>,
 ) -> Vec<String> {
     let mut lines = Vec::with_capacity(printed.lines.len() + 4);
     if init.is_some() {
@@ -301,6 +333,9 @@ fn cloudwatch_lines(
     }
     lines.push(format!("START RequestId: {id} Version: {version}"));
     lines.extend(printed.lines);
+    if let Some(after) = timed_out {
+        lines.push(format!("{id} Task timed out after {:.2} seconds", after.as_secs_f64()));
+    }
     lines.push(format!("END RequestId: {id}"));
     let millis = printed.duration.as_secs_f64() * 1000.0;
     let mut report = format!(
@@ -313,6 +348,9 @@ fn cloudwatch_lines(
     }
     if let Some(init) = init {
         report.push_str(&format!("\tInit Duration: {:.2} ms", init.as_secs_f64() * 1000.0));
+    }
+    if timed_out.is_some() {
+        report.push_str("\tStatus: timeout");
     }
     lines.push(report);
     lines

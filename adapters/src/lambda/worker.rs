@@ -42,6 +42,8 @@ enum Line {
     Result(String, String),
     /// Request `id` failed with this error object (JSON).
     Error(String, String),
+    /// An uncaught error ends the worker: the in-flight request `id` (or `-`) fails with it.
+    Fatal(String, String),
 }
 
 /// How an invocation ended, as the runtime reports it.
@@ -80,7 +82,31 @@ pub(crate) struct Worker {
     init_lines: Vec<String>,
     /// An init failure, returned for every invocation (as Lambda does).
     init_error: Option<String>,
+    /// The worker said it is ending (`fatal`), or its output ended.
+    dead: bool,
 }
+
+impl Drop for Worker {
+    /// A worker is dropped when it timed out, crashed, or its pool goes: its whole process
+    /// group goes with it (what the handler started, too).
+    fn drop(&mut self) {
+        kill_group(self.child.id());
+    }
+}
+
+/// Kills a worker's process group (each worker leads one).
+fn kill_group(pid: Option<u32>) {
+    if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) {
+        // SAFETY: sends a signal; no memory is touched.
+        unsafe {
+            libc::kill(-pid, libc::SIGKILL);
+        }
+    }
+}
+
+/// How long a dead or killed worker's pipes are still read for what it printed last (a
+/// process it started may hold them open for ever).
+const DRAIN: Duration = Duration::from_millis(100);
 
 fn marker(nonce: &str) -> String {
     format!("\u{1e}sfnlite:{nonce} ")
@@ -118,6 +144,7 @@ fn base_command(config: &FunctionConfig, environment: &Environment) -> Command {
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        .process_group(0)
         .kill_on_drop(true);
     command
 }
@@ -168,6 +195,7 @@ fn parse_protocol(text: &str) -> Option<Line> {
         "end" => Some(Line::End(rest.to_owned())),
         "result" => with_id(rest).map(|(id, json)| Line::Result(id, json)),
         "error" => with_id(rest).map(|(id, json)| Line::Error(id, json)),
+        "fatal" => with_id(rest).map(|(id, json)| Line::Fatal(id, json)),
         _ => None,
     }
 }
@@ -200,6 +228,10 @@ impl Worker {
         let nonce = crate::lambda::random_hex(16);
         let mut command = base_command(config, environment);
         command.env("SFNLITE_PROTOCOL_NONCE", &nonce).env("SFNLITE_HANDLER", handler_variable(&config.entry));
+        // A log stream per worker, as Lambda has one per sandbox: `<day>/[$LATEST]<random>`.
+        if let Some((_, day)) = environment.iter().find(|(k, _)| k == "AWS_LAMBDA_LOG_STREAM_NAME") {
+            command.env("AWS_LAMBDA_LOG_STREAM_NAME", format!("{day}{}", crate::lambda::random_hex(16)));
+        }
         let started = Instant::now();
         let mut child = command.spawn().map_err(|e| {
             let program = match config.runtime {
@@ -214,7 +246,8 @@ impl Worker {
         let mark = marker(&nonce);
         tokio::spawn(pump(child.stdout.take().expect("stdout is piped"), mark.clone(), tx.clone()));
         tokio::spawn(pump(child.stderr.take().expect("stderr is piped"), mark, tx));
-        let mut worker = Worker { child, stdin, lines, init: None, init_lines: Vec::new(), init_error: None };
+        let mut worker =
+            Worker { child, stdin, lines, init: None, init_lines: Vec::new(), init_error: None, dead: false };
         let deadline = tokio::time::sleep(INIT_TIMEOUT);
         tokio::pin!(deadline);
         loop {
@@ -241,9 +274,17 @@ impl Worker {
         Ok(worker)
     }
 
-    /// True when the worker can take another invocation.
+    /// True when the worker can take another invocation: it is running, and has not said
+    /// it is ending (an error thrown after its last answer, in Node.js).
     pub(crate) fn alive(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
+        loop {
+            match self.lines.try_recv() {
+                Ok(Line::Fatal(..)) | Err(mpsc::error::TryRecvError::Disconnected) => self.dead = true,
+                Ok(_) => continue,
+                Err(mpsc::error::TryRecvError::Empty) => break,
+            }
+        }
+        !self.dead && matches!(self.child.try_wait(), Ok(None))
     }
 
     /// One invocation. A worker that timed out or exited must not be reused.
@@ -265,17 +306,16 @@ impl Worker {
         let reply = match tokio::time::timeout(timeout, self.collect(id, &mut printed.lines)).await {
             Ok(Some(reply)) => reply,
             Ok(None) => {
+                // It ended without answering (a process it started may hold its pipes).
+                kill_group(self.child.id());
                 let status = self.child.wait().await.ok();
                 Reply::Exited(describe_exit(status))
             }
             Err(_) => {
+                self.dead = true;
+                kill_group(self.child.id());
                 let _ = self.child.kill().await;
-                // What it printed before it was stopped is still in the pipes.
-                while let Ok(Some(Line::Log(text))) =
-                    tokio::time::timeout(Duration::from_millis(50), self.lines.recv()).await
-                {
-                    printed.lines.push(text);
-                }
+                self.drain(&mut printed.lines).await;
                 Reply::TimedOut
             }
         };
@@ -285,19 +325,56 @@ impl Worker {
     }
 
     /// Reads lines until request `id` has both answered and ended its stderr; `None` when
-    /// the process went away first.
+    /// the process ends first (whether or not something it started holds its pipes).
     async fn collect(&mut self, id: &str, lines: &mut Vec<String>) -> Option<Reply> {
         let (mut reply, mut ended) = (None, false);
+        let mut exited_by = None;
         while reply.is_none() || !ended {
-            match self.lines.recv().await? {
+            let line = match exited_by {
+                // The process ended: what it wrote before is still coming through the pipes.
+                Some(until) => match tokio::time::timeout_at(until, self.lines.recv()).await {
+                    Ok(Some(line)) => line,
+                    _ => break,
+                },
+                None => tokio::select! {
+                    biased;
+                    line = self.lines.recv() => match line {
+                        Some(line) => line,
+                        None => break,
+                    },
+                    _ = self.child.wait() => {
+                        self.dead = true;
+                        exited_by = Some(tokio::time::Instant::now() + DRAIN);
+                        continue;
+                    }
+                },
+            };
+            match line {
                 Line::Log(text) => lines.push(text),
                 Line::End(end) if end == id => ended = true,
                 Line::Result(rid, json) if rid == id => reply = Some(Reply::Result(json)),
                 Line::Error(rid, json) if rid == id => reply = Some(Reply::Error(json)),
+                Line::Fatal(rid, json) if rid == id => {
+                    self.dead = true;
+                    reply = Some(Reply::Error(json));
+                }
                 _ => {}
             }
         }
+        if reply.is_none() {
+            self.dead = true;
+        }
         reply
+    }
+
+    /// What a worker that ended or was killed printed last, read for a bounded time.
+    async fn drain(&mut self, lines: &mut Vec<String>) {
+        let until = tokio::time::Instant::now() + DRAIN;
+        while let Ok(Some(line)) = tokio::time::timeout_at(until, self.lines.recv()).await {
+            if let Line::Log(text) = line {
+                lines.push(text);
+            }
+        }
     }
 }
 
@@ -327,13 +404,16 @@ fn with_request_id(error: &str, id: &str) -> String {
 }
 
 /// A `cmd:` invocation: the program gets the event on stdin and answers on stdout; what
-/// it writes on stderr is its log.
+/// it writes on stderr is its log. It is done when it exits (what it left running is
+/// killed with its process group); a result over Lambda's 6 MB is not kept.
 pub(crate) async fn run_command(
     config: &FunctionConfig,
     environment: &Environment,
     event: &str,
     timeout: Duration,
 ) -> (Reply, Printed) {
+    use std::sync::{Arc, Mutex};
+    use tokio::io::AsyncReadExt;
     let started = Instant::now();
     let mut printed = Printed::default();
     let mut child = match base_command(config, environment).spawn() {
@@ -346,40 +426,50 @@ pub(crate) async fn run_command(
         let _ = stdin.write_all(event.as_bytes()).await;
         let _ = stdin.shutdown().await;
     });
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let stderr = child.stderr.take().expect("stderr is piped");
-    let output = async {
-        use tokio::io::AsyncReadExt;
-        let mut out = Vec::new();
-        // One byte over the limit is enough to know it is over.
-        let mut limited = stdout.take(MAX_RESPONSE_BYTES as u64 + 1);
-        let read = limited.read_to_end(&mut out);
-        let mut logs = Vec::new();
-        let mut errors = BufReader::new(stderr).lines();
-        let logs_done = async {
-            while let Ok(Some(line)) = errors.next_line().await {
-                logs.push(line);
-            }
-        };
-        let (read, ()) = tokio::join!(read, logs_done);
-        let status = child.wait().await.ok();
-        (read.map(|_| out), logs, status)
-    };
-    let reply = match tokio::time::timeout(timeout, output).await {
-        Ok((Ok(out), logs, status)) => {
-            printed.lines = logs;
-            match status {
-                Some(s) if s.success() => Reply::Result(String::from_utf8_lossy(&out).into_owned()),
-                other => Reply::Exited(describe_exit(other)),
-            }
+    // Readers keep draining (so the program never blocks on a full pipe) but keep at most
+    // one byte over the limit, which is enough to know it is over.
+    let out = Arc::new(Mutex::new(Vec::new()));
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let kept = out.clone();
+    let read_out = tokio::spawn(async move {
+        let mut chunk = vec![0; 64 * 1024];
+        while let Ok(n @ 1..) = stdout.read(&mut chunk).await {
+            let mut kept = kept.lock().unwrap_or_else(|e| e.into_inner());
+            let room = (MAX_RESPONSE_BYTES + 1).saturating_sub(kept.len());
+            kept.extend_from_slice(&chunk[..n.min(room)]);
         }
-        Ok((Err(e), logs, _)) => {
-            printed.lines = logs;
-            Reply::Exited(format!("cannot read its output: {e}"))
+    });
+    let logs = Arc::new(Mutex::new(Vec::new()));
+    let mut errors = BufReader::new(child.stderr.take().expect("stderr is piped")).lines();
+    let logged = logs.clone();
+    let read_err = tokio::spawn(async move {
+        while let Ok(Some(line)) = errors.next_line().await {
+            logged.lock().unwrap_or_else(|e| e.into_inner()).push(line);
         }
-        Err(_) => Reply::TimedOut,
-    };
+    });
+    let exited = tokio::time::timeout(timeout, child.wait()).await;
+    kill_group(child.id());
+    if exited.is_err() {
+        let _ = child.kill().await;
+    }
+    // What it wrote before it ended is still in the pipes; a process it started may hold
+    // them open, so the readers get a bounded time.
+    let _ = tokio::time::timeout(DRAIN, async {
+        let _ = read_out.await;
+    })
+    .await;
+    let _ = tokio::time::timeout(DRAIN, async {
+        let _ = read_err.await;
+    })
+    .await;
     feed.abort();
+    printed.lines = std::mem::take(&mut *logs.lock().unwrap_or_else(|e| e.into_inner()));
+    let out = std::mem::take(&mut *out.lock().unwrap_or_else(|e| e.into_inner()));
+    let reply = match exited {
+        Err(_) => Reply::TimedOut,
+        Ok(Ok(status)) if status.success() => Reply::Result(String::from_utf8_lossy(&out).into_owned()),
+        Ok(status) => Reply::Exited(describe_exit(status.ok())),
+    };
     printed.duration = started.elapsed();
     (reply, printed)
 }

@@ -58,6 +58,10 @@ pub fn static_function(resource: &Resource, parameters: Option<&Value>) -> Optio
         },
         Form::Integration => {
             let name = parameters?.get("FunctionName")?.as_str()?;
+            // A JSONata expression is computed at run time.
+            if name.trim_start().starts_with("{%") {
+                return None;
+            }
             FunctionRef::parse(name).map(|f| f.name)
         }
     }
@@ -80,8 +84,6 @@ fn collect_functions(machine: &Value, found: &mut Vec<(String, Resource, String)
                 let arguments = state.get("Parameters").or_else(|| state.get("Arguments"));
                 if let Some(resource) = resource
                     && let Some(function) = static_function(&resource, arguments)
-                    // A JSONata expression is computed at run time.
-                    && !function.starts_with("{%")
                 {
                     found.push((name.clone(), resource, function));
                 }
@@ -132,6 +134,9 @@ impl LambdaTasks {
             request_id: id.clone(),
             client_context: client_context(&request.parameters),
             function: function.clone(),
+            state_timeout: request.deadline_millis.map(|deadline| {
+                std::time::Duration::from_millis(deadline.saturating_sub(request.started_millis).max(0) as u64)
+            }),
         };
         if !self.lambda.has(&function.name) {
             let mut unqualified = function.clone();
@@ -262,6 +267,7 @@ fn outcome(invocation: &Invocation, id: &str) -> Result<Value, StatesError> {
             Ok(object @ Value::Object(_)) => function_error(object),
             _ => StatesError::new(ErrorName::Custom("Lambda.Unknown".into()), text.clone()),
         }),
+        Reply::TimedOut if invocation.state_timed_out => Err(StatesError { error: ErrorName::Timeout, cause: None }),
         Reply::TimedOut => Err(function_error(json!({
             "errorType": "Sandbox.Timedout",
             "errorMessage": format!("RequestId: {id} Error: Task timed out after {:.2} seconds", invocation.timeout.as_secs_f64()),

@@ -66,8 +66,6 @@ pub(crate) fn serve(
         let server = Server::bind(address, Served { sfn: api.clone(), athena: Some(athena), s3: Some(s3) }, limits)
             .await
             .map_err(|e| Failure::usage(anyhow!("cannot listen on {address}: {e}")))?;
-        // Only once the port is ours: a server that cannot listen must not run anything.
-        let resumed = api.resume_running().map_err(|e| Failure::internal(anyhow!("{}: {}", e.name, e.message)))?;
         let local = server.local_addr().map_err(|e| Failure::internal(e.into()))?;
         // Handlers reach this server (on loopback even when it listens on all addresses).
         let reachable =
@@ -76,6 +74,9 @@ pub(crate) fn serve(
         if let Some(dir) = &advertised {
             super::remote::advertise(dir, &format!("http://{reachable}"));
         }
+        // Only once the port is ours (and handlers know it): a server that cannot listen
+        // must not run anything.
+        let resumed = api.resume_running().map_err(|e| Failure::internal(anyhow!("{}: {}", e.name, e.message)))?;
         if !local.ip().is_loopback() {
             eprintln!("sfnlite: warning: listening on {local}, reachable from other machines, with no authentication");
         }

@@ -6,7 +6,8 @@
 // Protocol: after importing the handler write `MARK ready` (or `MARK init-error <json>`) to
 // stdout, then read one JSON request per line from stdin, {"id", "event", "deadline_ms",
 // "invoked_function_arn", "client_context"}, and answer each with `MARK end <id>` on stderr,
-// then `MARK result <id> <json>` or `MARK error <id> <json>` on stdout. EOF on stdin: exit 0.
+// then `MARK result <id> <json>` or `MARK error <id> <json>` on stdout (`MARK fatal <id|-> <json>`
+// when an uncaught error ends the worker). EOF on stdin: exit 0.
 // Everything else on stdout/stderr is the function's own log and is left as it is.
 // Our lines go through process.stdout/stderr too, so they come after everything the handler
 // wrote through them (and console). A big write to a full pipe is finished asynchronously,
@@ -18,6 +19,7 @@ import { pathToFileURL } from 'node:url';
 
 const env = process.env;
 const MARK = `\x1esfnlite:${env.SFNLITE_PROTOCOL_NONCE ?? ''} `;
+delete env.SFNLITE_PROTOCOL_NONCE; // not for the handler, nor its children
 // The streams' own write methods, kept in case the handler patches process.stdout.write.
 const writeOut = process.stdout.write.bind(process.stdout);
 const writeErr = process.stderr.write.bind(process.stderr);
@@ -204,8 +206,11 @@ async function handleLine(handler, initError, line) {
 // as the in-flight request's error (if there is one), then the process exits with code 1.
 function crash(errorObject, label) {
   if (exiting) return;
-  if (inFlight !== undefined) fail(inFlight, errorObject, label);
-  else log('ERROR', `${label} \t${JSON.stringify(errorObject)}`);
+  const json = JSON.stringify(errorObject);
+  log('ERROR', `${label} \t${json}`);
+  // `fatal`: the answer (if a request is in flight) and word that this worker is done.
+  if (inFlight !== undefined) finish(inFlight, 'fatal', json);
+  else writeOut(`${MARK}fatal - ${json}\n`);
   exit(1);
 }
 process.on('uncaughtException', (err) => crash(toErrorObject(err), 'Uncaught Exception'));

@@ -26,7 +26,7 @@ import time
 import traceback
 from types import SimpleNamespace
 
-MARK = ("\x1esfnlite:" + os.environ.get("SFNLITE_PROTOCOL_NONCE", "") + " ").encode()
+MARK = ("\x1esfnlite:" + os.environ.pop("SFNLITE_PROTOCOL_NONCE", "") + " ").encode()  # not for the handler
 
 # Lambda's settings for the function, read once (they don't change per request).
 _ENV = os.environ.get

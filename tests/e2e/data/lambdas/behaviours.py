@@ -98,3 +98,10 @@ def hand_out_token(event, context):
     with open(event["path"], "w") as f:
         f.write(event["token"])
     return {"handedOut": True}
+
+
+def spawn_and_hang(event, context):
+    """Leaves a process behind that keeps printing, then runs past the function's timeout."""
+    import subprocess
+    subprocess.Popen(["sh", "-c", f"while true; do echo {event['marker']}; sleep 0.01; done"])
+    time.sleep(60)

@@ -16,3 +16,13 @@ export const rejects = async () => {
   error.name = "OutOfStock";
   throw error;
 };
+
+// Even items throw from a timer while the invocation runs: an uncaught error ends the
+// worker (as it ends a Lambda sandbox); the next invocation must get a fresh worker.
+export const crashesOnEven = async (event) => {
+  if (event.n % 2 === 0) {
+    setTimeout(() => { throw new Error(`timer failed on ${event.n}`); }, 0);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return { n: event.n, pid: process.pid };
+};
