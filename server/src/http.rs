@@ -60,6 +60,16 @@ pub struct Services {
     pub athena: Option<Arc<dyn AthenaApi>>,
     /// The object store behind the S3 API.
     pub s3: Option<Arc<dyn ObjectStore>>,
+    /// sfnlite's own commands that read the store, for another sfnlite process while this
+    /// one holds the store (`X-Amz-Target: Sfnlite.ReadStore`).
+    pub reader: Option<Arc<dyn StoreReader>>,
+}
+
+/// Runs a reading command (`executions list`, `describe`, `history`, `logs`) given as
+/// sfnlite's arguments, against this process's store: `{"stdout", "stderr", "exitCode"}`.
+pub trait StoreReader: Send + Sync {
+    /// The command's output.
+    fn read(&self, argv: &[String]) -> Value;
 }
 
 impl Server {
@@ -161,6 +171,19 @@ async fn answer(
             Ok(value) => (200, value, "application/x-amz-json-1.0"),
             Err(error) => (error.status, error.body(), "application/x-amz-json-1.0"),
         },
+        (Ok(body), Some(("Sfnlite", "ReadStore"))) if services.reader.is_some() => {
+            let reader = services.reader.as_ref().expect("checked by the guard");
+            let argv: Option<Vec<String>> = serde_json::from_slice::<Value>(&body)
+                .ok()
+                .and_then(|v| serde_json::from_value(v["argv"].clone()).ok());
+            match argv {
+                Some(argv) => (200, reader.read(&argv), "application/x-amz-json-1.0"),
+                None => {
+                    let error = ApiError::serialization("expected {\"argv\": [strings]}");
+                    (error.status, error.body(), "application/x-amz-json-1.0")
+                }
+            }
+        }
         (Ok(body), Some(("AmazonAthena", operation))) if services.athena.is_some() => {
             let athena = services.athena.as_ref().expect("checked by the guard");
             let (status, value) = crate::athena::call(athena, operation, &body).await;

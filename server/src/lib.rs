@@ -14,5 +14,5 @@ mod http;
 mod s3;
 pub mod sfn;
 
-pub use http::{Server, ServerLimits, Services};
+pub use http::{Server, ServerLimits, Services, StoreReader};
 pub use sfn::{Adapters, Api};

@@ -107,6 +107,11 @@ fn sfnlite_task_answers_a_waiting_run_from_another_process() {
     let run = start(&dir, &config, &definition, "real");
     let token = token_at(&path);
     let store = dir.path().join("store");
+    // The waiting run answers reads from here too.
+    let history = sfnlite().arg("--store").arg(&store).args(["history", "exec"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&history.stdout).contains("TaskSubmitted"), "{history:?}");
+    let logs = sfnlite().arg("--store").arg(&store).args(["logs", "exec"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&logs.stdout).contains("START RequestId: "), "{logs:?}");
     let beat = task(&store, &["heartbeat", &token]);
     assert!(beat.status.success(), "{}", String::from_utf8_lossy(&beat.stderr));
     let answered = task(&store, &["success", &token, "--output", r#"{"signed": "by hand"}"#]);

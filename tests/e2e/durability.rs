@@ -104,7 +104,7 @@ fn resume_after_sigkill_during_a_real_wait() {
 
 /// A second process on a store in use waits for it, then says who holds it.
 #[test]
-fn a_busy_store_names_its_holder() {
+fn a_running_store_is_read_through_its_holder_and_a_second_writer_is_told_who_holds_it() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
     let definition = temp_file(
@@ -115,16 +115,29 @@ fn a_busy_store_names_its_holder() {
     let mut holder = Command::new(assert_cmd::cargo::cargo_bin!("sfnlite"))
         .arg("--store")
         .arg(&store)
-        .arg("run")
+        .args(["run", "--name", "nap"])
         .arg(&definition)
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    wait_for_holder(&store, holder.id(), std::time::Duration::from_millis(100));
+    wait_for_holder(&store, holder.id(), std::time::Duration::from_millis(300));
+    // Reading commands go through the running process's API: the run can be watched.
+    let listed =
+        sfnlite().arg("--store").arg(&store).args(["executions", "list", "--format", "json"]).output().unwrap();
+    assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+    let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(listed["executions"][0]["status"], "RUNNING");
+    let history = sfnlite().arg("--store").arg(&store).args(["history", "nap"]).output().unwrap();
+    let text = String::from_utf8_lossy(&history.stdout);
+    assert!(text.contains("WaitStateEntered") && !text.contains("ExecutionSucceeded"), "{text}");
+    let missing = sfnlite().arg("--store").arg(&store).args(["describe", "nope"]).output().unwrap();
+    assert_eq!(missing.status.code(), Some(2), "the holder's answer keeps the exit code");
+    // A second writer waits for the store, then says who holds it.
     let out = sfnlite()
         .arg("--store")
         .arg(&store)
-        .args(["executions", "list"])
+        .arg("run")
+        .arg(&definition)
         .env("SFNLITE_LOCK_WAIT_MS", "100")
         .output()
         .unwrap();
@@ -132,7 +145,7 @@ fn a_busy_store_names_its_holder() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(&format!("in use by process {}", holder.id())), "{stderr}");
-    // Once the holder is done, the store is readable and the run is recorded.
+    // Once the holder is done, the store is read directly and the run is recorded.
     let out = sfnlite().arg("--store").arg(&store).args(["executions", "list", "--format", "json"]).output().unwrap();
     let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(listed["executions"][0]["status"], "SUCCEEDED");

@@ -5,24 +5,43 @@ use std::process::ExitCode;
 
 use anyhow::anyhow;
 use serde_json::{Map, Value, json};
-use sfnlite_engine::{ExecutionRecord, ExecutionStatus, find_execution, history_json};
+use sfnlite_engine::{ExecutionRecord, ExecutionStatus, HistoryStore, find_execution, history_json};
 use sfnlite_states::history::{EventDetails, HistoryEvent};
 use sfnlite_states::timestamp::format_millis;
 
 use super::Failure;
-use super::setup::{open_store, store_failure};
+use super::setup::store_failure;
 use crate::args::{DescribeArgs, HistoryArgs, ListArgs, LogsArgs, RunFormat, TableFormat};
 
-type StoreArgs<'a> = (&'a Option<std::path::PathBuf>, bool);
+/// What a reading command prints: kept, so that the process holding a store can answer
+/// for another (`sfnlite history` while `run` or `serve` holds the store).
+#[derive(Default)]
+pub(crate) struct Io {
+    pub(crate) out: Vec<u8>,
+    pub(crate) err: Vec<u8>,
+}
 
-pub(crate) fn list(args: ListArgs, (store, ephemeral): StoreArgs<'_>) -> Result<ExitCode, Failure> {
+macro_rules! outln {
+    ($io:expr, $($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!($io.out, $($arg)*);
+    }};
+}
+
+macro_rules! errln {
+    ($io:expr, $($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!($io.err, $($arg)*);
+    }};
+}
+
+pub(crate) fn list(args: ListArgs, store: &dyn HistoryStore, io: &mut Io) -> Result<ExitCode, Failure> {
     let status = match &args.status {
         Some(text) => Some(ExecutionStatus::parse(text).ok_or_else(|| {
             Failure::usage(anyhow!("--status {text}: expected RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED"))
         })?),
         None => None,
     };
-    let store = open_store(store, ephemeral)?;
     let mut executions: Vec<ExecutionRecord> = store
         .executions()
         .map_err(store_failure)?
@@ -52,13 +71,14 @@ pub(crate) fn list(args: ListArgs, (store, ephemeral): StoreArgs<'_>) -> Result<
                     item
                 })
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&json!({"executions": items})).unwrap_or_default());
+            outln!(io, "{}", serde_json::to_string_pretty(&json!({"executions": items})).unwrap_or_default());
         }
         TableFormat::Table => {
-            println!("{:<38} {:<20} {:<10} {:<24} {:>10}", "NAME", "STATE MACHINE", "STATUS", "STARTED", "DURATION");
+            outln!(io, "{:<38} {:<20} {:<10} {:<24} {:>10}", "NAME", "STATE MACHINE", "STATUS", "STARTED", "DURATION");
             for e in &executions {
                 let duration = e.stop_millis.map_or_else(|| "-".to_owned(), |stop| seconds(stop - e.start_millis));
-                println!(
+                outln!(
+                    io,
                     "{:<38} {:<20} {:<10} {:<24} {:>10}",
                     e.name,
                     e.state_machine_name,
@@ -67,7 +87,7 @@ pub(crate) fn list(args: ListArgs, (store, ephemeral): StoreArgs<'_>) -> Result<
                     duration
                 );
             }
-            eprintln!("{} execution(s)", executions.len());
+            errln!(io, "{} execution(s)", executions.len());
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -81,42 +101,41 @@ fn text(value: &Value) -> String {
     serde_json::to_string(value).unwrap_or_default()
 }
 
-pub(crate) fn describe(args: DescribeArgs, (store, ephemeral): StoreArgs<'_>) -> Result<ExitCode, Failure> {
-    let store = open_store(store, ephemeral)?;
-    let e = find_execution(store.as_ref(), &args.execution).map_err(super::engine_failure)?;
+pub(crate) fn describe(args: DescribeArgs, store: &dyn HistoryStore, io: &mut Io) -> Result<ExitCode, Failure> {
+    let e = find_execution(store, &args.execution).map_err(super::engine_failure)?;
     // AWS DescribeExecution: input and output are JSON text.
-    let mut out = Map::new();
-    out.insert("executionArn".into(), json!(e.arn));
-    out.insert("stateMachineArn".into(), json!(e.state_machine_arn));
-    out.insert("name".into(), json!(e.name));
-    out.insert("status".into(), json!(e.status.as_str()));
-    out.insert("startDate".into(), json!(format_millis(e.start_millis)));
+    let mut fields = Map::new();
+    fields.insert("executionArn".into(), json!(e.arn));
+    fields.insert("stateMachineArn".into(), json!(e.state_machine_arn));
+    fields.insert("name".into(), json!(e.name));
+    fields.insert("status".into(), json!(e.status.as_str()));
+    fields.insert("startDate".into(), json!(format_millis(e.start_millis)));
     if let Some(stop) = e.stop_millis {
-        out.insert("stopDate".into(), json!(format_millis(stop)));
+        fields.insert("stopDate".into(), json!(format_millis(stop)));
     }
-    out.insert("input".into(), json!(text(&e.input)));
-    out.insert("inputDetails".into(), json!({"included": true}));
+    fields.insert("input".into(), json!(text(&e.input)));
+    fields.insert("inputDetails".into(), json!({"included": true}));
     if let Some(output) = &e.output {
-        out.insert("output".into(), json!(text(output)));
-        out.insert("outputDetails".into(), json!({"included": true}));
+        fields.insert("output".into(), json!(text(output)));
+        fields.insert("outputDetails".into(), json!({"included": true}));
     }
     if let Some(error) = &e.error {
-        out.insert("error".into(), json!(error));
+        fields.insert("error".into(), json!(error));
     }
     if let Some(cause) = &e.cause {
-        out.insert("cause".into(), json!(cause));
+        fields.insert("cause".into(), json!(cause));
     }
-    out.insert("redriveCount".into(), json!(e.redrive_count));
+    fields.insert("redriveCount".into(), json!(e.redrive_count));
     match args.format {
-        RunFormat::Json => println!("{}", serde_json::to_string_pretty(&Value::Object(out)).unwrap_or_default()),
+        RunFormat::Json => outln!(io, "{}", serde_json::to_string_pretty(&Value::Object(fields)).unwrap_or_default()),
         RunFormat::Text => {
-            for (key, value) in &out {
+            for (key, value) in &fields {
                 let shown = match value {
                     Value::String(s) => s.clone(),
                     other => text(other),
                 };
                 if !key.ends_with("Details") {
-                    println!("{key:<16} {shown}");
+                    outln!(io, "{key:<16} {shown}");
                 }
             }
         }
@@ -124,24 +143,23 @@ pub(crate) fn describe(args: DescribeArgs, (store, ephemeral): StoreArgs<'_>) ->
     Ok(ExitCode::SUCCESS)
 }
 
-pub(crate) fn history(args: HistoryArgs, (store, ephemeral): StoreArgs<'_>) -> Result<ExitCode, Failure> {
-    let store = open_store(store, ephemeral)?;
-    let e = find_execution(store.as_ref(), &args.execution).map_err(super::engine_failure)?;
+pub(crate) fn history(args: HistoryArgs, store: &dyn HistoryStore, io: &mut Io) -> Result<ExitCode, Failure> {
+    let e = find_execution(store, &args.execution).map_err(super::engine_failure)?;
     let mut events = store.events(&e.arn).map_err(store_failure)?;
     match args.format {
         TableFormat::Json => {
             if args.reverse {
                 events.reverse();
             }
-            println!("{}", serde_json::to_string_pretty(&history_json(&events)).unwrap_or_default());
+            outln!(io, "{}", serde_json::to_string_pretty(&history_json(&events)).unwrap_or_default());
         }
         TableFormat::Table => {
             let rows = timeline(&events, e.start_millis);
-            println!("{:>5}  {:>10}  {:<28} {:<28} DETAIL", "ID", "TIME", "TYPE", "STATE");
+            outln!(io, "{:>5}  {:>10}  {:<28} {:<28} DETAIL", "ID", "TIME", "TYPE", "STATE");
             let ordered: Box<dyn Iterator<Item = &Row>> =
                 if args.reverse { Box::new(rows.iter().rev()) } else { Box::new(rows.iter()) };
             for row in ordered {
-                println!("{:>5}  {:>10}  {:<28} {:<28} {}", row.id, row.time, row.kind, row.state, row.detail);
+                outln!(io, "{:>5}  {:>10}  {:<28} {:<28} {}", row.id, row.time, row.kind, row.state, row.detail);
             }
         }
     }
@@ -150,9 +168,8 @@ pub(crate) fn history(args: HistoryArgs, (store, ephemeral): StoreArgs<'_>) -> R
 
 /// `sfnlite logs EXEC`: each Lambda invocation's log (START, the handler's lines, END,
 /// REPORT), in event order, headed by the state and the function.
-pub(crate) fn logs(args: LogsArgs, (store, ephemeral): StoreArgs<'_>) -> Result<ExitCode, Failure> {
-    let store = open_store(store, ephemeral)?;
-    let e = find_execution(store.as_ref(), &args.execution).map_err(super::engine_failure)?;
+pub(crate) fn logs(args: LogsArgs, store: &dyn HistoryStore, io: &mut Io) -> Result<ExitCode, Failure> {
+    let e = find_execution(store, &args.execution).map_err(super::engine_failure)?;
     let prefix = sfnlite_adapters::log_key(&e.arn, 0);
     let prefix = &prefix[..prefix.len() - 12];
     let invocations: Vec<Value> = store
@@ -165,24 +182,25 @@ pub(crate) fn logs(args: LogsArgs, (store, ephemeral): StoreArgs<'_>) -> Result<
     if let Some(state) = &args.state
         && invocations.is_empty()
     {
-        eprintln!("sfnlite: no Lambda invocation of state '{state}' in {}", e.name);
+        errln!(io, "sfnlite: no Lambda invocation of state '{state}' in {}", e.name);
     }
     match args.format {
         RunFormat::Json => {
             for invocation in &invocations {
-                println!("{invocation}");
+                outln!(io, "{invocation}");
             }
         }
         RunFormat::Text => {
             for invocation in &invocations {
-                println!(
+                outln!(
+                    io,
                     "== {} (event {}) · function {}",
                     invocation["stateName"].as_str().unwrap_or("?"),
                     invocation["eventId"],
                     invocation["functionName"].as_str().unwrap_or("?")
                 );
                 for line in invocation["lines"].as_array().into_iter().flatten() {
-                    println!("{}", line.as_str().unwrap_or_default());
+                    outln!(io, "{}", line.as_str().unwrap_or_default());
                 }
             }
         }

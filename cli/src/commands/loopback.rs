@@ -55,12 +55,13 @@ pub(crate) fn start_on_demand(services: &Services, store: Arc<dyn HistoryStore>,
                 let region = served.lambda.region().to_owned();
                 let callbacks = served.callbacks.clone();
                 let adapters = Arc::new(ApiAdapters { services: served, mock_config: None, logs: store.clone() });
+                let reader = Arc::new(super::reading::Reader(store.clone()));
                 let api = Api::new(store, Arc::new(SystemClock), &region, adapters, executor);
                 let api = Arc::new(api.with_callbacks(callbacks));
                 let runtime = runtime(false).map_err(|e| e.error.to_string())?;
                 runtime.block_on(async move {
                     let address = SocketAddr::from(([127, 0, 0, 1], 0));
-                    let served = Served { sfn: api, athena: Some(athena), s3: Some(s3) };
+                    let served = Served { sfn: api, athena: Some(athena), s3: Some(s3), reader: Some(reader) };
                     let server =
                         Server::bind(address, served, ServerLimits::default()).await.map_err(|e| e.to_string())?;
                     let local = server.local_addr().map_err(|e| e.to_string())?;

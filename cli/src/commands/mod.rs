@@ -3,6 +3,7 @@
 mod athena;
 mod inspect;
 mod loopback;
+mod reading;
 mod redrive;
 mod remote;
 mod resume;
@@ -19,7 +20,7 @@ use std::process::ExitCode;
 
 use sfnlite_engine::EngineError;
 
-use crate::args::{AthenaCommand, Cli, Command, ExecutionsCommand, TableFormat};
+use crate::args::{AthenaCommand, Cli, Command, TableFormat};
 use crate::config;
 
 /// An error that ends the command, with the exit code it maps to.
@@ -51,7 +52,6 @@ pub(crate) fn engine_failure(error: EngineError) -> Failure {
 }
 
 pub(crate) fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
-    let store = (&cli.store, cli.ephemeral);
     // Settings are read only by the commands that use them, so a broken sfnlite.toml
     // does not stop `validate` or `history`.
     let needs_settings = !matches!(
@@ -78,10 +78,9 @@ pub(crate) fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             let services = services::open(settings)?;
             resume::resume(args, &cli.store, cli.ephemeral, &services, settings)
         }
-        Command::Executions(ExecutionsCommand::List(args)) => inspect::list(args, store),
-        Command::Describe(args) => inspect::describe(args, store),
-        Command::History(args) => inspect::history(args, store),
-        Command::Logs(args) => inspect::logs(args, store),
+        command @ (Command::Executions(_) | Command::Describe(_) | Command::History(_) | Command::Logs(_)) => {
+            reading::read(command, &cli.store, cli.ephemeral)
+        }
         Command::Task(command) => task::task(command, &cli.store),
         Command::Stop(args) => stop::stop(args, &cli.store),
         Command::Redrive(ref args) => {

@@ -30,10 +30,13 @@ pub(crate) fn withdraw(store: &Path) {
     }
 }
 
-/// The API of the process holding `store`, if it advertises one.
-pub(crate) fn endpoint(store: &Path) -> Option<String> {
+/// The API of the process holding `store` (`holder`, its pid as the store records it), if
+/// that process advertises one (a file left by an earlier holder is not it).
+pub(crate) fn endpoint(store: &Path, holder: &str) -> Option<String> {
     let text = std::fs::read_to_string(endpoint_file(store)).ok()?;
-    text.lines().next().filter(|l| l.starts_with("http://")).map(str::to_owned)
+    let mut lines = text.lines();
+    let url = lines.next().filter(|l| l.starts_with("http://"))?;
+    (lines.next() == Some(holder.trim())).then(|| url.to_owned())
 }
 
 /// An error the API answered with (`__type`, `message`).
@@ -45,13 +48,18 @@ pub(crate) struct ApiRefusal {
 
 /// Calls `AWSStepFunctions.<operation>` at `url`: the answer, or the API's refusal.
 pub(crate) fn call(url: &str, operation: &str, body: &Value) -> anyhow::Result<Result<Value, ApiRefusal>> {
+    call_target(url, &format!("AWSStepFunctions.{operation}"), body)
+}
+
+/// Calls the operation `target` (`X-Amz-Target`) at `url`.
+pub(crate) fn call_target(url: &str, target: &str, body: &Value) -> anyhow::Result<Result<Value, ApiRefusal>> {
     let address = url.strip_prefix("http://").unwrap_or(url).trim_end_matches('/');
     let mut stream = TcpStream::connect(address).with_context(|| format!("cannot reach {url}"))?;
     stream.set_read_timeout(Some(Duration::from_secs(60)))?;
     let body = body.to_string();
     let request = format!(
         "POST / HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/x-amz-json-1.0\r\n\
-         X-Amz-Target: AWSStepFunctions.{operation}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+         X-Amz-Target: {target}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(request.as_bytes())?;

@@ -54,6 +54,7 @@ pub(crate) fn serve(
     let (athena, s3, endpoint) = (services.athena.clone(), services.s3.clone(), services.endpoint.clone());
     let callbacks = services.callbacks.clone();
     let adapters = Arc::new(ApiAdapters { services, mock_config, logs: store.clone() });
+    let reader = Arc::new(super::reading::Reader(store.clone()));
     let api =
         Arc::new(Api::new(store, Arc::new(SystemClock), "us-east-1", adapters, executor).with_callbacks(callbacks));
     let limits = ServerLimits {
@@ -63,9 +64,13 @@ pub(crate) fn serve(
     };
     runtime(false)?.block_on(async move {
         let address = SocketAddr::new(args.bind, args.port);
-        let server = Server::bind(address, Served { sfn: api.clone(), athena: Some(athena), s3: Some(s3) }, limits)
-            .await
-            .map_err(|e| Failure::usage(anyhow!("cannot listen on {address}: {e}")))?;
+        let server = Server::bind(
+            address,
+            Served { sfn: api.clone(), athena: Some(athena), s3: Some(s3), reader: Some(reader) },
+            limits,
+        )
+        .await
+        .map_err(|e| Failure::usage(anyhow!("cannot listen on {address}: {e}")))?;
         let local = server.local_addr().map_err(|e| Failure::internal(e.into()))?;
         // Handlers reach this server (on loopback even when it listens on all addresses).
         let reachable =

@@ -125,7 +125,16 @@ pub(crate) fn registry(
         registry.register(Arc::new(mock));
     }
     super::services::register(&mut registry, services, virtual_clock, Some(store.clone()));
+    let advertise = store_dir.is_some();
     super::loopback::start_on_demand(services, store.clone(), store_dir);
+    if advertise {
+        // Another terminal can read this store (`sfnlite history`, `task …`) while this
+        // process holds it: its API server starts beside the execution, which does not wait.
+        let endpoint = services.endpoint.clone();
+        let _ = std::thread::Builder::new()
+            .name("sfnlite-endpoint-start".into())
+            .spawn(move || sfnlite_adapters::lambda::Endpoints::url(endpoint.as_ref()));
+    }
     Ok(registry)
 }
 

@@ -48,7 +48,7 @@ pub(crate) fn task(command: TaskCommand, store: &Option<std::path::PathBuf>) -> 
             Err(refused) => Err(refusal(&refused.to_string())),
         },
         Err(StoreError::InUse { pid, .. }) => {
-            let Some(url) = remote::endpoint(&dir) else {
+            let Some(url) = remote::endpoint(&dir, &pid) else {
                 return Err(Failure::usage(anyhow!(
                     "the store is held by process {pid}, which serves no API to answer tokens through"
                 )));

@@ -1,0 +1,115 @@
+//! The commands that read a store (`executions list`, `describe`, `history`, `logs`): run
+//! here when the store is free, or by the process that holds it (`run`, `serve`), which
+//! advertises its API: the command's arguments go there and its output comes back, so a
+//! long run can be watched from another terminal.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::anyhow;
+use clap::Parser;
+use serde_json::{Value, json};
+use sfnlite_engine::{HistoryStore, SledStore, StoreError};
+
+use super::inspect::{self, Io};
+use super::setup::{open_store, store_dir, store_failure};
+use super::{Failure, remote};
+use crate::args::{Cli, Command, ExecutionsCommand};
+
+/// Runs a reading command against `store`.
+fn against(command: Command, store: &dyn HistoryStore, io: &mut Io) -> Result<ExitCode, Failure> {
+    match command {
+        Command::Executions(ExecutionsCommand::List(args)) => inspect::list(args, store, io),
+        Command::Describe(args) => inspect::describe(args, store, io),
+        Command::History(args) => inspect::history(args, store, io),
+        Command::Logs(args) => inspect::logs(args, store, io),
+        _ => Err(Failure::usage(anyhow!("only executions list, describe, history and logs read a store remotely"))),
+    }
+}
+
+/// True for the commands this module runs.
+pub(crate) fn is_reading(command: &Command) -> bool {
+    matches!(command, Command::Executions(_) | Command::Describe(_) | Command::History(_) | Command::Logs(_))
+}
+
+fn print(io: &Io) {
+    let _ = std::io::stdout().write_all(&io.out);
+    let _ = std::io::stderr().write_all(&io.err);
+}
+
+/// Runs a reading command: locally, or through the process that holds the store.
+pub(crate) fn read(command: Command, store: &Option<std::path::PathBuf>, ephemeral: bool) -> Result<ExitCode, Failure> {
+    let mut io = Io::default();
+    if ephemeral {
+        let opened = open_store(store, true)?;
+        let code = against(command, opened.as_ref(), &mut io);
+        print(&io);
+        return code;
+    }
+    let dir = store_dir(store);
+    let opened = match SledStore::open(&dir, Duration::ZERO) {
+        Ok(opened) => opened,
+        Err(StoreError::InUse { pid, .. }) if remote::endpoint(&dir, &pid).is_some() => {
+            let url = remote::endpoint(&dir, &pid).unwrap_or_default();
+            return through(&url);
+        }
+        // Held by a process that serves no API: wait for it, as before.
+        Err(StoreError::InUse { .. }) => {
+            let opened = open_store(store, false)?;
+            let code = against(command, opened.as_ref(), &mut io);
+            print(&io);
+            return code;
+        }
+        Err(e) => return Err(store_failure(e)),
+    };
+    let code = against(command, &opened, &mut io);
+    print(&io);
+    code
+}
+
+/// Sends this process's arguments to the holder's API and prints what it answers.
+fn through(url: &str) -> Result<ExitCode, Failure> {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let answer = remote::call_target(url, "Sfnlite.ReadStore", &json!({ "argv": argv }))
+        .map_err(|e| Failure::internal(e.context("the process holding the store did not answer")))?;
+    let answer = answer.map_err(|refusal| Failure::internal(anyhow!("{}: {}", refusal.name, refusal.message)))?;
+    let text = |key: &str| answer[key].as_str().unwrap_or_default().as_bytes().to_vec();
+    print(&Io { out: text("stdout"), err: text("stderr") });
+    Ok(ExitCode::from(answer["exitCode"].as_u64().unwrap_or(3).min(255) as u8))
+}
+
+/// The holder's side: parses the arguments as sfnlite would and runs the reading command
+/// against its own store.
+pub(crate) struct Reader(pub(crate) Arc<dyn HistoryStore>);
+
+impl sfnlite_server::StoreReader for Reader {
+    fn read(&self, argv: &[String]) -> Value {
+        let mut io = Io::default();
+        let parsed = Cli::try_parse_from(std::iter::once("sfnlite".to_owned()).chain(argv.iter().cloned()));
+        let code = match parsed {
+            Ok(cli) if is_reading(&cli.command) => against(cli.command, self.0.as_ref(), &mut io),
+            Ok(_) => Err(Failure::usage(anyhow!("only reading commands are answered for another process"))),
+            Err(e) => Err(Failure::usage(anyhow!("{e}"))),
+        };
+        let exit = match code {
+            Ok(code) => {
+                if code == ExitCode::SUCCESS {
+                    0
+                } else {
+                    1
+                }
+            }
+            Err(failure) => {
+                let _ = writeln!(io.err, "sfnlite: {:#}", failure.error);
+                failure.exit_code
+            }
+        };
+        json!({
+            "stdout": String::from_utf8_lossy(&io.out),
+            "stderr": String::from_utf8_lossy(&io.err),
+            "exitCode": exit,
+        })
+    }
+}
