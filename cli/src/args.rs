@@ -72,6 +72,9 @@ pub(crate) enum Command {
     Describe(DescribeArgs),
     /// Show an execution's history (AWS GetExecutionHistory).
     History(HistoryArgs),
+    /// Register state machines that executions start by ARN (nested `states:startExecution`), as CreateStateMachine does.
+    #[command(subcommand, name = "state-machines")]
+    StateMachines(MachinesCommand),
     /// Answer a `.waitForTaskToken` task (AWS SendTaskSuccess, SendTaskFailure, SendTaskHeartbeat).
     #[command(subcommand)]
     Task(TaskCommand),
@@ -322,6 +325,49 @@ pub(crate) struct DescribeArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = RunFormat::Text)]
     pub(crate) format: RunFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum MachinesCommand {
+    /// Registers a state machine NAME (its ARN: arn:aws:states:REGION:123456789012:stateMachine:NAME).
+    Create {
+        /// The state machine's name.
+        name: String,
+        #[command(flatten)]
+        definition: MachineDefinition,
+        /// STANDARD or EXPRESS.
+        #[arg(long = "type", value_enum, default_value_t = MachineType::Standard)]
+        machine_type: MachineType,
+    },
+    /// Replaces a registered state machine's definition.
+    Update {
+        /// The state machine's name.
+        name: String,
+        #[command(flatten)]
+        definition: MachineDefinition,
+    },
+    /// Lists the registered state machines.
+    List {
+        /// `table` or `json` (ListStateMachines' shape).
+        #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+        format: TableFormat,
+    },
+    /// Deletes a registered state machine.
+    Delete {
+        /// The state machine's name.
+        name: String,
+    },
+}
+
+/// A definition for `state-machines create|update`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct MachineDefinition {
+    /// The definition (ASL JSON).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) definition: PathBuf,
+    /// Replace `${KEY}` in the definition first. Repeatable.
+    #[arg(long = "sub", value_name = "KEY=VALUE")]
+    pub(crate) substitutions: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

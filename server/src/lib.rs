@@ -11,8 +11,10 @@
 mod athena;
 pub mod executor;
 mod http;
+pub mod nested;
 mod s3;
 pub mod sfn;
 
 pub use http::{Server, ServerLimits, Services, StoreReader};
+pub use nested::{ApiSlot, NestedExecutions};
 pub use sfn::{Adapters, Api};

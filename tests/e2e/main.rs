@@ -11,6 +11,7 @@
 //! - `durability`: crash at every event boundary, SIGKILL, busy store, resume;
 //! - `lambda`: Lambda tasks on local handlers (Python, Node.js, `cmd:`), errors, logs;
 //! - `lifecycle`: `stop` and `redrive`;
+//! - `nested`: `states:startExecution` of machines registered with `sfnlite state-machines`;
 //! - `services`: `s3`, `athena query` and `config`;
 //! - `serve`: `sfnlite serve` with boto3, the AWS CLI and the API conformance corpus.
 //!
@@ -23,6 +24,7 @@ mod definitions;
 mod durability;
 mod lambda;
 mod lifecycle;
+mod nested;
 mod readme;
 mod serve;
 mod services;

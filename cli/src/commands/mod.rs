@@ -3,6 +3,7 @@
 mod athena;
 mod inspect;
 mod loopback;
+mod machines;
 mod reading;
 mod redrive;
 mod remote;
@@ -82,6 +83,10 @@ pub(crate) fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             reading::read(command, &cli.store, cli.ephemeral)
         }
         Command::Task(command) => task::task(command, &cli.store),
+        Command::StateMachines(command) => {
+            let services = services::open(settings()?)?;
+            machines::machines(command, services, &cli.store, cli.ephemeral)
+        }
         Command::Stop(args) => stop::stop(args, &cli.store),
         Command::Redrive(ref args) => {
             let settings = settings()?;

@@ -89,6 +89,7 @@ pub(crate) fn run(
     });
     let (info, outcome) = result.map_err(super::engine_failure)?;
     services.lambda.wait_for_queued();
+    services.api.wait_for_children();
     if let Some(dir) = &advertised {
         super::remote::withdraw(dir);
     }

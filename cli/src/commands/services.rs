@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use anyhow::anyhow;
 use sfnlite_adapters::athena::{AthenaApi, LocalAthena};
-use sfnlite_adapters::lambda::{LazyEndpoint, LocalLambda};
+use sfnlite_adapters::lambda::{Endpoints, LazyEndpoint, LocalLambda};
 use sfnlite_adapters::s3::{LocalS3, ObjectStore};
 use sfnlite_adapters::{AthenaTasks, LambdaTasks, S3Tasks, aws};
 use sfnlite_engine::{Callbacks, HistoryStore, Registry};
+use sfnlite_server::{ApiSlot, NestedExecutions};
 
 use super::Failure;
 use crate::args::Backend;
@@ -25,6 +26,8 @@ pub(crate) struct Services {
     pub(crate) endpoint: Arc<LazyEndpoint>,
     /// Answers to task tokens, shared by this process's engines and its API server.
     pub(crate) callbacks: Arc<Callbacks>,
+    /// This process's Step Functions API, through which nested executions start.
+    pub(crate) api: ApiSlot,
 }
 
 /// Opens the services the settings choose. Locally, the config's `s3.buckets` are made
@@ -34,10 +37,13 @@ pub(crate) fn open(settings: &Settings) -> Result<Services, Failure> {
     let region = settings.region.as_ref().map(|r| r.value.as_str()).unwrap_or("us-east-1");
     let functions = settings.lambdas.iter().map(|f| f.value.clone()).collect();
     let lambda = Arc::new(LocalLambda::new(functions, region, endpoint.clone()));
+    // Nested executions need this process's API: `run` starts it (with its server) then.
+    let starting = endpoint.clone();
+    let api = ApiSlot::new(Some(Arc::new(move || starting.url().map(|_| ()))));
     match settings.backend.value {
         Backend::Aws => {
             let (athena, s3) = aws::backends(&settings.aws());
-            Ok(Services { athena, s3, lambda, endpoint, callbacks: Arc::default() })
+            Ok(Services { athena, s3, lambda, endpoint, callbacks: Arc::default(), api })
         }
         Backend::Local => {
             let mounts: HashMap<String, std::path::PathBuf> = settings.mounts.clone().into_iter().collect();
@@ -64,7 +70,14 @@ pub(crate) fn open(settings: &Settings) -> Result<Services, Failure> {
                 })?;
                 athena.apply_ddl(&text, "default").map_err(|e| Failure::usage(anyhow!("{}: {e}", script.display())))?;
             }
-            Ok(Services { athena: Arc::new(athena), s3: Arc::new(s3), lambda, endpoint, callbacks: Arc::default() })
+            Ok(Services {
+                athena: Arc::new(athena),
+                s3: Arc::new(s3),
+                lambda,
+                endpoint,
+                callbacks: Arc::default(),
+                api,
+            })
         }
     }
 }
@@ -80,4 +93,5 @@ pub(crate) fn register(
     registry.register(Arc::new(AthenaTasks::new(services.athena.clone()).settle_queries(virtual_clock)));
     registry.register(Arc::new(S3Tasks::new(services.s3.clone())));
     registry.register(Arc::new(LambdaTasks::new(services.lambda.clone(), logs)));
+    registry.register(Arc::new(NestedExecutions::new(services.api.clone())));
 }

@@ -1,0 +1,114 @@
+//! `sfnlite state-machines create|update|list|delete`: the state machines that executions
+//! start by ARN (a nested `states:startExecution`), kept as CreateStateMachine keeps them
+//! (the same store documents `serve` uses). The requests go to this process's own API over
+//! the store, or to the API of the process holding it.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::anyhow;
+use serde_json::{Value, json};
+use sfnlite_engine::{HistoryStore, SledStore, StoreError, SystemClock};
+use sfnlite_server::Api;
+use sfnlite_server::executor::Executor;
+
+use super::loopback::ApiAdapters;
+use super::services::Services;
+use super::setup::{open_store, store_dir, store_failure};
+use super::validate::{load, print_diagnostics};
+use super::{Failure, remote};
+use crate::args::{DefinitionArgs, MachineDefinition, MachineType, MachinesCommand, TableFormat};
+
+const ROLE: &str = "arn:aws:iam::123456789012:role/sfnlite";
+
+fn arn(name: &str, region: &str) -> String {
+    format!("arn:aws:states:{region}:{}:stateMachine:{name}", sfnlite_engine::ACCOUNT_ID)
+}
+
+/// The definition's text after substitutions, refused (with its diagnostics) when invalid.
+fn definition(given: &MachineDefinition) -> Result<String, Failure> {
+    let args = DefinitionArgs { file: given.definition.clone(), substitutions: given.substitutions.clone() };
+    let (text, machine, diagnostics) = load(&args)?;
+    if machine.is_none() {
+        print_diagnostics(&args.file, &diagnostics);
+        return Err(Failure { error: anyhow!("{}: the definition is invalid", args.file.display()), exit_code: 1 });
+    }
+    Ok(text)
+}
+
+pub(crate) fn machines(
+    command: MachinesCommand,
+    services: Services,
+    store: &Option<std::path::PathBuf>,
+    ephemeral: bool,
+) -> Result<ExitCode, Failure> {
+    let region = services.lambda.region().to_owned();
+    let (operation, body, format) = match &command {
+        MachinesCommand::Create { name, definition: given, machine_type } => {
+            let kind = if *machine_type == MachineType::Express { "EXPRESS" } else { "STANDARD" };
+            let body = json!({"name": name, "definition": definition(given)?, "roleArn": ROLE, "type": kind});
+            ("CreateStateMachine", body, None)
+        }
+        MachinesCommand::Update { name, definition: given } => {
+            let body = json!({"stateMachineArn": arn(name, &region), "definition": definition(given)?});
+            ("UpdateStateMachine", body, None)
+        }
+        MachinesCommand::List { format } => ("ListStateMachines", json!({}), Some(*format)),
+        MachinesCommand::Delete { name } => {
+            ("DeleteStateMachine", json!({"stateMachineArn": arn(name, &region)}), None)
+        }
+    };
+    let answer = call(operation, &body, services, store, ephemeral)?;
+    match (format, answer) {
+        (_, Err(refusal)) => Err(Failure { error: anyhow!("{refusal}"), exit_code: 1 }),
+        (Some(TableFormat::Table), Ok(answer)) => {
+            for machine in answer["stateMachines"].as_array().into_iter().flatten() {
+                println!(
+                    "{:<32} {:<9} {}",
+                    machine["name"].as_str().unwrap_or_default(),
+                    machine["type"].as_str().unwrap_or_default(),
+                    machine["stateMachineArn"].as_str().unwrap_or_default()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        (_, Ok(answer)) => {
+            println!("{}", serde_json::to_string_pretty(&answer).unwrap_or_default());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// One API call: through the holder of the store, or an API of this process's own.
+fn call(
+    operation: &str,
+    body: &Value,
+    services: Services,
+    store: &Option<std::path::PathBuf>,
+    ephemeral: bool,
+) -> Result<Result<Value, String>, Failure> {
+    let dir = store_dir(store);
+    let opened: Arc<dyn HistoryStore> = if ephemeral {
+        open_store(store, true)?
+    } else {
+        match SledStore::open(&dir, Duration::ZERO) {
+            Ok(opened) => Arc::new(opened),
+            Err(StoreError::InUse { pid, .. }) if remote::endpoint(&dir, &pid).is_some() => {
+                let url = remote::endpoint(&dir, &pid).unwrap_or_default();
+                let answer = remote::call(&url, operation, body).map_err(Failure::internal)?;
+                return Ok(answer.map_err(|r| format!("{}: {}", r.name, r.message)));
+            }
+            Err(StoreError::InUse { .. }) => open_store(store, false)?,
+            Err(e) => return Err(store_failure(e)),
+        }
+    };
+    let executor =
+        Executor::start().map_err(|e| Failure::internal(anyhow!("cannot start the execution thread: {e}")))?;
+    let region = services.lambda.region().to_owned();
+    let adapters = Arc::new(ApiAdapters { services, mock_config: None, logs: opened.clone() });
+    let api = Api::new(opened, Arc::new(SystemClock), &region, adapters, executor);
+    let runtime = super::setup::runtime(false)?;
+    let answer = runtime.block_on(api.call(operation, body.to_string().as_bytes()));
+    Ok(answer.map_err(|e| format!("{}: {}", e.name, e.message)))
+}
