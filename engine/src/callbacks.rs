@@ -77,6 +77,30 @@ pub struct Callbacks {
     answering: Mutex<()>,
 }
 
+/// What a token is opened for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Opening<'a> {
+    pub(crate) execution_arn: &'a str,
+    pub(crate) state_name: &'a str,
+    /// The state's `Entered` event.
+    pub(crate) entered: u64,
+    /// When TimeoutSeconds ends (epoch ms), on the real clock.
+    pub(crate) deadline: Option<i64>,
+}
+
+/// How a token's task stopped waiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ended {
+    /// Answered, timed out, or cancelled.
+    Closed,
+    /// Its heartbeat expired.
+    Heartbeat,
+}
+
+fn now_millis() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
 /// The token of attempt `attempt` of the state entered at event `entered`.
 pub fn task_token(seed: u64, execution_arn: &str, entered: u64, attempt: u64) -> String {
     let mut hasher = Sha256::new();
@@ -113,7 +137,12 @@ impl Callbacks {
             .as_str()
             .and_then(|arn| store.execution(arn).ok().flatten())
             .is_some_and(|e| e.status == ExecutionStatus::Running);
-        if document["status"] != "waiting" || document.get("answer").is_some() || !running {
+        // The same answer again (a handler re-run after a crash answers as before) is harmless.
+        if signal != Signal::Heartbeat && document.get("answer").and_then(Signal::from_json).as_ref() == Some(&signal) {
+            return Ok(());
+        }
+        let late = document["deadlineMillis"].as_i64().is_some_and(|deadline| now_millis() > deadline);
+        if document["status"] != "waiting" || document.get("answer").is_some() || !running || late {
             return Err(TokenError::Closed);
         }
         if signal != Signal::Heartbeat {
@@ -127,18 +156,41 @@ impl Callbacks {
     }
 
     /// Opens a token for the task that will wait on it (before its service call).
-    pub(crate) fn open(
-        &self,
-        store: &dyn HistoryStore,
-        token: &str,
-        execution_arn: &str,
-        state_name: &str,
-        entered: u64,
-    ) -> Result<(), StoreError> {
+    /// `deadline` (epoch ms, real clock only) is when its TimeoutSeconds ends: an answer
+    /// after it is refused even when no process is waiting.
+    pub(crate) fn open(&self, store: &dyn HistoryStore, token: &str, opening: Opening<'_>) -> Result<(), StoreError> {
         if store.document(TOKEN_KIND, token)?.is_none() {
-            let document = json!({"executionArn": execution_arn, "stateName": state_name,
-                                  "enteredEventId": entered, "status": "waiting"});
+            let mut document = json!({"executionArn": opening.execution_arn, "stateName": opening.state_name,
+                                      "enteredEventId": opening.entered, "status": "waiting"});
+            if let Some(deadline) = opening.deadline {
+                document["deadlineMillis"] = json!(deadline);
+            }
             store.put_document(TOKEN_KIND, token, &document)?;
+        }
+        Ok(())
+    }
+
+    /// The answer recorded for a token, if any (a task re-run after a crash does not call
+    /// its service again once it has been answered).
+    pub(crate) fn recorded(&self, store: &dyn HistoryStore, token: &str) -> Result<Option<Signal>, StoreError> {
+        Ok(store.document(TOKEN_KIND, token)?.and_then(|d| d.get("answer").and_then(Signal::from_json)))
+    }
+
+    /// True when the token's task ended by a missed heartbeat (histories say only
+    /// `States.Timeout`; Retry and Catch tell the two apart).
+    pub(crate) fn missed_heartbeat(&self, store: &dyn HistoryStore, token: &str) -> Result<bool, StoreError> {
+        Ok(store.document(TOKEN_KIND, token)?.is_some_and(|d| d["ended"] == "heartbeat"))
+    }
+
+    /// Closes every open token of an execution (a redrive: the tasks that held them ended
+    /// with the attempt that failed).
+    pub fn close_all(&self, store: &dyn HistoryStore, execution_arn: &str) -> Result<(), StoreError> {
+        for (token, mut document) in store.documents(TOKEN_KIND)? {
+            if document["executionArn"] == execution_arn && document["status"] == "waiting" {
+                document["status"] = json!("closed");
+                store.put_document(TOKEN_KIND, &token, &document)?;
+                lock(&self.waiting).remove(&token);
+            }
         }
         Ok(())
     }
@@ -162,10 +214,16 @@ impl Callbacks {
 
     /// The task stopped waiting (answered, timed out, or cancelled); its token is closed
     /// once `closed` (an outcome is recorded).
-    pub(crate) fn close(&self, store: &dyn HistoryStore, token: &str, closed: bool) -> Result<(), StoreError> {
+    pub(crate) fn close(&self, store: &dyn HistoryStore, token: &str, ended: Ended) -> Result<(), StoreError> {
+        let _answering = lock(&self.answering);
         lock(&self.waiting).remove(token);
-        if closed && let Some(mut document) = store.document(TOKEN_KIND, token)? {
+        if let Some(mut document) = store.document(TOKEN_KIND, token)?
+            && document["status"] != "closed"
+        {
             document["status"] = json!("closed");
+            if ended == Ended::Heartbeat {
+                document["ended"] = json!("heartbeat");
+            }
             store.put_document(TOKEN_KIND, token, &document)?;
         }
         Ok(())

@@ -21,6 +21,11 @@ pub trait Clock: Send + Sync {
 
     /// Completes at (or after) `deadline`, in epoch milliseconds.
     fn sleep_until(&self, deadline: i64) -> BoxFuture<'_, ()>;
+
+    /// True when time is virtual (it jumps; it is not the wall clock).
+    fn is_virtual(&self) -> bool {
+        false
+    }
 }
 
 /// Wall-clock time.
@@ -55,6 +60,10 @@ impl VirtualClock {
 }
 
 impl Clock for VirtualClock {
+    fn is_virtual(&self) -> bool {
+        true
+    }
+
     fn now_millis(&self) -> i64 {
         self.epoch_millis + self.start.elapsed().as_millis() as i64
     }

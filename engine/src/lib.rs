@@ -319,6 +319,8 @@ impl Engine {
             return Err(EngineError::ExpressNotRedrivable { arn: record.arn });
         }
         let before = record.clone();
+        // The tokens of the failed attempt's tasks are not answerable any more.
+        self.callbacks.close_all(self.store.as_ref(), &record.arn)?;
         let machine = self.stored_machine(&record)?;
         let mut events = self.store.events(&record.arn)?;
         let last = events.last().map_or(0, |e| e.id);

@@ -159,6 +159,12 @@ impl StatesError {
     /// The `{"Error": …, "Cause": …}` object that Catch passes on.
     pub fn to_value(&self) -> Value {
         let mut map = serde_json::Map::new();
+        // An error with no name (SendTaskFailure without `error`): AWS gives both as null.
+        if self.error == ErrorName::Custom(String::new()) {
+            map.insert("Error".into(), Value::Null);
+            map.insert("Cause".into(), self.cause.clone().map_or(Value::Null, Value::String));
+            return Value::Object(map);
+        }
         map.insert("Error".into(), Value::String(self.error.as_str().to_owned()));
         if let Some(cause) = &self.cause {
             map.insert("Cause".into(), Value::String(cause.clone()));

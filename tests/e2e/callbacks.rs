@@ -201,3 +201,56 @@ fn a_token_answered_while_no_process_runs_the_execution_is_taken_by_resume() {
     let history = crate::relative_history(&store, "exec");
     assert_eq!(history.iter().filter(|e| e["type"] == "TaskSubmitted").count(), 1);
 }
+
+#[test]
+fn a_failure_without_error_and_a_cancelled_wait_are_reported_as_on_aws() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(&dir);
+    let path = dir.path().join("token.txt");
+    // One branch waits on a token; its sibling fails, which cancels the wait. The Parallel's
+    // Catch keeps the execution going, waiting on a second token.
+    let mut waits = callback("handout", json!({"path": path}));
+    waits["End"] = json!(true);
+    let branches = json!([
+        {"StartAt": "Waits", "States": {"Waits": waits}},
+        {"StartAt": "Pause", "States": {"Pause": {"Type": "Wait", "Seconds": 1, "Next": "Fails"},
+                                        "Fails": {"Type": "Fail", "Error": "Sibling"}}}
+    ]);
+    let second = dir.path().join("second.txt");
+    let mut last = callback("handout", json!({"path": second}));
+    last["Catch"] = json!([{"ErrorEquals": ["States.ALL"], "Next": "Done"}]);
+    last.as_object_mut().unwrap().remove("End");
+    last["Next"] = json!("Done");
+    let definition = json!({"StartAt": "Fan", "States": {
+        "Fan": {"Type": "Parallel", "Branches": branches, "Catch": [{"ErrorEquals": ["Sibling"], "ResultPath": null, "Next": "Last"}], "Next": "Last"},
+        "Last": last, "Done": {"Type": "Pass", "End": true}}});
+    let run = start(&dir, &config, &definition, "real");
+    let store = dir.path().join("store");
+    let cancelled = token_at(&path);
+    let open = token_at(&second);
+    let late = task(&store, &["success", &cancelled, "--output", "{}"]);
+    assert_eq!(late.status.code(), Some(1), "a cancelled task's token is closed");
+    assert!(String::from_utf8_lossy(&late.stderr).contains("TaskTimedOut"), "{late:?}");
+    // SendTaskFailure with neither error nor cause: the catcher sees both as null.
+    assert!(task(&store, &["failure", &open]).status.success());
+    let report = finish(run);
+    assert_eq!(report["output"], json!({"Error": null, "Cause": null}), "{report}");
+}
+
+#[test]
+fn an_answer_after_the_timeout_is_refused_even_with_nobody_waiting() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(&dir);
+    let path = dir.path().join("token.txt");
+    let mut waits = callback("handout", json!({"path": path}));
+    waits["TimeoutSeconds"] = json!(1);
+    let mut run = start(&dir, &config, &json!({"StartAt": "Sign", "States": {"Sign": waits}}), "real");
+    let token = token_at(&path);
+    std::thread::sleep(Duration::from_millis(200));
+    run.kill().unwrap();
+    run.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    let late = task(&dir.path().join("store"), &["success", &token, "--output", "{}"]);
+    assert_eq!(late.status.code(), Some(1), "{late:?}");
+    assert!(String::from_utf8_lossy(&late.stderr).contains("TaskTimedOut"), "{late:?}");
+}

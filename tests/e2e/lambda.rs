@@ -350,11 +350,13 @@ fn event_invocations_answer_202_and_still_run() {
 fn what_a_handler_leaves_running_neither_hangs_sfnlite_nor_outlives_it() {
     let dir = tempfile::tempdir().unwrap();
     let marker = format!("sfnlite-orphan-{}", std::process::id());
+    // A cmd handler that leaves a process behind (its command line carries the marker).
+    let detach = format!("handler = \"cmd:(sh -c 'sleep 30; :' {marker} &) ; echo 1\"");
     let config = config(
         &dir,
         &[
             ("hang", "handler = \"python:{H}/behaviours.py:spawn_and_hang\"\ntimeout = 1"),
-            ("detach", "handler = \"cmd:(sleep 30 &) ; echo 1\""),
+            ("detach", detach.as_str()),
             ("big", "handler = \"cmd:head -c 7000000 /dev/zero | tr '\\\\0' a\""),
             ("slow", "handler = \"python:{H}/behaviours.py:slow\"\ntimeout = 30"),
         ],

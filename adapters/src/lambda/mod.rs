@@ -24,6 +24,7 @@ use tokio::sync::Semaphore;
 pub use self::functions::{
     BadHandler, DEFAULT_CONCURRENCY, DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT, Entry, FunctionConfig, FunctionRef, Runtime,
 };
+pub use self::worker::groups::kill_all as kill_all_workers;
 use self::worker::{Environment, Printed, Worker};
 pub(crate) use self::worker::{MAX_RESPONSE_BYTES, Reply, exit_error};
 

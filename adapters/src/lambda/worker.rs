@@ -74,6 +74,8 @@ pub(crate) type Environment = Vec<(String, String)>;
 /// A warm worker process.
 pub(crate) struct Worker {
     child: Child,
+    /// The worker's pid, which is also its process group's id.
+    pid: Option<u32>,
     stdin: ChildStdin,
     lines: mpsc::UnboundedReceiver<Line>,
     /// How long init took, until the first invocation reports it.
@@ -90,16 +92,59 @@ impl Drop for Worker {
     /// A worker is dropped when it timed out, crashed, or its pool goes: its whole process
     /// group goes with it (what the handler started, too).
     fn drop(&mut self) {
-        kill_group(self.child.id());
+        kill_group(self.pid);
+        groups::forget(self.pid);
     }
 }
 
-/// Kills a worker's process group (each worker leads one).
+/// Kills a worker's process group (each worker leads one; its id is the worker's pid,
+/// kept from the start: a reaped child has no id any more).
 fn kill_group(pid: Option<u32>) {
     if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) {
         // SAFETY: sends a signal; no memory is touched.
         unsafe {
             libc::kill(-pid, libc::SIGKILL);
+        }
+    }
+}
+
+/// The process groups of the live workers, so that an interrupted sfnlite (Ctrl-C) takes
+/// them with it: workers lead groups of their own, which the terminal's signal misses.
+pub(crate) mod groups {
+    use std::sync::atomic::{AtomicI32, Ordering};
+
+    const SLOTS: usize = 512;
+    static GROUPS: [AtomicI32; SLOTS] = [const { AtomicI32::new(0) }; SLOTS];
+
+    pub(crate) fn remember(pid: Option<u32>) {
+        let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) else { return };
+        for slot in &GROUPS {
+            if slot.compare_exchange(0, pid, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+                return;
+            }
+        }
+    }
+
+    pub(crate) fn forget(pid: Option<u32>) {
+        let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) else { return };
+        for slot in &GROUPS {
+            if slot.compare_exchange(pid, 0, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+                return;
+            }
+        }
+    }
+
+    /// Kills every live worker's group. Async-signal-safe (atomics and `kill` only), so a
+    /// signal handler may call it.
+    pub fn kill_all() {
+        for slot in &GROUPS {
+            let pid = slot.load(Ordering::SeqCst);
+            if pid > 0 {
+                // SAFETY: sends a signal.
+                unsafe {
+                    libc::kill(-pid, libc::SIGKILL);
+                }
+            }
         }
     }
 }
@@ -246,8 +291,10 @@ impl Worker {
         let mark = marker(&nonce);
         tokio::spawn(pump(child.stdout.take().expect("stdout is piped"), mark.clone(), tx.clone()));
         tokio::spawn(pump(child.stderr.take().expect("stderr is piped"), mark, tx));
+        let pid = child.id();
+        groups::remember(pid);
         let mut worker =
-            Worker { child, stdin, lines, init: None, init_lines: Vec::new(), init_error: None, dead: false };
+            Worker { child, pid, stdin, lines, init: None, init_lines: Vec::new(), init_error: None, dead: false };
         let deadline = tokio::time::sleep(INIT_TIMEOUT);
         tokio::pin!(deadline);
         loop {
@@ -307,20 +354,20 @@ impl Worker {
             Ok(Some(reply)) => reply,
             Ok(None) => {
                 // It ended without answering (a process it started may hold its pipes).
-                kill_group(self.child.id());
+                kill_group(self.pid);
                 let status = self.child.wait().await.ok();
                 Reply::Exited(describe_exit(status))
             }
             Err(_) => {
                 self.dead = true;
-                kill_group(self.child.id());
+                kill_group(self.pid);
                 let _ = self.child.kill().await;
                 self.drain(&mut printed.lines).await;
                 Reply::TimedOut
             }
         };
         printed.duration = started.elapsed();
-        printed.max_memory_mb = peak_memory_mb(self.child.id());
+        printed.max_memory_mb = peak_memory_mb(self.pid);
         (reply, printed)
     }
 
@@ -420,6 +467,8 @@ pub(crate) async fn run_command(
         Ok(child) => child,
         Err(e) => return (Reply::Exited(format!("cannot start sh: {e}")), printed),
     };
+    let pid = child.id();
+    groups::remember(pid);
     let mut stdin = child.stdin.take().expect("stdin is piped");
     let event = event.to_owned();
     let feed = tokio::spawn(async move {
@@ -448,7 +497,9 @@ pub(crate) async fn run_command(
         }
     });
     let exited = tokio::time::timeout(timeout, child.wait()).await;
-    kill_group(child.id());
+    // What it left running goes with it.
+    kill_group(pid);
+    groups::forget(pid);
     if exited.is_err() {
         let _ = child.kill().await;
     }

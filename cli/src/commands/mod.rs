@@ -69,12 +69,14 @@ pub(crate) fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
     let settings = || loaded.as_ref().ok_or_else(|| Failure::internal(anyhow::anyhow!("settings were not loaded")));
     match cli.command {
         Command::Run(ref args) => {
+            setup::interrupt_takes_workers();
             let settings = settings()?;
             let services = services::open(settings)?;
             run::run(args, settings, &services, &cli.store, cli.ephemeral)
         }
         Command::Validate(args) => validate::validate(args),
         Command::Resume(ref args) => {
+            setup::interrupt_takes_workers();
             let settings = settings()?;
             let services = services::open(settings)?;
             resume::resume(args, &cli.store, cli.ephemeral, &services, settings)
@@ -89,6 +91,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
         }
         Command::Stop(args) => stop::stop(args, &cli.store),
         Command::Redrive(ref args) => {
+            setup::interrupt_takes_workers();
             let settings = settings()?;
             let services = services::open(settings)?;
             redrive::redrive(args, &cli.store, cli.ephemeral, &services, settings)

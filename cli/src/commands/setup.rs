@@ -170,6 +170,24 @@ pub(crate) fn serve_tokens(definition: &str, services: &Services) {
     }
 }
 
+/// Ctrl-C ends the process as before, and takes the Lambda workers (which lead process
+/// groups of their own, out of the terminal's reach) with it. For `run`, `resume` and
+/// `redrive`; `serve` shuts down gracefully instead.
+pub(crate) fn interrupt_takes_workers() {
+    extern "C" fn on_interrupt(_: libc::c_int) {
+        sfnlite_adapters::lambda::kill_all_workers();
+        // SAFETY: `signal` and `raise` are async-signal-safe.
+        unsafe {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            libc::raise(libc::SIGINT);
+        }
+    }
+    // SAFETY: installs a handler that only uses async-signal-safe calls.
+    unsafe {
+        libc::signal(libc::SIGINT, on_interrupt as extern "C" fn(libc::c_int) as libc::sighandler_t);
+    }
+}
+
 /// A current-thread runtime; paused time for the virtual clock.
 pub(crate) fn runtime(virtual_clock: bool) -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_current_thread()

@@ -47,6 +47,7 @@ pub(crate) async fn stop_signal(store: Option<PathBuf>, arn: String, name: Strin
             Some(_) => continue, // a request for another execution: keep running
             None => {
                 eprintln!("sfnlite: terminated; execution {name} stays RUNNING: `sfnlite resume {name}` finishes it");
+                sfnlite_adapters::lambda::kill_all_workers();
                 std::process::exit(143);
             }
         }

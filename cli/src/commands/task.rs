@@ -24,6 +24,13 @@ pub(crate) fn task(command: TaskCommand, store: &Option<std::path::PathBuf>) -> 
             (("SendTaskSuccess", json!({"taskToken": token, "output": output})), token, Signal::Success(value))
         }
         TaskCommand::Failure { token, error, cause } => {
+            // The API's limits, checked here too for answers recorded without it.
+            if error.as_ref().is_some_and(|e| e.chars().count() > 256) {
+                return Err(Failure::usage(anyhow!("--error: at most 256 characters (the API's limit)")));
+            }
+            if cause.as_ref().is_some_and(|c| c.chars().count() > 32_768) {
+                return Err(Failure::usage(anyhow!("--cause: at most 32768 characters (the API's limit)")));
+            }
             let mut body = json!({"taskToken": token});
             if let Some(e) = &error {
                 body["error"] = json!(e);
@@ -38,14 +45,23 @@ pub(crate) fn task(command: TaskCommand, store: &Option<std::path::PathBuf>) -> 
         }
     };
     let dir = store_dir(store);
+    if !dir.join("db").exists() {
+        return Err(Failure::usage(anyhow!("no store at {} (--store, SFNLITE_STORE)", dir.display())));
+    }
+    let heartbeat = signal == Signal::Heartbeat;
     match SledStore::open(&dir, Duration::ZERO) {
         Ok(opened) => match Callbacks::new().answer(&opened, &token, signal) {
+            Ok(()) if heartbeat => {
+                eprintln!("sfnlite: the token is open, but no process runs its execution now: nothing to keep alive");
+                Ok(ExitCode::SUCCESS)
+            }
             Ok(()) => {
                 eprintln!("sfnlite: recorded; no process runs the execution now: `sfnlite resume` carries it on");
                 Ok(ExitCode::SUCCESS)
             }
             Err(TokenError::Store(e)) => Err(store_failure(e)),
-            Err(refused) => Err(refusal(&refused.to_string())),
+            Err(refused @ TokenError::Invalid) => Err(refusal(&format!("InvalidToken: {refused}"))),
+            Err(refused) => Err(refusal(&format!("TaskTimedOut: {refused}"))),
         },
         Err(StoreError::InUse { pid, .. }) => {
             let Some(url) = remote::endpoint(&dir, &pid) else {

@@ -16,7 +16,36 @@ use sfnlite_states::{ErrorName, EvalError, StatesError};
 use super::recovery::Entry;
 use super::{Run, Thread};
 use crate::adapter::TaskRequest;
-use crate::callbacks::Signal;
+use crate::callbacks::{Ended, Opening, Signal};
+
+/// Closes a token however its task stops waiting (answered, timed out, or cancelled by a
+/// stop, a timeout or a failed sibling), so that it cannot be answered afterwards.
+struct CloseToken<'r, 'a> {
+    run: &'r Run<'a>,
+    token: &'r str,
+    ended: Ended,
+}
+
+impl Drop for CloseToken<'_, '_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.run.callbacks.close(self.run.store, self.token, self.ended) {
+            tracing::warn!("cannot close a task token: {e}");
+        }
+    }
+}
+
+/// The error of a SendTaskFailure: its name as given, except that a name Step Functions
+/// gives meaning to (an uncatchable `States.Runtime`, a timeout) stays a plain name, and
+/// none at all stays none (`{"Error": null, "Cause": null}`).
+fn answered_error(error: Option<String>) -> ErrorName {
+    let name = error.unwrap_or_default();
+    match ErrorName::parse(&name) {
+        ErrorName::Runtime | ErrorName::DataLimitExceeded | ErrorName::Timeout | ErrorName::HeartbeatTimeout => {
+            ErrorName::Custom(name)
+        }
+        other => other,
+    }
+}
 
 /// What a `.waitForTaskToken` attempt waits with.
 struct Waiting {
@@ -111,8 +140,9 @@ impl<'a> Run<'a> {
     }
 
     /// A `.waitForTaskToken` task: opens its token, makes the service call (unless the
-    /// replayed history shows it made), records `TaskSubmitted`, then waits for the answer
-    /// under the task's heartbeat and timeout.
+    /// replayed history shows it made, or the token was answered already), records
+    /// `TaskSubmitted`, then waits for the answer under the task's heartbeat and timeout.
+    /// However the wait ends (even cancelled), the token is closed.
     async fn callback(
         &self,
         request: TaskRequest,
@@ -120,42 +150,62 @@ impl<'a> Run<'a> {
         thread: &mut Thread<'_, 'a>,
     ) -> Result<Result<Value, StatesError>, EvalError> {
         let replay = self.replay.as_ref();
-        if let Some(outcome) = replay.and_then(|r| r.task_outcome(thread.last)) {
-            return Ok(outcome);
-        }
         let store_failed = |e: crate::store::StoreError| {
             self.journal.close(crate::interpreter::RunError::Store(e));
             EvalError::Runtime("the execution stops: the store failed".to_owned())
         };
         let (token, deadline) = (waiting.token.as_str(), request.deadline_millis);
-        self.callbacks
-            .open(self.store, token, &self.info.arn, &request.state_name, waiting.entered)
-            .map_err(store_failed)?;
+        // Histories record a missed heartbeat as States.Timeout; the token knows which it was.
+        let replayed = |outcome: Result<Value, StatesError>| match outcome {
+            Err(e)
+                if e.error == ErrorName::Timeout
+                    && self.callbacks.missed_heartbeat(self.store, token).unwrap_or(false) =>
+            {
+                Err(StatesError { error: ErrorName::HeartbeatTimeout, cause: e.cause })
+            }
+            other => other,
+        };
+        if let Some(outcome) = replay.and_then(|r| r.task_outcome(thread.last)) {
+            return Ok(replayed(outcome));
+        }
+        let opening = Opening {
+            execution_arn: &self.info.arn,
+            state_name: &request.state_name,
+            entered: waiting.entered,
+            deadline: deadline.filter(|_| !self.clock.is_virtual()),
+        };
+        self.callbacks.open(self.store, token, opening).map_err(store_failed)?;
+        let mut guard = CloseToken { run: self, token, ended: Ended::Closed };
+        let answered = self.callbacks.recorded(self.store, token).map_err(store_failed)?.is_some();
         let submitted = match replay.and_then(|r| r.submitted(thread.last)) {
             Some(output) => output,
+            // Answered already (the call was made before a crash, and its answer came): the
+            // call is not made again.
+            None if answered => Value::Null,
             None => match self.invoke(request, thread.last).await? {
                 Ok(output) => output,
-                Err(error) => {
-                    self.callbacks.close(self.store, token, true).map_err(store_failed)?;
-                    return Ok(Err(error));
-                }
+                Err(error) => return Ok(Err(error)),
             },
         };
         thread.emit(EventDetails::TaskSubmitted { resource: waiting.resource, output: Arc::new(submitted) });
         if let Some(outcome) = replay.and_then(|r| r.task_outcome(thread.last)) {
-            return Ok(outcome);
+            return Ok(replayed(outcome));
         }
         self.flush()?;
         let answers = self.callbacks.listen(self.store, token).map_err(store_failed)?;
         let wait = self.answer(answers, waiting.heartbeat);
         let outcome = match deadline {
             Some(deadline) => tokio::select! {
+                // An answer that is already there wins over a deadline that passed meanwhile.
+                biased;
                 outcome = wait => outcome,
                 () = self.clock.sleep_until(deadline) => Err(StatesError { error: ErrorName::Timeout, cause: None }),
             },
             None => wait.await,
         };
-        self.callbacks.close(self.store, token, true).map_err(store_failed)?;
+        if matches!(&outcome, Err(e) if e.error == ErrorName::HeartbeatTimeout) {
+            guard.ended = Ended::Heartbeat;
+        }
         Ok(outcome)
     }
 
@@ -169,6 +219,7 @@ impl<'a> Run<'a> {
             let beat = heartbeat.map(|h| self.clock.now_millis().saturating_add(millis(h)));
             let signal = match beat {
                 Some(until) => tokio::select! {
+                    biased;
                     signal = answers.recv() => signal,
                     () = self.clock.sleep_until(until) => {
                         return Err(StatesError { error: ErrorName::HeartbeatTimeout, cause: None });
@@ -179,7 +230,7 @@ impl<'a> Run<'a> {
             match signal {
                 Some(Signal::Success(output)) => return Ok(output),
                 Some(Signal::Failure { error, cause }) => {
-                    return Err(StatesError { error: ErrorName::parse(error.as_deref().unwrap_or_default()), cause });
+                    return Err(StatesError { error: answered_error(error), cause });
                 }
                 Some(Signal::Heartbeat) => continue,
                 // Nobody can answer any more (the process is ending): wait for the deadline.
