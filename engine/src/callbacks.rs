@@ -170,6 +170,11 @@ impl Callbacks {
         Ok(())
     }
 
+    /// The answer recorded for a token, if any.
+    pub fn recorded_answer(&self, store: &dyn HistoryStore, token: &str) -> Result<Option<Signal>, StoreError> {
+        self.recorded(store, token)
+    }
+
     /// The answer recorded for a token, if any (a task re-run after a crash does not call
     /// its service again once it has been answered).
     pub(crate) fn recorded(&self, store: &dyn HistoryStore, token: &str) -> Result<Option<Signal>, StoreError> {

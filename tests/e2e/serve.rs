@@ -358,3 +358,43 @@ fn aws_s3_commands_work_against_the_local_s3() {
         .unwrap();
     assert!(String::from_utf8_lossy(&missing.stderr).contains("NoSuchKey"), "{missing:?}");
 }
+
+/// While `serve` holds the store, the CLI's reading commands and `stop` go through it
+/// (the server keeps serving), and tokens are answered through it.
+#[test]
+fn the_cli_works_through_a_running_server() {
+    let store = tempfile::tempdir().unwrap();
+    let server = serve(store.path(), &[]);
+    let definition = r#"{"StartAt":"Nap","States":{"Nap":{"Type":"Wait","Seconds":30,"End":true}}}"#;
+    let created = aws(
+        &server.endpoint,
+        &[
+            "stepfunctions",
+            "create-state-machine",
+            "--name",
+            "napper",
+            "--role-arn",
+            "arn:aws:iam::123456789012:role/r",
+            "--definition",
+            definition,
+        ],
+    );
+    let machine = created["stateMachineArn"].as_str().unwrap();
+    aws(&server.endpoint, &["stepfunctions", "start-execution", "--state-machine-arn", machine, "--name", "nap1"]);
+    let cli = |args: &[&str]| {
+        crate::sfnlite().arg("--no-config").arg("--store").arg(store.path()).args(args).output().unwrap()
+    };
+    let listed = cli(&["executions", "list", "--format", "json"]);
+    assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+    assert_eq!(serde_json::from_slice::<Value>(&listed.stdout).unwrap()["executions"][0]["status"], "RUNNING");
+    let stopped = cli(&["stop", "nap1", "--error", "Why", "--cause", "because"]);
+    assert!(stopped.status.success(), "{}", String::from_utf8_lossy(&stopped.stderr));
+    let record: Value = serde_json::from_slice(&stopped.stdout).unwrap();
+    assert_eq!((record["status"].as_str(), record["error"].as_str()), (Some("ABORTED"), Some("Why")));
+    // The server is still up and agrees.
+    let described = ended(&server.endpoint, "arn:aws:states:us-east-1:123456789012:execution:napper:nap1");
+    assert_eq!(described["status"], "ABORTED");
+    let missing = cli(&["stop", "nope"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no execution matches 'nope'"));
+}

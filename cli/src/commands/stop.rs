@@ -65,6 +65,43 @@ fn print(record: &ExecutionRecord) {
     );
 }
 
+/// Stops an execution that `serve` runs: its ARN from the server's own reading of `EXEC`
+/// (names and prefixes as everywhere), then StopExecution, then its final record.
+fn stop_through_api(url: &str, args: &StopArgs) -> Result<ExitCode, Failure> {
+    use super::remote::call_target;
+    let describe = |exec: &str| -> Result<serde_json::Value, Failure> {
+        let argv = json!({"argv": ["describe", exec, "--format", "json"]});
+        let answer = call_target(url, "Sfnlite.ReadStore", &argv).map_err(Failure::internal)?;
+        let answer = answer.map_err(|r| Failure::internal(anyhow!("{}: {}", r.name, r.message)))?;
+        if answer["exitCode"] != 0 {
+            return Err(Failure {
+                error: anyhow!(
+                    "{}",
+                    answer["stderr"].as_str().unwrap_or_default().trim().trim_start_matches("sfnlite: ")
+                ),
+                exit_code: answer["exitCode"].as_u64().unwrap_or(2) as u8,
+            });
+        }
+        serde_json::from_str(answer["stdout"].as_str().unwrap_or_default()).map_err(|e| Failure::internal(e.into()))
+    };
+    let arn = describe(&args.execution)?["executionArn"].as_str().unwrap_or_default().to_owned();
+    let mut body = json!({"executionArn": arn});
+    for (key, value) in [("error", &args.error), ("cause", &args.cause)] {
+        if let Some(value) = value {
+            body[key] = json!(value);
+        }
+    }
+    super::remote::call(url, "StopExecution", &body)
+        .map_err(Failure::internal)?
+        .map_err(|r| Failure { error: anyhow!("{}: {}", r.name, r.message), exit_code: 1 })?;
+    let record = describe(&arn)?;
+    println!(
+        "{}",
+        json!({"executionArn": record["executionArn"], "status": record["status"], "error": record.get("error"), "cause": record.get("cause")})
+    );
+    Ok(if record["status"] == "ABORTED" { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
 pub(crate) fn stop(args: StopArgs, store: &Option<PathBuf>) -> Result<ExitCode, Failure> {
     if args.execution.trim().is_empty() {
         return Err(Failure::usage(anyhow!("name the execution to stop")));
@@ -80,6 +117,11 @@ pub(crate) fn stop(args: StopArgs, store: &Option<PathBuf>) -> Result<ExitCode, 
             let record = engine.abort_orphan(&record.arn, request).map_err(super::engine_failure)?;
             print(&record);
             Ok(ExitCode::SUCCESS)
+        }
+        // `serve` runs the execution: StopExecution through its API (a signal would stop the server).
+        Err(StoreError::InUse { pid, .. }) if super::remote::held_by_serve(&dir, &pid) => {
+            let url = super::remote::endpoint(&dir, &pid).unwrap_or_default();
+            stop_through_api(&url, &args)
         }
         Err(StoreError::InUse { pid, .. }) => {
             let pid: u32 = pid

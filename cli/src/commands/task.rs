@@ -49,6 +49,7 @@ pub(crate) fn task(command: TaskCommand, store: &Option<std::path::PathBuf>) -> 
         return Err(Failure::usage(anyhow!("no store at {} (--store, SFNLITE_STORE)", dir.display())));
     }
     let heartbeat = signal == Signal::Heartbeat;
+    let expected = signal.clone();
     match SledStore::open(&dir, Duration::ZERO) {
         Ok(opened) => match Callbacks::new().answer(&opened, &token, signal) {
             Ok(()) if heartbeat => {
@@ -70,13 +71,30 @@ pub(crate) fn task(command: TaskCommand, store: &Option<std::path::PathBuf>) -> 
                 )));
             };
             let (operation, body): (&str, Value) = operation;
-            match remote::call(&url, operation, &body).map_err(Failure::internal)? {
+            let answer = match remote::call(&url, operation, &body) {
+                Ok(answer) => answer,
+                // The run may end (and exit) as soon as it has the answer, before its server
+                // has written the response: the store then says whether it was taken.
+                Err(lost) => return confirm(&dir, &token, &expected, lost),
+            };
+            match answer {
                 Ok(_) => Ok(ExitCode::SUCCESS),
                 Err(refusal_) => Err(refusal(&format!("{}: {}", refusal_.name, refusal_.message))),
             }
         }
         Err(e) => Err(store_failure(e)),
     }
+}
+
+/// After a lost response: the answer was taken when the token's document holds it.
+fn confirm(dir: &std::path::Path, token: &str, expected: &Signal, lost: anyhow::Error) -> Result<ExitCode, Failure> {
+    if *expected != Signal::Heartbeat
+        && let Ok(opened) = SledStore::open(dir, Duration::from_secs(5))
+        && Callbacks::new().recorded_answer(&opened, token).ok().flatten().as_ref() == Some(expected)
+    {
+        return Ok(ExitCode::SUCCESS);
+    }
+    Err(Failure::internal(lost.context("the answer's fate is unknown")))
 }
 
 /// An unknown or closed token: exit 1, as for a failed operation.
