@@ -24,4 +24,6 @@ pub mod service;
 mod tasks;
 
 pub use sfnlite_engine::clock::BoxFuture;
-pub use tasks::{AthenaTasks, LOG_KIND, LambdaTasks, S3Tasks, log_key, static_function, static_functions};
+pub use tasks::{
+    AthenaTasks, LOG_KIND, LambdaTasks, S3Tasks, invocation_outcome, log_key, static_function, static_functions,
+};

@@ -75,6 +75,9 @@ pub(crate) enum Command {
     /// Register state machines that executions start by ARN (nested `states:startExecution`), as CreateStateMachine does.
     #[command(subcommand, name = "state-machines")]
     StateMachines(MachinesCommand),
+    /// Activities: create, list and delete them, and work on their tasks with a handler.
+    #[command(subcommand)]
+    Activities(ActivitiesCommand),
     /// Answer a `.waitForTaskToken` task (AWS SendTaskSuccess, SendTaskFailure, SendTaskHeartbeat).
     #[command(subcommand)]
     Task(TaskCommand),
@@ -368,6 +371,42 @@ pub(crate) struct MachineDefinition {
     /// Replace `${KEY}` in the definition first. Repeatable.
     #[arg(long = "sub", value_name = "KEY=VALUE")]
     pub(crate) substitutions: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ActivitiesCommand {
+    /// Creates the activity NAME (its ARN: arn:aws:states:REGION:123456789012:activity:NAME).
+    Create {
+        /// The activity's name.
+        name: String,
+    },
+    /// Lists the activities.
+    List {
+        /// `table` or `json` (ListActivities' shape).
+        #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+        format: TableFormat,
+    },
+    /// Deletes an activity.
+    Delete {
+        /// The activity's name.
+        name: String,
+    },
+    /// Works on the activity's tasks: takes each (GetActivityTask) from the process that
+    /// runs the executions (`serve`, or a `run`), runs HANDLER on its input, and answers
+    /// (SendTaskSuccess, or SendTaskFailure with the handler's error).
+    Work {
+        /// The activity's name.
+        name: String,
+        /// The handler, as for Lambda functions: `python:FILE:FN`, `node:FILE:FN`, `cmd:COMMAND`.
+        #[arg(long, value_name = "HANDLER")]
+        handler: String,
+        /// Stop after this many tasks (default: work until interrupted).
+        #[arg(long, value_name = "N")]
+        max_tasks: Option<u64>,
+        /// The worker's name (in `ActivityStarted`).
+        #[arg(long, value_name = "NAME")]
+        worker_name: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

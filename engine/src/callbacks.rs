@@ -9,12 +9,13 @@
 //! while no process ran the execution), which the task takes when it starts waiting.
 //! [`Callbacks`] delivers answers to the tasks waiting in this process.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::store::{ExecutionStatus, HistoryStore, StoreError};
 
@@ -69,12 +70,35 @@ pub enum TokenError {
     Store(#[from] StoreError),
 }
 
-/// The tasks of this process that wait on tokens.
+/// The tasks of this process that wait on tokens, and the activity tasks that wait for a
+/// worker (GetActivityTask).
 #[derive(Debug, Default)]
 pub struct Callbacks {
     waiting: Mutex<HashMap<String, mpsc::UnboundedSender<Signal>>>,
     /// Serializes answers, so that two answers to one token cannot both be taken.
     answering: Mutex<()>,
+    /// Activity tasks not yet taken, by activity ARN, oldest first.
+    queued: Mutex<HashMap<String, VecDeque<Queued>>>,
+    /// Wakes workers polling for activity tasks.
+    scheduled: Notify,
+}
+
+/// An activity task waiting for a worker.
+#[derive(Debug)]
+struct Queued {
+    token: String,
+    input: Value,
+    /// Told the worker's name when one takes the task (closed when the task went away).
+    taken: oneshot::Sender<Option<String>>,
+}
+
+/// An activity task a worker took: its token and its input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActivityTask {
+    /// The token to answer with.
+    pub token: String,
+    /// The task's input.
+    pub input: Value,
 }
 
 /// What a token is opened for.
@@ -153,6 +177,39 @@ impl Callbacks {
             let _ = waiter.send(signal);
         }
         Ok(())
+    }
+
+    /// Queues an activity task for the workers of `activity`; the receiver gets the name of
+    /// the worker that takes it. Dropping the receiver withdraws the task.
+    pub(crate) fn schedule(&self, activity: &str, token: &str, input: Value) -> oneshot::Receiver<Option<String>> {
+        let (taken, receiver) = oneshot::channel();
+        let task = Queued { token: token.to_owned(), input, taken };
+        lock(&self.queued).entry(activity.to_owned()).or_default().push_back(task);
+        self.scheduled.notify_waiters();
+        receiver
+    }
+
+    /// GetActivityTask: the oldest task of `activity`, waiting up to `wait` for one.
+    pub async fn take(&self, activity: &str, worker: Option<String>, wait: Duration) -> Option<ActivityTask> {
+        let until = tokio::time::Instant::now() + wait;
+        loop {
+            let notified = self.scheduled.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let mut queued = lock(&self.queued);
+                let queue = queued.entry(activity.to_owned()).or_default();
+                while let Some(task) = queue.pop_front() {
+                    // A task whose state stopped waiting (cancelled, timed out) is gone.
+                    if task.taken.send(worker.clone()).is_ok() {
+                        return Some(ActivityTask { token: task.token, input: task.input });
+                    }
+                }
+            }
+            if tokio::time::timeout_at(until, notified).await.is_err() {
+                return None;
+            }
+        }
     }
 
     /// Opens a token for the task that will wait on it (before its service call).

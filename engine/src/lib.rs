@@ -23,7 +23,7 @@ use sfnlite_states::StateMachine;
 use sfnlite_states::history::{EventDetails, HistoryEvent};
 
 pub use adapter::{Registry, TaskAdapter, TaskRequest};
-pub use callbacks::{Callbacks, Signal, TOKEN_KIND, TokenError};
+pub use callbacks::{ActivityTask, Callbacks, Signal, TOKEN_KIND, TokenError};
 pub use clock::{Clock, SystemClock, VirtualClock};
 pub use interpreter::{Divergence, ExecutionInfo, Outcome, RunError, StopRequest, history_json};
 pub use store::{

@@ -111,6 +111,28 @@ pub enum EventDetails {
         error: Option<String>,
         cause: Option<String>,
     },
+    /// An activity task waits for a worker (GetActivityTask).
+    ActivityScheduled {
+        resource: String,
+        input: Payload,
+        timeout_seconds: Option<u64>,
+        heartbeat_seconds: Option<u64>,
+    },
+    /// A worker took the activity task.
+    ActivityStarted {
+        worker_name: Option<String>,
+    },
+    ActivitySucceeded {
+        output: Payload,
+    },
+    ActivityFailed {
+        error: Option<String>,
+        cause: Option<String>,
+    },
+    ActivityTimedOut {
+        error: Option<String>,
+        cause: Option<String>,
+    },
     LambdaFunctionScheduled {
         resource: String,
         input: Payload,
@@ -178,6 +200,11 @@ impl EventDetails {
             TaskSucceeded { .. } => "TaskSucceeded",
             TaskFailed { .. } => "TaskFailed",
             TaskTimedOut { .. } => "TaskTimedOut",
+            ActivityScheduled { .. } => "ActivityScheduled",
+            ActivityStarted { .. } => "ActivityStarted",
+            ActivitySucceeded { .. } => "ActivitySucceeded",
+            ActivityFailed { .. } => "ActivityFailed",
+            ActivityTimedOut { .. } => "ActivityTimedOut",
             LambdaFunctionScheduled { .. } => "LambdaFunctionScheduled",
             LambdaFunctionStarted => "LambdaFunctionStarted",
             LambdaFunctionSucceeded { .. } => "LambdaFunctionSucceeded",
@@ -305,6 +332,32 @@ impl EventDetails {
                 m.extend(err(error, cause));
                 ("taskTimedOutEventDetails", m)
             }
+            ActivityScheduled { resource, input, timeout_seconds, heartbeat_seconds } => {
+                let mut m = Map::new();
+                m.insert("resource".into(), json!(resource));
+                payload("input", input, &mut m);
+                if let Some(t) = timeout_seconds {
+                    m.insert("timeoutInSeconds".into(), json!(t));
+                }
+                if let Some(h) = heartbeat_seconds {
+                    m.insert("heartbeatInSeconds".into(), json!(h));
+                }
+                ("activityScheduledEventDetails", m)
+            }
+            ActivityStarted { worker_name } => {
+                let mut m = Map::new();
+                if let Some(name) = worker_name {
+                    m.insert("workerName".into(), json!(name));
+                }
+                ("activityStartedEventDetails", m)
+            }
+            ActivitySucceeded { output } => {
+                let mut m = Map::new();
+                payload("output", output, &mut m);
+                ("activitySucceededEventDetails", m)
+            }
+            ActivityFailed { error, cause } => ("activityFailedEventDetails", err(error, cause)),
+            ActivityTimedOut { error, cause } => ("activityTimedOutEventDetails", err(error, cause)),
             LambdaFunctionScheduled { resource, input, timeout_seconds } => {
                 let mut m = Map::new();
                 m.insert("resource".into(), json!(resource));

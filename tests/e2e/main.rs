@@ -3,6 +3,7 @@
 //! `cargo test --workspace` builds the binary first; one module per concern:
 //!
 //! - `readme`: README.md's commands, and CI running its test command;
+//! - `activities`: activity tasks worked by `sfnlite activities work` and by boto3 through `serve`;
 //! - `callbacks`: `.waitForTaskToken` answered by handlers, `sfnlite task`, heartbeats, resume;
 //! - `definitions`: every shipped example, seeds A and B, virtual time, JSONata;
 //! - `validate`: `sfnlite validate` diagnostics (insta snapshots in `snapshots/`);
@@ -17,6 +18,7 @@
 //!
 //! Fixtures live in `data/` and are passed as `tests/e2e/data/…` (tests run from the root).
 
+mod activities;
 mod callbacks;
 mod cli_contracts;
 mod conformance;

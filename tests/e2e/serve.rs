@@ -11,9 +11,9 @@ use serde_json::Value;
 use super::root;
 
 /// A running `sfnlite serve` on a free loopback port.
-struct Served {
+pub(crate) struct Served {
     child: Child,
-    endpoint: String,
+    pub(crate) endpoint: String,
 }
 
 impl Drop for Served {
@@ -24,7 +24,7 @@ impl Drop for Served {
 }
 
 /// Starts `sfnlite serve --port 0` on `store` and waits for the address it prints.
-fn serve(store: &Path, extra: &[&str]) -> Served {
+pub(crate) fn start(store: &Path, extra: &[&str]) -> Served {
     let mut child = Command::new(assert_cmd::cargo::cargo_bin!("sfnlite"))
         .current_dir(root())
         .args(["--no-config", "--store"])
@@ -65,7 +65,7 @@ fn client(program: &str) -> Command {
     command
 }
 
-fn python(args: &[&str]) -> std::process::Output {
+pub(crate) fn python(args: &[&str]) -> std::process::Output {
     let output = client("python3").args(args).output().expect("python3 runs");
     assert!(
         output.status.success(),
@@ -79,7 +79,7 @@ fn python(args: &[&str]) -> std::process::Output {
 #[test]
 fn boto3_runs_two_hundred_executions_at_once_and_pages_a_history() {
     let store = tempfile::tempdir().unwrap();
-    let server = serve(store.path(), &[]);
+    let server = start(store.path(), &[]);
     let output = python(&["tests/e2e/clients/boto3_walk.py", &server.endpoint, "200"]);
     let facts: Value = serde_json::from_slice(output.stdout.trim_ascii()).unwrap();
     assert_eq!(facts["executions"], 200);
@@ -115,7 +115,7 @@ fn ended(endpoint: &str, execution: &str) -> Value {
 #[test]
 fn the_aws_cli_creates_starts_and_describes() {
     let store = tempfile::tempdir().unwrap();
-    let server = serve(store.path(), &[]);
+    let server = start(store.path(), &[]);
     let definition = r#"{"StartAt":"Hello","States":{"Hello":{"Type":"Pass","Result":{"hello":"world"},"End":true}}}"#;
     let created = aws(
         &server.endpoint,
@@ -153,7 +153,7 @@ fn api_conformance_corpus() {
     let cases = root().join("../shared/conformance-api/cases");
     assert!(cases.is_dir(), "the API conformance corpus is missing at {}", cases.display());
     let store = tempfile::tempdir().unwrap();
-    let server = serve(store.path(), &[]);
+    let server = start(store.path(), &[]);
     let runner = root().join("../shared/conformance-api/run.py");
     let output = client("python3")
         .arg(&runner)
@@ -173,7 +173,7 @@ fn api_conformance_corpus() {
 #[test]
 fn a_killed_server_resumes_its_executions_when_it_starts_again() {
     let store = tempfile::tempdir().unwrap();
-    let server = serve(store.path(), &[]);
+    let server = start(store.path(), &[]);
     let definition = r#"{"StartAt":"Nap","States":{"Nap":{"Type":"Wait","Seconds":2,"Next":"Done"},"Done":{"Type":"Pass","End":true}}}"#;
     let machine = aws(
         &server.endpoint,
@@ -203,7 +203,7 @@ fn a_killed_server_resumes_its_executions_when_it_starts_again() {
     assert_eq!(before["status"], "RUNNING", "killed during the Wait");
     // SIGKILL during the Wait (Child::kill sends SIGKILL).
     drop(server);
-    let server = serve(store.path(), &[]);
+    let server = start(store.path(), &[]);
     let described = ended(&server.endpoint, &execution);
     assert_eq!(described["status"], "SUCCEEDED", "{described}");
     assert_eq!(described["output"], r#"{"k":1}"#);
@@ -224,7 +224,7 @@ fn readme_aws_cli_commands_work_against_serve() {
     let script: String = block.lines().filter(|l| !l.starts_with("sfnlite serve")).collect::<Vec<_>>().join("\n");
     assert!(script.contains("aws stepfunctions start-execution"), "{script}");
     let store = tempfile::tempdir().unwrap();
-    let server = serve(store.path(), &[]);
+    let server = start(store.path(), &[]);
     // `aws` as pip installs it; where its script is not on PATH, the same CLI as a module.
     let script = format!(
         "command -v aws >/dev/null || aws() {{ python3 -m awscli \"$@\"; }}\n{}",
@@ -245,7 +245,7 @@ fn readme_aws_cli_commands_work_against_serve() {
 #[test]
 fn the_aws_cli_runs_an_athena_query() {
     let store = tempfile::tempdir().unwrap();
-    let server = serve(store.path(), &[]);
+    let server = start(store.path(), &[]);
     let started =
         aws(&server.endpoint, &["athena", "start-query-execution", "--query-string", "SELECT 1 AS one, 'x' AS s"]);
     let id = started["QueryExecutionId"].as_str().unwrap().to_owned();
@@ -280,7 +280,7 @@ fn the_aws_cli_runs_an_athena_query() {
 #[test]
 fn aws_s3_commands_work_against_the_local_s3() {
     let store = tempfile::tempdir().unwrap();
-    let server = serve(store.path(), &[]);
+    let server = start(store.path(), &[]);
     let file = store.path().join("f x.txt");
     std::fs::write(&file, "hello world\n").unwrap();
     let s3 = |args: &[&str]| {
@@ -364,7 +364,7 @@ fn aws_s3_commands_work_against_the_local_s3() {
 #[test]
 fn the_cli_works_through_a_running_server() {
     let store = tempfile::tempdir().unwrap();
-    let server = serve(store.path(), &[]);
+    let server = start(store.path(), &[]);
     let definition = r#"{"StartAt":"Nap","States":{"Nap":{"Type":"Wait","Seconds":30,"End":true}}}"#;
     let created = aws(
         &server.endpoint,

@@ -244,7 +244,7 @@ fn not_found(arn: &str, id: &str) -> StatesError {
 }
 
 /// The payload, or the function's error as Step Functions reports it.
-fn outcome(invocation: &Invocation, id: &str) -> Result<Value, StatesError> {
+pub fn outcome(invocation: &Invocation, id: &str) -> Result<Value, StatesError> {
     let function_error = |object: Value| {
         let name = object.get("errorType").and_then(Value::as_str).unwrap_or("Lambda.Unknown").to_owned();
         StatesError::new(ErrorName::parse(&name), object.to_string())

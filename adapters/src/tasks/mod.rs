@@ -16,7 +16,9 @@ mod lambda;
 mod s3;
 
 pub use self::athena::AthenaTasks;
-pub use self::lambda::{LOG_KIND, LambdaTasks, log_key, static_function, static_functions};
+pub use self::lambda::{
+    LOG_KIND, LambdaTasks, log_key, outcome as invocation_outcome, static_function, static_functions,
+};
 pub use self::s3::S3Tasks;
 
 use sfnlite_engine::TaskRequest;

@@ -81,7 +81,7 @@ pub(crate) fn machines(
 }
 
 /// One API call: through the holder of the store, or an API of this process's own.
-fn call(
+pub(crate) fn call(
     operation: &str,
     body: &Value,
     services: Services,

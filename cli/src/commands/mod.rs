@@ -1,5 +1,6 @@
 //! One module per verb. Each returns the exit code, or a [`Failure`] carrying its own.
 
+mod activities;
 mod athena;
 mod inspect;
 mod loopback;
@@ -85,6 +86,10 @@ pub(crate) fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             reading::read(command, &cli.store, cli.ephemeral)
         }
         Command::Task(command) => task::task(command, &cli.store),
+        Command::Activities(command) => {
+            let services = services::open(settings()?)?;
+            activities::activities(command, services, &cli.store, cli.ephemeral)
+        }
         Command::StateMachines(command) => {
             let services = services::open(settings()?)?;
             machines::machines(command, services, &cli.store, cli.ephemeral)

@@ -163,7 +163,7 @@ pub(crate) fn check_functions(definition: &str, registry: &Registry, services: &
 /// Starts the API server at once when the definition has tasks that wait for a token, so
 /// that `sfnlite task …` and other programs can answer them while the execution runs.
 pub(crate) fn serve_tokens(definition: &str, services: &Services) {
-    if definition.contains(".waitForTaskToken")
+    if (definition.contains(".waitForTaskToken") || definition.contains(":activity:"))
         && let Err(e) = sfnlite_adapters::lambda::Endpoints::url(services.endpoint.as_ref())
     {
         eprintln!("sfnlite: warning: task tokens can be answered only from this process: {e}");

@@ -14,6 +14,7 @@
 //! execution's task (no threads), so a failing iteration cancels its siblings by dropping
 //! them. Results are ordered by index, never by completion.
 
+mod activity;
 mod journal;
 mod map;
 mod parallel;
@@ -21,6 +22,7 @@ mod recovery;
 mod replay;
 mod step;
 mod task;
+mod tokens;
 
 use std::future::Future;
 use std::pin::Pin;

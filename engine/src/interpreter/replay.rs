@@ -313,14 +313,24 @@ impl Replay {
         })
     }
 
+    /// The stored `ActivityStarted` that follows `event_id`: the worker's name.
+    pub(crate) fn activity_started(&self, event_id: u64) -> Option<Option<String>> {
+        self.followers.get(&event_id)?.iter().find_map(|&i| match &self.events[i].details {
+            EventDetails::ActivityStarted { worker_name } => Some(worker_name.clone()),
+            _ => None,
+        })
+    }
+
     /// The stored outcome of the task whose last event was `event_id`, if it finished.
     pub(crate) fn task_outcome(&self, event_id: u64) -> Option<Result<Value, StatesError>> {
         self.followers.get(&event_id)?.iter().find_map(|&i| match &self.events[i].details {
-            EventDetails::TaskSucceeded { output, .. } | EventDetails::LambdaFunctionSucceeded { output } => {
-                Some(Ok(Value::clone(output)))
-            }
+            EventDetails::TaskSucceeded { output, .. }
+            | EventDetails::LambdaFunctionSucceeded { output }
+            | EventDetails::ActivitySucceeded { output } => Some(Ok(Value::clone(output))),
             EventDetails::TaskFailed { error, cause, .. }
             | EventDetails::TaskTimedOut { error, cause, .. }
+            | EventDetails::ActivityFailed { error, cause }
+            | EventDetails::ActivityTimedOut { error, cause }
             | EventDetails::LambdaFunctionFailed { error, cause }
             | EventDetails::LambdaFunctionTimedOut { error, cause } => Some(Err(StatesError {
                 error: ErrorName::parse(error.as_deref().unwrap_or_default()),

@@ -14,38 +14,10 @@ use sfnlite_states::resource::{IntegrationPattern, Resource};
 use sfnlite_states::{ErrorName, EvalError, StatesError};
 
 use super::recovery::Entry;
+use super::tokens::CloseToken;
 use super::{Run, Thread};
 use crate::adapter::TaskRequest;
-use crate::callbacks::{Ended, Opening, Signal};
-
-/// Closes a token however its task stops waiting (answered, timed out, or cancelled by a
-/// stop, a timeout or a failed sibling), so that it cannot be answered afterwards.
-struct CloseToken<'r, 'a> {
-    run: &'r Run<'a>,
-    token: &'r str,
-    ended: Ended,
-}
-
-impl Drop for CloseToken<'_, '_> {
-    fn drop(&mut self) {
-        if let Err(e) = self.run.callbacks.close(self.run.store, self.token, self.ended) {
-            tracing::warn!("cannot close a task token: {e}");
-        }
-    }
-}
-
-/// The error of a SendTaskFailure: its name as given, except that a name Step Functions
-/// gives meaning to (an uncatchable `States.Runtime`, a timeout) stays a plain name, and
-/// none at all stays none (`{"Error": null, "Cause": null}`).
-fn answered_error(error: Option<String>) -> ErrorName {
-    let name = error.unwrap_or_default();
-    match ErrorName::parse(&name) {
-        ErrorName::Runtime | ErrorName::DataLimitExceeded | ErrorName::Timeout | ErrorName::HeartbeatTimeout => {
-            ErrorName::Custom(name)
-        }
-        other => other,
-    }
-}
+use crate::callbacks::{Ended, Opening};
 
 /// What a `.waitForTaskToken` attempt waits with.
 struct Waiting {
@@ -71,6 +43,10 @@ impl<'a> Run<'a> {
         let credentials = task.credentials.as_ref().map(|c| c.render(&scope, env.entropy)).transpose()?;
         let timeout = seconds(&task.timeout, &scope, env, "TimeoutSeconds")?;
         let heartbeat = seconds(&task.heartbeat, &scope, env, "HeartbeatSeconds")?;
+        if let Resource::Activity(activity) = &*task.resource {
+            let call = super::activity::ActivityCall { activity, input: parameters, timeout, heartbeat, retry_count };
+            return self.activity_attempt(task, entry, env, call, thread).await;
+        }
         let lambda = matches!(*task.resource, Resource::LambdaFunction(_));
         let resource = task.resource.history_form();
         if lambda {
@@ -150,10 +126,7 @@ impl<'a> Run<'a> {
         thread: &mut Thread<'_, 'a>,
     ) -> Result<Result<Value, StatesError>, EvalError> {
         let replay = self.replay.as_ref();
-        let store_failed = |e: crate::store::StoreError| {
-            self.journal.close(crate::interpreter::RunError::Store(e));
-            EvalError::Runtime("the execution stops: the store failed".to_owned())
-        };
+        let store_failed = |e| self.store_failed(e);
         let (token, deadline) = (waiting.token.as_str(), request.deadline_millis);
         // Histories record a missed heartbeat as States.Timeout; the token knows which it was.
         let replayed = |outcome: Result<Value, StatesError>| match outcome {
@@ -175,7 +148,7 @@ impl<'a> Run<'a> {
             deadline: deadline.filter(|_| !self.clock.is_virtual()),
         };
         self.callbacks.open(self.store, token, opening).map_err(store_failed)?;
-        let mut guard = CloseToken { run: self, token, ended: Ended::Closed };
+        let mut guard = CloseToken::new(self, token);
         let answered = self.callbacks.recorded(self.store, token).map_err(store_failed)?.is_some();
         let submitted = match replay.and_then(|r| r.submitted(thread.last)) {
             Some(output) => output,
@@ -207,36 +180,6 @@ impl<'a> Run<'a> {
             guard.ended = Ended::Heartbeat;
         }
         Ok(outcome)
-    }
-
-    /// The first answer to a token; a heartbeat restarts the heartbeat's clock.
-    async fn answer(
-        &self,
-        mut answers: tokio::sync::mpsc::UnboundedReceiver<Signal>,
-        heartbeat: Option<u64>,
-    ) -> Result<Value, StatesError> {
-        loop {
-            let beat = heartbeat.map(|h| self.clock.now_millis().saturating_add(millis(h)));
-            let signal = match beat {
-                Some(until) => tokio::select! {
-                    biased;
-                    signal = answers.recv() => signal,
-                    () = self.clock.sleep_until(until) => {
-                        return Err(StatesError { error: ErrorName::HeartbeatTimeout, cause: None });
-                    }
-                },
-                None => answers.recv().await,
-            };
-            match signal {
-                Some(Signal::Success(output)) => return Ok(output),
-                Some(Signal::Failure { error, cause }) => {
-                    return Err(StatesError { error: answered_error(error), cause });
-                }
-                Some(Signal::Heartbeat) => continue,
-                // Nobody can answer any more (the process is ending): wait for the deadline.
-                None => std::future::pending::<()>().await,
-            }
-        }
     }
 
     /// The task's outcome: read back from the replayed history, or from the adapter (after

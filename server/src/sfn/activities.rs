@@ -1,5 +1,5 @@
 //! Activities: CreateActivity, DescribeActivity, ListActivities, DeleteActivity, and
-//! GetActivityTask's checks (workers poll activities that Task states schedule).
+//! GetActivityTask (workers take the tasks that Task states schedule for an activity).
 
 use serde_json::{Value, json};
 
@@ -10,6 +10,9 @@ use super::model::{Activity, Documents, Tag};
 use super::paging::{listing, page};
 use super::request::Request;
 use super::{Api, seconds};
+
+/// How long GetActivityTask waits for a task (AWS: 60 s).
+const POLL: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl Api {
     fn activity_doc(&self, arn: &str) -> Result<Activity, ApiError> {
@@ -75,8 +78,18 @@ impl Api {
 
     /// GetActivityTask: no Task state schedules activities yet, so a poll of an existing
     /// activity finds no work (`{}`, as AWS answers when its long poll times out).
-    pub(super) fn get_activity_task(&self, request: &Request) -> Result<Value, ApiError> {
-        self.activity_doc(request.required("activityArn")?)?;
-        Ok(json!({}))
+    /// GetActivityTask: the oldest task scheduled for the activity, waiting up to 60 s for
+    /// one (AWS's long poll); `{}` when none came.
+    pub(super) async fn get_activity_task(&self, request: &Request) -> Result<Value, ApiError> {
+        let arn = request.required("activityArn")?;
+        self.activity_doc(arn)?;
+        let worker = request.string("workerName")?.map(str::to_owned);
+        if worker.as_ref().is_some_and(|w| w.chars().count() > 80) {
+            return Err(ApiError::constraint("…", "workerName", "Member must have length less than or equal to 80"));
+        }
+        Ok(match self.callbacks.take(arn, worker, POLL).await {
+            Some(task) => json!({"taskToken": task.token, "input": task.input.to_string()}),
+            None => json!({}),
+        })
     }
 }

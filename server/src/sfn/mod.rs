@@ -135,7 +135,7 @@ impl Api {
             "DescribeActivity" => self.describe_activity(&request),
             "ListActivities" => self.list_activities(&request),
             "DeleteActivity" => self.delete_activity(&request),
-            "GetActivityTask" => self.get_activity_task(&request),
+            "GetActivityTask" => self.get_activity_task(&request).await,
             "SendTaskSuccess" => self.send_task_success(&request),
             "SendTaskFailure" => self.send_task_failure(&request),
             "SendTaskHeartbeat" => self.send_task_heartbeat(&request),
