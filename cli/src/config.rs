@@ -35,6 +35,11 @@
 //! concurrency = 4                 # warm workers at most (default 8)
 //! environment = { TABLE = "t" }
 //!
+//! [http.connections.orders-api]  # HTTP Tasks' ConnectionArn …:connection/orders-api/…
+//! auth = "api_key"                # or "basic" (username, password_env), "oauth" (token_url,
+//! header = "x-api-key"            #   client_id, client_secret_env, scope)
+//! value_env = "ORDERS_API_KEY"    # secrets come from the environment, never from here
+//!
 //! [definitions."workflows/report.asl.json"]   # defaults for `run` of that file
 //! substitutions = { FunctionArn = "arn:aws:lambda:us-east-1:123456789012:function:f" }
 //! mock_config = "workflows/report.mock.json"
@@ -50,6 +55,7 @@ use serde::Deserialize;
 use sfnlite_adapters::athena::Workgroup;
 use sfnlite_adapters::aws::AwsSettings;
 use sfnlite_adapters::lambda::{FunctionConfig, Runtime};
+use sfnlite_adapters::{Auth, Connection};
 
 use crate::args::{Backend, Cli, ClockKind};
 
@@ -68,7 +74,37 @@ struct File {
     #[serde(default)]
     lambda: LambdaFile,
     #[serde(default)]
+    http: HttpFile,
+    #[serde(default)]
     definitions: BTreeMap<PathBuf, DefinitionFile>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HttpFile {
+    #[serde(default)]
+    connections: BTreeMap<String, ConnectionFile>,
+}
+
+/// A connection of HTTP Tasks; secrets are names of environment variables.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConnectionFile {
+    auth: String,
+    header: Option<String>,
+    value_env: Option<String>,
+    username: Option<String>,
+    password_env: Option<String>,
+    token_url: Option<String>,
+    client_id: Option<String>,
+    client_secret_env: Option<String>,
+    scope: Option<String>,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    #[serde(default)]
+    query: BTreeMap<String, String>,
+    #[serde(default)]
+    body: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -162,6 +198,8 @@ pub(crate) struct Settings {
     pub(crate) workgroups: BTreeMap<String, Workgroup>,
     /// Local handlers of Lambda functions, with where each was set.
     pub(crate) lambdas: Vec<Sourced<FunctionConfig>>,
+    /// The connections of HTTP Tasks.
+    pub(crate) connections: Vec<Connection>,
     primary_is_default: bool,
     definitions: Vec<(PathBuf, DefinitionDefaults)>,
 }
@@ -295,8 +333,10 @@ pub(crate) fn load(cli: &Cli) -> anyhow::Result<Settings> {
         ));
     }
     let lambdas = lambda_functions(cli, &file.lambda, &base, &from_file)?;
+    let connections = http_connections(&file.http, &from_file)?;
     Ok(Settings {
         lambdas,
+        connections,
         file: file_path,
         data_dir,
         backend,
@@ -311,6 +351,41 @@ pub(crate) fn load(cli: &Cli) -> anyhow::Result<Settings> {
         primary_is_default,
         definitions,
     })
+}
+
+/// The connections of `[http.connections]`.
+fn http_connections(file: &HttpFile, from_file: &str) -> anyhow::Result<Vec<Connection>> {
+    let mut connections = Vec::new();
+    for (name, c) in &file.connections {
+        let place = format!("{from_file} [http.connections.{name}]");
+        let need = |value: &Option<String>, field: &str| {
+            value.clone().ok_or_else(|| anyhow!("{place}: auth = \"{}\" needs {field}", c.auth))
+        };
+        let auth = match c.auth.as_str() {
+            "api_key" => {
+                Auth::ApiKey { header: need(&c.header, "header")?, value_env: need(&c.value_env, "value_env")? }
+            }
+            "basic" => Auth::Basic {
+                username: need(&c.username, "username")?,
+                password_env: need(&c.password_env, "password_env")?,
+            },
+            "oauth" => Auth::OAuth {
+                token_url: need(&c.token_url, "token_url")?,
+                client_id: need(&c.client_id, "client_id")?,
+                client_secret_env: need(&c.client_secret_env, "client_secret_env")?,
+                scope: c.scope.clone(),
+            },
+            other => return Err(anyhow!("{place}: auth must be \"api_key\", \"basic\" or \"oauth\", not {other:?}")),
+        };
+        connections.push(Connection {
+            name: name.clone(),
+            auth,
+            headers: c.headers.clone(),
+            query: c.query.clone(),
+            body: c.body.clone(),
+        });
+    }
+    Ok(connections)
 }
 
 /// The functions of `[lambda.functions]`, then `--lambda` flags (which win).

@@ -83,9 +83,16 @@ impl ErrorName {
         }
     }
 
-    /// True for the names listed in the ASL specification's predefined error table.
+    /// True for the names listed in the ASL specification's predefined error table, and
+    /// the HTTP Task's (`States.Http.Socket`, `States.Http.StatusCode.NNN`).
     pub fn is_predefined(name: &str) -> bool {
-        name == "States.ALL" || PREDEFINED.iter().any(|(text, _)| *text == name)
+        let http_status = name
+            .strip_prefix("States.Http.StatusCode.")
+            .is_some_and(|code| code.len() == 3 && code.bytes().all(|b| b.is_ascii_digit()));
+        name == "States.ALL"
+            || name == "States.Http.Socket"
+            || http_status
+            || PREDEFINED.iter().any(|(text, _)| *text == name)
     }
 }
 

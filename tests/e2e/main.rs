@@ -10,6 +10,7 @@
 //! - `cli_contracts`: exit codes and messages on bad input and failures;
 //! - `conformance`: the AWS-recorded corpus in `../shared/conformance`;
 //! - `durability`: crash at every event boundary, SIGKILL, busy store, resume;
+//! - `http`: the HTTP Task against a loopback server (encoding, connections, errors);
 //! - `lambda`: Lambda tasks on local handlers (Python, Node.js, `cmd:`), errors, logs;
 //! - `lifecycle`: `stop` and `redrive`;
 //! - `nested`: `states:startExecution` of machines registered with `sfnlite state-machines`;
@@ -24,6 +25,7 @@ mod cli_contracts;
 mod conformance;
 mod definitions;
 mod durability;
+mod http;
 mod lambda;
 mod lifecycle;
 mod nested;

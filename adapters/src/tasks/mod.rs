@@ -12,10 +12,12 @@
 //! enum of calls once, in `handles` and `invoke`, and matches that enum exhaustively.
 
 mod athena;
+mod http;
 mod lambda;
 mod s3;
 
 pub use self::athena::AthenaTasks;
+pub use self::http::{Auth, Connection, HttpTasks};
 pub use self::lambda::{
     LOG_KIND, LambdaTasks, log_key, outcome as invocation_outcome, static_function, static_functions,
 };

@@ -8,7 +8,7 @@ use anyhow::anyhow;
 use sfnlite_adapters::athena::{AthenaApi, LocalAthena};
 use sfnlite_adapters::lambda::{Endpoints, LazyEndpoint, LocalLambda};
 use sfnlite_adapters::s3::{LocalS3, ObjectStore};
-use sfnlite_adapters::{AthenaTasks, LambdaTasks, S3Tasks, aws};
+use sfnlite_adapters::{AthenaTasks, HttpTasks, LambdaTasks, S3Tasks, aws};
 use sfnlite_engine::{Callbacks, HistoryStore, Registry};
 use sfnlite_server::{ApiSlot, NestedExecutions};
 
@@ -28,6 +28,8 @@ pub(crate) struct Services {
     pub(crate) callbacks: Arc<Callbacks>,
     /// This process's Step Functions API, through which nested executions start.
     pub(crate) api: ApiSlot,
+    /// HTTP Tasks, with the settings' connections.
+    pub(crate) http: Arc<HttpTasks>,
 }
 
 /// Opens the services the settings choose. Locally, the config's `s3.buckets` are made
@@ -40,10 +42,11 @@ pub(crate) fn open(settings: &Settings) -> Result<Services, Failure> {
     // Nested executions need this process's API: `run` starts it (with its server) then.
     let starting = endpoint.clone();
     let api = ApiSlot::new(Some(Arc::new(move || starting.url().map(|_| ()))));
+    let http = Arc::new(HttpTasks::new(settings.connections.clone(), region));
     match settings.backend.value {
         Backend::Aws => {
             let (athena, s3) = aws::backends(&settings.aws());
-            Ok(Services { athena, s3, lambda, endpoint, callbacks: Arc::default(), api })
+            Ok(Services { athena, s3, lambda, endpoint, callbacks: Arc::default(), api, http })
         }
         Backend::Local => {
             let mounts: HashMap<String, std::path::PathBuf> = settings.mounts.clone().into_iter().collect();
@@ -77,6 +80,7 @@ pub(crate) fn open(settings: &Settings) -> Result<Services, Failure> {
                 endpoint,
                 callbacks: Arc::default(),
                 api,
+                http,
             })
         }
     }
@@ -94,4 +98,5 @@ pub(crate) fn register(
     registry.register(Arc::new(S3Tasks::new(services.s3.clone())));
     registry.register(Arc::new(LambdaTasks::new(services.lambda.clone(), logs)));
     registry.register(Arc::new(NestedExecutions::new(services.api.clone())));
+    registry.register(services.http.clone());
 }
