@@ -17,4 +17,4 @@ pub mod sfn;
 
 pub use http::{Server, ServerLimits, Services, StoreReader};
 pub use nested::{ApiSlot, NestedExecutions};
-pub use sfn::{Adapters, Api};
+pub use sfn::{Adapters, Api, LocalRuns};

@@ -41,6 +41,11 @@ impl ApiSlot {
         let _ = self.api.set(Arc::downgrade(api));
     }
 
+    /// How many executions run on the API's execution thread (children a `run` started).
+    pub fn running_children(&self) -> usize {
+        self.api.get().and_then(Weak::upgrade).map_or(0, |api| api.executor.running_count())
+    }
+
     /// Waits until no execution runs on the API's execution thread (children that a `run`
     /// started); returns how many there were.
     pub fn wait_for_children(&self) -> usize {
@@ -111,9 +116,14 @@ impl NestedExecutions {
                 ));
             }
         };
-        if let Some(name) = parameters.get("Name") {
-            body.insert("name".into(), name.clone());
-        }
+        // Without a Name, one derived from this task's invocation (AWS draws one): a resumed
+        // parent that starts its child again finds the child it started before.
+        let derived = !parameters.get("Name").is_some_and(Value::is_string);
+        let name = match parameters.get("Name") {
+            Some(Value::String(name)) => name.clone(),
+            _ => request_id(&request),
+        };
+        body.insert("name".into(), json!(name));
         // Input: an object is passed as its JSON text; a string as it is.
         let input = match parameters.get("Input") {
             None => "{}".to_owned(),
@@ -121,13 +131,26 @@ impl NestedExecutions {
             Some(other) => other.to_string(),
         };
         body.insert("input".into(), json!(input));
-        let started = api
-            .call("StartExecution", Value::Object(body).to_string().as_bytes())
-            .await
-            .map_err(|e| api_error(e.name, &e.message, &request))?;
-        let arn = started["executionArn"].as_str().unwrap_or_default().to_owned();
+        let body = Value::Object(body).to_string();
+        if wait != Wait::Started {
+            // An EXPRESS child runs synchronously; a STANDARD machine refuses this call.
+            match api.call("StartSyncExecution", body.as_bytes()).await {
+                Ok(ended) => return express_description(&ended, wait == Wait::Sync2),
+                Err(e) if e.name == "StateMachineTypeNotSupported" => {}
+                Err(e) => return Err(api_error(e.name, &e.message, &request)),
+            }
+        }
+        let arn = match api.call("StartExecution", body.as_bytes()).await {
+            Ok(started) => started["executionArn"].as_str().unwrap_or_default().to_owned(),
+            // Started by this task before (the parent was resumed): that child.
+            Err(e) if derived && e.name == "ExecutionAlreadyExists" => {
+                e.message.split('\'').nth(1).unwrap_or_default().to_owned()
+            }
+            Err(e) => return Err(api_error(e.name, &e.message, &request)),
+        };
         if wait == Wait::Started {
-            let start_millis = (started["startDate"].as_f64().unwrap_or(0.0) * 1000.0).round() as i64;
+            let record = api.store.execution(&arn).ok().flatten();
+            let start_millis = record.map_or(request.started_millis, |r| r.start_millis);
             return Ok(start_response(&arn, start_millis, &request));
         }
         let guard = StopChild { api: api.clone(), arn: arn.clone(), ended: false };
@@ -140,6 +163,39 @@ impl NestedExecutions {
         } else {
             Err(StatesError::new(ErrorName::TaskFailed, described.to_string()))
         }
+    }
+}
+
+/// A `.sync` EXPRESS child's end (StartSyncExecution's answer) in the `.sync` shape.
+fn express_description(ended: &Value, parsed: bool) -> Result<Value, StatesError> {
+    let millis = |key: &str| ended[key].as_f64().map(|s| (s * 1000.0).round() as i64);
+    let payload = |key: &str| match ended[key].as_str() {
+        Some(text) if parsed => serde_json::from_str(text).unwrap_or(Value::Null),
+        Some(text) => json!(text),
+        None => Value::Null,
+    };
+    let mut out = Map::new();
+    if let Some(error) = ended.get("error") {
+        out.insert("Cause".into(), ended.get("cause").cloned().unwrap_or(Value::Null));
+        out.insert("Error".into(), error.clone());
+    }
+    out.insert("ExecutionArn".into(), ended["executionArn"].clone());
+    out.insert("Input".into(), payload("input"));
+    out.insert("InputDetails".into(), json!({"Included": true}));
+    out.insert("Name".into(), ended["name"].clone());
+    if ended.get("output").is_some() {
+        out.insert("Output".into(), payload("output"));
+        out.insert("OutputDetails".into(), json!({"Included": true}));
+    }
+    out.insert("StartDate".into(), json!(millis("startDate")));
+    out.insert("StateMachineArn".into(), ended["stateMachineArn"].clone());
+    out.insert("Status".into(), ended["status"].clone());
+    out.insert("StopDate".into(), json!(millis("stopDate")));
+    let described = Value::Object(out);
+    if ended["status"] == "SUCCEEDED" {
+        Ok(described)
+    } else {
+        Err(StatesError::new(ErrorName::TaskFailed, described.to_string()))
     }
 }
 
@@ -176,6 +232,7 @@ impl Drop for StopChild {
 /// RUNNING by a process that died is resumed there first).
 async fn finished(api: &Arc<Api>, arn: &str) -> Result<ExecutionRecord, StatesError> {
     let store_error = |e: sfnlite_engine::StoreError| StatesError::new(ErrorName::Runtime, e.to_string());
+    let mut resumed = false;
     loop {
         let record = api.store.execution(arn).map_err(store_error)?.ok_or_else(|| {
             StatesError::new(ErrorName::Runtime, format!("the child execution {arn} is not recorded"))
@@ -187,12 +244,19 @@ async fn finished(api: &Arc<Api>, arn: &str) -> Result<ExecutionRecord, StatesEr
             Some(mut done) => {
                 let _ = done.wait_for(|ended| *ended).await;
             }
+            None if resumed => {
+                // Resumed once and not running, yet RUNNING in the store: it cannot go on here.
+                return Err(StatesError::new(
+                    ErrorName::Runtime,
+                    format!("the child execution {arn} is RUNNING but this process cannot run it"),
+                ));
+            }
             None => {
                 let engine = api
                     .engine(&record.state_machine_name, record.origin.test_case.as_deref())
                     .map_err(|e| StatesError::new(ErrorName::Runtime, e.message))?;
                 api.executor.submit(Job::Resume { engine, arn: arn.to_owned() });
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                resumed = true;
             }
         }
     }

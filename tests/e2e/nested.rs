@@ -167,3 +167,70 @@ fn stopping_a_parent_stops_its_sync_child() {
         listed["executions"].as_array().unwrap().iter().map(|e| e["status"].as_str().unwrap()).collect();
     assert_eq!(statuses, ["ABORTED", "ABORTED"], "{listed}");
 }
+
+#[test]
+fn a_resumed_parent_waits_for_the_child_it_started_and_children_can_be_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    register(&dir, &store);
+    let mut sync = start("startExecution.sync:2", json!({"n": 5, "nap": 6}));
+    sync["End"] = json!(true);
+    let file = temp_file(&dir, "parent.asl.json", &json!({"StartAt": "Sync", "States": {"Sync": sync}}).to_string());
+    let spawn = |name: &str| {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin!("sfnlite"))
+            .current_dir(crate::root())
+            .args(["--no-config", "--store"])
+            .arg(&store)
+            .args(["run", file.to_str().unwrap(), "--name", name])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let running = |store: &Path| {
+        let listed = cli(store, &["executions", "list", "--format", "json"]);
+        serde_json::from_slice::<Value>(&listed.stdout)
+            .map(|l| l["executions"].as_array().unwrap().clone())
+            .unwrap_or_default()
+    };
+    let wait_for = |count: usize| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let listed = running(&store);
+            if listed.iter().filter(|e| e["status"] == "RUNNING").count() >= count {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the child never started: {listed:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    // Killed while its .sync child runs, the parent resumes and waits for that same child.
+    let mut parent = spawn("p1");
+    wait_for(2);
+    parent.kill().unwrap();
+    parent.wait().unwrap();
+    let resumed = cli(&store, &["resume", "p1", "--format", "json"]);
+    assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
+    let report: Value = serde_json::from_slice(&resumed.stdout).unwrap();
+    assert_eq!(report["output"]["Output"], json!({"doubled": 10}), "{report}");
+    let executions = running(&store);
+    assert_eq!(executions.len(), 2, "one parent, one child: {executions:?}");
+    assert!(executions.iter().all(|e| e["status"] == "SUCCEEDED"), "{executions:?}");
+
+    // A child that a run started is stopped through that run's API; the parent's task fails.
+    let mut parent = spawn("p2");
+    wait_for(2);
+    let child = running(&store)
+        .into_iter()
+        .find(|e| e["status"] == "RUNNING" && e["stateMachineArn"] == CHILD_ARN)
+        .unwrap()["executionArn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let stopped = cli(&store, &["stop", &child]);
+    assert!(stopped.status.success(), "{}", String::from_utf8_lossy(&stopped.stderr));
+    assert!(parent.wait().unwrap().code() == Some(1), "the parent fails with its child");
+    let statuses: Vec<Value> = running(&store).iter().map(|e| e["status"].clone()).collect();
+    assert_eq!(statuses.iter().filter(|s| *s == "ABORTED").count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| *s == "FAILED").count(), 1, "{statuses:?}");
+}

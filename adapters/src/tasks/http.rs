@@ -78,8 +78,8 @@ type HttpsClient = hyper_util::client::legacy::Client<
 pub struct HttpTasks {
     connections: BTreeMap<String, Connection>,
     region: String,
-    /// OAuth tokens by connection name.
-    tokens: Arc<Mutex<BTreeMap<String, String>>>,
+    /// OAuth tokens by connection name, with when they expire (epoch seconds).
+    tokens: Arc<Mutex<BTreeMap<String, (String, u64)>>>,
 }
 
 impl HttpTasks {
@@ -278,7 +278,23 @@ impl Prepared {
         match parameters.get("QueryParameters") {
             None | Some(Value::Null) => {}
             Some(object @ Value::Object(_)) => pairs("", object, format, &mut query),
-            Some(other) => return Err(runtime_error(format!("QueryParameters must be an object, not {other}"))),
+            Some(Value::Array(items)) => {
+                for item in items {
+                    pairs("", item, format, &mut query);
+                }
+            }
+            // A string is a query string already (`a=1&b=2`).
+            Some(Value::String(text)) => {
+                for part in text.split('&').filter(|p| !p.is_empty()) {
+                    let (k, v) = part.split_once('=').unwrap_or((part, ""));
+                    query.push((k.to_owned(), v.to_owned()));
+                }
+            }
+            Some(other) => {
+                return Err(runtime_error(format!(
+                    "QueryParameters must be an object, an array or a string, not {other}"
+                )));
+            }
         }
         query.retain(|(k, _)| !connection.query.contains_key(k));
         query.extend(connection.query.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -292,13 +308,18 @@ impl Prepared {
             ("User-Agent".into(), format!("Amazon|StepFunctions|HttpInvoke|{region}")),
             ("Range".into(), "bytes=0-262144".into()),
         ];
-        if let Some(Value::Object(given)) = parameters.get("Headers") {
-            for (k, v) in given {
-                if forbidden(k) {
-                    return Err(runtime_error(format!("The header '{k}' is not allowed in an HTTP Task")));
+        match parameters.get("Headers") {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(given)) => {
+                for (k, v) in given {
+                    if forbidden(k) {
+                        return Err(runtime_error(format!("The header '{k}' is not allowed in an HTTP Task")));
+                    }
+                    headers.retain(|(h, _)| !h.eq_ignore_ascii_case(k));
+                    headers.push((k.clone(), scalar(v)));
                 }
-                headers.push((k.clone(), scalar(v)));
             }
+            Some(other) => return Err(runtime_error(format!("Headers must be an object, not {other}"))),
         }
         for (k, v) in &connection.headers {
             headers.retain(|(h, _)| !h.eq_ignore_ascii_case(k));
@@ -437,18 +458,28 @@ async fn exchange(
 }
 
 impl Prepared {
-    async fn send(self, tokens: &Mutex<BTreeMap<String, String>>) -> Result<Value, StatesError> {
+    async fn send(self, tokens: &Mutex<BTreeMap<String, (String, u64)>>) -> Result<Value, StatesError> {
         let client = client();
         let mut headers = self.headers.clone();
         match &self.auth {
-            Auth::ApiKey { header, value_env } => headers.push((header.clone(), secret(value_env, &self.connection)?)),
+            Auth::ApiKey { header, value_env } => {
+                let value = secret(value_env, &self.connection)?;
+                headers.retain(|(h, _)| !h.eq_ignore_ascii_case(header));
+                headers.push((header.clone(), value));
+            }
             Auth::Basic { username, password_env } => {
                 let password = secret(password_env, &self.connection)?;
                 let encoded = sfnlite_states::base64::encode(format!("{username}:{password}").as_bytes());
                 headers.push(("Authorization".into(), format!("Basic {encoded}")));
             }
             Auth::OAuth { token_url, client_id, client_secret_env, scope } => {
-                let cached = tokens.lock().unwrap_or_else(|e| e.into_inner()).get(&self.connection).cloned();
+                let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+                let cached = tokens
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get(&self.connection)
+                    .filter(|(_, expires)| *expires > now + 5)
+                    .map(|(token, _)| token.clone());
                 let token = match cached {
                     Some(token) => token,
                     None => {
@@ -471,9 +502,11 @@ impl Prepared {
                             encode(&form).into_bytes(),
                         )
                         .await?;
-                        let token = serde_json::from_slice::<Value>(&answer.body)
-                            .ok()
-                            .and_then(|v| v["access_token"].as_str().map(str::to_owned))
+                        let granted = serde_json::from_slice::<Value>(&answer.body).unwrap_or(Value::Null);
+                        let lifetime = granted["expires_in"].as_u64().unwrap_or(3600);
+                        let token = granted["access_token"]
+                            .as_str()
+                            .map(str::to_owned)
                             .filter(|_| (200..300).contains(&answer.status))
                             .ok_or_else(|| {
                                 StatesError::new(
@@ -484,7 +517,10 @@ impl Prepared {
                                     ),
                                 )
                             })?;
-                        tokens.lock().unwrap_or_else(|e| e.into_inner()).insert(self.connection.clone(), token.clone());
+                        tokens
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .insert(self.connection.clone(), (token.clone(), now + lifetime));
                         token
                     }
                 };
@@ -492,16 +528,20 @@ impl Prepared {
             }
         }
         let answer = exchange(&client, self.method, &self.url, &headers, self.body).await?;
+        if answer.status == 401 && matches!(self.auth, Auth::OAuth { .. }) {
+            // A token refused: the next request asks for a new one.
+            tokens.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.connection);
+        }
         let binary = ["application/octet-stream", "image/", "video/", "audio/"];
         if binary.iter().any(|b| answer.content_type.starts_with(b)) {
             return Err(runtime_error(format!("the response's content type '{}' is not text", answer.content_type)));
         }
         let text =
             std::str::from_utf8(&answer.body).map_err(|_| runtime_error("the response body is not valid text"))?;
-        let body = if text.is_empty() {
-            Value::String(String::new())
-        } else {
-            serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
+        // A JSON body is parsed; any other text stays a string.
+        let body = match serde_json::from_str(text) {
+            Ok(value) if answer.content_type.contains("json") => value,
+            _ => Value::String(text.to_owned()),
         };
         let output = json!({
             "Headers": answer.headers,

@@ -53,11 +53,12 @@ pub(crate) fn start_on_demand(services: &Services, store: Arc<dyn HistoryStore>,
                 let executor = Executor::start().map_err(|e| e.to_string())?;
                 let (athena, s3) = (served.athena.clone(), served.s3.clone());
                 let region = served.lambda.region().to_owned();
-                let (callbacks, slot) = (served.callbacks.clone(), served.api.clone());
+                let (callbacks, slot, local) =
+                    (served.callbacks.clone(), served.api.clone(), served.local_runs.clone());
                 let adapters = Arc::new(ApiAdapters { services: served, mock_config: None, logs: store.clone() });
                 let reader = Arc::new(super::reading::Reader(store.clone()));
                 let api = Api::new(store, Arc::new(SystemClock), &region, adapters, executor);
-                let api = Arc::new(api.with_callbacks(callbacks));
+                let api = Arc::new(api.with_callbacks(callbacks).with_local_runs(local));
                 slot.fill(&api);
                 let runtime = runtime(false).map_err(|e| e.error.to_string())?;
                 runtime.block_on(async move {

@@ -49,20 +49,23 @@ pub(crate) fn read(command: Command, store: &Option<std::path::PathBuf>, ephemer
         return code;
     }
     let dir = store_dir(store);
-    let opened = match SledStore::open(&dir, Duration::ZERO) {
-        Ok(opened) => opened,
-        Err(StoreError::InUse { pid, .. }) if remote::endpoint(&dir, &pid).is_some() => {
-            let url = remote::endpoint(&dir, &pid).unwrap_or_default();
-            return through(&url);
+    // The store is free (read it here), or held by a process that advertises its API (ask
+    // it), or held by one that does not yet (it is starting): look again until the wait ends.
+    let deadline = std::time::Instant::now() + super::setup::lock_wait();
+    let opened = loop {
+        match SledStore::open(&dir, Duration::ZERO) {
+            Ok(opened) => break opened,
+            Err(StoreError::InUse { pid, .. }) => {
+                if let Some(url) = remote::endpoint(&dir, &pid) {
+                    return through(&url);
+                }
+                if std::time::Instant::now() >= deadline {
+                    return Err(store_failure(StoreError::InUse { path: dir.display().to_string(), pid }));
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => return Err(store_failure(e)),
         }
-        // Held by a process that serves no API: wait for it, as before.
-        Err(StoreError::InUse { .. }) => {
-            let opened = open_store(store, false)?;
-            let code = against(command, opened.as_ref(), &mut io);
-            print(&io);
-            return code;
-        }
-        Err(e) => return Err(store_failure(e)),
     };
     let code = against(command, &opened, &mut io);
     print(&io);

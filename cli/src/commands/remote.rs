@@ -29,13 +29,6 @@ pub(crate) fn advertise(store: &Path, url: &str, holder: Holder) {
     let _ = std::fs::write(endpoint_file(store), format!("{url}\n{}\n{role}\n", std::process::id()));
 }
 
-/// True when the holder `holder` (its pid) of `store` is `sfnlite serve`.
-pub(crate) fn held_by_serve(store: &Path, holder: &str) -> bool {
-    let text = std::fs::read_to_string(endpoint_file(store)).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines.get(1) == Some(&holder.trim()) && lines.get(2) == Some(&"serve")
-}
-
 /// Stops advertising (at the end of the process that holds the store).
 pub(crate) fn withdraw(store: &Path) {
     let path = endpoint_file(store);

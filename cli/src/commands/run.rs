@@ -71,7 +71,15 @@ pub(crate) fn run(
         let engine =
             Engine::new(registry, clock(virtual_clock, None), store).with_callbacks(services.callbacks.clone());
         let arn = engine.execution_arn(&state_machine_name, &execution_name);
-        let stop = stop_signal(stop_dir, arn, execution_name.clone());
+        // Stopped by `sfnlite stop` (a signal) or by StopExecution through this process's API.
+        let (api_stop, ended) = services.local_runs.register(&arn);
+        let signalled = stop_signal(stop_dir, arn, execution_name.clone());
+        let stop = async move {
+            tokio::select! {
+                request = signalled => request,
+                Ok(request) = api_stop => request,
+            }
+        };
         let request = StartRequest {
             state_machine_name,
             definition: text,
@@ -85,10 +93,18 @@ pub(crate) fn run(
                 ..Default::default()
             },
         };
-        engine.run(&machine, request, stop).await
+        let result = engine.run(&machine, request, stop).await;
+        let _ = ended.send(true);
+        result
     });
     let (info, outcome) = result.map_err(super::engine_failure)?;
     services.lambda.wait_for_queued();
+    let waiting = services.api.running_children();
+    if waiting > 0 {
+        eprintln!(
+            "sfnlite: waiting for {waiting} child execution(s) this run started (Ctrl-C leaves them to `sfnlite resume`)"
+        );
+    }
     services.api.wait_for_children();
     if let Some(dir) = &advertised {
         super::remote::withdraw(dir);

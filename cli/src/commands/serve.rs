@@ -52,11 +52,15 @@ pub(crate) fn serve(
     let executor =
         Executor::start().map_err(|e| Failure::internal(anyhow!("cannot start the execution thread: {e}")))?;
     let (athena, s3, endpoint) = (services.athena.clone(), services.s3.clone(), services.endpoint.clone());
-    let (callbacks, slot) = (services.callbacks.clone(), services.api.clone());
+    let region = services.lambda.region().to_owned();
+    let (callbacks, slot, local) = (services.callbacks.clone(), services.api.clone(), services.local_runs.clone());
     let adapters = Arc::new(ApiAdapters { services, mock_config, logs: store.clone() });
     let reader = Arc::new(super::reading::Reader(store.clone()));
-    let api =
-        Arc::new(Api::new(store, Arc::new(SystemClock), "us-east-1", adapters, executor).with_callbacks(callbacks));
+    let api = Arc::new(
+        Api::new(store, Arc::new(SystemClock), &region, adapters, executor)
+            .with_callbacks(callbacks)
+            .with_local_runs(local),
+    );
     slot.fill(&api);
     let limits = ServerLimits {
         max_object: args.max_object_mib.saturating_mul(1024 * 1024),

@@ -10,7 +10,7 @@ use sfnlite_adapters::lambda::{Endpoints, LazyEndpoint, LocalLambda};
 use sfnlite_adapters::s3::{LocalS3, ObjectStore};
 use sfnlite_adapters::{AthenaTasks, HttpTasks, LambdaTasks, S3Tasks, aws};
 use sfnlite_engine::{Callbacks, HistoryStore, Registry};
-use sfnlite_server::{ApiSlot, NestedExecutions};
+use sfnlite_server::{ApiSlot, LocalRuns, NestedExecutions};
 
 use super::Failure;
 use crate::args::Backend;
@@ -30,6 +30,8 @@ pub(crate) struct Services {
     pub(crate) api: ApiSlot,
     /// HTTP Tasks, with the settings' connections.
     pub(crate) http: Arc<HttpTasks>,
+    /// The executions this process runs itself, which its API can stop.
+    pub(crate) local_runs: Arc<LocalRuns>,
 }
 
 /// Opens the services the settings choose. Locally, the config's `s3.buckets` are made
@@ -46,7 +48,16 @@ pub(crate) fn open(settings: &Settings) -> Result<Services, Failure> {
     match settings.backend.value {
         Backend::Aws => {
             let (athena, s3) = aws::backends(&settings.aws());
-            Ok(Services { athena, s3, lambda, endpoint, callbacks: Arc::default(), api, http })
+            Ok(Services {
+                athena,
+                s3,
+                lambda,
+                endpoint,
+                callbacks: Arc::default(),
+                api,
+                http,
+                local_runs: Arc::default(),
+            })
         }
         Backend::Local => {
             let mounts: HashMap<String, std::path::PathBuf> = settings.mounts.clone().into_iter().collect();
@@ -81,6 +92,7 @@ pub(crate) fn open(settings: &Settings) -> Result<Services, Failure> {
                 callbacks: Arc::default(),
                 api,
                 http,
+                local_runs: Arc::default(),
             })
         }
     }

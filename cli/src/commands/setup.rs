@@ -26,7 +26,7 @@ pub(crate) fn store_dir(store: &Option<PathBuf>) -> PathBuf {
 }
 
 /// How long to wait for another process to release the store (`SFNLITE_LOCK_WAIT_MS`, default 10 s).
-fn lock_wait() -> Duration {
+pub(crate) fn lock_wait() -> Duration {
     let millis = std::env::var("SFNLITE_LOCK_WAIT_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
     Duration::from_millis(millis)
 }
@@ -294,13 +294,23 @@ pub(crate) fn continue_execution(
     let result = runtime(record.virtual_clock)?.block_on(async {
         let engine = sfnlite_engine::Engine::new(registry, clock(record.virtual_clock, last_time), store.clone())
             .with_callbacks(services.callbacks.clone());
-        let stop = super::stop::stop_signal(stop_dir, record.arn.clone(), record.name.clone());
-        match how {
+        let (api_stop, ended) = services.local_runs.register(&record.arn);
+        let signalled = super::stop::stop_signal(stop_dir, record.arn.clone(), record.name.clone());
+        let stop = async move {
+            tokio::select! {
+                request = signalled => request,
+                Ok(request) = api_stop => request,
+            }
+        };
+        let result = match how {
             Continue::Resume => engine.resume(&record.arn, stop).await,
             Continue::Redrive => engine.redrive(&record.arn, stop).await,
-        }
+        };
+        let _ = ended.send(true);
+        result
     });
     services.lambda.wait_for_queued();
+    services.api.wait_for_children();
     if let Some(dir) = &stop_dir_for_withdraw {
         super::remote::withdraw(dir);
     }

@@ -65,13 +65,15 @@ fn print(record: &ExecutionRecord) {
     );
 }
 
-/// Stops an execution that `serve` runs: its ARN from the server's own reading of `EXEC`
-/// (names and prefixes as everywhere), then StopExecution, then its final record.
-fn stop_through_api(url: &str, args: &StopArgs) -> Result<ExitCode, Failure> {
+/// Stops an execution through the API of the process holding the store (`serve`, or a
+/// `run` with the children it started): its ARN from that process's own reading of `EXEC`
+/// (names and prefixes as everywhere), then StopExecution, then its final record. A `run`
+/// may exit as soon as its execution has stopped: the record is then read from the store.
+fn stop_through_api(url: &str, dir: &std::path::Path, args: &StopArgs) -> Result<ExitCode, Failure> {
     use super::remote::call_target;
-    let describe = |exec: &str| -> Result<serde_json::Value, Failure> {
+    let describe = |exec: &str| -> Result<Option<serde_json::Value>, Failure> {
         let argv = json!({"argv": ["describe", exec, "--format", "json"]});
-        let answer = call_target(url, "Sfnlite.ReadStore", &argv).map_err(Failure::internal)?;
+        let Ok(answer) = call_target(url, "Sfnlite.ReadStore", &argv) else { return Ok(None) };
         let answer = answer.map_err(|r| Failure::internal(anyhow!("{}: {}", r.name, r.message)))?;
         if answer["exitCode"] != 0 {
             return Err(Failure {
@@ -82,19 +84,30 @@ fn stop_through_api(url: &str, args: &StopArgs) -> Result<ExitCode, Failure> {
                 exit_code: answer["exitCode"].as_u64().unwrap_or(2) as u8,
             });
         }
-        serde_json::from_str(answer["stdout"].as_str().unwrap_or_default()).map_err(|e| Failure::internal(e.into()))
+        Ok(serde_json::from_str(answer["stdout"].as_str().unwrap_or_default()).ok())
     };
-    let arn = describe(&args.execution)?["executionArn"].as_str().unwrap_or_default().to_owned();
+    let Some(described) = describe(&args.execution)? else {
+        return Err(Failure::usage(anyhow!("the process holding the store {} does not answer", dir.display())));
+    };
+    let arn = described["executionArn"].as_str().unwrap_or_default().to_owned();
     let mut body = json!({"executionArn": arn});
     for (key, value) in [("error", &args.error), ("cause", &args.cause)] {
         if let Some(value) = value {
             body[key] = json!(value);
         }
     }
-    super::remote::call(url, "StopExecution", &body)
-        .map_err(Failure::internal)?
-        .map_err(|r| Failure { error: anyhow!("{}: {}", r.name, r.message), exit_code: 1 })?;
-    let record = describe(&arn)?;
+    if let Ok(Err(refusal)) = super::remote::call(url, "StopExecution", &body) {
+        return Err(Failure { error: anyhow!("{}: {}", refusal.name, refusal.message), exit_code: 1 });
+    }
+    let record = match describe(&arn)? {
+        Some(record) => record,
+        // The holder ended with its execution: read the store once it is free.
+        None => {
+            let opened = SledStore::open(dir, Duration::from_secs(10)).map_err(store_failure)?;
+            let record = find_execution(&opened, &arn).map_err(super::engine_failure)?;
+            json!({"executionArn": record.arn, "status": record.status.as_str(), "error": record.error, "cause": record.cause})
+        }
+    };
     println!(
         "{}",
         json!({"executionArn": record["executionArn"], "status": record["status"], "error": record.get("error"), "cause": record.get("cause")})
@@ -118,10 +131,11 @@ pub(crate) fn stop(args: StopArgs, store: &Option<PathBuf>) -> Result<ExitCode, 
             print(&record);
             Ok(ExitCode::SUCCESS)
         }
-        // `serve` runs the execution: StopExecution through its API (a signal would stop the server).
-        Err(StoreError::InUse { pid, .. }) if super::remote::held_by_serve(&dir, &pid) => {
+        // The holder serves an API (`serve`, or a `run` and the children it started):
+        // StopExecution through it (a signal would stop a server, and reaches no child).
+        Err(StoreError::InUse { pid, .. }) if super::remote::endpoint(&dir, &pid).is_some() => {
             let url = super::remote::endpoint(&dir, &pid).unwrap_or_default();
-            stop_through_api(&url, &args)
+            stop_through_api(&url, &dir, &args)
         }
         Err(StoreError::InUse { pid, .. }) => {
             let pid: u32 = pid

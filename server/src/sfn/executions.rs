@@ -386,7 +386,7 @@ impl Api {
             cause: request.string("cause")?.map(str::to_owned),
         };
         let record = self.record(arn)?;
-        if let Some(mut done) = self.executor.stop(arn, stop.clone()) {
+        if let Some(mut done) = self.executor.stop(arn, stop.clone()).or_else(|| self.local.stop(arn, stop.clone())) {
             let _ = tokio::time::timeout(Duration::from_secs(30), done.wait_for(|d| *d)).await;
         } else if record.status == ExecutionStatus::Running {
             // No process runs it (its server died and it was not resumed): end it here.

@@ -40,6 +40,53 @@ pub struct Api {
     pub(crate) changes: Mutex<()>,
     /// Where SendTask* answers go (shared with the engines, and with `run`'s own engine).
     pub(crate) callbacks: Arc<Callbacks>,
+    /// Executions this process runs outside the execution thread (`run`'s own).
+    pub(crate) local: Arc<LocalRuns>,
+}
+
+/// Executions a process runs outside the API's execution thread (the one `run`, `resume`
+/// or `redrive` runs): StopExecution reaches them through their stop channel, never by
+/// writing to their history from the side.
+#[derive(Debug, Default)]
+pub struct LocalRuns {
+    runs: Mutex<std::collections::HashMap<String, LocalRun>>,
+}
+
+#[derive(Debug)]
+struct LocalRun {
+    stop: Option<tokio::sync::oneshot::Sender<sfnlite_engine::StopRequest>>,
+    done: tokio::sync::watch::Receiver<bool>,
+}
+
+impl LocalRuns {
+    /// Registers an execution: StopExecution sends to the receiver; the sender is to be
+    /// told `true` when the execution has ended.
+    pub fn register(
+        &self,
+        arn: &str,
+    ) -> (tokio::sync::oneshot::Receiver<sfnlite_engine::StopRequest>, tokio::sync::watch::Sender<bool>) {
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let (ended, done) = tokio::sync::watch::channel(false);
+        self.runs.lock().unwrap_or_else(|e| e.into_inner()).insert(arn.to_owned(), LocalRun { stop: Some(stop), done });
+        (stopped, ended)
+    }
+
+    /// Asks a registered execution to stop; what completes when it has ended.
+    pub(crate) fn stop(
+        &self,
+        arn: &str,
+        request: sfnlite_engine::StopRequest,
+    ) -> Option<tokio::sync::watch::Receiver<bool>> {
+        let mut runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
+        let run = runs.get_mut(arn)?;
+        if *run.done.borrow() {
+            return None;
+        }
+        if let Some(stop) = run.stop.take() {
+            let _ = stop.send(request);
+        }
+        Some(run.done.clone())
+    }
 }
 
 /// Epoch milliseconds as the API's timestamps: epoch seconds, with milliseconds.
@@ -64,7 +111,14 @@ impl Api {
             executor,
             changes: Mutex::new(()),
             callbacks: Arc::default(),
+            local: Arc::default(),
         }
+    }
+
+    /// Shares the executions this process runs outside the execution thread.
+    pub fn with_local_runs(mut self, local: Arc<LocalRuns>) -> Api {
+        self.local = local;
+        self
     }
 
     /// Shares the task tokens' answers with other engines of this process.
