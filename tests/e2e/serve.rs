@@ -398,3 +398,31 @@ fn the_cli_works_through_a_running_server() {
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no execution matches 'nope'"));
 }
+
+/// An execution started through the API runs its Lambda step on a local handler, which
+/// reaches S3 and the rest through this same server.
+#[test]
+fn api_executions_run_lambda_handlers_that_call_back_into_the_server() {
+    let store = tempfile::tempdir().unwrap();
+    let handler = format!("echo=python:{}/tests/e2e/data/lambdas/behaviours.py:echo", root().display());
+    let server = start(store.path(), &["--lambda", &handler]);
+    let script = r#"
+import json, sys, time, boto3
+sfn = boto3.client("stepfunctions", endpoint_url=sys.argv[1], region_name="us-east-1")
+machine = sfn.create_state_machine(name="lam", roleArn="arn:aws:iam::123456789012:role/r", definition=json.dumps(
+    {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+     "Parameters": {"FunctionName": "echo", "Payload": {"x": 1}}, "OutputPath": "$.Payload", "End": True}}}))["stateMachineArn"]
+execution = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+for _ in range(200):
+    described = sfn.describe_execution(executionArn=execution)
+    if described["status"] != "RUNNING":
+        break
+    time.sleep(0.05)
+print(json.dumps({"status": described["status"], "output": json.loads(described.get("output", "null"))}))
+"#;
+    let out = python(&["-c", script, &server.endpoint]);
+    let facts: Value = serde_json::from_slice(out.stdout.trim_ascii()).unwrap();
+    assert_eq!(facts["status"], "SUCCEEDED", "{facts}");
+    assert_eq!(facts["output"]["event"], serde_json::json!({"x": 1}));
+    assert_eq!(facts["output"]["env"]["AWS_ENDPOINT_URL_S3"], server.endpoint.as_str());
+}
