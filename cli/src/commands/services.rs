@@ -45,57 +45,44 @@ pub(crate) fn open(settings: &Settings) -> Result<Services, Failure> {
     let starting = endpoint.clone();
     let api = ApiSlot::new(Some(Arc::new(move || starting.url().map(|_| ()))));
     let http = Arc::new(HttpTasks::new(settings.connections.clone(), region));
-    match settings.backend.value {
+    let (athena, s3): Backends = match settings.backend.value {
         Backend::Aws => {
             let (athena, s3) = aws::backends(&settings.aws());
-            Ok(Services {
-                athena,
-                s3,
-                lambda,
-                endpoint,
-                callbacks: Arc::default(),
-                api,
-                http,
-                local_runs: Arc::default(),
-            })
+            (athena, s3)
         }
-        Backend::Local => {
-            let mounts: HashMap<String, std::path::PathBuf> = settings.mounts.clone().into_iter().collect();
-            for (bucket, dir) in &mounts {
-                if !dir.is_dir() {
-                    return Err(Failure::usage(anyhow!(
-                        "the bucket {bucket} is mounted on {}, which is not a folder",
-                        dir.display()
-                    )));
-                }
-            }
-            let s3 = LocalS3::new(settings.data_dir.value.clone(), mounts);
-            for bucket in &settings.buckets {
-                let dir = s3
-                    .bucket_dir(bucket)
-                    .map_err(|e| Failure::usage(anyhow!("s3.buckets: {bucket}: {}", e.message)))?;
-                std::fs::create_dir_all(&dir)
-                    .map_err(|e| Failure::usage(anyhow!("cannot create the bucket folder {}: {e}", dir.display())))?;
-            }
-            let athena = LocalAthena::new(s3.clone(), settings.workgroups.clone());
-            for script in &settings.athena_init {
-                let text = std::fs::read_to_string(script).map_err(|e| {
-                    Failure::usage(anyhow!("cannot read the Athena init script {}: {e}", script.display()))
-                })?;
-                athena.apply_ddl(&text, "default").map_err(|e| Failure::usage(anyhow!("{}: {e}", script.display())))?;
-            }
-            Ok(Services {
-                athena: Arc::new(athena),
-                s3: Arc::new(s3),
-                lambda,
-                endpoint,
-                callbacks: Arc::default(),
-                api,
-                http,
-                local_runs: Arc::default(),
-            })
+        Backend::Local => local_backends(settings)?,
+    };
+    Ok(Services { athena, s3, lambda, endpoint, callbacks: Arc::default(), api, http, local_runs: Arc::default() })
+}
+
+/// An Athena and an S3.
+type Backends = (Arc<dyn AthenaApi>, Arc<dyn ObjectStore>);
+
+/// The embedded S3 and Athena: the config's `s3.buckets` are made when missing and its
+/// `athena.init` scripts declare their databases and tables.
+fn local_backends(settings: &Settings) -> Result<Backends, Failure> {
+    let mounts: HashMap<String, std::path::PathBuf> = settings.mounts.clone().into_iter().collect();
+    for (bucket, dir) in &mounts {
+        if !dir.is_dir() {
+            return Err(Failure::usage(anyhow!(
+                "the bucket {bucket} is mounted on {}, which is not a folder",
+                dir.display()
+            )));
         }
     }
+    let s3 = LocalS3::new(settings.data_dir.value.clone(), mounts);
+    for bucket in &settings.buckets {
+        let dir = s3.bucket_dir(bucket).map_err(|e| Failure::usage(anyhow!("s3.buckets: {bucket}: {}", e.message)))?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Failure::usage(anyhow!("cannot create the bucket folder {}: {e}", dir.display())))?;
+    }
+    let athena = LocalAthena::new(s3.clone(), settings.workgroups.clone());
+    for script in &settings.athena_init {
+        let text = std::fs::read_to_string(script)
+            .map_err(|e| Failure::usage(anyhow!("cannot read the Athena init script {}: {e}", script.display())))?;
+        athena.apply_ddl(&text, "default").map_err(|e| Failure::usage(anyhow!("{}: {e}", script.display())))?;
+    }
+    Ok((Arc::new(athena), Arc::new(s3)))
 }
 
 /// Adds the Athena, S3 and Lambda task adapters to `registry` (after any mocks, which
