@@ -30,7 +30,7 @@ pub struct AwsSettings {
 }
 
 /// The SDK configuration for `settings`.
-async fn sdk_config(settings: &AwsSettings) -> aws_config::SdkConfig {
+pub(crate) async fn sdk_config(settings: &AwsSettings) -> aws_config::SdkConfig {
     use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
     let http = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
     let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);

@@ -24,6 +24,7 @@
 //! enforce_configuration = false
 //!
 //! [lambda]                        # local handlers for Lambda functions
+//! backend = "local"               # or "aws": invoke the real functions (default: `backend`)
 //! python = ".venv/bin/python"     # the interpreter of Python handlers (default python3)
 //! node = "node"
 //! [lambda.functions.process-results]
@@ -110,6 +111,7 @@ struct ConnectionFile {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LambdaFile {
+    backend: Option<String>,
     python: Option<PathBuf>,
     node: Option<PathBuf>,
     #[serde(default)]
@@ -200,6 +202,8 @@ pub(crate) struct Settings {
     pub(crate) lambdas: Vec<Sourced<FunctionConfig>>,
     /// The connections of HTTP Tasks.
     pub(crate) connections: Vec<Connection>,
+    /// Where Lambda functions run: local handlers, or AWS (`[lambda] backend`, else `backend`).
+    pub(crate) lambda_backend: Sourced<Backend>,
     primary_is_default: bool,
     definitions: Vec<(PathBuf, DefinitionDefaults)>,
 }
@@ -334,7 +338,12 @@ pub(crate) fn load(cli: &Cli) -> anyhow::Result<Settings> {
     }
     let lambdas = lambda_functions(cli, &file.lambda, &base, &from_file)?;
     let connections = http_connections(&file.http, &from_file)?;
+    let lambda_backend = match &file.lambda.backend {
+        Some(b) => Sourced { value: parse_backend(b, &format!("{from_file} [lambda]"))?, source: from_file.clone() },
+        None => backend.clone(),
+    };
     Ok(Settings {
+        lambda_backend,
         lambdas,
         connections,
         file: file_path,
@@ -519,6 +528,11 @@ impl Settings {
                 source,
             ));
         }
+        rows.push((
+            "lambda.backend".into(),
+            self.lambda_backend.value.as_str().into(),
+            self.lambda_backend.source.clone(),
+        ));
         for f in &self.lambdas {
             let c = &f.value;
             rows.push((

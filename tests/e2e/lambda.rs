@@ -420,3 +420,115 @@ fn a_worker_ended_by_an_uncaught_error_is_replaced() {
     }
     assert_ne!(output[1]["Payload"]["pid"], output[3]["Payload"]["pid"], "a fresh worker after each crash");
 }
+
+/// A loopback stub of Lambda's Invoke API: `double` answers, `fails` fails as a function
+/// error, anything else is not found. Returns its URL and the request lines it saw.
+fn invoke_stub() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            let mut length = 0;
+            let mut invocation = String::from("RequestResponse");
+            loop {
+                let mut header = String::new();
+                reader.read_line(&mut header).unwrap();
+                if header.trim().is_empty() {
+                    break;
+                }
+                let lower = header.to_ascii_lowercase();
+                if let Some(v) = lower.strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap();
+                }
+                if lower.starts_with("x-amz-invocation-type:") {
+                    invocation = header.split(':').nth(1).unwrap().trim().to_owned();
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            log.lock().unwrap().push(format!("{} {invocation}", line.trim()));
+            let event: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let (status, extra, answer) = if line.contains("/functions/double/") {
+                (
+                    "200 OK",
+                    "X-Amz-Executed-Version: 7\r\n",
+                    json!({"doubled": event["n"].as_i64().unwrap_or(0) * 2}).to_string(),
+                )
+            } else if line.contains("/functions/fails/") {
+                (
+                    "200 OK",
+                    "X-Amz-Function-Error: Unhandled\r\nX-Amz-Executed-Version: $LATEST\r\n",
+                    json!({"errorMessage": "bad input", "errorType": "ValueError", "stackTrace": []}).to_string(),
+                )
+            } else {
+                ("404 Not Found", "x-amzn-ErrorType: ResourceNotFoundException\r\n",
+                 json!({"Type": "User", "message": "Function not found: arn:aws:lambda:us-east-1:123456789012:function:ghost"}).to_string())
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\n{extra}x-amzn-RequestId: 11111111-2222-3333-4444-555555555555\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                answer.len()
+            );
+        }
+    });
+    (url, seen)
+}
+
+#[test]
+fn with_backend_aws_functions_are_invoked_through_the_lambda_api() {
+    let (url, seen) = invoke_stub();
+    let caught = |state: &str, function: &str| {
+        let mut t = task(function, json!({"n": 21}));
+        t["Catch"] = json!([{"ErrorEquals": ["States.ALL"], "Next": format!("{state} caught")}]);
+        t.as_object_mut().unwrap().remove("End");
+        t["Next"] = json!(format!("{state} caught"));
+        json!({"StartAt": state, "States": {state: t, format!("{state} caught"): {"Type": "Pass", "End": true}}})
+    };
+    let mut qualified = task("double", json!({"n": 21}));
+    qualified["Parameters"]["Qualifier"] = json!("7");
+    let definition = json!({"StartAt": "Fan", "States": {"Fan": {"Type": "Parallel", "End": true, "Branches": [
+        {"StartAt": "Double", "States": {"Double": qualified}},
+        caught("Fails", "fails"),
+        caught("Ghost", "ghost")
+    ]}}});
+    let dir = tempfile::tempdir().unwrap();
+    let file = temp_file(&dir, "aws.asl.json", &definition.to_string());
+    let out = sfnlite()
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env_remove("AWS_PROFILE")
+        .args(["--no-config", "--ephemeral", "--backend", "aws", "--region", "us-east-1", "--endpoint-url", &url])
+        .args(["run", file.to_str().unwrap(), "--format", "json"])
+        .output()
+        .unwrap();
+    let report: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(report["status"], "SUCCEEDED", "{report}");
+    let output = report["output"].as_array().unwrap();
+    assert_eq!(output[0]["Payload"], json!({"doubled": 42}));
+    assert_eq!(output[0]["ExecutedVersion"], "7");
+    assert_eq!(output[0]["SdkResponseMetadata"]["RequestId"], "11111111-2222-3333-4444-555555555555");
+    assert_eq!(output[1]["Error"], "ValueError");
+    assert_eq!(
+        serde_json::from_str::<Value>(output[1]["Cause"].as_str().unwrap()).unwrap()["errorMessage"],
+        "bad input"
+    );
+    assert_eq!(output[2]["Error"], "Lambda.ResourceNotFoundException");
+    let cause = output[2]["Cause"].as_str().unwrap();
+    assert!(cause.starts_with("Function not found: arn:aws:lambda:us-east-1:123456789012:function:ghost (Service: AWSLambda; Status Code: 404; Error Code: ResourceNotFoundException;"), "{cause}");
+    let seen = seen.lock().unwrap().clone();
+    assert!(
+        seen.iter().any(|l| l.starts_with("POST /2015-03-31/functions/double/invocations?Qualifier=7 ")
+            && l.ends_with("RequestResponse")),
+        "{seen:?}"
+    );
+}

@@ -11,6 +11,7 @@
 //! [`LocalLambda`] holds the functions and their workers; `tasks::LambdaTasks` puts it
 //! behind Task resources with Step Functions' envelopes and errors.
 
+mod aws;
 mod functions;
 mod worker;
 
@@ -21,6 +22,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
+pub use self::aws::{AwsAnswer, AwsCall, AwsLambda, AwsRefusal};
 pub use self::functions::{
     BadHandler, DEFAULT_CONCURRENCY, DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT, Entry, FunctionConfig, FunctionRef, Runtime,
 };

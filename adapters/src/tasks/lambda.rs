@@ -16,7 +16,7 @@ use sfnlite_states::{ErrorName, StatesError};
 
 use super::uuid_of;
 use crate::BoxFuture;
-use crate::lambda::{Call, FunctionRef, Invocation, LocalLambda, MAX_RESPONSE_BYTES, Reply};
+use crate::lambda::{AwsCall, AwsLambda, Call, FunctionRef, Invocation, LocalLambda, MAX_RESPONSE_BYTES, Reply};
 use crate::service;
 
 /// Where invocation logs are kept: store documents of this kind, keyed by execution ARN
@@ -103,19 +103,109 @@ fn collect_functions(machine: &Value, found: &mut Vec<(String, Resource, String)
     }
 }
 
-/// Lambda task resources, run by local handlers.
+/// Lambda task resources, run by local handlers, or by Lambda on AWS.
 pub struct LambdaTasks {
     lambda: Arc<LocalLambda>,
     logs: Option<Arc<dyn HistoryStore>>,
+    aws: Option<Arc<AwsLambda>>,
 }
 
 impl LambdaTasks {
     /// The tasks, on `lambda`; invocation logs go to `logs` when given.
     pub fn new(lambda: Arc<LocalLambda>, logs: Option<Arc<dyn HistoryStore>>) -> LambdaTasks {
-        LambdaTasks { lambda, logs }
+        LambdaTasks { lambda, logs, aws: None }
+    }
+
+    /// Every function is invoked on AWS (`backend = "aws"`) instead of locally.
+    pub fn on_aws(mut self, aws: Arc<AwsLambda>) -> LambdaTasks {
+        self.aws = Some(aws);
+        self
+    }
+
+    /// A function invoked through Lambda's Invoke API on AWS.
+    async fn run_on_aws(&self, aws: Arc<AwsLambda>, request: TaskRequest) -> Result<Value, StatesError> {
+        let form = form_of(&request.resource).expect("handles() checked the resource");
+        let parameters = &*request.parameters;
+        let (call, version_given) = match form {
+            Form::FunctionArn => {
+                let call = AwsCall {
+                    function_name: request.resource.arn().to_owned(),
+                    qualifier: None,
+                    payload: parameters.to_string(),
+                    event: false,
+                    tail: false,
+                    client_context: None,
+                };
+                (call, None)
+            }
+            Form::Integration => {
+                let id = uuid_of(&format!("{}\0{}", request.execution_arn, request.event_id));
+                let (function, payload, event, tail) = self::parameters(parameters, &id)?;
+                let call = AwsCall {
+                    function_name: parameters["FunctionName"].as_str().unwrap_or_default().to_owned(),
+                    qualifier: parameters.get("Qualifier").and_then(Value::as_str).map(str::to_owned),
+                    payload: payload.to_string(),
+                    event,
+                    tail,
+                    client_context: parameters.get("ClientContext").and_then(Value::as_str).map(str::to_owned),
+                };
+                (call, Some(function.executed_version()))
+            }
+        };
+        let answer = service::run(async move { aws.invoke(call).await }).await.map_err(|refusal| {
+            let code = refusal.code.clone();
+            match code {
+                Some(code) => StatesError::new(
+                    ErrorName::parse(&format!("Lambda.{code}")),
+                    format!(
+                        "{} (Service: AWSLambda; Status Code: {}; Error Code: {code}; Request ID: {}; Proxy: null)",
+                        refusal.message,
+                        refusal.status.unwrap_or(400),
+                        refusal.request_id.as_deref().unwrap_or("")
+                    ),
+                ),
+                None => StatesError::new(ErrorName::parse("Lambda.SdkClientException"), refusal.message),
+            }
+        })?;
+        let text = String::from_utf8_lossy(&answer.payload).into_owned();
+        if answer.function_error.is_some() {
+            let object = serde_json::from_str::<Value>(&text).unwrap_or(Value::Null);
+            let name = object.get("errorType").and_then(Value::as_str).unwrap_or("Lambda.Unknown").to_owned();
+            return Err(StatesError::new(ErrorName::parse(&name), text));
+        }
+        let payload = if text.trim().is_empty() {
+            if answer.status == 202 { Value::String(String::new()) } else { Value::Null }
+        } else {
+            serde_json::from_str(&text).map_err(|e| {
+                StatesError::new(
+                    ErrorName::parse("Lambda.SdkClientException"),
+                    format!("the function's answer is not JSON: {e}"),
+                )
+            })?
+        };
+        Ok(match form {
+            Form::FunctionArn => payload,
+            Form::Integration => {
+                let version = answer.executed_version.or(version_given).filter(|_| answer.status != 202);
+                let mut out = envelope(
+                    payload,
+                    answer.status as u16,
+                    version.as_deref(),
+                    &answer.request_id,
+                    request.started_millis,
+                );
+                if let (Some(log), Value::Object(o)) = (answer.log_result, &mut out) {
+                    o.insert("LogResult".into(), Value::String(log));
+                }
+                out
+            }
+        })
     }
 
     async fn run(&self, request: TaskRequest) -> Result<Value, StatesError> {
+        if let Some(aws) = &self.aws {
+            return self.run_on_aws(aws.clone(), request).await;
+        }
         let form = form_of(&request.resource).expect("handles() checked the resource");
         // One id per invocation (Map iterations share state names and attempts), the same
         // when a resumed execution invokes again.
@@ -282,7 +372,8 @@ pub fn outcome(invocation: &Invocation, id: &str) -> Result<Value, StatesError> 
 fn envelope(payload: Value, status: u16, version: Option<&str>, id: &str, millis: i64) -> Value {
     let length = if status == 200 { payload.to_string().len() } else { 0 };
     let date = format_http_date(millis);
-    let trace = format!("root=1-{:08x}-{};sampled=0", millis / 1000, &id.replace('-', "")[..24]);
+    let hex: String = id.chars().filter(char::is_ascii_hexdigit).take(24).collect();
+    let trace = format!("root=1-{:08x}-{hex:0<24};sampled=0", millis / 1000);
     let mut all = Map::new();
     if let Some(version) = version {
         all.insert("X-Amz-Executed-Version".into(), json!([version]));

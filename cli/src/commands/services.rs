@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::anyhow;
 use sfnlite_adapters::athena::{AthenaApi, LocalAthena};
-use sfnlite_adapters::lambda::{Endpoints, LazyEndpoint, LocalLambda};
+use sfnlite_adapters::lambda::{AwsLambda, Endpoints, LazyEndpoint, LocalLambda};
 use sfnlite_adapters::s3::{LocalS3, ObjectStore};
 use sfnlite_adapters::{AthenaTasks, HttpTasks, LambdaTasks, S3Tasks, aws};
 use sfnlite_engine::{Callbacks, HistoryStore, Registry};
@@ -32,6 +32,8 @@ pub(crate) struct Services {
     pub(crate) http: Arc<HttpTasks>,
     /// The executions this process runs itself, which its API can stop.
     pub(crate) local_runs: Arc<LocalRuns>,
+    /// Lambda on AWS, when functions run there (`backend = "aws"`).
+    pub(crate) aws_lambda: Option<Arc<AwsLambda>>,
 }
 
 /// Opens the services the settings choose. Locally, the config's `s3.buckets` are made
@@ -52,7 +54,18 @@ pub(crate) fn open(settings: &Settings) -> Result<Services, Failure> {
         }
         Backend::Local => local_backends(settings)?,
     };
-    Ok(Services { athena, s3, lambda, endpoint, callbacks: Arc::default(), api, http, local_runs: Arc::default() })
+    let aws_lambda = (settings.lambda_backend.value == Backend::Aws).then(|| Arc::new(AwsLambda::new(settings.aws())));
+    Ok(Services {
+        athena,
+        s3,
+        lambda,
+        endpoint,
+        callbacks: Arc::default(),
+        api,
+        http,
+        local_runs: Arc::default(),
+        aws_lambda,
+    })
 }
 
 /// An Athena and an S3.
@@ -95,7 +108,11 @@ pub(crate) fn register(
 ) {
     registry.register(Arc::new(AthenaTasks::new(services.athena.clone()).settle_queries(virtual_clock)));
     registry.register(Arc::new(S3Tasks::new(services.s3.clone())));
-    registry.register(Arc::new(LambdaTasks::new(services.lambda.clone(), logs)));
+    let lambda = LambdaTasks::new(services.lambda.clone(), logs);
+    registry.register(Arc::new(match &services.aws_lambda {
+        Some(aws) => lambda.on_aws(aws.clone()),
+        None => lambda,
+    }));
     registry.register(Arc::new(NestedExecutions::new(services.api.clone())));
     registry.register(services.http.clone());
 }

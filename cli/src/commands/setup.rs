@@ -141,6 +141,10 @@ pub(crate) fn registry(
 /// Refuses a definition that statically names a Lambda function with neither a local
 /// handler nor a mock for its state.
 pub(crate) fn check_functions(definition: &str, registry: &Registry, services: &Services) -> Result<(), Failure> {
+    // On AWS, the functions are AWS's to find.
+    if services.aws_lambda.is_some() {
+        return Ok(());
+    }
     let Ok(definition) = serde_json::from_str::<Value>(definition) else { return Ok(()) };
     for (state, resource, function) in sfnlite_adapters::static_functions(&definition) {
         let mocked = registry.find(&state, &resource).is_some_and(|a| a.name() == "mock");
