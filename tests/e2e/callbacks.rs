@@ -270,3 +270,30 @@ fn an_answer_after_the_timeout_is_refused_even_with_nobody_waiting() {
     assert_eq!(late.status.code(), Some(1), "{late:?}");
     assert!(String::from_utf8_lossy(&late.stderr).contains("TaskTimedOut"), "{late:?}");
 }
+
+/// An SDK integration waits for its token too: the S3 PutObject's answer is recorded as
+/// `TaskSubmitted`, and the token (written into the object) is answered from outside.
+#[test]
+fn an_sdk_integration_waits_for_its_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = temp_file(&dir, "sfnlite.toml", &format!("data_dir = \"{}\"\n", dir.path().join("data").display()));
+    let definition = json!({"StartAt": "Put", "States": {"Put": {"Type": "Task",
+        "Resource": "arn:aws:states:::aws-sdk:s3:putObject.waitForTaskToken",
+        "Parameters": {"Bucket": "inbox", "Key": "token.txt", "Body.$": "$$.Task.Token"}, "End": true}}});
+    std::fs::create_dir_all(dir.path().join("data/inbox")).unwrap();
+    let run = start(&dir, &config, &definition, "real");
+    // The Body is stored JSON-serialized, as AWS stores a string Body: with its quotes.
+    let stored = token_at(&dir.path().join("data/inbox/token.txt"));
+    let token: String = serde_json::from_str(&stored).unwrap();
+    let store = dir.path().join("store");
+    std::thread::sleep(Duration::from_millis(200));
+    let answered = task(&store, &["success", &token, "--output", r#"{"filed": true}"#]);
+    assert!(answered.status.success(), "{}", String::from_utf8_lossy(&answered.stderr));
+    assert_eq!(finish(run)["output"], json!({"filed": true}));
+    let history = crate::relative_history(&store, "exec");
+    let submitted = history.iter().find(|e| e["type"] == "TaskSubmitted").expect("TaskSubmitted");
+    assert_eq!(submitted["taskSubmittedEventDetails"]["resourceType"], "aws-sdk:s3");
+    let output: Value =
+        serde_json::from_str(submitted["taskSubmittedEventDetails"]["output"].as_str().unwrap()).unwrap();
+    assert!(output["ETag"].is_string(), "{output}");
+}

@@ -45,6 +45,8 @@ impl AthenaTask {
         };
         let sync = match integration.pattern {
             IntegrationPattern::RequestResponse => false,
+            // The SDK integrations support callbacks: the call's answer is `TaskSubmitted`'s.
+            IntegrationPattern::WaitForTaskToken if integration.sdk => false,
             IntegrationPattern::Sync if call == Call::StartQueryExecution && !integration.sdk => true,
             _ => return None,
         };

@@ -29,8 +29,10 @@ impl Call {
     /// The call a resource names, if it is one this adapter runs.
     fn of(resource: &Resource) -> Option<Call> {
         let integration = resource.integration()?;
-        if !integration.sdk || integration.service != "s3" || integration.pattern != IntegrationPattern::RequestResponse
-        {
+        // Request-response, or a callback (the call's answer is `TaskSubmitted`'s).
+        let pattern =
+            matches!(integration.pattern, IntegrationPattern::RequestResponse | IntegrationPattern::WaitForTaskToken);
+        if !integration.sdk || integration.service != "s3" || !pattern {
             return None;
         }
         Some(match integration.action.as_str() {
