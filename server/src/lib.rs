@@ -16,5 +16,5 @@ mod s3;
 pub mod sfn;
 
 pub use http::{Server, ServerLimits, Services, StoreReader};
-pub use nested::{ApiSlot, NestedExecutions};
+pub use nested::{ApiSlot, NestedExecutions, PARENT_KIND};
 pub use sfn::{Adapters, Api, LocalRuns};

@@ -22,6 +22,9 @@ use sfnlite_states::{ErrorName, StatesError};
 use crate::executor::Job;
 use crate::sfn::Api;
 
+/// Store documents linking a child execution (the key) to the execution that started it.
+pub const PARENT_KIND: &str = "execution-parents";
+
 /// Where the API is, once it exists (it owns the adapters that hold this, so the link is
 /// weak), and how to make it exist (`run` starts its API server on first use).
 #[derive(Clone, Default)]
@@ -148,6 +151,11 @@ impl NestedExecutions {
             }
             Err(e) => return Err(api_error(e.name, &e.message, &request)),
         };
+        // The link AWS shows in its console: which execution (and state) started the child.
+        let link = json!({"parentArn": request.execution_arn, "stateName": request.state_name});
+        if let Err(e) = api.store.put_document(PARENT_KIND, &arn, &link) {
+            tracing::warn!("cannot record the parent of {arn}: {e}");
+        }
         if wait == Wait::Started {
             let record = api.store.execution(&arn).ok().flatten();
             let start_millis = record.map_or(request.started_millis, |r| r.start_millis);

@@ -115,6 +115,11 @@ fn children_run_as_executions_of_their_own_with_aws_output_shapes() {
         listed["executions"].as_array().unwrap().iter().filter(|e| e["stateMachineArn"] == CHILD_ARN).collect();
     assert_eq!(children.len(), 4);
     assert!(children.iter().all(|c| c["status"] != "RUNNING"), "{children:?}");
+    // Each child shows which execution and state started it.
+    let child = described["ExecutionArn"].as_str().unwrap();
+    let history = cli(&store, &["history", child]);
+    let first = String::from_utf8_lossy(&history.stdout).lines().next().unwrap_or_default().to_owned();
+    assert_eq!(first, "# started by arn:aws:states:us-east-1:123456789012:execution:parent:parent (state 'Sync')");
 
     // The registered machine can be replaced and deleted; an unknown one is refused.
     let file = temp_file(&dir, "v2.asl.json", r#"{"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}"#);

@@ -129,6 +129,9 @@ pub(crate) fn describe(args: DescribeArgs, store: &dyn HistoryStore, io: &mut Io
     match args.format {
         RunFormat::Json => outln!(io, "{}", serde_json::to_string_pretty(&Value::Object(fields)).unwrap_or_default()),
         RunFormat::Text => {
+            if let Some(parent) = started_by(store, &e.arn) {
+                fields.insert("startedBy".into(), json!(parent));
+            }
             for (key, value) in &fields {
                 let shown = match value {
                     Value::String(s) => s.clone(),
@@ -154,6 +157,9 @@ pub(crate) fn history(args: HistoryArgs, store: &dyn HistoryStore, io: &mut Io) 
             outln!(io, "{}", serde_json::to_string_pretty(&history_json(&events)).unwrap_or_default());
         }
         TableFormat::Table => {
+            if let Some(parent) = started_by(store, &e.arn) {
+                outln!(io, "# started by {parent}");
+            }
             let rows = timeline(&events, e.start_millis);
             outln!(io, "{:>5}  {:>10}  {:<28} {:<28} DETAIL", "ID", "TIME", "TYPE", "STATE");
             let ordered: Box<dyn Iterator<Item = &Row>> =
@@ -164,6 +170,12 @@ pub(crate) fn history(args: HistoryArgs, store: &dyn HistoryStore, io: &mut Io) 
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The execution and state that started `arn` (a nested `states:startExecution`), if any.
+fn started_by(store: &dyn HistoryStore, arn: &str) -> Option<String> {
+    let link = store.document(sfnlite_server::PARENT_KIND, arn).ok().flatten()?;
+    Some(format!("{} (state '{}')", link["parentArn"].as_str()?, link["stateName"].as_str().unwrap_or("?")))
 }
 
 /// `sfnlite logs EXEC`: each Lambda invocation's log (START, the handler's lines, END,
