@@ -586,6 +586,15 @@ impl ObjectStore for AwsS3 {
             Ok(())
         })
     }
+
+    fn delete_bucket(&self, bucket: &str) -> BoxFuture<'_, Result<(), S3Error>> {
+        let bucket = bucket.to_owned();
+        Box::pin(async move {
+            let (client, _) = self.client().await;
+            client.delete_bucket().bucket(bucket).send().await.map_err(s3_failure)?;
+            Ok(())
+        })
+    }
 }
 
 /// The AWS backends of both services, sharing settings.

@@ -265,6 +265,7 @@ pub(crate) async fn call(
         (Method::DELETE, false, false) => {
             store.delete_object(&bucket, &key).await.map(|()| empty(StatusCode::NO_CONTENT))
         }
+        (Method::DELETE, false, true) => store.delete_bucket(&bucket).await.map(|()| empty(StatusCode::NO_CONTENT)),
         _ => Err(S3Error::new("NotImplemented", 501, format!("sfnlite serve does not answer {method} {resource}"))),
     };
     result.unwrap_or_else(|e| {

@@ -459,6 +459,29 @@ impl ObjectStore for LocalS3 {
             fs::create_dir_all(&dir).map_err(|e| io_error("cannot create the bucket", e))
         })
     }
+
+    fn delete_bucket(&self, bucket: &str) -> BoxFuture<'_, Result<(), S3Error>> {
+        let bucket = bucket.to_owned();
+        self.blocking(move |dirs| {
+            if dirs.mounts.contains_key(&bucket) {
+                return Err(S3Error::new(
+                    "MethodNotAllowed",
+                    405,
+                    format!("the bucket {bucket} is a folder mounted by the settings; sfnlite does not delete it"),
+                ));
+            }
+            let dir = dirs.bucket_dir(&bucket)?;
+            if !dir.is_dir() {
+                return Err(S3Error::no_such_bucket());
+            }
+            // Folders that held deleted keys may remain; only keys count.
+            let probe = ListRequest { bucket: bucket.clone(), max_keys: 1, ..Default::default() };
+            if !dirs.list(&probe)?.contents.is_empty() {
+                return Err(S3Error::new("BucketNotEmpty", 409, "The bucket you tried to delete is not empty"));
+            }
+            fs::remove_dir_all(&dir).map_err(|e| io_error("cannot delete the bucket", e))
+        })
+    }
 }
 
 #[cfg(test)]

@@ -136,6 +136,9 @@ pub trait ObjectStore: Send + Sync {
     fn list_objects(&self, request: ListRequest) -> BoxFuture<'_, Result<ListPage, S3Error>>;
     /// CreateBucket.
     fn create_bucket(&self, bucket: &str) -> BoxFuture<'_, Result<(), S3Error>>;
+
+    /// DeleteBucket: only an empty bucket (`BucketNotEmpty` otherwise).
+    fn delete_bucket(&self, bucket: &str) -> BoxFuture<'_, Result<(), S3Error>>;
     /// ListBuckets: the bucket names, sorted.
     fn list_buckets(&self) -> BoxFuture<'_, Result<Vec<String>, S3Error>>;
 }

@@ -1,6 +1,7 @@
 """boto3's S3 client against `sfnlite serve`: ListObjects (V1) paging by marker, a
-subresource sfnlite does not serve refused (the object untouched), and requests from a
-web page (an Origin header) or for another host name (DNS rebinding) refused. Usage: boto3_s3.py ENDPOINT"""
+subresource sfnlite does not serve refused (the object untouched), requests from a
+web page (an Origin header) or for another host name (DNS rebinding) refused, and
+DeleteBucket. Usage: boto3_s3.py ENDPOINT"""
 
 import sys
 import urllib.error
@@ -39,4 +40,20 @@ try:
     raise SystemExit("a request for another host was served")
 except urllib.error.HTTPError as e:
     assert e.code == 403, e.code
+# DeleteBucket: refused while keys remain (folders left by deleted keys do not count),
+# then the bucket is gone.
+try:
+    s3.delete_bucket(Bucket="bucket3")
+    raise SystemExit("a bucket with objects was deleted")
+except s3.exceptions.ClientError as e:
+    assert e.response["Error"]["Code"] == "BucketNotEmpty", e.response
+for i in range(5):
+    s3.delete_object(Bucket="bucket3", Key=f"q/{i}")
+s3.delete_bucket(Bucket="bucket3")
+assert "bucket3" not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+try:
+    s3.delete_bucket(Bucket="bucket3")
+    raise SystemExit("a missing bucket was deleted")
+except s3.exceptions.ClientError as e:
+    assert e.response["Error"]["Code"] == "NoSuchBucket", e.response
 print("ok")
