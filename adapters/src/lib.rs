@@ -25,6 +25,6 @@ mod tasks;
 
 pub use sfnlite_engine::clock::BoxFuture;
 pub use tasks::{
-    AthenaTasks, Auth, Connection, HttpTasks, LOG_KIND, LambdaTasks, S3Tasks, invocation_outcome, log_key,
-    static_function, static_functions,
+    AthenaTasks, Auth, Connection, HttpTasks, LOG_KIND, LambdaTasks, S3Tasks, invocation_id, invocation_outcome,
+    log_key, sdk_http_metadata, static_function, static_functions,
 };

@@ -227,14 +227,9 @@ impl Callbacks {
         Ok(())
     }
 
-    /// The answer recorded for a token, if any.
-    pub fn recorded_answer(&self, store: &dyn HistoryStore, token: &str) -> Result<Option<Signal>, StoreError> {
-        self.recorded(store, token)
-    }
-
     /// The answer recorded for a token, if any (a task re-run after a crash does not call
-    /// its service again once it has been answered).
-    pub(crate) fn recorded(&self, store: &dyn HistoryStore, token: &str) -> Result<Option<Signal>, StoreError> {
+    /// its service again once it has been answered; `sfnlite task` checks a lost response).
+    pub fn recorded(&self, store: &dyn HistoryStore, token: &str) -> Result<Option<Signal>, StoreError> {
         Ok(store.document(TOKEN_KIND, token)?.and_then(|d| d.get("answer").and_then(Signal::from_json)))
     }
 

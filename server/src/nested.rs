@@ -19,6 +19,8 @@ use sfnlite_states::resource::{IntegrationPattern, Resource};
 use sfnlite_states::timestamp::format_http_date;
 use sfnlite_states::{ErrorName, StatesError};
 
+use sfnlite_adapters::{invocation_id, sdk_http_metadata};
+
 use crate::executor::Job;
 use crate::sfn::Api;
 
@@ -124,7 +126,7 @@ impl NestedExecutions {
         let derived = !parameters.get("Name").is_some_and(Value::is_string);
         let name = match parameters.get("Name") {
             Some(Value::String(name)) => name.clone(),
-            _ => request_id(&request),
+            _ => invocation_id(&request),
         };
         body.insert("name".into(), json!(name));
         // Input: an object is passed as its JSON text; a string as it is.
@@ -298,32 +300,19 @@ fn description(record: &ExecutionRecord, parsed: bool) -> Value {
 
 /// StartExecution's response as the Java SDK renders it.
 fn start_response(arn: &str, start_millis: i64, request: &TaskRequest) -> Value {
-    let id = request_id(request);
+    let id = invocation_id(request);
     let headers = [
         ("Content-Type", "application/x-amz-json-1.0".to_owned()),
         ("Date", format_http_date(request.started_millis)),
         ("x-amzn-RequestId", id.clone()),
         ("Connection", "keep-alive".to_owned()),
     ];
-    let all: Map<String, Value> = headers.iter().map(|(k, v)| ((*k).to_owned(), json!([v]))).collect();
-    let single: Map<String, Value> = headers.iter().map(|(k, v)| ((*k).to_owned(), json!(v))).collect();
     json!({
         "ExecutionArn": arn,
-        "SdkHttpMetadata": {"AllHttpHeaders": all, "HttpHeaders": single, "HttpStatusCode": 200},
+        "SdkHttpMetadata": sdk_http_metadata(&headers, 200),
         "SdkResponseMetadata": {"RequestId": id},
         "StartDate": start_millis,
     })
-}
-
-fn request_id(request: &TaskRequest) -> String {
-    // Stable per invocation, like the other adapters' ids.
-    let text = format!("{}#{}", request.execution_arn, request.event_id);
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in text.bytes() {
-        hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-    }
-    let hex = format!("{hash:016x}{:016x}", hash.rotate_left(29) ^ 0x9e37_79b9_7f4a_7c15);
-    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
 }
 
 /// An API refusal as the optimized integration reports it (`StepFunctions.<Code>Exception`,
@@ -334,7 +323,7 @@ fn api_error(name: &str, message: &str, request: &TaskRequest) -> StatesError {
         ErrorName::parse(&format!("StepFunctions.{class}")),
         format!(
             "{message} (Service: AWSStepFunctions; Status Code: 400; Error Code: {name}; Request ID: {}; Proxy: null)",
-            request_id(request)
+            invocation_id(request)
         ),
     )
 }

@@ -57,23 +57,12 @@ fn every_example_validates_and_runs() {
 /// carries while the caller waits for the answer, then answers 200: its URL, and the
 /// posted JSON with the downloaded bytes.
 fn callback_server() -> (String, std::thread::JoinHandle<(Value, Vec<u8>)>) {
-    use std::io::{BufRead, BufReader, Read, Write};
+    use std::io::Write;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/callback", listener.local_addr().unwrap());
     let handle = std::thread::spawn(move || {
         let (mut stream, _) = listener.accept().unwrap();
-        let mut reader = BufReader::new(stream.try_clone().unwrap());
-        let mut length = 0;
-        let mut line = String::new();
-        while reader.read_line(&mut line).unwrap() > 0 && line != "\r\n" {
-            if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                length = value.trim().parse().unwrap();
-            }
-            line.clear();
-        }
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body).unwrap();
-        let posted: Value = serde_json::from_slice(&body).unwrap();
+        let posted: Value = serde_json::from_str(&crate::HttpRequest::read(&stream).body).unwrap();
         let downloaded = match posted["QueryResult"]["PresignedUrl"].as_str() {
             Some(link) => http_get(link),
             None => Vec::new(),

@@ -3,7 +3,7 @@
 //! connection's authentication (secrets from the environment, never in the history), the
 //! output, and AWS's errors.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
@@ -12,18 +12,7 @@ use serde_json::{Value, json};
 use crate::{sfnlite, temp_file};
 
 /// One request as the server saw it.
-#[derive(Debug, Clone)]
-struct Seen {
-    line: String,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Seen {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-}
+type Seen = crate::HttpRequest;
 
 /// A server answering by path: `/token` (OAuth), `/missing` (404), anything else 200 JSON.
 fn server() -> (String, Arc<Mutex<Vec<Seen>>>) {
@@ -34,26 +23,7 @@ fn server() -> (String, Arc<Mutex<Vec<Seen>>>) {
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            let mut headers = Vec::new();
-            loop {
-                let mut header = String::new();
-                reader.read_line(&mut header).unwrap();
-                if header.trim().is_empty() {
-                    break;
-                }
-                let (k, v) = header.trim().split_once(':').unwrap();
-                headers.push((k.trim().to_owned(), v.trim().to_owned()));
-            }
-            let length = headers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-                .map_or(0, |(_, v)| v.parse().unwrap());
-            let mut body = vec![0; length];
-            reader.read_exact(&mut body).unwrap();
-            let seen = Seen { line: line.trim().to_owned(), headers, body: String::from_utf8(body).unwrap() };
+            let seen = Seen::read(&stream);
             let (status, content_type, answer) = if seen.line.contains(" /token") {
                 ("200 OK", "application/json", r#"{"access_token":"tok-123","token_type":"Bearer"}"#.to_owned())
             } else if seen.line.contains(" /missing") {

@@ -424,7 +424,7 @@ fn a_worker_ended_by_an_uncaught_error_is_replaced() {
 /// A loopback stub of Lambda's Invoke API: `double` answers, `fails` fails as a function
 /// error, anything else is not found. Returns its URL and the request lines it saw.
 fn invoke_stub() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
-    use std::io::{BufRead, BufReader, Read, Write};
+    use std::io::Write;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -432,29 +432,11 @@ fn invoke_stub() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            let mut length = 0;
-            let mut invocation = String::from("RequestResponse");
-            loop {
-                let mut header = String::new();
-                reader.read_line(&mut header).unwrap();
-                if header.trim().is_empty() {
-                    break;
-                }
-                let lower = header.to_ascii_lowercase();
-                if let Some(v) = lower.strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap();
-                }
-                if lower.starts_with("x-amz-invocation-type:") {
-                    invocation = header.split(':').nth(1).unwrap().trim().to_owned();
-                }
-            }
-            let mut body = vec![0; length];
-            reader.read_exact(&mut body).unwrap();
-            log.lock().unwrap().push(format!("{} {invocation}", line.trim()));
-            let event: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let request = crate::HttpRequest::read(&stream);
+            let line = &request.line;
+            let invocation = request.header("x-amz-invocation-type").unwrap_or("RequestResponse");
+            log.lock().unwrap().push(format!("{line} {invocation}"));
+            let event: Value = serde_json::from_str(&request.body).unwrap_or(Value::Null);
             let (status, extra, answer) = if line.contains("/functions/double/") {
                 (
                     "200 OK",

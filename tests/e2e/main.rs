@@ -92,3 +92,44 @@ fn wait_for_holder(store: &Path, pid: u32, settle: std::time::Duration) {
     }
     std::thread::sleep(settle);
 }
+
+/// One HTTP/1.1 request, as the loopback servers of the tests (callbacks, HTTP Task
+/// endpoints, a Lambda Invoke stub) read it.
+#[derive(Debug, Clone)]
+struct HttpRequest {
+    /// `METHOD /path?query HTTP/1.1`.
+    line: String,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl HttpRequest {
+    /// Reads a request (its body by `Content-Length`) from `stream`.
+    fn read(stream: &std::net::TcpStream) -> HttpRequest {
+        use std::io::{BufRead, BufReader, Read};
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        let mut headers = Vec::new();
+        loop {
+            let mut header = String::new();
+            reader.read_line(&mut header).unwrap();
+            if header.trim().is_empty() {
+                break;
+            }
+            let (k, v) = header.trim().split_once(':').unwrap();
+            headers.push((k.trim().to_owned(), v.trim().to_owned()));
+        }
+        let mut request = HttpRequest { line: line.trim().to_owned(), headers, body: String::new() };
+        let length = request.header("content-length").map_or(0, |v| v.parse().unwrap());
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        request.body = String::from_utf8(body).unwrap();
+        request
+    }
+
+    /// A header's value (names compared without case).
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}

@@ -14,7 +14,7 @@ use sfnlite_states::resource::{IntegrationPattern, Resource};
 use sfnlite_states::timestamp::format_http_date;
 use sfnlite_states::{ErrorName, StatesError};
 
-use super::uuid_of;
+use super::{invocation_id, sdk_http_metadata};
 use crate::BoxFuture;
 use crate::lambda::{AwsCall, AwsLambda, Call, FunctionRef, Invocation, LocalLambda, MAX_RESPONSE_BYTES, Reply};
 use crate::service;
@@ -139,7 +139,7 @@ impl LambdaTasks {
                 (call, None)
             }
             Form::Integration => {
-                let id = uuid_of(&format!("{}\0{}", request.execution_arn, request.event_id));
+                let id = invocation_id(&request);
                 let (function, payload, event, tail) = self::parameters(parameters, &id)?;
                 let call = AwsCall {
                     function_name: parameters["FunctionName"].as_str().unwrap_or_default().to_owned(),
@@ -207,9 +207,7 @@ impl LambdaTasks {
             return self.run_on_aws(aws.clone(), request).await;
         }
         let form = form_of(&request.resource).expect("handles() checked the resource");
-        // One id per invocation (Map iterations share state names and attempts), the same
-        // when a resumed execution invokes again.
-        let id = uuid_of(&format!("{}\0{}", request.execution_arn, request.event_id));
+        let id = invocation_id(&request);
         let (function, payload, event_invocation, tail) = match form {
             Form::FunctionArn => {
                 let Resource::LambdaFunction(f) = &*request.resource else { unreachable!("checked by form_of") };
@@ -374,11 +372,11 @@ fn envelope(payload: Value, status: u16, version: Option<&str>, id: &str, millis
     let date = format_http_date(millis);
     let hex: String = id.chars().filter(char::is_ascii_hexdigit).take(24).collect();
     let trace = format!("root=1-{:08x}-{hex:0<24};sampled=0", millis / 1000);
-    let mut all = Map::new();
+    let mut headers: Vec<(&str, String)> = Vec::with_capacity(8);
     if let Some(version) = version {
-        all.insert("X-Amz-Executed-Version".into(), json!([version]));
+        headers.push(("X-Amz-Executed-Version", version.to_owned()));
     }
-    for (name, value) in [
+    headers.extend([
         ("x-amzn-Remapped-Content-Length", "0".to_owned()),
         ("Connection", "keep-alive".to_owned()),
         ("x-amzn-RequestId", id.to_owned()),
@@ -386,24 +384,13 @@ fn envelope(payload: Value, status: u16, version: Option<&str>, id: &str, millis
         ("Date", date),
         ("X-Amzn-Trace-Id", trace),
         ("Content-Type", "application/json".to_owned()),
-    ] {
-        all.insert(name.into(), json!([value]));
-    }
-    let mut single: Vec<(String, Value)> = all.iter().map(|(k, v)| (k.clone(), v[0].clone())).collect();
-    single.sort_by_key(|(k, _)| k.to_ascii_lowercase());
+    ]);
     let mut out = Map::new();
     if let Some(version) = version {
         out.insert("ExecutedVersion".into(), version.into());
     }
     out.insert("Payload".into(), payload);
-    out.insert(
-        "SdkHttpMetadata".into(),
-        json!({
-            "AllHttpHeaders": all,
-            "HttpHeaders": single.into_iter().collect::<Map<String, Value>>(),
-            "HttpStatusCode": status,
-        }),
-    );
+    out.insert("SdkHttpMetadata".into(), sdk_http_metadata(&headers, status));
     out.insert("SdkResponseMetadata".into(), json!({ "RequestId": id }));
     out.insert("StatusCode".into(), status.into());
     Value::Object(out)

@@ -33,6 +33,25 @@ fn request_id(request: &TaskRequest) -> String {
     uuid_of(&format!("{}\0{}\0{}", request.execution_arn, request.state_name, request.attempt))
 }
 
+/// The id of one invocation, reproducible: the execution and the event that started the
+/// task (unique per attempt and per Map iteration, the same when a resumed execution
+/// invokes again).
+pub fn invocation_id(request: &TaskRequest) -> String {
+    uuid_of(&format!("{}\0{}", request.execution_arn, request.event_id))
+}
+
+/// The Java SDK's `SdkHttpMetadata` of a response, as Step Functions' optimized
+/// integrations return it: `AllHttpHeaders` (each value in an array, in the given order),
+/// `HttpHeaders` (single values, sorted by name) and `HttpStatusCode`.
+pub fn sdk_http_metadata(headers: &[(&str, String)], status: u16) -> serde_json::Value {
+    use serde_json::{Map, Value, json};
+    let all: Map<String, Value> = headers.iter().map(|(k, v)| ((*k).to_owned(), json!([v]))).collect();
+    let mut single: Vec<(&str, &String)> = headers.iter().map(|(k, v)| (*k, v)).collect();
+    single.sort_by_key(|(k, _)| k.to_ascii_lowercase());
+    let single: Map<String, Value> = single.into_iter().map(|(k, v)| (k.to_owned(), json!(v))).collect();
+    json!({"AllHttpHeaders": all, "HttpHeaders": single, "HttpStatusCode": status})
+}
+
 /// A UUID-shaped digest of `text`.
 fn uuid_of(text: &str) -> String {
     use md5::{Digest, Md5};

@@ -17,7 +17,7 @@ use super::{Failure, machines, remote};
 use crate::args::{ActivitiesCommand, TableFormat};
 
 fn arn(name: &str, region: &str) -> String {
-    format!("arn:aws:states:{region}:{}:activity:{name}", sfnlite_engine::ACCOUNT_ID)
+    machines::resource_arn("activity", name, region)
 }
 
 pub(crate) fn activities(
@@ -35,23 +35,9 @@ pub(crate) fn activities(
             return work(&arn(&name, &region), &handler, max_tasks, worker_name, &region, store);
         }
     };
-    match (format, machines::call(operation, &body, services, store, ephemeral)?) {
-        (_, Err(refusal)) => Err(Failure { error: anyhow!("{refusal}"), exit_code: 1 }),
-        (Some(TableFormat::Table), Ok(answer)) => {
-            for activity in answer["activities"].as_array().into_iter().flatten() {
-                println!(
-                    "{:<32} {}",
-                    activity["name"].as_str().unwrap_or_default(),
-                    activity["activityArn"].as_str().unwrap_or_default()
-                );
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        (_, Ok(answer)) => {
-            println!("{}", serde_json::to_string_pretty(&answer).unwrap_or_default());
-            Ok(ExitCode::SUCCESS)
-        }
-    }
+    let answer = machines::call(operation, &body, services, store, ephemeral)?;
+    let table = format.filter(|f| *f == TableFormat::Table);
+    machines::print_answer(answer, table.map(|_| ("activities", &[("name", 32), ("activityArn", 0)][..])))
 }
 
 /// The API of the process that runs the store's executions.

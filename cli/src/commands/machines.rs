@@ -22,8 +22,13 @@ use crate::args::{DefinitionArgs, MachineDefinition, MachineType, MachinesComman
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/sfnlite";
 
+/// `arn:aws:states:REGION:ACCOUNT:KIND:NAME` (a state machine, an activity).
+pub(crate) fn resource_arn(kind: &str, name: &str, region: &str) -> String {
+    format!("arn:aws:states:{region}:{}:{kind}:{name}", sfnlite_engine::ACCOUNT_ID)
+}
+
 fn arn(name: &str, region: &str) -> String {
-    format!("arn:aws:states:{region}:{}:stateMachine:{name}", sfnlite_engine::ACCOUNT_ID)
+    resource_arn("stateMachine", name, region)
 }
 
 /// The definition's text after substitutions, refused (with its diagnostics) when invalid.
@@ -60,24 +65,30 @@ pub(crate) fn machines(
         }
     };
     let answer = call(operation, &body, services, store, ephemeral)?;
-    match (format, answer) {
-        (_, Err(refusal)) => Err(Failure { error: anyhow!("{refusal}"), exit_code: 1 }),
-        (Some(TableFormat::Table), Ok(answer)) => {
-            for machine in answer["stateMachines"].as_array().into_iter().flatten() {
-                println!(
-                    "{:<32} {:<9} {}",
-                    machine["name"].as_str().unwrap_or_default(),
-                    machine["type"].as_str().unwrap_or_default(),
-                    machine["stateMachineArn"].as_str().unwrap_or_default()
-                );
+    let table = format.filter(|f| *f == TableFormat::Table);
+    print_answer(answer, table.map(|_| ("stateMachines", &[("name", 32), ("type", 9), ("stateMachineArn", 0)][..])))
+}
+
+/// Prints an API answer: a table of `list`'s items (each column a field and a width, 0 for
+/// the last) when given, else the JSON. A refusal is exit 1.
+pub(crate) fn print_answer(
+    answer: Result<Value, String>,
+    table: Option<(&str, &[(&str, usize)])>,
+) -> Result<ExitCode, Failure> {
+    let answer = answer.map_err(|refusal| Failure { error: anyhow!("{refusal}"), exit_code: 1 })?;
+    match table {
+        Some((list, columns)) => {
+            for item in answer[list].as_array().into_iter().flatten() {
+                let cells: Vec<String> = columns
+                    .iter()
+                    .map(|(field, width)| format!("{:<width$}", item[*field].as_str().unwrap_or_default()))
+                    .collect();
+                println!("{}", cells.join(" ").trim_end());
             }
-            Ok(ExitCode::SUCCESS)
         }
-        (_, Ok(answer)) => {
-            println!("{}", serde_json::to_string_pretty(&answer).unwrap_or_default());
-            Ok(ExitCode::SUCCESS)
-        }
+        None => println!("{}", serde_json::to_string_pretty(&answer).unwrap_or_default()),
     }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// One API call: through the holder of the store, or an API of this process's own.

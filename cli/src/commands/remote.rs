@@ -15,18 +15,9 @@ fn endpoint_file(store: &Path) -> PathBuf {
     store.join("endpoint")
 }
 
-/// Who advertises: `serve` runs every execution of the store on its API; `run` (and
-/// `resume`, `redrive`) runs its own execution beside an API for the others.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Holder {
-    Serve,
-    Run,
-}
-
 /// Advertises `url` as the API of the process holding `store`.
-pub(crate) fn advertise(store: &Path, url: &str, holder: Holder) {
-    let role = if holder == Holder::Serve { "serve" } else { "run" };
-    let _ = std::fs::write(endpoint_file(store), format!("{url}\n{}\n{role}\n", std::process::id()));
+pub(crate) fn advertise(store: &Path, url: &str) {
+    let _ = std::fs::write(endpoint_file(store), format!("{url}\n{}\n", std::process::id()));
 }
 
 /// Stops advertising (at the end of the process that holds the store).

@@ -82,7 +82,7 @@ pub(crate) fn serve(
             if local.ip().is_unspecified() { SocketAddr::from(([127, 0, 0, 1], local.port())) } else { local };
         endpoint.set(format!("http://{reachable}"));
         if let Some(dir) = &advertised {
-            super::remote::advertise(dir, &format!("http://{reachable}"), super::remote::Holder::Serve);
+            super::remote::advertise(dir, &format!("http://{reachable}"));
         }
         // Only once the port is ours (and handlers know it): a server that cannot listen
         // must not run anything.
