@@ -14,6 +14,7 @@ pub mod entropy;
 mod interpreter;
 pub mod mock;
 pub mod store;
+pub mod test_state;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -426,3 +426,42 @@ print(json.dumps({"status": described["status"], "output": json.loads(described.
     assert_eq!(facts["output"]["event"], serde_json::json!({"x": 1}));
     assert_eq!(facts["output"]["env"]["AWS_ENDPOINT_URL_S3"], server.endpoint.as_str());
 }
+
+#[test]
+fn boto3_test_state_runs_one_state_mocked_or_for_real() {
+    let store = tempfile::tempdir().unwrap();
+    let server = start(store.path(), &["--lambda", "echo=python:tests/e2e/data/lambdas/behaviours.py:echo"]);
+    let output = python(&["tests/e2e/clients/boto3_test_state.py", &server.endpoint]);
+    let facts: Value = serde_json::from_slice(output.stdout.trim_ascii()).unwrap();
+    let text = |v: &Value| serde_json::from_str::<Value>(v.as_str().unwrap()).unwrap();
+
+    let pass = &facts["pass_debug"];
+    assert_eq!((pass["status"].as_str(), pass["nextState"].as_str()), (Some("SUCCEEDED"), Some("Next")), "{pass}");
+    assert_eq!(text(&pass["output"]), serde_json::json!({"a": {"b": 1}, "r": {"b": 1}}));
+    assert_eq!(text(&pass["inspectionData"]["afterInputPath"]), serde_json::json!({"b": 1}));
+
+    // Not mocked: the Lambda handler really runs.
+    let run = &facts["lambda_run"];
+    assert_eq!(run["status"], "SUCCEEDED", "{run}");
+    assert_eq!(text(&run["output"]), serde_json::json!({"order": 7, "result": {"answer": {"order": 7}}}));
+    assert_eq!(text(&run["inspectionData"]["result"])["StatusCode"], 200);
+
+    let retry = &facts["lambda_retry"];
+    assert_eq!((retry["status"].as_str(), retry["nextState"].as_str()), (Some("RETRIABLE"), Some("TestState")));
+    assert_eq!(
+        retry["inspectionData"]["errorDetails"],
+        serde_json::json!({"retryIndex": 0, "retryBackoffIntervalSeconds": 4})
+    );
+    let caught = &facts["lambda_caught"];
+    assert_eq!((caught["status"].as_str(), caught["nextState"].as_str()), (Some("CAUGHT_ERROR"), Some("Handle")));
+    assert_eq!(text(&caught["output"]), serde_json::json!({"Error": "Lambda.ServiceException", "Cause": "down"}));
+
+    let machine = &facts["machine_state"];
+    assert_eq!(text(&machine["output"]), serde_json::json!(42), "{machine}");
+    assert_eq!(text(&machine["inspectionData"]["variables"]), serde_json::json!({"factor": 2, "seen": 21}));
+
+    assert_eq!(facts["mock_on_pass"]["code"], "ValidationException");
+    assert_eq!(facts["mock_on_pass"]["message"], "State type 'Pass' is not supported when a mock is specified");
+    assert_eq!(facts["map_without_mock"]["code"], "InvalidDefinition");
+    assert_eq!(facts["task_without_role"]["message"], "RoleArn must be specified when testing a Task state");
+}

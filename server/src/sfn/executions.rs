@@ -48,7 +48,7 @@ fn input_error(text: &str, error: &serde_json::Error) -> String {
 }
 
 /// `input`: a JSON text, `{}` when absent.
-fn parse_input(input: Option<&str>) -> Result<Value, ApiError> {
+pub(super) fn parse_input(input: Option<&str>) -> Result<Value, ApiError> {
     let text = input.unwrap_or("{}");
     let invalid = |detail: String| {
         ApiError::new("InvalidExecutionInput", format!("Invalid State Machine Execution Input: '{detail}'"))

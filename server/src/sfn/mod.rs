@@ -11,6 +11,7 @@ pub mod model;
 mod paging;
 pub mod request;
 mod tags;
+mod test_state;
 mod versions;
 
 use std::sync::{Arc, Mutex};
@@ -196,6 +197,7 @@ impl Api {
             "TagResource" => self.tag_resource(&request),
             "UntagResource" => self.untag_resource(&request),
             "ListTagsForResource" => self.list_tags(&request),
+            "TestState" => self.test_state(&request).await,
             other => Err(ApiError::new("UnknownOperationException", format!("Unknown operation {other}"))),
         }
     }

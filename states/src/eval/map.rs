@@ -87,6 +87,16 @@ impl Tolerance {
         Ok(Tolerance { count, percentage })
     }
 
+    /// `ToleratedFailureCount`, evaluated.
+    pub fn count(&self) -> Option<i64> {
+        self.count
+    }
+
+    /// `ToleratedFailurePercentage`, evaluated.
+    pub fn percentage(&self) -> Option<f64> {
+        self.percentage
+    }
+
     /// No failure is tolerated.
     pub const NONE: Tolerance = Tolerance { count: None, percentage: None };
 

@@ -8,6 +8,7 @@ pub mod context;
 pub mod fields;
 pub mod map;
 pub mod steps;
+pub mod test_state;
 
 use std::sync::Arc;
 
