@@ -1,6 +1,7 @@
 //! The Athena API (awsJson1_1, `X-Amz-Target: AmazonAthena.<Operation>`) over the same
 //! Athena that tasks use: StartQueryExecution, GetQueryExecution, BatchGetQueryExecution,
-//! GetQueryResults, StopQueryExecution. Timestamps are epoch seconds, as the API sends them
+//! GetQueryResults, StopQueryExecution, ListQueryExecutions, ListWorkGroups, GetWorkGroup,
+//! ListDatabases, ListTableMetadata, GetTableMetadata. Timestamps are epoch seconds, as the API sends them
 //! (the task integration's shapes use milliseconds).
 
 use std::sync::Arc;
@@ -28,6 +29,28 @@ fn seconds(mut value: Value) -> Value {
             }
         }
     }
+    value
+}
+
+/// The metadata operations' epoch-millisecond `CreateTime`/`CreationTime` as epoch seconds.
+fn metadata_seconds(mut value: Value) -> Value {
+    fn walk(value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                for (key, field) in map.iter_mut() {
+                    match field.as_i64() {
+                        Some(millis) if key == "CreateTime" || key == "CreationTime" => {
+                            *field = json!(millis as f64 / 1000.0)
+                        }
+                        _ => walk(field),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    walk(&mut value);
     value
 }
 
@@ -63,6 +86,12 @@ pub(crate) async fn call(athena: &Arc<dyn AthenaApi>, operation: &str, body: &[u
             Err(answer) => return answer,
         },
         "BatchGetQueryExecution" => return batch_get(athena, &request).await,
+        "ListQueryExecutions"
+        | "ListWorkGroups"
+        | "GetWorkGroup"
+        | "ListDatabases"
+        | "ListTableMetadata"
+        | "GetTableMetadata" => athena.metadata(operation, request).await.map(metadata_seconds),
         other => {
             return (
                 400,

@@ -160,6 +160,11 @@ const KNOWN_PARAMETERS: &[&str] = &[
     "partNumber",
     "uploadId",
     "uploads",
+    "max-parts",
+    "part-number-marker",
+    "max-uploads",
+    "key-marker",
+    "upload-id-marker",
     "X-Amz-Algorithm",
     "X-Amz-Credential",
     "X-Amz-Date",
@@ -191,7 +196,10 @@ struct Upload {
     key: String,
     content_type: Option<String>,
     metadata: BTreeMap<String, String>,
-    parts: BTreeMap<u32, Bytes>,
+    /// When the upload was created (epoch ms).
+    initiated: i64,
+    /// The parts by number: data and when it was uploaded (epoch ms).
+    parts: BTreeMap<u32, (Bytes, i64)>,
 }
 
 fn no_such_upload() -> S3Error {
@@ -252,6 +260,9 @@ pub(crate) async fn call(
             let probe = ListRequest { bucket: bucket.clone(), max_keys: 1, ..Default::default() };
             store.list_objects(probe).await.map(|_| empty(StatusCode::OK))
         }
+        (Method::GET, false, true) if params.contains_key("uploads") => {
+            list_uploads(store, uploads, &bucket, &params).await
+        }
         (Method::GET, false, true) => list_objects(store, &bucket, &params).await,
         (Method::POST, false, true) if params.contains_key("delete") => delete_objects(store, &bucket, &body).await,
         (Method::GET, false, false) => get_object(store, &bucket, &key, headers).await,
@@ -302,6 +313,7 @@ async fn multipart_call(
                 key: key.to_owned(),
                 content_type: header("content-type"),
                 metadata: user_metadata(headers),
+                initiated: now_millis(),
                 parts: BTreeMap::new(),
             };
             uploads.lock().insert(id.clone(), upload);
@@ -330,7 +342,7 @@ async fn multipart_call(
             let etag = etag_of(&data);
             let mut all = uploads.lock();
             let upload = all.get_mut(&id).filter(|u| u.bucket == bucket && u.key == key).ok_or_else(no_such_upload)?;
-            let held: usize = upload.parts.iter().filter(|(n, _)| **n != number).map(|(_, p)| p.len()).sum();
+            let held: usize = upload.parts.iter().filter(|(n, _)| **n != number).map(|(_, p)| p.0.len()).sum();
             if held + data.len() > limit {
                 return Err(S3Error::new(
                     "EntityTooLarge",
@@ -338,7 +350,7 @@ async fn multipart_call(
                     format!("Your proposed upload exceeds the maximum allowed size ({limit} bytes)"),
                 ));
             }
-            upload.parts.insert(number, data);
+            upload.parts.insert(number, (data, now_millis()));
             let mut answer = empty(StatusCode::OK);
             answer.headers.push(("etag".into(), etag));
             Ok(answer)
@@ -373,7 +385,7 @@ async fn multipart_call(
             };
             let mut data = Vec::new();
             for number in &listed {
-                data.extend_from_slice(&upload.parts[number]);
+                data.extend_from_slice(&upload.parts[number].0);
             }
             let meta = store
                 .put_object(PutRequest {
@@ -400,8 +412,109 @@ async fn multipart_call(
             uploads.lock().remove(&id).ok_or_else(no_such_upload)?;
             Ok(empty(StatusCode::NO_CONTENT))
         }
+        Method::GET if params.contains_key("uploadId") => list_parts(uploads, bucket, key, &id, params),
         _ => Err(S3Error::new("NotImplemented", 501, "sfnlite serve does not answer this multipart request")),
     }
+}
+
+fn now_millis() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A numeric query parameter from 0 to 1000 (`default` when absent).
+fn count_param(params: &BTreeMap<String, String>, name: &str, default: usize) -> Result<usize, S3Error> {
+    match params.get(name) {
+        None => Ok(default),
+        Some(text) => text.parse::<usize>().map(|n| n.min(1000)).map_err(|_| {
+            S3Error::new("InvalidArgument", 400, format!("Provided {name} not an integer or within integer range"))
+        }),
+    }
+}
+
+/// ListParts: an upload's parts in number order, after `part-number-marker`, at most `max-parts`.
+fn list_parts(
+    uploads: &Uploads,
+    bucket: &str,
+    key: &str,
+    id: &str,
+    params: &BTreeMap<String, String>,
+) -> Result<S3Answer, S3Error> {
+    let max = count_param(params, "max-parts", 1000)?;
+    let marker = count_param(params, "part-number-marker", 0)? as u32;
+    let all = uploads.lock();
+    let upload = all.get(id).filter(|u| u.bucket == bucket && u.key == key).ok_or_else(no_such_upload)?;
+    let after: Vec<(&u32, &(Bytes, i64))> = upload.parts.range(marker.saturating_add(1)..).collect();
+    let shown = &after[..max.min(after.len())];
+    let truncated = shown.len() < after.len();
+    let mut body = format!(
+        "<ListPartsResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Bucket>{}</Bucket><Key>{}</Key><UploadId>{}</UploadId><PartNumberMarker>{marker}</PartNumberMarker>",
+        esc(bucket),
+        esc(key),
+        esc(id)
+    );
+    if let Some((last, _)) = shown.last() {
+        body.push_str(&format!("<NextPartNumberMarker>{last}</NextPartNumberMarker>"));
+    }
+    body.push_str(&format!(
+        "<MaxParts>{max}</MaxParts><IsTruncated>{truncated}</IsTruncated><StorageClass>STANDARD</StorageClass>"
+    ));
+    for (number, (data, at)) in shown {
+        body.push_str(&format!(
+            "<Part><PartNumber>{number}</PartNumber><LastModified>{}</LastModified><ETag>{}</ETag><Size>{}</Size></Part>",
+            format_millis(*at),
+            esc(&etag_of(data)),
+            data.len()
+        ));
+    }
+    body.push_str("</ListPartsResult>");
+    Ok(xml(StatusCode::OK, body))
+}
+
+/// ListMultipartUploads: a bucket's uploads in progress, by key then start, after
+/// `key-marker`, under `prefix`, at most `max-uploads`.
+async fn list_uploads(
+    store: &Arc<dyn ObjectStore>,
+    uploads: &Uploads,
+    bucket: &str,
+    params: &BTreeMap<String, String>,
+) -> Result<S3Answer, S3Error> {
+    store.list_objects(ListRequest { bucket: bucket.to_owned(), max_keys: 1, ..Default::default() }).await?;
+    let max = count_param(params, "max-uploads", 1000)?;
+    let prefix = params.get("prefix").map_or("", String::as_str);
+    let key_marker = params.get("key-marker").map_or("", String::as_str);
+    let mut found: Vec<(String, i64, String)> = uploads
+        .lock()
+        .iter()
+        .filter(|(_, u)| u.bucket == bucket && u.key.starts_with(prefix) && u.key.as_str() > key_marker)
+        .map(|(id, u)| (u.key.clone(), u.initiated, id.clone()))
+        .collect();
+    found.sort();
+    let truncated = found.len() > max;
+    found.truncate(max);
+    let mut body = format!(
+        "<ListMultipartUploadsResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Bucket>{}</Bucket><KeyMarker>{}</KeyMarker><UploadIdMarker></UploadIdMarker><Prefix>{}</Prefix>",
+        esc(bucket),
+        esc(key_marker),
+        esc(prefix)
+    );
+    if let (true, Some((key, _, id))) = (truncated, found.last()) {
+        body.push_str(&format!(
+            "<NextKeyMarker>{}</NextKeyMarker><NextUploadIdMarker>{}</NextUploadIdMarker>",
+            esc(key),
+            esc(id)
+        ));
+    }
+    body.push_str(&format!("<MaxUploads>{max}</MaxUploads><IsTruncated>{truncated}</IsTruncated>"));
+    for (key, initiated, id) in &found {
+        body.push_str(&format!(
+            "<Upload><Key>{}</Key><UploadId>{}</UploadId><Initiated>{}</Initiated><StorageClass>STANDARD</StorageClass></Upload>",
+            esc(key),
+            esc(id),
+            format_millis(*initiated)
+        ));
+    }
+    body.push_str("</ListMultipartUploadsResult>");
+    Ok(xml(StatusCode::OK, body))
 }
 
 /// The request's `x-amz-meta-*` headers.

@@ -273,6 +273,47 @@ fn the_aws_cli_runs_an_athena_query() {
         .unwrap();
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("InvalidRequestException"), "{missing:?}");
+
+    // The catalog and workgroup operations, after a DDL statement through the same API.
+    let ddl = "CREATE EXTERNAL TABLE sales (id int, amount double) PARTITIONED BY (day string) \
+        ROW FORMAT DELIMITED FIELDS TERMINATED BY ',' LOCATION 's3://lake/sales/'";
+    let created = aws(&server.endpoint, &["athena", "start-query-execution", "--query-string", ddl]);
+    let ddl_id = created["QueryExecutionId"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while aws(&server.endpoint, &["athena", "get-query-execution", "--query-execution-id", &ddl_id])["QueryExecution"]["Status"]
+        ["State"]
+        != "SUCCEEDED"
+    {
+        assert!(Instant::now() < deadline, "the DDL statement never succeeded");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let listed = aws(&server.endpoint, &["athena", "list-query-executions"]);
+    assert_eq!(listed["QueryExecutionIds"], serde_json::json!([ddl_id, id]), "newest first: {listed}");
+    let paged = aws(&server.endpoint, &["athena", "list-query-executions", "--max-items", "1"]);
+    assert_eq!(paged["QueryExecutionIds"], serde_json::json!([ddl_id]));
+    let databases = aws(&server.endpoint, &["athena", "list-databases", "--catalog-name", "AwsDataCatalog"]);
+    assert_eq!(databases["DatabaseList"][0]["Name"], "default");
+    let table_args = ["--catalog-name", "AwsDataCatalog", "--database-name", "default"];
+    let tables = aws(&server.endpoint, &[&["athena", "list-table-metadata"][..], &table_args].concat());
+    let table = &tables["TableMetadataList"][0];
+    assert_eq!(table["Name"], "sales");
+    assert_eq!(
+        table["Columns"],
+        serde_json::json!([{"Name": "id", "Type": "int"}, {"Name": "amount", "Type": "double"}])
+    );
+    assert_eq!(table["PartitionKeys"], serde_json::json!([{"Name": "day", "Type": "string"}]));
+    assert_eq!(table["Parameters"]["location"], "s3://lake/sales/");
+    assert!(table["CreateTime"].as_f64().unwrap() > 1.7e9, "epoch seconds: {table}");
+    let one =
+        aws(&server.endpoint, &[&["athena", "get-table-metadata", "--table-name", "sales"][..], &table_args].concat());
+    assert_eq!(one["TableMetadata"], *table);
+    let filtered =
+        aws(&server.endpoint, &[&["athena", "list-table-metadata", "--expression", "nope*"][..], &table_args].concat());
+    assert_eq!(filtered["TableMetadataList"], serde_json::json!([]));
+    let groups = aws(&server.endpoint, &["athena", "list-work-groups"]);
+    assert_eq!(groups["WorkGroups"][0]["Name"], "primary");
+    let group = aws(&server.endpoint, &["athena", "get-work-group", "--work-group", "primary"]);
+    assert_eq!(group["WorkGroup"]["State"], "ENABLED");
 }
 
 /// The S3 API on the same port, over the local S3 (`<store>/data` here), with `aws s3`:
@@ -335,7 +376,7 @@ fn aws_s3_commands_work_against_the_local_s3() {
     s3(&["s3", "cp", "s3://bucket1/dir/f x.txt", "s3://bucket1/copy.txt"]);
     s3(&["s3", "rm", "s3://bucket1/", "--recursive"]);
     assert_eq!(s3(&["s3", "ls", "s3://bucket1/", "--recursive"]).trim(), "");
-    // boto3: V1 paging, an unserved subresource, a web page's request.
+    // boto3: V1 paging, an unserved subresource, a web page's request, multipart listings.
     let checked = python(&["tests/e2e/clients/boto3_s3.py", &server.endpoint]);
     assert_eq!(String::from_utf8_lossy(&checked.stdout).trim(), "ok");
     // S3's own errors, as XML the CLI reads.

@@ -142,6 +142,9 @@ pub struct TableDef {
     /// Partitions added by `ALTER TABLE … ADD PARTITION`: values (in key order) and location.
     #[serde(default)]
     pub partitions: Vec<(Vec<String>, String)>,
+    /// When the table was created (epoch ms; 0 for tables recorded before this was kept).
+    #[serde(default)]
+    pub created_millis: i64,
 }
 
 /// One partition of `ALTER TABLE … ADD PARTITION`: its `key = 'value'` pairs and optional location.
@@ -729,6 +732,7 @@ fn create_table(
         serde_parameters: BTreeMap::new(),
         parameters: BTreeMap::new(),
         partitions: Vec::new(),
+        created_millis: 0,
     };
     let mut stored_as = None;
     let mut location = None;

@@ -109,6 +109,16 @@ pub trait AthenaApi: Send + Sync {
     /// StopQueryExecution: `{}`.
     fn stop_query_execution(&self, id: String) -> BoxFuture<'_, Result<Value, AthenaError>>;
 
+    /// ListQueryExecutions, ListWorkGroups, GetWorkGroup, ListDatabases,
+    /// ListTableMetadata or GetTableMetadata (`operation`), in Athena's shapes. Only the
+    /// embedded Athena answers them; the AWS backend's answer says to ask AWS itself.
+    fn metadata(&self, operation: &str, _request: Value) -> BoxFuture<'_, Result<Value, AthenaError>> {
+        let message = format!(
+            "sfnlite answers AmazonAthena.{operation} for the embedded Athena only; with the aws backend, call Athena on AWS"
+        );
+        Box::pin(async move { Err(AthenaError::invalid_request(message)) })
+    }
+
     /// Waits until the query ends and returns its final GetQueryExecution response. The
     /// default polls, every second at first and then less often (up to every 5 s).
     fn wait_for_query(&self, id: String) -> BoxFuture<'_, Result<Value, AthenaError>> {

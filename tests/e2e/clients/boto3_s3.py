@@ -1,6 +1,7 @@
 """boto3's S3 client against `sfnlite serve`: ListObjects (V1) paging by marker, a
 subresource sfnlite does not serve refused (the object untouched), requests from a
-web page (an Origin header) or for another host name (DNS rebinding) refused, and
+web page (an Origin header) or for another host name (DNS rebinding) refused, a
+multipart upload listed (ListMultipartUploads, ListParts) then completed, and
 DeleteBucket. Usage: boto3_s3.py ENDPOINT"""
 
 import sys
@@ -40,6 +41,25 @@ try:
     raise SystemExit("a request for another host was served")
 except urllib.error.HTTPError as e:
     assert e.code == 403, e.code
+# A multipart upload, listed while in progress, then completed.
+upload = s3.create_multipart_upload(Bucket="bucket3", Key="big/file")["UploadId"]
+s3.create_multipart_upload(Bucket="bucket3", Key="other/file")
+first = s3.upload_part(Bucket="bucket3", Key="big/file", UploadId=upload, PartNumber=1, Body=b"a" * 5 * 2**20)
+second = s3.upload_part(Bucket="bucket3", Key="big/file", UploadId=upload, PartNumber=2, Body=b"tail")
+listed = s3.list_multipart_uploads(Bucket="bucket3", Prefix="big/")["Uploads"]
+assert [(u["Key"], u["UploadId"]) for u in listed] == [("big/file", upload)], listed
+parts = s3.list_parts(Bucket="bucket3", Key="big/file", UploadId=upload)["Parts"]
+assert [(p["PartNumber"], p["Size"], p["ETag"]) for p in parts] == [
+    (1, 5 * 2**20, first["ETag"]), (2, 4, second["ETag"])], parts
+page = s3.list_parts(Bucket="bucket3", Key="big/file", UploadId=upload, MaxParts=1)
+assert page["IsTruncated"] and page["NextPartNumberMarker"] == 1, page
+rest = s3.list_parts(Bucket="bucket3", Key="big/file", UploadId=upload, PartNumberMarker=1)["Parts"]
+assert [p["PartNumber"] for p in rest] == [2], rest
+s3.complete_multipart_upload(Bucket="bucket3", Key="big/file", UploadId=upload, MultipartUpload={
+    "Parts": [{"PartNumber": 1, "ETag": first["ETag"]}, {"PartNumber": 2, "ETag": second["ETag"]}]})
+assert s3.head_object(Bucket="bucket3", Key="big/file")["ContentLength"] == 5 * 2**20 + 4
+assert [u["Key"] for u in s3.list_multipart_uploads(Bucket="bucket3").get("Uploads", [])] == ["other/file"]
+s3.delete_object(Bucket="bucket3", Key="big/file")
 # DeleteBucket: refused while keys remain (folders left by deleted keys do not count),
 # then the bucket is gone.
 try:

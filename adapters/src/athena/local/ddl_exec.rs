@@ -101,6 +101,7 @@ impl Inner {
         self.s3
             .path_of(&url.bucket, &url.key)
             .map_err(|e| invalid_metadata(format!("LOCATION {}: {}", table.location, e.message)))?;
+        let table = TableDef { created_millis: super::now_millis(), ..table };
         db.tables.insert(table.name.clone(), table);
         Ok(true)
     }

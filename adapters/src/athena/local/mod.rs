@@ -26,6 +26,7 @@ mod catalog_provider;
 mod ddl_exec;
 mod errors;
 mod lifecycle;
+mod metadata;
 mod paging;
 mod query_exec;
 mod record;
@@ -166,6 +167,22 @@ impl AthenaApi for LocalAthena {
     fn stop_query_execution(&self, id: String) -> BoxFuture<'_, Result<Value, AthenaError>> {
         let inner = self.inner.clone();
         Box::pin(async move { inner.stop(&id) })
+    }
+
+    fn metadata(&self, operation: &str, request: Value) -> BoxFuture<'_, Result<Value, AthenaError>> {
+        let inner = self.inner.clone();
+        let operation = operation.to_owned();
+        Box::pin(async move {
+            match operation.as_str() {
+                "ListQueryExecutions" => inner.list_query_executions(&request),
+                "ListWorkGroups" => inner.list_work_groups(&request),
+                "GetWorkGroup" => inner.get_work_group(&request),
+                "ListDatabases" => inner.list_databases(&request),
+                "ListTableMetadata" => inner.list_table_metadata(&request),
+                "GetTableMetadata" => inner.get_table_metadata(&request),
+                other => Err(AthenaError::invalid_request(format!("{other} is not a metadata operation"))),
+            }
+        })
     }
 
     fn wait_for_query(&self, id: String) -> BoxFuture<'_, Result<Value, AthenaError>> {

@@ -64,13 +64,13 @@ fn row_json(row: &[Option<String>]) -> Value {
     json!({"Data": data})
 }
 
-/// `<offset in hex>.<the id's first 8 hex digits>`.
-fn encode_token(offset: usize, id: &str) -> String {
+/// `<offset in hex>.<the first 8 characters of the id (a query's, or an operation's name)>`.
+pub(super) fn encode_token(offset: usize, id: &str) -> String {
     format!("{offset:x}.{}", &id.replace('-', "")[..8.min(id.len())])
 }
 
-/// The offset of a token made for the query `id`.
-fn decode_token(token: &str, id: &str) -> Option<usize> {
+/// The offset of a token made for `id`.
+pub(super) fn decode_token(token: &str, id: &str) -> Option<usize> {
     let (offset, check) = token.split_once('.')?;
     (encode_token(0, id).split_once('.')?.1 == check).then(|| usize::from_str_radix(offset, 16).ok()).flatten()
 }

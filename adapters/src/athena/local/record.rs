@@ -191,6 +191,16 @@ impl Inner {
         Ok(record)
     }
 
+    /// Every recorded query (damaged records are left out).
+    pub(super) fn all_records(&self) -> Vec<Record> {
+        let Ok(entries) = std::fs::read_dir(self.dir.join("queries")) else { return Vec::new() };
+        entries
+            .flatten()
+            .filter(|entry| entry.path().extension().is_some_and(|e| e == "json"))
+            .filter_map(|entry| serde_json::from_slice(&std::fs::read(entry.path()).ok()?).ok())
+            .collect()
+    }
+
     /// The query started with the idempotency token `token`, if any.
     pub(super) fn find_token(&self, token: &str) -> Option<Record> {
         let entries = std::fs::read_dir(self.dir.join("queries")).ok()?;
