@@ -142,6 +142,11 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub(crate) log_format: LogFormat,
 
+    /// Check SigV4 signatures: only requests signed with a key of `[serve.access_keys]`
+    /// in sfnlite.toml are served (by default any credentials are accepted).
+    #[arg(long)]
+    pub(crate) require_auth: bool,
+
     /// The largest object the S3 API accepts in one PutObject, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 256)]
     pub(crate) max_object_mib: usize,

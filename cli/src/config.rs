@@ -41,6 +41,9 @@
 //! header = "x-api-key"            #   client_id, client_secret_env, scope)
 //! value_env = "ORDERS_API_KEY"    # secrets come from the environment, never from here
 //!
+//! [serve.access_keys]            # for `serve --require-auth`: key id = secret's variable
+//! AKIDEXAMPLE = "SFNLITE_SECRET"
+//!
 //! [definitions."workflows/report.asl.json"]   # defaults for `run` of that file
 //! substitutions = { FunctionArn = "arn:aws:lambda:us-east-1:123456789012:function:f" }
 //! mock_config = "workflows/report.mock.json"
@@ -77,7 +80,18 @@ struct File {
     #[serde(default)]
     http: HttpFile,
     #[serde(default)]
+    serve: ServeFile,
+    #[serde(default)]
     definitions: BTreeMap<PathBuf, DefinitionFile>,
+}
+
+/// `[serve]`: the access keys `serve --require-auth` accepts, each an access key id and
+/// the environment variable holding its secret.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServeFile {
+    #[serde(default)]
+    access_keys: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -204,6 +218,8 @@ pub(crate) struct Settings {
     pub(crate) connections: Vec<Connection>,
     /// Where Lambda functions run: local handlers, or AWS (`[lambda] backend`, else `backend`).
     pub(crate) lambda_backend: Sourced<Backend>,
+    /// `[serve.access_keys]`: access key id → the environment variable with its secret.
+    pub(crate) access_keys: BTreeMap<String, String>,
     primary_is_default: bool,
     definitions: Vec<(PathBuf, DefinitionDefaults)>,
 }
@@ -343,6 +359,7 @@ pub(crate) fn load(cli: &Cli) -> anyhow::Result<Settings> {
         None => backend.clone(),
     };
     Ok(Settings {
+        access_keys: file.serve.access_keys.clone(),
         lambda_backend,
         lambdas,
         connections,

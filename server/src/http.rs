@@ -63,6 +63,8 @@ pub struct Services {
     /// sfnlite's own commands that read the store, for another sfnlite process while this
     /// one holds the store (`X-Amz-Target: Sfnlite.ReadStore`).
     pub reader: Option<Arc<dyn StoreReader>>,
+    /// With `--require-auth`: the access keys whose SigV4 signatures are accepted.
+    pub keys: Option<Arc<crate::sigv4::Keys>>,
 }
 
 /// Runs a reading command (`executions list`, `describe`, `history`, `logs`) given as
@@ -129,6 +131,39 @@ fn loopback_host(host: &str) -> bool {
         || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
+/// What a signature covers, of a request.
+fn signed<'a>(parts: &'a hyper::http::request::Parts, body: &'a [u8]) -> OwnedSigned<'a> {
+    let headers = parts
+        .headers
+        .iter()
+        .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
+        .collect();
+    OwnedSigned { parts, headers, body }
+}
+
+/// A request's signed parts, with its headers as text.
+struct OwnedSigned<'a> {
+    parts: &'a hyper::http::request::Parts,
+    headers: Vec<(String, String)>,
+    body: &'a [u8],
+}
+
+impl OwnedSigned<'_> {
+    fn view(&self) -> crate::sigv4::Signed<'_> {
+        crate::sigv4::Signed {
+            method: self.parts.method.as_str(),
+            path: self.parts.uri.path(),
+            query: self.parts.uri.query().unwrap_or_default(),
+            headers: &self.headers,
+            body: self.body,
+        }
+    }
+}
+
+fn now_seconds() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
 /// The request id sent back (`x-amzn-RequestId`): unique within the server's life.
 fn request_id(n: u64) -> String {
     format!("00000000-0000-4000-8000-{n:012x}")
@@ -156,14 +191,25 @@ async fn answer(
     if target.is_empty()
         && let Some(s3) = &services.s3
     {
-        return s3_answer(s3, uploads, request, limits, started, &id).await;
+        return s3_answer(s3, uploads, request, limits, services.keys.as_deref(), started, &id).await;
     }
-    let body = match Limited::new(request.into_body(), limits.max_body).collect().await {
+    let (parts, body) = request.into_parts();
+    let body = match Limited::new(body, limits.max_body).collect().await {
         Ok(body) => Ok(body.to_bytes()),
         Err(_) => Err(ApiError::validation(format!(
             "The request body is larger than {} bytes or could not be read",
             limits.max_body
         ))),
+    };
+    let body = match (body, &services.keys) {
+        (Ok(body), Some(keys)) => match keys.verify(&signed(&parts, &body).view(), now_seconds()) {
+            Ok(()) => Ok(body),
+            Err(failure) => {
+                let (name, message) = failure.json_error();
+                Err(ApiError::new(name, message))
+            }
+        },
+        (body, _) => body,
     };
     let (status, body, content_type) = match (body, target.split_once('.')) {
         (Err(error), _) => (error.status, error.body(), "application/x-amz-json-1.0"),
@@ -216,6 +262,7 @@ async fn s3_answer(
     uploads: &crate::s3::Uploads,
     request: Request<Incoming>,
     limits: ServerLimits,
+    keys: Option<&crate::sigv4::Keys>,
     started: Instant,
     id: &str,
 ) -> Response<Full<Bytes>> {
@@ -228,7 +275,13 @@ async fn s3_answer(
         match Limited::new(body, limits.max_object).collect().await {
             Ok(body) => {
                 let body = body.to_bytes();
-                crate::s3::call(s3, uploads, limits.max_object, &parts.method, &parts.uri, &parts.headers, body).await
+                match keys.map(|keys| keys.verify(&signed(&parts, &body).view(), now_seconds())) {
+                    Some(Err(failure)) => crate::s3::refused(&failure),
+                    _ => {
+                        let (method, uri, headers) = (&parts.method, &parts.uri, &parts.headers);
+                        crate::s3::call(s3, uploads, limits.max_object, method, uri, headers, body).await
+                    }
+                }
             }
             Err(_) => crate::s3::too_large(limits.max_object),
         }

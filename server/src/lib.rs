@@ -14,6 +14,7 @@ mod http;
 pub mod nested;
 mod s3;
 pub mod sfn;
+pub mod sigv4;
 
 pub use http::{Server, ServerLimits, Services, StoreReader};
 pub use nested::{ApiSlot, NestedExecutions, PARENT_KIND};

@@ -142,6 +142,13 @@ pub(crate) fn forbidden(reason: &str) -> S3Answer {
     error(&S3Error::new("AccessDenied", 403, format!("Access Denied: {reason}")), "")
 }
 
+/// A request whose signature `serve --require-auth` refuses.
+pub(crate) fn refused(failure: &crate::sigv4::AuthFailure) -> S3Answer {
+    let (code, message) = failure.s3_error();
+    let status = if code == "AuthorizationQueryParametersError" { 400 } else { 403 };
+    error(&S3Error::new(code, status, message), "")
+}
+
 /// Query parameters the served operations read; any other names a subresource (`?tagging`,
 /// `?acl`, `?location`…) that sfnlite does not serve, refused rather than mistaken for
 /// the object or bucket itself.

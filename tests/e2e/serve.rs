@@ -25,13 +25,20 @@ impl Drop for Served {
 
 /// Starts `sfnlite serve --port 0` on `store` and waits for the address it prints.
 pub(crate) fn start(store: &Path, extra: &[&str]) -> Served {
+    start_with(store, &["--no-config"], extra, &[])
+}
+
+/// [`start`] with global flags (`--no-config`, `--config FILE`) and environment variables.
+pub(crate) fn start_with(store: &Path, global: &[&str], extra: &[&str], env: &[(&str, &str)]) -> Served {
     let mut child = Command::new(assert_cmd::cargo::cargo_bin!("sfnlite"))
         .current_dir(root())
-        .args(["--no-config", "--store"])
+        .args(global)
+        .arg("--store")
         .arg(store)
         .args(["serve", "--port", "0"])
         .args(extra)
         .env("SFNLITE_DATA_DIR", store.join("data"))
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -505,4 +512,80 @@ fn boto3_test_state_runs_one_state_mocked_or_for_real() {
     assert_eq!(facts["mock_on_pass"]["message"], "State type 'Pass' is not supported when a mock is specified");
     assert_eq!(facts["map_without_mock"]["code"], "InvalidDefinition");
     assert_eq!(facts["task_without_role"]["message"], "RoleArn must be specified when testing a Task state");
+}
+
+/// `--require-auth`: boto3 signed with the configured key is served, anything else refused
+/// with AWS's errors; the server's own clients (a Lambda handler calling S3 and Athena with
+/// boto3, `sfnlite executions list` going through the server) sign with its internal key.
+#[test]
+fn require_auth_checks_sigv4_signatures() {
+    let store = tempfile::tempdir().unwrap();
+    let config = store.path().join("sfnlite.toml");
+    let handler = root().join("tests/e2e/data/lambdas/behaviours.py");
+    std::fs::write(
+        &config,
+        format!(
+            "[serve.access_keys]\nAKIDTEST = \"SFNLITE_TEST_SECRET\"\n[lambda.functions.store]\nhandler = \"python:{}:store_and_query\"\ntimeout = 60\n",
+            handler.display()
+        ),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let server =
+        start_with(store.path(), &["--config", config], &["--require-auth"], &[("SFNLITE_TEST_SECRET", "s3cret")]);
+    let checked = python(&["tests/e2e/clients/boto3_auth.py", &server.endpoint, "AKIDTEST", "s3cret"]);
+    assert_eq!(String::from_utf8_lossy(&checked.stdout).trim(), "ok");
+
+    let sfn = |args: &[&str]| {
+        let output = client("python3")
+            .args(["-m", "awscli", "stepfunctions"])
+            .args(args)
+            .args(["--endpoint-url", &server.endpoint, "--region", "us-east-1", "--output", "json"])
+            .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
+            .env("AWS_SECRET_ACCESS_KEY", "s3cret")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        serde_json::from_slice::<Value>(&output.stdout).unwrap()
+    };
+    let definition = r#"{"StartAt":"Store","States":{"Store":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke",
+        "Parameters":{"FunctionName":"store","Payload":{"bucket":"authed"}},"OutputPath":"$.Payload","End":true}}}"#;
+    let machine = sfn(&[
+        "create-state-machine",
+        "--name",
+        "authed",
+        "--definition",
+        definition,
+        "--role-arn",
+        "arn:aws:iam::123456789012:role/r",
+    ]);
+    let machine = machine["stateMachineArn"].as_str().unwrap().to_owned();
+    let started = sfn(&["start-execution", "--state-machine-arn", &machine, "--name", "one"]);
+    let execution = started["executionArn"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let described = loop {
+        let described = sfn(&["describe-execution", "--execution-arn", &execution]);
+        if described["status"] != "RUNNING" || Instant::now() > deadline {
+            break described;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(described["status"], "SUCCEEDED", "{described}");
+    let output: Value = serde_json::from_str(described["output"].as_str().unwrap()).unwrap();
+    assert_eq!(output["states"], serde_json::json!(["SUCCEEDED", "SUCCEEDED"]), "{output}");
+
+    // The CLI finds the store held and goes through the server, signing with its key.
+    let listed = Command::new(assert_cmd::cargo::cargo_bin!("sfnlite"))
+        .current_dir(root())
+        .args(["--no-config", "--store"])
+        .arg(store.path())
+        .args(["executions", "list"])
+        .output()
+        .unwrap();
+    assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("one"), "{}", String::from_utf8_lossy(&listed.stdout));
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(store.path().join("endpoint")).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600, "the endpoint file holds a secret");
 }

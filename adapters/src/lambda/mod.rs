@@ -48,6 +48,12 @@ pub(crate) fn random_hex(n: usize) -> String {
 pub trait Endpoints: Send + Sync {
     /// The base URL (`http://127.0.0.1:PORT`), or why there is none.
     fn url(&self) -> Result<String, String>;
+
+    /// The access key handlers sign with (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`):
+    /// the server's own when it checks signatures, else a placeholder.
+    fn credentials(&self) -> (String, String) {
+        ("sfnlite".into(), "sfnlite".into())
+    }
 }
 
 /// The starter of a [`LazyEndpoint`].
@@ -59,6 +65,7 @@ pub type Starter = Box<dyn FnOnce() -> Result<String, String> + Send>;
 pub struct LazyEndpoint {
     url: OnceLock<Result<String, String>>,
     starter: Mutex<Option<Starter>>,
+    credentials: OnceLock<(String, String)>,
 }
 
 impl LazyEndpoint {
@@ -72,6 +79,11 @@ impl LazyEndpoint {
         let _ = self.url.set(Ok(url));
     }
 
+    /// The access key handlers sign with (a server that checks signatures accepts it).
+    pub fn set_credentials(&self, key: String, secret: String) {
+        let _ = self.credentials.set((key, secret));
+    }
+
     /// Starts a server the first time a handler needs one.
     pub fn start_with(&self, starter: Starter) {
         *self.starter.lock().unwrap_or_else(|e| e.into_inner()) = Some(starter);
@@ -79,6 +91,10 @@ impl LazyEndpoint {
 }
 
 impl Endpoints for LazyEndpoint {
+    fn credentials(&self) -> (String, String) {
+        self.credentials.get().cloned().unwrap_or_else(|| ("sfnlite".into(), "sfnlite".into()))
+    }
+
     fn url(&self) -> Result<String, String> {
         if let Some(url) = self.url.get() {
             return url.clone();
@@ -269,6 +285,7 @@ impl LocalLambda {
     /// The variables every worker of a function starts with.
     fn environment(&self, config: &FunctionConfig) -> Result<Environment, String> {
         let endpoint = self.endpoints.url()?;
+        let (key, secret) = self.endpoints.credentials();
         let now = sfnlite_states::timestamp::format_millis(
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -291,8 +308,8 @@ impl LocalLambda {
             ("LAMBDA_TASK_ROOT".into(), config.code_dir.display().to_string()),
             ("AWS_REGION".into(), self.region.clone()),
             ("AWS_DEFAULT_REGION".into(), self.region.clone()),
-            ("AWS_ACCESS_KEY_ID".into(), "sfnlite".into()),
-            ("AWS_SECRET_ACCESS_KEY".into(), "sfnlite".into()),
+            ("AWS_ACCESS_KEY_ID".into(), key),
+            ("AWS_SECRET_ACCESS_KEY".into(), secret),
             ("AWS_SESSION_TOKEN".into(), "sfnlite".into()),
             ("AWS_ENDPOINT_URL_S3".into(), endpoint.clone()),
             ("AWS_ENDPOINT_URL_ATHENA".into(), endpoint.clone()),

@@ -63,7 +63,8 @@ pub(crate) fn start_on_demand(services: &Services, store: Arc<dyn HistoryStore>,
                 let runtime = runtime(false).map_err(|e| e.error.to_string())?;
                 runtime.block_on(async move {
                     let address = SocketAddr::from(([127, 0, 0, 1], 0));
-                    let served = Served { sfn: api, athena: Some(athena), s3: Some(s3), reader: Some(reader) };
+                    let served =
+                        Served { sfn: api, athena: Some(athena), s3: Some(s3), reader: Some(reader), keys: None };
                     let server =
                         Server::bind(address, served, ServerLimits::default()).await.map_err(|e| e.to_string())?;
                     let local = server.local_addr().map_err(|e| e.to_string())?;

@@ -111,8 +111,10 @@ pub(crate) fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             athena::query(args, services)
         }
         Command::Serve(ref args) => {
-            let services = services::open(settings()?)?;
-            serve::serve(args, services, &cli.store, cli.ephemeral)
+            let settings = settings()?;
+            let keys = if args.require_auth { Some(serve::access_keys(settings)?) } else { None };
+            let services = services::open(settings)?;
+            serve::serve(args, services, keys, &cli.store, cli.ephemeral)
         }
     }
 }

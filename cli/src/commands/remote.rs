@@ -15,9 +15,17 @@ fn endpoint_file(store: &Path) -> PathBuf {
     store.join("endpoint")
 }
 
-/// Advertises `url` as the API of the process holding `store`.
+/// Advertises `url` as the API of the process holding `store`. A server that checks
+/// signatures advertises `http://KEY:SECRET@host:port`, its own access key, which this
+/// module's client signs with; the file is then readable by its owner only.
 pub(crate) fn advertise(store: &Path, url: &str) {
-    let _ = std::fs::write(endpoint_file(store), format!("{url}\n{}\n", std::process::id()));
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = endpoint_file(store);
+    let _ = std::fs::remove_file(&path);
+    let file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path);
+    if let Ok(mut file) = file {
+        let _ = file.write_all(format!("{url}\n{}\n", std::process::id()).as_bytes());
+    }
 }
 
 /// Stops advertising (at the end of the process that holds the store).
@@ -54,14 +62,34 @@ pub(crate) fn call(url: &str, operation: &str, body: &Value) -> anyhow::Result<R
 /// Calls the operation `target` (`X-Amz-Target`) at `url`.
 pub(crate) fn call_target(url: &str, target: &str, body: &Value) -> anyhow::Result<Result<Value, ApiRefusal>> {
     let address = url.strip_prefix("http://").unwrap_or(url).trim_end_matches('/');
+    let (credentials, address) = match address.rsplit_once('@') {
+        Some((userinfo, address)) => (userinfo.split_once(':'), address),
+        None => (None, address),
+    };
+    let url = format!("http://{address}");
     let mut stream = TcpStream::connect(address).with_context(|| format!("cannot reach {url}"))?;
     stream.set_read_timeout(Some(Duration::from_secs(60)))?;
     let body = body.to_string();
-    let request = format!(
-        "POST / HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/x-amz-json-1.0\r\n\
-         X-Amz-Target: {target}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
+    let mut headers = vec![
+        ("host".to_owned(), address.to_owned()),
+        ("content-type".to_owned(), "application/x-amz-json-1.0".to_owned()),
+        ("x-amz-target".to_owned(), target.to_owned()),
+    ];
+    if let Some((key, secret)) = credentials {
+        let request = sfnlite_server::sigv4::Signed {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers: &headers,
+            body: body.as_bytes(),
+        };
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let signature = sfnlite_server::sigv4::sign(key, secret, "us-east-1", "states", &request, now as i64);
+        headers.extend(signature);
+    }
+    let lines: String = headers.iter().map(|(name, value)| format!("{name}: {value}\r\n")).collect();
+    let request =
+        format!("POST / HTTP/1.1\r\n{lines}Content-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
     stream.write_all(request.as_bytes())?;
     let mut response = Vec::new();
     stream.read_to_end(&mut response)?;

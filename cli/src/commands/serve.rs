@@ -1,6 +1,7 @@
 //! `sfnlite serve`: the Step Functions API on loopback, over the store and the services
 //! that `run` uses. RUNNING executions left by a previous process resume at start.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,13 +10,16 @@ use std::sync::Arc;
 use anyhow::anyhow;
 use sfnlite_engine::SystemClock;
 use sfnlite_server::executor::Executor;
+use sfnlite_server::sigv4::Keys;
 use sfnlite_server::{Api, Server, ServerLimits, Services as Served};
+use sfnlite_states::entropy::{Entropy, SeededEntropy};
 
 use super::Failure;
 use super::loopback::ApiAdapters;
 use super::services::Services;
 use super::setup::{open_store, runtime};
 use crate::args::{LogFormat, ServeArgs};
+use crate::config::Settings;
 use crate::input::{parse_json, read_file};
 
 fn init_logging(format: LogFormat) {
@@ -26,18 +30,60 @@ fn init_logging(format: LogFormat) {
     };
 }
 
+/// `--require-auth`'s keys: `[serve.access_keys]`, each secret read from its variable.
+pub(crate) fn access_keys(settings: &Settings) -> Result<Keys, Failure> {
+    if settings.access_keys.is_empty() {
+        return Err(Failure::usage(anyhow!(
+            "--require-auth: no access keys; declare them in sfnlite.toml as [serve.access_keys] KEY_ID = \"VARIABLE_WITH_THE_SECRET\""
+        )));
+    }
+    let mut keys = HashMap::new();
+    for (id, variable) in &settings.access_keys {
+        match std::env::var(variable) {
+            Ok(secret) if !secret.is_empty() => {
+                keys.insert(id.clone(), secret);
+            }
+            _ => {
+                return Err(Failure::usage(anyhow!(
+                    "--require-auth: [serve.access_keys] {id} names the variable {variable}, which is not set"
+                )));
+            }
+        }
+    }
+    Ok(Keys(keys))
+}
+
+/// A fresh access key for this server's own clients (Lambda handlers, sfnlite commands
+/// going through it), so that `--require-auth` never needs a user's key for them.
+fn internal_key() -> (String, String) {
+    let entropy = SeededEntropy::new(sfnlite_engine::entropy::os_seed());
+    let hex = |n: u64| format!("{n:016X}");
+    (format!("SFNLITE{}", hex(entropy.next_u64())), format!("{:x}{:x}", entropy.next_u64(), entropy.next_u64()))
+}
+
 pub(crate) fn serve(
     args: &ServeArgs,
     services: Services,
+    keys: Option<Keys>,
     store: &Option<PathBuf>,
     ephemeral: bool,
 ) -> Result<ExitCode, Failure> {
     if !args.bind.is_loopback() && !args.allow_remote {
         return Err(Failure::usage(anyhow!(
-            "--bind {}: the API checks no credentials, so sfnlite serves loopback only; pass --allow-remote to listen on {} anyway",
+            "--bind {}: sfnlite serves loopback only unless told otherwise; pass --allow-remote (and --require-auth to check signatures) to listen on {} anyway",
             args.bind,
             args.bind
         )));
+    }
+    let own = keys.is_some().then(internal_key);
+    let keys = keys.map(|mut keys| {
+        if let Some((id, secret)) = &own {
+            keys.0.insert(id.clone(), secret.clone());
+        }
+        Arc::new(keys)
+    });
+    if let Some((id, secret)) = &own {
+        services.endpoint.set_credentials(id.clone(), secret.clone());
     }
     let mock_config = match &args.mock_config {
         None => None,
@@ -71,7 +117,7 @@ pub(crate) fn serve(
         let address = SocketAddr::new(args.bind, args.port);
         let server = Server::bind(
             address,
-            Served { sfn: api.clone(), athena: Some(athena), s3: Some(s3), reader: Some(reader) },
+            Served { sfn: api.clone(), athena: Some(athena), s3: Some(s3), reader: Some(reader), keys },
             limits,
         )
         .await
@@ -82,13 +128,15 @@ pub(crate) fn serve(
             if local.ip().is_unspecified() { SocketAddr::from(([127, 0, 0, 1], local.port())) } else { local };
         endpoint.set(format!("http://{reachable}"));
         if let Some(dir) = &advertised {
-            super::remote::advertise(dir, &format!("http://{reachable}"));
+            let userinfo = own.as_ref().map(|(id, secret)| format!("{id}:{secret}@")).unwrap_or_default();
+            super::remote::advertise(dir, &format!("http://{userinfo}{reachable}"));
         }
         // Only once the port is ours (and handlers know it): a server that cannot listen
         // must not run anything.
         let resumed = api.resume_running().map_err(|e| Failure::internal(anyhow!("{}: {}", e.name, e.message)))?;
         if !local.ip().is_loopback() {
-            eprintln!("sfnlite: warning: listening on {local}, reachable from other machines, with no authentication");
+            let checked = if own.is_some() { "signatures checked" } else { "with no authentication" };
+            eprintln!("sfnlite: warning: listening on {local}, reachable from other machines, {checked}");
         }
         if resumed > 0 {
             eprintln!("sfnlite: resuming {resumed} RUNNING execution(s)");
