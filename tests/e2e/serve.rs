@@ -589,3 +589,84 @@ fn require_auth_checks_sigv4_signatures() {
     );
     assert_eq!(mode & 0o777, 0o600, "the endpoint file holds a secret");
 }
+
+/// `run` and `resume` while `serve` holds the store: the execution runs in the server
+/// (recorded there like any other) and is reported as a local run reports it.
+#[test]
+fn run_and_resume_go_through_a_running_server() {
+    let store = tempfile::tempdir().unwrap();
+    let server = start(store.path(), &[]);
+    let sfnlite = |args: &[&str]| {
+        Command::new(assert_cmd::cargo::cargo_bin!("sfnlite"))
+            .current_dir(root())
+            .args(["--no-config", "--store"])
+            .arg(store.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let file = store.path().join("greet.asl.json");
+    let definition = |greeting: &str| {
+        format!(
+            r#"{{"StartAt":"Nap","States":{{"Nap":{{"Type":"Wait","Seconds":1,"Next":"Greet"}},
+            "Greet":{{"Type":"Pass","Parameters":{{"greeting":"{greeting}","name.$":"$.name"}},"End":true}}}}}}"#
+        )
+    };
+    std::fs::write(&file, definition("hello")).unwrap();
+    let file = file.to_str().unwrap();
+    let ran = sfnlite(&["run", file, "--input", r#"{"name":"ada"}"#, "--name", "first", "--format", "json"]);
+    assert!(ran.status.success(), "{}", String::from_utf8_lossy(&ran.stderr));
+    assert!(String::from_utf8_lossy(&ran.stderr).contains("held by sfnlite serve"));
+    let report: Value = serde_json::from_slice(&ran.stdout).unwrap();
+    assert_eq!(report["status"], "SUCCEEDED");
+    assert_eq!(report["output"], serde_json::json!({"greeting": "hello", "name": "ada"}));
+    assert_eq!(report["executionArn"], "arn:aws:states:us-east-1:123456789012:execution:greet:first");
+    // A changed definition updates the server's state machine of the same name.
+    std::fs::write(store.path().join("greet.asl.json"), definition("bonjour")).unwrap();
+    let again = sfnlite(&["run", file, "--input", r#"{"name":"ada"}"#]);
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    let output: Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(output["greeting"], "bonjour");
+    // The history is the server's, readable from here too.
+    let history = sfnlite(&["history", "first", "--format", "json"]);
+    assert!(history.status.success(), "{}", String::from_utf8_lossy(&history.stderr));
+    assert!(String::from_utf8_lossy(&history.stdout).contains("WaitStateExited"));
+    // EXPRESS: StartSyncExecution on a state machine of that type.
+    let express = sfnlite(&[
+        "run",
+        file,
+        "--type",
+        "express",
+        "--state-machine-name",
+        "greet-express",
+        "--input",
+        r#"{"name":"cy"}"#,
+    ]);
+    assert!(express.status.success(), "{}", String::from_utf8_lossy(&express.stderr));
+    assert_eq!(serde_json::from_slice::<Value>(&express.stdout).unwrap()["name"], "cy");
+    let same_name = sfnlite(&["run", file, "--type", "express"]);
+    assert_eq!(same_name.status.code(), Some(2), "greet is STANDARD: {}", String::from_utf8_lossy(&same_name.stderr));
+    // What only a local run can do is refused, with the reason.
+    let virtual_run = sfnlite(&["run", file, "--clock", "virtual"]);
+    assert_eq!(virtual_run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&virtual_run.stderr).contains("--clock virtual"));
+    // resume: waits for an execution the server is running and reports it.
+    let machine = "arn:aws:states:us-east-1:123456789012:stateMachine:greet";
+    let _ = aws(
+        &server.endpoint,
+        &[
+            "stepfunctions",
+            "start-execution",
+            "--state-machine-arn",
+            machine,
+            "--name",
+            "later",
+            "--input",
+            r#"{"name":"bob"}"#,
+        ],
+    );
+    let resumed = sfnlite(&["resume", "later"]);
+    assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
+    let output: Value = serde_json::from_slice(&resumed.stdout).unwrap();
+    assert_eq!(output["name"], "bob");
+}

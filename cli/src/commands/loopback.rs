@@ -84,7 +84,7 @@ pub(crate) fn start_on_demand(services: &Services, store: Arc<dyn HistoryStore>,
             .map_err(|_| "the handlers' endpoint ended before it served".to_owned())?
             .map_err(|e| format!("cannot start the handlers' endpoint: {e}"))?;
         if let Some(dir) = &store_dir {
-            super::remote::advertise(dir, &url);
+            super::remote::advertise(dir, &url, super::remote::Role::Run);
         }
         Ok(url)
     }));

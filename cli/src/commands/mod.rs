@@ -10,6 +10,7 @@ mod redrive;
 mod remote;
 mod resume;
 mod run;
+mod run_remote;
 mod s3;
 mod serve;
 mod services;

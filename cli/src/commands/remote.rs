@@ -18,14 +18,37 @@ fn endpoint_file(store: &Path) -> PathBuf {
 /// Advertises `url` as the API of the process holding `store`. A server that checks
 /// signatures advertises `http://KEY:SECRET@host:port`, its own access key, which this
 /// module's client signs with; the file is then readable by its owner only.
-pub(crate) fn advertise(store: &Path, url: &str) {
+pub(crate) fn advertise(store: &Path, url: &str, role: Role) {
     use std::os::unix::fs::OpenOptionsExt;
     let path = endpoint_file(store);
     let _ = std::fs::remove_file(&path);
     let file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path);
     if let Ok(mut file) = file {
-        let _ = file.write_all(format!("{url}\n{}\n", std::process::id()).as_bytes());
+        let role = match role {
+            Role::Serve => "serve",
+            Role::Run => "run",
+        };
+        let _ = file.write_all(format!("{url}\n{}\n{role}\n", std::process::id()).as_bytes());
     }
+}
+
+/// Which kind of process holds the store: a server runs any execution it is asked to; a
+/// `run` serves only its own execution's handlers and children.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    Serve,
+    Run,
+}
+
+/// The API of a live `sfnlite serve` holding `store`, found without opening the store.
+pub(crate) fn serving_endpoint(store: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(endpoint_file(store)).ok()?;
+    let mut lines = text.lines();
+    let url = lines.next().filter(|l| l.starts_with("http://"))?;
+    let pid: i32 = lines.next()?.trim().parse().ok()?;
+    // SAFETY: kill(2) with signal 0 only checks that the process exists.
+    let alive = pid > 0 && unsafe { libc::kill(pid, 0) } == 0;
+    (lines.next() == Some("serve") && alive).then(|| url.to_owned())
 }
 
 /// Stops advertising (at the end of the process that holds the store).

@@ -16,6 +16,14 @@ pub(crate) fn resume(
     settings: &crate::config::Settings,
 ) -> Result<ExitCode, Failure> {
     let stop_dir = (!ephemeral).then(|| store_dir(store));
+    if let Some(url) = stop_dir.as_deref().and_then(super::run_remote::serving) {
+        if args.mocks.mock_config.is_some() {
+            return Err(Failure::usage(anyhow::anyhow!(
+                "the store is held by sfnlite serve, which resumes executions with its own adapters, so --mock-config cannot apply"
+            )));
+        }
+        return super::run_remote::resume(&url, args.execution.as_deref(), args.format);
+    }
     let store = open_store(store, ephemeral)?;
     let targets = match &args.execution {
         Some(query) => vec![find_execution(store.as_ref(), query).map_err(super::engine_failure)?],

@@ -53,16 +53,25 @@ pub(crate) fn run(
         (None, None) => json!({}),
     };
     let virtual_clock = args.clock.or(defaults.clock) == Some(ClockKind::Virtual);
-    let store = open_store(store, ephemeral)?;
-    let registry = registry(&mocks, services, virtual_clock, &store, stop_dir.clone())?;
-    check_functions(&text, &registry, services)?;
-    serve_tokens(&text, services);
     let state_machine_name = mocks.state_machine_name.clone().unwrap_or_else(|| {
         let file_name = args.definition.file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
         let stem =
             file_name.strip_suffix(".asl.json").or_else(|| file_name.strip_suffix(".json")).unwrap_or(&file_name);
         stem.to_owned()
     });
+    // A running `sfnlite serve` holds the store: the execution runs there.
+    if let Some(url) = stop_dir.as_deref().and_then(super::run_remote::serving) {
+        if let Some(what) = super::run_remote::refusal(args, virtual_clock, mocks.mock_config.is_some()) {
+            return Err(Failure::usage(anyhow!(
+                "the store is held by sfnlite serve, which runs executions on its own clock and adapters, so {what} cannot apply; stop the server, or use another --store or --ephemeral"
+            )));
+        }
+        return super::run_remote::run(&url, args, &state_machine_name, &text, &input);
+    }
+    let store = open_store(store, ephemeral)?;
+    let registry = registry(&mocks, services, virtual_clock, &store, stop_dir.clone())?;
+    check_functions(&text, &registry, services)?;
+    serve_tokens(&text, services);
     let seed = args.seed.unwrap_or_else(os_seed);
     // The default name comes from the operating system's randomness, not from --seed:
     // two runs with the same seed are two executions.

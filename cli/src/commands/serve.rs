@@ -129,7 +129,7 @@ pub(crate) fn serve(
         endpoint.set(format!("http://{reachable}"));
         if let Some(dir) = &advertised {
             let userinfo = own.as_ref().map(|(id, secret)| format!("{id}:{secret}@")).unwrap_or_default();
-            super::remote::advertise(dir, &format!("http://{userinfo}{reachable}"));
+            super::remote::advertise(dir, &format!("http://{userinfo}{reachable}"), super::remote::Role::Serve);
         }
         // Only once the port is ours (and handlers know it): a server that cannot listen
         // must not run anything.
