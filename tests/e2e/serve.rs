@@ -670,3 +670,59 @@ fn run_and_resume_go_through_a_running_server() {
     let output: Value = serde_json::from_slice(&resumed.stdout).unwrap();
     assert_eq!(output["name"], "bob");
 }
+
+/// The AWS SDK for Rust against `serve`: sfnlite's own AWS backend (aws-sdk-s3 and
+/// aws-sdk-athena, SigV4-signed, path-style) runs S3 and Athena tasks against another
+/// sfnlite serving with `--require-auth`.
+#[test]
+fn the_aws_sdk_for_rust_runs_tasks_against_serve() {
+    let store = tempfile::tempdir().unwrap();
+    let config = store.path().join("sfnlite.toml");
+    std::fs::write(&config, "[serve.access_keys]\nAKIDRUST = \"SFNLITE_RUST_SECRET\"\n").unwrap();
+    let server = start_with(
+        store.path(),
+        &["--config", config.to_str().unwrap()],
+        &["--require-auth"],
+        &[("SFNLITE_RUST_SECRET", "rust-secret")],
+    );
+    // The table's data is already in the server's S3 (its data root).
+    std::fs::create_dir_all(store.path().join("data/lake/t")).unwrap();
+    std::fs::write(store.path().join("data/lake/t/part.csv"), "1,ada\n2,bob\n").unwrap();
+    let definition = store.path().join("sdk.asl.json");
+    std::fs::write(
+        &definition,
+        r#"{"StartAt":"Bucket","States":{
+        "Bucket":{"Type":"Task","Resource":"arn:aws:states:::aws-sdk:s3:createBucket","Parameters":{"Bucket":"rusty"},"ResultPath":null,"Next":"Put"},
+        "Put":{"Type":"Task","Resource":"arn:aws:states:::aws-sdk:s3:putObject",
+          "Parameters":{"Bucket":"rusty","Key":"doc.json","Body":{"n":1}},"ResultPath":null,"Next":"Get"},
+        "Get":{"Type":"Task","Resource":"arn:aws:states:::aws-sdk:s3:getObject",
+          "Parameters":{"Bucket":"rusty","Key":"doc.json"},"ResultSelector":{"body.$":"$.Body"},"ResultPath":"$.got","Next":"Table"},
+        "Table":{"Type":"Task","Resource":"arn:aws:states:::athena:startQueryExecution.sync",
+          "Parameters":{"QueryString":"CREATE EXTERNAL TABLE IF NOT EXISTS people (id int, name string) ROW FORMAT DELIMITED FIELDS TERMINATED BY ',' LOCATION 's3://lake/t/'",
+            "WorkGroup":"primary"},"ResultPath":null,"Next":"Query"},
+        "Query":{"Type":"Task","Resource":"arn:aws:states:::athena:startQueryExecution.sync",
+          "Parameters":{"QueryString":"SELECT name FROM people ORDER BY id DESC","WorkGroup":"primary"},"ResultPath":"$.query","Next":"Rows"},
+        "Rows":{"Type":"Task","Resource":"arn:aws:states:::athena:getQueryResults",
+          "Parameters":{"QueryExecutionId.$":"$.query.QueryExecution.QueryExecutionId"},"ResultSelector":{"rows.$":"$.ResultSet.Rows"},
+          "ResultPath":"$.results","End":true}}}"#,
+    )
+    .unwrap();
+    let output = Command::new(assert_cmd::cargo::cargo_bin!("sfnlite"))
+        .current_dir(root())
+        .args(["--no-config", "--ephemeral", "--backend", "aws", "--region", "us-east-1", "--force-path-style"])
+        .args(["--endpoint-url", &server.endpoint, "run"])
+        .arg(&definition)
+        .env("AWS_ACCESS_KEY_ID", "AKIDRUST")
+        .env("AWS_SECRET_ACCESS_KEY", "rust-secret")
+        .env_remove("AWS_PROFILE")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let out: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(out["got"]["body"], r#"{"n":1}"#, "{out}");
+    let rows = out["results"]["rows"].as_array().unwrap();
+    let names: Vec<&str> = rows.iter().filter_map(|r| r["Data"][0]["VarCharValue"].as_str()).collect();
+    assert_eq!(names, ["name", "bob", "ada"]);
+}
