@@ -97,6 +97,100 @@ pub(crate) enum Command {
     Athena(AthenaCommand),
     /// Serve the Step Functions API on loopback, for the AWS CLI, boto3 and the SDKs.
     Serve(ServeArgs),
+    /// Schedules that start executions (EventBridge Scheduler's rate, cron and at expressions).
+    #[command(subcommand)]
+    Schedules(SchedulesCommand),
+    /// Run the schedules in the foreground (serve runs them too), printing what runs next.
+    Scheduler(SchedulerArgs),
+}
+
+/// What a schedule is made of (all optional for `update`).
+#[derive(Debug, Args, Clone, Default)]
+pub(crate) struct ScheduleFields {
+    /// The state machine to start: its name or ARN (registered with `state-machines create` or CreateStateMachine).
+    #[arg(long, value_name = "SM")]
+    pub(crate) state_machine: Option<String>,
+    /// `rate(5 minutes)`, `cron(0 8 * * ? *)` or `at(2026-12-01T08:00:00)`.
+    #[arg(long, value_name = "EXPRESSION")]
+    pub(crate) expression: Option<String>,
+    /// The execution input (JSON; `<aws.scheduler.scheduled-time>` and the other context attributes are replaced).
+    #[arg(long, value_name = "JSON")]
+    pub(crate) input: Option<String>,
+    /// The time zone of cron and at expressions (IANA, e.g. Europe/Paris; default UTC).
+    #[arg(long, value_name = "TZ")]
+    pub(crate) timezone: Option<String>,
+    /// Start within this window after each time: OFF, 15m, 2h (at most 24h).
+    #[arg(long, value_name = "WINDOW")]
+    pub(crate) flexible_window: Option<String>,
+    /// No run before this time (ISO 8601, e.g. 2026-12-01T00:00:00Z); rates count from it.
+    #[arg(long, value_name = "TIME")]
+    pub(crate) start_date: Option<String>,
+    /// No run after this time (ISO 8601).
+    #[arg(long, value_name = "TIME")]
+    pub(crate) end_date: Option<String>,
+    /// Runs missed while no scheduler ran: latest (run the latest once), all, or skip.
+    #[arg(long, value_name = "POLICY")]
+    pub(crate) missed: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SchedulesCommand {
+    /// Creates a schedule.
+    Create {
+        /// The schedule's name.
+        name: String,
+        #[command(flatten)]
+        fields: ScheduleFields,
+        /// Create it paused.
+        #[arg(long)]
+        disabled: bool,
+    },
+    /// Changes a schedule's fields.
+    Update {
+        /// The schedule's name.
+        name: String,
+        #[command(flatten)]
+        fields: ScheduleFields,
+    },
+    /// Lists the schedules, with their next run.
+    List {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+        format: TableFormat,
+    },
+    /// Shows a schedule, its last run and its next five runs (JSON).
+    Describe {
+        /// The schedule's name.
+        name: String,
+    },
+    /// Deletes a schedule.
+    Delete {
+        /// The schedule's name.
+        name: String,
+    },
+    /// Pauses a schedule (state DISABLED).
+    Pause {
+        /// The schedule's name.
+        name: String,
+    },
+    /// Resumes a paused schedule (state ENABLED).
+    Resume {
+        /// The schedule's name.
+        name: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SchedulerArgs {
+    /// The clock: virtual time jumps to each run (each execution runs to its end first).
+    #[arg(long, value_enum, default_value_t = ClockKind::Real)]
+    pub(crate) clock: ClockKind,
+    /// Where virtual time starts (ISO 8601; default now).
+    #[arg(long, value_name = "TIME")]
+    pub(crate) start: Option<String>,
+    /// Stop after this long (10d, 36h, 90m, 30s).
+    #[arg(long = "for", value_name = "DURATION")]
+    pub(crate) duration: Option<String>,
 }
 
 /// STANDARD or EXPRESS.

@@ -41,6 +41,12 @@
 //! header = "x-api-key"            #   client_id, client_secret_env, scope)
 //! value_env = "ORDERS_API_KEY"    # secrets come from the environment, never from here
 //!
+//! [schedules.nightly-report]     # run by `serve` and `sfnlite scheduler`
+//! state_machine = "report"        # a registered state machine (name or ARN)
+//! expression = "cron(0 8 * * ? *)"
+//! timezone = "Europe/Paris"
+//! input = { day = "<aws.scheduler.scheduled-time>" }
+//!
 //! [serve.access_keys]            # for `serve --require-auth`: key id = secret's variable
 //! AKIDEXAMPLE = "SFNLITE_SECRET"
 //!
@@ -82,7 +88,35 @@ struct File {
     #[serde(default)]
     serve: ServeFile,
     #[serde(default)]
+    schedules: BTreeMap<String, ScheduleFile>,
+    #[serde(default)]
     definitions: BTreeMap<PathBuf, DefinitionFile>,
+}
+
+/// `[schedules.NAME]`: a schedule `serve` and `sfnlite scheduler` run.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScheduleFile {
+    state_machine: String,
+    expression: String,
+    input: Option<toml::Value>,
+    timezone: Option<String>,
+    flexible_window: Option<String>,
+    start_date: Option<String>,
+    end_date: Option<String>,
+    missed: Option<String>,
+    #[serde(default)]
+    disabled: bool,
+}
+
+/// A schedule declared in sfnlite.toml.
+#[derive(Debug, Clone)]
+pub(crate) struct DeclaredSchedule {
+    pub(crate) name: String,
+    pub(crate) fields: crate::args::ScheduleFields,
+    pub(crate) disabled: bool,
+    /// `config <file> [schedules.NAME]`.
+    pub(crate) source: String,
 }
 
 /// `[serve]`: the access keys `serve --require-auth` accepts, each an access key id and
@@ -220,6 +254,8 @@ pub(crate) struct Settings {
     pub(crate) lambda_backend: Sourced<Backend>,
     /// `[serve.access_keys]`: access key id → the environment variable with its secret.
     pub(crate) access_keys: BTreeMap<String, String>,
+    /// `[schedules.NAME]`.
+    pub(crate) schedules: Vec<DeclaredSchedule>,
     primary_is_default: bool,
     definitions: Vec<(PathBuf, DefinitionDefaults)>,
 }
@@ -358,7 +394,32 @@ pub(crate) fn load(cli: &Cli) -> anyhow::Result<Settings> {
         Some(b) => Sourced { value: parse_backend(b, &format!("{from_file} [lambda]"))?, source: from_file.clone() },
         None => backend.clone(),
     };
+    let schedules = file
+        .schedules
+        .iter()
+        .map(|(name, s)| {
+            let source = format!("{from_file} [schedules.{name}]");
+            // The input may be written as TOML (a table) or as JSON text.
+            let input = match &s.input {
+                None => None,
+                Some(toml::Value::String(text)) => Some(text.clone()),
+                Some(other) => Some(serde_json::to_string(other).map_err(|e| anyhow!("{source}: input: {e}"))?),
+            };
+            let fields = crate::args::ScheduleFields {
+                state_machine: Some(s.state_machine.clone()),
+                expression: Some(s.expression.clone()),
+                input,
+                timezone: s.timezone.clone(),
+                flexible_window: s.flexible_window.clone(),
+                start_date: s.start_date.clone(),
+                end_date: s.end_date.clone(),
+                missed: s.missed.clone(),
+            };
+            Ok(DeclaredSchedule { name: name.clone(), fields, disabled: s.disabled, source })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(Settings {
+        schedules,
         access_keys: file.serve.access_keys.clone(),
         lambda_backend,
         lambdas,

@@ -13,6 +13,7 @@ pub mod executor;
 mod http;
 pub mod nested;
 mod s3;
+pub mod schedules;
 pub mod sfn;
 pub mod sigv4;
 

@@ -30,6 +30,7 @@ mod lambda;
 mod lifecycle;
 mod nested;
 mod readme;
+mod schedules;
 mod serve;
 mod services;
 mod validate;

@@ -12,6 +12,7 @@ mod resume;
 mod run;
 mod run_remote;
 mod s3;
+mod schedules;
 mod serve;
 mod services;
 mod setup;
@@ -64,6 +65,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             | Command::Describe(_)
             | Command::History(_)
             | Command::Logs(_)
+            | Command::Schedules(_)
             | Command::Task(_)
             | Command::Stop(_)
     );
@@ -83,9 +85,11 @@ pub(crate) fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             let services = services::open(settings)?;
             resume::resume(args, &cli.store, cli.ephemeral, &services, settings)
         }
-        command @ (Command::Executions(_) | Command::Describe(_) | Command::History(_) | Command::Logs(_)) => {
-            reading::read(command, &cli.store, cli.ephemeral)
-        }
+        command @ (Command::Executions(_)
+        | Command::Describe(_)
+        | Command::History(_)
+        | Command::Logs(_)
+        | Command::Schedules(_)) => reading::read(command, &cli.store, cli.ephemeral),
         Command::Task(command) => task::task(command, &cli.store),
         Command::Activities(command) => {
             let services = services::open(settings()?)?;
@@ -115,7 +119,13 @@ pub(crate) fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             let settings = settings()?;
             let keys = if args.require_auth { Some(serve::access_keys(settings)?) } else { None };
             let services = services::open(settings)?;
-            serve::serve(args, services, keys, &cli.store, cli.ephemeral)
+            serve::serve(args, services, keys, settings, &cli.store, cli.ephemeral)
+        }
+        Command::Scheduler(ref args) => {
+            setup::interrupt_takes_workers();
+            let settings = settings()?;
+            let services = services::open(settings)?;
+            schedules::scheduler(args, services, settings, &cli.store, cli.ephemeral)
         }
     }
 }

@@ -25,13 +25,17 @@ fn against(command: Command, store: &dyn HistoryStore, io: &mut Io) -> Result<Ex
         Command::Describe(args) => inspect::describe(args, store, io),
         Command::History(args) => inspect::history(args, store, io),
         Command::Logs(args) => inspect::logs(args, store, io),
+        Command::Schedules(command) => super::schedules::command(command, store, io),
         _ => Err(Failure::usage(anyhow!("only executions list, describe, history and logs read a store remotely"))),
     }
 }
 
 /// True for the commands this module runs.
 pub(crate) fn is_reading(command: &Command) -> bool {
-    matches!(command, Command::Executions(_) | Command::Describe(_) | Command::History(_) | Command::Logs(_))
+    matches!(
+        command,
+        Command::Executions(_) | Command::Describe(_) | Command::History(_) | Command::Logs(_) | Command::Schedules(_)
+    )
 }
 
 fn print(io: &Io) {

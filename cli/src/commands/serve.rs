@@ -65,6 +65,7 @@ pub(crate) fn serve(
     args: &ServeArgs,
     services: Services,
     keys: Option<Keys>,
+    settings: &Settings,
     store: &Option<PathBuf>,
     ephemeral: bool,
 ) -> Result<ExitCode, Failure> {
@@ -95,6 +96,8 @@ pub(crate) fn serve(
     init_logging(args.log_format);
     let advertised = (!ephemeral).then(|| super::setup::store_dir(store));
     let store = open_store(store, ephemeral)?;
+    super::schedules::declare(&settings.schedules, store.as_ref())?;
+    let schedules_store = store.clone();
     let executor =
         Executor::start().map_err(|e| Failure::internal(anyhow!("cannot start the execution thread: {e}")))?;
     let (athena, s3, endpoint) = (services.athena.clone(), services.s3.clone(), services.endpoint.clone());
@@ -142,7 +145,13 @@ pub(crate) fn serve(
             eprintln!("sfnlite: resuming {resumed} RUNNING execution(s)");
         }
         eprintln!("sfnlite: serving the Step Functions API on http://{local}");
-        let served = server.run(shutdown()).await;
+        // The schedules run beside the server, until it stops.
+        let starter = Box::new(super::schedules::ThroughApi(api.clone()));
+        let schedules = super::schedules::runner(schedules_store, Arc::new(SystemClock), starter, &region);
+        let served = tokio::select! {
+            served = server.run(shutdown()) => served,
+            () = schedules.run(None, &super::schedules::report) => unreachable!("a scheduler on the real clock runs until stopped"),
+        };
         if let Some(dir) = &advertised {
             super::remote::withdraw(dir);
         }
@@ -153,7 +162,7 @@ pub(crate) fn serve(
 }
 
 /// SIGTERM or SIGINT.
-async fn shutdown() {
+pub(crate) async fn shutdown() {
     use tokio::signal::unix::{SignalKind, signal};
     match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
         (Ok(mut term), Ok(mut int)) => {

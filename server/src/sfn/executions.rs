@@ -47,6 +47,20 @@ fn input_error(text: &str, error: &serde_json::Error) -> String {
     error.to_string()
 }
 
+/// An execution to run on the caller's runtime (not `Send`: the interpreter's futures are not).
+pub type ExecutionRun = std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
+
+/// A StartExecution recorded and ready to run, or answered without running anything.
+enum Begun {
+    Answered(Value),
+    Ready {
+        engine: Box<sfnlite_engine::Engine>,
+        machine: Box<sfnlite_states::StateMachine>,
+        record: Box<sfnlite_engine::ExecutionRecord>,
+        response: Value,
+    },
+}
+
 /// `input`: a JSON text, `{}` when absent.
 pub(super) fn parse_input(input: Option<&str>) -> Result<Value, ApiError> {
     let text = input.unwrap_or("{}");
@@ -236,11 +250,41 @@ impl Api {
     }
 
     pub(super) async fn start_execution(&self, request: &Request) -> Result<Value, ApiError> {
+        match self.begin_execution(request)? {
+            Begun::Answered(response) => Ok(response),
+            Begun::Ready { engine, machine, record, response } => {
+                self.executor.submit(Job::Run { engine: *engine, machine, record: *record });
+                Ok(response)
+            }
+        }
+    }
+
+    /// StartExecution, with the execution to be run by the caller (on its runtime and
+    /// clock) instead of the execution thread: how `sfnlite scheduler --clock virtual`
+    /// runs what it starts, so that virtual time moves for the executions and the
+    /// schedules alike. The answer is StartExecution's, and the run (none when nothing is
+    /// to run: EXPRESS, or the same execution already running).
+    pub fn start_here(&self, body: &[u8]) -> Result<(Value, Option<ExecutionRun>), ApiError> {
+        let request = Request::parse(body)?;
+        match self.begin_execution(&request)? {
+            Begun::Answered(response) => Ok((response, None)),
+            Begun::Ready { engine, machine, record, response } => {
+                let run = Box::pin(async move {
+                    let _ = engine.run_started(&machine, *record, std::future::pending()).await;
+                });
+                Ok((response, Some(run)))
+            }
+        }
+    }
+
+    /// StartExecution up to recording the execution (or an answer without one: EXPRESS,
+    /// or the same execution already running).
+    fn begin_execution(&self, request: &Request) -> Result<Begun, ApiError> {
         let start = self.start_request(request)?;
         if start.revision.machine_type == MachineType::Express {
             let started = self.now();
             let arn = self.start_express(start, None)?;
-            return Ok(json!({"executionArn": arn, "startDate": seconds(started)}));
+            return Ok(Begun::Answered(json!({"executionArn": arn, "startDate": seconds(started)})));
         }
         let Start { machine, revision, origin, definition, name, input, test_case } = start;
         let engine = self.engine(&machine.name, test_case.as_deref())?;
@@ -248,7 +292,7 @@ impl Api {
         if let Some(existing) = self.store.execution(&arn)? {
             // StartExecution is idempotent while the same execution runs.
             if existing.status == ExecutionStatus::Running && existing.input == input {
-                return Ok(json!({"executionArn": arn, "startDate": seconds(existing.start_millis)}));
+                return Ok(Begun::Answered(json!({"executionArn": arn, "startDate": seconds(existing.start_millis)})));
             }
             return Err(ApiError::new("ExecutionAlreadyExists", format!("Execution Already Exists: '{arn}'")));
         }
@@ -258,13 +302,12 @@ impl Api {
             execution_name: name,
             input,
             seed: sfnlite_engine::entropy::os_seed(),
-            virtual_clock: false,
+            virtual_clock: self.clock.is_virtual(),
             origin,
         };
         let record = engine.start(start).map_err(ApiError::internal)?;
         let response = json!({"executionArn": record.arn, "startDate": seconds(record.start_millis)});
-        self.executor.submit(Job::Run { engine, machine: Box::new(definition), record });
-        Ok(response)
+        Ok(Begun::Ready { engine: Box::new(engine), machine: Box::new(definition), record: Box::new(record), response })
     }
 
     pub(super) fn describe_execution(&self, request: &Request) -> Result<Value, ApiError> {

@@ -6,6 +6,7 @@ pub mod arn;
 mod callbacks;
 pub mod error;
 mod executions;
+pub use executions::ExecutionRun;
 mod machines;
 pub mod model;
 mod paging;
