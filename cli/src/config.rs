@@ -42,7 +42,8 @@
 //! value_env = "ORDERS_API_KEY"    # secrets come from the environment, never from here
 //!
 //! [schedules.nightly-report]     # run by `serve` and `sfnlite scheduler`
-//! state_machine = "report"        # a registered state machine (name or ARN)
+//! state_machine = "report"        # a registered state machine (name or ARN), or
+//! # definition = "workflows/report.asl.json"   # a file, registered as the machine `report`
 //! expression = "cron(0 8 * * ? *)"
 //! timezone = "Europe/Paris"
 //! input = { day = "<aws.scheduler.scheduled-time>" }
@@ -97,7 +98,8 @@ struct File {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ScheduleFile {
-    state_machine: String,
+    state_machine: Option<String>,
+    definition: Option<PathBuf>,
     expression: String,
     input: Option<toml::Value>,
     timezone: Option<String>,
@@ -117,6 +119,8 @@ pub(crate) struct DeclaredSchedule {
     pub(crate) disabled: bool,
     /// `config <file> [schedules.NAME]`.
     pub(crate) source: String,
+    /// A definition file registered (created or updated) as the state machine to start.
+    pub(crate) definition: Option<PathBuf>,
 }
 
 /// `[serve]`: the access keys `serve --require-auth` accepts, each an access key id and
@@ -405,8 +409,24 @@ pub(crate) fn load(cli: &Cli) -> anyhow::Result<Settings> {
                 Some(toml::Value::String(text)) => Some(text.clone()),
                 Some(other) => Some(serde_json::to_string(other).map_err(|e| anyhow!("{source}: input: {e}"))?),
             };
+            let state_machine = match (&s.state_machine, &s.definition) {
+                (Some(name), _) => name.clone(),
+                (None, Some(file)) => {
+                    let file_name = file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+                    file_name
+                        .strip_suffix(".asl.json")
+                        .or_else(|| file_name.strip_suffix(".json"))
+                        .unwrap_or(&file_name)
+                        .to_owned()
+                }
+                (None, None) => {
+                    return Err(anyhow!(
+                        "{source}: give state_machine (a registered state machine) or definition (a file)"
+                    ));
+                }
+            };
             let fields = crate::args::ScheduleFields {
-                state_machine: Some(s.state_machine.clone()),
+                state_machine: Some(state_machine),
                 expression: Some(s.expression.clone()),
                 input,
                 timezone: s.timezone.clone(),
@@ -415,7 +435,8 @@ pub(crate) fn load(cli: &Cli) -> anyhow::Result<Settings> {
                 end_date: s.end_date.clone(),
                 missed: s.missed.clone(),
             };
-            Ok(DeclaredSchedule { name: name.clone(), fields, disabled: s.disabled, source })
+            let definition = s.definition.as_deref().map(&relative);
+            Ok(DeclaredSchedule { name: name.clone(), fields, disabled: s.disabled, source, definition })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(Settings {

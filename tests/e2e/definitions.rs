@@ -1,6 +1,7 @@
 //! The shipped definitions under `definitions/`: every example validates and runs, the Athena
 //! seeds (A: `athena`, B: `athena-paged`, C: `athena-async-callback`) with their handlers or
-//! mocks, virtual time, and the JSONata example.
+//! mocks, virtual time, the JSONata example, and seed E (`athena-scheduled`, its Lambda
+//! variant `athena-scheduled-lambda`) run and on its schedule.
 
 use serde_json::Value;
 
@@ -287,4 +288,96 @@ fn jsonata_example_and_query_language_rules() {
     );
     let out = sfnlite().arg("validate").arg(&jsonpath).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("'Output' is only supported when QueryLanguage is JSONata"));
+}
+
+/// The CSV files a data root holds under `pizza-sfo/athena_output/`.
+fn athena_outputs(data: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let dir = data.join("pizza-sfo/athena_output");
+    let mut csvs: Vec<_> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "csv")).collect()
+        })
+        .unwrap_or_default();
+    csvs.sort();
+    csvs
+}
+
+/// Seed E (derived native definition and the Lambda variant): the execution ends as soon
+/// as the query is accepted, the result CSV appears at `<OutputLocation><id>.csv`
+/// afterwards (`run` waits for the embedded Athena before it exits), and a failing query
+/// does not fail the execution.
+#[test]
+fn seed_e_starts_its_query_without_waiting_and_a_failing_query_is_invisible() {
+    let store = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let run = |file: &std::path::Path| {
+        let out = sfnlite()
+            .arg("--store")
+            .arg(store.path())
+            .env("SFNLITE_DATA_DIR", data.path())
+            .arg("run")
+            .arg(file)
+            .args(["--input", "{}", "--format", "json"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let expected = serde_json::json!({"statusCode": 200,
+        "body": "\"Successfully ran query and saved to s3://pizza-sfo/athena_output/!\""});
+    let report = run(&root().join("definitions/athena-scheduled.asl.json"));
+    assert_eq!(report["output"], expected);
+    let csvs = athena_outputs(data.path());
+    assert_eq!(csvs.len(), 1, "{csvs:?}");
+    let csv = std::fs::read_to_string(&csvs[0]).unwrap();
+    assert!(csv.starts_with("\"order_details_id\",\"order_id\",\"pizza_id\",\"quantity\"\n"), "{csv}");
+    assert_eq!(csv.lines().count(), 1 + 82);
+    // The Lambda variant: the same, through the handler's boto3 client.
+    let report = run(&root().join("definitions/athena-scheduled-lambda.asl.json"));
+    assert_eq!(report["output"], expected);
+    assert_eq!(athena_outputs(data.path()).len(), 2);
+    // A query that fails: the execution still succeeds, and no result file appears.
+    let scratch = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join("definitions/athena-scheduled.asl.json")).unwrap();
+    let failing = temp_file(&scratch, "failing.asl.json", &text.replace("FROM order_details", "FROM no_such_table"));
+    let report = run(&failing);
+    assert_eq!(report["status"], "SUCCEEDED");
+    assert_eq!(athena_outputs(data.path()).len(), 2, "the failed query wrote no result");
+}
+
+/// Seed E on its schedule: the repository's sfnlite.toml declares it; `sfnlite scheduler`
+/// registers the definitions as state machines and runs them (three hours of an hourly
+/// schedule on the virtual clock), and `serve` runs it too.
+#[test]
+fn seed_e_runs_on_its_schedule() {
+    let store = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let out = sfnlite()
+        .arg("--store")
+        .arg(store.path())
+        .env("SFNLITE_DATA_DIR", data.path())
+        .args(["scheduler", "--clock", "virtual", "--for", "3h"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stderr.matches("schedule athena-scheduled (").count(), 3, "{stderr}");
+    assert!(stderr.contains("next: schedule"), "{stderr}");
+    assert_eq!(athena_outputs(data.path()).len(), 3, "each run's query wrote its result");
+    let listed = sfnlite().arg("--store").arg(store.path()).args(["schedules", "list"]).output().unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(listed.contains("athena-scheduled-lambda") && listed.contains("cron(0 8 * * ? *)"), "{listed}");
+
+    // serve: the hourly schedule's first run is at once (a rate starts when it is created).
+    let served = tempfile::tempdir().unwrap();
+    let _server = crate::serve::start_with(served.path(), &["--config", "sfnlite.toml"], &[], &[]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let csvs = athena_outputs(&served.path().join("data"));
+        if !csvs.is_empty() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "serve never ran seed E's schedule");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
 }

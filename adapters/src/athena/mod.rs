@@ -119,6 +119,18 @@ pub trait AthenaApi: Send + Sync {
         Box::pin(async move { Err(AthenaError::invalid_request(message)) })
     }
 
+    /// The number of queries this process started that are still running.
+    fn running(&self) -> usize {
+        0
+    }
+
+    /// Waits until every query this process started has ended: the embedded Athena runs
+    /// its queries in the process, so `run` waits for them before it exits (as Athena
+    /// would finish them after the execution). Nothing to wait for on AWS.
+    fn settle(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
+
     /// Waits until the query ends and returns its final GetQueryExecution response. The
     /// default polls, every second at first and then less often (up to every 5 s).
     fn wait_for_query(&self, id: String) -> BoxFuture<'_, Result<Value, AthenaError>> {

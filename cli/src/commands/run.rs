@@ -107,14 +107,7 @@ pub(crate) fn run(
         result
     });
     let (info, outcome) = result.map_err(super::engine_failure)?;
-    services.lambda.wait_for_queued();
-    let waiting = services.api.running_children();
-    if waiting > 0 {
-        eprintln!(
-            "sfnlite: waiting for {waiting} child execution(s) this run started (Ctrl-C leaves them to `sfnlite resume`)"
-        );
-    }
-    services.api.wait_for_children();
+    super::setup::settle(services);
     if let Some(dir) = &advertised {
         super::remote::withdraw(dir);
     }

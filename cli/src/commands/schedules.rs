@@ -218,10 +218,21 @@ fn describe(schedule: &Schedule, io: &mut Io, now: i64) {
 }
 
 /// `[schedules.NAME]` of sfnlite.toml, written to the store (replacing the config's
-/// earlier version of each, keeping when it last ran).
-pub(crate) fn declare(declared: &[crate::config::DeclaredSchedule], store: &dyn HistoryStore) -> Result<(), Failure> {
+/// earlier version of each, keeping when it last ran); a schedule with a `definition`
+/// file registers it as its state machine first.
+pub(crate) async fn declare(
+    declared: &[crate::config::DeclaredSchedule],
+    store: &dyn HistoryStore,
+    api: &Api,
+) -> Result<(), Failure> {
     let now = now_millis();
     for d in declared {
+        if let (Some(file), Some(machine)) = (&d.definition, &d.fields.state_machine) {
+            let text = crate::input::read_file(file).map_err(|e| Failure::usage(anyhow!("{}: {e:#}", d.source)))?;
+            api.ensure_state_machine(machine, &text)
+                .await
+                .map_err(|e| Failure::usage(anyhow!("{}: {}: {}: {}", d.source, file.display(), e.name, e.message)))?;
+        }
         let existing = schedules::get(store, &d.name).map_err(store_error)?;
         let mut schedule = match existing {
             Some(existing) if !existing.source.starts_with("config") => {
@@ -355,14 +366,14 @@ pub(crate) fn scheduler(
     }
     let length = args.duration.as_deref().map(duration_millis).transpose()?;
     let store = super::setup::open_store(store, ephemeral)?;
-    declare(&settings.schedules, store.as_ref())?;
     let executor = sfnlite_server::executor::Executor::start()
         .map_err(|e| Failure::internal(anyhow!("cannot start the execution thread: {e}")))?;
     let region = services.lambda.region().to_owned();
     let (callbacks, slot, local) = (services.callbacks.clone(), services.api.clone(), services.local_runs.clone());
+    let kept = services.clone();
     let adapters = Arc::new(super::loopback::ApiAdapters { services, mock_config: None, logs: store.clone() });
     let tasks = tokio::task::LocalSet::new();
-    super::setup::runtime(virtual_clock)?.block_on(tasks.run_until(async move {
+    let ran = super::setup::runtime(virtual_clock)?.block_on(tasks.run_until(async move {
         let clock = super::setup::clock(virtual_clock, start);
         let api = Arc::new(
             Api::new(store.clone(), clock.clone(), &region, adapters, executor)
@@ -370,6 +381,7 @@ pub(crate) fn scheduler(
                 .with_local_runs(local),
         );
         slot.fill(&api);
+        declare(&settings.schedules, store.as_ref(), &api).await?;
         let inline = Inline::new(api.clone());
         let starter: Box<dyn Starter> =
             if virtual_clock { Box::new(inline.clone()) } else { Box::new(ThroughApi(api.clone())) };
@@ -382,6 +394,9 @@ pub(crate) fn scheduler(
             () = runner.run(until, &report) => inline.finish().await,
             () = super::serve::shutdown() => eprintln!("sfnlite: scheduler stopped"),
         }
-        Ok(ExitCode::SUCCESS)
-    }))
+        Ok::<_, Failure>(ExitCode::SUCCESS)
+    }));
+    // What the executions left running (Lambda Event invocations, Athena queries).
+    super::setup::settle(&kept);
+    ran
 }

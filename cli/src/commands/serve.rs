@@ -96,7 +96,6 @@ pub(crate) fn serve(
     init_logging(args.log_format);
     let advertised = (!ephemeral).then(|| super::setup::store_dir(store));
     let store = open_store(store, ephemeral)?;
-    super::schedules::declare(&settings.schedules, store.as_ref())?;
     let schedules_store = store.clone();
     let executor =
         Executor::start().map_err(|e| Failure::internal(anyhow!("cannot start the execution thread: {e}")))?;
@@ -136,6 +135,7 @@ pub(crate) fn serve(
         }
         // Only once the port is ours (and handlers know it): a server that cannot listen
         // must not run anything.
+        super::schedules::declare(&settings.schedules, schedules_store.as_ref(), &api).await?;
         let resumed = api.resume_running().map_err(|e| Failure::internal(anyhow!("{}: {}", e.name, e.message)))?;
         if !local.ip().is_loopback() {
             let checked = if own.is_some() { "signatures checked" } else { "with no authentication" };

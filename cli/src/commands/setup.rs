@@ -211,6 +211,25 @@ pub(crate) fn clock(virtual_clock: bool, virtual_start: Option<i64>) -> Arc<dyn 
     }
 }
 
+/// What an execution left running in this process, waited for before it exits: queued
+/// Lambda `Event` invocations, child executions, and Athena queries (the embedded Athena
+/// runs them in the process; on AWS they would finish after the execution too).
+pub(crate) fn settle(services: &Services) {
+    services.lambda.wait_for_queued();
+    let children = services.api.running_children();
+    if children > 0 {
+        eprintln!(
+            "sfnlite: waiting for {children} child execution(s) this run started (Ctrl-C leaves them to `sfnlite resume`)"
+        );
+    }
+    services.api.wait_for_children();
+    let queries = services.athena.running();
+    if queries > 0 {
+        eprintln!("sfnlite: waiting for {queries} Athena query(ies) the execution started to end");
+        sfnlite_adapters::service::handle().block_on(services.athena.settle());
+    }
+}
+
 /// Prints how an execution ended: data on stdout, the error on stderr.
 pub(crate) fn report(info: &ExecutionInfo, outcome: &Outcome, format: RunFormat) {
     match format {
@@ -313,8 +332,7 @@ pub(crate) fn continue_execution(
         let _ = ended.send(true);
         result
     });
-    services.lambda.wait_for_queued();
-    services.api.wait_for_children();
+    settle(services);
     if let Some(dir) = &stop_dir_for_withdraw {
         super::remote::withdraw(dir);
     }

@@ -345,6 +345,28 @@ impl Api {
     }
 }
 
+impl Api {
+    /// The STANDARD state machine `name` with this definition: created, or updated when
+    /// its definition differs (what a schedule declared with a definition file needs).
+    pub async fn ensure_state_machine(&self, name: &str, definition: &str) -> Result<String, ApiError> {
+        let role = "arn:aws:iam::123456789012:role/sfnlite";
+        let create = json!({"name": name, "definition": definition, "roleArn": role});
+        match self.call("CreateStateMachine", create.to_string().as_bytes()).await {
+            Ok(created) => return Ok(created["stateMachineArn"].as_str().unwrap_or_default().to_owned()),
+            Err(e) if e.name == "StateMachineAlreadyExists" => {}
+            Err(e) => return Err(e),
+        }
+        let arn = self.arn("stateMachine", name);
+        let described =
+            self.call("DescribeStateMachine", json!({"stateMachineArn": arn}).to_string().as_bytes()).await?;
+        if described["definition"] != definition {
+            let update = json!({"stateMachineArn": arn, "definition": definition});
+            self.call("UpdateStateMachine", update.to_string().as_bytes()).await?;
+        }
+        Ok(arn)
+    }
+}
+
 /// What DescribeStateMachine (and DescribeStateMachineForExecution) report of a revision.
 pub(super) fn describe(arn: &str, name: &str, revision: &Revision, creation_date: i64) -> Value {
     let mut out = json!({

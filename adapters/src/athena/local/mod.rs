@@ -185,6 +185,20 @@ impl AthenaApi for LocalAthena {
         })
     }
 
+    fn running(&self) -> usize {
+        self.inner.live.lock().expect("live").values().filter(|done| !*done.borrow()).count()
+    }
+
+    fn settle(&self) -> BoxFuture<'_, ()> {
+        let inner = self.inner.clone();
+        Box::pin(async move {
+            let pending: Vec<_> = inner.live.lock().expect("live").values().cloned().collect();
+            for mut done in pending {
+                let _ = done.wait_for(|d| *d).await;
+            }
+        })
+    }
+
     fn wait_for_query(&self, id: String) -> BoxFuture<'_, Result<Value, AthenaError>> {
         let inner = self.inner.clone();
         Box::pin(async move {
