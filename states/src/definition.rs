@@ -369,6 +369,91 @@ pub enum Count<T> {
     Jsonata(jsonata::Template),
 }
 
+/// A template in the state's query language: JSONPath (`Parameters`, `.$` fields) or
+/// JSONata (`Arguments`, `{% %}`).
+#[derive(Debug, Clone)]
+pub enum AnyTemplate {
+    /// A JSONPath payload template.
+    JsonPath(Template),
+    /// A JSONata template.
+    Jsonata(jsonata::Template),
+}
+
+impl AnyTemplate {
+    /// True when the template reads the context object.
+    pub fn uses_context(&self) -> bool {
+        match self {
+            AnyTemplate::JsonPath(t) => t.uses_context(),
+            AnyTemplate::Jsonata(t) => t.uses_context(),
+        }
+    }
+}
+
+/// Where a distributed Map reads its items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReaderResource {
+    /// `arn:aws:states:::s3:getObject`: one object's contents.
+    GetObject,
+    /// `arn:aws:states:::s3:listObjectsV2`: the objects under a prefix.
+    ListObjectsV2,
+}
+
+/// `ReaderConfig.InputType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputType {
+    /// `CSV`.
+    Csv,
+    /// `JSON`: an array, or an object's values.
+    Json,
+    /// `JSONL`: one item per line.
+    Jsonl,
+    /// `MANIFEST`: an S3 inventory or Athena manifest.
+    Manifest,
+    /// `PARQUET`.
+    Parquet,
+}
+
+/// `ReaderConfig.CSVHeaderLocation`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CsvHeaders {
+    /// `FIRST_ROW`.
+    FirstRow,
+    /// `GIVEN`, with `CSVHeaders`.
+    Given(Vec<String>),
+}
+
+/// `ItemReader`.
+#[derive(Debug, Clone)]
+pub struct ItemReader {
+    /// `Resource`.
+    pub resource: ReaderResource,
+    /// `Parameters` or `Arguments` (`Bucket`, `Key` or `Prefix`…).
+    pub parameters: Option<AnyTemplate>,
+    /// `ReaderConfig.InputType` (none for a listing).
+    pub input_type: Option<InputType>,
+    /// `ReaderConfig.CSVHeaderLocation` and `CSVHeaders`.
+    pub csv_headers: CsvHeaders,
+    /// `ReaderConfig.CSVDelimiter` (a comma by default).
+    pub csv_delimiter: char,
+    /// `ReaderConfig.MaxItems` / `MaxItemsPath`.
+    pub max_items: Option<Count<u64>>,
+    /// `ReaderConfig.ItemsPointer` (a JSON Pointer into a JSON file).
+    pub items_pointer: Option<String>,
+    /// `ReaderConfig.ManifestType` (`S3_INVENTORY`, `ATHENA_DATA`).
+    pub manifest_type: Option<String>,
+}
+
+/// `ItemBatcher`.
+#[derive(Debug, Clone)]
+pub struct ItemBatcher {
+    /// `MaxItemsPerBatch` / `MaxItemsPerBatchPath`.
+    pub max_items: Option<Count<u64>>,
+    /// `MaxInputBytesPerBatch` / `MaxInputBytesPerBatchPath`.
+    pub max_bytes: Option<Count<u64>>,
+    /// `BatchInput`.
+    pub batch_input: Option<AnyTemplate>,
+}
+
 /// `Map`.
 #[derive(Debug, Clone)]
 pub struct MapState {
@@ -382,10 +467,10 @@ pub struct MapState {
     pub items_path: Option<Path>,
     /// `ItemSelector` (or the legacy `Parameters`).
     pub item_selector: Option<Template>,
-    /// `ItemReader` (distributed mode; kept as written).
-    pub item_reader: Option<Value>,
-    /// `ItemBatcher` (distributed mode; kept as written).
-    pub item_batcher: Option<Value>,
+    /// `ItemReader` (distributed mode).
+    pub item_reader: Option<Box<ItemReader>>,
+    /// `ItemBatcher` (distributed mode).
+    pub item_batcher: Option<Box<ItemBatcher>>,
     /// `ResultWriter` (distributed mode; kept as written).
     pub result_writer: Option<Value>,
     /// `MaxConcurrency` / `MaxConcurrencyPath` (0: no limit).
@@ -692,6 +777,20 @@ fn read_state(
                     Arc::new(Resource::Other(r))
                 }
             });
+            // `arn:aws:states:::s3:…` names a distributed Map's reader and writer, not a task.
+            if let Some(integration) = resource.as_ref().and_then(|r| r.integration())
+                && !integration.sdk
+                && integration.service == "s3"
+            {
+                f.diags.error(
+                    DiagnosticCode::InvalidResource,
+                    child(location, "Resource"),
+                    format!(
+                        "S3 has no optimized integration for Task states: use arn:aws:states:::aws-sdk:s3:{}",
+                        integration.action
+                    ),
+                );
+            }
             let parameters = f.template("Parameters");
             let timeout = f.seconds("TimeoutSeconds", "TimeoutSecondsPath");
             let heartbeat = f.seconds("HeartbeatSeconds", "HeartbeatSecondsPath");
@@ -860,8 +959,25 @@ fn read_map(f: &mut Fields<'_, '_>, resolver: &Resolver<'_>) -> Option<StateKind
             None
         }
     };
-    let item_reader = f.take("ItemReader").cloned();
-    let item_batcher = f.take("ItemBatcher").cloned();
+    let jsonata = f.jsonata;
+    let item_reader = f.take("ItemReader").and_then(|v| {
+        let at = child(&location, "ItemReader");
+        read_item_reader(v, &at, jsonata, f.diags).map(Box::new)
+    });
+    let item_batcher = f.take("ItemBatcher").and_then(|v| {
+        let at = child(&location, "ItemBatcher");
+        read_item_batcher(v, &at, jsonata, f.diags).map(Box::new)
+    });
+    let reads_context = item_reader.as_ref().and_then(|r| r.parameters.as_ref()).is_some_and(AnyTemplate::uses_context)
+        || item_batcher.as_ref().and_then(|b| b.batch_input.as_ref()).is_some_and(AnyTemplate::uses_context);
+    f.uses_context |= reads_context;
+    if mode == ProcessorMode::Inline && (item_reader.is_some() || item_batcher.is_some()) {
+        f.diags.error(
+            DiagnosticCode::SchemaValidationFailed,
+            &location,
+            "ItemReader and ItemBatcher need a distributed Map (ItemProcessor.ProcessorConfig.Mode DISTRIBUTED)",
+        );
+    }
     let result_writer = f.take("ResultWriter").cloned();
     let max_concurrency = f.count_u64("MaxConcurrency", "MaxConcurrencyPath").unwrap_or(Count::Literal(0));
     let tolerated_failure_count = f.count_u64("ToleratedFailureCount", "ToleratedFailureCountPath");
@@ -887,6 +1003,166 @@ fn read_map(f: &mut Fields<'_, '_>, resolver: &Resolver<'_>) -> Option<StateKind
         label,
         handling,
     })))
+}
+
+/// A nested object's fields, in the state's query language.
+fn object_fields<'v, 'd>(
+    value: &'v Value,
+    location: &'v str,
+    jsonata: bool,
+    diags: &'d mut Diagnostics,
+) -> Option<Fields<'v, 'd>> {
+    match value.as_object() {
+        Some(obj) => {
+            let mut fields = Fields::new(obj, location, diags);
+            fields.jsonata = jsonata;
+            Some(fields)
+        }
+        None => {
+            diags.error(DiagnosticCode::SchemaValidationFailed, location, "must be an object");
+            None
+        }
+    }
+}
+
+/// `Parameters` (JSONPath) or `Arguments` (JSONata) of a nested object.
+fn any_template(f: &mut Fields<'_, '_>, path_key: &'static str, jsonata_key: &'static str) -> Option<AnyTemplate> {
+    if f.jsonata {
+        f.jsonata_template(jsonata_key).map(AnyTemplate::Jsonata)
+    } else {
+        f.template(path_key).map(AnyTemplate::JsonPath)
+    }
+}
+
+fn read_item_reader(value: &Value, location: &str, jsonata: bool, diags: &mut Diagnostics) -> Option<ItemReader> {
+    let mut f = object_fields(value, location, jsonata, diags)?;
+    let resource = match f.required_string("Resource").as_deref() {
+        Some("arn:aws:states:::s3:getObject") => Some(ReaderResource::GetObject),
+        Some("arn:aws:states:::s3:listObjectsV2") => Some(ReaderResource::ListObjectsV2),
+        Some(other) => {
+            let at = f.here("Resource");
+            f.diags.error(
+                DiagnosticCode::SchemaValidationFailed,
+                at,
+                format!("an ItemReader's Resource is arn:aws:states:::s3:getObject or arn:aws:states:::s3:listObjectsV2, not '{other}'"),
+            );
+            None
+        }
+        None => None,
+    };
+    let parameters = any_template(&mut f, "Parameters", "Arguments");
+    let mut reader = ItemReader {
+        resource: resource.unwrap_or(ReaderResource::GetObject),
+        parameters,
+        input_type: None,
+        csv_headers: CsvHeaders::FirstRow,
+        csv_delimiter: ',',
+        max_items: None,
+        items_pointer: None,
+        manifest_type: None,
+    };
+    let config_at = child(location, "ReaderConfig");
+    if let Some(config) = f.take("ReaderConfig")
+        && let Some(mut c) = object_fields(config, &config_at, jsonata, f.diags)
+    {
+        let bad = |c: &mut Fields<'_, '_>, key: &str, message: String| {
+            let at = c.here(key);
+            c.diags.error(DiagnosticCode::SchemaValidationFailed, at, message);
+        };
+        reader.input_type = match c.string("InputType").as_deref() {
+            None => None,
+            Some("CSV") => Some(InputType::Csv),
+            Some("JSON") => Some(InputType::Json),
+            Some("JSONL") => Some(InputType::Jsonl),
+            Some("MANIFEST") => Some(InputType::Manifest),
+            Some("PARQUET") => Some(InputType::Parquet),
+            Some(other) => {
+                bad(
+                    &mut c,
+                    "InputType",
+                    format!("InputType must be CSV, JSON, JSONL, MANIFEST or PARQUET, not '{other}'"),
+                );
+                None
+            }
+        };
+        let headers: Option<Vec<String>> = c.take("CSVHeaders").and_then(|v| match v.as_array() {
+            Some(items) if items.iter().all(Value::is_string) => {
+                Some(items.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            }
+            _ => None,
+        });
+        reader.csv_headers = match (c.string("CSVHeaderLocation").as_deref(), headers) {
+            (None | Some("FIRST_ROW"), None) => CsvHeaders::FirstRow,
+            (Some("GIVEN"), Some(headers)) => CsvHeaders::Given(headers),
+            (Some("GIVEN"), None) => {
+                bad(&mut c, "CSVHeaders", "CSVHeaderLocation GIVEN needs CSVHeaders, an array of strings".into());
+                CsvHeaders::FirstRow
+            }
+            (_, Some(_)) => {
+                bad(&mut c, "CSVHeaders", "CSVHeaders are read only with CSVHeaderLocation GIVEN".into());
+                CsvHeaders::FirstRow
+            }
+            (Some(other), None) => {
+                bad(
+                    &mut c,
+                    "CSVHeaderLocation",
+                    format!("CSVHeaderLocation must be FIRST_ROW or GIVEN, not '{other}'"),
+                );
+                CsvHeaders::FirstRow
+            }
+        };
+        reader.csv_delimiter = match c.string("CSVDelimiter").as_deref() {
+            None | Some("COMMA") => ',',
+            Some("PIPE") => '|',
+            Some("SEMICOLON") => ';',
+            Some("SPACE") => ' ',
+            Some("TAB") => '\t',
+            Some(other) => {
+                bad(
+                    &mut c,
+                    "CSVDelimiter",
+                    format!("CSVDelimiter must be COMMA, PIPE, SEMICOLON, SPACE or TAB, not '{other}'"),
+                );
+                ','
+            }
+        };
+        reader.max_items = c.count_u64("MaxItems", "MaxItemsPath");
+        reader.items_pointer = c.string("ItemsPointer");
+        reader.manifest_type = c.string("ManifestType");
+        c.finish();
+    }
+    f.finish();
+    if reader.resource == ReaderResource::GetObject && reader.input_type.is_none() {
+        diags.error(
+            DiagnosticCode::SchemaValidationFailed,
+            config_at,
+            "an ItemReader that reads an object (s3:getObject) needs ReaderConfig.InputType",
+        );
+    }
+    Some(reader)
+}
+
+fn read_item_batcher(value: &Value, location: &str, jsonata: bool, diags: &mut Diagnostics) -> Option<ItemBatcher> {
+    let mut f = object_fields(value, location, jsonata, diags)?;
+    let max_items = f.count_u64("MaxItemsPerBatch", "MaxItemsPerBatchPath");
+    let max_bytes = f.count_u64("MaxInputBytesPerBatch", "MaxInputBytesPerBatchPath");
+    let batch_input = if f.jsonata {
+        f.jsonata_template("BatchInput").map(AnyTemplate::Jsonata)
+    } else {
+        f.take("BatchInput").map(|v| {
+            let at = child(location, "BatchInput");
+            AnyTemplate::JsonPath(Template::compile(v, &at, f.diags))
+        })
+    };
+    if max_items.is_none() && max_bytes.is_none() {
+        f.diags.error(
+            DiagnosticCode::SchemaValidationFailed,
+            location,
+            "an ItemBatcher needs MaxItemsPerBatch(Path) or MaxInputBytesPerBatch(Path)",
+        );
+    }
+    f.finish();
+    Some(ItemBatcher { max_items, max_bytes, batch_input })
 }
 
 /// Reads the fields of one JSON object, remembering which were used so that

@@ -24,6 +24,7 @@ mod callbacks;
 mod cli_contracts;
 mod conformance;
 mod definitions;
+mod distributed;
 mod durability;
 mod http;
 mod lambda;

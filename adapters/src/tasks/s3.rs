@@ -1,4 +1,6 @@
-//! S3 task resources (`arn:aws:states:::aws-sdk:s3:<action>`), one function per action.
+//! S3 task resources (`arn:aws:states:::aws-sdk:s3:<action>`), one function per action,
+//! and the reads of a distributed Map's ItemReader (`arn:aws:states:::s3:getObject`, whose
+//! body is the object's text, gunzipped when it is gzip, and `…:s3:listObjectsV2`).
 
 use std::sync::Arc;
 
@@ -17,6 +19,8 @@ use crate::service;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Call {
     GetObject,
+    /// An ItemReader's read: the object's text.
+    ReadObject,
     PutObject,
     HeadObject,
     DeleteObject,
@@ -29,6 +33,14 @@ impl Call {
     /// The call a resource names, if it is one this adapter runs.
     fn of(resource: &Resource) -> Option<Call> {
         let integration = resource.integration()?;
+        if !integration.sdk && integration.service == "s3" && integration.pattern == IntegrationPattern::RequestResponse
+        {
+            return match integration.action.as_str() {
+                "getObject" => Some(Call::ReadObject),
+                "listObjectsV2" => Some(Call::ListObjectsV2),
+                _ => None,
+            };
+        }
         // Request-response, or a callback (the call's answer is `TaskSubmitted`'s).
         let pattern =
             matches!(integration.pattern, IntegrationPattern::RequestResponse | IntegrationPattern::WaitForTaskToken);
@@ -95,6 +107,7 @@ fn meta_json(meta: &ObjectMeta) -> Map<String, Value> {
 async fn s3_call(store: Arc<dyn ObjectStore>, call: Call, p: Value) -> Result<Value, S3Error> {
     match call {
         Call::GetObject => get_object(&*store, &p).await,
+        Call::ReadObject => read_object(&*store, &p).await,
         Call::HeadObject => {
             Ok(Value::Object(meta_json(&store.head_object(required(&p, "Bucket")?, required(&p, "Key")?).await?)))
         }
@@ -111,6 +124,22 @@ async fn s3_call(store: Arc<dyn ObjectStore>, call: Call, p: Value) -> Result<Va
         }
         Call::ListObjectsV2 => list_objects_v2(&*store, &p).await,
     }
+}
+
+/// An object's contents as text, gunzipped when they are gzip (by their magic bytes).
+async fn read_object(store: &dyn ObjectStore, p: &Value) -> Result<Value, S3Error> {
+    let (body, _) = store.get_object(required(p, "Bucket")?, required(p, "Key")?).await?;
+    let body = if body.starts_with(&[0x1f, 0x8b]) {
+        let mut text = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(&body[..]), &mut text)
+            .map_err(|e| S3Error::new("InvalidObjectState", 400, format!("the object is not valid gzip: {e}")))?;
+        text
+    } else {
+        body.to_vec()
+    };
+    let text = String::from_utf8(body)
+        .map_err(|e| S3Error::new("InvalidObjectState", 400, format!("the object is not UTF-8 text: {e}")))?;
+    Ok(json!({ "Body": text }))
 }
 
 async fn get_object(store: &dyn ObjectStore, p: &Value) -> Result<Value, S3Error> {
@@ -252,6 +281,9 @@ mod tests {
         assert_eq!(call("arn:aws:states:::aws-sdk:s3:listObjectsV2"), Some(Call::ListObjectsV2));
         assert_eq!(call("arn:aws:states:::aws-sdk:s3:getObject.sync"), None);
         assert_eq!(call("arn:aws:states:::aws-sdk:s3:selectObjectContent"), None);
-        assert_eq!(call("arn:aws:states:::s3:getObject"), None, "S3 has no optimized integration");
+        // The optimized forms are an ItemReader's (a Task naming them is refused by validation).
+        assert_eq!(call("arn:aws:states:::s3:getObject"), Some(Call::ReadObject));
+        assert_eq!(call("arn:aws:states:::s3:listObjectsV2"), Some(Call::ListObjectsV2));
+        assert_eq!(call("arn:aws:states:::s3:deleteObject"), None);
     }
 }

@@ -20,15 +20,19 @@ fn endpoint_file(store: &Path) -> PathBuf {
 /// module's client signs with; the file is then readable by its owner only.
 pub(crate) fn advertise(store: &Path, url: &str, role: Role) {
     use std::os::unix::fs::OpenOptionsExt;
+    // Written aside, then renamed into place: a reader never finds the file missing or half
+    // written.
     let path = endpoint_file(store);
-    let _ = std::fs::remove_file(&path);
-    let file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path);
+    let aside = store.join(format!("endpoint.{}.tmp", std::process::id()));
+    let _ = std::fs::remove_file(&aside);
+    let file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&aside);
     if let Ok(mut file) = file {
         let role = match role {
             Role::Serve => "serve",
             Role::Run => "run",
         };
         let _ = file.write_all(format!("{url}\n{}\n{role}\n", std::process::id()).as_bytes());
+        let _ = std::fs::rename(&aside, &path);
     }
 }
 

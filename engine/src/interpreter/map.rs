@@ -45,7 +45,23 @@ impl<'a> Run<'a> {
         env: &Env<'_>,
         thread: &mut Thread<'_, 'a>,
     ) -> Result<Exit, EvalError> {
-        let items = items(entry.state, map, &entry.effective, env)?;
+        // Distributed mode: the ItemReader's items (ItemsPath is not read then); with an
+        // ItemBatcher, each item is selected first and the batches are the iterations.
+        let mut items = match &map.item_reader {
+            Some(reader) => self.read_items(&entry.state.name, reader, &entry.effective, env).await?,
+            None => items(entry.state, map, &entry.effective, env)?,
+        };
+        let batched = map.item_batcher.is_some();
+        if let Some(batcher) = &map.item_batcher {
+            let execution = self.execution_context();
+            let mut selected = Vec::with_capacity(items.len());
+            for (index, item) in items.iter().enumerate() {
+                let input =
+                    item_input(entry.state, map, &execution, &entry.effective, MapItem { index, value: item }, env)?;
+                selected.push(input.unwrap_or_else(|| item.clone()));
+            }
+            items = super::items::batch(batcher, selected, &entry.effective, env)?;
+        }
         let total = items.len();
         let limit = concurrency_limit(map, &entry.effective, env, total)?;
         let tolerance = Tolerance::of(map, &entry.effective, env)?;
@@ -59,7 +75,7 @@ impl<'a> Run<'a> {
             async move {
                 let mut iteration_thread = Thread::child(self, started, variables);
                 running.set(index, true);
-                let outcome = self.map_iteration(map, entry, env, item, index, &mut iteration_thread).await;
+                let outcome = self.map_iteration(map, entry, env, (item, batched), index, &mut iteration_thread).await;
                 running.set(index, false);
                 let name = entry.state.name.clone();
                 iteration_thread.emit(match &outcome {
@@ -118,17 +134,21 @@ impl<'a> Run<'a> {
         shape_result(entry.state, &map.handling, entry.raw.clone(), results, env)
     }
 
-    /// One iteration: its start event, its input (ItemSelector), the item processor.
+    /// One iteration: its start event, its input (ItemSelector, unless the item is a batch
+    /// of items selected already), the item processor.
     async fn map_iteration(
         &self,
         map: &MapState,
         entry: &Entry<'_>,
         env: &Env<'_>,
-        item: &Payload,
+        (item, batched): (&Payload, bool),
         index: usize,
         thread: &mut Thread<'_, 'a>,
     ) -> Result<Payload, StatesError> {
         thread.emit(EventDetails::MapIterationStarted { name: entry.state.name.clone(), index });
+        if batched {
+            return self.run_machine(&map.item_processor, item.clone(), thread).await;
+        }
         let variables = thread.variables.clone();
         let env = Env { variables: &variables, ..*env };
         let execution = self.execution_context();

@@ -6,7 +6,8 @@
 //! - `mod.rs`: the run (its start and end, the loop over states, threads of control);
 //! - `step.rs`: one state, dispatched by type (Pass, Succeed, Fail, Choice, Wait here);
 //! - `recovery.rs`: attempts of Task, Parallel and Map under Retry and Catch;
-//! - `task.rs`, `parallel.rs`, `map.rs`: one attempt of each;
+//! - `task.rs`, `parallel.rs`, `map.rs`: one attempt of each (`items.rs`: a distributed
+//!   Map's ItemReader and ItemBatcher);
 //! - `journal.rs`: event ids and batches on their way to the store;
 //! - `replay.rs`: resuming and redriving from a stored history.
 //!
@@ -15,6 +16,7 @@
 //! them. Results are ordered by index, never by completion.
 
 mod activity;
+mod items;
 mod journal;
 mod map;
 mod parallel;

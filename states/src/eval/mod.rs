@@ -6,6 +6,7 @@
 
 pub mod context;
 pub mod fields;
+pub mod items;
 pub mod map;
 pub mod steps;
 pub mod test_state;

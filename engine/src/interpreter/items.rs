@@ -1,0 +1,166 @@
+//! A distributed Map's items when it has an ItemReader: the S3 reads (through the task
+//! adapter of `arn:aws:states:::s3:getObject` / `listObjectsV2`, so they go to the local S3
+//! or to AWS like any S3 task), then what `sfnlite_states::eval::items` makes of them;
+//! and its ItemBatcher's batches. A read that fails is `States.ItemReaderFailed`.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use sfnlite_states::definition::{AnyTemplate, CsvHeaders, InputType, ItemBatcher, ItemReader, ReaderResource};
+use sfnlite_states::eval::fields::count;
+use sfnlite_states::eval::items::{
+    batches, csv_items, inventory_files, json_items, jsonl_items, limit, listing_items, reader_failed,
+};
+use sfnlite_states::eval::{Env, states_object};
+use sfnlite_states::history::Payload;
+use sfnlite_states::resource::Resource;
+use sfnlite_states::{EvalError, StatesError};
+
+use super::Run;
+use crate::adapter::TaskRequest;
+
+/// AWS's limit on `MaxItems`.
+const MAX_ITEMS: u64 = 100_000_000;
+
+/// A template in the state's query language, evaluated against `input`.
+pub(super) fn render(template: &AnyTemplate, input: &Value, env: &Env<'_>, field: &str) -> Result<Value, EvalError> {
+    match template {
+        AnyTemplate::JsonPath(template) => template.render(&env.scope(input), env.entropy),
+        AnyTemplate::Jsonata(template) => {
+            env.jsonata_render(template, &states_object(input, env.context, None, None), field)
+        }
+    }
+}
+
+impl Run<'_> {
+    /// The items an ItemReader reads, at most `MaxItems`.
+    pub(super) async fn read_items(
+        &self,
+        state: &str,
+        reader: &ItemReader,
+        effective: &Value,
+        env: &Env<'_>,
+    ) -> Result<Vec<Payload>, EvalError> {
+        let parameters = match &reader.parameters {
+            Some(template) => render(template, effective, env, "Arguments")?,
+            None => json!({}),
+        };
+        let max = match &reader.max_items {
+            None => None,
+            Some(field) => Some(count(field, &env.scope(effective), env, "MaxItems", Value::as_u64)?),
+        };
+        if max.is_some_and(|m| m > MAX_ITEMS) {
+            return Err(EvalError::Raised(reader_failed(format!("field MaxItems must be at most {MAX_ITEMS}"))));
+        }
+        let items = match (reader.resource, reader.input_type) {
+            (ReaderResource::ListObjectsV2, _) => self.list_items(state, &parameters, max).await?,
+            (ReaderResource::GetObject, Some(InputType::Manifest)) => {
+                if reader.manifest_type.as_deref().is_some_and(|t| t != "S3_INVENTORY") {
+                    return Err(EvalError::Raised(reader_failed(format!(
+                        "ManifestType {} is not read by sfnlite (S3_INVENTORY is)",
+                        reader.manifest_type.as_deref().unwrap_or_default()
+                    ))));
+                }
+                let manifest = self.object_text(state, &parameters).await?;
+                let (bucket, keys, schema) = inventory_files(&manifest).map_err(EvalError::Raised)?;
+                let mut items = Vec::new();
+                for key in keys {
+                    let text = self.object_text(state, &json!({"Bucket": bucket, "Key": key})).await?;
+                    items.extend(csv_items(&text, ',', &CsvHeaders::Given(schema.clone())).map_err(EvalError::Raised)?);
+                    if max.is_some_and(|m| m > 0 && items.len() as u64 >= m) {
+                        break;
+                    }
+                }
+                items
+            }
+            (ReaderResource::GetObject, input_type) => {
+                let text = self.object_text(state, &parameters).await?;
+                match input_type {
+                    Some(InputType::Csv) => csv_items(&text, reader.csv_delimiter, &reader.csv_headers),
+                    Some(InputType::Json) => json_items(&text, reader.items_pointer.as_deref()),
+                    Some(InputType::Jsonl) => jsonl_items(&text),
+                    Some(InputType::Parquet) => Err(reader_failed("InputType PARQUET is not read by sfnlite")),
+                    _ => Err(reader_failed("an ItemReader that reads an object needs ReaderConfig.InputType")),
+                }
+                .map_err(EvalError::Raised)?
+            }
+        };
+        Ok(limit(items, max).into_iter().map(Arc::new).collect())
+    }
+
+    /// One S3 call of the reader, through its task adapter.
+    async fn reader_call(&self, state: &str, resource: &str, parameters: &Value) -> Result<Value, EvalError> {
+        let resource = Arc::new(Resource::parse(resource).expect("a valid resource"));
+        let failed = |e: StatesError| {
+            let cause = match &e.cause {
+                Some(cause) => format!("{}: {cause}", e.error),
+                None => e.error.to_string(),
+            };
+            EvalError::Raised(reader_failed(format!("reading {}: {cause}", compact(parameters))))
+        };
+        let Some(adapter) = self.registry.find(state, &resource) else {
+            return Err(failed(StatesError::new(
+                sfnlite_states::ErrorName::Runtime,
+                format!("no adapter reads {}", resource.arn()),
+            )));
+        };
+        let request = TaskRequest {
+            state_name: state.to_owned(),
+            resource,
+            parameters: Arc::new(parameters.clone()),
+            credentials: None,
+            attempt: 0,
+            deadline_millis: None,
+            execution_arn: self.info.arn.clone(),
+            event_id: 0,
+            started_millis: self.clock.now_millis(),
+        };
+        adapter.invoke(request).await.map_err(failed)
+    }
+
+    /// An object's contents as text (decompressed by the adapter when gzipped).
+    async fn object_text(&self, state: &str, parameters: &Value) -> Result<String, EvalError> {
+        let object = self.reader_call(state, "arn:aws:states:::s3:getObject", parameters).await?;
+        Ok(object["Body"].as_str().unwrap_or_default().to_owned())
+    }
+
+    /// The objects under a prefix, page by page, until `max`.
+    async fn list_items(&self, state: &str, parameters: &Value, max: Option<u64>) -> Result<Vec<Value>, EvalError> {
+        let mut items = Vec::new();
+        let mut request = parameters.clone();
+        loop {
+            let page = self.reader_call(state, "arn:aws:states:::s3:listObjectsV2", &request).await?;
+            items.extend(listing_items(page["Contents"].as_array().map(Vec::as_slice).unwrap_or_default()));
+            let full = max.is_some_and(|m| m > 0 && items.len() as u64 >= m);
+            match page["NextContinuationToken"].as_str() {
+                Some(token) if !full => request["ContinuationToken"] = json!(token),
+                _ => return Ok(items),
+            }
+        }
+    }
+}
+
+/// The ItemBatcher's batches of (already selected) items.
+pub(super) fn batch(
+    batcher: &ItemBatcher,
+    items: Vec<Payload>,
+    effective: &Value,
+    env: &Env<'_>,
+) -> Result<Vec<Payload>, EvalError> {
+    let scope = env.scope(effective);
+    let max_items =
+        batcher.max_items.as_ref().map(|c| count(c, &scope, env, "MaxItemsPerBatch", Value::as_u64)).transpose()?;
+    let max_bytes = batcher
+        .max_bytes
+        .as_ref()
+        .map(|c| count(c, &scope, env, "MaxInputBytesPerBatch", Value::as_u64))
+        .transpose()?;
+    let batch_input = batcher.batch_input.as_ref().map(|t| render(t, effective, env, "BatchInput")).transpose()?;
+    let items = items.into_iter().map(Arc::unwrap_or_clone).collect();
+    let made = batches(items, max_items, max_bytes, batch_input.as_ref()).map_err(EvalError::Raised)?;
+    Ok(made.into_iter().map(Arc::new).collect())
+}
+
+fn compact(value: &Value) -> String {
+    sfnlite_states::template::compact(value)
+}

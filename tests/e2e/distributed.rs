@@ -1,0 +1,88 @@
+//! Distributed Map I/O: ItemReader over the local S3 (CSV with a header row and AWS's
+//! quoting, an S3 listing, an S3 inventory manifest with gzipped data files, JSON at an
+//! ItemsPointer, JSON Lines, MaxItems), ItemSelector then ItemBatcher with BatchInput, and
+//! a missing object as `States.ItemReaderFailed` that a Catch sees.
+
+use std::io::Write;
+
+use serde_json::{Value, json};
+
+use super::{root, sfnlite};
+
+/// The objects the readers read, in a data root (bucket = folder).
+fn seed(data: &std::path::Path) {
+    let put = |key: &str, bytes: &[u8]| {
+        let path = data.join(key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    };
+    put("lake/csv/people.csv", b"id,name,score\n1,ada,\"9,5\"\n2,bob,7\n3,cy,8\n4,dan,6\n");
+    put("lake/lines.jsonl", b"{\"a\":1}\n{\"a\":2}\n");
+    put("lake/doc.json", br#"{"x":{"rows":[10,20,30]}}"#);
+    for i in 1..=3 {
+        put(&format!("lake/logs/f{i}.log"), b"x\n");
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(b"lake,logs/f1.log,2,2026-01-01T00:00:00.000Z\nlake,logs/f2.log,2,2026-01-02T00:00:00.000Z\n")
+        .unwrap();
+    put("inv/data/part1.csv.gz", &gz.finish().unwrap());
+    put(
+        "inv/manifest.json",
+        br#"{"sourceBucket":"lake","destinationBucket":"arn:aws:s3:::inv","fileFormat":"CSV",
+            "fileSchema":"Bucket, Key, Size, LastModifiedDate","files":[{"key":"data/part1.csv.gz","size":80}]}"#,
+    );
+}
+
+#[test]
+fn item_readers_and_batches_over_the_local_s3() {
+    let data = tempfile::tempdir().unwrap();
+    seed(data.path());
+    let out = sfnlite()
+        .env("SFNLITE_DATA_DIR", data.path())
+        .args(["--no-config", "--ephemeral", "run"])
+        .arg(root().join("tests/e2e/data/distributed/readers.asl.json"))
+        .args(["--input", "{}"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let output: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // MaxItems 3 of 4 rows; each selected ("9,5" was one quoted field), then batched by 2.
+    assert_eq!(
+        output["csv"],
+        json!([
+            {"BatchInput": {"tag": "b"}, "Items": [{"who": "ada", "n": 0}, {"who": "bob", "n": 1}]},
+            {"BatchInput": {"tag": "b"}, "Items": [{"who": "cy", "n": 2}]}
+        ])
+    );
+    assert_eq!(output["keys"], json!(["logs/f1.log", "logs/f2.log", "logs/f3.log"]));
+    assert_eq!(
+        output["inventory"][1],
+        json!({"Bucket": "lake", "Key": "logs/f2.log", "Size": "2", "LastModifiedDate": "2026-01-02T00:00:00.000Z"})
+    );
+    assert_eq!(output["json"], json!([10, 20, 30]));
+    assert_eq!(output["lines"], json!([{"a": 1}, {"a": 2}]));
+    assert_eq!(output["missing"]["Error"], "States.ItemReaderFailed");
+    assert!(output["missing"]["Cause"].as_str().unwrap().contains("NoSuchKey"), "{output}");
+}
+
+#[test]
+fn item_reader_definitions_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let definition = json!({"StartAt": "M", "States": {"M": {"Type": "Map",
+        "ItemReader": {"Resource": "arn:aws:states:::s3:getObject", "Parameters": {"Bucket": "b", "Key": "k"},
+            "ReaderConfig": {"CSVHeaderLocation": "GIVEN"}},
+        "ItemBatcher": {"BatchInput": {}},
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED"}, "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+        "End": true}}});
+    let file = super::temp_file(&dir, "bad.asl.json", &definition.to_string());
+    let out = sfnlite().args(["validate"]).arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
+    for expected in [
+        "/States/M/ItemReader/ReaderConfig/CSVHeaders",
+        "needs ReaderConfig.InputType",
+        "an ItemBatcher needs MaxItemsPerBatch",
+    ] {
+        assert!(text.contains(expected), "{expected} in {text}");
+    }
+}
