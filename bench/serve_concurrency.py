@@ -17,6 +17,7 @@ import re
 import statistics
 import subprocess
 import tempfile
+import threading
 import time
 
 import boto3
@@ -37,6 +38,8 @@ for line in server.stderr:
         endpoint = match.group(1)
         break
 startup_ms = (time.perf_counter() - began) * 1000
+# The server logs a line per request: keep reading, or a full pipe stalls it.
+threading.Thread(target=lambda: [None for _ in server.stderr], daemon=True).start()
 sfn = boto3.client("stepfunctions", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x",
                    aws_secret_access_key="x", config=Config(retries={"max_attempts": 1}, max_pool_connections=64))
 definition = {"StartAt": "Nap", "States": {

@@ -160,6 +160,11 @@ impl OwnedSigned<'_> {
     }
 }
 
+/// The signing name of the service an `X-Amz-Target` is for.
+fn service_of(target: &str) -> &'static str {
+    if target.starts_with("AmazonAthena.") { "athena" } else { "states" }
+}
+
 fn now_seconds() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
@@ -202,13 +207,15 @@ async fn answer(
         ))),
     };
     let body = match (body, &services.keys) {
-        (Ok(body), Some(keys)) => match keys.verify(&signed(&parts, &body).view(), now_seconds()) {
-            Ok(()) => Ok(body),
-            Err(failure) => {
-                let (name, message) = failure.json_error();
-                Err(ApiError::new(name, message))
+        (Ok(body), Some(keys)) => {
+            match keys.verify(&signed(&parts, &body).view(), service_of(&target), now_seconds()) {
+                Ok(()) => Ok(body),
+                Err(failure) => {
+                    let (name, message) = failure.json_error();
+                    Err(ApiError::new(name, message))
+                }
             }
-        },
+        }
         (body, _) => body,
     };
     let (status, body, content_type) = match (body, target.split_once('.')) {
@@ -275,7 +282,7 @@ async fn s3_answer(
         match Limited::new(body, limits.max_object).collect().await {
             Ok(body) => {
                 let body = body.to_bytes();
-                match keys.map(|keys| keys.verify(&signed(&parts, &body).view(), now_seconds())) {
+                match keys.map(|keys| keys.verify(&signed(&parts, &body).view(), "s3", now_seconds())) {
                     Some(Err(failure)) => crate::s3::refused(&failure),
                     _ => {
                         let (method, uri, headers) = (&parts.method, &parts.uri, &parts.headers);

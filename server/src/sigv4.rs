@@ -32,8 +32,10 @@ pub enum AuthFailure {
     Skewed,
     /// A presigned URL past its expiry.
     Expired,
-    /// The signature's fields cannot be read.
+    /// The signature's fields cannot be read, or do not cover what they must.
     Malformed(String),
+    /// `x-amz-content-sha256` is not the body's hash.
+    PayloadMismatch,
 }
 
 impl AuthFailure {
@@ -51,6 +53,10 @@ impl AuthFailure {
             AuthFailure::Skewed => ("InvalidSignatureException", "Signature expired: the request time is more than 15 minutes from the server time".into()),
             AuthFailure::Expired => ("InvalidSignatureException", "Signature expired".into()),
             AuthFailure::Malformed(detail) => ("IncompleteSignatureException", detail.clone()),
+            AuthFailure::PayloadMismatch => (
+                "InvalidSignatureException",
+                "The provided 'x-amz-content-sha256' header does not match what was computed.".into(),
+            ),
         }
     }
 
@@ -70,6 +76,10 @@ impl AuthFailure {
             }
             AuthFailure::Expired => ("AccessDenied", "Request has expired".into()),
             AuthFailure::Malformed(detail) => ("AuthorizationQueryParametersError", detail.clone()),
+            AuthFailure::PayloadMismatch => (
+                "XAmzContentSHA256Mismatch",
+                "The provided 'x-amz-content-sha256' header does not match what was computed.".into(),
+            ),
         }
     }
 }
@@ -92,9 +102,47 @@ pub struct Signed<'a> {
 #[derive(Debug, Clone, Default)]
 pub struct Keys(pub HashMap<String, String>);
 
+/// The longest a presigned URL may live (AWS: 7 days).
+const MAX_EXPIRES_SECONDS: i64 = 604_800;
+
+/// Headers a client may send unsigned (the SDKs leave them out of signatures).
+const UNSIGNED_ALLOWED: &[&str] = &["x-amz-user-agent", "x-amzn-trace-id"];
+
+/// The `x-amz-*` headers a signature must cover, and `host`: a header left unsigned could be
+/// added to a captured request (`x-amz-target` turns an S3 URL into an API call,
+/// `x-amz-copy-source` a PutObject into a copy).
+fn check_signed_headers(request: &Signed<'_>, signed: &[String]) -> Result<(), AuthFailure> {
+    let is_signed = |name: &str| signed.iter().any(|s| s.eq_ignore_ascii_case(name));
+    if !is_signed("host") {
+        return Err(AuthFailure::Malformed("the signature must cover the host header".into()));
+    }
+    for (name, _) in request.headers {
+        let lower = name.to_ascii_lowercase();
+        if lower.starts_with("x-amz-") && !UNSIGNED_ALLOWED.contains(&lower.as_str()) && !is_signed(&lower) {
+            return Err(AuthFailure::Malformed(format!(
+                "There were headers present in the request which were not signed: {lower}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The credential scope's service must be the one the request is for.
+fn check_service(scope: &str, service: &str) -> Result<(), AuthFailure> {
+    match scope.split('/').nth(2) {
+        Some(signed) if signed == service => Ok(()),
+        other => Err(AuthFailure::Malformed(format!(
+            "Credential should be scoped to correct service: '{service}', not '{}'",
+            other.unwrap_or_default()
+        ))),
+    }
+}
+
 impl Keys {
-    /// Checks a request's signature at `now` (epoch seconds).
-    pub fn verify(&self, request: &Signed<'_>, now: i64) -> Result<(), AuthFailure> {
+    /// Checks a request's signature at `now` (epoch seconds) for `service` (`states`,
+    /// `athena`, `s3`). Query-string signatures (presigned URLs) are S3's only; so are
+    /// unsigned and streaming payloads.
+    pub fn verify(&self, request: &Signed<'_>, service: &str, now: i64) -> Result<(), AuthFailure> {
         let header =
             |name: &str| request.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str());
         let params = parse_query(request.query);
@@ -106,13 +154,23 @@ impl Keys {
                 return Err(AuthFailure::Skewed);
             }
             let secret = self.0.get(fields.key).ok_or_else(|| AuthFailure::UnknownKey(fields.key.into()))?;
+            check_service(fields.scope, service)?;
+            check_signed_headers(request, &fields.signed_headers)?;
+            let actual = hex(&Sha256::digest(request.body));
             let payload = match header("x-amz-content-sha256") {
-                Some(hash) => hash.to_owned(),
-                None => hex(&Sha256::digest(request.body)),
+                Some(hash) if hash == actual => hash.to_owned(),
+                Some(hash) if service == "s3" && (hash == "UNSIGNED-PAYLOAD" || hash.starts_with("STREAMING-")) => {
+                    hash.to_owned()
+                }
+                Some(_) => return Err(AuthFailure::PayloadMismatch),
+                None => actual,
             };
             let canonical = canonical_request(request, &fields.signed_headers, &payload, None)?;
             let expected = signature(secret, date, fields.scope, &canonical)?;
             return if constant_time_eq(&expected, fields.signature) { Ok(()) } else { Err(AuthFailure::BadSignature) };
+        }
+        if service != "s3" && (param("X-Amz-Algorithm").is_some() || param("Signature").is_some()) {
+            return Err(AuthFailure::Malformed("only S3 accepts query-string (presigned) signatures".into()));
         }
         if param("X-Amz-Algorithm").is_some() {
             let missing = |name: &str| AuthFailure::Malformed(format!("Query-string authentication requires {name}"));
@@ -127,11 +185,18 @@ impl Keys {
                 .collect();
             let given = param("X-Amz-Signature").ok_or_else(|| missing("X-Amz-Signature"))?;
             let (key, scope) = credential.split_once('/').ok_or_else(|| missing("a valid X-Amz-Credential"))?;
+            if !(1..=MAX_EXPIRES_SECONDS).contains(&expires) {
+                return Err(AuthFailure::Malformed(format!(
+                    "X-Amz-Expires must be between 1 and {MAX_EXPIRES_SECONDS} seconds, not {expires}"
+                )));
+            }
             let start = epoch_seconds(date)?;
-            if now > start + expires || start - now > MAX_SKEW_SECONDS {
+            if now > start.saturating_add(expires) || start.saturating_sub(now) > MAX_SKEW_SECONDS {
                 return Err(AuthFailure::Expired);
             }
             let secret = self.0.get(key).ok_or_else(|| AuthFailure::UnknownKey(key.into()))?;
+            check_service(scope, service)?;
+            check_signed_headers(request, &signed)?;
             let canonical = canonical_request(request, &signed, "UNSIGNED-PAYLOAD", Some("X-Amz-Signature"))?;
             let expected = signature(secret, date, scope, &canonical)?;
             return if constant_time_eq(&expected, given) { Ok(()) } else { Err(AuthFailure::BadSignature) };
@@ -467,12 +532,20 @@ mod tests {
         let mut all = headers.clone();
         all.extend(sign("AKID", "secret", "us-east-1", "states", &request, now));
         let signed = Signed { headers: &all, ..request };
-        assert_eq!(keys.verify(&signed, now + 60), Ok(()));
-        assert_eq!(keys.verify(&signed, now + 16 * 60), Err(AuthFailure::Skewed));
-        assert_eq!(keys.verify(&Signed { body: b"{}", ..signed }, now), Err(AuthFailure::BadSignature));
+        assert_eq!(keys.verify(&signed, "states", now + 60), Ok(()));
+        assert_eq!(keys.verify(&signed, "states", now + 16 * 60), Err(AuthFailure::Skewed));
+        assert_eq!(keys.verify(&Signed { body: b"{}", ..signed }, "states", now), Err(AuthFailure::BadSignature));
         let other = Keys(HashMap::from([("AKID".to_owned(), "other".to_owned())]));
-        assert_eq!(other.verify(&signed, now), Err(AuthFailure::BadSignature));
-        assert_eq!(Keys::default().verify(&signed, now), Err(AuthFailure::UnknownKey("AKID".into())));
-        assert_eq!(keys.verify(&request, now), Err(AuthFailure::Missing));
+        assert_eq!(other.verify(&signed, "states", now), Err(AuthFailure::BadSignature));
+        assert_eq!(Keys::default().verify(&signed, "states", now), Err(AuthFailure::UnknownKey("AKID".into())));
+        assert_eq!(keys.verify(&request, "states", now), Err(AuthFailure::Missing));
+        assert!(matches!(keys.verify(&signed, "s3", now), Err(AuthFailure::Malformed(_))), "scoped to states");
+        // A header added to a captured request is refused.
+        let mut added = all.clone();
+        added.push(("x-amz-target".into(), "AWSStepFunctions.DeleteStateMachine".into()));
+        assert!(matches!(
+            keys.verify(&Signed { headers: &added, ..request }, "states", now),
+            Err(AuthFailure::Malformed(_))
+        ));
     }
 }

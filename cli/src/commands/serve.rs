@@ -12,7 +12,6 @@ use sfnlite_engine::SystemClock;
 use sfnlite_server::executor::Executor;
 use sfnlite_server::sigv4::Keys;
 use sfnlite_server::{Api, Server, ServerLimits, Services as Served};
-use sfnlite_states::entropy::{Entropy, SeededEntropy};
 
 use super::Failure;
 use super::loopback::ApiAdapters;
@@ -55,10 +54,14 @@ pub(crate) fn access_keys(settings: &Settings) -> Result<Keys, Failure> {
 
 /// A fresh access key for this server's own clients (Lambda handlers, sfnlite commands
 /// going through it), so that `--require-auth` never needs a user's key for them.
-fn internal_key() -> (String, String) {
-    let entropy = SeededEntropy::new(sfnlite_engine::entropy::os_seed());
-    let hex = |n: u64| format!("{n:016X}");
-    (format!("SFNLITE{}", hex(entropy.next_u64())), format!("{:x}{:x}", entropy.next_u64(), entropy.next_u64()))
+fn internal_key() -> Result<(String, String), Failure> {
+    // From the kernel's CSPRNG, the id and the secret drawn apart (the id travels in clear).
+    let mut bytes = [0u8; 40];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut random| std::io::Read::read_exact(&mut random, &mut bytes))
+        .map_err(|e| Failure::internal(anyhow!("cannot read /dev/urandom for the server's own key: {e}")))?;
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    Ok((format!("SFNLITE{}", hex(&bytes[..8]).to_uppercase()), hex(&bytes[8..])))
 }
 
 pub(crate) fn serve(
@@ -76,7 +79,7 @@ pub(crate) fn serve(
             args.bind
         )));
     }
-    let own = keys.is_some().then(internal_key);
+    let own = if keys.is_some() { Some(internal_key()?) } else { None };
     let keys = keys.map(|mut keys| {
         if let Some((id, secret)) = &own {
             keys.0.insert(id.clone(), secret.clone());

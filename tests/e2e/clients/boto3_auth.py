@@ -5,6 +5,7 @@ codes. Usage: boto3_auth.py ENDPOINT KEY_ID SECRET. Prints "ok"."""
 
 import json
 import sys
+import time
 import urllib.error
 import urllib.request
 
@@ -54,16 +55,45 @@ for signer in (s3, v4):
     assert urllib.request.urlopen(url).read() == b"hello", url
     tampered = url.replace("Signature=", "Signature=0")
     assert tampered != url
-    for bad in (tampered, presign(-10)):
+    expiring = presign(1)
+    time.sleep(2.1)
+    for bad in (tampered, expiring):
         try:
             urllib.request.urlopen(bad)
             raise SystemExit(f"a bad presigned URL was served: {bad}")
         except urllib.error.HTTPError as e:
             assert e.code == 403, e.code
+    # A presigned S3 URL is no key to the Step Functions API (an added, unsigned header).
+    hijack = urllib.request.Request(url, data=b'{"name":"x"}', method="GET", headers={
+        "X-Amz-Target": "AWSStepFunctions.ListStateMachines", "Content-Type": "application/x-amz-json-1.0"})
+    try:
+        urllib.request.urlopen(hijack)
+        raise SystemExit("a presigned S3 URL called the Step Functions API")
+    except urllib.error.HTTPError as e:
+        assert e.code == 400, e.code
 # A presigned PUT (SigV4) uploads.
 put = v4.generate_presigned_url("put_object", Params={"Bucket": "signed", "Key": "up.txt"}, ExpiresIn=60)
 urllib.request.urlopen(urllib.request.Request(put, data=b"uploaded", method="PUT"))
 assert s3.get_object(Bucket="signed", Key="up.txt")["Body"].read() == b"uploaded"
+
+# A signed request replayed with another body is refused.
+import botocore.auth
+import botocore.awsrequest
+import botocore.credentials
+request = botocore.awsrequest.AWSRequest(method="POST", url=endpoint + "/", data=b'{"maxResults": 1}', headers={
+    "X-Amz-Target": "AWSStepFunctions.ListStateMachines", "Content-Type": "application/x-amz-json-1.0"})
+botocore.auth.SigV4Auth(botocore.credentials.Credentials(key, secret), "states", "us-east-1").add_auth(request)
+headers = dict(request.headers.items())
+for extra, expected in (({}, "InvalidSignatureException"),
+                        ({"X-Amz-Content-SHA256": __import__("hashlib").sha256(b'{"maxResults": 1}').hexdigest()},
+                         "IncompleteSignatureException")):
+    replayed = urllib.request.Request(endpoint + "/", data=b'{"maxResults": 2}', method="POST",
+                                      headers={**headers, **extra})
+    try:
+        urllib.request.urlopen(replayed)
+        raise SystemExit("a replayed request with another body was served")
+    except urllib.error.HTTPError as e:
+        assert json.loads(e.read())["__type"] == expected, expected
 
 unsigned = urllib.request.Request(endpoint, data=b"{}", method="POST", headers={
     "X-Amz-Target": "AWSStepFunctions.ListStateMachines", "Content-Type": "application/x-amz-json-1.0"})
