@@ -84,7 +84,7 @@ pub async fn test_state(
     let now = clock.now_millis();
     let prepared = Prepared::new(request, &machine, state, now, seed);
     let begun = prepared.with_tested(0, |tested| {
-        check(tested, request.inspection_level)?;
+        check(tested)?;
         Ok(begin(tested, Arc::new(request.input.clone())))
     })?;
     let (pending, attempt) = match begun {

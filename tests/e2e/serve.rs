@@ -486,7 +486,10 @@ fn boto3_test_state_runs_one_state_mocked_or_for_real() {
     let pass = &facts["pass_debug"];
     assert_eq!((pass["status"].as_str(), pass["nextState"].as_str()), (Some("SUCCEEDED"), Some("Next")), "{pass}");
     assert_eq!(text(&pass["output"]), serde_json::json!({"a": {"b": 1}, "r": {"b": 1}}));
-    assert_eq!(text(&pass["inspectionData"]["afterInputPath"]), serde_json::json!({"b": 1}));
+    let inspection = &pass["inspectionData"];
+    assert_eq!(text(&inspection["afterInputPath"]), serde_json::json!({"b": 1}));
+    assert_eq!(text(&inspection["afterParameters"]), serde_json::json!({"b": 1}));
+    assert_eq!(text(&inspection["afterResultPath"]), serde_json::json!({"a": {"b": 1}, "r": {"b": 1}}));
 
     // Not mocked: the Lambda handler really runs.
     let run = &facts["lambda_run"];
@@ -495,7 +498,7 @@ fn boto3_test_state_runs_one_state_mocked_or_for_real() {
     assert_eq!(text(&run["inspectionData"]["result"])["StatusCode"], 200);
 
     let retry = &facts["lambda_retry"];
-    assert_eq!((retry["status"].as_str(), retry["nextState"].as_str()), (Some("RETRIABLE"), Some("TestState")));
+    assert_eq!((retry["status"].as_str(), retry["nextState"].as_str()), (Some("RETRIABLE"), None));
     assert_eq!(
         retry["inspectionData"]["errorDetails"],
         serde_json::json!({"retryIndex": 0, "retryBackoffIntervalSeconds": 4})

@@ -82,7 +82,10 @@ fn mock(request: &Request) -> Result<Option<Mock>, ApiError> {
             .map_err(|e| ApiError::validation(format!("Mocked result must be valid JSON: {e}"))),
         (None, Some(Value::Object(error))) => {
             let text = |key: &str| error.get(key).and_then(Value::as_str).map(str::to_owned);
-            let name = ErrorName::parse(&text("error").unwrap_or_default());
+            let Some(name) = text("error") else {
+                return Err(ApiError::constraint("null", "mock.errorOutput.error", "Member must not be null"));
+            };
+            let name = ErrorName::parse(&name);
             Ok(Some(Mock::Error(StatesError { error: name, cause: text("cause") })))
         }
         (None, None) => Err(ApiError::validation("A mock must have a result or an errorOutput")),
@@ -111,6 +114,13 @@ fn configuration(request: &Request) -> Result<StateConfiguration, ApiError> {
         retrier_retry_count: count("retrierRetryCount")?.unwrap_or(0),
         error_caused_by_state: config.get("errorCausedByState").and_then(Value::as_str).map(str::to_owned),
         map_iteration_failure_count: count("mapIterationFailureCount")?,
+        map_item_reader_data: match config.get("mapItemReaderData") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(text)) => Some(serde_json::from_str(text).map_err(|e| {
+                ApiError::validation(format!("stateConfiguration.mapItemReaderData must be JSON: {e}"))
+            })?),
+            Some(_) => return Err(ApiError::serialization("stateConfiguration.mapItemReaderData must be a string")),
+        },
     })
 }
 

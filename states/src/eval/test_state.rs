@@ -67,6 +67,8 @@ pub struct StateConfiguration {
     pub error_caused_by_state: Option<String>,
     /// `mapIterationFailureCount`: failed iterations, checked against the tolerated failures.
     pub map_iteration_failure_count: Option<u64>,
+    /// `mapItemReaderData`: the items a Map's ItemReader would read.
+    pub map_item_reader_data: Option<Value>,
 }
 
 /// `status`.
@@ -201,7 +203,7 @@ pub struct Pending {
 }
 
 /// AWS's checks of a request against the state it tests.
-pub fn check(tested: &Tested<'_>, level: InspectionLevel) -> Result<(), Refusal> {
+pub fn check(tested: &Tested<'_>) -> Result<(), Refusal> {
     let kind = &tested.state.kind;
     let type_name = kind.type_name();
     if tested.mock.is_some() && !matches!(kind, StateKind::Task(_) | StateKind::Map(_) | StateKind::Parallel(_)) {
@@ -216,12 +218,21 @@ pub fn check(tested: &Tested<'_>, level: InspectionLevel) -> Result<(), Refusal>
     if tested.mock.is_none() && matches!(kind, StateKind::Task(_)) && !tested.has_role {
         return Err(Refusal::Validation("RoleArn must be specified when testing a Task state".into()));
     }
-    if level == InspectionLevel::Trace
-        && !matches!(kind, StateKind::Task(task) if task.resource.arn().starts_with("arn:aws:states:::http:invoke"))
-    {
-        return Err(Refusal::Validation("Inspection level TRACE is only supported for HTTP Task states".into()));
-    }
+
+    let caused_by = tested.configuration.error_caused_by_state.is_some();
     match (kind, tested.mock) {
+        (StateKind::Map(_) | StateKind::Parallel(_), Some(Mock::Error(_))) if !caused_by => Err(Refusal::Validation(
+            "stateConfiguration.errorCausedByState must name the state that raised a mocked error of a Map or Parallel state"
+                .into(),
+        )),
+        (StateKind::Map(map), Some(_))
+            if map.item_reader.is_some()
+                && !tested.configuration.map_item_reader_data.as_ref().is_some_and(Value::is_array) =>
+        {
+            Err(Refusal::Validation(
+                "stateConfiguration.mapItemReaderData (a JSON array) must give the items of a Map with an ItemReader".into(),
+            ))
+        }
         (StateKind::Map(_), Some(Mock::Result(result))) if !result.is_array() => {
             Err(Refusal::Validation("Mocked result must be an array.".into()))
         }
@@ -259,9 +270,14 @@ pub fn begin(tested: &Tested<'_>, raw: Payload) -> Begun {
         Transition::End => None,
     };
     let parameters = match &state.kind {
-        StateKind::Pass(pass) => {
+        StateKind::Pass(pass) if state.jsonata.is_some() => {
             let next = next_of(pass.transition);
             return ended(steps::pass(state, pass, input, env), next.as_deref(), inspection);
+        }
+        StateKind::Pass(pass) => {
+            let next = next_of(pass.transition);
+            let exit = pass_stages(state, pass, input, env, &mut inspection);
+            return ended(exit, next.as_deref(), inspection);
         }
         StateKind::Succeed => return ended(steps::plain(state, None, input, env), None, inspection),
         StateKind::Wait(wait) => {
@@ -290,7 +306,7 @@ pub fn begin(tested: &Tested<'_>, raw: Payload) -> Begun {
         }
         StateKind::Task(task) => arguments(state, task.parameters.as_ref(), &effective, env),
         StateKind::Parallel(parallel) => arguments(state, parallel.parameters.as_ref(), &effective, env),
-        StateKind::Map(map) => map_inspection(state, map, &effective, env, &mut inspection).map(|()| effective.clone()),
+        StateKind::Map(map) => map_inspection(state, map, &effective, env, tested.configuration, &mut inspection).map(|()| effective.clone()),
     };
     let parameters = match parameters {
         Ok(parameters) => parameters,
@@ -309,15 +325,49 @@ pub fn begin(tested: &Tested<'_>, raw: Payload) -> Begun {
     }
 }
 
+/// A JSONPath Pass, recording its stages as AWS's inspection data shows them: its
+/// parameters (or its input), its `Result`, the result after ResultPath.
+fn pass_stages(
+    state: &State,
+    pass: &crate::definition::PassState,
+    input: Input,
+    env: &Env<'_>,
+    inspection: &mut Inspection,
+) -> Result<Exit, EvalError> {
+    let parameters = match &pass.parameters {
+        Some(template) => Arc::new(template.render(&env.scope(&input.effective), env.entropy)?),
+        None => input.effective.clone(),
+    };
+    inspection.after_parameters = Some((*parameters).clone());
+    let result = match &pass.result {
+        Some(result) => {
+            inspection.result = Some(result.clone());
+            Arc::new(result.clone())
+        }
+        None => parameters,
+    };
+    inspection.after_result_selector = Some((*result).clone());
+    check_result_size(&result, &state.name)?;
+    let assigned = assign(pass.assign.as_ref(), &result, env)?;
+    let combined = through_result_path(&pass.result_path, input.raw, result)?;
+    inspection.after_result_path = Some((*combined).clone());
+    Ok(Exit { output: through_path(&state.output_path, combined, env)?, assigned })
+}
+
 /// A Map's items, selected items and limits, for `inspectionData`.
 fn map_inspection(
     state: &State,
     map: &crate::definition::MapState,
     effective: &Payload,
     env: &Env<'_>,
+    configuration: &StateConfiguration,
     inspection: &mut Inspection,
 ) -> Result<(), EvalError> {
-    let items = items(state, map, effective, env)?;
+    // With an ItemReader, the items are the configuration's (checked to be an array).
+    let items = match (&map.item_reader, &configuration.map_item_reader_data) {
+        (Some(_), Some(Value::Array(data))) => data.iter().cloned().map(Arc::new).collect(),
+        _ => items(state, map, effective, env)?,
+    };
     inspection.after_items_path = Some(Value::Array(items.iter().map(|i| (**i).clone()).collect()));
     let tolerance = Tolerance::of(map, effective, env)?;
     inspection.tolerated_failure_count = tolerance.count().map(|c| c.max(0) as u64);
@@ -441,7 +491,8 @@ fn recovered(
                 status: TestStatus::Retriable,
                 output: None,
                 error: Some(error),
-                next_state: Some(tested.state.name.to_string()),
+                // AWS names no next state for a retry.
+                next_state: None,
                 inspection,
             }
         }
@@ -523,7 +574,7 @@ mod tests {
             configuration: &configuration,
             has_role: false,
         };
-        check(&tested, InspectionLevel::Debug).expect("accepted");
+        check(&tested).expect("accepted");
         match begin(&tested, Arc::new(input)) {
             Begun::Done(outcome) => outcome,
             Begun::Mocked(pending) => {
@@ -573,7 +624,7 @@ mod tests {
         let boom = || Some(Mock::Error(StatesError::new(ErrorName::Custom("Boom".into()), "c")));
         let first = run(&m, json!({}), boom(), StateConfiguration::default());
         assert_eq!(first.status, TestStatus::Retriable);
-        assert_eq!(first.next_state.as_deref(), Some("S"));
+        assert_eq!(first.next_state, None, "AWS names no next state for a retry");
         let details = first.inspection.error_details.unwrap();
         assert_eq!((details.retry_index, details.retry_backoff_interval_seconds), (Some(1), Some(2)));
         let second = run(&m, json!({}), boom(), StateConfiguration { retrier_retry_count: 1, ..Default::default() });
@@ -659,20 +710,21 @@ mod tests {
         };
         let leak = |m: StateMachine| &*Box::leak(Box::new(m));
         let mock: &'static Mock = Box::leak(Box::new(mock));
-        let refusal = check(&tested(leak(pass), Some(mock)), InspectionLevel::Info).unwrap_err();
+        let refusal = check(&tested(leak(pass), Some(mock))).unwrap_err();
         assert_eq!(refusal, Refusal::Validation("State type 'Pass' is not supported when a mock is specified".into()));
         let map = leak(machine(json!({"S": {"Type": "Map",
             "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}, "End": true}})));
-        assert!(matches!(check(&tested(map, None), InspectionLevel::Info), Err(Refusal::InvalidDefinition(_))));
+        assert!(matches!(check(&tested(map, None)), Err(Refusal::InvalidDefinition(_))));
         assert_eq!(
-            check(&tested(map, Some(mock)), InspectionLevel::Info),
+            check(&tested(map, Some(mock))),
             Err(Refusal::Validation("Mocked result must be an array.".into()))
         );
         let task = leak(task(json!({})));
         assert_eq!(
-            check(&tested(task, None), InspectionLevel::Info),
+            check(&tested(task, None)),
             Err(Refusal::Validation("RoleArn must be specified when testing a Task state".into()))
         );
-        assert!(check(&tested(task, Some(mock)), InspectionLevel::Trace).is_err());
+        // TRACE is accepted for every state (AWS's recorded answers), showing what DEBUG does.
+        assert!(check(&tested(task, Some(mock))).is_ok());
     }
 }
