@@ -653,6 +653,15 @@ fn run_and_resume_go_through_a_running_server() {
     let virtual_run = sfnlite(&["run", file, "--clock", "virtual"]);
     assert_eq!(virtual_run.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&virtual_run.stderr).contains("--clock virtual"));
+    let flagged = sfnlite(&["--lambda", "f=python:x.py:h", "run", file]);
+    assert_eq!(flagged.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&flagged.stderr).contains("--lambda"),
+        "{}",
+        String::from_utf8_lossy(&flagged.stderr)
+    );
+    let ended = sfnlite(&["resume", "first"]);
+    assert_eq!(ended.status.code(), Some(2), "first has ended: {}", String::from_utf8_lossy(&ended.stderr));
     // resume: waits for an execution the server is running and reports it.
     let machine = "arn:aws:states:us-east-1:123456789012:stateMachine:greet";
     let _ = aws(

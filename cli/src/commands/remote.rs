@@ -52,7 +52,14 @@ pub(crate) fn serving_endpoint(store: &Path) -> Option<String> {
     let pid: i32 = lines.next()?.trim().parse().ok()?;
     // SAFETY: kill(2) with signal 0 only checks that the process exists.
     let alive = pid > 0 && unsafe { libc::kill(pid, 0) } == 0;
-    (lines.next() == Some("serve") && alive).then(|| url.to_owned())
+    if lines.next() != Some("serve") || !alive {
+        return None;
+    }
+    // A stale file (the server was killed, and its pid reused): the store must be held.
+    match sfnlite_engine::SledStore::open(store, Duration::ZERO) {
+        Ok(_) => None,
+        Err(_) => Some(url.to_owned()),
+    }
 }
 
 /// Stops advertising (at the end of the process that holds the store).
@@ -88,6 +95,16 @@ pub(crate) fn call(url: &str, operation: &str, body: &Value) -> anyhow::Result<R
 
 /// Calls the operation `target` (`X-Amz-Target`) at `url`.
 pub(crate) fn call_target(url: &str, target: &str, body: &Value) -> anyhow::Result<Result<Value, ApiRefusal>> {
+    call_target_within(url, target, body, Duration::from_secs(60))
+}
+
+/// [`call_target`], waiting at most `timeout` for the answer.
+pub(crate) fn call_target_within(
+    url: &str,
+    target: &str,
+    body: &Value,
+    timeout: Duration,
+) -> anyhow::Result<Result<Value, ApiRefusal>> {
     let address = url.strip_prefix("http://").unwrap_or(url).trim_end_matches('/');
     let (credentials, address) = match address.rsplit_once('@') {
         Some((userinfo, address)) => (userinfo.split_once(':'), address),
@@ -95,7 +112,7 @@ pub(crate) fn call_target(url: &str, target: &str, body: &Value) -> anyhow::Resu
     };
     let url = format!("http://{address}");
     let mut stream = TcpStream::connect(address).with_context(|| format!("cannot reach {url}"))?;
-    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+    stream.set_read_timeout(Some(timeout))?;
     let body = body.to_string();
     let mut headers = vec![
         ("host".to_owned(), address.to_owned()),

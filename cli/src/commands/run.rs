@@ -61,7 +61,7 @@ pub(crate) fn run(
     });
     // A running `sfnlite serve` holds the store: the execution runs there.
     if let Some(url) = stop_dir.as_deref().and_then(super::run_remote::serving) {
-        if let Some(what) = super::run_remote::refusal(args, virtual_clock, mocks.mock_config.is_some()) {
+        if let Some(what) = super::run_remote::refusal(args, virtual_clock, mocks.mock_config.is_some(), settings) {
             return Err(Failure::usage(anyhow!(
                 "the store is held by sfnlite serve, which runs executions on its own clock and adapters, so {what} cannot apply; stop the server, or use another --store or --ephemeral"
             )));

@@ -24,17 +24,31 @@ use crate::args::{MachineType, RunArgs};
 /// The role every state machine created this way reports (as `run` records locally).
 const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/sfnlite";
 
-/// Whether this run can go through the server, and why not.
-pub(crate) fn refusal(args: &RunArgs, virtual_clock: bool, mocked: bool) -> Option<&'static str> {
+/// Whether this run can go through the server, and why not: what only a local run can
+/// do, and the settings given as flags (the server has its own: backends, data root,
+/// Lambda handlers).
+pub(crate) fn refusal(
+    args: &RunArgs,
+    virtual_clock: bool,
+    mocked: bool,
+    settings: &crate::config::Settings,
+) -> Option<String> {
     if virtual_clock {
-        Some("--clock virtual")
-    } else if mocked {
-        Some("mocks (--mock-config, or the config's mock_config for this file)")
-    } else if args.seed.is_some() {
-        Some("--seed")
-    } else {
-        None
+        return Some("--clock virtual".into());
     }
+    if mocked {
+        return Some("mocks (--mock-config, or the config's mock_config for this file)".into());
+    }
+    if args.seed.is_some() {
+        return Some("--seed".into());
+    }
+    let mut flags: Vec<String> = settings
+        .rows()
+        .into_iter()
+        .filter_map(|(_, _, source)| source.strip_prefix("flag ").map(str::to_owned))
+        .collect();
+    flags.dedup();
+    (!flags.is_empty()).then(|| flags.join(", "))
 }
 
 /// Runs the execution in the server at `url`.
@@ -52,7 +66,13 @@ pub(crate) fn run(
         start["name"] = json!(name);
     }
     let described = if express {
-        call(url, "StartSyncExecution", &start)?
+        // An EXPRESS execution runs for up to 5 minutes before StartSyncExecution answers.
+        let answer =
+            remote::call_target_within(url, "AWSStepFunctions.StartSyncExecution", &start, Duration::from_secs(330));
+        match answer.map_err(Failure::internal)? {
+            Ok(value) => value,
+            Err(ApiRefusal { name, message }) => return Err(refused("StartSyncExecution", &name, &message)),
+        }
     } else {
         let started = call(url, "StartExecution", &start)?;
         let arn = started["executionArn"].as_str().unwrap_or_default().to_owned();
@@ -174,9 +194,17 @@ pub(crate) fn resume(url: &str, execution: Option<&str>, format: crate::args::Ru
         serde_json::from_str(answer["stdout"].as_str().unwrap_or_default()).map_err(|e| Failure::internal(e.into()))
     };
     let arns: Vec<String> = match execution {
-        Some(query) => vec![
-            read(&["describe", query, "--format", "json"])?["executionArn"].as_str().unwrap_or_default().to_owned(),
-        ],
+        Some(query) => {
+            let described = read(&["describe", query, "--format", "json"])?;
+            if described["status"] != "RUNNING" {
+                return Err(Failure::usage(anyhow!(
+                    "execution {} has already ended ({})",
+                    described["executionArn"].as_str().unwrap_or(query),
+                    described["status"].as_str().unwrap_or("unknown")
+                )));
+            }
+            vec![described["executionArn"].as_str().unwrap_or_default().to_owned()]
+        }
         None => read(&["executions", "list", "--status", "RUNNING", "--format", "json"])?["executions"]
             .as_array()
             .map(|all| all.iter().filter_map(|e| e["executionArn"].as_str().map(str::to_owned)).collect())

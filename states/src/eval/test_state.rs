@@ -306,7 +306,8 @@ pub fn begin(tested: &Tested<'_>, raw: Payload) -> Begun {
         }
         StateKind::Task(task) => arguments(state, task.parameters.as_ref(), &effective, env),
         StateKind::Parallel(parallel) => arguments(state, parallel.parameters.as_ref(), &effective, env),
-        StateKind::Map(map) => map_inspection(state, map, &effective, env, tested.configuration, &mut inspection).map(|()| effective.clone()),
+        StateKind::Map(map) => map_inspection(state, map, &effective, env, tested.configuration, &mut inspection)
+            .map(|()| effective.clone()),
     };
     let parameters = match parameters {
         Ok(parameters) => parameters,
@@ -715,10 +716,7 @@ mod tests {
         let map = leak(machine(json!({"S": {"Type": "Map",
             "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}, "End": true}})));
         assert!(matches!(check(&tested(map, None)), Err(Refusal::InvalidDefinition(_))));
-        assert_eq!(
-            check(&tested(map, Some(mock))),
-            Err(Refusal::Validation("Mocked result must be an array.".into()))
-        );
+        assert_eq!(check(&tested(map, Some(mock))), Err(Refusal::Validation("Mocked result must be an array.".into())));
         let task = leak(task(json!({})));
         assert_eq!(
             check(&tested(task, None)),
