@@ -162,10 +162,19 @@ pub(crate) fn command(command: SchedulesCommand, store: &dyn HistoryStore, io: &
 
 fn set_state(store: &dyn HistoryStore, name: &str, state: &str, io: &mut Io, now: i64) -> Result<(), Failure> {
     let mut schedule = schedules::get(store, name).map_err(store_error)?.ok_or_else(|| missing(name))?;
+    resumed_now(&mut schedule, state, now);
     schedule.state = state.to_owned();
     schedules::put(store, &schedule).map_err(store_error)?;
     describe(&schedule, io, now);
     Ok(())
+}
+
+/// A paused schedule that resumes does not run the times it was paused for (they are not
+/// missed runs): it counts from now.
+fn resumed_now(schedule: &mut Schedule, state: &str, now: i64) {
+    if schedule.state == "DISABLED" && state == "ENABLED" {
+        schedule.last_fire_millis = Some(schedule.last_fire_millis.unwrap_or(i64::MIN).max(now));
+    }
 }
 
 /// A state machine that is not registered makes every fire fail: say so now.
@@ -234,7 +243,10 @@ pub(crate) async fn declare(
                 .map_err(|e| Failure::usage(anyhow!("{}: {}: {}: {}", d.source, file.display(), e.name, e.message)))?;
         }
         let existing = schedules::get(store, &d.name).map_err(store_error)?;
-        let mut schedule = match existing {
+        // Rebuilt from the file each time (a field removed there is gone), keeping only
+        // when it was created and what its last run did.
+        let mut schedule = blank(&d.name, &d.source, now);
+        match existing {
             Some(existing) if !existing.source.starts_with("config") => {
                 eprintln!(
                     "sfnlite: warning: {}: the schedule {} was made with the CLI; the config's is ignored",
@@ -242,15 +254,28 @@ pub(crate) async fn declare(
                 );
                 continue;
             }
-            Some(existing) => existing,
-            None => blank(&d.name, &d.source, now),
-        };
-        schedule.source = d.source.clone();
-        apply(&mut schedule, &d.fields).map_err(|f| Failure::usage(anyhow!("{}: {:#}", d.source, f.error)))?;
-        if d.disabled {
-            schedule.state = "DISABLED".into();
+            Some(existing) => {
+                schedule.created_millis = existing.created_millis;
+                schedule.start_millis = existing.start_millis;
+                schedule.last_fire_millis = existing.last_fire_millis;
+                schedule.last_execution = existing.last_execution;
+                schedule.last_error = existing.last_error;
+                schedule.state = existing.state;
+            }
+            None => {}
         }
+        apply(&mut schedule, &d.fields).map_err(|f| Failure::usage(anyhow!("{}: {:#}", d.source, f.error)))?;
+        let state = if d.disabled { "DISABLED" } else { "ENABLED" };
+        resumed_now(&mut schedule, state, now);
+        schedule.state = state.into();
         schedules::put(store, &schedule).map_err(store_error)?;
+    }
+    // Schedules the config declared once and no longer does.
+    for stale in schedules::all(store).map_err(store_error)? {
+        if stale.source.starts_with("config") && !declared.iter().any(|d| d.name == stale.name) {
+            schedules::delete(store, &stale.name).map_err(store_error)?;
+            eprintln!("sfnlite: schedule {} is no longer in {}: deleted", stale.name, stale.source);
+        }
     }
     Ok(())
 }
@@ -336,21 +361,17 @@ pub(crate) fn runner(
 /// `10d`, `36h`, `90m`, `30s` in milliseconds.
 fn duration_millis(text: &str) -> Result<i64, Failure> {
     let bad = || Failure::usage(anyhow!("--for '{text}': a number and a unit, d, h, m or s (e.g. 10d)"));
-    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    let (number, unit) = [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)]
+        .into_iter()
+        .find_map(|(suffix, unit): (&str, i64)| text.strip_suffix(suffix).map(|n| (n, unit)))
+        .ok_or_else(bad)?;
     let n: i64 = number.parse().map_err(|_| bad())?;
-    let unit = match unit {
-        "d" => 86_400_000,
-        "h" => 3_600_000,
-        "m" => 60_000,
-        "s" => 1000,
-        _ => return Err(bad()),
-    };
     n.checked_mul(unit).filter(|m| *m > 0).ok_or_else(bad)
 }
 
 /// `sfnlite scheduler`: the schedules in the foreground, each run and next time on stderr.
-/// With `--clock virtual`, time jumps from run to run and each execution runs to its end
-/// (on the same virtual clock) before the next: ten days of an hourly schedule take
+/// With `--clock virtual` (and `--for`), time jumps from run to run and executions run
+/// beside the scheduler on the same virtual clock: ten days of an hourly schedule take
 /// moments.
 pub(crate) fn scheduler(
     args: &crate::args::SchedulerArgs,
@@ -365,6 +386,11 @@ pub(crate) fn scheduler(
         return Err(Failure::usage(anyhow!("--start sets where virtual time starts: use it with --clock virtual")));
     }
     let length = args.duration.as_deref().map(duration_millis).transpose()?;
+    if virtual_clock && length.is_none() {
+        return Err(Failure::usage(anyhow!(
+            "--clock virtual needs --for (virtual time would run on without end); runs are recorded in the store like any other, so use a scratch --store or --ephemeral to try a schedule out"
+        )));
+    }
     let store = super::setup::open_store(store, ephemeral)?;
     let executor = sfnlite_server::executor::Executor::start()
         .map_err(|e| Failure::internal(anyhow!("cannot start the execution thread: {e}")))?;

@@ -30,7 +30,7 @@
 //!   `at(` prefixes and rate units are lowercase only (as documented).
 //! - `parse_duration_window("OFF")` is `Duration::ZERO`; otherwise 1..=1440 minutes.
 
-use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Offset, TimeDelta, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Offset, TimeDelta, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 
 /// A schedule expression that could not be parsed, with a message naming the problem.
@@ -309,8 +309,11 @@ impl Cron {
                     if date < first_day {
                         continue;
                     }
-                    for &h in &self.hours {
-                        for &mi in &self.minutes {
+                    // On the first day, the hours and minutes already past are skipped at once.
+                    let first = date == first_day;
+                    for &h in self.hours.iter().filter(|&&h| !first || h >= local.hour()) {
+                        let same_hour = first && h == local.hour();
+                        for &mi in self.minutes.iter().filter(|&&mi| !same_hour || mi >= local.minute()) {
                             let cand = date.and_hms_opt(h, mi, 0)?;
                             // Local -> UTC is monotonic (earliest instant), so nothing at or
                             // before `local` can be after `after`.

@@ -139,7 +139,9 @@ impl Schedule {
         let after = utc(after)?;
         let start = utc(self.start_millis);
         let next = parsed.expression.next_after(after, parsed.tz, start)?.timestamp_millis();
-        (next >= self.start_millis && self.end_millis.is_none_or(|end| next <= end)).then_some(next)
+        // A one-time schedule ignores the start date (as EventBridge Scheduler does).
+        let one_time = matches!(parsed.expression, ScheduleExpression::At(_));
+        ((one_time || next >= self.start_millis) && self.end_millis.is_none_or(|end| next <= end)).then_some(next)
     }
 }
 

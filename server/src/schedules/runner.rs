@@ -170,11 +170,12 @@ impl Runner {
             .replace("<aws.scheduler.attempt-number>", "1");
         let body = json!({"stateMachineArn": machine, "name": name, "input": input});
         let execution = match self.starter.start(body).await {
+            // `…:stateMachine:NAME[:version or alias]`: the execution is NAME's.
             Err(e) if e.starts_with("ExecutionAlreadyExists") => Ok(format!(
                 "arn:aws:states:{}:{}:execution:{}:{name}",
                 self.region,
                 sfnlite_engine::ACCOUNT_ID,
-                machine.rsplit(':').next().unwrap_or_default()
+                machine.split(':').nth(6).unwrap_or_default()
             )),
             other => other,
         };
@@ -195,36 +196,91 @@ impl Runner {
 }
 
 /// A schedule's fires due at `now` (after its missed policy), and its next due time.
+///
+/// A long backlog (the scheduler was down for months) is not walked fire by fire: only
+/// the fires that can still be on time are, and older ones are looked up in spans that
+/// double back from there, as far as the policy needs (the latest one, or the last
+/// [`MAX_CATCH_UP`]).
 fn due(schedule: &Schedule, now: i64) -> Due {
     let none = Due { fires: Vec::new(), next_due: None, passed: None };
     let Ok(parsed) = schedule.check() else { return none };
     if schedule.state != "ENABLED" {
         return none;
     }
-    let offset = |t: i64| window_offset(schedule, t);
     let start_after = schedule.last_fire_millis.unwrap_or(schedule.start_millis - 1);
-    let mut after = start_after;
-    let mut late = Vec::new();
-    let mut on_time = Vec::new();
-    while let Some(t) = schedule.next_after(&parsed, after) {
-        let due_at = t + offset(t);
+    let window = schedule.flexible_window_minutes as i64 * 60_000;
+    // Fires at or before `horizon` are late whatever their window offset.
+    let horizon = now - LATE_MILLIS - window - 1;
+    let recent_from = start_after.max(horizon);
+    let walk = walk(schedule, &parsed, recent_from, now);
+    let mut late = walk.late;
+    if recent_from > start_after {
+        // Fires in (start_after, horizon]: all late; as many as the policy needs.
+        let wanted = match schedule.missed {
+            Missed::Skip => 0,
+            Missed::Latest => usize::from(late.is_empty()),
+            Missed::All => MAX_CATCH_UP.saturating_sub(late.len()),
+        };
+        if wanted > 0 {
+            let mut older = last_fires(schedule, &parsed, start_after, horizon, wanted);
+            older.extend(late);
+            late = older;
+        }
+    }
+    let passed = walk.passed.or((recent_from > start_after).then_some(horizon));
+    Due { fires: pick(schedule.missed, late, walk.on_time), next_due: walk.next_due, passed }
+}
+
+/// What walking a schedule's fires after `after` found.
+struct Walk {
+    late: Vec<i64>,
+    on_time: Vec<i64>,
+    next_due: Option<i64>,
+    /// The last fire walked that is due.
+    passed: Option<i64>,
+}
+
+/// Walks the fires after `after` up to the first not yet due. Each fire's window offset
+/// is kept shorter than the time to the next fire, so fires stay in order.
+fn walk(schedule: &Schedule, parsed: &super::Parsed, after: i64, now: i64) -> Walk {
+    let mut found = Walk { late: Vec::new(), on_time: Vec::new(), next_due: None, passed: None };
+    let mut next = schedule.next_after(parsed, after);
+    while let Some(t) = next {
+        next = schedule.next_after(parsed, t);
+        let due_at = t + window_offset(schedule, t, next.map(|n| n - t));
         if due_at > now {
-            let passed = (after != start_after).then_some(after);
-            return Due { fires: pick(schedule.missed, late, on_time), next_due: Some(due_at), passed };
+            found.next_due = Some(due_at);
+            break;
         }
         if now - due_at > LATE_MILLIS {
-            late.push(t)
+            found.late.push(t);
         } else {
-            on_time.push(t)
+            found.on_time.push(t);
         }
-        // Bounded: far more missed fires than could be caught up are counted, not kept.
-        if late.len() > 4 * MAX_CATCH_UP {
-            late.drain(..late.len() - MAX_CATCH_UP);
-        }
-        after = t;
+        found.passed = Some(t);
     }
-    let passed = (after != start_after).then_some(after);
-    Due { fires: pick(schedule.missed, late, on_time), next_due: None, passed }
+    found
+}
+
+/// The last `wanted` fires in `(from, to]`, found in spans doubling back from `to`.
+fn last_fires(schedule: &Schedule, parsed: &super::Parsed, from: i64, to: i64, wanted: usize) -> Vec<i64> {
+    let mut span: i64 = 3_600_000;
+    loop {
+        let low = to.saturating_sub(span).max(from);
+        let mut fires = Vec::new();
+        let mut after = low;
+        while let Some(t) = schedule.next_after(parsed, after).filter(|t| *t <= to) {
+            fires.push(t);
+            if fires.len() > wanted {
+                fires.remove(0);
+            }
+            after = t;
+        }
+        if fires.len() >= wanted || low == from {
+            return fires;
+        }
+        span = span.saturating_mul(2);
+    }
 }
 
 fn pick(missed: Missed, mut late: Vec<i64>, on_time: Vec<i64>) -> Vec<i64> {
@@ -242,9 +298,10 @@ fn pick(missed: Missed, mut late: Vec<i64>, on_time: Vec<i64>) -> Vec<i64> {
 }
 
 /// The flexible window's offset for a fire: a fixed draw in `[0, window)` from the
-/// schedule's name and the time, so the same fire is always due at the same moment.
-fn window_offset(schedule: &Schedule, scheduled: i64) -> i64 {
-    let window = schedule.flexible_window_minutes as i64 * 60_000;
+/// schedule's name and the time, so the same fire is always due at the same moment. A
+/// window longer than the time to the next fire (`gap`) is shortened to it.
+fn window_offset(schedule: &Schedule, scheduled: i64, gap: Option<i64>) -> i64 {
+    let window = (schedule.flexible_window_minutes as i64 * 60_000).min(gap.unwrap_or(i64::MAX));
     if window == 0 {
         return 0;
     }
@@ -280,6 +337,43 @@ mod tests {
         assert_eq!(due(&s, now).fires, (1..=10).map(|h| h * HOUR).collect::<Vec<_>>());
         s.missed = Missed::Skip;
         assert_eq!(due(&s, now).fires, vec![10 * HOUR]);
+    }
+
+    #[test]
+    fn a_long_backlog_is_not_walked_fire_by_fire() {
+        let mut s = schedule("cron(* * * * ? *)");
+        s.last_fire_millis = Some(0);
+        let year = 365 * 24 * HOUR;
+        let started = std::time::Instant::now();
+        let latest = due(&s, year + 30_000);
+        assert_eq!(latest.fires, vec![year - 60_000, year], "the latest missed minute, and this one");
+        s.missed = Missed::All;
+        let all = due(&s, year + 30_000);
+        assert_eq!(all.fires.len(), MAX_CATCH_UP + 1);
+        assert_eq!(all.fires.last(), Some(&year));
+        s.missed = Missed::Skip;
+        assert_eq!(due(&s, year + 30_000).fires, vec![year]);
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "{:?}", started.elapsed());
+    }
+
+    #[test]
+    fn a_window_longer_than_the_period_loses_no_run() {
+        let mut s = schedule("rate(5 minutes)");
+        s.flexible_window_minutes = 60;
+        s.last_fire_millis = Some(-1);
+        s.start_millis = 0;
+        let mut fired = Vec::new();
+        let mut now = 0;
+        while now < 2 * HOUR {
+            let d = due(&s, now);
+            if let Some(last) = d.fires.last() {
+                fired.extend(d.fires.iter().copied());
+                s.last_fire_millis = Some(*last);
+            }
+            now = d.next_due.unwrap_or(now + 1000).max(now + 1);
+        }
+        let expected: Vec<i64> = (0..24).map(|k| k * 5 * 60_000).collect();
+        assert_eq!(fired, expected);
     }
 
     #[test]
