@@ -1128,10 +1128,37 @@ fn read_item_reader(value: &Value, location: &str, jsonata: bool, diags: &mut Di
         };
         reader.max_items = c.count_u64("MaxItems", "MaxItemsPath");
         reader.items_pointer = c.string("ItemsPointer");
+        if let Some(pointer) = reader.items_pointer.as_deref().filter(|p| !p.is_empty() && !p.starts_with('/')) {
+            bad(&mut c, "ItemsPointer", format!("ItemsPointer is a JSON Pointer, starting with '/': not '{pointer}'"));
+        }
         reader.manifest_type = c.string("ManifestType");
+        match reader.manifest_type.as_deref() {
+            None | Some("S3_INVENTORY") => {}
+            Some("ATHENA_DATA") => bad(
+                &mut c,
+                "ManifestType",
+                "ManifestType ATHENA_DATA (Athena UNLOAD manifests) is not supported by sfnlite yet".into(),
+            ),
+            Some(other) => {
+                bad(&mut c, "ManifestType", format!("ManifestType must be ATHENA_DATA or S3_INVENTORY, not '{other}'"))
+            }
+        }
+        match c.string("Transformation").as_deref() {
+            None | Some("NONE") => {}
+            Some("LOAD_AND_FLATTEN") => {
+                bad(&mut c, "Transformation", "Transformation LOAD_AND_FLATTEN is not supported by sfnlite yet".into())
+            }
+            Some(other) => {
+                bad(&mut c, "Transformation", format!("Transformation must be NONE or LOAD_AND_FLATTEN, not '{other}'"))
+            }
+        }
         c.finish();
     }
     f.finish();
+    // An S3 inventory manifest says its own format.
+    if reader.manifest_type.as_deref() == Some("S3_INVENTORY") && reader.input_type.is_none() {
+        reader.input_type = Some(InputType::Manifest);
+    }
     if reader.resource == ReaderResource::GetObject && reader.input_type.is_none() {
         diags.error(
             DiagnosticCode::SchemaValidationFailed,
@@ -1146,6 +1173,16 @@ fn read_item_batcher(value: &Value, location: &str, jsonata: bool, diags: &mut D
     let mut f = object_fields(value, location, jsonata, diags)?;
     let max_items = f.count_u64("MaxItemsPerBatch", "MaxItemsPerBatchPath");
     let max_bytes = f.count_u64("MaxInputBytesPerBatch", "MaxInputBytesPerBatchPath");
+    if let Some(Count::Literal(0)) = max_items {
+        let at = f.here("MaxItemsPerBatch");
+        f.diags.error(DiagnosticCode::SchemaValidationFailed, at, "MaxItemsPerBatch must be at least 1");
+    }
+    if let Some(Count::Literal(bytes)) = max_bytes
+        && !(1..=262_144).contains(&bytes)
+    {
+        let at = f.here("MaxInputBytesPerBatch");
+        f.diags.error(DiagnosticCode::SchemaValidationFailed, at, "MaxInputBytesPerBatch must be between 1 and 262144");
+    }
     let batch_input = if f.jsonata {
         f.jsonata_template("BatchInput").map(AnyTemplate::Jsonata)
     } else {
@@ -1200,6 +1237,9 @@ const JSONPATH_ONLY: &[&str] = &[
     "MaxConcurrencyPath",
     "ToleratedFailureCountPath",
     "ToleratedFailurePercentagePath",
+    "MaxItemsPath",
+    "MaxItemsPerBatchPath",
+    "MaxInputBytesPerBatchPath",
     "Assign",
     "ItemSelector",
 ];

@@ -86,3 +86,39 @@ fn item_reader_definitions_are_checked() {
         assert!(text.contains(expected), "{expected} in {text}");
     }
 }
+
+/// AWS counts tolerated failures in items: a failed batch of 5 exceeds a tolerance of 3.
+#[test]
+fn a_failed_batch_counts_its_items_against_the_tolerance() {
+    let data = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(data.path().join("lake")).unwrap();
+    std::fs::write(data.path().join("lake/ten.json"), "[1,2,3,4,5,6,7,8,9,10]").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let definition = |tolerated: u64| {
+        json!({"StartAt": "M", "States": {"M": {"Type": "Map",
+            "ItemReader": {"Resource": "arn:aws:states:::s3:getObject", "Parameters": {"Bucket": "lake", "Key": "ten.json"},
+                "ReaderConfig": {"InputType": "JSON"}},
+            "ItemBatcher": {"MaxItemsPerBatch": 5},
+            "ToleratedFailureCount": tolerated,
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED"}, "StartAt": "C", "States": {
+                "C": {"Type": "Choice", "Choices": [{"Variable": "$.Items[0]", "NumericEquals": 1, "Next": "Boom"}], "Default": "Ok"},
+                "Boom": {"Type": "Fail", "Error": "Bad", "Cause": "first batch"},
+                "Ok": {"Type": "Pass", "End": true}}},
+            "End": true}}})
+    };
+    let run = |tolerated: u64| {
+        let file = super::temp_file(&dir, &format!("t{tolerated}.asl.json"), &definition(tolerated).to_string());
+        sfnlite()
+            .env("SFNLITE_DATA_DIR", data.path())
+            .args(["--no-config", "--ephemeral", "run"])
+            .arg(&file)
+            .args(["--input", "{}", "--format", "json"])
+            .output()
+            .unwrap()
+    };
+    let over: Value = serde_json::from_slice(&run(3).stdout).unwrap();
+    assert_eq!(over["status"], "FAILED");
+    assert_eq!(over["error"], "States.ExceedToleratedFailureThreshold", "{over}");
+    let within: Value = serde_json::from_slice(&run(5).stdout).unwrap();
+    assert_eq!(within["status"], "SUCCEEDED", "5 failed items of 10 are within a tolerance of 5: {within}");
+}

@@ -129,6 +129,13 @@ async fn s3_call(store: Arc<dyn ObjectStore>, call: Call, p: Value) -> Result<Va
 /// An object's contents as text, gunzipped when they are gzip (by their magic bytes).
 async fn read_object(store: &dyn ObjectStore, p: &Value) -> Result<Value, S3Error> {
     let (body, _) = store.get_object(required(p, "Bucket")?, required(p, "Key")?).await?;
+    if body.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        return Err(S3Error::new(
+            "InvalidObjectState",
+            400,
+            "zstd-compressed objects are not read by sfnlite (gzip is)",
+        ));
+    }
     let body = if body.starts_with(&[0x1f, 0x8b]) {
         let mut text = Vec::new();
         std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(&body[..]), &mut text)

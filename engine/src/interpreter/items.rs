@@ -47,7 +47,10 @@ impl Run<'_> {
         };
         let max = match &reader.max_items {
             None => None,
-            Some(field) => Some(count(field, &env.scope(effective), env, "MaxItems", Value::as_u64)?),
+            Some(field) => match count(field, &env.scope(effective), env, "MaxItems", Value::as_i64)? {
+                n if n < 0 => return Err(EvalError::Raised(reader_failed("field MaxItems must be positive"))),
+                n => Some(n as u64),
+            },
         };
         if max.is_some_and(|m| m > MAX_ITEMS) {
             return Err(EvalError::Raised(reader_failed(format!("field MaxItems must be at most {MAX_ITEMS}"))));

@@ -31,10 +31,15 @@ impl Running {
     }
 }
 
-/// What the iterations of a Map attempt produced so far.
+/// What the iterations of a Map attempt produced so far. Failures count items: a failed
+/// batch counts all of its items against the tolerance (AWS's rule is per item).
 struct Tally {
     results: Vec<Value>,
     failures: usize,
+    /// The items of each iteration (1, or a batch's).
+    weights: Vec<usize>,
+    /// The items of all iterations.
+    items: usize,
 }
 
 impl<'a> Run<'a> {
@@ -52,6 +57,8 @@ impl<'a> Run<'a> {
             None => items(entry.state, map, &entry.effective, env)?,
         };
         let batched = map.item_batcher.is_some();
+        let mut weights = vec![1; items.len()];
+        let item_count = items.len();
         if let Some(batcher) = &map.item_batcher {
             let execution = self.execution_context();
             let mut selected = Vec::with_capacity(items.len());
@@ -61,6 +68,7 @@ impl<'a> Run<'a> {
                 selected.push(input.unwrap_or_else(|| item.clone()));
             }
             items = super::items::batch(batcher, selected, &entry.effective, env)?;
+            weights = items.iter().map(|b| b["Items"].as_array().map_or(1, Vec::len)).collect();
         }
         let total = items.len();
         let limit = concurrency_limit(map, &entry.effective, env, total)?;
@@ -68,7 +76,7 @@ impl<'a> Run<'a> {
         thread.emit(EventDetails::MapStateStarted { length: total });
         let started = (thread.last, thread.last_time);
         let running = Running(Mutex::new(vec![false; total]));
-        let mut tally = Tally { results: vec![Value::Null; total], failures: 0 };
+        let mut tally = Tally { results: vec![Value::Null; total], failures: 0, weights, items: item_count };
         let variables = Arc::new(env.variables.clone());
         let iteration = |index: usize| {
             let (item, running, variables) = (&items[index], &running, &variables);
@@ -109,7 +117,7 @@ impl<'a> Run<'a> {
                     None => break None,
                 }
             };
-            if let Some(error) = record_iteration(&mut tally, &tolerance, index, outcome, total) {
+            if let Some(error) = record_iteration(&mut tally, &tolerance, index, outcome) {
                 break Some(error);
             }
         };
@@ -166,7 +174,6 @@ fn record_iteration(
     tolerance: &Tolerance,
     index: usize,
     outcome: Result<Payload, StatesError>,
-    total: usize,
 ) -> Option<StatesError> {
     match outcome {
         Ok(output) => {
@@ -174,8 +181,8 @@ fn record_iteration(
             None
         }
         Err(error) => {
-            state.failures += 1;
-            if tolerance.exceeded(state.failures, total) {
+            state.failures += state.weights[index];
+            if tolerance.exceeded(state.failures, state.items) {
                 return Some(error);
             }
             state.results[index] = error.to_value();

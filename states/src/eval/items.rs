@@ -37,20 +37,15 @@ fn csv_rows(text: &str, delimiter: char) -> Result<Vec<Vec<String>>, StatesError
     let mut line = 1;
     while let Some(c) = chars.next() {
         match c {
-            '\\' => match chars.next() {
+            '\\' => match chars.peek().copied() {
                 Some(next) if next == '\\' || next == '"' || next == delimiter => {
+                    chars.next();
                     field.push(next);
                     field_started = true;
                 }
-                // Dropped before any other character (which is kept).
-                Some(next) => {
-                    if next == '\n' {
-                        line += 1;
-                    }
-                    field.push(next);
-                    field_started = true;
-                }
-                None => {}
+                // Dropped before any other character, which is read as it is (a line break
+                // still ends the record).
+                _ => {}
             },
             '"' if quoted => {
                 if chars.peek() == Some(&'"') {
@@ -75,6 +70,16 @@ fn csv_rows(text: &str, delimiter: char) -> Result<Vec<Vec<String>>, StatesError
                 field_started = false;
             }
             '\r' if !quoted && chars.peek() == Some(&'\n') => {}
+            // A lone carriage return ends a record too (old Mac line ends).
+            '\r' if !quoted => {
+                line += 1;
+                row.push(std::mem::take(&mut field));
+                let done = std::mem::take(&mut row);
+                if !(done.len() == 1 && done[0].is_empty() && !field_started) {
+                    rows.push(done);
+                }
+                field_started = false;
+            }
             c if c == delimiter && !quoted => {
                 row.push(std::mem::take(&mut field));
                 field_started = false;
@@ -99,7 +104,9 @@ fn csv_rows(text: &str, delimiter: char) -> Result<Vec<Vec<String>>, StatesError
 }
 
 /// A CSV text's items: one object per row, keyed by the headers (the first row, or given).
+/// A byte-order mark is dropped; `\r\n`, `\n` and a lone `\r` end a record.
 pub fn csv_items(text: &str, delimiter: char, headers: &CsvHeaders) -> Result<Vec<Value>, StatesError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut rows = csv_rows(text, delimiter)?.into_iter();
     let headers = match headers {
         CsvHeaders::Given(given) => given.clone(),
@@ -122,6 +129,7 @@ pub fn csv_items(text: &str, delimiter: char, headers: &CsvHeaders) -> Result<Ve
 
 /// A JSON text's items: the array (or the object's entries) at `pointer`.
 pub fn json_items(text: &str, pointer: Option<&str>) -> Result<Vec<Value>, StatesError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let value: Value =
         serde_json::from_str(text).map_err(|e| reader_failed(format!("the object is not valid JSON: {e}")))?;
     let value = match pointer {
@@ -140,6 +148,7 @@ pub fn json_items(text: &str, pointer: Option<&str>) -> Result<Vec<Value>, State
 
 /// A JSON Lines text's items: one per non-empty line.
 pub fn jsonl_items(text: &str) -> Result<Vec<Value>, StatesError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     text.lines()
         .enumerate()
         .filter(|(_, line)| !line.trim().is_empty())
@@ -274,6 +283,12 @@ mod tests {
             json!({"Error": "States.ItemReaderFailed", "Cause": "CSV headers cannot contain duplicates."})
         );
         assert!(csv_items("a\n\"open\n", ',', &CsvHeaders::FirstRow).is_err());
+        let odd = csv_items("\u{feff}a,b\r1,2\r3,x\\\n4,y\n", ',', &CsvHeaders::FirstRow).unwrap();
+        assert_eq!(
+            odd,
+            vec![json!({"a": "1", "b": "2"}), json!({"a": "3", "b": "x"}), json!({"a": "4", "b": "y"})],
+            "a BOM is dropped, a lone CR ends a record, and so does a newline after a backslash"
+        );
     }
 
     #[test]
