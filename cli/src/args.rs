@@ -97,6 +97,9 @@ pub(crate) enum Command {
     Athena(AthenaCommand),
     /// Serve the Step Functions API on loopback, for the AWS CLI, boto3 and the SDKs.
     Serve(ServeArgs),
+    /// A distributed Map's Map Runs: list an execution's, describe one (AWS ListMapRuns, DescribeMapRun).
+    #[command(subcommand, name = "map-runs")]
+    MapRuns(MapRunsCommand),
     /// Schedules that start executions (EventBridge Scheduler's rate, cron and at expressions).
     #[command(subcommand)]
     Schedules(SchedulesCommand),
@@ -131,6 +134,23 @@ pub(crate) struct ScheduleFields {
     /// Runs missed while no scheduler ran: latest (run the latest once), all, or skip.
     #[arg(long, value_name = "POLICY")]
     pub(crate) missed: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum MapRunsCommand {
+    /// The Map Runs of an execution.
+    List {
+        /// The execution: its name, its ARN, or a unique prefix of either.
+        execution: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+        format: TableFormat,
+    },
+    /// One Map Run: its status, and its items and child executions counted by status (JSON).
+    Describe {
+        /// The Map Run's ARN (or its id, the part after the last ':').
+        map_run: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

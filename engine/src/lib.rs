@@ -26,7 +26,7 @@ use sfnlite_states::history::{EventDetails, HistoryEvent};
 pub use adapter::{Registry, TaskAdapter, TaskRequest};
 pub use callbacks::{ActivityTask, Callbacks, Signal, TOKEN_KIND, TokenError};
 pub use clock::{Clock, SystemClock, VirtualClock};
-pub use interpreter::{Divergence, ExecutionInfo, Outcome, RunError, StopRequest, history_json};
+pub use interpreter::{Divergence, ExecutionInfo, MAP_RUN_KIND, Outcome, RunError, StopRequest, history_json};
 pub use store::{
     ExecutionOrigin, ExecutionRecord, ExecutionStatus, HistoryStore, MemoryStore, SledStore, StateMachineRecord,
     StoreError,

@@ -1802,3 +1802,30 @@ fn choice_uses_context(obj: &Map<String, Value>) -> bool {
         _ => false,
     })
 }
+
+/// The definition of a distributed Map's child executions: the `ItemProcessor` (or
+/// `Iterator`) of the Map state named `state` in `definition`, without its
+/// `ProcessorConfig`, with the query language it inherits. The first Map of that name,
+/// searching branches and processors too.
+pub fn item_processor_definition(definition: &str, state: &str) -> Option<String> {
+    fn find<'v>(states: &'v Value, name: &str) -> Option<&'v Map<String, Value>> {
+        let states = states.as_object()?;
+        if let Some(found) = states.get(name).filter(|s| s["Type"] == "Map").and_then(Value::as_object) {
+            return Some(found);
+        }
+        states.values().find_map(|s| {
+            let processor = s.get("ItemProcessor").or_else(|| s.get("Iterator"));
+            let nested = processor.into_iter().chain(s.get("Branches").and_then(Value::as_array).into_iter().flatten());
+            nested.filter_map(|machine| machine.get("States")).find_map(|inner| find(inner, name))
+        })
+    }
+    let root: Value = serde_json::from_str(definition).ok()?;
+    let map = find(root.get("States")?, state)?;
+    let mut processor = map.get("ItemProcessor").or_else(|| map.get("Iterator"))?.as_object()?.clone();
+    processor.remove("ProcessorConfig");
+    let language = map.get("QueryLanguage").or_else(|| root.get("QueryLanguage"));
+    if let (Some(language), false) = (language, processor.contains_key("QueryLanguage")) {
+        processor.insert("QueryLanguage".into(), language.clone());
+    }
+    Some(Value::Object(processor).to_string())
+}

@@ -156,6 +156,16 @@ pub enum EventDetails {
     MapStateSucceeded,
     MapStateFailed,
     MapStateAborted,
+    /// A distributed Map's Map Run started: its child executions run.
+    MapRunStarted {
+        map_run_arn: String,
+    },
+    MapRunSucceeded,
+    MapRunFailed {
+        error: Option<String>,
+        cause: Option<String>,
+    },
+    MapRunAborted,
     MapIterationStarted {
         name: Arc<str>,
         index: usize,
@@ -214,6 +224,10 @@ impl EventDetails {
             MapStateSucceeded => "MapStateSucceeded",
             MapStateFailed => "MapStateFailed",
             MapStateAborted => "MapStateAborted",
+            MapRunStarted { .. } => "MapRunStarted",
+            MapRunSucceeded => "MapRunSucceeded",
+            MapRunFailed { .. } => "MapRunFailed",
+            MapRunAborted => "MapRunAborted",
             MapIterationStarted { .. } => "MapIterationStarted",
             MapIterationSucceeded { .. } => "MapIterationSucceeded",
             MapIterationFailed { .. } => "MapIterationFailed",
@@ -375,11 +389,15 @@ impl EventDetails {
             LambdaFunctionFailed { error, cause } => ("lambdaFunctionFailedEventDetails", err(error, cause)),
             LambdaFunctionTimedOut { error, cause } => ("lambdaFunctionTimedOutEventDetails", err(error, cause)),
             MapStateStarted { length } => ("mapStateStartedEventDetails", json_map(json!({"length": length}))),
+            MapRunStarted { map_run_arn } => ("mapRunStartedEventDetails", json_map(json!({"mapRunArn": map_run_arn}))),
+            MapRunFailed { error, cause } => ("mapRunFailedEventDetails", err(error, cause)),
             MapIterationStarted { name, index } => ("mapIterationStartedEventDetails", iteration(name, *index)),
             MapIterationSucceeded { name, index } => ("mapIterationSucceededEventDetails", iteration(name, *index)),
             MapIterationFailed { name, index } => ("mapIterationFailedEventDetails", iteration(name, *index)),
             MapIterationAborted { name, index } => ("mapIterationAbortedEventDetails", iteration(name, *index)),
             LambdaFunctionStarted
+            | MapRunSucceeded
+            | MapRunAborted
             | MapStateSucceeded
             | MapStateFailed
             | MapStateAborted

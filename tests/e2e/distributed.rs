@@ -122,3 +122,75 @@ fn a_failed_batch_counts_its_items_against_the_tolerance() {
     let within: Value = serde_json::from_slice(&run(5).stdout).unwrap();
     assert_eq!(within["status"], "SUCCEEDED", "5 failed items of 10 are within a tolerance of 5: {within}");
 }
+
+/// A distributed Map runs a Map Run of child executions, each with its own history; the
+/// parent's history shows the Map Run, not iterations; a child that fails makes the Map
+/// Run fail (tolerance 0) and stops the others, which end ABORTED.
+#[test]
+fn map_runs_are_child_executions_with_their_own_histories() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let cli = |args: &[&str]| {
+        let out = sfnlite().args(["--no-config", "--store"]).arg(&store).args(args).output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let definition = |fail_on: i64| {
+        json!({"StartAt": "Each", "States": {"Each": {"Type": "Map", "Label": "each", "MaxConcurrency": 2,
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "Check",
+                "States": {
+                    "Check": {"Type": "Choice", "Choices": [{"Variable": "$.n", "NumericEquals": fail_on, "Next": "Boom"}], "Default": "Nap"},
+                    "Boom": {"Type": "Fail", "Error": "Bad", "Cause": "no"},
+                    "Nap": {"Type": "Wait", "Seconds": 60, "Next": "Double"},
+                    "Double": {"Type": "Pass", "Parameters": {"n.$": "States.MathAdd($.n, $.n)"}, "End": true}}},
+            "End": true}}})
+    };
+    let file = super::temp_file(&dir, "ok.asl.json", &definition(-1).to_string());
+    let input = r#"[{"n":1},{"n":2},{"n":3}]"#;
+    let (code, out, err) = cli(&["run", file.to_str().unwrap(), "--input", input, "--clock", "virtual", "--name", "p1"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap(), json!([{"n": 2}, {"n": 4}, {"n": 6}]));
+    let (_, history, _) = cli(&["history", "p1", "--format", "json"]);
+    let history: Value = serde_json::from_str(&history).unwrap();
+    let types: Vec<&str> = history["events"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        types,
+        ["ExecutionStarted", "MapStateEntered", "MapStateStarted", "MapRunStarted", "MapRunSucceeded", "MapStateSucceeded",
+            "MapStateExited", "ExecutionSucceeded"]
+    );
+    let map_run = history["events"][3]["mapRunStartedEventDetails"]["mapRunArn"].as_str().unwrap().to_owned();
+    assert!(map_run.starts_with("arn:aws:states:us-east-1:123456789012:mapRun:ok/each:"), "{map_run}");
+    // Three children of the state machine ok/each, each with a history of its own.
+    let (_, listed, _) = cli(&["executions", "list", "--format", "json"]);
+    let listed: Value = serde_json::from_str(&listed).unwrap();
+    let children: Vec<&Value> = listed["executions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["stateMachineArn"].as_str().unwrap().ends_with(":stateMachine:ok/each"))
+        .collect();
+    assert_eq!(children.len(), 3);
+    let child = children[0]["executionArn"].as_str().unwrap();
+    assert!(child.contains(":execution:ok/each:"), "{child}");
+    let (_, child_history, _) = cli(&["history", child, "--format", "json"]);
+    assert!(child_history.contains("WaitStateExited") && child_history.contains("ExecutionSucceeded"), "{child_history}");
+    let (_, described, _) = cli(&["map-runs", "describe", &map_run]);
+    let described: Value = serde_json::from_str(&described).unwrap();
+    assert_eq!(described["status"], "SUCCEEDED");
+    assert_eq!(described["itemCounts"]["succeeded"], 3);
+    assert_eq!(described["maxConcurrency"], 2);
+
+    // Item 1 fails at once; items 0 and 2 wait, and are stopped.
+    let file = super::temp_file(&dir, "bad.asl.json", &definition(2).to_string());
+    let (code, _, err) = cli(&["run", file.to_str().unwrap(), "--input", input, "--clock", "virtual", "--name", "p2"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("States.ExceedToleratedFailureThreshold"), "{err}");
+    let (_, runs, _) = cli(&["map-runs", "list", "p2", "--format", "json"]);
+    let runs: Value = serde_json::from_str(&runs).unwrap();
+    let run = &runs["mapRuns"][0];
+    assert_eq!(run["status"], "FAILED");
+    assert_eq!(run["itemCounts"]["failed"], 1);
+    assert_eq!(run["itemCounts"]["aborted"], 1, "item 0 was running and was stopped: {run}");
+    assert_eq!(run["itemCounts"]["pending"], 1, "item 2 never started: {run}");
+    let (_, listed, _) = cli(&["executions", "list", "--format", "json"]);
+    assert!(!listed.contains("RUNNING"), "no child is left RUNNING: {listed}");
+}

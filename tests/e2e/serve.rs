@@ -738,3 +738,24 @@ fn the_aws_sdk_for_rust_runs_tasks_against_serve() {
     let names: Vec<&str> = rows.iter().filter_map(|r| r["Data"][0]["VarCharValue"].as_str()).collect();
     assert_eq!(names, ["name", "bob", "ada"]);
 }
+
+/// boto3 reads a distributed Map's Map Run through serve (ListMapRuns, DescribeMapRun,
+/// ListExecutions by mapRunArn); a tolerated child failure leaves the Map succeeding with
+/// the child's error output in its place.
+#[test]
+fn boto3_reads_map_runs() {
+    let store = tempfile::tempdir().unwrap();
+    let server = start(store.path(), &[]);
+    let output = python(&["tests/e2e/clients/boto3_map_runs.py", &server.endpoint]);
+    let facts: Value = serde_json::from_slice(output.stdout.trim_ascii()).unwrap();
+    assert_eq!(facts["map_runs"], 1);
+    assert!(facts["map_run_arn"].as_str().unwrap().contains(":mapRun:fanout/fan:"), "{facts}");
+    assert_eq!(facts["status"], "SUCCEEDED", "one failure in four is within 50%: {facts}");
+    assert_eq!(facts["items"]["succeeded"], 3);
+    assert_eq!(facts["items"]["failed"], 1);
+    assert_eq!(facts["children"], serde_json::json!(["FAILED", "SUCCEEDED", "SUCCEEDED", "SUCCEEDED"]));
+    assert_eq!(facts["child_map_run"], facts["map_run_arn"]);
+    assert_eq!(facts["child_error"], "Three");
+    assert_eq!(facts["output"][2], serde_json::json!({"Error": "Three"}), "{facts}");
+    assert_eq!(facts["output"][3], 4);
+}

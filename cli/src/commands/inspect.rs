@@ -258,6 +258,7 @@ fn timeline(events: &[HistoryEvent], start: i64) -> Vec<Row> {
                     format!("{resource}{retry}")
                 }
                 EventDetails::MapStateStarted { length } => format!("{length} item(s)"),
+                EventDetails::MapRunStarted { map_run_arn } => map_run_arn.clone(),
                 EventDetails::MapIterationStarted { index, .. }
                 | EventDetails::MapIterationSucceeded { index, .. }
                 | EventDetails::MapIterationFailed { index, .. }
@@ -268,7 +269,8 @@ fn timeline(events: &[HistoryEvent], start: i64) -> Vec<Row> {
                 | EventDetails::LambdaFunctionTimedOut { error, cause }
                 | EventDetails::ExecutionFailed { error, cause }
                 | EventDetails::ExecutionTimedOut { error, cause }
-                | EventDetails::ExecutionAborted { error, cause } => short(&format!(
+                | EventDetails::ExecutionAborted { error, cause }
+                | EventDetails::MapRunFailed { error, cause } => short(&format!(
                     "{}{}",
                     error.as_deref().unwrap_or(""),
                     cause.as_deref().map(|c| format!(": {c}")).unwrap_or_default()
@@ -292,4 +294,76 @@ fn timeline(events: &[HistoryEvent], start: i64) -> Vec<Row> {
             }
         })
         .collect()
+}
+
+/// `map-runs list EXEC` and `map-runs describe ARN`: the Map Runs the engine recorded.
+pub(crate) fn map_runs(
+    command: crate::args::MapRunsCommand,
+    store: &dyn HistoryStore,
+    io: &mut Io,
+) -> Result<ExitCode, Failure> {
+    use crate::args::MapRunsCommand;
+    let runs = store.documents(sfnlite_engine::MAP_RUN_KIND).map_err(store_failure)?;
+    // Dates as ISO 8601, as the other JSON views print them.
+    let readable = |mut run: Value| {
+        for key in ["startDate", "stopDate"] {
+            if let Some(millis) = run.get(key).and_then(Value::as_i64) {
+                run[key] = json!(format_millis(millis));
+            }
+        }
+        run
+    };
+    match command {
+        MapRunsCommand::List { execution, format } => {
+            let record = find_execution(store, &execution).map_err(super::engine_failure)?;
+            let mut mine: Vec<Value> =
+                runs.into_iter().map(|(_, run)| run).filter(|run| run["executionArn"] == record.arn).collect();
+            mine.sort_by_key(|run| run["startDate"].as_i64().unwrap_or(0));
+            match format {
+                TableFormat::Json => {
+                    let items: Vec<Value> = mine.into_iter().map(readable).collect();
+                    outln!(io, "{}", serde_json::to_string_pretty(&json!({ "mapRuns": items })).unwrap_or_default());
+                }
+                TableFormat::Table => {
+                    outln!(
+                        io,
+                        "{:<10} {:>9} {:>9} {:>9} {:>9}  MAP RUN",
+                        "STATUS",
+                        "ITEMS",
+                        "SUCCEEDED",
+                        "FAILED",
+                        "ABORTED"
+                    );
+                    for run in &mine {
+                        let count = |key: &str| run["itemCounts"][key].as_u64().unwrap_or(0);
+                        outln!(
+                            io,
+                            "{:<10} {:>9} {:>9} {:>9} {:>9}  {}",
+                            run["status"].as_str().unwrap_or_default(),
+                            count("total"),
+                            count("succeeded"),
+                            count("failed") + count("timedOut"),
+                            count("aborted"),
+                            run["mapRunArn"].as_str().unwrap_or_default()
+                        );
+                    }
+                    outln!(io, "{} map run(s)", mine.len());
+                }
+            }
+        }
+        MapRunsCommand::Describe { map_run } => {
+            let found: Vec<Value> = runs
+                .into_iter()
+                .filter(|(arn, _)| *arn == map_run || arn.rsplit(':').next() == Some(map_run.as_str()))
+                .map(|(_, run)| run)
+                .collect();
+            let [run] = found.as_slice() else {
+                return Err(Failure::usage(anyhow!(
+                    "no Map Run '{map_run}' (sfnlite map-runs list EXECUTION shows them)"
+                )));
+            };
+            outln!(io, "{}", serde_json::to_string_pretty(&readable(run.clone())).unwrap_or_default());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -66,6 +66,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             | Command::History(_)
             | Command::Logs(_)
             | Command::Schedules(_)
+            | Command::MapRuns(_)
             | Command::Task(_)
             | Command::Stop(_)
     );
@@ -89,7 +90,8 @@ pub(crate) fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
         | Command::Describe(_)
         | Command::History(_)
         | Command::Logs(_)
-        | Command::Schedules(_)) => reading::read(command, &cli.store, cli.ephemeral),
+        | Command::Schedules(_)
+        | Command::MapRuns(_)) => reading::read(command, &cli.store, cli.ephemeral),
         Command::Task(command) => task::task(command, &cli.store),
         Command::Activities(command) => {
             let services = services::open(settings()?)?;

@@ -26,6 +26,7 @@ fn against(command: Command, store: &dyn HistoryStore, io: &mut Io) -> Result<Ex
         Command::History(args) => inspect::history(args, store, io),
         Command::Logs(args) => inspect::logs(args, store, io),
         Command::Schedules(command) => super::schedules::command(command, store, io),
+        Command::MapRuns(command) => inspect::map_runs(command, store, io),
         _ => Err(Failure::usage(anyhow!("only executions list, describe, history and logs read a store remotely"))),
     }
 }
@@ -34,7 +35,12 @@ fn against(command: Command, store: &dyn HistoryStore, io: &mut Io) -> Result<Ex
 pub(crate) fn is_reading(command: &Command) -> bool {
     matches!(
         command,
-        Command::Executions(_) | Command::Describe(_) | Command::History(_) | Command::Logs(_) | Command::Schedules(_)
+        Command::Executions(_)
+            | Command::Describe(_)
+            | Command::History(_)
+            | Command::Logs(_)
+            | Command::Schedules(_)
+            | Command::MapRuns(_)
     )
 }
 

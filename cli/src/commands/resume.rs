@@ -31,7 +31,8 @@ pub(crate) fn resume(
             .executions()
             .map_err(store_failure)?
             .into_iter()
-            .filter(|e| e.status == ExecutionStatus::Running)
+            // A Map Run's children are resumed by their parent.
+            .filter(|e| e.status == ExecutionStatus::Running && e.origin.map_run.is_none())
             .collect(),
     };
     if targets.is_empty() {

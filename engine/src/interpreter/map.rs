@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, StreamExt};
 use serde_json::Value;
-use sfnlite_states::definition::MapState;
+use sfnlite_states::definition::{MapState, ProcessorMode};
 use sfnlite_states::eval::context::MapItem;
 use sfnlite_states::eval::map::{Tolerance, concurrency_limit, item_input, items};
 use sfnlite_states::eval::{Env, Exit, shape_result};
@@ -73,6 +73,29 @@ impl<'a> Run<'a> {
         let total = items.len();
         let limit = concurrency_limit(map, &entry.effective, env, total)?;
         let tolerance = Tolerance::of(map, &entry.effective, env)?;
+        if map.mode == ProcessorMode::Distributed {
+            // Children's inputs: the batches, or each item through the ItemSelector.
+            let inputs = if batched {
+                items
+            } else {
+                let execution = self.execution_context();
+                let mut selected = Vec::with_capacity(total);
+                for (index, item) in items.iter().enumerate() {
+                    let input = item_input(
+                        entry.state,
+                        map,
+                        &execution,
+                        &entry.effective,
+                        MapItem { index, value: item },
+                        env,
+                    )?;
+                    selected.push(input.unwrap_or_else(|| item.clone()));
+                }
+                selected
+            };
+            let plan = super::map_run::Plan { inputs, weights, items: item_count, limit, tolerance };
+            return self.map_run(map, entry, env, plan, thread).await;
+        }
         thread.emit(EventDetails::MapStateStarted { length: total });
         let started = (thread.last, thread.last_time);
         let running = Running(Mutex::new(vec![false; total]));

@@ -19,6 +19,7 @@ mod activity;
 mod items;
 mod journal;
 mod map;
+mod map_run;
 mod parallel;
 mod recovery;
 mod replay;
@@ -41,6 +42,7 @@ use sfnlite_states::{EvalError, StatesError};
 
 pub(crate) use self::journal::Journal;
 pub use self::journal::RunError;
+pub use self::map_run::MAP_RUN_KIND;
 pub use self::replay::Divergence;
 use self::replay::Lookup;
 pub(crate) use self::replay::Replay;

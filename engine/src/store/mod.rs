@@ -177,6 +177,9 @@ pub struct ExecutionOrigin {
     /// Started through `sfnlite serve` (which resumes it when it starts again).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub api: bool,
+    /// A child execution of this distributed Map's Map Run (its parent resumes it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map_run: Option<String>,
 }
 
 impl ExecutionOrigin {

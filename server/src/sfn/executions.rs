@@ -100,6 +100,9 @@ fn list_item(record: &ExecutionRecord) -> Value {
     if let Some(alias) = &record.origin.alias_arn {
         item["stateMachineAliasArn"] = json!(alias);
     }
+    if let Some(map_run) = &record.origin.map_run {
+        item["mapRunArn"] = json!(map_run);
+    }
     item
 }
 
@@ -152,6 +155,7 @@ impl Api {
             test_case: None,
             sync_express: false,
             api: true,
+            map_run: None,
         };
         Ok((machine, revision, origin))
     }
@@ -377,8 +381,18 @@ impl Api {
             })?),
         };
         let given = request.string("stateMachineArn")?;
+        let map_run = request.string("mapRunArn")?;
+        if given.is_some() && map_run.is_some() {
+            return Err(ApiError::validation("Only one of stateMachineArn and mapRunArn can be given"));
+        }
         let target = given.map(arn::machine).transpose()?;
         let mut records: Vec<ExecutionRecord> = self.store.executions()?;
+        if let Some(map_run) = map_run {
+            if self.store.document(sfnlite_engine::MAP_RUN_KIND, map_run)?.is_none() {
+                return Err(ApiError::resource_not_found(format!("Map Run Does Not Exist: '{map_run}'")));
+            }
+            records.retain(|r| r.origin.map_run.as_deref() == Some(map_run));
+        }
         if let Some(target) = &target {
             records.retain(|r| r.state_machine_arn == target.machine_arn());
             let machine = Documents(self.store.as_ref()).get::<StateMachine>(target.machine_arn())?;
@@ -399,7 +413,7 @@ impl Api {
         }
         records.retain(|r| status.is_none_or(|s| r.status == s));
         records.sort_by(|a, b| b.start_millis.cmp(&a.start_millis).then(b.arn.cmp(&a.arn)));
-        let scope = format!("ListExecutions {} {:?}", given.unwrap_or(""), status);
+        let scope = format!("ListExecutions {}{} {:?}", given.unwrap_or(""), map_run.unwrap_or(""), status);
         let (records, next) =
             page(records, max, token, &scope, |r| format!("{}{}", newest_first(r.start_millis), r.arn))?;
         Ok(listing("executions", records.iter().map(list_item).collect::<Vec<_>>(), next))
@@ -473,7 +487,8 @@ impl Api {
             .into_iter()
             // Executions the server started, and `run`'s that no mock answered (a MockConfigFile
             // of the command line is not the server's).
-            .filter(|r| r.status == ExecutionStatus::Running && !r.virtual_clock)
+            // A Map Run's children are resumed by their parent.
+            .filter(|r| r.status == ExecutionStatus::Running && !r.virtual_clock && r.origin.map_run.is_none())
             .filter(|r| r.origin.api || r.origin.test_case.is_none())
             .filter(|r| !self.executor.is_running(&r.arn))
             .collect();

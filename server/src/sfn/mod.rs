@@ -8,6 +8,7 @@ pub mod error;
 mod executions;
 pub use executions::ExecutionRun;
 mod machines;
+mod map_runs;
 pub mod model;
 mod paging;
 pub mod request;
@@ -199,6 +200,8 @@ impl Api {
             "UntagResource" => self.untag_resource(&request),
             "ListTagsForResource" => self.list_tags(&request),
             "TestState" => self.test_state(&request).await,
+            "ListMapRuns" => self.list_map_runs(&request),
+            "DescribeMapRun" => self.describe_map_run(&request),
             other => Err(ApiError::new("UnknownOperationException", format!("Unknown operation {other}"))),
         }
     }

@@ -1,0 +1,430 @@
+//! A distributed Map's attempt: a Map Run whose items run as child executions, as on AWS.
+//!
+//! The parent's history records `MapStateStarted`, `MapRunStarted {mapRunArn}`, then
+//! `MapRunSucceeded` or `MapRunFailed {error, cause}` (no iteration events). Each item (or
+//! batch) is a child execution of the state machine `<machine>/<label>` (the Map's
+//! `ItemProcessor`), named `…:execution:<machine>/<label>:<id>`: a STANDARD child is an
+//! execution of its own in the store, with its own history (`executions list`, `history`);
+//! an EXPRESS child is kept in memory only, as AWS keeps none. The Map Run is a store
+//! document (kind [`MAP_RUN_KIND`]) with AWS's DescribeMapRun fields, updated as it ends.
+//!
+//! Ids are derived, not drawn: the Map Run's from the parent execution and the event
+//! before its start, a child's from the Map Run and its index. A resumed parent so finds
+//! its children: ended ones give their outcome, RUNNING ones are resumed from their own
+//! histories. Once the tolerated failures are exceeded (counted in items), the running
+//! children are stopped (they end ABORTED); if the parent stops, its running children are
+//! ended ABORTED too.
+
+use std::sync::Arc;
+
+use futures_util::stream::FuturesUnordered;
+use futures_util::{FutureExt, StreamExt};
+use serde_json::{Value, json};
+use sfnlite_states::definition::MapState;
+use sfnlite_states::eval::map::Tolerance;
+use sfnlite_states::eval::{Env, Exit, shape_result};
+use sfnlite_states::history::{EventDetails, Payload};
+use sfnlite_states::{ErrorName, EvalError, StatesError};
+
+use super::journal::Journal;
+use super::recovery::Entry;
+use super::{Effects, ExecutionInfo, Outcome, Replay, Run, Thread};
+use crate::store::{ExecutionOrigin, ExecutionRecord, ExecutionStatus, HistoryStore, MemoryStore, StateMachineRecord};
+use crate::{ACCOUNT_ID, StopRequest};
+
+/// The store documents that describe Map Runs (by Map Run ARN).
+pub const MAP_RUN_KIND: &str = "map-runs";
+
+/// What a Map Run iterates over, prepared by `map_attempt`.
+pub(super) struct Plan {
+    /// The children's inputs (items after ItemSelector, or batches).
+    pub(super) inputs: Vec<Payload>,
+    /// The items of each child (1, or its batch's).
+    pub(super) weights: Vec<usize>,
+    /// All the items.
+    pub(super) items: usize,
+    pub(super) limit: usize,
+    pub(super) tolerance: Tolerance,
+}
+
+/// A derived id in a UUID's form.
+fn derived_uuid(key: &str) -> String {
+    let hash = |salt: u64| {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ salt;
+        for byte in key.bytes() {
+            h = (h ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+        // SplitMix64's finalizer: neighbouring keys give unrelated ids.
+        h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        h ^ (h >> 31)
+    };
+    let (a, b) = (hash(1), hash(2));
+    let hex = format!("{a:016x}{b:016x}");
+    format!("{}-{}-4{}-a{}-{}", &hex[..8], &hex[8..12], &hex[13..16], &hex[17..20], &hex[20..32])
+}
+
+/// How a child ended.
+struct ChildEnd {
+    index: usize,
+    status: ExecutionStatus,
+    result: Result<Payload, StatesError>,
+}
+
+/// The names of a Map Run: its ARN, its children's state machine, their ARNs' prefix.
+struct Names {
+    map_run_arn: String,
+    machine_name: String,
+    machine_arn: String,
+    run_id: String,
+}
+
+impl<'a> Run<'a> {
+    pub(super) async fn map_run(
+        &self,
+        map: &MapState,
+        entry: &Entry<'_>,
+        env: &Env<'_>,
+        plan: Plan,
+        thread: &mut Thread<'_, 'a>,
+    ) -> Result<Exit, EvalError> {
+        thread.emit(EventDetails::MapStateStarted { length: plan.items });
+        let run_id = derived_uuid(&format!("{}#map-run#{}", self.info.arn, thread.last));
+        let label = map.label.clone().unwrap_or_else(|| derived_uuid(&entry.state.name)[..8].to_owned());
+        let machine_name = format!("{}/{label}", self.info.state_machine_name);
+        let names = Names {
+            map_run_arn: format!(
+                "arn:aws:states:{}:{ACCOUNT_ID}:mapRun:{}/{label}:{run_id}",
+                self.info.region, self.info.state_machine_name
+            ),
+            machine_arn: format!("{}/{label}", self.info.state_machine_arn),
+            machine_name,
+            run_id,
+        };
+        thread.emit(EventDetails::MapRunStarted { map_run_arn: names.map_run_arn.clone() });
+        self.flush()?;
+        let express = map.execution_type.as_deref() == Some("EXPRESS");
+        let definition = self.processor_definition(&entry.state.name)?;
+        if !express {
+            let record = StateMachineRecord::new(&names.machine_name, &definition);
+            self.store.put_state_machine(&record).map_err(|e| self.store_failed(e))?;
+        }
+        let definition_hash = StateMachineRecord::new(&names.machine_name, &definition).hash;
+        let started_millis = self.clock.now_millis();
+        let total = plan.inputs.len();
+        let mut document =
+            MapRunDocument::new(&names, &self.info.arn, started_millis, &plan, map, env, &entry.effective);
+        self.put_map_run(&document)?;
+
+        let (abort, aborted) = tokio::sync::watch::channel(false);
+        let guard = RunningChildren::new(self.store, self.clock);
+        let mut results = vec![Value::Null; total];
+        let mut failures = 0;
+        let mut failure: Option<StatesError> = None;
+        let child = |index: usize| {
+            let input = plan.inputs[index].clone();
+            let (names, aborted, guard, hash) = (&names, aborted.clone(), &guard, definition_hash.clone());
+            async move {
+                let arn = format!(
+                    "arn:aws:states:{}:{ACCOUNT_ID}:execution:{}:{}",
+                    self.info.region,
+                    names.machine_name,
+                    derived_uuid(&format!("{}#{index}", names.run_id))
+                );
+                self.child(map, names, express, &hash, arn, input, aborted, guard)
+                    .await
+                    .map(|(status, result)| ChildEnd { index, status, result })
+            }
+        };
+        let mut pending = FuturesUnordered::new();
+        let mut next = 0;
+        loop {
+            let done = if next < total && pending.len() < plan.limit && failure.is_none() {
+                pending.push(child(next));
+                next += 1;
+                match pending.next().now_or_never() {
+                    Some(Some(done)) => done,
+                    _ => continue,
+                }
+            } else {
+                match pending.next().await {
+                    Some(done) => done,
+                    None => break,
+                }
+            };
+            let end = done?;
+            document.count(end.status, plan.weights[end.index]);
+            match end.result {
+                Ok(output) => results[end.index] = Arc::unwrap_or_clone(output),
+                Err(error) => {
+                    if end.status != ExecutionStatus::Aborted {
+                        failures += plan.weights[end.index];
+                    }
+                    if failure.is_none() && plan.tolerance.exceeded(failures, plan.items) {
+                        // A Map Run fails on its threshold (0 failures by default), whatever
+                        // its children's errors.
+                        failure = Some(StatesError::new(
+                            ErrorName::ExceedToleratedFailureThreshold,
+                            "The specified tolerated failure threshold was exceeded",
+                        ));
+                        // The running children stop; those not started never will.
+                        let _ = abort.send(true);
+                    }
+                    results[end.index] = error.to_value();
+                }
+            }
+        }
+        drop(pending);
+        document.end(self.clock.now_millis(), failure.is_none());
+        self.put_map_run(&document)?;
+        match failure {
+            Some(error) => {
+                let (name, cause) = (sfnlite_states::eval::fields::error_text(&error.error), error.cause.clone());
+                thread.emit(EventDetails::MapRunFailed { error: name, cause });
+                thread.emit(EventDetails::MapStateFailed);
+                Err(EvalError::Raised(error))
+            }
+            None => {
+                thread.emit(EventDetails::MapRunSucceeded);
+                thread.emit(EventDetails::MapStateSucceeded);
+                shape_result(entry.state, &map.handling, entry.raw.clone(), Arc::new(Value::Array(results)), env)
+            }
+        }
+    }
+
+    /// One child execution to its end: started, resumed (RUNNING in the store), or taken
+    /// as it ended. Its status and result.
+    #[allow(clippy::too_many_arguments)]
+    async fn child(
+        &self,
+        map: &MapState,
+        names: &Names,
+        express: bool,
+        definition_hash: &str,
+        arn: String,
+        input: Payload,
+        mut aborted: tokio::sync::watch::Receiver<bool>,
+        guard: &RunningChildren<'_>,
+    ) -> Result<(ExecutionStatus, Result<Payload, StatesError>), EvalError> {
+        let memory = MemoryStore::new();
+        let store: &dyn HistoryStore = if express { &memory } else { self.store };
+        let existing = store.execution(&arn).map_err(|e| self.store_failed(e))?;
+        let (record, replay) = match existing {
+            Some(record) if record.status != ExecutionStatus::Running => return Ok(ended(&record)),
+            Some(record) => {
+                let events = store.events(&arn).map_err(|e| self.store_failed(e))?;
+                (record, Some(Replay::for_resume(events)))
+            }
+            None => {
+                let name = arn.rsplit(':').next().unwrap_or_default().to_owned();
+                let record = ExecutionRecord {
+                    arn: arn.clone(),
+                    name,
+                    state_machine_name: names.machine_name.clone(),
+                    state_machine_arn: names.machine_arn.clone(),
+                    definition_hash: definition_hash.to_owned(),
+                    input: (*input).clone(),
+                    status: ExecutionStatus::Running,
+                    output: None,
+                    error: None,
+                    cause: None,
+                    start_millis: self.clock.now_millis(),
+                    stop_millis: None,
+                    seed: self.seed ^ u64::from_str_radix(&arn[arn.len() - 12..], 16).unwrap_or(0),
+                    virtual_clock: self.clock.is_virtual(),
+                    redrive_count: 0,
+                    origin: ExecutionOrigin { map_run: Some(names.map_run_arn.clone()), ..ExecutionOrigin::default() },
+                };
+                store.put_execution(&record).map_err(|e| self.store_failed(e))?;
+                (record, None)
+            }
+        };
+        if !express {
+            guard.started(&arn);
+        }
+        let info = ExecutionInfo {
+            arn: record.arn.clone(),
+            name: record.name.clone(),
+            state_machine_arn: record.state_machine_arn.clone(),
+            state_machine_name: record.state_machine_name.clone(),
+            role_arn: self.info.role_arn.clone(),
+            region: self.info.region.clone(),
+            input: Arc::new(record.input.clone()),
+            redrive_count: 0,
+            sync_express: false,
+        };
+        let effects = Effects { clock: self.clock, registry: self.registry, store, callbacks: self.callbacks };
+        let run = Run::new(info, effects, record.seed, replay);
+        let stop = async move {
+            let _ = aborted.wait_for(|a| *a).await;
+            StopRequest {
+                error: Some("States.Aborted".into()),
+                cause: Some("The Map Run stopped: its tolerated failures were exceeded".into()),
+            }
+        };
+        let outcome = run.execute(&map.item_processor, stop).await;
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(e) => return Err(EvalError::Runtime(format!("the child execution {arn} could not run: {e}"))),
+        };
+        let finished = finish(record, &outcome);
+        store.put_execution(&finished).map_err(|e| self.store_failed(e))?;
+        guard.ended(&arn);
+        Ok(ended(&finished))
+    }
+
+    /// The ItemProcessor's definition, from the parent's stored definition.
+    fn processor_definition(&self, state: &str) -> Result<String, EvalError> {
+        let missing = || EvalError::Runtime(format!("the definition of the Map state '{state}' could not be read"));
+        let record = self.store.execution(&self.info.arn).map_err(|e| self.store_failed(e))?.ok_or_else(missing)?;
+        let stored = self.store.state_machine(&record.definition_hash).map_err(|e| self.store_failed(e))?;
+        let text = stored.ok_or_else(missing)?.definition;
+        sfnlite_states::definition::item_processor_definition(&text, state).ok_or_else(missing)
+    }
+
+    fn put_map_run(&self, document: &MapRunDocument) -> Result<(), EvalError> {
+        self.store.put_document(MAP_RUN_KIND, &document.arn(), &document.value).map_err(|e| self.store_failed(e))
+    }
+}
+
+/// A record's status and result (its output, or its error as ASL data).
+fn ended(record: &ExecutionRecord) -> (ExecutionStatus, Result<Payload, StatesError>) {
+    let result = match record.status {
+        ExecutionStatus::Succeeded => Ok(Arc::new(record.output.clone().unwrap_or(Value::Null))),
+        _ => Err(StatesError {
+            error: ErrorName::parse(record.error.as_deref().unwrap_or("States.TaskFailed")),
+            cause: record.cause.clone(),
+        }),
+    };
+    (record.status, result)
+}
+
+fn finish(mut record: ExecutionRecord, outcome: &Outcome) -> ExecutionRecord {
+    record.status = outcome.status;
+    record.output = outcome.output.clone();
+    record.error = outcome.error.clone();
+    record.cause = outcome.cause.clone();
+    record.stop_millis = Some(outcome.stop_millis);
+    record
+}
+
+/// The STANDARD children running now: if the Map's future is dropped (the parent stopped,
+/// or timed out), they are ended ABORTED in the store, so none is left RUNNING.
+struct RunningChildren<'s> {
+    store: &'s dyn HistoryStore,
+    clock: &'s dyn crate::clock::Clock,
+    running: std::cell::RefCell<std::collections::BTreeSet<String>>,
+}
+
+impl<'s> RunningChildren<'s> {
+    fn new(store: &'s dyn HistoryStore, clock: &'s dyn crate::clock::Clock) -> Self {
+        RunningChildren { store, clock, running: Default::default() }
+    }
+
+    fn started(&self, arn: &str) {
+        self.running.borrow_mut().insert(arn.to_owned());
+    }
+
+    fn ended(&self, arn: &str) {
+        self.running.borrow_mut().remove(arn);
+    }
+}
+
+impl Drop for RunningChildren<'_> {
+    fn drop(&mut self) {
+        for arn in std::mem::take(&mut *self.running.borrow_mut()) {
+            let Ok(Some(mut record)) = self.store.execution(&arn) else { continue };
+            if record.status != ExecutionStatus::Running {
+                continue;
+            }
+            let last = self.store.events(&arn).ok().and_then(|e| e.last().map(|e| e.id)).unwrap_or(0);
+            let now = self.clock.now_millis();
+            let journal = Journal::new(self.store, &arn, last);
+            journal.append(last, now, EventDetails::ExecutionAborted { error: None, cause: None });
+            if journal.finish().is_ok() {
+                record.status = ExecutionStatus::Aborted;
+                record.stop_millis = Some(now);
+                let _ = self.store.put_execution(&record);
+            }
+        }
+    }
+}
+
+/// A Map Run as DescribeMapRun shows it (epoch-millisecond dates; the API converts).
+struct MapRunDocument {
+    value: Value,
+}
+
+impl MapRunDocument {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        names: &Names,
+        execution: &str,
+        started: i64,
+        plan: &Plan,
+        map: &MapState,
+        env: &Env<'_>,
+        effective: &Value,
+    ) -> MapRunDocument {
+        let scope = env.scope(effective);
+        let counts = json!({"pending": plan.items, "running": 0, "succeeded": 0, "failed": 0, "timedOut": 0,
+            "aborted": 0, "total": plan.items, "resultsWritten": 0, "failuresNotRedrivable": 0, "pendingRedrive": 0});
+        let executions = json!({"pending": plan.inputs.len(), "running": 0, "succeeded": 0, "failed": 0, "timedOut": 0,
+            "aborted": 0, "total": plan.inputs.len(), "resultsWritten": 0, "failuresNotRedrivable": 0, "pendingRedrive": 0});
+        let tolerated_count = map
+            .tolerated_failure_count
+            .as_ref()
+            .and_then(|c| {
+                sfnlite_states::eval::fields::count(c, &scope, env, "ToleratedFailureCount", Value::as_u64).ok()
+            })
+            .unwrap_or(0);
+        let tolerated_percentage = map
+            .tolerated_failure_percentage
+            .as_ref()
+            .and_then(|c| {
+                sfnlite_states::eval::fields::count(c, &scope, env, "ToleratedFailurePercentage", Value::as_f64).ok()
+            })
+            .unwrap_or(0.0);
+        let max_concurrency = if plan.limit >= plan.inputs.len() && plan.inputs.len() > 1 { 0 } else { plan.limit };
+        MapRunDocument {
+            value: json!({
+                "mapRunArn": names.map_run_arn,
+                "executionArn": execution,
+                "stateMachineArn": names.machine_arn,
+                "status": "RUNNING",
+                "startDate": started,
+                "maxConcurrency": max_concurrency,
+                "toleratedFailurePercentage": tolerated_percentage,
+                "toleratedFailureCount": tolerated_count,
+                "itemCounts": counts,
+                "executionCounts": executions,
+                "redriveCount": 0,
+            }),
+        }
+    }
+
+    fn arn(&self) -> String {
+        self.value["mapRunArn"].as_str().unwrap_or_default().to_owned()
+    }
+
+    /// A child ended with `status`, holding `items` items.
+    fn count(&mut self, status: ExecutionStatus, items: usize) {
+        let key = match status {
+            ExecutionStatus::Succeeded => "succeeded",
+            ExecutionStatus::TimedOut => "timedOut",
+            ExecutionStatus::Aborted => "aborted",
+            _ => "failed",
+        };
+        for (counts, n) in [("itemCounts", items), ("executionCounts", 1)] {
+            let counts = &mut self.value[counts];
+            counts[key] = json!(counts[key].as_u64().unwrap_or(0) + n as u64);
+            counts["pending"] = json!(counts["pending"].as_u64().unwrap_or(0).saturating_sub(n as u64));
+        }
+    }
+
+    /// The Map Run ended (children never started stay pending).
+    fn end(&mut self, stopped: i64, succeeded: bool) {
+        self.value["status"] = json!(if succeeded { "SUCCEEDED" } else { "FAILED" });
+        self.value["stopDate"] = json!(stopped);
+    }
+}
