@@ -443,6 +443,30 @@ pub struct ItemReader {
     pub manifest_type: Option<String>,
 }
 
+/// `ResultWriter.WriterConfig.Transformation`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transformation {
+    /// Each child's record, with its metadata.
+    None,
+    /// The children's outputs only.
+    Compact,
+    /// The children's outputs, arrays concatenated.
+    Flatten,
+}
+
+/// `ResultWriter`.
+#[derive(Debug, Clone)]
+pub struct ResultWriter {
+    /// `Parameters` or `Arguments` (`Bucket`, `Prefix`), with `Resource`
+    /// `arn:aws:states:::s3:putObject`: the results are exported to S3. Without them (a
+    /// `WriterConfig` alone), the transformed results are the state's result.
+    pub parameters: Option<AnyTemplate>,
+    /// `WriterConfig.Transformation` (NONE when exporting without a WriterConfig).
+    pub transformation: Transformation,
+    /// `WriterConfig.OutputType` JSONL (else JSON).
+    pub json_lines: bool,
+}
+
 /// `ItemBatcher`.
 #[derive(Debug, Clone)]
 pub struct ItemBatcher {
@@ -471,8 +495,8 @@ pub struct MapState {
     pub item_reader: Option<Box<ItemReader>>,
     /// `ItemBatcher` (distributed mode).
     pub item_batcher: Option<Box<ItemBatcher>>,
-    /// `ResultWriter` (distributed mode; kept as written).
-    pub result_writer: Option<Value>,
+    /// `ResultWriter` (distributed mode).
+    pub result_writer: Option<Box<ResultWriter>>,
     /// `MaxConcurrency` / `MaxConcurrencyPath` (0: no limit).
     pub max_concurrency: Count<u64>,
     /// `ToleratedFailureCount` / `ToleratedFailureCountPath`.
@@ -978,7 +1002,18 @@ fn read_map(f: &mut Fields<'_, '_>, resolver: &Resolver<'_>) -> Option<StateKind
             "ItemReader and ItemBatcher need a distributed Map (ItemProcessor.ProcessorConfig.Mode DISTRIBUTED)",
         );
     }
-    let result_writer = f.take("ResultWriter").cloned();
+    let result_writer = f.take("ResultWriter").and_then(|v| {
+        let at = child(&location, "ResultWriter");
+        read_result_writer(v, &at, jsonata, f.diags).map(Box::new)
+    });
+    f.uses_context |= result_writer.as_ref().and_then(|w| w.parameters.as_ref()).is_some_and(AnyTemplate::uses_context);
+    if mode == ProcessorMode::Inline && result_writer.is_some() {
+        f.diags.error(
+            DiagnosticCode::SchemaValidationFailed,
+            &location,
+            "ResultWriter needs a distributed Map (ItemProcessor.ProcessorConfig.Mode DISTRIBUTED)",
+        );
+    }
     let max_concurrency = f.count_u64("MaxConcurrency", "MaxConcurrencyPath").unwrap_or(Count::Literal(0));
     let tolerated_failure_count = f.count_u64("ToleratedFailureCount", "ToleratedFailureCountPath");
     let tolerated_failure_percentage = f.count_f64("ToleratedFailurePercentage", "ToleratedFailurePercentagePath");
@@ -1167,6 +1202,70 @@ fn read_item_reader(value: &Value, location: &str, jsonata: bool, diags: &mut Di
         );
     }
     Some(reader)
+}
+
+fn read_result_writer(value: &Value, location: &str, jsonata: bool, diags: &mut Diagnostics) -> Option<ResultWriter> {
+    let mut f = object_fields(value, location, jsonata, diags)?;
+    let resource = f.string("Resource");
+    if let Some(other) = resource.as_deref().filter(|r| *r != "arn:aws:states:::s3:putObject") {
+        let at = f.here("Resource");
+        f.diags.error(
+            DiagnosticCode::SchemaValidationFailed,
+            at,
+            format!("a ResultWriter's Resource is arn:aws:states:::s3:putObject, not '{other}'"),
+        );
+    }
+    let parameters = any_template(&mut f, "Parameters", "Arguments");
+    let mut writer = ResultWriter { parameters, transformation: Transformation::None, json_lines: false };
+    let config_at = child(location, "WriterConfig");
+    let config = f.take("WriterConfig");
+    if let Some(config) = config
+        && let Some(mut c) = object_fields(config, &config_at, jsonata, f.diags)
+    {
+        writer.transformation = match c.string("Transformation").as_deref() {
+            None | Some("NONE") => Transformation::None,
+            Some("COMPACT") => Transformation::Compact,
+            Some("FLATTEN") => Transformation::Flatten,
+            Some(other) => {
+                let at = c.here("Transformation");
+                c.diags.error(
+                    DiagnosticCode::SchemaValidationFailed,
+                    at,
+                    format!("Transformation must be NONE, COMPACT or FLATTEN, not '{other}'"),
+                );
+                Transformation::None
+            }
+        };
+        writer.json_lines = match c.string("OutputType").as_deref() {
+            None | Some("JSON") => false,
+            Some("JSONL") => true,
+            Some(other) => {
+                let at = c.here("OutputType");
+                c.diags.error(
+                    DiagnosticCode::SchemaValidationFailed,
+                    at,
+                    format!("OutputType must be JSON or JSONL, not '{other}'"),
+                );
+                false
+            }
+        };
+        c.finish();
+    }
+    match (resource.is_some(), writer.parameters.is_some()) {
+        (true, false) | (false, true) => f.diags.error(
+            DiagnosticCode::SchemaValidationFailed,
+            location,
+            "a ResultWriter that exports needs both Resource and Parameters (or Arguments)",
+        ),
+        (false, false) if config.is_none() => f.diags.error(
+            DiagnosticCode::SchemaValidationFailed,
+            location,
+            "a ResultWriter needs WriterConfig, or Resource and Parameters (or Arguments)",
+        ),
+        _ => {}
+    }
+    f.finish();
+    Some(writer)
 }
 
 fn read_item_batcher(value: &Value, location: &str, jsonata: bool, diags: &mut Diagnostics) -> Option<ItemBatcher> {

@@ -132,7 +132,11 @@ fn map_runs_are_child_executions_with_their_own_histories() {
     let store = dir.path().join("store");
     let cli = |args: &[&str]| {
         let out = sfnlite().args(["--no-config", "--store"]).arg(&store).args(args).output().unwrap();
-        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     };
     let definition = |fail_on: i64| {
         json!({"StartAt": "Each", "States": {"Each": {"Type": "Map", "Label": "each", "MaxConcurrency": 2,
@@ -146,7 +150,8 @@ fn map_runs_are_child_executions_with_their_own_histories() {
     };
     let file = super::temp_file(&dir, "ok.asl.json", &definition(-1).to_string());
     let input = r#"[{"n":1},{"n":2},{"n":3}]"#;
-    let (code, out, err) = cli(&["run", file.to_str().unwrap(), "--input", input, "--clock", "virtual", "--name", "p1"]);
+    let (code, out, err) =
+        cli(&["run", file.to_str().unwrap(), "--input", input, "--clock", "virtual", "--name", "p1"]);
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(serde_json::from_str::<Value>(&out).unwrap(), json!([{"n": 2}, {"n": 4}, {"n": 6}]));
     let (_, history, _) = cli(&["history", "p1", "--format", "json"]);
@@ -154,8 +159,16 @@ fn map_runs_are_child_executions_with_their_own_histories() {
     let types: Vec<&str> = history["events"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
     assert_eq!(
         types,
-        ["ExecutionStarted", "MapStateEntered", "MapStateStarted", "MapRunStarted", "MapRunSucceeded", "MapStateSucceeded",
-            "MapStateExited", "ExecutionSucceeded"]
+        [
+            "ExecutionStarted",
+            "MapStateEntered",
+            "MapStateStarted",
+            "MapRunStarted",
+            "MapRunSucceeded",
+            "MapStateSucceeded",
+            "MapStateExited",
+            "ExecutionSucceeded"
+        ]
     );
     let map_run = history["events"][3]["mapRunStartedEventDetails"]["mapRunArn"].as_str().unwrap().to_owned();
     assert!(map_run.starts_with("arn:aws:states:us-east-1:123456789012:mapRun:ok/each:"), "{map_run}");
@@ -172,7 +185,10 @@ fn map_runs_are_child_executions_with_their_own_histories() {
     let child = children[0]["executionArn"].as_str().unwrap();
     assert!(child.contains(":execution:ok/each:"), "{child}");
     let (_, child_history, _) = cli(&["history", child, "--format", "json"]);
-    assert!(child_history.contains("WaitStateExited") && child_history.contains("ExecutionSucceeded"), "{child_history}");
+    assert!(
+        child_history.contains("WaitStateExited") && child_history.contains("ExecutionSucceeded"),
+        "{child_history}"
+    );
     let (_, described, _) = cli(&["map-runs", "describe", &map_run]);
     let described: Value = serde_json::from_str(&described).unwrap();
     assert_eq!(described["status"], "SUCCEEDED");
@@ -193,4 +209,42 @@ fn map_runs_are_child_executions_with_their_own_histories() {
     assert_eq!(run["itemCounts"]["pending"], 1, "item 2 never started: {run}");
     let (_, listed, _) = cli(&["executions", "list", "--format", "json"]);
     assert!(!listed.contains("RUNNING"), "no child is left RUNNING: {listed}");
+}
+
+/// ResultWriter: the state's result points at the manifest; SUCCEEDED_0.json and
+/// FAILED_0.json hold AWS's records (a tolerated failure with its Error and Cause).
+#[test]
+fn result_writer_exports_the_map_run_to_s3() {
+    let data = tempfile::tempdir().unwrap();
+    seed(data.path());
+    std::fs::create_dir_all(data.path().join("out")).unwrap();
+    let out = sfnlite()
+        .env("SFNLITE_DATA_DIR", data.path())
+        .args(["--no-config", "--ephemeral", "run"])
+        .arg(root().join("tests/e2e/data/distributed/writer.asl.json"))
+        .args(["--input", "{}"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let output: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let map_run = output["MapRunArn"].as_str().unwrap();
+    let id = map_run.rsplit(':').next().unwrap();
+    assert!(map_run.contains(":mapRun:writer/rows:"), "{output}");
+    assert_eq!(output["ResultWriterDetails"], json!({"Bucket": "out", "Key": format!("runs/{id}/manifest.json")}));
+    let read = |name: &str| -> Value {
+        serde_json::from_slice(&std::fs::read(data.path().join("out/runs").join(id).join(name)).unwrap()).unwrap()
+    };
+    let manifest = read("manifest.json");
+    assert_eq!(manifest["MapRunArn"], map_run);
+    assert_eq!(manifest["ResultFiles"]["PENDING"], json!([]));
+    assert_eq!(manifest["ResultFiles"]["SUCCEEDED"][0]["Key"], format!("runs/{id}/SUCCEEDED_0.json"));
+    let succeeded = read("SUCCEEDED_0.json");
+    assert_eq!(succeeded.as_array().unwrap().len(), 3, "ada, cy, dan");
+    let first = &succeeded[0];
+    assert_eq!(first["Status"], "SUCCEEDED");
+    assert_eq!(first["Output"], r#"{"who":"ada"}"#);
+    assert_eq!(first["RedriveStatus"], "NOT_REDRIVABLE");
+    let failed = read("FAILED_0.json");
+    assert_eq!((failed[0]["Error"].as_str(), failed[0]["Cause"].as_str()), (Some("NoBob"), Some("bob")));
+    assert_eq!(failed[0]["Input"], r#"{"id":"2","name":"bob","score":"7"}"#);
 }

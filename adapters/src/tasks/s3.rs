@@ -21,6 +21,8 @@ enum Call {
     GetObject,
     /// An ItemReader's read: the object's text.
     ReadObject,
+    /// A ResultWriter's write: `Body` stored as it is (text).
+    WriteObject,
     PutObject,
     HeadObject,
     DeleteObject,
@@ -37,6 +39,7 @@ impl Call {
         {
             return match integration.action.as_str() {
                 "getObject" => Some(Call::ReadObject),
+                "putObject" => Some(Call::WriteObject),
                 "listObjectsV2" => Some(Call::ListObjectsV2),
                 _ => None,
             };
@@ -108,6 +111,19 @@ async fn s3_call(store: Arc<dyn ObjectStore>, call: Call, p: Value) -> Result<Va
     match call {
         Call::GetObject => get_object(&*store, &p).await,
         Call::ReadObject => read_object(&*store, &p).await,
+        Call::WriteObject => {
+            let body = p.get("Body").and_then(Value::as_str).unwrap_or_default().as_bytes().to_vec();
+            let meta = store
+                .put_object(PutRequest {
+                    bucket: required(&p, "Bucket")?.to_owned(),
+                    key: required(&p, "Key")?.to_owned(),
+                    body,
+                    content_type: Some("application/json".into()),
+                    metadata: Default::default(),
+                })
+                .await?;
+            Ok(json!({"ETag": meta.etag}))
+        }
         Call::HeadObject => {
             Ok(Value::Object(meta_json(&store.head_object(required(&p, "Bucket")?, required(&p, "Key")?).await?)))
         }
@@ -291,6 +307,7 @@ mod tests {
         // The optimized forms are an ItemReader's (a Task naming them is refused by validation).
         assert_eq!(call("arn:aws:states:::s3:getObject"), Some(Call::ReadObject));
         assert_eq!(call("arn:aws:states:::s3:listObjectsV2"), Some(Call::ListObjectsV2));
+        assert_eq!(call("arn:aws:states:::s3:putObject"), Some(Call::WriteObject));
         assert_eq!(call("arn:aws:states:::s3:deleteObject"), None);
     }
 }

@@ -20,8 +20,9 @@ use std::sync::Arc;
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, StreamExt};
 use serde_json::{Value, json};
-use sfnlite_states::definition::MapState;
+use sfnlite_states::definition::{MapState, ResultWriter};
 use sfnlite_states::eval::map::Tolerance;
+use sfnlite_states::eval::result_writer::{ChildResult, files, folder, manifest, transform, writer_failed};
 use sfnlite_states::eval::{Env, Exit, shape_result};
 use sfnlite_states::history::{EventDetails, Payload};
 use sfnlite_states::{ErrorName, EvalError, StatesError};
@@ -67,8 +68,7 @@ fn derived_uuid(key: &str) -> String {
 /// How a child ended.
 struct ChildEnd {
     index: usize,
-    status: ExecutionStatus,
-    result: Result<Payload, StatesError>,
+    record: ExecutionRecord,
 }
 
 /// The names of a Map Run: its ARN, its children's state machine, their ARNs' prefix.
@@ -119,6 +119,7 @@ impl<'a> Run<'a> {
         let (abort, aborted) = tokio::sync::watch::channel(false);
         let guard = RunningChildren::new(self.store, self.clock);
         let mut results = vec![Value::Null; total];
+        let mut records: Vec<Option<ExecutionRecord>> = vec![None; total];
         let mut failures = 0;
         let mut failure: Option<StatesError> = None;
         let child = |index: usize| {
@@ -133,7 +134,7 @@ impl<'a> Run<'a> {
                 );
                 self.child(map, names, express, &hash, arn, input, aborted, guard)
                     .await
-                    .map(|(status, result)| ChildEnd { index, status, result })
+                    .map(|record| ChildEnd { index, record })
             }
         };
         let mut pending = FuturesUnordered::new();
@@ -153,11 +154,13 @@ impl<'a> Run<'a> {
                 }
             };
             let end = done?;
-            document.count(end.status, plan.weights[end.index]);
-            match end.result {
+            let (status, result) = ended(&end.record);
+            records[end.index] = Some(end.record);
+            document.count(status, plan.weights[end.index]);
+            match result {
                 Ok(output) => results[end.index] = Arc::unwrap_or_clone(output),
                 Err(error) => {
-                    if end.status != ExecutionStatus::Aborted {
+                    if status != ExecutionStatus::Aborted {
                         failures += plan.weights[end.index];
                     }
                     if failure.is_none() && plan.tolerance.exceeded(failures, plan.items) {
@@ -175,6 +178,24 @@ impl<'a> Run<'a> {
             }
         }
         drop(pending);
+        // The ResultWriter's files (also when the Map Run failed: its FAILED and PENDING
+        // files say what happened), or its transformed results.
+        let written = match &map.result_writer {
+            Some(writer) => {
+                let written = self.write_results(writer, &names.map_run_arn, entry, env, &records, &plan.inputs).await;
+                match written {
+                    Ok((value, count)) => {
+                        document.value["itemCounts"]["resultsWritten"] = json!(count);
+                        Some(value)
+                    }
+                    Err(error) => {
+                        failure.get_or_insert(error);
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
         document.end(self.clock.now_millis(), failure.is_none());
         self.put_map_run(&document)?;
         match failure {
@@ -187,7 +208,8 @@ impl<'a> Run<'a> {
             None => {
                 thread.emit(EventDetails::MapRunSucceeded);
                 thread.emit(EventDetails::MapStateSucceeded);
-                shape_result(entry.state, &map.handling, entry.raw.clone(), Arc::new(Value::Array(results)), env)
+                let result = written.unwrap_or(Value::Array(results));
+                shape_result(entry.state, &map.handling, entry.raw.clone(), Arc::new(result), env)
             }
         }
     }
@@ -205,12 +227,12 @@ impl<'a> Run<'a> {
         input: Payload,
         mut aborted: tokio::sync::watch::Receiver<bool>,
         guard: &RunningChildren<'_>,
-    ) -> Result<(ExecutionStatus, Result<Payload, StatesError>), EvalError> {
+    ) -> Result<ExecutionRecord, EvalError> {
         let memory = MemoryStore::new();
         let store: &dyn HistoryStore = if express { &memory } else { self.store };
         let existing = store.execution(&arn).map_err(|e| self.store_failed(e))?;
         let (record, replay) = match existing {
-            Some(record) if record.status != ExecutionStatus::Running => return Ok(ended(&record)),
+            Some(record) if record.status != ExecutionStatus::Running => return Ok(record),
             Some(record) => {
                 let events = store.events(&arn).map_err(|e| self.store_failed(e))?;
                 (record, Some(Replay::for_resume(events)))
@@ -270,7 +292,77 @@ impl<'a> Run<'a> {
         let finished = finish(record, &outcome);
         store.put_execution(&finished).map_err(|e| self.store_failed(e))?;
         guard.ended(&arn);
-        Ok(ended(&finished))
+        Ok(finished)
+    }
+
+    /// The ResultWriter: exports the children's results to S3 (through the task adapter
+    /// of `arn:aws:states:::s3:putObject`) and answers `{MapRunArn, ResultWriterDetails}`,
+    /// or, with a WriterConfig alone, answers the transformed results. Also the number of
+    /// results written.
+    async fn write_results(
+        &self,
+        writer: &ResultWriter,
+        map_run_arn: &str,
+        entry: &Entry<'_>,
+        env: &Env<'_>,
+        records: &[Option<ExecutionRecord>],
+        inputs: &[Payload],
+    ) -> Result<(Value, usize), StatesError> {
+        let children: Vec<Option<ChildResult>> = records.iter().map(|r| r.as_ref().map(child_result)).collect();
+        let succeeded: Vec<&ChildResult> = children.iter().flatten().filter(|c| c.status == "SUCCEEDED").collect();
+        let failed: Vec<Value> =
+            children.iter().flatten().filter(|c| c.status != "SUCCEEDED").map(ChildResult::record).collect();
+        let pending: Vec<Value> = children
+            .iter()
+            .zip(inputs)
+            .filter(|(c, _)| c.is_none())
+            .map(|(_, input)| json!({"Input": input.to_string(), "Status": "PENDING"}))
+            .collect();
+        let written = succeeded.len() + failed.len();
+        let transformed = transform(&succeeded, writer.transformation);
+        let Some(parameters) = &writer.parameters else {
+            // A preview: the results, failed children in their NONE form.
+            let mut all = transformed;
+            all.extend(failed);
+            return Ok((Value::Array(all), written));
+        };
+        let place = super::items::render(parameters, &entry.effective, env, "Arguments")
+            .map_err(|e| e.into_states_error(&entry.state.name, entry.entered))?;
+        let bucket =
+            place["Bucket"].as_str().ok_or_else(|| writer_failed("the ResultWriter's Parameters name no Bucket"))?;
+        let folder = folder(place["Prefix"].as_str().unwrap_or_default(), map_run_arn);
+        let groups = [("SUCCEEDED", transformed), ("FAILED", failed), ("PENDING", pending)];
+        let files = files(&folder, groups, writer.json_lines);
+        for file in &files {
+            self.write_object(&entry.state.name, bucket, &file.key, &file.body).await?;
+        }
+        let manifest_key = format!("{folder}manifest.json");
+        let manifest = manifest(bucket, map_run_arn, &files).to_string();
+        self.write_object(&entry.state.name, bucket, &manifest_key, &manifest).await?;
+        let result = json!({"MapRunArn": map_run_arn, "ResultWriterDetails": {"Bucket": bucket, "Key": manifest_key}});
+        Ok((result, written))
+    }
+
+    async fn write_object(&self, state: &str, bucket: &str, key: &str, body: &str) -> Result<(), StatesError> {
+        let resource =
+            Arc::new(sfnlite_states::resource::Resource::parse("arn:aws:states:::s3:putObject").expect("valid"));
+        let failed = |e: StatesError| writer_failed(format!("writing s3://{bucket}/{key}: {e}"));
+        let adapter = self
+            .registry
+            .find(state, &resource)
+            .ok_or_else(|| writer_failed("no adapter writes arn:aws:states:::s3:putObject"))?;
+        let request = crate::adapter::TaskRequest {
+            state_name: state.to_owned(),
+            resource,
+            parameters: Arc::new(json!({"Bucket": bucket, "Key": key, "Body": body})),
+            credentials: None,
+            attempt: 0,
+            deadline_millis: None,
+            execution_arn: self.info.arn.clone(),
+            event_id: 0,
+            started_millis: self.clock.now_millis(),
+        };
+        adapter.invoke(request).await.map(|_| ()).map_err(failed)
     }
 
     /// The ItemProcessor's definition, from the parent's stored definition.
@@ -297,6 +389,22 @@ fn ended(record: &ExecutionRecord) -> (ExecutionStatus, Result<Payload, StatesEr
         }),
     };
     (record.status, result)
+}
+
+/// A child's record as the ResultWriter reports it.
+fn child_result(record: &ExecutionRecord) -> ChildResult {
+    ChildResult {
+        arn: record.arn.clone(),
+        name: record.name.clone(),
+        state_machine_arn: record.state_machine_arn.clone(),
+        input: record.input.clone(),
+        status: record.status.as_str(),
+        output: record.output.clone(),
+        error: record.error.clone(),
+        cause: record.cause.clone(),
+        start_millis: record.start_millis,
+        stop_millis: record.stop_millis.unwrap_or(record.start_millis),
+    }
 }
 
 fn finish(mut record: ExecutionRecord, outcome: &Outcome) -> ExecutionRecord {

@@ -8,6 +8,7 @@ pub mod context;
 pub mod fields;
 pub mod items;
 pub mod map;
+pub mod result_writer;
 pub mod steps;
 pub mod test_state;
 
