@@ -184,10 +184,7 @@ impl<'a> Run<'a> {
             Some(writer) => {
                 let written = self.write_results(writer, &names.map_run_arn, entry, env, &records, &plan.inputs).await;
                 match written {
-                    Ok((value, count)) => {
-                        document.value["itemCounts"]["resultsWritten"] = json!(count);
-                        Some(value)
-                    }
+                    Ok(value) => Some(value),
                     Err(error) => {
                         failure.get_or_insert(error);
                         None
@@ -297,8 +294,7 @@ impl<'a> Run<'a> {
 
     /// The ResultWriter: exports the children's results to S3 (through the task adapter
     /// of `arn:aws:states:::s3:putObject`) and answers `{MapRunArn, ResultWriterDetails}`,
-    /// or, with a WriterConfig alone, answers the transformed results. Also the number of
-    /// results written.
+    /// or, with a WriterConfig alone, answers the transformed results.
     async fn write_results(
         &self,
         writer: &ResultWriter,
@@ -307,7 +303,7 @@ impl<'a> Run<'a> {
         env: &Env<'_>,
         records: &[Option<ExecutionRecord>],
         inputs: &[Payload],
-    ) -> Result<(Value, usize), StatesError> {
+    ) -> Result<Value, StatesError> {
         let children: Vec<Option<ChildResult>> = records.iter().map(|r| r.as_ref().map(child_result)).collect();
         let succeeded: Vec<&ChildResult> = children.iter().flatten().filter(|c| c.status == "SUCCEEDED").collect();
         let failed: Vec<Value> =
@@ -318,13 +314,12 @@ impl<'a> Run<'a> {
             .filter(|(c, _)| c.is_none())
             .map(|(_, input)| json!({"Input": input.to_string(), "Status": "PENDING"}))
             .collect();
-        let written = succeeded.len() + failed.len();
         let transformed = transform(&succeeded, writer.transformation);
         let Some(parameters) = &writer.parameters else {
             // A preview: the results, failed children in their NONE form.
             let mut all = transformed;
             all.extend(failed);
-            return Ok((Value::Array(all), written));
+            return Ok(Value::Array(all));
         };
         let place = super::items::render(parameters, &entry.effective, env, "Arguments")
             .map_err(|e| e.into_states_error(&entry.state.name, entry.entered))?;
@@ -340,7 +335,7 @@ impl<'a> Run<'a> {
         let manifest = manifest(bucket, map_run_arn, &files).to_string();
         self.write_object(&entry.state.name, bucket, &manifest_key, &manifest).await?;
         let result = json!({"MapRunArn": map_run_arn, "ResultWriterDetails": {"Bucket": bucket, "Key": manifest_key}});
-        Ok((result, written))
+        Ok(result)
     }
 
     async fn write_object(&self, state: &str, bucket: &str, key: &str, body: &str) -> Result<(), StatesError> {
@@ -475,10 +470,11 @@ impl MapRunDocument {
         effective: &Value,
     ) -> MapRunDocument {
         let scope = env.scope(effective);
+        // The fields AWS's recorded DescribeMapRun answers have.
         let counts = json!({"pending": plan.items, "running": 0, "succeeded": 0, "failed": 0, "timedOut": 0,
-            "aborted": 0, "total": plan.items, "resultsWritten": 0, "failuresNotRedrivable": 0, "pendingRedrive": 0});
+            "aborted": 0, "total": plan.items, "resultsWritten": 0});
         let executions = json!({"pending": plan.inputs.len(), "running": 0, "succeeded": 0, "failed": 0, "timedOut": 0,
-            "aborted": 0, "total": plan.inputs.len(), "resultsWritten": 0, "failuresNotRedrivable": 0, "pendingRedrive": 0});
+            "aborted": 0, "total": plan.inputs.len(), "resultsWritten": 0});
         let tolerated_count = map
             .tolerated_failure_count
             .as_ref()
@@ -493,7 +489,9 @@ impl MapRunDocument {
                 sfnlite_states::eval::fields::count(c, &scope, env, "ToleratedFailurePercentage", Value::as_f64).ok()
             })
             .unwrap_or(0.0);
-        let max_concurrency = if plan.limit >= plan.inputs.len() && plan.inputs.len() > 1 { 0 } else { plan.limit };
+        let max_concurrency =
+            sfnlite_states::eval::fields::count(&map.max_concurrency, &scope, env, "MaxConcurrency", Value::as_u64)
+                .unwrap_or(0);
         MapRunDocument {
             value: json!({
                 "mapRunArn": names.map_run_arn,
@@ -506,7 +504,6 @@ impl MapRunDocument {
                 "toleratedFailureCount": tolerated_count,
                 "itemCounts": counts,
                 "executionCounts": executions,
-                "redriveCount": 0,
             }),
         }
     }
@@ -515,7 +512,8 @@ impl MapRunDocument {
         self.value["mapRunArn"].as_str().unwrap_or_default().to_owned()
     }
 
-    /// A child ended with `status`, holding `items` items.
+    /// A child ended with `status`, holding `items` items (its result is written, to the
+    /// Map's output or to the ResultWriter's files, unless it was aborted).
     fn count(&mut self, status: ExecutionStatus, items: usize) {
         let key = match status {
             ExecutionStatus::Succeeded => "succeeded",
@@ -527,6 +525,9 @@ impl MapRunDocument {
             let counts = &mut self.value[counts];
             counts[key] = json!(counts[key].as_u64().unwrap_or(0) + n as u64);
             counts["pending"] = json!(counts["pending"].as_u64().unwrap_or(0).saturating_sub(n as u64));
+            if key != "aborted" {
+                counts["resultsWritten"] = json!(counts["resultsWritten"].as_u64().unwrap_or(0) + n as u64);
+            }
         }
     }
 
