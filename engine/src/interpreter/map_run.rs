@@ -22,7 +22,7 @@ use futures_util::{FutureExt, StreamExt};
 use serde_json::{Value, json};
 use sfnlite_states::definition::{MapState, ResultWriter};
 use sfnlite_states::eval::map::Tolerance;
-use sfnlite_states::eval::result_writer::{ChildResult, files, folder, manifest, transform, writer_failed};
+use sfnlite_states::eval::result_writer::{Body, ChildResult, files, folder, manifest, transform, writer_failed};
 use sfnlite_states::eval::{Env, Exit, shape_result};
 use sfnlite_states::history::{EventDetails, Payload};
 use sfnlite_states::{ErrorName, EvalError, StatesError};
@@ -119,7 +119,10 @@ impl<'a> Run<'a> {
         let (abort, aborted) = tokio::sync::watch::channel(false);
         let guard = RunningChildren::new(self.store, self.clock);
         let mut results = vec![Value::Null; total];
-        let mut records: Vec<Option<ExecutionRecord>> = vec![None; total];
+        // What the ResultWriter reports of each child (kept only when there is one), or the
+        // children's results (the Map's output otherwise).
+        let writing = map.result_writer.is_some();
+        let mut records: Vec<Option<ChildResult>> = if writing { vec![None; total] } else { Vec::new() };
         let mut failures = 0;
         let mut failure: Option<StatesError> = None;
         let child = |index: usize| {
@@ -155,10 +158,13 @@ impl<'a> Run<'a> {
             };
             let end = done?;
             let (status, result) = ended(&end.record);
-            records[end.index] = Some(end.record);
+            if writing {
+                records[end.index] = Some(child_result(end.record));
+            }
             document.count(status, plan.weights[end.index]);
             match result {
-                Ok(output) => results[end.index] = Arc::unwrap_or_clone(output),
+                Ok(output) if !writing => results[end.index] = Arc::unwrap_or_clone(output),
+                Ok(_) => {}
                 Err(error) => {
                     if status != ExecutionStatus::Aborted {
                         failures += plan.weights[end.index];
@@ -173,7 +179,9 @@ impl<'a> Run<'a> {
                         // The running children stop; those not started never will.
                         let _ = abort.send(true);
                     }
-                    results[end.index] = error.to_value();
+                    if !writing {
+                        results[end.index] = error.to_value();
+                    }
                 }
             }
         }
@@ -182,7 +190,8 @@ impl<'a> Run<'a> {
         // files say what happened), or its transformed results.
         let written = match &map.result_writer {
             Some(writer) => {
-                let written = self.write_results(writer, &names.map_run_arn, entry, env, &records, &plan.inputs).await;
+                let records = std::mem::take(&mut records);
+                let written = self.write_results(writer, &names.map_run_arn, entry, env, records, &plan.inputs).await;
                 match written {
                     Ok(value) => Some(value),
                     Err(error) => {
@@ -301,33 +310,40 @@ impl<'a> Run<'a> {
         map_run_arn: &str,
         entry: &Entry<'_>,
         env: &Env<'_>,
-        records: &[Option<ExecutionRecord>],
+        records: Vec<Option<ChildResult>>,
         inputs: &[Payload],
     ) -> Result<Value, StatesError> {
-        let children: Vec<Option<ChildResult>> = records.iter().map(|r| r.as_ref().map(child_result)).collect();
-        let succeeded: Vec<&ChildResult> = children.iter().flatten().filter(|c| c.status == "SUCCEEDED").collect();
-        let failed: Vec<Value> =
-            children.iter().flatten().filter(|c| c.status != "SUCCEEDED").map(ChildResult::record).collect();
-        let pending: Vec<Value> = children
-            .iter()
-            .zip(inputs)
-            .filter(|(c, _)| c.is_none())
-            .map(|(_, input)| json!({"Input": input.to_string(), "Status": "PENDING"}))
-            .collect();
-        let transformed = transform(&succeeded, writer.transformation);
         let Some(parameters) = &writer.parameters else {
             // A preview: the results, failed children in their NONE form.
-            let mut all = transformed;
+            let mut all = Vec::new();
+            let mut failed = Vec::new();
+            for child in records.into_iter().flatten() {
+                match child.status {
+                    "SUCCEEDED" => all.extend(transform(child, writer.transformation)),
+                    _ => failed.push(child.record()),
+                }
+            }
             all.extend(failed);
             return Ok(Value::Array(all));
         };
+        // Each record is written into its file's text as it is made, then dropped.
+        let (mut succeeded, mut failed, mut pending) =
+            (Body::new(writer.json_lines), Body::new(writer.json_lines), Body::new(writer.json_lines));
+        for (child, input) in records.into_iter().zip(inputs) {
+            match child {
+                Some(child) if child.status == "SUCCEEDED" => {
+                    transform(child, writer.transformation).iter().for_each(|v| succeeded.push(v));
+                }
+                Some(child) => failed.push(&child.record()),
+                None => pending.push(&json!({"Input": input.to_string(), "Status": "PENDING"})),
+            }
+        }
         let place = super::items::render(parameters, &entry.effective, env, "Arguments")
             .map_err(|e| e.into_states_error(&entry.state.name, entry.entered))?;
         let bucket =
             place["Bucket"].as_str().ok_or_else(|| writer_failed("the ResultWriter's Parameters name no Bucket"))?;
         let folder = folder(place["Prefix"].as_str().unwrap_or_default(), map_run_arn);
-        let groups = [("SUCCEEDED", transformed), ("FAILED", failed), ("PENDING", pending)];
-        let files = files(&folder, groups, writer.json_lines);
+        let files = files(&folder, [("SUCCEEDED", succeeded), ("FAILED", failed), ("PENDING", pending)]);
         for file in &files {
             self.write_object(&entry.state.name, bucket, &file.key, &file.body).await?;
         }
@@ -387,18 +403,18 @@ fn ended(record: &ExecutionRecord) -> (ExecutionStatus, Result<Payload, StatesEr
 }
 
 /// A child's record as the ResultWriter reports it.
-fn child_result(record: &ExecutionRecord) -> ChildResult {
+fn child_result(record: ExecutionRecord) -> ChildResult {
     ChildResult {
-        arn: record.arn.clone(),
-        name: record.name.clone(),
-        state_machine_arn: record.state_machine_arn.clone(),
-        input: record.input.clone(),
         status: record.status.as_str(),
-        output: record.output.clone(),
-        error: record.error.clone(),
-        cause: record.cause.clone(),
-        start_millis: record.start_millis,
         stop_millis: record.stop_millis.unwrap_or(record.start_millis),
+        start_millis: record.start_millis,
+        arn: record.arn,
+        name: record.name,
+        state_machine_arn: record.state_machine_arn,
+        input: record.input,
+        output: record.output,
+        error: record.error,
+        cause: record.cause,
     }
 }
 

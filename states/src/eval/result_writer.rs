@@ -71,19 +71,54 @@ impl ChildResult {
     }
 }
 
-/// The succeeded children under a transformation (NONE: records; COMPACT: outputs;
-/// FLATTEN: outputs, arrays concatenated).
-pub fn transform(succeeded: &[&ChildResult], transformation: Transformation) -> Vec<Value> {
+/// A succeeded child under a transformation (NONE: its record; COMPACT: its output;
+/// FLATTEN: its output, an array's elements one by one).
+pub fn transform(child: ChildResult, transformation: Transformation) -> Vec<Value> {
     match transformation {
-        Transformation::None => succeeded.iter().map(|c| c.record()).collect(),
-        Transformation::Compact => succeeded.iter().map(|c| c.output.clone().unwrap_or(Value::Null)).collect(),
-        Transformation::Flatten => succeeded
-            .iter()
-            .flat_map(|c| match c.output.clone().unwrap_or(Value::Null) {
-                Value::Array(items) => items,
-                other => vec![other],
-            })
-            .collect(),
+        Transformation::None => vec![child.record()],
+        Transformation::Compact => vec![child.output.unwrap_or(Value::Null)],
+        Transformation::Flatten => match child.output.unwrap_or(Value::Null) {
+            Value::Array(items) => items,
+            other => vec![other],
+        },
+    }
+}
+
+/// A result file's contents, written a value at a time (so that no tree of all the
+/// records is ever held): a JSON array, or JSON Lines.
+#[derive(Debug, Clone)]
+pub struct Body {
+    text: String,
+    count: usize,
+    json_lines: bool,
+}
+
+impl Body {
+    /// An empty file.
+    pub fn new(json_lines: bool) -> Body {
+        Body { text: String::new(), count: 0, json_lines }
+    }
+
+    /// Appends a value.
+    pub fn push(&mut self, value: &Value) {
+        if self.json_lines {
+            self.text.push_str(&value.to_string());
+            self.text.push('\n');
+        } else {
+            self.text.push(if self.count == 0 { '[' } else { ',' });
+            self.text.push_str(&value.to_string());
+        }
+        self.count += 1;
+    }
+
+    fn finish(mut self) -> Option<String> {
+        if self.count == 0 {
+            return None;
+        }
+        if !self.json_lines {
+            self.text.push(']');
+        }
+        Some(self.text)
     }
 }
 
@@ -109,18 +144,13 @@ pub fn folder(prefix: &str, map_run_arn: &str) -> String {
 }
 
 /// The result files of a Map Run: a status with no record gets no file.
-pub fn files(folder: &str, groups: [(&'static str, Vec<Value>); 3], json_lines: bool) -> Vec<ResultFile> {
+pub fn files(folder: &str, groups: [(&'static str, Body); 3]) -> Vec<ResultFile> {
     groups
         .into_iter()
-        .filter(|(_, records)| !records.is_empty())
-        .map(|(status, records)| {
-            let (name, body) = if json_lines {
-                let lines: Vec<String> = records.iter().map(Value::to_string).collect();
-                (format!("{status}_0.jsonl"), lines.join("\n") + "\n")
-            } else {
-                (format!("{status}_0.json"), Value::Array(records).to_string())
-            };
-            ResultFile { status, key: format!("{folder}{name}"), body }
+        .filter_map(|(status, body)| {
+            let extension = if body.json_lines { "jsonl" } else { "json" };
+            let text = body.finish()?;
+            Some(ResultFile { status, key: format!("{folder}{status}_0.{extension}"), body: text })
         })
         .collect()
 }
@@ -168,8 +198,8 @@ mod tests {
         assert_eq!(record["RedriveStatusReason"], "Execution is SUCCEEDED and cannot be redriven");
         let failed = child("FAILED", None).record();
         assert_eq!((failed["Error"].clone(), failed.get("Output")), (json!("E"), None));
-        assert_eq!(transform(&[&ok, &ok], Transformation::Compact), vec![json!([1, 2]), json!([1, 2])]);
-        assert_eq!(transform(&[&ok, &ok], Transformation::Flatten), vec![json!(1), json!(2), json!(1), json!(2)]);
+        assert_eq!(transform(ok.clone(), Transformation::Compact), vec![json!([1, 2])]);
+        assert_eq!(transform(ok, Transformation::Flatten), vec![json!(1), json!(2)]);
     }
 
     #[test]
@@ -178,7 +208,14 @@ mod tests {
         assert_eq!(folder("out", arn), "out/abc/");
         assert_eq!(folder("out/", arn), "out/abc/");
         assert_eq!(folder("", arn), "abc/");
-        let made = files("out/abc/", [("SUCCEEDED", vec![json!(1)]), ("FAILED", vec![]), ("PENDING", vec![])], false);
+        let mut one = Body::new(false);
+        one.push(&json!(1));
+        let made = files("out/abc/", [("SUCCEEDED", one), ("FAILED", Body::new(false)), ("PENDING", Body::new(false))]);
+        let mut lines = Body::new(true);
+        lines.push(&json!({"a": 1}));
+        lines.push(&json!(2));
+        let jsonl = files("p/", [("SUCCEEDED", lines), ("FAILED", Body::new(true)), ("PENDING", Body::new(true))]);
+        assert_eq!((jsonl[0].key.as_str(), jsonl[0].body.as_str()), ("p/SUCCEEDED_0.jsonl", "{\"a\":1}\n2\n"));
         assert_eq!(
             made,
             vec![ResultFile { status: "SUCCEEDED", key: "out/abc/SUCCEEDED_0.json".into(), body: "[1]".into() }]
