@@ -70,6 +70,14 @@ pub enum EngineError {
         /// The execution.
         arn: String,
     },
+    /// A child execution of a distributed Map's Map Run: its parent is redriven or stopped.
+    #[error("execution {arn} is a child of the Map Run {map_run}: redrive or stop its parent execution")]
+    MapRunChild {
+        /// The execution.
+        arn: String,
+        /// Its Map Run.
+        map_run: String,
+    },
     /// The execution has not ended, so it cannot be redriven.
     #[error("execution {arn} is {status}; only FAILED, TIMED_OUT or ABORTED executions can be redriven")]
     NotRedrivable {
@@ -319,6 +327,9 @@ impl Engine {
         if record.origin.sync_express {
             return Err(EngineError::ExpressNotRedrivable { arn: record.arn });
         }
+        if let Some(map_run) = record.origin.map_run.clone() {
+            return Err(EngineError::MapRunChild { arn: record.arn, map_run });
+        }
         let before = record.clone();
         // The tokens of the failed attempt's tasks are not answerable any more.
         self.callbacks.close_all(self.store.as_ref(), &record.arn)?;
@@ -378,6 +389,20 @@ impl Engine {
         record.status = ExecutionStatus::Aborted;
         (record.error, record.cause, record.stop_millis) = (request.error, request.cause, Some(now));
         self.store.put_execution(&record)?;
+        // Its Map Runs end with it: their running children, then their documents.
+        for (key, mut run) in self.store.documents(MAP_RUN_KIND)? {
+            if run["executionArn"] != record.arn.as_str() || run["status"] != "RUNNING" {
+                continue;
+            }
+            for child in self.store.executions()? {
+                if child.status == ExecutionStatus::Running && child.origin.map_run.as_deref() == Some(key.as_str()) {
+                    self.abort_orphan(&child.arn, StopRequest::default())?;
+                }
+            }
+            run["status"] = serde_json::json!("ABORTED");
+            run["stopDate"] = serde_json::json!(now);
+            self.store.put_document(MAP_RUN_KIND, &key, &run)?;
+        }
         Ok(record)
     }
 

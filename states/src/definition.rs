@@ -970,6 +970,18 @@ fn read_map(f: &mut Fields<'_, '_>, resolver: &Resolver<'_>) -> Option<StateKind
     }
     let language = if f.jsonata { QueryLanguage::Jsonata } else { QueryLanguage::JsonPath };
     let item_processor = processor_value.and_then(|p| read_machine(p, &processor_loc, false, language, f.diags));
+    // EXPRESS children are EXPRESS workflows: no distributed Map runs in them.
+    if execution_type.as_deref() == Some("EXPRESS")
+        && let Some(processor) = &item_processor
+    {
+        for at in distributed_maps(processor, &format!("{processor_loc}/States")) {
+            f.diags.error(
+                DiagnosticCode::SchemaValidationFailed,
+                at,
+                "a distributed Map cannot run inside an EXPRESS child execution (ExecutionType EXPRESS)",
+            );
+        }
+    }
     let items_path = f.path("ItemsPath");
     let item_selector = match (f.template("ItemSelector"), f.template("Parameters")) {
         (Some(s), None) | (None, Some(s)) => Some(s),
@@ -1927,4 +1939,28 @@ pub fn item_processor_definition(definition: &str, state: &str) -> Option<String
         processor.insert("QueryLanguage".into(), language.clone());
     }
     Some(Value::Object(processor).to_string())
+}
+
+/// The locations (`/States/…`) of the distributed Maps in `machine`, its branches and
+/// item processors included: AWS runs them only in a STANDARD workflow.
+pub fn distributed_maps(machine: &StateMachine, location: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for state in &machine.states {
+        let here = format!("{location}/{}", state.name);
+        match &state.kind {
+            StateKind::Map(map) => {
+                if map.mode == ProcessorMode::Distributed {
+                    found.push(here.clone());
+                }
+                found.extend(distributed_maps(&map.item_processor, &format!("{here}/ItemProcessor/States")));
+            }
+            StateKind::Parallel(parallel) => {
+                for (i, branch) in parallel.branches.iter().enumerate() {
+                    found.extend(distributed_maps(branch, &format!("{here}/Branches/{i}/States")));
+                }
+            }
+            _ => {}
+        }
+    }
+    found
 }

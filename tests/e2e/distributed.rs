@@ -248,3 +248,66 @@ fn result_writer_exports_the_map_run_to_s3() {
     assert_eq!((failed[0]["Error"].as_str(), failed[0]["Cause"].as_str()), (Some("NoBob"), Some("bob")));
     assert_eq!(failed[0]["Input"], r#"{"id":"2","name":"bob","score":"7"}"#);
 }
+
+/// Redriving the parent redrives the Map Run: only the children that did not succeed run
+/// again (a failed one is redriven, with `ExecutionRedriven`; one never started starts),
+/// and the parent succeeds once the missing object exists.
+#[test]
+fn a_redrive_reruns_only_the_failed_children() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(data.join("lake")).unwrap();
+    std::fs::write(data.join("lake/a"), "A").unwrap();
+    std::fs::write(data.join("lake/c"), "C").unwrap();
+    let store = dir.path().join("store");
+    let cli = |args: &[&str]| {
+        let out = sfnlite()
+            .env("SFNLITE_DATA_DIR", &data)
+            .args(["--no-config", "--store"])
+            .arg(&store)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let definition = json!({"StartAt": "Each", "States": {"Each": {"Type": "Map", "Label": "read", "MaxConcurrency": 1,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "Get",
+            "States": {"Get": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+                "Parameters": {"Bucket": "lake", "Key.$": "$"}, "OutputPath": "$.Body", "End": true}}},
+        "End": true}}});
+    let file = super::temp_file(&dir, "read.asl.json", &definition.to_string());
+    let (code, _, err) = cli(&["run", file.to_str().unwrap(), "--input", r#"["a","b","c"]"#, "--name", "r1"]);
+    assert_eq!(code, Some(1), "b is missing: {err}");
+    let children = |status: &str| -> Vec<String> {
+        let (_, listed, _) = cli(&["executions", "list", "--format", "json"]);
+        let listed: Value = serde_json::from_str(&listed).unwrap();
+        listed["executions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["stateMachineArn"].as_str().unwrap().ends_with("/read") && e["status"] == status)
+            .map(|e| e["executionArn"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!((children("SUCCEEDED").len(), children("FAILED").len()), (1, 1), "c never started");
+    let failed = children("FAILED").remove(0);
+    let succeeded = children("SUCCEEDED").remove(0);
+    let (code, _, err) = cli(&["redrive", &failed]);
+    assert_eq!(code, Some(2), "a child is redriven through its parent: {err}");
+    assert!(err.contains("redrive or stop its parent"), "{err}");
+
+    std::fs::write(data.join("lake/b"), "B").unwrap();
+    let (code, out, err) = cli(&["redrive", "r1", "--format", "json"]);
+    assert_eq!(code, Some(0), "{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["output"], json!(["A", "B", "C"]));
+    assert_eq!(children("SUCCEEDED").len(), 3, "still three children");
+    let (_, history, _) = cli(&["history", &failed, "--format", "json"]);
+    assert!(history.contains("ExecutionRedriven"), "the failed child was redriven: {history}");
+    let (_, history, _) = cli(&["history", &succeeded, "--format", "json"]);
+    assert!(!history.contains("ExecutionRedriven"), "the succeeded child did not run again");
+}

@@ -126,6 +126,12 @@ pub(crate) fn stop(args: StopArgs, store: &Option<PathBuf>) -> Result<ExitCode, 
             // This process holds the store: nobody is running the execution.
             let store = std::sync::Arc::new(opened);
             let record = find_execution(store.as_ref(), &args.execution).map_err(super::engine_failure)?;
+            if let Some(map_run) = &record.origin.map_run {
+                return Err(Failure::usage(anyhow!(
+                    "{} is a child execution of the Map Run {map_run}: stop its parent execution",
+                    record.arn
+                )));
+            }
             let engine = Engine::new(Registry::new(), std::sync::Arc::new(SystemClock), store);
             let record = engine.abort_orphan(&record.arn, request).map_err(super::engine_failure)?;
             print(&record);

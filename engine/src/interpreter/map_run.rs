@@ -112,12 +112,13 @@ impl<'a> Run<'a> {
         let definition_hash = StateMachineRecord::new(&names.machine_name, &definition).hash;
         let started_millis = self.clock.now_millis();
         let total = plan.inputs.len();
-        let mut document =
-            MapRunDocument::new(&names, &self.info.arn, started_millis, &plan, map, env, &entry.effective);
+        let document = MapRunDocument::new(&names, &self.info.arn, started_millis, &plan, map, env, &entry.effective);
         self.put_map_run(&document)?;
 
         let (abort, aborted) = tokio::sync::watch::channel(false);
-        let guard = RunningChildren::new(self.store, self.clock);
+        // Owns the Map Run's document from here: kept current as children start and end,
+        // and ended ABORTED (with the running children) if this future is dropped.
+        let guard = RunningChildren::new(self.store, self.clock, document);
         let mut results = vec![Value::Null; total];
         // What the ResultWriter reports of each child (kept only when there is one), or the
         // children's results (the Map's output otherwise).
@@ -128,6 +129,7 @@ impl<'a> Run<'a> {
         let child = |index: usize| {
             let input = plan.inputs[index].clone();
             let (names, aborted, guard, hash) = (&names, aborted.clone(), &guard, definition_hash.clone());
+            let weight = plan.weights[index];
             async move {
                 let arn = format!(
                     "arn:aws:states:{}:{ACCOUNT_ID}:execution:{}:{}",
@@ -135,7 +137,7 @@ impl<'a> Run<'a> {
                     names.machine_name,
                     derived_uuid(&format!("{}#{index}", names.run_id))
                 );
-                self.child(map, names, express, &hash, arn, input, aborted, guard)
+                self.child(map, names, express, &hash, arn, (input, weight), aborted, guard)
                     .await
                     .map(|record| ChildEnd { index, record })
             }
@@ -158,15 +160,19 @@ impl<'a> Run<'a> {
             };
             let end = done?;
             let (status, result) = ended(&end.record);
-            if writing {
-                records[end.index] = Some(child_result(end.record));
-            }
-            document.count(status, plan.weights[end.index]);
+            guard.ended(&end.record.arn, status, plan.weights[end.index]);
+            let report = child_result(end.record);
             match result {
                 Ok(output) if !writing => results[end.index] = Arc::unwrap_or_clone(output),
                 Ok(_) => {}
-                Err(error) => {
-                    if status != ExecutionStatus::Aborted {
+                Err(_) => {
+                    // A failed child stands in the results as AWS reports it (the NONE form).
+                    if !writing {
+                        results[end.index] = report.record();
+                    }
+                    // Children this Map Run aborted itself do not count; others do (an
+                    // aborted child found when resuming failed its Map Run then).
+                    if failure.is_none() {
                         failures += plan.weights[end.index];
                     }
                     if failure.is_none() && plan.tolerance.exceeded(failures, plan.items) {
@@ -179,10 +185,10 @@ impl<'a> Run<'a> {
                         // The running children stop; those not started never will.
                         let _ = abort.send(true);
                     }
-                    if !writing {
-                        results[end.index] = error.to_value();
-                    }
                 }
+            }
+            if writing {
+                records[end.index] = Some(report);
             }
         }
         drop(pending);
@@ -202,7 +208,7 @@ impl<'a> Run<'a> {
             }
             None => None,
         };
-        document.end(self.clock.now_millis(), failure.is_none());
+        let document = guard.end(failure.is_none());
         self.put_map_run(&document)?;
         match failure {
             Some(error) => {
@@ -230,7 +236,7 @@ impl<'a> Run<'a> {
         express: bool,
         definition_hash: &str,
         arn: String,
-        input: Payload,
+        (input, weight): (Payload, usize),
         mut aborted: tokio::sync::watch::Receiver<bool>,
         guard: &RunningChildren<'_>,
     ) -> Result<ExecutionRecord, EvalError> {
@@ -238,6 +244,13 @@ impl<'a> Run<'a> {
         let store: &dyn HistoryStore = if express { &memory } else { self.store };
         let existing = store.execution(&arn).map_err(|e| self.store_failed(e))?;
         let (record, replay) = match existing {
+            // A redrive of the parent redrives the children that did not succeed.
+            Some(record)
+                if !matches!(record.status, ExecutionStatus::Running | ExecutionStatus::Succeeded)
+                    && record.redrive_count < self.info.redrive_count =>
+            {
+                self.redrive_child(store, record)?
+            }
             Some(record) if record.status != ExecutionStatus::Running => return Ok(record),
             Some(record) => {
                 let events = store.events(&arn).map_err(|e| self.store_failed(e))?;
@@ -261,15 +274,17 @@ impl<'a> Run<'a> {
                     seed: self.seed ^ u64::from_str_radix(&arn[arn.len() - 12..], 16).unwrap_or(0),
                     virtual_clock: self.clock.is_virtual(),
                     redrive_count: 0,
-                    origin: ExecutionOrigin { map_run: Some(names.map_run_arn.clone()), ..ExecutionOrigin::default() },
+                    origin: ExecutionOrigin {
+                        map_run: Some(names.map_run_arn.clone()),
+                        role_arn: Some(self.info.role_arn.clone()),
+                        ..ExecutionOrigin::default()
+                    },
                 };
                 store.put_execution(&record).map_err(|e| self.store_failed(e))?;
                 (record, None)
             }
         };
-        if !express {
-            guard.started(&arn);
-        }
+        guard.started(&arn, weight, !express);
         let info = ExecutionInfo {
             arn: record.arn.clone(),
             name: record.name.clone(),
@@ -278,7 +293,7 @@ impl<'a> Run<'a> {
             role_arn: self.info.role_arn.clone(),
             region: self.info.region.clone(),
             input: Arc::new(record.input.clone()),
-            redrive_count: 0,
+            redrive_count: record.redrive_count,
             sync_express: false,
         };
         let effects = Effects { clock: self.clock, registry: self.registry, store, callbacks: self.callbacks };
@@ -297,8 +312,30 @@ impl<'a> Run<'a> {
         };
         let finished = finish(record, &outcome);
         store.put_execution(&finished).map_err(|e| self.store_failed(e))?;
-        guard.ended(&arn);
         Ok(finished)
+    }
+
+    /// A child that did not succeed, set to run again as AWS's RedriveExecution does
+    /// (`ExecutionRedriven`, its redrive count the parent's): its record and replay.
+    fn redrive_child(
+        &self,
+        store: &dyn HistoryStore,
+        mut record: ExecutionRecord,
+    ) -> Result<(ExecutionRecord, Option<Replay>), EvalError> {
+        let mut events = store.events(&record.arn).map_err(|e| self.store_failed(e))?;
+        let last = events.last().map_or(0, |e| e.id);
+        record.redrive_count = self.info.redrive_count;
+        let journal = Journal::new(store, &record.arn, last);
+        let details = EventDetails::ExecutionRedriven { redrive_count: record.redrive_count };
+        journal.append(last, self.clock.now_millis(), details);
+        let committed = journal.commit().map_err(|e| {
+            EvalError::Runtime(format!("the child execution {} could not be redriven: {e}", record.arn))
+        })?;
+        events.extend(committed);
+        record.status = ExecutionStatus::Running;
+        (record.output, record.error, record.cause, record.stop_millis) = (None, None, None, None);
+        store.put_execution(&record).map_err(|e| self.store_failed(e))?;
+        Ok((record, Some(Replay::for_redrive(events))))
     }
 
     /// The ResultWriter: exports the children's results to S3 (through the task adapter
@@ -390,6 +427,16 @@ impl<'a> Run<'a> {
     }
 }
 
+/// The DescribeMapRun count of a child that ended with `status`.
+fn status_key(status: ExecutionStatus) -> &'static str {
+    match status {
+        ExecutionStatus::Succeeded => "succeeded",
+        ExecutionStatus::TimedOut => "timedOut",
+        ExecutionStatus::Aborted => "aborted",
+        _ => "failed",
+    }
+}
+
 /// A record's status and result (its output, or its error as ASL data).
 fn ended(record: &ExecutionRecord) -> (ExecutionStatus, Result<Payload, StatesError>) {
     let result = match record.status {
@@ -427,31 +474,80 @@ fn finish(mut record: ExecutionRecord, outcome: &Outcome) -> ExecutionRecord {
     record
 }
 
-/// The STANDARD children running now: if the Map's future is dropped (the parent stopped,
-/// or timed out), they are ended ABORTED in the store, so none is left RUNNING.
+/// A Map Run in progress: its document (counts kept current, written at most once a
+/// second) and its STANDARD children running now. If the Map's future is dropped (the
+/// parent stopped or timed out, a sibling branch failed), the running children are ended
+/// ABORTED in the store and so is the Map Run, so none is left RUNNING.
 struct RunningChildren<'s> {
     store: &'s dyn HistoryStore,
     clock: &'s dyn crate::clock::Clock,
-    running: std::cell::RefCell<std::collections::BTreeSet<String>>,
+    /// The children started here and not ended, each with whether it is in the store.
+    running: std::cell::RefCell<std::collections::BTreeMap<String, bool>>,
+    document: std::cell::RefCell<Option<MapRunDocument>>,
+    written: std::cell::Cell<i64>,
 }
 
 impl<'s> RunningChildren<'s> {
-    fn new(store: &'s dyn HistoryStore, clock: &'s dyn crate::clock::Clock) -> Self {
-        RunningChildren { store, clock, running: Default::default() }
+    fn new(store: &'s dyn HistoryStore, clock: &'s dyn crate::clock::Clock, document: MapRunDocument) -> Self {
+        RunningChildren {
+            store,
+            clock,
+            running: Default::default(),
+            document: std::cell::RefCell::new(Some(document)),
+            written: std::cell::Cell::new(clock.now_millis()),
+        }
     }
 
-    fn started(&self, arn: &str) {
-        self.running.borrow_mut().insert(arn.to_owned());
+    /// A child started (or resumed), holding `items` items.
+    fn started(&self, arn: &str, items: usize, stored: bool) {
+        self.running.borrow_mut().insert(arn.to_owned(), stored);
+        if let Some(document) = self.document.borrow_mut().as_mut() {
+            document.move_count("pending", "running", items);
+        }
+        self.save_now_and_then();
     }
 
-    fn ended(&self, arn: &str) {
-        self.running.borrow_mut().remove(arn);
+    /// A child ended with `status` (a child found ended never started here).
+    fn ended(&self, arn: &str, status: ExecutionStatus, items: usize) {
+        let was_running = self.running.borrow_mut().remove(arn).is_some();
+        if let Some(document) = self.document.borrow_mut().as_mut() {
+            let from = if was_running { "running" } else { "pending" };
+            document.move_count(from, status_key(status), items);
+        }
+        self.save_now_and_then();
+    }
+
+    /// Writes the document when the last write is a second old.
+    fn save_now_and_then(&self) {
+        let now = self.clock.now_millis();
+        if now - self.written.get() < 1000 {
+            return;
+        }
+        self.written.set(now);
+        if let Some(document) = self.document.borrow().as_ref() {
+            let _ = self.store.put_document(MAP_RUN_KIND, &document.arn(), &document.value);
+        }
+    }
+
+    /// The Map Run ended: its final document.
+    fn end(&self, succeeded: bool) -> MapRunDocument {
+        let mut document = self.document.borrow_mut().take().expect("ended once");
+        document.end(self.clock.now_millis(), if succeeded { "SUCCEEDED" } else { "FAILED" });
+        document
     }
 }
 
 impl Drop for RunningChildren<'_> {
     fn drop(&mut self) {
-        for arn in std::mem::take(&mut *self.running.borrow_mut()) {
+        if let Some(mut document) = self.document.borrow_mut().take() {
+            for _ in 0..self.running.borrow().len() {
+                document.move_count("running", "aborted", 1);
+            }
+            document.end(self.clock.now_millis(), "ABORTED");
+            let _ = self.store.put_document(MAP_RUN_KIND, &document.arn(), &document.value);
+        }
+        let stored = std::mem::take(&mut *self.running.borrow_mut()).into_iter().filter(|(_, stored)| *stored);
+        for (arn, _) in stored {
             let Ok(Some(mut record)) = self.store.execution(&arn) else { continue };
             if record.status != ExecutionStatus::Running {
                 continue;
@@ -528,28 +624,22 @@ impl MapRunDocument {
         self.value["mapRunArn"].as_str().unwrap_or_default().to_owned()
     }
 
-    /// A child ended with `status`, holding `items` items (its result is written, to the
-    /// Map's output or to the ResultWriter's files, unless it was aborted).
-    fn count(&mut self, status: ExecutionStatus, items: usize) {
-        let key = match status {
-            ExecutionStatus::Succeeded => "succeeded",
-            ExecutionStatus::TimedOut => "timedOut",
-            ExecutionStatus::Aborted => "aborted",
-            _ => "failed",
-        };
-        for (counts, n) in [("itemCounts", items), ("executionCounts", 1)] {
+    /// Moves `items` items (and one execution) from one count to another; an ended child's
+    /// result counts as written (to the Map's output or the ResultWriter's files).
+    fn move_count(&mut self, from: &str, to: &str, items: usize) {
+        for (counts, n) in [("itemCounts", items as u64), ("executionCounts", u64::from(items > 0))] {
             let counts = &mut self.value[counts];
-            counts[key] = json!(counts[key].as_u64().unwrap_or(0) + n as u64);
-            counts["pending"] = json!(counts["pending"].as_u64().unwrap_or(0).saturating_sub(n as u64));
-            if key != "aborted" {
-                counts["resultsWritten"] = json!(counts["resultsWritten"].as_u64().unwrap_or(0) + n as u64);
+            counts[from] = json!(counts[from].as_u64().unwrap_or(0).saturating_sub(n));
+            counts[to] = json!(counts[to].as_u64().unwrap_or(0) + n);
+            if !matches!(to, "running" | "pending") {
+                counts["resultsWritten"] = json!(counts["resultsWritten"].as_u64().unwrap_or(0) + n);
             }
         }
     }
 
     /// The Map Run ended (children never started stay pending).
-    fn end(&mut self, stopped: i64, succeeded: bool) {
-        self.value["status"] = json!(if succeeded { "SUCCEEDED" } else { "FAILED" });
+    fn end(&mut self, stopped: i64, status: &str) {
+        self.value["status"] = json!(status);
         self.value["stopDate"] = json!(stopped);
     }
 }

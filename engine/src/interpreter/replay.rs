@@ -417,6 +417,8 @@ fn exclude_unsuccessful(events: &[HistoryEvent], excluded: &mut [bool]) {
                 | EventDetails::MapIterationFailed { .. }
                 | EventDetails::MapIterationAborted { .. }
                 | EventDetails::MapStateFailed
+                | EventDetails::MapRunFailed { .. }
+                | EventDetails::MapRunAborted
                 | EventDetails::ParallelStateFailed
         );
         let unfinished_simple_state = match &event.details {

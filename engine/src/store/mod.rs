@@ -236,7 +236,8 @@ pub trait HistoryStore: Send + Sync {
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     state_machines: Mutex<HashMap<String, StateMachineRecord>>,
-    executions: Mutex<Vec<ExecutionRecord>>,
+    /// In the order they were first stored, with an index by ARN.
+    executions: Mutex<(Vec<ExecutionRecord>, HashMap<String, usize>)>,
     events: Mutex<HashMap<String, Vec<HistoryEvent>>>,
     documents: Mutex<std::collections::BTreeMap<(String, String), Value>>,
 }
@@ -264,19 +265,24 @@ impl HistoryStore for MemoryStore {
 
     fn put_execution(&self, record: &ExecutionRecord) -> Result<(), StoreError> {
         let mut executions = lock(&self.executions);
-        match executions.iter_mut().find(|e| e.arn == record.arn) {
-            Some(existing) => *existing = record.clone(),
-            None => executions.push(record.clone()),
+        let (records, index) = &mut *executions;
+        match index.get(&record.arn) {
+            Some(&i) => records[i] = record.clone(),
+            None => {
+                index.insert(record.arn.clone(), records.len());
+                records.push(record.clone());
+            }
         }
         Ok(())
     }
 
     fn execution(&self, arn: &str) -> Result<Option<ExecutionRecord>, StoreError> {
-        Ok(lock(&self.executions).iter().find(|e| e.arn == arn).cloned())
+        let executions = lock(&self.executions);
+        Ok(executions.1.get(arn).map(|&i| executions.0[i].clone()))
     }
 
     fn executions(&self) -> Result<Vec<ExecutionRecord>, StoreError> {
-        Ok(lock(&self.executions).clone())
+        Ok(lock(&self.executions).0.clone())
     }
 
     fn append(&self, execution_arn: &str, events: Vec<HistoryEvent>) -> Result<(), StoreError> {

@@ -331,7 +331,12 @@ impl Api {
                 out[key] = json!(value);
             }
         }
-        let (status, reason) = redrive_status(record.status);
+        let (status, reason) = match (&record.origin.map_run, record.status) {
+            (Some(_), ExecutionStatus::Failed | ExecutionStatus::TimedOut | ExecutionStatus::Aborted) => {
+                ("REDRIVABLE_BY_MAP_RUN", None)
+            }
+            _ => redrive_status(record.status),
+        };
         out["redriveStatus"] = json!(status);
         if let Some(reason) = reason {
             out["redriveStatusReason"] = json!(reason);
@@ -443,6 +448,12 @@ impl Api {
             cause: request.string("cause")?.map(str::to_owned),
         };
         let record = self.record(arn)?;
+        if let (Some(map_run), ExecutionStatus::Running) = (&record.origin.map_run, record.status) {
+            // Its parent runs it: stopping the child alone would race the parent.
+            return Err(ApiError::validation(format!(
+                "{arn} is a child execution of the Map Run {map_run}: stop its parent execution"
+            )));
+        }
         if let Some(mut done) = self.executor.stop(arn, stop.clone()).or_else(|| self.local.stop(arn, stop.clone())) {
             let _ = tokio::time::timeout(Duration::from_secs(30), done.wait_for(|d| *d)).await;
         } else if record.status == ExecutionStatus::Running {
@@ -468,6 +479,7 @@ impl Api {
             EngineError::NotRedrivable { status, .. } => {
                 ApiError::new("ExecutionNotRedrivable", format!("Execution is {status} and cannot be redriven"))
             }
+            e @ EngineError::MapRunChild { .. } => ApiError::new("ExecutionNotRedrivable", e.to_string()),
             EngineError::ExpressNotRedrivable { .. } => {
                 ApiError::new("ExecutionNotRedrivable", "Express executions cannot be redriven")
             }

@@ -69,6 +69,13 @@ pub(super) fn parse(text: &str, machine_type: MachineType) -> Result<Definition,
 fn express_diagnostics(machine: &Definition) -> Vec<Diagnostic> {
     let mut found = Vec::new();
     waiting_tasks(machine, "/States", &mut found);
+    let distributed =
+        sfnlite_states::definition::distributed_maps(machine, "/States").into_iter().map(|location| Diagnostic {
+            severity: Severity::Error,
+            code: sfnlite_states::DiagnosticCode::SchemaValidationFailed,
+            message: "Express state machine does not support Distributed Map".to_owned(),
+            location,
+        });
     found
         .into_iter()
         .map(|(location, pattern)| {
@@ -86,6 +93,7 @@ fn express_diagnostics(machine: &Definition) -> Vec<Diagnostic> {
                 location: format!("{location}/Resource"),
             }
         })
+        .chain(distributed)
         .collect()
 }
 
