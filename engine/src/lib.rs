@@ -394,10 +394,34 @@ impl Engine {
             if run["executionArn"] != record.arn.as_str() || run["status"] != "RUNNING" {
                 continue;
             }
+            let mut ended = std::collections::HashMap::<&'static str, u64>::new();
             for child in self.store.executions()? {
-                if child.status == ExecutionStatus::Running && child.origin.map_run.as_deref() == Some(key.as_str()) {
-                    self.abort_orphan(&child.arn, StopRequest::default())?;
+                if child.origin.map_run.as_deref() != Some(key.as_str()) {
+                    continue;
                 }
+                let status = match child.status {
+                    ExecutionStatus::Running => self.abort_orphan(&child.arn, StopRequest::default())?.status,
+                    other => other,
+                };
+                let count = match status {
+                    ExecutionStatus::Succeeded => "succeeded",
+                    ExecutionStatus::TimedOut => "timedOut",
+                    ExecutionStatus::Aborted => "aborted",
+                    _ => "failed",
+                };
+                *ended.entry(count).or_default() += 1;
+            }
+            // The counts from the children's records (items as executions: the batches'
+            // sizes are not kept).
+            for counts in ["executionCounts", "itemCounts"] {
+                let total = run[counts]["total"].as_u64().unwrap_or(0);
+                let done: u64 = ended.values().sum();
+                for key in ["succeeded", "failed", "timedOut", "aborted"] {
+                    run[counts][key] = serde_json::json!(ended.get(key).copied().unwrap_or(0));
+                }
+                run[counts]["running"] = serde_json::json!(0);
+                run[counts]["pending"] = serde_json::json!(total.saturating_sub(done));
+                run[counts]["resultsWritten"] = serde_json::json!(done);
             }
             run["status"] = serde_json::json!("ABORTED");
             run["stopDate"] = serde_json::json!(now);

@@ -311,3 +311,91 @@ fn a_redrive_reruns_only_the_failed_children() {
     let (_, history, _) = cli(&["history", &succeeded, "--format", "json"]);
     assert!(!history.contains("ExecutionRedriven"), "the succeeded child did not run again");
 }
+
+/// A redrive after a Parallel that ended reruns the state that failed after it (the
+/// Parallel's own end does not enclose what follows it), for a Task and for a Map Run.
+#[test]
+fn a_redrive_after_a_finished_parallel_reruns_what_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(data.join("lake")).unwrap();
+    let store = dir.path().join("store");
+    let cli = |args: &[&str]| {
+        let out = sfnlite()
+            .env("SFNLITE_DATA_DIR", &data)
+            .args(["--no-config", "--store"])
+            .arg(&store)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let get = json!({"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+        "Parameters": {"Bucket": "lake", "Key": "k"}, "OutputPath": "$.Body", "End": true});
+    let definition = json!({"StartAt": "Both", "States": {
+        "Both": {"Type": "Parallel", "Branches": [{"StartAt": "B", "States": {"B": {"Type": "Pass", "End": true}}}], "Next": "Each"},
+        "Each": {"Type": "Map", "Label": "m", "ItemsPath": "$[0]",
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "Get",
+                "States": {"Get": get}},
+            "End": true}}});
+    let file = super::temp_file(&dir, "after.asl.json", &definition.to_string());
+    let (code, _, _) = cli(&["run", file.to_str().unwrap(), "--input", "[1]", "--name", "x1"]);
+    assert_eq!(code, Some(1), "k is missing");
+    std::fs::write(data.join("lake/k"), "K").unwrap();
+    let (code, out, err) = cli(&["redrive", "x1", "--format", "json"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["output"], json!(["K"]));
+}
+
+/// A Map Run that ended (a tolerated failure) is not run again when a later state's
+/// failure is redriven: its children stay as they ended.
+#[test]
+fn a_redrive_of_a_later_state_leaves_an_ended_map_run_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(data.join("lake")).unwrap();
+    std::fs::write(data.join("lake/a"), "A").unwrap();
+    let store = dir.path().join("store");
+    let cli = |args: &[&str]| {
+        let out = sfnlite()
+            .env("SFNLITE_DATA_DIR", &data)
+            .args(["--no-config", "--store"])
+            .arg(&store)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let definition = json!({"StartAt": "Each", "States": {
+        "Each": {"Type": "Map", "Label": "t", "ToleratedFailureCount": 1, "MaxConcurrency": 1, "ItemsPath": "$.keys",
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "Get",
+                "States": {"Get": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+                    "Parameters": {"Bucket": "lake", "Key.$": "$"}, "OutputPath": "$.Body", "End": true}}},
+            "ResultPath": "$.read", "Next": "Later"},
+        "Later": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+            "Parameters": {"Bucket": "lake", "Key": "z"}, "OutputPath": "$.Body", "End": true}}});
+    let file = super::temp_file(&dir, "later.asl.json", &definition.to_string());
+    let (code, _, err) = cli(&["run", file.to_str().unwrap(), "--input", r#"{"keys":["a","b"]}"#, "--name", "l1"]);
+    assert_eq!(code, Some(1), "z is missing: {err}");
+    assert!(err.contains("NoSuchKey"), "{err}");
+    std::fs::write(data.join("lake/b"), "B").unwrap();
+    std::fs::write(data.join("lake/z"), "Z").unwrap();
+    let (code, out, err) = cli(&["redrive", "l1", "--format", "json"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["output"], json!("Z"));
+    let (_, listed, _) = cli(&["executions", "list", "--format", "json"]);
+    let listed: Value = serde_json::from_str(&listed).unwrap();
+    let failed: Vec<&Value> =
+        listed["executions"].as_array().unwrap().iter().filter(|e| e["status"] == "FAILED").collect();
+    assert_eq!(failed.len(), 1, "b's child stays as it ended: {listed}");
+    let (_, history, _) = cli(&["history", failed[0]["executionArn"].as_str().unwrap(), "--format", "json"]);
+    assert!(!history.contains("ExecutionRedriven"), "{history}");
+}

@@ -102,6 +102,9 @@ impl<'a> Run<'a> {
             run_id,
         };
         thread.emit(EventDetails::MapRunStarted { map_run_arn: names.map_run_arn.clone() });
+        // A Map Run the stored history already ended (a redrive of a later state): its
+        // children are taken as they ended, none runs again.
+        let settled = self.replay.as_ref().is_some_and(|r| r.map_run_ended(thread.last));
         self.flush()?;
         let express = map.execution_type.as_deref() == Some("EXPRESS");
         let definition = self.processor_definition(&entry.state.name)?;
@@ -112,8 +115,13 @@ impl<'a> Run<'a> {
         let definition_hash = StateMachineRecord::new(&names.machine_name, &definition).hash;
         let started_millis = self.clock.now_millis();
         let total = plan.inputs.len();
+        // A resumed or redriven Map Run keeps the start it was recorded with.
+        let stored = self.store.document(MAP_RUN_KIND, &names.map_run_arn).map_err(|e| self.store_failed(e))?;
+        let started_millis = stored.as_ref().and_then(|d| d["startDate"].as_i64()).unwrap_or(started_millis);
         let document = MapRunDocument::new(&names, &self.info.arn, started_millis, &plan, map, env, &entry.effective);
-        self.put_map_run(&document)?;
+        if !settled {
+            self.put_map_run(&document)?;
+        }
 
         let (abort, aborted) = tokio::sync::watch::channel(false);
         // Owns the Map Run's document from here: kept current as children start and end,
@@ -137,7 +145,7 @@ impl<'a> Run<'a> {
                     names.machine_name,
                     derived_uuid(&format!("{}#{index}", names.run_id))
                 );
-                self.child(map, names, express, &hash, arn, (input, weight), aborted, guard)
+                self.child(map, names, (express, settled), &hash, arn, (input, weight), aborted, guard)
                     .await
                     .map(|record| ChildEnd { index, record })
             }
@@ -152,10 +160,24 @@ impl<'a> Run<'a> {
                     Some(Some(done)) => done,
                     _ => continue,
                 }
-            } else {
+            } else if self.clock.is_virtual() || settled {
                 match pending.next().await {
                     Some(done) => done,
                     None => break,
+                }
+            } else {
+                // On the real clock, DescribeMapRun's counts are written once a second while
+                // children run (never on the virtual clock, whose time would move for it).
+                let tick = self.clock.sleep_until(self.clock.now_millis() + 1000);
+                tokio::select! {
+                    done = pending.next() => match done {
+                        Some(done) => done,
+                        None => break,
+                    },
+                    () = tick => {
+                        guard.save();
+                        continue;
+                    }
                 }
             };
             let end = done?;
@@ -209,7 +231,9 @@ impl<'a> Run<'a> {
             None => None,
         };
         let document = guard.end(failure.is_none());
-        self.put_map_run(&document)?;
+        if !settled {
+            self.put_map_run(&document)?;
+        }
         match failure {
             Some(error) => {
                 let (name, cause) = (sfnlite_states::eval::fields::error_text(&error.error), error.cause.clone());
@@ -233,7 +257,7 @@ impl<'a> Run<'a> {
         &self,
         map: &MapState,
         names: &Names,
-        express: bool,
+        (express, settled): (bool, bool),
         definition_hash: &str,
         arn: String,
         (input, weight): (Payload, usize),
@@ -246,7 +270,8 @@ impl<'a> Run<'a> {
         let (record, replay) = match existing {
             // A redrive of the parent redrives the children that did not succeed.
             Some(record)
-                if !matches!(record.status, ExecutionStatus::Running | ExecutionStatus::Succeeded)
+                if !settled
+                    && !matches!(record.status, ExecutionStatus::Running | ExecutionStatus::Succeeded)
                     && record.redrive_count < self.info.redrive_count =>
             {
                 self.redrive_child(store, record)?
@@ -481,8 +506,8 @@ fn finish(mut record: ExecutionRecord, outcome: &Outcome) -> ExecutionRecord {
 struct RunningChildren<'s> {
     store: &'s dyn HistoryStore,
     clock: &'s dyn crate::clock::Clock,
-    /// The children started here and not ended, each with whether it is in the store.
-    running: std::cell::RefCell<std::collections::BTreeMap<String, bool>>,
+    /// The children started here and not ended: whether each is in the store, and its items.
+    running: std::cell::RefCell<std::collections::BTreeMap<String, (bool, usize)>>,
     document: std::cell::RefCell<Option<MapRunDocument>>,
     written: std::cell::Cell<i64>,
 }
@@ -500,7 +525,7 @@ impl<'s> RunningChildren<'s> {
 
     /// A child started (or resumed), holding `items` items.
     fn started(&self, arn: &str, items: usize, stored: bool) {
-        self.running.borrow_mut().insert(arn.to_owned(), stored);
+        self.running.borrow_mut().insert(arn.to_owned(), (stored, items));
         if let Some(document) = self.document.borrow_mut().as_mut() {
             document.move_count("pending", "running", items);
         }
@@ -519,11 +544,14 @@ impl<'s> RunningChildren<'s> {
 
     /// Writes the document when the last write is a second old.
     fn save_now_and_then(&self) {
-        let now = self.clock.now_millis();
-        if now - self.written.get() < 1000 {
-            return;
+        if self.clock.now_millis() - self.written.get() >= 1000 {
+            self.save();
         }
-        self.written.set(now);
+    }
+
+    /// Writes the document.
+    fn save(&self) {
+        self.written.set(self.clock.now_millis());
         if let Some(document) = self.document.borrow().as_ref() {
             let _ = self.store.put_document(MAP_RUN_KIND, &document.arn(), &document.value);
         }
@@ -540,13 +568,13 @@ impl<'s> RunningChildren<'s> {
 impl Drop for RunningChildren<'_> {
     fn drop(&mut self) {
         if let Some(mut document) = self.document.borrow_mut().take() {
-            for _ in 0..self.running.borrow().len() {
-                document.move_count("running", "aborted", 1);
+            for (_, items) in self.running.borrow().values() {
+                document.move_count("running", "aborted", *items);
             }
             document.end(self.clock.now_millis(), "ABORTED");
             let _ = self.store.put_document(MAP_RUN_KIND, &document.arn(), &document.value);
         }
-        let stored = std::mem::take(&mut *self.running.borrow_mut()).into_iter().filter(|(_, stored)| *stored);
+        let stored = std::mem::take(&mut *self.running.borrow_mut()).into_iter().filter(|(_, (stored, _))| *stored);
         for (arn, _) in stored {
             let Ok(Some(mut record)) = self.store.execution(&arn) else { continue };
             if record.status != ExecutionStatus::Running {

@@ -304,6 +304,17 @@ impl Replay {
         }
     }
 
+    /// True when the stored history ended the Map Run started at event `started`
+    /// (`MapRunSucceeded` or `MapRunFailed` kept): its children are as they ended, and a
+    /// redrive does not run them again.
+    pub(crate) fn map_run_ended(&self, started: u64) -> bool {
+        self.followers.get(&started).is_some_and(|followers| {
+            followers.iter().any(|&i| {
+                matches!(self.events[i].details, EventDetails::MapRunSucceeded | EventDetails::MapRunFailed { .. })
+            })
+        })
+    }
+
     /// The stored `TaskSubmitted` output that follows `event_id` (a callback task's
     /// service call that already returned).
     pub(crate) fn submitted(&self, event_id: u64) -> Option<Value> {
@@ -358,9 +369,21 @@ impl Ownership {
         let mut o = Ownership::default();
         for event in events {
             let previous = event.previous_event_id;
-            let starts_child = by_id.get(&previous).is_some_and(|p| {
-                matches!(p.details, EventDetails::MapIterationStarted { .. } | EventDetails::ParallelStateStarted)
-            });
+            // A branch's first event starts a thread inside the Parallel; the Parallel's own
+            // end (which also follows its start) does not.
+            // (A branch starts with an Entered event: an Exited right after the start is the
+            // Parallel's own.)
+            let own_end = matches!(
+                event.details,
+                EventDetails::ParallelStateSucceeded
+                    | EventDetails::ParallelStateFailed
+                    | EventDetails::ParallelStateAborted
+                    | EventDetails::StateExited { .. }
+            );
+            let starts_child = !own_end
+                && by_id.get(&previous).is_some_and(|p| {
+                    matches!(p.details, EventDetails::MapIterationStarted { .. } | EventDetails::ParallelStateStarted)
+                });
             let around = if starts_child { o.owner.get(&previous) } else { o.enclosing.get(&previous) }.copied();
             if let Some(around) = around {
                 o.enclosing.insert(event.id, around);
