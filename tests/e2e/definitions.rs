@@ -381,3 +381,88 @@ fn seed_e_runs_on_its_schedule() {
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
 }
+
+/// Seed D: its five Lambdas run as local handlers (boto3 against sfnlite's S3 and Athena):
+/// the SQL files are read from S3, the two queries run in parallel, their CSVs are
+/// rewritten and zipped with a manifest.
+#[test]
+fn seed_d_runs_its_queries_in_parallel_and_zips_them() {
+    let store = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let out = sfnlite()
+        .arg("--store")
+        .arg(store.path())
+        .env("SFNLITE_DATA_DIR", data.path())
+        .args(["run", "definitions/athena-parallel.asl.json", "--input-file", "definitions/athena-parallel.input.json"])
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let output = &report["output"];
+    assert_eq!(output["monitoring_result"]["Payload"]["status"], "SUCCEEDED", "{output}");
+    let zip = &output["zip_result"]["Payload"];
+    assert_eq!((zip["status"].as_str(), zip["file_count"].as_u64()), (Some("success"), Some(2)), "{zip}");
+    let key = zip["output_key"].as_str().unwrap();
+    let archive = std::fs::read(data.path().join("sfnlite-reports").join(key)).unwrap();
+    // The zip's central directory names both rewritten CSVs.
+    let names = String::from_utf8_lossy(&archive);
+    assert!(names.contains("test_report.csv") && names.contains("users_report.csv"), "{key}");
+    let csvs = &output["monitoring_result"]["Payload"]["formatted_csv_locations"];
+    let first = csvs[0].as_str().unwrap().strip_prefix("s3://sfnlite-reports/").unwrap();
+    let csv = std::fs::read_to_string(data.path().join("sfnlite-reports").join(first)).unwrap();
+    assert!(
+        csv.starts_with("status,requests\r\n") || csv.starts_with("pizza_id,sold\r\n"),
+        "quotes gone, CRLF: {csv:?}"
+    );
+}
+
+/// Seed D's defects, reproduced: an "optional" input that is required, and the endless
+/// monitoring loop once ExecuteSingleQuery reports a query RUNNING (its default 3 s
+/// timeout), on the virtual clock until stopped.
+#[test]
+fn seed_d_defects_are_reproduced() {
+    let store = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let mut input: Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join("definitions/athena-parallel.input.json")).unwrap())
+            .unwrap();
+    input.as_object_mut().unwrap().remove("database");
+    let missing = temp_file(&scratch, "missing.json", &input.to_string());
+    let out = sfnlite()
+        .arg("--store")
+        .arg(store.path())
+        .env("SFNLITE_DATA_DIR", data.path())
+        .args(["run", "definitions/athena-parallel.asl.json", "--input-file"])
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("States.Runtime") && stderr.contains("$.database"), "{stderr}");
+
+    let looping = std::process::Command::new(assert_cmd::cargo::cargo_bin!("sfnlite"))
+        .current_dir(root())
+        .arg("--store")
+        .arg(store.path())
+        .env("SFNLITE_DATA_DIR", data.path())
+        .args(["--lambda", "ExecuteSingleQuery=python:definitions/lambdas/execute_single_query.py:lambda_handler"])
+        .args(["run", "definitions/athena-parallel.asl.json", "--input-file", "definitions/athena-parallel.input.json"])
+        .args(["--name", "loop"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    crate::wait_for_holder(store.path(), looping.id(), std::time::Duration::from_millis(300));
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    let stopped = sfnlite().arg("--store").arg(store.path()).args(["stop", "loop"]).output().unwrap();
+    assert!(stopped.status.success(), "{}", String::from_utf8_lossy(&stopped.stderr));
+    let _ = looping.wait_with_output();
+    let history =
+        sfnlite().arg("--store").arg(store.path()).args(["history", "loop", "--format", "json"]).output().unwrap();
+    let history: Value = serde_json::from_slice(&history.stdout).unwrap();
+    let waits = history["events"].as_array().unwrap().iter().filter(|e| e["type"] == "WaitStateEntered").count();
+    assert!(waits >= 3, "the monitoring loop went round {waits} times");
+    assert_eq!(history["events"].as_array().unwrap().last().unwrap()["type"], "ExecutionAborted");
+}
