@@ -466,3 +466,112 @@ fn seed_d_defects_are_reproduced() {
     assert!(waits >= 3, "the monitoring loop went round {waits} times");
     assert_eq!(history["events"].as_array().unwrap().last().unwrap()["type"], "ExecutionAborted");
 }
+
+/// A real SFTP server on loopback (Debian's sshd, key authentication, a free port), for as
+/// long as the value lives.
+struct SftpServer {
+    child: std::process::Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for SftpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl SftpServer {
+    fn start() -> SftpServer {
+        let dir = tempfile::tempdir().unwrap();
+        let path = |name: &str| dir.path().join(name);
+        for key in ["host_key", "user_key"] {
+            let made = std::process::Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+                .arg(path(key))
+                .status()
+                .expect("ssh-keygen runs (.ci/run installs openssh-server)");
+            assert!(made.success());
+        }
+        std::fs::copy(path("user_key.pub"), path("authorized_keys")).unwrap();
+        std::fs::create_dir_all(path("uploads")).unwrap();
+        // sshd's privilege separation directory (Debian's package makes it at boot).
+        let _ = std::fs::create_dir_all("/run/sshd");
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let config = format!(
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nAuthorizedKeysFile {}\nPasswordAuthentication no\n\
+             KbdInteractiveAuthentication no\nPubkeyAuthentication yes\nPermitRootLogin prohibit-password\nStrictModes no\n\
+             UsePAM no\nPidFile {}\nSubsystem sftp internal-sftp\n",
+            path("host_key").display(),
+            path("authorized_keys").display(),
+            path("sshd.pid").display()
+        );
+        std::fs::write(path("sshd_config"), config).unwrap();
+        let child = std::process::Command::new("/usr/sbin/sshd")
+            .args(["-D", "-e", "-f"])
+            .arg(path("sshd_config"))
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("sshd starts (.ci/run installs openssh-server)");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "sshd never listened on {port}");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        SftpServer { child, port, dir }
+    }
+}
+
+/// Seed D with its transporter: the zip goes over SFTP to a real SFTP server on loopback
+/// (key authentication), under its full key, remote folders made as needed.
+#[test]
+fn seed_d_sends_its_zip_over_sftp() {
+    let server = SftpServer::start();
+    let store = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let mut input: Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join("definitions/athena-parallel.input.json")).unwrap())
+            .unwrap();
+    let user = String::from_utf8(std::process::Command::new("id").arg("-un").output().unwrap().stdout).unwrap();
+    input["transporter"] = serde_json::json!({"type": "sftp", "config": {
+        "sftp_host": "127.0.0.1", "sftp_port": server.port.to_string(), "sftp_user": user.trim(),
+        "sftp_key_file": server.dir.path().join("user_key"), "sftp_path": server.dir.path().join("uploads")}});
+    let file = temp_file(&scratch, "input.json", &input.to_string());
+    let out = sfnlite()
+        .arg("--store")
+        .arg(store.path())
+        .env("SFNLITE_DATA_DIR", data.path())
+        .args(["run", "definitions/athena-parallel.asl.json", "--input-file"])
+        .arg(&file)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let transport = &report["output"]["transport_result"]["Payload"];
+    assert_eq!(transport["status"], "success", "{transport}");
+    let key = report["output"]["zip_result"]["Payload"]["output_key"].as_str().unwrap();
+    let sent = std::fs::read(server.dir.path().join("uploads").join(key)).unwrap();
+    let zipped = std::fs::read(data.path().join("sfnlite-reports").join(key)).unwrap();
+    assert_eq!(sent, zipped, "the server received the zip");
+
+    // A transport that fails ends in TransportFailed, its error and cause the handler's.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    input["transporter"]["config"]["sftp_port"] = serde_json::json!(closed.to_string());
+    let file = temp_file(&scratch, "closed.json", &input.to_string());
+    let out = sfnlite()
+        .arg("--store")
+        .arg(store.path())
+        .env("SFNLITE_DATA_DIR", data.path())
+        .args(["run", "definitions/athena-parallel.asl.json", "--input-file"])
+        .arg(&file)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["status"], "FAILED");
+    assert!(!report["error"].as_str().unwrap_or_default().is_empty() && report["cause"].is_string(), "{report}");
+}
