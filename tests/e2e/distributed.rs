@@ -399,3 +399,20 @@ fn a_redrive_of_a_later_state_leaves_an_ended_map_run_alone() {
     let (_, history, _) = cli(&["history", failed[0]["executionArn"].as_str().unwrap(), "--format", "json"]);
     assert!(!history.contains("ExecutionRedriven"), "{history}");
 }
+
+/// A ResultWriter with a WriterConfig alone answers the transformed results (FLATTEN
+/// here), in the items' order, a failed child in its NONE form.
+#[test]
+fn a_writer_config_alone_answers_the_transformed_results() {
+    let out = sfnlite()
+        .args(["--no-config", "--ephemeral", "run"])
+        .arg(root().join("tests/e2e/data/distributed/preview.asl.json"))
+        .args(["--input", r#"{"k":[1,2,3]}"#])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let output: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((output[0].clone(), output[1].clone()), (json!(1), json!(2)));
+    assert_eq!((output[2]["Status"].as_str(), output[2]["Error"].as_str()), (Some("FAILED"), Some("Two")));
+    assert_eq!(output.as_array().unwrap()[3..], [json!(1), json!(2)]);
+}

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, StreamExt};
 use serde_json::{Value, json};
-use sfnlite_states::definition::{MapState, ResultWriter};
+use sfnlite_states::definition::{MapState, ResultWriter, Transformation};
 use sfnlite_states::eval::map::Tolerance;
 use sfnlite_states::eval::result_writer::{Body, ChildResult, files, folder, manifest, transform, writer_failed};
 use sfnlite_states::eval::{Env, Exit, shape_result};
@@ -131,7 +131,7 @@ impl<'a> Run<'a> {
         // What the ResultWriter reports of each child (kept only when there is one), or the
         // children's results (the Map's output otherwise).
         let writing = map.result_writer.is_some();
-        let mut records: Vec<Option<ChildResult>> = if writing { vec![None; total] } else { Vec::new() };
+        let mut collected = Collected::new(map.result_writer.as_deref(), total);
         let mut failures = 0;
         let mut failure: Option<StatesError> = None;
         let child = |index: usize| {
@@ -209,17 +209,15 @@ impl<'a> Run<'a> {
                     }
                 }
             }
-            if writing {
-                records[end.index] = Some(report);
-            }
+            collected.add(end.index, report);
         }
         drop(pending);
         // The ResultWriter's files (also when the Map Run failed: its FAILED and PENDING
         // files say what happened), or its transformed results.
         let written = match &map.result_writer {
             Some(writer) => {
-                let records = std::mem::take(&mut records);
-                let written = self.write_results(writer, &names.map_run_arn, entry, env, records, &plan.inputs).await;
+                let collected = std::mem::replace(&mut collected, Collected::Nothing);
+                let written = self.write_results(writer, &names.map_run_arn, entry, env, collected, &plan.inputs).await;
                 match written {
                     Ok(value) => Some(value),
                     Err(error) => {
@@ -372,33 +370,19 @@ impl<'a> Run<'a> {
         map_run_arn: &str,
         entry: &Entry<'_>,
         env: &Env<'_>,
-        records: Vec<Option<ChildResult>>,
+        collected: Collected,
         inputs: &[Payload],
     ) -> Result<Value, StatesError> {
         let Some(parameters) = &writer.parameters else {
-            // A preview: the results, failed children in their NONE form.
-            let mut all = Vec::new();
-            let mut failed = Vec::new();
-            for child in records.into_iter().flatten() {
-                match child.status {
-                    "SUCCEEDED" => all.extend(transform(child, writer.transformation)),
-                    _ => failed.push(child.record()),
-                }
-            }
-            all.extend(failed);
-            return Ok(Value::Array(all));
+            // A preview (a WriterConfig alone): the transformed results are the result.
+            return Ok(collected.preview().unwrap_or(Value::Array(Vec::new())));
         };
-        // Each record is written into its file's text as it is made, then dropped.
-        let (mut succeeded, mut failed, mut pending) =
-            (Body::new(writer.json_lines), Body::new(writer.json_lines), Body::new(writer.json_lines));
-        for (child, input) in records.into_iter().zip(inputs) {
-            match child {
-                Some(child) if child.status == "SUCCEEDED" => {
-                    transform(child, writer.transformation).iter().for_each(|v| succeeded.push(v));
-                }
-                Some(child) => failed.push(&child.record()),
-                None => pending.push(&json!({"Input": input.to_string(), "Status": "PENDING"})),
-            }
+        let Collected::Export { succeeded, failed, ended, .. } = collected else {
+            unreachable!("a ResultWriter with Parameters collects for an export")
+        };
+        let mut pending = Body::new(writer.json_lines);
+        for (input, _) in inputs.iter().zip(&ended).filter(|(_, ended)| !**ended) {
+            pending.push(&json!({"Input": input.to_string(), "Status": "PENDING"}));
         }
         let place = super::items::render(parameters, &entry.effective, env, "Arguments")
             .map_err(|e| e.into_states_error(&entry.state.name, entry.entered))?;
@@ -472,6 +456,58 @@ fn ended(record: &ExecutionRecord) -> (ExecutionStatus, Result<Payload, StatesEr
         }),
     };
     (record.status, result)
+}
+
+/// What a ResultWriter gathers while the children end: for an export, each child's
+/// record written into its file's text at once (files list children in the order they
+/// ended), so no report is kept; for a preview (a WriterConfig alone), the results.
+enum Collected {
+    Nothing,
+    Preview { results: Vec<Option<Vec<Value>>>, transformation: Transformation },
+    Export { succeeded: Body, failed: Body, ended: Vec<bool>, transformation: Transformation },
+}
+
+impl Collected {
+    fn new(writer: Option<&ResultWriter>, total: usize) -> Collected {
+        match writer {
+            None => Collected::Nothing,
+            Some(w) if w.parameters.is_some() => Collected::Export {
+                succeeded: Body::new(w.json_lines),
+                failed: Body::new(w.json_lines),
+                ended: vec![false; total],
+                transformation: w.transformation,
+            },
+            Some(w) => Collected::Preview { results: vec![None; total], transformation: w.transformation },
+        }
+    }
+
+    /// A child ended (a failed one always in its NONE form).
+    fn add(&mut self, index: usize, report: ChildResult) {
+        let succeeded = report.status == "SUCCEEDED";
+        match self {
+            Collected::Nothing => {}
+            Collected::Preview { results, transformation } => {
+                results[index] =
+                    Some(if succeeded { transform(report, *transformation) } else { vec![report.record()] });
+            }
+            Collected::Export { succeeded: ok, failed, ended, transformation } => {
+                ended[index] = true;
+                if succeeded {
+                    transform(report, *transformation).iter().for_each(|v| ok.push(v));
+                } else {
+                    failed.push(&report.record());
+                }
+            }
+        }
+    }
+
+    /// A preview's results, in the items' order.
+    fn preview(self) -> Option<Value> {
+        match self {
+            Collected::Preview { results, .. } => Some(Value::Array(results.into_iter().flatten().flatten().collect())),
+            _ => None,
+        }
+    }
 }
 
 /// A child's record as the ResultWriter reports it.

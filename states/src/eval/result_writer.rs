@@ -5,7 +5,7 @@
 //! `{MapRunArn, ResultWriterDetails: {Bucket, Key}}`.
 //!
 //! Choices where AWS says nothing (documented in the README): a file never splits (AWS
-//! splits at 5 GB); `OutputType: JSONL` files are named `.jsonl`, one record per line; a
+//! splits at 5 GB); records are in the order the children ended; `OutputType: JSONL` files are named `.jsonl`, one record per line; a
 //! PENDING record is `{"Input", "Status": "PENDING"}`; a failed child's `RedriveStatus` is
 //! `REDRIVABLE_BY_MAP_RUN`.
 
