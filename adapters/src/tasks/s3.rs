@@ -107,12 +107,15 @@ fn meta_json(meta: &ObjectMeta) -> Map<String, Value> {
     out
 }
 
-async fn s3_call(store: Arc<dyn ObjectStore>, call: Call, p: Value) -> Result<Value, S3Error> {
+async fn s3_call(store: Arc<dyn ObjectStore>, call: Call, mut p: Value) -> Result<Value, S3Error> {
     match call {
         Call::GetObject => get_object(&*store, &p).await,
         Call::ReadObject => read_object(&*store, &p).await,
         Call::WriteObject => {
-            let body = p.get("Body").and_then(Value::as_str).unwrap_or_default().as_bytes().to_vec();
+            let body = match p.get_mut("Body").map(Value::take) {
+                Some(Value::String(text)) => text.into_bytes(),
+                _ => Vec::new(),
+            };
             let meta = store
                 .put_object(PutRequest {
                     bucket: required(&p, "Bucket")?.to_owned(),
@@ -287,7 +290,10 @@ impl TaskAdapter for S3Tasks {
                 return Err(StatesError::new(ErrorName::Runtime, message));
             };
             let store = self.store.clone();
-            let parameters = (*request.parameters).clone();
+            // Taken, not copied, when this request holds the only reference (a ResultWriter's
+            // file can be large).
+            let mut request = request;
+            let parameters = Arc::unwrap_or_clone(std::mem::replace(&mut request.parameters, Arc::new(Value::Null)));
             service::run(s3_call(store, call, parameters)).await.map_err(|e| s3_error(&e, &request))
         })
     }

@@ -390,17 +390,18 @@ impl<'a> Run<'a> {
             place["Bucket"].as_str().ok_or_else(|| writer_failed("the ResultWriter's Parameters name no Bucket"))?;
         let folder = folder(place["Prefix"].as_str().unwrap_or_default(), map_run_arn);
         let files = files(&folder, [("SUCCEEDED", succeeded), ("FAILED", failed), ("PENDING", pending)]);
-        for file in &files {
-            self.write_object(&entry.state.name, bucket, &file.key, &file.body).await?;
-        }
         let manifest_key = format!("{folder}manifest.json");
         let manifest = manifest(bucket, map_run_arn, &files).to_string();
-        self.write_object(&entry.state.name, bucket, &manifest_key, &manifest).await?;
+        // Each file's text goes to the adapter as it is (moved, not copied: it can be large).
+        for file in files {
+            self.write_object(&entry.state.name, bucket, &file.key, file.body).await?;
+        }
+        self.write_object(&entry.state.name, bucket, &manifest_key, manifest).await?;
         let result = json!({"MapRunArn": map_run_arn, "ResultWriterDetails": {"Bucket": bucket, "Key": manifest_key}});
         Ok(result)
     }
 
-    async fn write_object(&self, state: &str, bucket: &str, key: &str, body: &str) -> Result<(), StatesError> {
+    async fn write_object(&self, state: &str, bucket: &str, key: &str, body: String) -> Result<(), StatesError> {
         let resource =
             Arc::new(sfnlite_states::resource::Resource::parse("arn:aws:states:::s3:putObject").expect("valid"));
         let failed = |e: StatesError| writer_failed(format!("writing s3://{bucket}/{key}: {e}"));
@@ -411,7 +412,7 @@ impl<'a> Run<'a> {
         let request = crate::adapter::TaskRequest {
             state_name: state.to_owned(),
             resource,
-            parameters: Arc::new(json!({"Bucket": bucket, "Key": key, "Body": body})),
+            parameters: Arc::new(json!({"Bucket": bucket, "Key": key, "Body": Value::String(body)})),
             credentials: None,
             attempt: 0,
             deadline_millis: None,
