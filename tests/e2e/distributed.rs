@@ -416,3 +416,55 @@ fn a_writer_config_alone_answers_the_transformed_results() {
     assert_eq!((output[2]["Status"].as_str(), output[2]["Error"].as_str()), (Some("FAILED"), Some("Two")));
     assert_eq!(output.as_array().unwrap()[3..], [json!(1), json!(2)]);
 }
+
+/// A redrive reads the ItemReader's objects again: when they no longer give as many items
+/// as the Map Run started with, the Map Run fails with `States.ItemReaderFailed` saying so
+/// (children are matched to items by index, so a changed list would mix them up).
+#[test]
+fn a_redrive_refuses_items_that_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(data.join("lake")).unwrap();
+    std::fs::write(data.join("lake/keys.json"), r#"["a","b","c"]"#).unwrap();
+    for key in ["a", "c", "x", "d"] {
+        std::fs::write(data.join("lake").join(key), key.to_uppercase()).unwrap();
+    }
+    let store = dir.path().join("store");
+    let cli = |args: &[&str]| {
+        let out = sfnlite()
+            .env("SFNLITE_DATA_DIR", &data)
+            .args(["--no-config", "--store"])
+            .arg(&store)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let definition = json!({"StartAt": "Each", "States": {"Each": {"Type": "Map", "MaxConcurrency": 1,
+        "ItemReader": {"Resource": "arn:aws:states:::s3:getObject", "Parameters": {"Bucket": "lake", "Key": "keys.json"},
+            "ReaderConfig": {"InputType": "JSON"}},
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "Get",
+            "States": {"Get": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+                "Parameters": {"Bucket": "lake", "Key.$": "$"}, "OutputPath": "$.Body", "End": true}}},
+        "End": true}}});
+    let file = super::temp_file(&dir, "keys.asl.json", &definition.to_string());
+    let (code, _, _) = cli(&["run", file.to_str().unwrap(), "--input", "{}", "--name", "k1"]);
+    assert_eq!(code, Some(1), "b is missing");
+    std::fs::write(data.join("lake/keys.json"), r#"["x","b","c","d"]"#).unwrap();
+    std::fs::write(data.join("lake/b"), "B").unwrap();
+    let (code, _, err) = cli(&["redrive", "k1"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("States.ItemReaderFailed") && err.contains("now reads 4 item(s) where the Map Run started with 3"),
+        "{err}"
+    );
+    // Put back as it was, the redrive goes through.
+    std::fs::write(data.join("lake/keys.json"), r#"["a","b","c"]"#).unwrap();
+    let (code, out, err) = cli(&["redrive", "k1", "--format", "json"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["output"], json!(["A", "B", "C"]));
+}

@@ -88,7 +88,11 @@ impl<'a> Run<'a> {
         plan: Plan,
         thread: &mut Thread<'_, 'a>,
     ) -> Result<Exit, EvalError> {
-        thread.emit(EventDetails::MapStateStarted { length: plan.items });
+        // A resumed or redriven Map Run reads its items again: they must be as many as when it
+        // started (children are matched to items by index), or the Map Run fails at once.
+        let recorded = self.replay.as_ref().and_then(|r| r.map_length(thread.last));
+        let changed = recorded.filter(|n| *n != plan.items);
+        thread.emit(EventDetails::MapStateStarted { length: recorded.unwrap_or(plan.items) });
         let run_id = derived_uuid(&format!("{}#map-run#{}", self.info.arn, thread.last));
         let label = map.label.clone().unwrap_or_else(|| derived_uuid(&entry.state.name)[..8].to_owned());
         let machine_name = format!("{}/{label}", self.info.state_machine_name);
@@ -102,6 +106,16 @@ impl<'a> Run<'a> {
             run_id,
         };
         thread.emit(EventDetails::MapRunStarted { map_run_arn: names.map_run_arn.clone() });
+        if let Some(recorded) = changed {
+            let error = sfnlite_states::eval::items::reader_failed(format!(
+                "the ItemReader now reads {} item(s) where the Map Run started with {recorded}: its objects changed; put them back as they were to resume or redrive",
+                plan.items
+            ));
+            let (name, cause) = (sfnlite_states::eval::fields::error_text(&error.error), error.cause.clone());
+            thread.emit(EventDetails::MapRunFailed { error: name, cause });
+            thread.emit(EventDetails::MapStateFailed);
+            return Err(EvalError::Raised(error));
+        }
         // A Map Run the stored history already ended (a redrive of a later state): its
         // children are taken as they ended, none runs again.
         let settled = self.replay.as_ref().is_some_and(|r| r.map_run_ended(thread.last));

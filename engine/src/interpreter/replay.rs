@@ -304,6 +304,14 @@ impl Replay {
         }
     }
 
+    /// The item count of the stored `MapStateStarted` that follows event `previous`.
+    pub(crate) fn map_length(&self, previous: u64) -> Option<usize> {
+        self.followers.get(&previous)?.iter().find_map(|&i| match self.events[i].details {
+            EventDetails::MapStateStarted { length } => Some(length),
+            _ => None,
+        })
+    }
+
     /// True when the stored history ended the Map Run started at event `started`
     /// (`MapRunSucceeded` or `MapRunFailed` kept): its children are as they ended, and a
     /// redrive does not run them again.
