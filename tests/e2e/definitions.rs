@@ -575,3 +575,57 @@ fn seed_d_sends_its_zip_over_sftp() {
     assert_eq!(report["status"], "FAILED");
     assert!(!report["error"].as_str().unwrap_or_default().is_empty() && report["cause"].is_string(), "{report}");
 }
+
+/// Seed E's Lambda variant on its schedule (08:00 in Los Angeles, 16:00 UTC in December):
+/// under `sfnlite scheduler` its handler reaches the embedded Athena through the
+/// scheduler's loopback endpoint; and while a scheduler holds the store, other commands
+/// reach it through that endpoint.
+#[test]
+fn seed_e_lambda_variant_runs_under_the_scheduler() {
+    let store = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let out = sfnlite()
+        .arg("--store")
+        .arg(store.path())
+        .env("SFNLITE_DATA_DIR", data.path())
+        .args(["scheduler", "--clock", "virtual", "--start", "2026-12-01T15:30:00Z", "--for", "1h"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        stderr.matches("schedule athena-scheduled-lambda (2026-12-01T16:00:00.000Z): started").count(),
+        1,
+        "{stderr}"
+    );
+    let listed =
+        sfnlite().arg("--store").arg(store.path()).args(["executions", "list", "--format", "json"]).output().unwrap();
+    let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let lambda_run = listed["executions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "athena-scheduled-lambda-20261201T160000Z")
+        .expect("the Lambda variant ran")
+        .clone();
+    assert_eq!(lambda_run["status"], "SUCCEEDED", "{lambda_run}");
+    assert!(athena_outputs(data.path()).len() >= 2, "the handler's query wrote its result too");
+
+    // A scheduler on the real clock holds the store; `schedules list` goes through it.
+    let mut running = std::process::Command::new(assert_cmd::cargo::cargo_bin!("sfnlite"))
+        .current_dir(root())
+        .arg("--store")
+        .arg(store.path())
+        .env("SFNLITE_DATA_DIR", data.path())
+        .args(["scheduler", "--for", "30s"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    crate::wait_for_holder(store.path(), running.id(), std::time::Duration::from_millis(500));
+    let listed = sfnlite().arg("--store").arg(store.path()).args(["schedules", "list"]).output().unwrap();
+    let _ = running.kill();
+    let _ = running.wait();
+    assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("athena-scheduled-lambda"));
+}

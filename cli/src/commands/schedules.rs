@@ -391,12 +391,14 @@ pub(crate) fn scheduler(
             "--clock virtual needs --for (virtual time would run on without end); runs are recorded in the store like any other, so use a scratch --store or --ephemeral to try a schedule out"
         )));
     }
+    let dir = (!ephemeral).then(|| super::setup::store_dir(store));
     let store = super::setup::open_store(store, ephemeral)?;
     let executor = sfnlite_server::executor::Executor::start()
         .map_err(|e| Failure::internal(anyhow!("cannot start the execution thread: {e}")))?;
     let region = services.lambda.region().to_owned();
     let (callbacks, slot, local) = (services.callbacks.clone(), services.api.clone(), services.local_runs.clone());
     let kept = services.clone();
+    let reachable = (services.clone(), dir.clone());
     let adapters = Arc::new(super::loopback::ApiAdapters { services, mock_config: None, logs: store.clone() });
     let tasks = tokio::task::LocalSet::new();
     let ran = super::setup::runtime(virtual_clock)?.block_on(tasks.run_until(async move {
@@ -407,6 +409,14 @@ pub(crate) fn scheduler(
                 .with_local_runs(local),
         );
         slot.fill(&api);
+        // Lambda handlers reach S3, Athena and Step Functions through a loopback server
+        // over this store, started now: it also lets other sfnlite commands (`schedules …`,
+        // the reading ones) reach the store while the scheduler holds it.
+        let (services, dir) = reachable;
+        super::loopback::start_on_demand(&services, store.clone(), dir);
+        if let Err(e) = sfnlite_adapters::lambda::Endpoints::url(services.endpoint.as_ref()) {
+            eprintln!("sfnlite: warning: {e}");
+        }
         declare(&settings.schedules, store.as_ref(), &api).await?;
         let inline = Inline::new(api.clone());
         let starter: Box<dyn Starter> =
@@ -424,5 +434,8 @@ pub(crate) fn scheduler(
     }));
     // What the executions left running (Lambda Event invocations, Athena queries).
     super::setup::settle(&kept);
+    if let Some(dir) = &dir {
+        super::remote::withdraw(dir);
+    }
     ran
 }
