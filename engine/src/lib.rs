@@ -32,7 +32,7 @@ pub use store::{
     StoreError,
 };
 
-use crate::interpreter::{Journal, Replay, Run};
+use crate::interpreter::{Journal, Replay, Run, record_redrive};
 
 /// The account id used in the ARNs sfnlite makes.
 pub const ACCOUNT_ID: &str = "123456789012";
@@ -334,17 +334,10 @@ impl Engine {
         // The tokens of the failed attempt's tasks are not answerable any more.
         self.callbacks.close_all(self.store.as_ref(), &record.arn)?;
         let machine = self.stored_machine(&record)?;
-        let mut events = self.store.events(&record.arn)?;
-        let last = events.last().map_or(0, |e| e.id);
-        record.redrive_count += 1;
-        let journal = Journal::new(self.store.as_ref(), &record.arn, last);
         let redrive_millis = self.clock.now_millis();
-        let details = EventDetails::ExecutionRedriven { redrive_count: record.redrive_count };
-        journal.append(last, redrive_millis, details);
-        events.extend(journal.commit().map_err(|e| run_error(&record.arn, e))?);
-        record.status = ExecutionStatus::Running;
-        (record.output, record.error, record.cause, record.stop_millis) = (None, None, None, None);
-        self.store.put_execution(&record)?;
+        let count = record.redrive_count + 1;
+        let events = record_redrive(self.store.as_ref(), &mut record, count, redrive_millis)
+            .map_err(|e| run_error(&before.arn, e))?;
         Ok(PreparedRedrive { record, before, machine, events, redrive_millis })
     }
 

@@ -467,6 +467,19 @@ fn seed_d_defects_are_reproduced() {
     assert_eq!(history["events"].as_array().unwrap().last().unwrap()["type"], "ExecutionAborted");
 }
 
+/// Seed D run with `input` on `store` and the data root `data` (its JSON report).
+fn run_seed_d(store: &std::path::Path, data: &std::path::Path, input: &std::path::Path) -> std::process::Output {
+    sfnlite()
+        .arg("--store")
+        .arg(store)
+        .env("SFNLITE_DATA_DIR", data)
+        .args(["run", "definitions/athena-parallel.asl.json", "--input-file"])
+        .arg(input)
+        .args(["--format", "json"])
+        .output()
+        .unwrap()
+}
+
 /// A real SFTP server on loopback (Debian's sshd, key authentication, a free port), for as
 /// long as the value lives.
 struct SftpServer {
@@ -539,15 +552,7 @@ fn seed_d_sends_its_zip_over_sftp() {
         "sftp_host": "127.0.0.1", "sftp_port": server.port.to_string(), "sftp_user": user.trim(),
         "sftp_key_file": server.dir.path().join("user_key"), "sftp_path": server.dir.path().join("uploads")}});
     let file = temp_file(&scratch, "input.json", &input.to_string());
-    let out = sfnlite()
-        .arg("--store")
-        .arg(store.path())
-        .env("SFNLITE_DATA_DIR", data.path())
-        .args(["run", "definitions/athena-parallel.asl.json", "--input-file"])
-        .arg(&file)
-        .args(["--format", "json"])
-        .output()
-        .unwrap();
+    let out = run_seed_d(store.path(), data.path(), &file);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     let transport = &report["output"]["transport_result"]["Payload"];
@@ -561,15 +566,7 @@ fn seed_d_sends_its_zip_over_sftp() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     input["transporter"]["config"]["sftp_port"] = serde_json::json!(closed.to_string());
     let file = temp_file(&scratch, "closed.json", &input.to_string());
-    let out = sfnlite()
-        .arg("--store")
-        .arg(store.path())
-        .env("SFNLITE_DATA_DIR", data.path())
-        .args(["run", "definitions/athena-parallel.asl.json", "--input-file"])
-        .arg(&file)
-        .args(["--format", "json"])
-        .output()
-        .unwrap();
+    let out = run_seed_d(store.path(), data.path(), &file);
     assert_eq!(out.status.code(), Some(1));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["status"], "FAILED");

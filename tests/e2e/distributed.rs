@@ -9,6 +9,21 @@ use serde_json::{Value, json};
 
 use super::{root, sfnlite};
 
+/// `sfnlite --no-config --store STORE ARGS…` (with a data root of its own, if given): the
+/// exit code, stdout and stderr.
+fn cli_on(store: &std::path::Path, data: Option<&std::path::Path>, args: &[&str]) -> (Option<i32>, String, String) {
+    let mut command = sfnlite();
+    if let Some(data) = data {
+        command.env("SFNLITE_DATA_DIR", data);
+    }
+    let out = command.args(["--no-config", "--store"]).arg(store).args(args).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// The objects the readers read, in a data root (bucket = folder).
 fn seed(data: &std::path::Path) {
     let put = |key: &str, bytes: &[u8]| {
@@ -130,14 +145,7 @@ fn a_failed_batch_counts_its_items_against_the_tolerance() {
 fn map_runs_are_child_executions_with_their_own_histories() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
-    let cli = |args: &[&str]| {
-        let out = sfnlite().args(["--no-config", "--store"]).arg(&store).args(args).output().unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
+    let cli = |args: &[&str]| cli_on(&store, None, args);
     let definition = |fail_on: i64| {
         json!({"StartAt": "Each", "States": {"Each": {"Type": "Map", "Label": "each", "MaxConcurrency": 2,
             "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "Check",
@@ -260,20 +268,7 @@ fn a_redrive_reruns_only_the_failed_children() {
     std::fs::write(data.join("lake/a"), "A").unwrap();
     std::fs::write(data.join("lake/c"), "C").unwrap();
     let store = dir.path().join("store");
-    let cli = |args: &[&str]| {
-        let out = sfnlite()
-            .env("SFNLITE_DATA_DIR", &data)
-            .args(["--no-config", "--store"])
-            .arg(&store)
-            .args(args)
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
+    let cli = |args: &[&str]| cli_on(&store, Some(&data), args);
     let definition = json!({"StartAt": "Each", "States": {"Each": {"Type": "Map", "Label": "read", "MaxConcurrency": 1,
         "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "Get",
             "States": {"Get": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
@@ -320,20 +315,7 @@ fn a_redrive_after_a_finished_parallel_reruns_what_failed() {
     let data = dir.path().join("data");
     std::fs::create_dir_all(data.join("lake")).unwrap();
     let store = dir.path().join("store");
-    let cli = |args: &[&str]| {
-        let out = sfnlite()
-            .env("SFNLITE_DATA_DIR", &data)
-            .args(["--no-config", "--store"])
-            .arg(&store)
-            .args(args)
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
+    let cli = |args: &[&str]| cli_on(&store, Some(&data), args);
     let get = json!({"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
         "Parameters": {"Bucket": "lake", "Key": "k"}, "OutputPath": "$.Body", "End": true});
     let definition = json!({"StartAt": "Both", "States": {
@@ -360,20 +342,7 @@ fn a_redrive_of_a_later_state_leaves_an_ended_map_run_alone() {
     std::fs::create_dir_all(data.join("lake")).unwrap();
     std::fs::write(data.join("lake/a"), "A").unwrap();
     let store = dir.path().join("store");
-    let cli = |args: &[&str]| {
-        let out = sfnlite()
-            .env("SFNLITE_DATA_DIR", &data)
-            .args(["--no-config", "--store"])
-            .arg(&store)
-            .args(args)
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
+    let cli = |args: &[&str]| cli_on(&store, Some(&data), args);
     let definition = json!({"StartAt": "Each", "States": {
         "Each": {"Type": "Map", "Label": "t", "ToleratedFailureCount": 1, "MaxConcurrency": 1, "ItemsPath": "$.keys",
             "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "Get",
@@ -430,20 +399,7 @@ fn a_redrive_refuses_items_that_changed() {
         std::fs::write(data.join("lake").join(key), key.to_uppercase()).unwrap();
     }
     let store = dir.path().join("store");
-    let cli = |args: &[&str]| {
-        let out = sfnlite()
-            .env("SFNLITE_DATA_DIR", &data)
-            .args(["--no-config", "--store"])
-            .arg(&store)
-            .args(args)
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
+    let cli = |args: &[&str]| cli_on(&store, Some(&data), args);
     let definition = json!({"StartAt": "Each", "States": {"Each": {"Type": "Map", "MaxConcurrency": 1,
         "ItemReader": {"Resource": "arn:aws:states:::s3:getObject", "Parameters": {"Bucket": "lake", "Key": "keys.json"},
             "ReaderConfig": {"InputType": "JSON"}},

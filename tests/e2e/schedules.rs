@@ -135,7 +135,7 @@ fn serve_runs_schedules_and_takes_changes_while_it_runs() {
     register_tick(&dir);
     let _server = super::serve::start(dir.path(), &[]);
     // The store is held by the server: these go through it.
-    let soon = sfnlite_states_now_plus(2);
+    let soon = now_plus(2);
     ok(
         dir.path(),
         &[
@@ -171,20 +171,8 @@ fn serve_runs_schedules_and_takes_changes_while_it_runs() {
 }
 
 /// Now plus `seconds`, as ISO 8601.
-fn sfnlite_states_now_plus(seconds: u64) -> String {
+fn now_plus(seconds: u64) -> String {
     let at = std::time::SystemTime::now() + Duration::from_secs(seconds);
-    let secs = at.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    let millis = at.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    sfnlite_states::timestamp::format_millis(millis)
 }

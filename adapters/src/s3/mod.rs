@@ -158,6 +158,20 @@ pub fn hex(bytes: &[u8]) -> String {
     })
 }
 
+/// RFC 3986 escaping as AWS signs and sends it: unreserved characters as they are,
+/// every other byte `%XX` (a space is `%20`).
+pub fn uri_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// Decodes `%XX` escapes (as in `CopySource` and Hive partition folder names); invalid
 /// escapes stay as they are.
 pub fn percent_decode(text: &str) -> String {

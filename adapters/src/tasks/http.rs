@@ -164,15 +164,7 @@ fn forbidden(name: &str) -> bool {
 
 /// `application/x-www-form-urlencoded` / RFC 3986 escaping (spaces as `%20`, as AWS's example shows).
 fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    crate::s3::uri_encode(text)
 }
 
 fn scalar(value: &Value) -> String {

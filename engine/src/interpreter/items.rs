@@ -93,24 +93,27 @@ impl Run<'_> {
 
     /// One S3 call of the reader, through its task adapter.
     async fn reader_call(&self, state: &str, resource: &str, parameters: &Value) -> Result<Value, EvalError> {
-        let resource = Arc::new(Resource::parse(resource).expect("a valid resource"));
-        let failed = |e: StatesError| {
+        self.s3_call(state, resource, parameters.clone()).await.map_err(|e| {
             let cause = match &e.cause {
                 Some(cause) => format!("{}: {cause}", e.error),
                 None => e.error.to_string(),
             };
             EvalError::Raised(reader_failed(format!("reading {}: {cause}", compact(parameters))))
-        };
+        })
+    }
+
+    /// A distributed Map's own S3 call (an ItemReader's read, a ResultWriter's write)
+    /// through the task adapter of `resource`, outside any Task's events.
+    pub(super) async fn s3_call(&self, state: &str, resource: &str, parameters: Value) -> Result<Value, StatesError> {
+        let resource = Arc::new(Resource::parse(resource).expect("a valid resource"));
         let Some(adapter) = self.registry.find(state, &resource) else {
-            return Err(failed(StatesError::new(
-                sfnlite_states::ErrorName::Runtime,
-                format!("no adapter reads {}", resource.arn()),
-            )));
+            let message = format!("no adapter runs {}", resource.arn());
+            return Err(StatesError::new(sfnlite_states::ErrorName::Runtime, message));
         };
         let request = TaskRequest {
             state_name: state.to_owned(),
             resource,
-            parameters: Arc::new(parameters.clone()),
+            parameters: Arc::new(parameters),
             credentials: None,
             attempt: 0,
             deadline_millis: None,
@@ -118,7 +121,7 @@ impl Run<'_> {
             event_id: 0,
             started_millis: self.clock.now_millis(),
         };
-        adapter.invoke(request).await.map_err(failed)
+        adapter.invoke(request).await
     }
 
     /// An object's contents as text (decompressed by the adapter when gzipped).

@@ -112,6 +112,28 @@ impl<'a> Journal<'a> {
     }
 }
 
+/// Records a redrive of an ended execution: `ExecutionRedriven` (its redrive count
+/// `count`) after the stored history, and the record RUNNING again, its end cleared.
+/// Returns the whole history, for the replay. An execution's redrive and a Map Run
+/// child's both come here.
+pub(crate) fn record_redrive(
+    store: &dyn HistoryStore,
+    record: &mut crate::store::ExecutionRecord,
+    count: u32,
+    now: i64,
+) -> Result<Vec<HistoryEvent>, RunError> {
+    let mut events = store.events(&record.arn)?;
+    let last = events.last().map_or(0, |e| e.id);
+    record.redrive_count = count;
+    let journal = Journal::new(store, &record.arn, last);
+    journal.append(last, now, EventDetails::ExecutionRedriven { redrive_count: count });
+    events.extend(journal.commit()?);
+    record.status = crate::store::ExecutionStatus::Running;
+    (record.output, record.error, record.cause, record.stop_millis) = (None, None, None, None);
+    store.put_execution(record)?;
+    Ok(events)
+}
+
 #[cfg(test)]
 mod tests {
     use sfnlite_states::history::EventDetails;

@@ -27,7 +27,7 @@ use sfnlite_states::eval::{Env, Exit, shape_result};
 use sfnlite_states::history::{EventDetails, Payload};
 use sfnlite_states::{ErrorName, EvalError, StatesError};
 
-use super::journal::Journal;
+use super::journal::{Journal, record_redrive};
 use super::recovery::Entry;
 use super::{Effects, ExecutionInfo, Outcome, Replay, Run, Thread};
 use crate::store::{ExecutionOrigin, ExecutionRecord, ExecutionStatus, HistoryStore, MemoryStore, StateMachineRecord};
@@ -359,19 +359,12 @@ impl<'a> Run<'a> {
         store: &dyn HistoryStore,
         mut record: ExecutionRecord,
     ) -> Result<(ExecutionRecord, Option<Replay>), EvalError> {
-        let mut events = store.events(&record.arn).map_err(|e| self.store_failed(e))?;
-        let last = events.last().map_or(0, |e| e.id);
-        record.redrive_count = self.info.redrive_count;
-        let journal = Journal::new(store, &record.arn, last);
-        let details = EventDetails::ExecutionRedriven { redrive_count: record.redrive_count };
-        journal.append(last, self.clock.now_millis(), details);
-        let committed = journal.commit().map_err(|e| {
-            EvalError::Runtime(format!("the child execution {} could not be redriven: {e}", record.arn))
-        })?;
-        events.extend(committed);
-        record.status = ExecutionStatus::Running;
-        (record.output, record.error, record.cause, record.stop_millis) = (None, None, None, None);
-        store.put_execution(&record).map_err(|e| self.store_failed(e))?;
+        // The tokens of the child's failed attempt are not answerable any more.
+        self.callbacks.close_all(store, &record.arn).map_err(|e| self.store_failed(e))?;
+        let events =
+            record_redrive(store, &mut record, self.info.redrive_count, self.clock.now_millis()).map_err(|e| {
+                EvalError::Runtime(format!("the child execution {} could not be redriven: {e}", record.arn))
+            })?;
         Ok((record, Some(Replay::for_redrive(events))))
     }
 
@@ -416,25 +409,9 @@ impl<'a> Run<'a> {
     }
 
     async fn write_object(&self, state: &str, bucket: &str, key: &str, body: String) -> Result<(), StatesError> {
-        let resource =
-            Arc::new(sfnlite_states::resource::Resource::parse("arn:aws:states:::s3:putObject").expect("valid"));
-        let failed = |e: StatesError| writer_failed(format!("writing s3://{bucket}/{key}: {e}"));
-        let adapter = self
-            .registry
-            .find(state, &resource)
-            .ok_or_else(|| writer_failed("no adapter writes arn:aws:states:::s3:putObject"))?;
-        let request = crate::adapter::TaskRequest {
-            state_name: state.to_owned(),
-            resource,
-            parameters: Arc::new(json!({"Bucket": bucket, "Key": key, "Body": Value::String(body)})),
-            credentials: None,
-            attempt: 0,
-            deadline_millis: None,
-            execution_arn: self.info.arn.clone(),
-            event_id: 0,
-            started_millis: self.clock.now_millis(),
-        };
-        adapter.invoke(request).await.map(|_| ()).map_err(failed)
+        let parameters = json!({"Bucket": bucket, "Key": key, "Body": Value::String(body)});
+        let written = self.s3_call(state, "arn:aws:states:::s3:putObject", parameters).await;
+        written.map(|_| ()).map_err(|e| writer_failed(format!("writing s3://{bucket}/{key}: {e}")))
     }
 
     /// The ItemProcessor's definition, from the parent's stored definition.
@@ -666,20 +643,9 @@ impl MapRunDocument {
             "aborted": 0, "total": plan.items, "resultsWritten": 0});
         let executions = json!({"pending": plan.inputs.len(), "running": 0, "succeeded": 0, "failed": 0, "timedOut": 0,
             "aborted": 0, "total": plan.inputs.len(), "resultsWritten": 0});
-        let tolerated_count = map
-            .tolerated_failure_count
-            .as_ref()
-            .and_then(|c| {
-                sfnlite_states::eval::fields::count(c, &scope, env, "ToleratedFailureCount", Value::as_u64).ok()
-            })
-            .unwrap_or(0);
-        let tolerated_percentage = map
-            .tolerated_failure_percentage
-            .as_ref()
-            .and_then(|c| {
-                sfnlite_states::eval::fields::count(c, &scope, env, "ToleratedFailurePercentage", Value::as_f64).ok()
-            })
-            .unwrap_or(0.0);
+        // The tolerance `map_attempt` evaluated already.
+        let tolerated_count = plan.tolerance.count().unwrap_or(0).max(0);
+        let tolerated_percentage = plan.tolerance.percentage().unwrap_or(0.0);
         let max_concurrency =
             sfnlite_states::eval::fields::count(&map.max_concurrency, &scope, env, "MaxConcurrency", Value::as_u64)
                 .unwrap_or(0);

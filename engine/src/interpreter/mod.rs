@@ -40,8 +40,8 @@ use sfnlite_states::eval::{Env, Exit};
 use sfnlite_states::history::{EventDetails, HistoryEvent, Payload};
 use sfnlite_states::{EvalError, StatesError};
 
-pub(crate) use self::journal::Journal;
 pub use self::journal::RunError;
+pub(crate) use self::journal::{Journal, record_redrive};
 pub use self::map_run::MAP_RUN_KIND;
 pub use self::replay::Divergence;
 use self::replay::Lookup;

@@ -59,22 +59,13 @@ fn csv_rows(text: &str, delimiter: char) -> Result<Vec<Vec<String>>, StatesError
                 quoted = true;
                 field_started = true;
             }
-            '\n' if !quoted => {
+            '\r' if !quoted && chars.peek() == Some(&'\n') => {}
+            // `\n` ends a record, and so does a lone carriage return (old Mac line ends).
+            '\n' | '\r' if !quoted => {
                 line += 1;
                 row.push(std::mem::take(&mut field));
                 let done = std::mem::take(&mut row);
                 // An empty line is no record.
-                if !(done.len() == 1 && done[0].is_empty() && !field_started) {
-                    rows.push(done);
-                }
-                field_started = false;
-            }
-            '\r' if !quoted && chars.peek() == Some(&'\n') => {}
-            // A lone carriage return ends a record too (old Mac line ends).
-            '\r' if !quoted => {
-                line += 1;
-                row.push(std::mem::take(&mut field));
-                let done = std::mem::take(&mut row);
                 if !(done.len() == 1 && done[0].is_empty() && !field_started) {
                     rows.push(done);
                 }

@@ -170,6 +170,27 @@ pub fn shape_result(
     result: Payload,
     env: &Env<'_>,
 ) -> Result<Exit, EvalError> {
+    shape_result_observed(state, handling, raw, result, env, &mut |_, _| {})
+}
+
+/// A stage of [`shape_result`] that TestState shows (`inspectionData`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// After ResultSelector.
+    AfterResultSelector,
+    /// After ResultPath.
+    AfterResultPath,
+}
+
+/// [`shape_result`], telling `observe` what each JSONPath stage produced.
+pub fn shape_result_observed(
+    state: &State,
+    handling: &ResultHandling,
+    raw: Payload,
+    result: Payload,
+    env: &Env<'_>,
+    observe: &mut dyn FnMut(Stage, &Payload),
+) -> Result<Exit, EvalError> {
     check_result_size(&result, &state.name)?;
     if let Some(fields) = &state.jsonata {
         let states = states_object(&raw, env.context, Some(&result), None);
@@ -179,8 +200,10 @@ pub fn shape_result(
         Some(template) => Arc::new(template.render(&env.scope(&result), env.entropy)?),
         None => result,
     };
+    observe(Stage::AfterResultSelector, &selected);
     let assigned = assign(handling.assign.as_ref(), &selected, env)?;
     let combined = through_result_path(&handling.result_path, raw, selected)?;
+    observe(Stage::AfterResultPath, &combined);
     Ok(Exit { output: through_path(&state.output_path, combined, env)?, assigned })
 }
 

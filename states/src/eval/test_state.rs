@@ -18,8 +18,8 @@ use super::fields::count;
 use super::fields::{fail_error, wait_deadline};
 use super::map::{Tolerance, items};
 use super::steps::{self, Input};
-use super::{Env, Exit, arguments, assign, catch_exit, check_result_size, jsonata_exit, states_object};
-use super::{through_path, through_result_path};
+use super::{Env, Exit, arguments, assign, catch_exit, check_result_size, states_object};
+use super::{Stage, shape_result_observed, through_path, through_result_path};
 use crate::definition::{ResultHandling, State, StateKind, StateMachine, Transition};
 use crate::error::{ErrorName, EvalError, StatesError};
 use crate::history::Payload;
@@ -444,8 +444,8 @@ pub fn complete(tested: &Tested<'_>, pending: Pending, attempt: Result<Value, St
     }
 }
 
-/// ResultSelector → Assign → ResultPath → OutputPath, recording each stage (JSONata:
-/// Output and Assign over `$states.result`).
+/// ResultSelector → Assign → ResultPath → OutputPath (the interpreter's own), recording
+/// each stage.
 fn shape(
     tested: &Tested<'_>,
     handling: &ResultHandling,
@@ -453,22 +453,10 @@ fn shape(
     result: Payload,
     inspection: &mut Inspection,
 ) -> Result<Exit, EvalError> {
-    let state = tested.state;
-    let env = &tested.env;
-    check_result_size(&result, &state.name)?;
-    if let Some(fields) = &state.jsonata {
-        let states = states_object(&raw, env.context, Some(&result), None);
-        return jsonata_exit(fields, &states, env, result);
-    }
-    let selected = match &handling.result_selector {
-        Some(template) => Arc::new(template.render(&env.scope(&result), env.entropy)?),
-        None => result,
-    };
-    inspection.after_result_selector = Some((*selected).clone());
-    let assigned = assign(handling.assign.as_ref(), &selected, env)?;
-    let combined = through_result_path(&handling.result_path, raw, selected)?;
-    inspection.after_result_path = Some((*combined).clone());
-    Ok(Exit { output: through_path(&state.output_path, combined, env)?, assigned })
+    shape_result_observed(tested.state, handling, raw, result, &tested.env, &mut |stage, value| match stage {
+        Stage::AfterResultSelector => inspection.after_result_selector = Some((**value).clone()),
+        Stage::AfterResultPath => inspection.after_result_path = Some((**value).clone()),
+    })
 }
 
 /// An attempt's error through Retry (at the configured retry count) and Catch.
