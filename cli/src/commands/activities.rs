@@ -111,8 +111,15 @@ fn work(
                 ("SendTaskFailure", body)
             }
         };
-        if let Err(refusal) = remote::call(&url, operation, &body).map_err(Failure::internal)? {
-            eprintln!("sfnlite: {operation} refused: {}: {}", refusal.name, refusal.message);
+        match remote::call(&url, operation, &body) {
+            Ok(Ok(_)) => {}
+            Ok(Err(refusal)) => eprintln!("sfnlite: {operation} refused: {}: {}", refusal.name, refusal.message),
+            // The answer may have ended the execution, and its process with it, before the
+            // reply was written: the answer itself was delivered or not, and a next poll
+            // says whether anyone is still there.
+            Err(e) => eprintln!(
+                "sfnlite: warning: {operation} got no reply ({e:#}); the process running the execution may have ended"
+            ),
         }
         done += 1;
     }
