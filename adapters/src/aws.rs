@@ -14,7 +14,9 @@ use tokio::sync::OnceCell;
 
 use crate::BoxFuture;
 use crate::athena::{AthenaApi, AthenaError};
-use crate::s3::{ListPage, ListRequest, ListedObject, ObjectMeta, ObjectStore, PutRequest, S3Error};
+use crate::s3::{
+    ListPage, ListRequest, ListedObject, ObjectMeta, ObjectStore, PartMeta, PutRequest, S3Error, UploadMeta,
+};
 
 /// How to reach AWS.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -593,6 +595,154 @@ impl ObjectStore for AwsS3 {
             let (client, _) = self.client().await;
             client.delete_bucket().bucket(bucket).send().await.map_err(s3_failure)?;
             Ok(())
+        })
+    }
+    fn create_multipart_upload(&self, request: PutRequest) -> BoxFuture<'_, Result<String, S3Error>> {
+        Box::pin(async move {
+            let metadata: HashMap<String, String> = request.metadata.into_iter().collect();
+            let output = self
+                .client()
+                .await
+                .0
+                .create_multipart_upload()
+                .bucket(request.bucket)
+                .key(request.key)
+                .set_content_type(request.content_type)
+                .set_metadata((!metadata.is_empty()).then_some(metadata))
+                .send()
+                .await
+                .map_err(s3_failure)?;
+            Ok(output.upload_id().unwrap_or_default().to_owned())
+        })
+    }
+
+    fn upload_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        number: u32,
+        body: Vec<u8>,
+    ) -> BoxFuture<'_, Result<String, S3Error>> {
+        let (bucket, key, id) = (bucket.to_owned(), key.to_owned(), upload_id.to_owned());
+        Box::pin(async move {
+            let output = self
+                .client()
+                .await
+                .0
+                .upload_part()
+                .bucket(bucket)
+                .key(key)
+                .upload_id(id)
+                .part_number(number as i32)
+                .body(aws_sdk_s3::primitives::ByteStream::from(body))
+                .send()
+                .await
+                .map_err(s3_failure)?;
+            Ok(output.e_tag().unwrap_or_default().to_owned())
+        })
+    }
+
+    fn complete_multipart_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        parts: Vec<PartMeta>,
+    ) -> BoxFuture<'_, Result<ObjectMeta, S3Error>> {
+        use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+        let (bucket, key, id) = (bucket.to_owned(), key.to_owned(), upload_id.to_owned());
+        Box::pin(async move {
+            let parts = parts
+                .into_iter()
+                .map(|p| CompletedPart::builder().part_number(p.number as i32).e_tag(p.etag).build())
+                .collect();
+            let output = self
+                .client()
+                .await
+                .0
+                .complete_multipart_upload()
+                .bucket(bucket)
+                .key(key)
+                .upload_id(id)
+                .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+                .send()
+                .await
+                .map_err(s3_failure)?;
+            Ok(ObjectMeta {
+                content_length: 0,
+                content_type: String::new(),
+                etag: output.e_tag().unwrap_or_default().to_owned(),
+                last_modified: 0,
+                metadata: BTreeMap::new(),
+            })
+        })
+    }
+
+    fn abort_multipart_upload(&self, bucket: &str, key: &str, upload_id: &str) -> BoxFuture<'_, Result<(), S3Error>> {
+        let (bucket, key, id) = (bucket.to_owned(), key.to_owned(), upload_id.to_owned());
+        Box::pin(async move {
+            let client = &self.client().await.0;
+            client.abort_multipart_upload().bucket(bucket).key(key).upload_id(id).send().await.map_err(s3_failure)?;
+            Ok(())
+        })
+    }
+
+    fn list_parts(&self, bucket: &str, key: &str, upload_id: &str) -> BoxFuture<'_, Result<Vec<PartMeta>, S3Error>> {
+        let (bucket, key, id) = (bucket.to_owned(), key.to_owned(), upload_id.to_owned());
+        Box::pin(async move {
+            let client = &self.client().await.0;
+            let mut parts = Vec::new();
+            let mut marker: Option<String> = None;
+            loop {
+                let page = client
+                    .list_parts()
+                    .bucket(&bucket)
+                    .key(&key)
+                    .upload_id(&id)
+                    .set_part_number_marker(marker.clone())
+                    .send()
+                    .await
+                    .map_err(s3_failure)?;
+                parts.extend(page.parts().iter().map(|p| PartMeta {
+                    number: p.part_number().unwrap_or(0).max(0) as u32,
+                    etag: p.e_tag().unwrap_or_default().to_owned(),
+                    size: p.size().unwrap_or(0).max(0) as u64,
+                    last_modified: millis(p.last_modified()).unwrap_or(0),
+                }));
+                match page.next_part_number_marker() {
+                    Some(next) if page.is_truncated() == Some(true) => marker = Some(next.to_owned()),
+                    _ => return Ok(parts),
+                }
+            }
+        })
+    }
+
+    fn list_multipart_uploads(&self, bucket: &str) -> BoxFuture<'_, Result<Vec<UploadMeta>, S3Error>> {
+        let bucket = bucket.to_owned();
+        Box::pin(async move {
+            let client = &self.client().await.0;
+            let mut uploads = Vec::new();
+            let mut markers: (Option<String>, Option<String>) = (None, None);
+            loop {
+                let page = client
+                    .list_multipart_uploads()
+                    .bucket(&bucket)
+                    .set_key_marker(markers.0.clone())
+                    .set_upload_id_marker(markers.1.clone())
+                    .send()
+                    .await
+                    .map_err(s3_failure)?;
+                uploads.extend(page.uploads().iter().map(|u| UploadMeta {
+                    key: u.key().unwrap_or_default().to_owned(),
+                    upload_id: u.upload_id().unwrap_or_default().to_owned(),
+                    initiated: millis(u.initiated()).unwrap_or(0),
+                }));
+                if page.is_truncated() != Some(true) {
+                    return Ok(uploads);
+                }
+                markers = (page.next_key_marker().map(str::to_owned), page.next_upload_id_marker().map(str::to_owned));
+            }
         })
     }
 }

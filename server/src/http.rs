@@ -47,7 +47,6 @@ impl Default for ServerLimits {
 pub struct Server {
     listener: TcpListener,
     services: Arc<Services>,
-    uploads: Arc<crate::s3::Uploads>,
     limits: ServerLimits,
     requests: Arc<AtomicU64>,
 }
@@ -79,7 +78,7 @@ impl Server {
     pub async fn bind(address: SocketAddr, services: Services, limits: ServerLimits) -> std::io::Result<Server> {
         let listener = TcpListener::bind(address).await?;
         let services = Arc::new(services);
-        Ok(Server { listener, services, limits, requests: Arc::default(), uploads: Arc::default() })
+        Ok(Server { listener, services, limits, requests: Arc::default() })
     }
 
     /// The address it listens on.
@@ -102,11 +101,10 @@ impl Server {
                 },
             };
             let (api, limits, requests) = (self.services.clone(), self.limits, self.requests.clone());
-            let uploads = self.uploads.clone();
             tokio::spawn(async move {
                 let service = service_fn(move |request| {
-                    let (api, requests, uploads) = (api.clone(), requests.clone(), uploads.clone());
-                    async move { Ok::<_, Infallible>(answer(&api, &uploads, request, limits, &requests).await) }
+                    let (api, requests) = (api.clone(), requests.clone());
+                    async move { Ok::<_, Infallible>(answer(&api, request, limits, &requests).await) }
                 });
                 if let Err(e) = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await {
                     tracing::debug!(%peer, "connection ended: {e}");
@@ -176,7 +174,6 @@ fn request_id(n: u64) -> String {
 
 async fn answer(
     services: &Services,
-    uploads: &crate::s3::Uploads,
     request: Request<Incoming>,
     limits: ServerLimits,
     requests: &AtomicU64,
@@ -196,7 +193,7 @@ async fn answer(
     if target.is_empty()
         && let Some(s3) = &services.s3
     {
-        return s3_answer(s3, uploads, request, limits, services.keys.as_deref(), started, &id).await;
+        return s3_answer(s3, request, limits, services.keys.as_deref(), started, &id).await;
     }
     let (parts, body) = request.into_parts();
     let body = match Limited::new(body, limits.max_body).collect().await {
@@ -266,7 +263,6 @@ async fn answer(
 /// An S3 REST request (no `X-Amz-Target`): its body bounded by the object size limit.
 async fn s3_answer(
     s3: &Arc<dyn ObjectStore>,
-    uploads: &crate::s3::Uploads,
     request: Request<Incoming>,
     limits: ServerLimits,
     keys: Option<&crate::sigv4::Keys>,
@@ -286,7 +282,7 @@ async fn s3_answer(
                     Some(Err(failure)) => crate::s3::refused(&failure),
                     _ => {
                         let (method, uri, headers) = (&parts.method, &parts.uri, &parts.headers);
-                        crate::s3::call(s3, uploads, limits.max_object, method, uri, headers, body).await
+                        crate::s3::call(s3, limits.max_object, method, uri, headers, body).await
                     }
                 }
             }

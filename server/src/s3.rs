@@ -4,12 +4,14 @@
 //! DeleteObject, DeleteObjects. Buckets are addressed by path (`/bucket/key`) or by host
 //! (`bucket.localhost`). Answers are S3's XML; errors `<Error><Code>…`.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use hyper::{HeaderMap, Method, StatusCode};
-use sfnlite_adapters::s3::{ListRequest, ObjectMeta, ObjectStore, PutRequest, S3Error, etag_of, percent_decode};
+use sfnlite_adapters::s3::{
+    ListRequest, MAX_PARTS, ObjectMeta, ObjectStore, PartMeta, PutRequest, S3Error, percent_decode,
+};
 use sfnlite_states::timestamp::{format_http_date, format_millis};
 
 /// An S3 answer: status, headers, body.
@@ -194,48 +196,9 @@ pub(crate) fn too_large(limit: usize) -> S3Answer {
     error(&e, "")
 }
 
-/// Multipart uploads in progress: their parts, in memory until completed or aborted.
-#[derive(Default)]
-pub(crate) struct Uploads(Mutex<HashMap<String, Upload>>);
-
-struct Upload {
-    bucket: String,
-    key: String,
-    content_type: Option<String>,
-    metadata: BTreeMap<String, String>,
-    /// When the upload was created (epoch ms).
-    initiated: i64,
-    /// The parts by number: data and when it was uploaded (epoch ms).
-    parts: BTreeMap<u32, (Bytes, i64)>,
-}
-
-fn no_such_upload() -> S3Error {
-    S3Error::new(
-        "NoSuchUpload",
-        404,
-        "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.",
-    )
-}
-
-impl Uploads {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Upload>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-/// An upload id: unique within the server's life.
-fn upload_id() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    format!("sfnlite-{nanos:x}-{n:x}")
-}
-
 /// Answers one S3 request.
 pub(crate) async fn call(
     store: &Arc<dyn ObjectStore>,
-    uploads: &Uploads,
     limit: usize,
     method: &Method,
     uri: &hyper::Uri,
@@ -255,7 +218,7 @@ pub(crate) async fn call(
     }
     let result = match (method.clone(), bucket.is_empty(), key.is_empty()) {
         (_, false, false) if multipart => {
-            multipart_call(store, uploads, limit, method, &bucket, &key, &params, headers, body).await
+            multipart_call(store, limit, method, &bucket, &key, &params, headers, body).await
         }
         (Method::GET, true, _) => list_buckets(store).await,
         (Method::PUT, false, true) => store.create_bucket(&bucket).await.map(|()| {
@@ -267,9 +230,7 @@ pub(crate) async fn call(
             let probe = ListRequest { bucket: bucket.clone(), max_keys: 1, ..Default::default() };
             store.list_objects(probe).await.map(|_| empty(StatusCode::OK))
         }
-        (Method::GET, false, true) if params.contains_key("uploads") => {
-            list_uploads(store, uploads, &bucket, &params).await
-        }
+        (Method::GET, false, true) if params.contains_key("uploads") => list_uploads(store, &bucket, &params).await,
         (Method::GET, false, true) => list_objects(store, &bucket, &params).await,
         (Method::POST, false, true) if params.contains_key("delete") => delete_objects(store, &bucket, &body).await,
         (Method::GET, false, false) => get_object(store, &bucket, &key, headers).await,
@@ -295,11 +256,11 @@ pub(crate) async fn call(
     })
 }
 
-/// CreateMultipartUpload, UploadPart, CompleteMultipartUpload, AbortMultipartUpload.
+/// CreateMultipartUpload, UploadPart, CompleteMultipartUpload, AbortMultipartUpload,
+/// ListParts: on the store's multipart uploads (the local store keeps the parts on disk).
 #[allow(clippy::too_many_arguments)]
 async fn multipart_call(
     store: &Arc<dyn ObjectStore>,
-    uploads: &Uploads,
     limit: usize,
     method: &Method,
     bucket: &str,
@@ -312,18 +273,14 @@ async fn multipart_call(
     let id = params.get("uploadId").cloned().unwrap_or_default();
     match *method {
         Method::POST if params.contains_key("uploads") => {
-            // The bucket must exist, as S3 checks when the upload starts.
-            store.list_objects(ListRequest { bucket: bucket.to_owned(), max_keys: 1, ..Default::default() }).await?;
-            let id = upload_id();
-            let upload = Upload {
+            let request = PutRequest {
                 bucket: bucket.to_owned(),
                 key: key.to_owned(),
+                body: Vec::new(),
                 content_type: header("content-type"),
                 metadata: user_metadata(headers),
-                initiated: now_millis(),
-                parts: BTreeMap::new(),
             };
-            uploads.lock().insert(id.clone(), upload);
+            let id = store.create_multipart_upload(request).await?;
             Ok(xml(
                 StatusCode::OK,
                 format!(
@@ -335,74 +292,51 @@ async fn multipart_call(
             ))
         }
         Method::PUT => {
-            let number: u32 =
-                params.get("partNumber").and_then(|n| n.parse().ok()).filter(|n| (1..=10_000).contains(n)).ok_or_else(
-                    || {
-                        S3Error::new(
-                            "InvalidArgument",
-                            400,
-                            "Part number must be an integer between 1 and 10000, inclusive",
-                        )
-                    },
-                )?;
-            let data = Bytes::from(body_of(headers, body)?);
-            let etag = etag_of(&data);
-            let mut all = uploads.lock();
-            let upload = all.get_mut(&id).filter(|u| u.bucket == bucket && u.key == key).ok_or_else(no_such_upload)?;
-            let held: usize = upload.parts.iter().filter(|(n, _)| **n != number).map(|(_, p)| p.0.len()).sum();
-            if held + data.len() > limit {
+            let number: u32 = params
+                .get("partNumber")
+                .and_then(|n| n.parse().ok())
+                .filter(|n| (1..=MAX_PARTS).contains(n))
+                .ok_or_else(|| {
+                    S3Error::new(
+                        "InvalidArgument",
+                        400,
+                        "Part number must be an integer between 1 and 10000, inclusive",
+                    )
+                })?;
+            let data = body_of(headers, body)?;
+            // The whole upload stays within the server's object limit.
+            let held: u64 =
+                store.list_parts(bucket, key, &id).await?.iter().filter(|p| p.number != number).map(|p| p.size).sum();
+            if held + data.len() as u64 > limit as u64 {
                 return Err(S3Error::new(
                     "EntityTooLarge",
                     400,
                     format!("Your proposed upload exceeds the maximum allowed size ({limit} bytes)"),
                 ));
             }
-            upload.parts.insert(number, (data, now_millis()));
+            let etag = store.upload_part(bucket, key, &id, number, data).await?;
             let mut answer = empty(StatusCode::OK);
             answer.headers.push(("etag".into(), etag));
             Ok(answer)
         }
         Method::POST => {
-            let listed: Vec<u32> = String::from_utf8_lossy(&body)
-                .split("<PartNumber>")
+            let text = String::from_utf8_lossy(&body);
+            let parts: Vec<PartMeta> = text
+                .split("<Part>")
                 .skip(1)
-                .filter_map(|p| p.split("</PartNumber>").next()?.trim().parse().ok())
-                .collect();
-            if listed.is_empty() {
-                return Err(S3Error::new(
-                    "MalformedXML",
-                    400,
-                    "The XML you provided was not well-formed or did not validate against our published schema",
-                ));
-            }
-            let upload = {
-                let mut all = uploads.lock();
-                match all.get(&id) {
-                    Some(u) if u.bucket != bucket || u.key != key => return Err(no_such_upload()),
-                    None => return Err(no_such_upload()),
-                    Some(u) if listed.iter().any(|n| !u.parts.contains_key(n)) => {
-                        return Err(S3Error::new(
-                            "InvalidPart",
-                            400,
-                            "One or more of the specified parts could not be found.",
-                        ));
+                .map(|part| {
+                    let field = |name: &str| {
+                        part.split(&format!("<{name}>")).nth(1)?.split(&format!("</{name}>")).next().map(unescape)
+                    };
+                    PartMeta {
+                        number: field("PartNumber").and_then(|n| n.trim().parse().ok()).unwrap_or(0),
+                        etag: field("ETag").unwrap_or_default().trim().to_owned(),
+                        size: 0,
+                        last_modified: 0,
                     }
-                    Some(_) => all.remove(&id).ok_or_else(no_such_upload)?,
-                }
-            };
-            let mut data = Vec::new();
-            for number in &listed {
-                data.extend_from_slice(&upload.parts[number].0);
-            }
-            let meta = store
-                .put_object(PutRequest {
-                    bucket: bucket.to_owned(),
-                    key: key.to_owned(),
-                    body: data,
-                    content_type: upload.content_type,
-                    metadata: upload.metadata,
                 })
-                .await?;
+                .collect();
+            let meta = store.complete_multipart_upload(bucket, key, &id, parts).await?;
             Ok(xml(
                 StatusCode::OK,
                 format!(
@@ -416,16 +350,17 @@ async fn multipart_call(
             ))
         }
         Method::DELETE => {
-            uploads.lock().remove(&id).ok_or_else(no_such_upload)?;
+            store.abort_multipart_upload(bucket, key, &id).await?;
             Ok(empty(StatusCode::NO_CONTENT))
         }
-        Method::GET if params.contains_key("uploadId") => list_parts(uploads, bucket, key, &id, params),
+        Method::GET if params.contains_key("uploadId") => list_parts(store, bucket, key, &id, params).await,
         _ => Err(S3Error::new("NotImplemented", 501, "sfnlite serve does not answer this multipart request")),
     }
 }
 
-fn now_millis() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+/// XML text with its five entities read back.
+fn unescape(text: &str) -> String {
+    text.replace("&quot;", "\"").replace("&apos;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 }
 
 /// A numeric query parameter from 0 to 1000 (`default` when absent).
@@ -439,8 +374,8 @@ fn count_param(params: &BTreeMap<String, String>, name: &str, default: usize) ->
 }
 
 /// ListParts: an upload's parts in number order, after `part-number-marker`, at most `max-parts`.
-fn list_parts(
-    uploads: &Uploads,
+async fn list_parts(
+    store: &Arc<dyn ObjectStore>,
     bucket: &str,
     key: &str,
     id: &str,
@@ -448,9 +383,8 @@ fn list_parts(
 ) -> Result<S3Answer, S3Error> {
     let max = count_param(params, "max-parts", 1000)?;
     let marker = count_param(params, "part-number-marker", 0)? as u32;
-    let all = uploads.lock();
-    let upload = all.get(id).filter(|u| u.bucket == bucket && u.key == key).ok_or_else(no_such_upload)?;
-    let after: Vec<(&u32, &(Bytes, i64))> = upload.parts.range(marker.saturating_add(1)..).collect();
+    let parts = store.list_parts(bucket, key, id).await?;
+    let after: Vec<&PartMeta> = parts.iter().filter(|p| p.number > marker).collect();
     let shown = &after[..max.min(after.len())];
     let truncated = shown.len() < after.len();
     let mut body = format!(
@@ -459,18 +393,19 @@ fn list_parts(
         esc(key),
         esc(id)
     );
-    if let Some((last, _)) = shown.last() {
-        body.push_str(&format!("<NextPartNumberMarker>{last}</NextPartNumberMarker>"));
+    if let Some(last) = shown.last() {
+        body.push_str(&format!("<NextPartNumberMarker>{}</NextPartNumberMarker>", last.number));
     }
     body.push_str(&format!(
         "<MaxParts>{max}</MaxParts><IsTruncated>{truncated}</IsTruncated><StorageClass>STANDARD</StorageClass>"
     ));
-    for (number, (data, at)) in shown {
+    for part in shown {
         body.push_str(&format!(
-            "<Part><PartNumber>{number}</PartNumber><LastModified>{}</LastModified><ETag>{}</ETag><Size>{}</Size></Part>",
-            format_millis(*at),
-            esc(&etag_of(data)),
-            data.len()
+            "<Part><PartNumber>{}</PartNumber><LastModified>{}</LastModified><ETag>{}</ETag><Size>{}</Size></Part>",
+            part.number,
+            format_millis(part.last_modified),
+            esc(&part.etag),
+            part.size
         ));
     }
     body.push_str("</ListPartsResult>");
@@ -481,19 +416,18 @@ fn list_parts(
 /// `key-marker`, under `prefix`, at most `max-uploads`.
 async fn list_uploads(
     store: &Arc<dyn ObjectStore>,
-    uploads: &Uploads,
     bucket: &str,
     params: &BTreeMap<String, String>,
 ) -> Result<S3Answer, S3Error> {
-    store.list_objects(ListRequest { bucket: bucket.to_owned(), max_keys: 1, ..Default::default() }).await?;
     let max = count_param(params, "max-uploads", 1000)?;
     let prefix = params.get("prefix").map_or("", String::as_str);
     let key_marker = params.get("key-marker").map_or("", String::as_str);
-    let mut found: Vec<(String, i64, String)> = uploads
-        .lock()
-        .iter()
-        .filter(|(_, u)| u.bucket == bucket && u.key.starts_with(prefix) && u.key.as_str() > key_marker)
-        .map(|(id, u)| (u.key.clone(), u.initiated, id.clone()))
+    let mut found: Vec<(String, i64, String)> = store
+        .list_multipart_uploads(bucket)
+        .await?
+        .into_iter()
+        .filter(|u| u.key.starts_with(prefix) && u.key.as_str() > key_marker)
+        .map(|u| (u.key, u.initiated, u.upload_id))
         .collect();
     found.sort();
     let truncated = found.len() > max;

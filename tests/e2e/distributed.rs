@@ -257,6 +257,67 @@ fn result_writer_exports_the_map_run_to_s3() {
     assert_eq!(failed[0]["Input"], r#"{"id":"2","name":"bob","score":"7"}"#);
 }
 
+/// A result file larger than a part (8 MiB) is uploaded in parts as the children end, and
+/// comes out whole: every record once, its size in the manifest, its S3 entity tag that of
+/// an object made of three parts, no upload left behind.
+#[test]
+fn a_large_result_file_is_uploaded_in_parts() {
+    let data = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(data.path().join("out")).unwrap();
+    std::fs::create_dir_all(data.path().join("lake")).unwrap();
+    let pad = "x".repeat(2000);
+    let lines: String = (0..4000).map(|i| format!("{{\"i\":{i},\"pad\":\"{pad}\"}}\n")).collect();
+    std::fs::write(data.path().join("lake/big.jsonl"), lines).unwrap();
+    let out = sfnlite()
+        .env("SFNLITE_DATA_DIR", data.path())
+        .args(["--no-config", "--ephemeral", "run"])
+        .arg(root().join("tests/e2e/data/distributed/large-results.asl.json"))
+        .args(["--input", "{}"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let output: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let folder = data
+        .path()
+        .join("out")
+        .join(output["ResultWriterDetails"]["Key"].as_str().unwrap())
+        .parent()
+        .unwrap()
+        .to_owned();
+    let manifest: Value = serde_json::from_slice(&std::fs::read(folder.join("manifest.json")).unwrap()).unwrap();
+    let file = folder.join("SUCCEEDED_0.json");
+    let text = std::fs::read(&file).unwrap();
+    assert_eq!(manifest["ResultFiles"]["SUCCEEDED"][0]["Size"], json!(text.len()), "{manifest}");
+    assert!(text.len() > 16 * 1024 * 1024 && text.len() < 24 * 1024 * 1024, "three parts: {}", text.len());
+    let records: Vec<Value> = serde_json::from_slice(&text).unwrap();
+    let mut seen: Vec<i64> = records
+        .iter()
+        .map(|r| serde_json::from_str::<Value>(r["Output"].as_str().unwrap()).unwrap()["i"].as_i64().unwrap())
+        .collect();
+    seen.sort_unstable();
+    assert_eq!(seen, (0..4000).collect::<Vec<_>>(), "every record once");
+    // The local store's record of the object: an entity tag of three parts.
+    let tags: Vec<String> = walk(&data.path().join(".sfnlite-meta"))
+        .iter()
+        .filter_map(|p| {
+            serde_json::from_slice::<Value>(&std::fs::read(p).ok()?).ok()?["etag"].as_str().map(str::to_owned)
+        })
+        .collect();
+    assert!(tags.iter().any(|t| t.ends_with("-3\"")), "{tags:?}");
+    let uploads = data.path().join(".sfnlite-uploads");
+    assert!(!uploads.exists() || std::fs::read_dir(&uploads).unwrap().next().is_none(), "no upload left");
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() { files.extend(walk(&path)) } else { files.push(path) }
+    }
+    files
+}
+
 /// Redriving the parent redrives the Map Run: only the children that did not succeed run
 /// again (a failed one is redriven, with `ExecutionRedriven`; one never started starts),
 /// and the parent succeeds once the missing object exists.

@@ -7,6 +7,8 @@
 //! Writes go to a temporary file that is renamed into place, so a reader never sees half
 //! an object.
 
+mod uploads;
+
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::io::ErrorKind;
@@ -17,7 +19,9 @@ use std::time::UNIX_EPOCH;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ListPage, ListRequest, ListedObject, ObjectMeta, ObjectStore, PutRequest, S3Error, etag_of};
+use super::{
+    ListPage, ListRequest, ListedObject, ObjectMeta, ObjectStore, PartMeta, PutRequest, S3Error, UploadMeta, etag_of,
+};
 use crate::BoxFuture;
 
 const META_DIR: &str = ".sfnlite-meta";
@@ -223,20 +227,35 @@ impl Dirs {
     }
 
     fn put(&self, request: PutRequest) -> Result<ObjectMeta, S3Error> {
-        let path = self.object_path(&request.bucket, &request.key)?;
+        let etag = etag_of(&request.body);
+        let body = request.body;
+        let write = |file: &mut fs::File| std::io::Write::write_all(file, &body);
+        self.place(&request.bucket, &request.key, request.content_type, request.metadata, etag, write)
+    }
+
+    /// Writes an object whose bytes `write` puts in a new file (renamed into place), and
+    /// its sidecar.
+    fn place(
+        &self,
+        bucket: &str,
+        key: &str,
+        content_type: Option<String>,
+        metadata: BTreeMap<String, String>,
+        etag: String,
+        write: impl FnOnce(&mut fs::File) -> std::io::Result<()>,
+    ) -> Result<ObjectMeta, S3Error> {
+        let path = self.object_path(bucket, key)?;
         let parent = path.parent().expect("an object path has a parent");
-        let bucket_dir = self.existing_bucket(&request.bucket)?;
+        let bucket_dir = self.existing_bucket(bucket)?;
         if parent.ancestors().take_while(|a| *a != bucket_dir).any(Path::is_file) {
             return Err(S3Error::invalid_argument(format!(
-                "the key '{}' is below an existing object, which the local store cannot represent",
-                request.key
+                "the key '{key}' is below an existing object, which the local store cannot represent"
             )));
         }
         fs::create_dir_all(parent).map_err(|e| io_error("cannot create the object's folder", e))?;
         if path.is_dir() {
             return Err(S3Error::invalid_argument(format!(
-                "the key '{}' is a prefix of other objects, which the local store cannot represent",
-                request.key
+                "the key '{key}' is a prefix of other objects, which the local store cannot represent"
             )));
         }
         let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -245,20 +264,24 @@ impl Dirs {
             path.file_name().map(|f| f.to_string_lossy()).unwrap_or_default(),
             std::process::id()
         ));
-        fs::write(&tmp, &request.body).map_err(|e| io_error("cannot write the object", e))?;
+        let written = fs::File::create(&tmp).and_then(|mut file| write(&mut file));
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(io_error("cannot write the object", e));
+        }
         fs::rename(&tmp, &path).map_err(|e| {
             let _ = fs::remove_file(&tmp);
             io_error("cannot write the object", e)
         })?;
         let file = fs::metadata(&path).map_err(|e| io_error("cannot read the object", e))?;
         let sidecar = Sidecar {
-            content_type: request.content_type.unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_owned()),
-            metadata: request.metadata,
-            etag: etag_of(&request.body),
+            content_type: content_type.unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_owned()),
+            metadata,
+            etag,
             size: file.len(),
             modified_nanos: mtime_nanos(&file),
         };
-        let sidecar_path = self.sidecar_path(&request.bucket, &request.key);
+        let sidecar_path = self.sidecar_path(bucket, key);
         if let Some(dir) = sidecar_path.parent() {
             fs::create_dir_all(dir).map_err(|e| io_error("cannot write the object's metadata", e))?;
         }
@@ -395,6 +418,48 @@ impl ObjectStore for LocalS3 {
     fn list_buckets(&self) -> BoxFuture<'_, Result<Vec<String>, S3Error>> {
         let listed = LocalS3::list_buckets(self);
         Box::pin(async move { listed })
+    }
+
+    fn create_multipart_upload(&self, request: PutRequest) -> BoxFuture<'_, Result<String, S3Error>> {
+        self.blocking(move |dirs| dirs.create_upload(request))
+    }
+
+    fn upload_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        number: u32,
+        body: Vec<u8>,
+    ) -> BoxFuture<'_, Result<String, S3Error>> {
+        let (bucket, key, id) = (bucket.to_owned(), key.to_owned(), upload_id.to_owned());
+        self.blocking(move |dirs| dirs.upload_part(&bucket, &key, &id, number, &body))
+    }
+
+    fn complete_multipart_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        parts: Vec<PartMeta>,
+    ) -> BoxFuture<'_, Result<ObjectMeta, S3Error>> {
+        let (bucket, key, id) = (bucket.to_owned(), key.to_owned(), upload_id.to_owned());
+        self.blocking(move |dirs| dirs.complete_upload(&bucket, &key, &id, &parts))
+    }
+
+    fn abort_multipart_upload(&self, bucket: &str, key: &str, upload_id: &str) -> BoxFuture<'_, Result<(), S3Error>> {
+        let (bucket, key, id) = (bucket.to_owned(), key.to_owned(), upload_id.to_owned());
+        self.blocking(move |dirs| dirs.abort_upload(&bucket, &key, &id))
+    }
+
+    fn list_parts(&self, bucket: &str, key: &str, upload_id: &str) -> BoxFuture<'_, Result<Vec<PartMeta>, S3Error>> {
+        let (bucket, key, id) = (bucket.to_owned(), key.to_owned(), upload_id.to_owned());
+        self.blocking(move |dirs| dirs.parts(&bucket, &key, &id))
+    }
+
+    fn list_multipart_uploads(&self, bucket: &str) -> BoxFuture<'_, Result<Vec<UploadMeta>, S3Error>> {
+        let bucket = bucket.to_owned();
+        self.blocking(move |dirs| dirs.uploads(&bucket))
     }
 
     fn get_object(&self, bucket: &str, key: &str) -> BoxFuture<'_, Result<(Vec<u8>, ObjectMeta), S3Error>> {

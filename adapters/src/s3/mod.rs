@@ -114,6 +114,59 @@ pub struct PutRequest {
     pub metadata: BTreeMap<String, String>,
 }
 
+/// A part of a multipart upload (ListParts, and CompleteMultipartUpload's list).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartMeta {
+    /// 1 to 10,000.
+    pub number: u32,
+    /// The part's quoted entity tag.
+    pub etag: String,
+    /// Its size in bytes (0 in a completion's list).
+    pub size: u64,
+    /// Epoch milliseconds (0 in a completion's list).
+    pub last_modified: i64,
+}
+
+/// A multipart upload in progress (ListMultipartUploads).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadMeta {
+    /// The key it will create.
+    pub key: String,
+    /// Its id.
+    pub upload_id: String,
+    /// Epoch milliseconds.
+    pub initiated: i64,
+}
+
+/// The parts of a multipart upload, 1 to 10,000.
+pub const MAX_PARTS: u32 = 10_000;
+
+/// `NoSuchUpload`.
+pub fn no_such_upload() -> S3Error {
+    S3Error::new(
+        "NoSuchUpload",
+        404,
+        "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.",
+    )
+}
+
+/// The entity tag S3 gives an object completed from parts: the MD5 of the parts' MD5s,
+/// then `-<number of parts>`. `None` when a part's tag is not an MD5.
+pub fn multipart_etag(part_etags: &[&str]) -> Option<String> {
+    use md5::{Digest, Md5};
+    let mut digest = Md5::new();
+    for etag in part_etags {
+        let hex = etag.trim_matches('"');
+        if hex.len() != 32 {
+            return None;
+        }
+        for i in (0..32).step_by(2) {
+            digest.update([u8::from_str_radix(hex.get(i..i + 2)?, 16).ok()?]);
+        }
+    }
+    Some(format!("\"{}-{}\"", hex(&digest.finalize()), part_etags.len()))
+}
+
 /// The S3 operations sfnlite uses, on some backend.
 pub trait ObjectStore: Send + Sync {
     /// GetObject: the bytes and what S3 says about them.
@@ -141,6 +194,33 @@ pub trait ObjectStore: Send + Sync {
     fn delete_bucket(&self, bucket: &str) -> BoxFuture<'_, Result<(), S3Error>>;
     /// ListBuckets: the bucket names, sorted.
     fn list_buckets(&self) -> BoxFuture<'_, Result<Vec<String>, S3Error>>;
+
+    /// CreateMultipartUpload (the request's body is unused): the upload's id.
+    fn create_multipart_upload(&self, request: PutRequest) -> BoxFuture<'_, Result<String, S3Error>>;
+    /// UploadPart: the part's entity tag. A part uploaded again replaces the earlier one.
+    fn upload_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        number: u32,
+        body: Vec<u8>,
+    ) -> BoxFuture<'_, Result<String, S3Error>>;
+    /// CompleteMultipartUpload: the object made of `parts` (numbers ascending, each with the
+    /// tag UploadPart gave), without holding it in memory.
+    fn complete_multipart_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        parts: Vec<PartMeta>,
+    ) -> BoxFuture<'_, Result<ObjectMeta, S3Error>>;
+    /// AbortMultipartUpload: its parts are discarded.
+    fn abort_multipart_upload(&self, bucket: &str, key: &str, upload_id: &str) -> BoxFuture<'_, Result<(), S3Error>>;
+    /// ListParts: the upload's parts, by number.
+    fn list_parts(&self, bucket: &str, key: &str, upload_id: &str) -> BoxFuture<'_, Result<Vec<PartMeta>, S3Error>>;
+    /// ListMultipartUploads: the bucket's uploads in progress, by key then start.
+    fn list_multipart_uploads(&self, bucket: &str) -> BoxFuture<'_, Result<Vec<UploadMeta>, S3Error>>;
 }
 
 /// MD5 of `bytes` as S3's quoted ETag.

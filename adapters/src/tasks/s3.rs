@@ -1,6 +1,10 @@
 //! S3 task resources (`arn:aws:states:::aws-sdk:s3:<action>`), one function per action,
-//! and the reads of a distributed Map's ItemReader (`arn:aws:states:::s3:getObject`, whose
-//! body is the object's text, gunzipped when it is gzip, and `…:s3:listObjectsV2`).
+//! and a distributed Map's own S3 calls: its ItemReader's reads (`arn:aws:states:::s3:getObject`,
+//! whose body is the object's text, gunzipped when it is gzip, and `…:s3:listObjectsV2`)
+//! and its ResultWriter's writes (`…:s3:putObject`, and a large file's multipart upload:
+//! `…:s3:createMultipartUpload`, `uploadPart`, `completeMultipartUpload`,
+//! `abortMultipartUpload`), whose `Body` is stored as the text it is. A definition cannot
+//! name these (only the ItemReader's and ResultWriter's `Resource` can).
 
 use std::sync::Arc;
 
@@ -12,7 +16,7 @@ use sfnlite_states::{ErrorName, StatesError};
 
 use super::request_id;
 use crate::BoxFuture;
-use crate::s3::{ListRequest, ObjectMeta, ObjectStore, PutRequest, S3Error, percent_decode};
+use crate::s3::{ListRequest, ObjectMeta, ObjectStore, PartMeta, PutRequest, S3Error, percent_decode};
 use crate::service;
 
 /// The S3 actions sfnlite runs.
@@ -23,6 +27,12 @@ enum Call {
     ReadObject,
     /// A ResultWriter's write: `Body` stored as it is (text).
     WriteObject,
+    /// A ResultWriter's large file: an upload started, parts written as they fill
+    /// (`Body` as it is), completed, or abandoned.
+    CreateUpload,
+    WritePart,
+    CompleteUpload,
+    AbortUpload,
     PutObject,
     HeadObject,
     DeleteObject,
@@ -41,6 +51,10 @@ impl Call {
                 "getObject" => Some(Call::ReadObject),
                 "putObject" => Some(Call::WriteObject),
                 "listObjectsV2" => Some(Call::ListObjectsV2),
+                "createMultipartUpload" => Some(Call::CreateUpload),
+                "uploadPart" => Some(Call::WritePart),
+                "completeMultipartUpload" => Some(Call::CompleteUpload),
+                "abortMultipartUpload" => Some(Call::AbortUpload),
                 _ => None,
             };
         }
@@ -127,6 +141,9 @@ async fn s3_call(store: Arc<dyn ObjectStore>, call: Call, mut p: Value) -> Resul
                 .await?;
             Ok(json!({"ETag": meta.etag}))
         }
+        Call::CreateUpload | Call::WritePart | Call::CompleteUpload | Call::AbortUpload => {
+            multipart(&*store, call, p).await
+        }
         Call::HeadObject => {
             Ok(Value::Object(meta_json(&store.head_object(required(&p, "Bucket")?, required(&p, "Key")?).await?)))
         }
@@ -142,6 +159,49 @@ async fn s3_call(store: Arc<dyn ObjectStore>, call: Call, mut p: Value) -> Resul
             Ok(json!({"Location": format!("/{bucket}")}))
         }
         Call::ListObjectsV2 => list_objects_v2(&*store, &p).await,
+    }
+}
+
+/// A ResultWriter's multipart upload: `{Bucket, Key, UploadId}` from its start, `{ETag}`
+/// from a part (`PartNumber`, `Body`), `{Bucket, Key, ETag}` from its completion (the parts
+/// in `MultipartUpload.Parts`, as the S3 API takes them).
+async fn multipart(store: &dyn ObjectStore, call: Call, mut p: Value) -> Result<Value, S3Error> {
+    let (bucket, key) = (required(&p, "Bucket")?.to_owned(), required(&p, "Key")?.to_owned());
+    if call == Call::CreateUpload {
+        let content_type = Some("application/json".to_owned());
+        let request = PutRequest { bucket: bucket.clone(), key: key.clone(), content_type, ..Default::default() };
+        let id = store.create_multipart_upload(request).await?;
+        return Ok(json!({"Bucket": bucket, "Key": key, "UploadId": id}));
+    }
+    let id = required(&p, "UploadId")?.to_owned();
+    match call {
+        Call::WritePart => {
+            let number = p.get("PartNumber").and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok()).unwrap_or(0);
+            let body = match p.get_mut("Body").map(Value::take) {
+                Some(Value::String(text)) => text.into_bytes(),
+                _ => Vec::new(),
+            };
+            let etag = store.upload_part(&bucket, &key, &id, number, body).await?;
+            Ok(json!({"ETag": etag}))
+        }
+        Call::CompleteUpload => {
+            let listed = p.pointer("/MultipartUpload/Parts").and_then(Value::as_array).cloned().unwrap_or_default();
+            let parts = listed
+                .iter()
+                .map(|part| PartMeta {
+                    number: part["PartNumber"].as_u64().and_then(|n| u32::try_from(n).ok()).unwrap_or(0),
+                    etag: part["ETag"].as_str().unwrap_or_default().to_owned(),
+                    size: 0,
+                    last_modified: 0,
+                })
+                .collect();
+            let meta = store.complete_multipart_upload(&bucket, &key, &id, parts).await?;
+            Ok(json!({"Bucket": bucket, "Key": key, "ETag": meta.etag}))
+        }
+        _ => {
+            store.abort_multipart_upload(&bucket, &key, &id).await?;
+            Ok(json!({}))
+        }
     }
 }
 

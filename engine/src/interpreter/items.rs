@@ -6,17 +6,22 @@
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use sfnlite_states::definition::{AnyTemplate, CsvHeaders, InputType, ItemBatcher, ItemReader, ReaderResource};
+use sfnlite_states::definition::{
+    AnyTemplate, CsvHeaders, InputType, ItemBatcher, ItemReader, MapState, ReaderResource,
+};
+use sfnlite_states::eval::context::MapItem;
 use sfnlite_states::eval::fields::count;
 use sfnlite_states::eval::items::{
-    batches, csv_items, inventory_files, json_items, jsonl_items, limit, listing_items, reader_failed,
+    ItemList, batches, csv_items, inventory_files, json_items, jsonl_items, listing_items, reader_failed,
 };
+use sfnlite_states::eval::map::{Tolerance, concurrency_limit, has_item_selector, item_input, items};
 use sfnlite_states::eval::{Env, states_object};
-use sfnlite_states::history::Payload;
 use sfnlite_states::resource::Resource;
 use sfnlite_states::{EvalError, StatesError};
 
 use super::Run;
+use super::map_run::Plan;
+use super::recovery::Entry;
 use crate::adapter::TaskRequest;
 
 /// AWS's limit on `MaxItems`.
@@ -33,6 +38,45 @@ pub(super) fn render(template: &AnyTemplate, input: &Value, env: &Env<'_>, field
 }
 
 impl Run<'_> {
+    /// What a distributed Map's attempt iterates over: the ItemReader's items (or the
+    /// state input's), each through the ItemSelector, then the ItemBatcher's batches. Items
+    /// are kept as JSON text ([`ItemList`]) and parsed only to be selected.
+    pub(super) async fn map_run_plan(
+        &self,
+        map: &MapState,
+        entry: &Entry<'_>,
+        env: &Env<'_>,
+    ) -> Result<Plan, EvalError> {
+        let items = match &map.item_reader {
+            Some(reader) => self.read_items(&entry.state.name, reader, &entry.effective, env).await?,
+            None => items(entry.state, map, &entry.effective, env)?.iter().map(|item| &**item).collect(),
+        };
+        let item_count = items.len();
+        let selected = if has_item_selector(entry.state, map) {
+            let execution = self.execution_context();
+            let mut selected = ItemList::new();
+            for index in 0..items.len() {
+                let value = items.get(index).map_err(EvalError::Raised)?;
+                let item = MapItem { index, value: &value };
+                let input = item_input(entry.state, map, &execution, &entry.effective, item, env)?;
+                selected.push(input.as_deref().unwrap_or(&value));
+            }
+            selected
+        } else {
+            items
+        };
+        let (inputs, weights) = match &map.item_batcher {
+            Some(batcher) => batch(batcher, &selected, &entry.effective, env)?,
+            None => {
+                let ones = vec![1; selected.len()];
+                (selected, ones)
+            }
+        };
+        let limit = concurrency_limit(map, &entry.effective, env, inputs.len())?;
+        let tolerance = Tolerance::of(map, &entry.effective, env)?;
+        Ok(Plan { inputs, weights, items: item_count, limit, tolerance })
+    }
+
     /// The items an ItemReader reads, at most `MaxItems`.
     pub(super) async fn read_items(
         &self,
@@ -40,7 +84,7 @@ impl Run<'_> {
         reader: &ItemReader,
         effective: &Value,
         env: &Env<'_>,
-    ) -> Result<Vec<Payload>, EvalError> {
+    ) -> Result<ItemList, EvalError> {
         let parameters = match &reader.parameters {
             Some(template) => render(template, effective, env, "Arguments")?,
             None => json!({}),
@@ -55,7 +99,7 @@ impl Run<'_> {
         if max.is_some_and(|m| m > MAX_ITEMS) {
             return Err(EvalError::Raised(reader_failed(format!("field MaxItems must be at most {MAX_ITEMS}"))));
         }
-        let items = match (reader.resource, reader.input_type) {
+        let mut items = match (reader.resource, reader.input_type) {
             (ReaderResource::ListObjectsV2, _) => self.list_items(state, &parameters, max).await?,
             (ReaderResource::GetObject, Some(InputType::Manifest)) => {
                 if reader.manifest_type.as_deref().is_some_and(|t| t != "S3_INVENTORY") {
@@ -66,11 +110,12 @@ impl Run<'_> {
                 }
                 let manifest = self.object_text(state, &parameters).await?;
                 let (bucket, keys, schema) = inventory_files(&manifest).map_err(EvalError::Raised)?;
-                let mut items = Vec::new();
+                let mut items = ItemList::new();
+                let headers = CsvHeaders::Given(schema);
                 for key in keys {
                     let text = self.object_text(state, &json!({"Bucket": bucket, "Key": key})).await?;
-                    items.extend(csv_items(&text, ',', &CsvHeaders::Given(schema.clone())).map_err(EvalError::Raised)?);
-                    if max.is_some_and(|m| m > 0 && items.len() as u64 >= m) {
+                    csv_items(&text, ',', &headers, &mut items, max).map_err(EvalError::Raised)?;
+                    if items.full(max) {
                         break;
                     }
                 }
@@ -79,16 +124,20 @@ impl Run<'_> {
             (ReaderResource::GetObject, input_type) => {
                 let text = self.object_text(state, &parameters).await?;
                 match input_type {
-                    Some(InputType::Csv) => csv_items(&text, reader.csv_delimiter, &reader.csv_headers),
+                    Some(InputType::Csv) => {
+                        let mut items = ItemList::new();
+                        csv_items(&text, reader.csv_delimiter, &reader.csv_headers, &mut items, max).map(|()| items)
+                    }
                     Some(InputType::Json) => json_items(&text, reader.items_pointer.as_deref()),
-                    Some(InputType::Jsonl) => jsonl_items(&text),
+                    Some(InputType::Jsonl) => jsonl_items(&text, max),
                     Some(InputType::Parquet) => Err(reader_failed("InputType PARQUET is not read by sfnlite")),
                     _ => Err(reader_failed("an ItemReader that reads an object needs ReaderConfig.InputType")),
                 }
                 .map_err(EvalError::Raised)?
             }
         };
-        Ok(limit(items, max).into_iter().map(Arc::new).collect())
+        items.limit(max);
+        Ok(items)
     }
 
     /// One S3 call of the reader, through its task adapter.
@@ -126,18 +175,21 @@ impl Run<'_> {
 
     /// An object's contents as text (decompressed by the adapter when gzipped).
     async fn object_text(&self, state: &str, parameters: &Value) -> Result<String, EvalError> {
-        let object = self.reader_call(state, "arn:aws:states:::s3:getObject", parameters).await?;
-        Ok(object["Body"].as_str().unwrap_or_default().to_owned())
+        let mut object = self.reader_call(state, "arn:aws:states:::s3:getObject", parameters).await?;
+        match object.get_mut("Body").map(Value::take) {
+            Some(Value::String(text)) => Ok(text),
+            _ => Ok(String::new()),
+        }
     }
 
     /// The objects under a prefix, page by page, until `max`.
-    async fn list_items(&self, state: &str, parameters: &Value, max: Option<u64>) -> Result<Vec<Value>, EvalError> {
-        let mut items = Vec::new();
+    async fn list_items(&self, state: &str, parameters: &Value, max: Option<u64>) -> Result<ItemList, EvalError> {
+        let mut items = ItemList::new();
         let mut request = parameters.clone();
         loop {
             let page = self.reader_call(state, "arn:aws:states:::s3:listObjectsV2", &request).await?;
-            items.extend(listing_items(page["Contents"].as_array().map(Vec::as_slice).unwrap_or_default()));
-            let full = max.is_some_and(|m| m > 0 && items.len() as u64 >= m);
+            listing_items(page["Contents"].as_array().map(Vec::as_slice).unwrap_or_default(), &mut items);
+            let full = items.full(max);
             match page["NextContinuationToken"].as_str() {
                 Some(token) if !full => request["ContinuationToken"] = json!(token),
                 _ => return Ok(items),
@@ -146,13 +198,13 @@ impl Run<'_> {
     }
 }
 
-/// The ItemBatcher's batches of (already selected) items.
+/// The ItemBatcher's batches of (already selected) items, and the items in each.
 pub(super) fn batch(
     batcher: &ItemBatcher,
-    items: Vec<Payload>,
+    items: &ItemList,
     effective: &Value,
     env: &Env<'_>,
-) -> Result<Vec<Payload>, EvalError> {
+) -> Result<(ItemList, Vec<usize>), EvalError> {
     let scope = env.scope(effective);
     let max_items =
         batcher.max_items.as_ref().map(|c| count(c, &scope, env, "MaxItemsPerBatch", Value::as_u64)).transpose()?;
@@ -162,9 +214,7 @@ pub(super) fn batch(
         .map(|c| count(c, &scope, env, "MaxInputBytesPerBatch", Value::as_u64))
         .transpose()?;
     let batch_input = batcher.batch_input.as_ref().map(|t| render(t, effective, env, "BatchInput")).transpose()?;
-    let items = items.into_iter().map(Arc::unwrap_or_clone).collect();
-    let made = batches(items, max_items, max_bytes, batch_input.as_ref()).map_err(EvalError::Raised)?;
-    Ok(made.into_iter().map(Arc::new).collect())
+    batches(items, max_items, max_bytes, batch_input.as_ref()).map_err(EvalError::Raised)
 }
 
 fn compact(value: &Value) -> String {

@@ -9,6 +9,7 @@ use futures_util::{FutureExt, StreamExt};
 use serde_json::Value;
 use sfnlite_states::definition::{MapState, ProcessorMode};
 use sfnlite_states::eval::context::MapItem;
+use sfnlite_states::eval::items::ItemList;
 use sfnlite_states::eval::map::{Tolerance, concurrency_limit, item_input, items};
 use sfnlite_states::eval::{Env, Exit, shape_result};
 use sfnlite_states::history::{EventDetails, Payload};
@@ -50,52 +51,33 @@ impl<'a> Run<'a> {
         env: &Env<'_>,
         thread: &mut Thread<'_, 'a>,
     ) -> Result<Exit, EvalError> {
-        // Distributed mode: the ItemReader's items (ItemsPath is not read then); with an
-        // ItemBatcher, each item is selected first and the batches are the iterations.
-        let mut items = match &map.item_reader {
-            Some(reader) => self.read_items(&entry.state.name, reader, &entry.effective, env).await?,
-            None => items(entry.state, map, &entry.effective, env)?,
-        };
+        if map.mode == ProcessorMode::Distributed {
+            let plan = self.map_run_plan(map, entry, env).await?;
+            return self.map_run(map, entry, env, plan, thread).await;
+        }
+        let mut items = items(entry.state, map, &entry.effective, env)?;
         let batched = map.item_batcher.is_some();
         let mut weights = vec![1; items.len()];
         let item_count = items.len();
+        // With an ItemBatcher, each item is selected first and the batches are the iterations.
         if let Some(batcher) = &map.item_batcher {
             let execution = self.execution_context();
-            let mut selected = Vec::with_capacity(items.len());
+            let mut selected = ItemList::new();
             for (index, item) in items.iter().enumerate() {
                 let input =
                     item_input(entry.state, map, &execution, &entry.effective, MapItem { index, value: item }, env)?;
-                selected.push(input.unwrap_or_else(|| item.clone()));
+                selected.push(input.as_deref().unwrap_or(item));
             }
-            items = super::items::batch(batcher, selected, &entry.effective, env)?;
-            weights = items.iter().map(|b| b["Items"].as_array().map_or(1, Vec::len)).collect();
+            let (made, sizes) = super::items::batch(batcher, &selected, &entry.effective, env)?;
+            items = (0..made.len())
+                .map(|i| made.get(i).map(Arc::new))
+                .collect::<Result<_, _>>()
+                .map_err(EvalError::Raised)?;
+            weights = sizes;
         }
         let total = items.len();
         let limit = concurrency_limit(map, &entry.effective, env, total)?;
         let tolerance = Tolerance::of(map, &entry.effective, env)?;
-        if map.mode == ProcessorMode::Distributed {
-            // Children's inputs: the batches, or each item through the ItemSelector.
-            let inputs = if batched {
-                items
-            } else {
-                let execution = self.execution_context();
-                let mut selected = Vec::with_capacity(total);
-                for (index, item) in items.iter().enumerate() {
-                    let input = item_input(
-                        entry.state,
-                        map,
-                        &execution,
-                        &entry.effective,
-                        MapItem { index, value: item },
-                        env,
-                    )?;
-                    selected.push(input.unwrap_or_else(|| item.clone()));
-                }
-                selected
-            };
-            let plan = super::map_run::Plan { inputs, weights, items: item_count, limit, tolerance };
-            return self.map_run(map, entry, env, plan, thread).await;
-        }
         thread.emit(EventDetails::MapStateStarted { length: total });
         let started = (thread.last, thread.last_time);
         let running = Running(Mutex::new(vec![false; total]));

@@ -20,9 +20,10 @@ use std::sync::Arc;
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, StreamExt};
 use serde_json::{Value, json};
-use sfnlite_states::definition::{MapState, ResultWriter, Transformation};
+use sfnlite_states::definition::MapState;
+use sfnlite_states::eval::items::ItemList;
 use sfnlite_states::eval::map::Tolerance;
-use sfnlite_states::eval::result_writer::{Body, ChildResult, files, folder, manifest, transform, writer_failed};
+use sfnlite_states::eval::result_writer::ChildResult;
 use sfnlite_states::eval::{Env, Exit, shape_result};
 use sfnlite_states::history::{EventDetails, Payload};
 use sfnlite_states::{ErrorName, EvalError, StatesError};
@@ -38,8 +39,8 @@ pub const MAP_RUN_KIND: &str = "map-runs";
 
 /// What a Map Run iterates over, prepared by `map_attempt`.
 pub(super) struct Plan {
-    /// The children's inputs (items after ItemSelector, or batches).
-    pub(super) inputs: Vec<Payload>,
+    /// The children's inputs (items after ItemSelector, or batches), as JSON text.
+    pub(super) inputs: ItemList,
     /// The items of each child (1, or its batch's).
     pub(super) weights: Vec<usize>,
     /// All the items.
@@ -106,16 +107,26 @@ impl<'a> Run<'a> {
             run_id,
         };
         thread.emit(EventDetails::MapRunStarted { map_run_arn: names.map_run_arn.clone() });
-        if let Some(recorded) = changed {
-            let error = sfnlite_states::eval::items::reader_failed(format!(
+        let total = plan.inputs.len();
+        // What the ResultWriter gathers (an export's destination evaluated now).
+        let collector = self.collector(map.result_writer.as_deref(), &names.map_run_arn, entry, env, total);
+        let early = match (changed, collector) {
+            (Some(recorded), _) => Err(sfnlite_states::eval::items::reader_failed(format!(
                 "the ItemReader now reads {} item(s) where the Map Run started with {recorded}: its objects changed; put them back as they were to resume or redrive",
                 plan.items
-            ));
-            let (name, cause) = (sfnlite_states::eval::fields::error_text(&error.error), error.cause.clone());
-            thread.emit(EventDetails::MapRunFailed { error: name, cause });
-            thread.emit(EventDetails::MapStateFailed);
-            return Err(EvalError::Raised(error));
-        }
+            ))),
+            (None, Err(error)) => Err(error.into_states_error(&entry.state.name, entry.entered)),
+            (None, Ok(collected)) => Ok(collected),
+        };
+        let mut collected = match early {
+            Ok(collected) => collected,
+            Err(error) => {
+                let (name, cause) = (sfnlite_states::eval::fields::error_text(&error.error), error.cause.clone());
+                thread.emit(EventDetails::MapRunFailed { error: name, cause });
+                thread.emit(EventDetails::MapStateFailed);
+                return Err(EvalError::Raised(error));
+            }
+        };
         // A Map Run the stored history already ended (a redrive of a later state): its
         // children are taken as they ended, none runs again.
         let settled = self.replay.as_ref().is_some_and(|r| r.map_run_ended(thread.last));
@@ -128,7 +139,6 @@ impl<'a> Run<'a> {
         }
         let definition_hash = StateMachineRecord::new(&names.machine_name, &definition).hash;
         let started_millis = self.clock.now_millis();
-        let total = plan.inputs.len();
         // A resumed or redriven Map Run keeps the start it was recorded with.
         let stored = self.store.document(MAP_RUN_KIND, &names.map_run_arn).map_err(|e| self.store_failed(e))?;
         let started_millis = stored.as_ref().and_then(|d| d["startDate"].as_i64()).unwrap_or(started_millis);
@@ -141,18 +151,17 @@ impl<'a> Run<'a> {
         // Owns the Map Run's document from here: kept current as children start and end,
         // and ended ABORTED (with the running children) if this future is dropped.
         let guard = RunningChildren::new(self.store, self.clock, document);
-        let mut results = vec![Value::Null; total];
-        // What the ResultWriter reports of each child (kept only when there is one), or the
-        // children's results (the Map's output otherwise).
+        // The children's results are the Map's output, unless a ResultWriter takes them.
         let writing = map.result_writer.is_some();
-        let mut collected = Collected::new(map.result_writer.as_deref(), total);
+        let mut results = vec![Value::Null; if writing { 0 } else { total }];
         let mut failures = 0;
         let mut failure: Option<StatesError> = None;
         let child = |index: usize| {
-            let input = plan.inputs[index].clone();
+            let input = plan.inputs.get(index).map(Arc::new);
             let (names, aborted, guard, hash) = (&names, aborted.clone(), &guard, definition_hash.clone());
             let weight = plan.weights[index];
             async move {
+                let input = input.map_err(EvalError::Raised)?;
                 let arn = format!(
                     "arn:aws:states:{}:{ACCOUNT_ID}:execution:{}:{}",
                     self.info.region,
@@ -223,24 +232,23 @@ impl<'a> Run<'a> {
                     }
                 }
             }
-            collected.add(end.index, report);
+            if let Err(error) = self.collect(&mut collected, end.index, report).await {
+                // The results cannot be written: the Map Run fails, its running children stop.
+                if failure.is_none() {
+                    failure = Some(error);
+                    let _ = abort.send(true);
+                }
+            }
         }
         drop(pending);
         // The ResultWriter's files (also when the Map Run failed: its FAILED and PENDING
         // files say what happened), or its transformed results.
-        let written = match &map.result_writer {
-            Some(writer) => {
-                let collected = std::mem::replace(&mut collected, Collected::Nothing);
-                let written = self.write_results(writer, &names.map_run_arn, entry, env, collected, &plan.inputs).await;
-                match written {
-                    Ok(value) => Some(value),
-                    Err(error) => {
-                        failure.get_or_insert(error);
-                        None
-                    }
-                }
+        let written = match self.write_results(collected, &names.map_run_arn, &plan.inputs).await {
+            Ok(value) => value,
+            Err(error) => {
+                failure.get_or_insert(error);
+                None
             }
-            None => None,
         };
         let document = guard.end(failure.is_none());
         if !settled {
@@ -368,52 +376,6 @@ impl<'a> Run<'a> {
         Ok((record, Some(Replay::for_redrive(events))))
     }
 
-    /// The ResultWriter: exports the children's results to S3 (through the task adapter
-    /// of `arn:aws:states:::s3:putObject`) and answers `{MapRunArn, ResultWriterDetails}`,
-    /// or, with a WriterConfig alone, answers the transformed results.
-    async fn write_results(
-        &self,
-        writer: &ResultWriter,
-        map_run_arn: &str,
-        entry: &Entry<'_>,
-        env: &Env<'_>,
-        collected: Collected,
-        inputs: &[Payload],
-    ) -> Result<Value, StatesError> {
-        let Some(parameters) = &writer.parameters else {
-            // A preview (a WriterConfig alone): the transformed results are the result.
-            return Ok(collected.preview().unwrap_or(Value::Array(Vec::new())));
-        };
-        let Collected::Export { succeeded, failed, ended, .. } = collected else {
-            unreachable!("a ResultWriter with Parameters collects for an export")
-        };
-        let mut pending = Body::new(writer.json_lines);
-        for (input, _) in inputs.iter().zip(&ended).filter(|(_, ended)| !**ended) {
-            pending.push(&json!({"Input": input.to_string(), "Status": "PENDING"}));
-        }
-        let place = super::items::render(parameters, &entry.effective, env, "Arguments")
-            .map_err(|e| e.into_states_error(&entry.state.name, entry.entered))?;
-        let bucket =
-            place["Bucket"].as_str().ok_or_else(|| writer_failed("the ResultWriter's Parameters name no Bucket"))?;
-        let folder = folder(place["Prefix"].as_str().unwrap_or_default(), map_run_arn);
-        let files = files(&folder, [("SUCCEEDED", succeeded), ("FAILED", failed), ("PENDING", pending)]);
-        let manifest_key = format!("{folder}manifest.json");
-        let manifest = manifest(bucket, map_run_arn, &files).to_string();
-        // Each file's text goes to the adapter as it is (moved, not copied: it can be large).
-        for file in files {
-            self.write_object(&entry.state.name, bucket, &file.key, file.body).await?;
-        }
-        self.write_object(&entry.state.name, bucket, &manifest_key, manifest).await?;
-        let result = json!({"MapRunArn": map_run_arn, "ResultWriterDetails": {"Bucket": bucket, "Key": manifest_key}});
-        Ok(result)
-    }
-
-    async fn write_object(&self, state: &str, bucket: &str, key: &str, body: String) -> Result<(), StatesError> {
-        let parameters = json!({"Bucket": bucket, "Key": key, "Body": Value::String(body)});
-        let written = self.s3_call(state, "arn:aws:states:::s3:putObject", parameters).await;
-        written.map(|_| ()).map_err(|e| writer_failed(format!("writing s3://{bucket}/{key}: {e}")))
-    }
-
     /// The ItemProcessor's definition, from the parent's stored definition.
     fn processor_definition(&self, state: &str) -> Result<String, EvalError> {
         let missing = || EvalError::Runtime(format!("the definition of the Map state '{state}' could not be read"));
@@ -448,58 +410,6 @@ fn ended(record: &ExecutionRecord) -> (ExecutionStatus, Result<Payload, StatesEr
         }),
     };
     (record.status, result)
-}
-
-/// What a ResultWriter gathers while the children end: for an export, each child's
-/// record written into its file's text at once (files list children in the order they
-/// ended), so no report is kept; for a preview (a WriterConfig alone), the results.
-enum Collected {
-    Nothing,
-    Preview { results: Vec<Option<Vec<Value>>>, transformation: Transformation },
-    Export { succeeded: Body, failed: Body, ended: Vec<bool>, transformation: Transformation },
-}
-
-impl Collected {
-    fn new(writer: Option<&ResultWriter>, total: usize) -> Collected {
-        match writer {
-            None => Collected::Nothing,
-            Some(w) if w.parameters.is_some() => Collected::Export {
-                succeeded: Body::new(w.json_lines),
-                failed: Body::new(w.json_lines),
-                ended: vec![false; total],
-                transformation: w.transformation,
-            },
-            Some(w) => Collected::Preview { results: vec![None; total], transformation: w.transformation },
-        }
-    }
-
-    /// A child ended (a failed one always in its NONE form).
-    fn add(&mut self, index: usize, report: ChildResult) {
-        let succeeded = report.status == "SUCCEEDED";
-        match self {
-            Collected::Nothing => {}
-            Collected::Preview { results, transformation } => {
-                results[index] =
-                    Some(if succeeded { transform(report, *transformation) } else { vec![report.record()] });
-            }
-            Collected::Export { succeeded: ok, failed, ended, transformation } => {
-                ended[index] = true;
-                if succeeded {
-                    transform(report, *transformation).iter().for_each(|v| ok.push(v));
-                } else {
-                    failed.push(&report.record());
-                }
-            }
-        }
-    }
-
-    /// A preview's results, in the items' order.
-    fn preview(self) -> Option<Value> {
-        match self {
-            Collected::Preview { results, .. } => Some(Value::Array(results.into_iter().flatten().flatten().collect())),
-            _ => None,
-        }
-    }
 }
 
 /// A child's record as the ResultWriter reports it.

@@ -23,6 +23,7 @@ mod map_run;
 mod parallel;
 mod recovery;
 mod replay;
+mod result_writer;
 mod step;
 mod task;
 mod tokens;

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::context::{ExecutionContext, MapItem};
 use super::fields::{count, json_type};
 use super::{Env, states_object};
-use crate::definition::{MapState, State};
+use crate::definition::{MapState, ProcessorMode, State};
 use crate::error::{ErrorName, EvalError, StatesError};
 use crate::history::Payload;
 use crate::jsonata;
@@ -55,10 +55,24 @@ pub fn items(state: &State, map: &MapState, effective: &Value, env: &Env<'_>) ->
     }
 }
 
-/// How many iterations may run at once: `MaxConcurrency` (0: all of them).
+/// How many child executions a distributed Map runs at once when `MaxConcurrency` is 0 or
+/// absent (AWS's limit).
+pub const DISTRIBUTED_MAX_CONCURRENCY: usize = 10_000;
+
+/// How many iterations may run at once: `MaxConcurrency` (0: all of them inline, up to
+/// 10,000 child executions in distributed mode).
 pub fn concurrency_limit(map: &MapState, effective: &Value, env: &Env<'_>, total: usize) -> Result<usize, EvalError> {
     let max = count(&map.max_concurrency, &env.scope(effective), env, "MaxConcurrency", Value::as_u64)?;
-    Ok(if max == 0 { total.max(1) } else { usize::try_from(max).unwrap_or(usize::MAX) })
+    Ok(match max {
+        0 if map.mode == ProcessorMode::Distributed => total.clamp(1, DISTRIBUTED_MAX_CONCURRENCY),
+        0 => total.max(1),
+        max => usize::try_from(max).unwrap_or(usize::MAX),
+    })
+}
+
+/// Whether the Map has an ItemSelector (JSONPath or JSONata).
+pub fn has_item_selector(state: &State, map: &MapState) -> bool {
+    map.item_selector.is_some() || state.jsonata.as_ref().is_some_and(|j| j.item_selector.is_some())
 }
 
 /// `ToleratedFailureCount` and `ToleratedFailurePercentage`, evaluated.
@@ -137,10 +151,10 @@ pub fn item_input(
     item: MapItem<'_>,
     env: &Env<'_>,
 ) -> Result<Option<Payload>, EvalError> {
-    let jsonata_selector = state.jsonata.as_ref().and_then(|j| j.item_selector.as_ref());
-    if map.item_selector.is_none() && jsonata_selector.is_none() {
+    if !has_item_selector(state, map) {
         return Ok(None);
     }
+    let jsonata_selector = state.jsonata.as_ref().and_then(|j| j.item_selector.as_ref());
     let context = execution.with_item(state, env.now, item);
     let env = Env { context: &context, ..*env };
     let rendered = match (jsonata_selector, &map.item_selector) {

@@ -4,8 +4,8 @@
 //! `PENDING_0.json`, then `manifest.json`), and the state's result
 //! `{MapRunArn, ResultWriterDetails: {Bucket, Key}}`.
 //!
-//! Choices where AWS says nothing (documented in the README): a file never splits (AWS
-//! splits at 5 GB); records are in the order the children ended; `OutputType: JSONL` files are named `.jsonl`, one record per line; a
+//! Choices where AWS says nothing (documented in the README): a file splits where it would
+//! pass 5 GiB; records are in the order the children ended; `OutputType: JSONL` files are named `.jsonl`, one record per line; a
 //! PENDING record is `{"Input", "Status": "PENDING"}`; a failed child's `RedriveStatus` is
 //! `REDRIVABLE_BY_MAP_RUN`.
 
@@ -84,53 +84,121 @@ pub fn transform(child: ChildResult, transformation: Transformation) -> Vec<Valu
     }
 }
 
-/// A result file's contents, written a value at a time (so that no tree of all the
-/// records is ever held): a JSON array, or JSON Lines.
+/// Where AWS starts a status's next file (`SUCCEEDED_1.json`…): when a file would exceed
+/// 5 GB (taken as 5 GiB, S3's largest single PUT).
+pub const FILE_LIMIT_BYTES: u64 = 5 * 1024 * 1024 * 1024;
+
+/// One status's result files, written a value at a time and taken out in parts as they
+/// fill, so that no tree of all the records, nor a whole file, is ever held: JSON arrays
+/// (or JSON Lines), a new file where the current one would pass the file limit.
 #[derive(Debug, Clone)]
 pub struct Body {
-    text: String,
-    count: usize,
+    /// Text not taken yet.
+    buffer: String,
     json_lines: bool,
+    limit: u64,
+    /// The current file: its index, its records, its bytes so far (taken ones included).
+    file: usize,
+    count: usize,
+    bytes: u64,
+}
+
+/// A file a [`Body`] closed: its index and its last text (its remaining part).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Closed {
+    /// `n` of `<STATUS>_<n>.json`.
+    pub file: usize,
+    /// The text not taken yet, which ends the file.
+    pub tail: String,
+    /// The file's size in bytes.
+    pub size: u64,
 }
 
 impl Body {
-    /// An empty file.
+    /// An empty file, split at AWS's limit.
     pub fn new(json_lines: bool) -> Body {
-        Body { text: String::new(), count: 0, json_lines }
+        Body::with_limit(json_lines, FILE_LIMIT_BYTES)
     }
 
-    /// Appends a value.
-    pub fn push(&mut self, value: &Value) {
+    /// An empty file, split at `limit` bytes.
+    pub fn with_limit(json_lines: bool, limit: u64) -> Body {
+        Body { buffer: String::new(), json_lines, limit, file: 0, count: 0, bytes: 0 }
+    }
+
+    /// Whether files are JSON Lines.
+    pub fn json_lines(&self) -> bool {
+        self.json_lines
+    }
+
+    /// The index of the file being written.
+    pub fn file(&self) -> usize {
+        self.file
+    }
+
+    /// Appends a value; when it would take the file past the limit, the file is closed
+    /// first (and returned) and the value starts the next one.
+    pub fn push(&mut self, value: &Value) -> Option<Closed> {
+        let text = value.to_string();
+        // A record, its separator (`[` or `,`, or the line end), and the array's `]`.
+        let needs = text.len() as u64 + 1 + u64::from(!self.json_lines);
+        let closed = if self.count > 0 && self.bytes + needs > self.limit { self.close() } else { None };
+        let separator = match (self.json_lines, self.count) {
+            (true, _) => "",
+            (false, 0) => "[",
+            (false, _) => ",",
+        };
+        self.buffer.push_str(separator);
+        self.buffer.push_str(&text);
         if self.json_lines {
-            self.text.push_str(&value.to_string());
-            self.text.push('\n');
-        } else {
-            self.text.push(if self.count == 0 { '[' } else { ',' });
-            self.text.push_str(&value.to_string());
+            self.buffer.push('\n');
         }
+        self.bytes += (separator.len() + text.len() + usize::from(self.json_lines)) as u64;
         self.count += 1;
+        closed
     }
 
-    fn finish(mut self) -> Option<String> {
+    /// The text written so far, once it is at least `min` bytes (a part to upload).
+    pub fn take_part(&mut self, min: usize) -> Option<String> {
+        (self.buffer.len() >= min && min > 0).then(|| std::mem::take(&mut self.buffer))
+    }
+
+    /// Closes the current file (none when it holds no record).
+    fn close(&mut self) -> Option<Closed> {
         if self.count == 0 {
             return None;
         }
         if !self.json_lines {
-            self.text.push(']');
+            self.buffer.push(']');
+            self.bytes += 1;
         }
-        Some(self.text)
+        let closed = Closed { file: self.file, tail: std::mem::take(&mut self.buffer), size: self.bytes };
+        self.file += 1;
+        self.count = 0;
+        self.bytes = 0;
+        Some(closed)
+    }
+
+    /// The end: the last file, if it holds a record.
+    pub fn finish(mut self) -> Option<Closed> {
+        self.close()
     }
 }
 
-/// One file to write: its status group, its key, its body.
-#[derive(Debug, Clone, PartialEq)]
+/// A result file's key: `<folder><STATUS>_<n>.json` (`.jsonl` for JSON Lines).
+pub fn file_key(folder: &str, status: &str, file: usize, json_lines: bool) -> String {
+    let extension = if json_lines { "jsonl" } else { "json" };
+    format!("{folder}{status}_{file}.{extension}")
+}
+
+/// One file written: its status group, its key, its size.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResultFile {
     /// `SUCCEEDED`, `FAILED` or `PENDING`.
     pub status: &'static str,
     /// The object key.
     pub key: String,
-    /// The contents.
-    pub body: String,
+    /// Its size in bytes.
+    pub size: u64,
 }
 
 /// Where a Map Run's files go: `<Prefix>/<map run id>/` (a non-empty prefix gains a `/`).
@@ -143,22 +211,10 @@ pub fn folder(prefix: &str, map_run_arn: &str) -> String {
     }
 }
 
-/// The result files of a Map Run: a status with no record gets no file.
-pub fn files(folder: &str, groups: [(&'static str, Body); 3]) -> Vec<ResultFile> {
-    groups
-        .into_iter()
-        .filter_map(|(status, body)| {
-            let extension = if body.json_lines { "jsonl" } else { "json" };
-            let text = body.finish()?;
-            Some(ResultFile { status, key: format!("{folder}{status}_0.{extension}"), body: text })
-        })
-        .collect()
-}
-
 /// `manifest.json`: the bucket, the Map Run, and each status's files (key and size).
 pub fn manifest(bucket: &str, map_run_arn: &str, files: &[ResultFile]) -> Value {
     let list = |status: &str| -> Vec<Value> {
-        files.iter().filter(|f| f.status == status).map(|f| json!({"Key": f.key, "Size": f.body.len()})).collect()
+        files.iter().filter(|f| f.status == status).map(|f| json!({"Key": f.key, "Size": f.size})).collect()
     };
     json!({"DestinationBucket": bucket, "MapRunArn": map_run_arn,
         "ResultFiles": {"FAILED": list("FAILED"), "PENDING": list("PENDING"), "SUCCEEDED": list("SUCCEEDED")}})
@@ -202,24 +258,59 @@ mod tests {
         assert_eq!(transform(ok, Transformation::Flatten), vec![json!(1), json!(2)]);
     }
 
+    /// Writes `values` and takes parts of at least `part` bytes: each file's text, whole.
+    fn written(mut body: Body, values: &[Value], part: usize) -> Vec<(usize, String, u64)> {
+        let mut files: Vec<(usize, String, u64)> = Vec::new();
+        let mut current = String::new();
+        for value in values {
+            if let Some(closed) = body.push(value) {
+                current.push_str(&closed.tail);
+                files.push((closed.file, std::mem::take(&mut current), closed.size));
+            }
+            if let Some(text) = body.take_part(part) {
+                current.push_str(&text);
+            }
+        }
+        if let Some(closed) = body.finish() {
+            current.push_str(&closed.tail);
+            files.push((closed.file, current, closed.size));
+        }
+        files
+    }
+
     #[test]
-    fn files_and_manifest() {
+    fn files_split_at_the_limit_and_come_out_in_parts() {
+        let values: Vec<Value> = (0..10).map(|i| json!({"n": i})).collect();
+        // Each record `{"n":i}` is 7 bytes; with `[`, the commas and `]`, 3 make 25 bytes.
+        let files = written(Body::with_limit(false, 25), &values, 5);
+        assert_eq!(files.len(), 4, "{files:?}");
+        for (index, (file, text, size)) in files.iter().enumerate() {
+            assert_eq!(*file, index);
+            assert_eq!(text.len() as u64, *size, "the size counts every byte of {text}");
+            assert!(*size <= 25, "{text}");
+            let parsed: Value = serde_json::from_str(text).unwrap();
+            assert!(parsed.is_array());
+        }
+        let all: Vec<Value> =
+            files.iter().flat_map(|(_, t, _)| serde_json::from_str::<Vec<Value>>(t).unwrap()).collect();
+        assert_eq!(all, values, "every record once, in order");
+        let lines = written(Body::with_limit(true, 16), &values, 1);
+        assert_eq!(lines.iter().map(|(_, t, _)| t.as_str()).collect::<Vec<_>>()[0], "{\"n\":0}\n{\"n\":1}\n");
+        assert_eq!(lines.len(), 5);
+        // A record larger than the limit still gets a file of its own.
+        let big = written(Body::with_limit(false, 4), &values[..2], 1000);
+        assert_eq!(big.iter().map(|(_, t, _)| t.as_str()).collect::<Vec<_>>(), ["[{\"n\":0}]", "[{\"n\":1}]"]);
+        assert!(Body::new(false).finish().is_none(), "no record, no file");
+        assert_eq!(file_key("p/", "FAILED", 2, true), "p/FAILED_2.jsonl");
+    }
+
+    #[test]
+    fn folders_and_manifest() {
         let arn = "arn:aws:states:us-east-1:1:mapRun:m/l:abc";
         assert_eq!(folder("out", arn), "out/abc/");
         assert_eq!(folder("out/", arn), "out/abc/");
         assert_eq!(folder("", arn), "abc/");
-        let mut one = Body::new(false);
-        one.push(&json!(1));
-        let made = files("out/abc/", [("SUCCEEDED", one), ("FAILED", Body::new(false)), ("PENDING", Body::new(false))]);
-        let mut lines = Body::new(true);
-        lines.push(&json!({"a": 1}));
-        lines.push(&json!(2));
-        let jsonl = files("p/", [("SUCCEEDED", lines), ("FAILED", Body::new(true)), ("PENDING", Body::new(true))]);
-        assert_eq!((jsonl[0].key.as_str(), jsonl[0].body.as_str()), ("p/SUCCEEDED_0.jsonl", "{\"a\":1}\n2\n"));
-        assert_eq!(
-            made,
-            vec![ResultFile { status: "SUCCEEDED", key: "out/abc/SUCCEEDED_0.json".into(), body: "[1]".into() }]
-        );
+        let made = [ResultFile { status: "SUCCEEDED", key: "out/abc/SUCCEEDED_0.json".into(), size: 3 }];
         let manifest = manifest("b", arn, &made);
         assert_eq!(manifest["ResultFiles"]["SUCCEEDED"], json!([{"Key": "out/abc/SUCCEEDED_0.json", "Size": 3}]));
         assert_eq!(manifest["ResultFiles"]["FAILED"], json!([]));
