@@ -479,6 +479,11 @@ fn a_redrive_refuses_items_that_changed() {
         err.contains("States.ItemReaderFailed") && err.contains("now reads 4 item(s) where the Map Run started with 3"),
         "{err}"
     );
+    // As many items, but others: refused too.
+    std::fs::write(data.join("lake/keys.json"), r#"["x","b","c"]"#).unwrap();
+    let (code, _, err) = cli(&["redrive", "k1"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("now reads other items than the Map Run started with"), "{err}");
     // Put back as it was, the redrive goes through.
     std::fs::write(data.join("lake/keys.json"), r#"["a","b","c"]"#).unwrap();
     let (code, out, err) = cli(&["redrive", "k1", "--format", "json"]);

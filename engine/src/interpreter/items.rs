@@ -52,6 +52,7 @@ impl Run<'_> {
             None => items(entry.state, map, &entry.effective, env)?.iter().map(|item| &**item).collect(),
         };
         let item_count = items.len();
+        let digest = items.digest();
         let selected = if has_item_selector(entry.state, map) {
             let execution = self.execution_context();
             let mut selected = ItemList::new();
@@ -74,7 +75,7 @@ impl Run<'_> {
         };
         let limit = concurrency_limit(map, &entry.effective, env, inputs.len())?;
         let tolerance = Tolerance::of(map, &entry.effective, env)?;
-        Ok(Plan { inputs, weights, items: item_count, limit, tolerance })
+        Ok(Plan { inputs, weights, items: item_count, digest, limit, tolerance })
     }
 
     /// The items an ItemReader reads, at most `MaxItems`.

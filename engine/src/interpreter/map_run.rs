@@ -37,6 +37,10 @@ use crate::{ACCOUNT_ID, StopRequest};
 /// The store documents that describe Map Runs (by Map Run ARN).
 pub const MAP_RUN_KIND: &str = "map-runs";
 
+/// The store documents that record what a Map Run iterates over (`{items, digest}`, by
+/// Map Run ARN), so that a resumed or redriven one knows whether it reads the same items.
+const MAP_RUN_ITEMS_KIND: &str = "map-run-items";
+
 /// What a Map Run iterates over, prepared by `map_attempt`.
 pub(super) struct Plan {
     /// The children's inputs (items after ItemSelector, or batches), as JSON text.
@@ -45,6 +49,8 @@ pub(super) struct Plan {
     pub(super) weights: Vec<usize>,
     /// All the items.
     pub(super) items: usize,
+    /// The items' digest (as read, before the ItemSelector).
+    pub(super) digest: String,
     pub(super) limit: usize,
     pub(super) tolerance: Tolerance,
 }
@@ -110,11 +116,18 @@ impl<'a> Run<'a> {
         let total = plan.inputs.len();
         // What the ResultWriter gathers (an export's destination evaluated now).
         let collector = self.collector(map.result_writer.as_deref(), &names.map_run_arn, entry, env, total);
+        // Children are matched to items by index: a resumed or redriven Map Run must read
+        // the items it started with.
+        let read = self.store.document(MAP_RUN_ITEMS_KIND, &names.map_run_arn).map_err(|e| self.store_failed(e))?;
+        let differs = read.as_ref().is_some_and(|r| r["digest"].as_str() != Some(plan.digest.as_str()));
         let early = match (changed, collector) {
             (Some(recorded), _) => Err(sfnlite_states::eval::items::reader_failed(format!(
                 "the ItemReader now reads {} item(s) where the Map Run started with {recorded}: its objects changed; put them back as they were to resume or redrive",
                 plan.items
             ))),
+            (None, _) if differs => Err(sfnlite_states::eval::items::reader_failed(
+                "the ItemReader now reads other items than the Map Run started with: its objects changed; put them back as they were to resume or redrive",
+            )),
             (None, Err(error)) => Err(error.into_states_error(&entry.state.name, entry.entered)),
             (None, Ok(collected)) => Ok(collected),
         };
@@ -145,6 +158,12 @@ impl<'a> Run<'a> {
         let document = MapRunDocument::new(&names, &self.info.arn, started_millis, &plan, map, env, &entry.effective);
         if !settled {
             self.put_map_run(&document)?;
+        }
+        if read.is_none() {
+            let items = json!({"items": plan.items, "digest": plan.digest});
+            self.store
+                .put_document(MAP_RUN_ITEMS_KIND, &names.map_run_arn, &items)
+                .map_err(|e| self.store_failed(e))?;
         }
 
         let (abort, aborted) = tokio::sync::watch::channel(false);

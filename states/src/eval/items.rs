@@ -95,6 +95,19 @@ impl ItemList {
         max.is_some_and(|m| m > 0 && self.len() as u64 >= m)
     }
 
+    /// A digest of the items (FNV-1a over each text and a separator), to tell whether a
+    /// reader read the same items again.
+    pub fn digest(&self) -> String {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for text in self.texts() {
+            // A NUL never occurs in JSON text: it ends each item.
+            for byte in text.bytes().chain([0]) {
+                h = (h ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        format!("{h:016x}")
+    }
+
     /// The items as values (for tests and small lists).
     pub fn values(&self) -> Vec<Value> {
         (0..self.len()).filter_map(|i| self.get(i).ok()).collect()
@@ -429,7 +442,11 @@ mod tests {
         );
         let mut three: ItemList = [json!(1), json!({"a": [2]}), json!("3")].iter().collect();
         assert_eq!((three.text(1), three.get(2).unwrap()), ("{\"a\":[2]}", json!("3")));
+        let digest = three.digest();
+        assert_ne!(digest, [json!(12)].iter().collect::<ItemList>().digest());
+        assert_ne!(digest, [json!(1), json!({"a": [2]})].iter().collect::<ItemList>().digest());
         three.limit(Some(2));
+        assert_eq!(three.digest(), [json!(1), json!({"a": [2]})].iter().collect::<ItemList>().digest());
         assert_eq!(three.values(), vec![json!(1), json!({"a": [2]})]);
         let mut rows = ItemList::new();
         csv_items("a\n1\n2\n3\n", ',', &CsvHeaders::FirstRow, &mut rows, Some(2)).unwrap();
