@@ -328,16 +328,33 @@ fn a_redrive_reruns_only_the_failed_children() {
     std::fs::create_dir_all(data.join("lake")).unwrap();
     std::fs::write(data.join("lake/a"), "A").unwrap();
     std::fs::write(data.join("lake/c"), "C").unwrap();
+    std::fs::create_dir_all(data.join("out")).unwrap();
     let store = dir.path().join("store");
     let cli = |args: &[&str]| cli_on(&store, Some(&data), args);
     let definition = json!({"StartAt": "Each", "States": {"Each": {"Type": "Map", "Label": "read", "MaxConcurrency": 1,
         "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "Get",
             "States": {"Get": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
                 "Parameters": {"Bucket": "lake", "Key.$": "$"}, "OutputPath": "$.Body", "End": true}}},
+        "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "out", "Prefix": "r"}},
         "End": true}}});
     let file = super::temp_file(&dir, "read.asl.json", &definition.to_string());
     let (code, _, err) = cli(&["run", file.to_str().unwrap(), "--input", r#"["a","b","c"]"#, "--name", "r1"]);
     assert_eq!(code, Some(1), "b is missing: {err}");
+    // The files of a Map Run (the one folder under out/r): each status's records.
+    let written = |status: &str| -> Vec<Value> {
+        let folder = std::fs::read_dir(data.join("out/r")).unwrap().next().unwrap().unwrap().path();
+        let manifest: Value = serde_json::from_slice(&std::fs::read(folder.join("manifest.json")).unwrap()).unwrap();
+        manifest["ResultFiles"][status]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|f| {
+                let key = f["Key"].as_str().unwrap();
+                serde_json::from_slice::<Vec<Value>>(&std::fs::read(data.join("out").join(key)).unwrap()).unwrap()
+            })
+            .collect()
+    };
+    assert_eq!((written("SUCCEEDED").len(), written("FAILED").len(), written("PENDING").len()), (1, 1, 1));
     let children = |status: &str| -> Vec<String> {
         let (_, listed, _) = cli(&["executions", "list", "--format", "json"]);
         let listed: Value = serde_json::from_str(&listed).unwrap();
@@ -360,7 +377,15 @@ fn a_redrive_reruns_only_the_failed_children() {
     let (code, out, err) = cli(&["redrive", "r1", "--format", "json"]);
     assert_eq!(code, Some(0), "{err}");
     let report: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(report["output"], json!(["A", "B", "C"]));
+    assert!(report["output"]["MapRunArn"].is_string(), "{report}");
+    // After a redrive, SUCCEEDED covers every attempt; FAILED and PENDING the last one only.
+    let mut outputs: Vec<(String, u64)> = written("SUCCEEDED")
+        .iter()
+        .map(|r| (r["Output"].as_str().unwrap().to_owned(), r["RedriveCount"].as_u64().unwrap()))
+        .collect();
+    outputs.sort();
+    assert_eq!(outputs, [("\"A\"".to_owned(), 0), ("\"B\"".to_owned(), 1), ("\"C\"".to_owned(), 0)]);
+    assert_eq!((written("FAILED").len(), written("PENDING").len()), (0, 0));
     assert_eq!(children("SUCCEEDED").len(), 3, "still three children");
     let (_, history, _) = cli(&["history", &failed, "--format", "json"]);
     assert!(history.contains("ExecutionRedriven"), "the failed child was redriven: {history}");

@@ -437,6 +437,7 @@ fn child_result(record: ExecutionRecord) -> ChildResult {
         status: record.status.as_str(),
         stop_millis: record.stop_millis.unwrap_or(record.start_millis),
         start_millis: record.start_millis,
+        redrive_count: record.redrive_count,
         arn: record.arn,
         name: record.name,
         state_machine_arn: record.state_machine_arn,

@@ -38,6 +38,8 @@ pub struct ChildResult {
     pub start_millis: i64,
     /// Epoch milliseconds.
     pub stop_millis: i64,
+    /// How many times it was redriven (by its Map Run's redrives).
+    pub redrive_count: u32,
 }
 
 impl ChildResult {
@@ -52,7 +54,7 @@ impl ChildResult {
             record.insert("Output".into(), json!(output.to_string()));
             record.insert("OutputDetails".into(), json!({"Included": true}));
         }
-        record.insert("RedriveCount".into(), json!(0));
+        record.insert("RedriveCount".into(), json!(self.redrive_count));
         if self.status == "SUCCEEDED" {
             record.insert("RedriveStatus".into(), json!("NOT_REDRIVABLE"));
             record.insert("RedriveStatusReason".into(), json!("Execution is SUCCEEDED and cannot be redriven"));
@@ -241,6 +243,7 @@ mod tests {
             cause: None,
             start_millis: 0,
             stop_millis: 1000,
+            redrive_count: 0,
         }
     }
 
