@@ -166,6 +166,11 @@ pub enum EventDetails {
         cause: Option<String>,
     },
     MapRunAborted,
+    /// A redriven parent redrives its failed Map Run (the `redrive_count`-th time).
+    MapRunRedriven {
+        map_run_arn: String,
+        redrive_count: u32,
+    },
     MapIterationStarted {
         name: Arc<str>,
         index: usize,
@@ -228,6 +233,7 @@ impl EventDetails {
             MapRunSucceeded => "MapRunSucceeded",
             MapRunFailed { .. } => "MapRunFailed",
             MapRunAborted => "MapRunAborted",
+            MapRunRedriven { .. } => "MapRunRedriven",
             MapIterationStarted { .. } => "MapIterationStarted",
             MapIterationSucceeded { .. } => "MapIterationSucceeded",
             MapIterationFailed { .. } => "MapIterationFailed",
@@ -391,6 +397,10 @@ impl EventDetails {
             MapStateStarted { length } => ("mapStateStartedEventDetails", json_map(json!({"length": length}))),
             MapRunStarted { map_run_arn } => ("mapRunStartedEventDetails", json_map(json!({"mapRunArn": map_run_arn}))),
             MapRunFailed { error, cause } => ("mapRunFailedEventDetails", err(error, cause)),
+            MapRunRedriven { map_run_arn, redrive_count } => (
+                "mapRunRedrivenEventDetails",
+                json_map(json!({"mapRunArn": map_run_arn, "redriveCount": redrive_count})),
+            ),
             MapIterationStarted { name, index } => ("mapIterationStartedEventDetails", iteration(name, *index)),
             MapIterationSucceeded { name, index } => ("mapIterationSucceededEventDetails", iteration(name, *index)),
             MapIterationFailed { name, index } => ("mapIterationFailedEventDetails", iteration(name, *index)),

@@ -515,3 +515,88 @@ fn a_redrive_refuses_items_that_changed() {
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["output"], json!(["A", "B", "C"]));
 }
+
+/// EXPRESS children are not kept, yet a redrive runs again only those that did not
+/// succeed (each child writes a marker object named by its start, so a rerun shows): the
+/// Map's output is whole, the parent's history says `MapRunRedriven`, the Map Run counts
+/// its redrive, and with a ResultWriter the SUCCEEDED files cover both attempts.
+#[test]
+fn a_redrive_reruns_only_the_express_children_that_failed() {
+    for writer in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        for folder in ["lake", "marks", "out"] {
+            std::fs::create_dir_all(data.join(folder)).unwrap();
+        }
+        std::fs::write(data.join("lake/a"), "A").unwrap();
+        std::fs::write(data.join("lake/c"), "C").unwrap();
+        let store = dir.path().join("store");
+        let cli = |args: &[&str]| cli_on(&store, Some(&data), args);
+        let mut definition = json!({"StartAt": "Each", "States": {"Each": {"Type": "Map", "Label": "x", "MaxConcurrency": 1,
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"}, "StartAt": "Get",
+                "States": {
+                    "Get": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+                        "Parameters": {"Bucket": "lake", "Key.$": "$"}, "ResultSelector": {"body.$": "$.Body"},
+                        "ResultPath": "$", "Next": "Mark"},
+                    "Mark": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:putObject",
+                        "Parameters": {"Bucket": "marks", "Key.$": "States.Format('{}-{}', $.body, $$.Execution.StartTime)",
+                            "Body": "x"},
+                        "ResultPath": null, "OutputPath": "$.body", "End": true}}},
+            "End": true}}});
+        if writer {
+            definition["States"]["Each"]["ResultWriter"] =
+                json!({"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "out", "Prefix": "r"}});
+        }
+        let file = super::temp_file(&dir, "x.asl.json", &definition.to_string());
+        let (code, _, err) = cli(&["run", file.to_str().unwrap(), "--input", r#"["a","b","c"]"#, "--name", "x1"]);
+        assert_eq!(code, Some(1), "b is missing: {err}");
+        let marks = || -> Vec<String> {
+            let mut names: Vec<String> = std::fs::read_dir(data.join("marks"))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().chars().take(1).collect())
+                .collect();
+            names.sort();
+            names
+        };
+        assert_eq!(marks(), ["A"], "c never started");
+        std::fs::write(data.join("lake/b"), "B").unwrap();
+        let (code, out, err) = cli(&["redrive", "x1", "--format", "json"]);
+        assert_eq!(code, Some(0), "{err}");
+        assert_eq!(marks(), ["A", "B", "C"], "only b ran again (writer: {writer})");
+        let report: Value = serde_json::from_str(&out).unwrap();
+        let (_, history, _) = cli(&["history", "x1", "--format", "json"]);
+        let history: Value = serde_json::from_str(&history).unwrap();
+        let redriven: Vec<&Value> =
+            history["events"].as_array().unwrap().iter().filter(|e| e["type"] == "MapRunRedriven").collect();
+        assert_eq!(redriven.len(), 1, "{history}");
+        let map_run = redriven[0]["mapRunRedrivenEventDetails"]["mapRunArn"].as_str().unwrap();
+        assert_eq!(redriven[0]["mapRunRedrivenEventDetails"]["redriveCount"], 1);
+        let (_, described, _) = cli(&["map-runs", "describe", map_run]);
+        let described: Value = serde_json::from_str(&described).unwrap();
+        assert_eq!((described["redriveCount"].clone(), described["status"].clone()), (json!(1), json!("SUCCEEDED")));
+        assert_eq!(described["itemCounts"]["succeeded"], 3, "{described}");
+        if !writer {
+            assert_eq!(report["output"], json!(["A", "B", "C"]));
+            continue;
+        }
+        let id = map_run.rsplit(':').next().unwrap();
+        let folder = data.join("out/r").join(id);
+        let manifest: Value = serde_json::from_slice(&std::fs::read(folder.join("manifest.json")).unwrap()).unwrap();
+        let files: Vec<&str> = manifest["ResultFiles"]["SUCCEEDED"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["Key"].as_str().unwrap())
+            .collect();
+        assert_eq!(files, [format!("r/{id}/SUCCEEDED_0.json"), format!("r/{id}/SUCCEEDED_1.json")]);
+        let outputs: Vec<String> = files
+            .iter()
+            .flat_map(|key| {
+                serde_json::from_slice::<Vec<Value>>(&std::fs::read(data.join("out").join(key)).unwrap()).unwrap()
+            })
+            .map(|r| r["Output"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(outputs, ["\"A\"", "\"B\"", "\"C\""], "the first attempt's file, then the redrive's");
+        assert_eq!(manifest["ResultFiles"]["FAILED"], json!([]));
+    }
+}

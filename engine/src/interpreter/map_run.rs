@@ -28,8 +28,10 @@ use sfnlite_states::eval::{Env, Exit, shape_result};
 use sfnlite_states::history::{EventDetails, Payload};
 use sfnlite_states::{ErrorName, EvalError, StatesError};
 
+use super::express_redrive::{Earlier, failed_attempt};
 use super::journal::{Journal, record_redrive};
 use super::recovery::Entry;
+use super::result_writer::Collected;
 use super::{Effects, ExecutionInfo, Outcome, Replay, Run, Thread};
 use crate::store::{ExecutionOrigin, ExecutionRecord, ExecutionStatus, HistoryStore, MemoryStore, StateMachineRecord};
 use crate::{ACCOUNT_ID, StopRequest};
@@ -76,6 +78,8 @@ fn derived_uuid(key: &str) -> String {
 struct ChildEnd {
     index: usize,
     record: ExecutionRecord,
+    /// An EXPRESS child that succeeded in an earlier attempt (it did not run again).
+    earlier: bool,
 }
 
 /// The names of a Map Run: its ARN, its children's state machine, their ARNs' prefix.
@@ -113,12 +117,28 @@ impl<'a> Run<'a> {
             run_id,
         };
         thread.emit(EventDetails::MapRunStarted { map_run_arn: names.map_run_arn.clone() });
+        // A Map Run the stored history already ended (a redrive of a later state): its
+        // children are taken as they ended, none runs again.
+        let settled = self.replay.as_ref().is_some_and(|r| r.map_run_ended(thread.last));
+        // Each redrive of the parent since the Map Run started redrove it (it had not ended
+        // well): `MapRunRedriven`, the earlier ones replayed.
+        let redrives = match &self.replay {
+            Some(replay) if !settled => replay.redrives_after(thread.last),
+            _ => 0,
+        };
+        for redrive_count in 1..=redrives {
+            thread.emit(EventDetails::MapRunRedriven { map_run_arn: names.map_run_arn.clone(), redrive_count });
+        }
         let total = plan.inputs.len();
-        // What the ResultWriter gathers (an export's destination evaluated now).
-        let collector = self.collector(map.result_writer.as_deref(), &names.map_run_arn, entry, env, total);
+        let express = map.execution_type.as_deref() == Some("EXPRESS");
         // Children are matched to items by index: a resumed or redriven Map Run must read
         // the items it started with.
         let read = self.store.document(MAP_RUN_ITEMS_KIND, &names.map_run_arn).map_err(|e| self.store_failed(e))?;
+        // EXPRESS children an earlier attempt saw succeed do not run again.
+        let earlier = if express && redrives > 0 { Earlier::read(read.as_ref(), total) } else { Earlier::default() };
+        // What the ResultWriter gathers (an export's destination evaluated now).
+        let kept_files = earlier.files.clone();
+        let collector = self.collector(map.result_writer.as_deref(), &names.map_run_arn, entry, env, total, kept_files);
         let differs = read.as_ref().is_some_and(|r| r["digest"].as_str() != Some(plan.digest.as_str()));
         let early = match (changed, collector) {
             (Some(recorded), _) => Err(sfnlite_states::eval::items::reader_failed(format!(
@@ -140,11 +160,7 @@ impl<'a> Run<'a> {
                 return Err(EvalError::Raised(error));
             }
         };
-        // A Map Run the stored history already ended (a redrive of a later state): its
-        // children are taken as they ended, none runs again.
-        let settled = self.replay.as_ref().is_some_and(|r| r.map_run_ended(thread.last));
         self.flush()?;
-        let express = map.execution_type.as_deref() == Some("EXPRESS");
         let definition = self.processor_definition(&entry.state.name)?;
         if !express {
             let record = StateMachineRecord::new(&names.machine_name, &definition);
@@ -155,14 +171,21 @@ impl<'a> Run<'a> {
         // A resumed or redriven Map Run keeps the start it was recorded with.
         let stored = self.store.document(MAP_RUN_KIND, &names.map_run_arn).map_err(|e| self.store_failed(e))?;
         let started_millis = stored.as_ref().and_then(|d| d["startDate"].as_i64()).unwrap_or(started_millis);
-        let document = MapRunDocument::new(&names, &self.info.arn, started_millis, &plan, map, env, &entry.effective);
+        let mut document =
+            MapRunDocument::new(&names, &self.info.arn, started_millis, &plan, map, env, &entry.effective);
+        if redrives > 0 {
+            // Redriven when the parent was (its last `ExecutionRedriven`).
+            let redriven = self.replay.as_ref().and_then(|r| r.attempt_start()).unwrap_or(started_millis);
+            document.value["redriveCount"] = json!(redrives);
+            document.value["redriveDate"] = json!(redriven);
+        }
         if !settled {
             self.put_map_run(&document)?;
         }
+        let items_document = json!({"items": plan.items, "digest": plan.digest});
         if read.is_none() {
-            let items = json!({"items": plan.items, "digest": plan.digest});
             self.store
-                .put_document(MAP_RUN_ITEMS_KIND, &names.map_run_arn, &items)
+                .put_document(MAP_RUN_ITEMS_KIND, &names.map_run_arn, &items_document)
                 .map_err(|e| self.store_failed(e))?;
         }
 
@@ -170,15 +193,18 @@ impl<'a> Run<'a> {
         // Owns the Map Run's document from here: kept current as children start and end,
         // and ended ABORTED (with the running children) if this future is dropped.
         let guard = RunningChildren::new(self.store, self.clock, document);
-        // The children's results are the Map's output, unless a ResultWriter takes them.
-        let writing = map.result_writer.is_some();
-        let mut results = vec![Value::Null; if writing { 0 } else { total }];
+        // The children's results make the Map's output (or a preview's), unless exported.
+        let exporting = matches!(collected, Collected::Export(_));
+        let mut results = vec![Value::Null; if exporting { 0 } else { total }];
+        // Which EXPRESS children succeeded (kept for a redrive if the Map Run fails).
+        let mut succeeded = vec![false; if express && !settled { total } else { 0 }];
         let mut failures = 0;
         let mut failure: Option<StatesError> = None;
         let child = |index: usize| {
             let input = plan.inputs.get(index).map(Arc::new);
             let (names, aborted, guard, hash) = (&names, aborted.clone(), &guard, definition_hash.clone());
             let weight = plan.weights[index];
+            let before = earlier.output(index);
             async move {
                 let input = input.map_err(EvalError::Raised)?;
                 let arn = format!(
@@ -187,9 +213,10 @@ impl<'a> Run<'a> {
                     names.machine_name,
                     derived_uuid(&format!("{}#{index}", names.run_id))
                 );
-                self.child(map, names, (express, settled), &hash, arn, (input, weight), aborted, guard)
+                let earlier = before.is_some();
+                self.child(map, names, (express, settled), &hash, arn, (input, weight, before), aborted, guard)
                     .await
-                    .map(|record| ChildEnd { index, record })
+                    .map(|record| ChildEnd { index, record, earlier })
             }
         };
         let mut pending = FuturesUnordered::new();
@@ -225,13 +252,16 @@ impl<'a> Run<'a> {
             let end = done?;
             let (status, result) = ended(&end.record);
             guard.ended(&end.record.arn, status, plan.weights[end.index]);
+            if let Some(flag) = succeeded.get_mut(end.index) {
+                *flag = status == ExecutionStatus::Succeeded;
+            }
             let report = child_result(end.record);
             match result {
-                Ok(output) if !writing => results[end.index] = Arc::unwrap_or_clone(output),
+                Ok(output) if !exporting => results[end.index] = Arc::unwrap_or_clone(output),
                 Ok(_) => {}
                 Err(_) => {
                     // A failed child stands in the results as AWS reports it (the NONE form).
-                    if !writing {
+                    if !exporting {
                         results[end.index] = report.record();
                     }
                     // Children this Map Run aborted itself do not count; others do (an
@@ -251,7 +281,9 @@ impl<'a> Run<'a> {
                     }
                 }
             }
-            if let Err(error) = self.collect(&mut collected, end.index, report).await {
+            // An earlier attempt's child is in the SUCCEEDED files that attempt wrote.
+            let written = exporting && end.earlier;
+            if let Err(error) = if written { Ok(()) } else { self.collect(&mut collected, end.index, report).await } {
                 // The results cannot be written: the Map Run fails, its running children stop.
                 if failure.is_none() {
                     failure = Some(error);
@@ -262,13 +294,27 @@ impl<'a> Run<'a> {
         drop(pending);
         // The ResultWriter's files (also when the Map Run failed: its FAILED and PENDING
         // files say what happened), or its transformed results.
-        let written = match self.write_results(collected, &names.map_run_arn, &plan.inputs).await {
-            Ok(value) => value,
+        let (written, files) = match self.write_results(collected, &names.map_run_arn, &plan.inputs).await {
+            Ok(Some((value, files))) => (Some(value), files),
+            Ok(None) => (None, Vec::new()),
             Err(error) => {
                 failure.get_or_insert(error);
-                None
+                (None, Vec::new())
             }
         };
+        if express && !settled {
+            // What a redrive of this Map Run will not run again (nothing once it succeeded).
+            let kept = match &failure {
+                Some(_) => failed_attempt(
+                    items_document,
+                    &succeeded,
+                    |i| (!exporting).then(|| results.get(i).cloned().unwrap_or_default()),
+                    &files,
+                ),
+                None => items_document,
+            };
+            self.store.put_document(MAP_RUN_ITEMS_KIND, &names.map_run_arn, &kept).map_err(|e| self.store_failed(e))?;
+        }
         let document = guard.end(failure.is_none());
         if !settled {
             self.put_map_run(&document)?;
@@ -299,7 +345,7 @@ impl<'a> Run<'a> {
         (express, settled): (bool, bool),
         definition_hash: &str,
         arn: String,
-        (input, weight): (Payload, usize),
+        (input, weight, before): (Payload, usize, Option<Value>),
         mut aborted: tokio::sync::watch::Receiver<bool>,
         guard: &RunningChildren<'_>,
     ) -> Result<ExecutionRecord, EvalError> {
@@ -344,6 +390,16 @@ impl<'a> Run<'a> {
                         ..ExecutionOrigin::default()
                     },
                 };
+                if let Some(output) = before {
+                    // Succeeded in an earlier attempt (an EXPRESS child, not kept): as it ended.
+                    let stop_millis = Some(record.start_millis);
+                    return Ok(ExecutionRecord {
+                        status: ExecutionStatus::Succeeded,
+                        output: Some(output),
+                        stop_millis,
+                        ..record
+                    });
+                }
                 store.put_execution(&record).map_err(|e| self.store_failed(e))?;
                 (record, None)
             }

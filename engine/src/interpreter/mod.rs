@@ -16,6 +16,7 @@
 //! them. Results are ordered by index, never by completion.
 
 mod activity;
+mod express_redrive;
 mod items;
 mod journal;
 mod map;

@@ -317,10 +317,19 @@ impl Replay {
     /// redrive does not run them again.
     pub(crate) fn map_run_ended(&self, started: u64) -> bool {
         self.followers.get(&started).is_some_and(|followers| {
-            followers.iter().any(|&i| {
-                matches!(self.events[i].details, EventDetails::MapRunSucceeded | EventDetails::MapRunFailed { .. })
+            followers.iter().any(|&i| match self.events[i].details {
+                EventDetails::MapRunSucceeded | EventDetails::MapRunFailed { .. } => true,
+                // Its redrives come between its start and its end.
+                EventDetails::MapRunRedriven { .. } => self.map_run_ended(self.events[i].id),
+                _ => false,
             })
         })
+    }
+
+    /// How many times the execution was redriven after event `event_id`.
+    pub(crate) fn redrives_after(&self, event_id: u64) -> u32 {
+        let redriven = |e: &&HistoryEvent| matches!(e.details, EventDetails::ExecutionRedriven { .. });
+        self.events.iter().filter(|e| e.id > event_id).filter(redriven).count() as u32
     }
 
     /// The stored `TaskSubmitted` output that follows `event_id` (a callback task's

@@ -71,6 +71,12 @@ impl Stream {
         Stream { status, body: Body::new(json_lines), upload: None, written: Vec::new() }
     }
 
+    /// A stream whose first files exist already (an earlier attempt's, kept).
+    fn after(status: &'static str, json_lines: bool, earlier: Vec<ResultFile>) -> Stream {
+        let body = Body::new(json_lines).starting_at(earlier.len());
+        Stream { status, body, upload: None, written: earlier }
+    }
+
     /// Appends a record; uploads what filled.
     async fn push(&mut self, run: &Run<'_>, to: &Destination, value: &Value) -> Result<(), StatesError> {
         if let Some(closed) = self.body.push(value) {
@@ -141,7 +147,8 @@ async fn upload_part(run: &Run<'_>, to: &Destination, mut upload: Upload, text: 
 
 impl Run<'_> {
     /// What a Map Run with `writer` gathers: an export's destination is evaluated now
-    /// (its Parameters against the state's effective input).
+    /// (its Parameters against the state's effective input). `earlier`: SUCCEEDED files an
+    /// earlier attempt wrote whose children do not run again (kept, and listed first).
     pub(super) fn collector(
         &self,
         writer: Option<&ResultWriter>,
@@ -149,6 +156,7 @@ impl Run<'_> {
         entry: &Entry<'_>,
         env: &Env<'_>,
         total: usize,
+        earlier: Vec<ResultFile>,
     ) -> Result<Collected, EvalError> {
         let Some(writer) = writer else { return Ok(Collected::Nothing) };
         let Some(parameters) = &writer.parameters else {
@@ -165,7 +173,7 @@ impl Run<'_> {
         };
         Ok(Collected::Export(Box::new(Export {
             destination,
-            succeeded: Stream::new("SUCCEEDED", writer.json_lines),
+            succeeded: Stream::after("SUCCEEDED", writer.json_lines, earlier),
             failed: Stream::new("FAILED", writer.json_lines),
             ended: vec![false; total],
             transformation: writer.transformation,
@@ -216,18 +224,18 @@ impl Run<'_> {
     }
 
     /// The end of the ResultWriter: for an export, the PENDING records, the files' last
-    /// parts and `manifest.json`, and `{MapRunArn, ResultWriterDetails}`; for a preview, the
-    /// transformed results. `None` without a ResultWriter.
+    /// parts and `manifest.json`, and `{MapRunArn, ResultWriterDetails}` with the SUCCEEDED
+    /// files; for a preview, the transformed results. `None` without a ResultWriter.
     pub(super) async fn write_results(
         &self,
         collected: Collected,
         map_run_arn: &str,
         inputs: &ItemList,
-    ) -> Result<Option<Value>, StatesError> {
+    ) -> Result<Option<(Value, Vec<ResultFile>)>, StatesError> {
         let mut export = match collected {
             Collected::Nothing => return Ok(None),
             Collected::Preview { results, .. } => {
-                return Ok(Some(Value::Array(results.into_iter().flatten().flatten().collect())));
+                return Ok(Some((Value::Array(results.into_iter().flatten().flatten().collect()), Vec::new())));
             }
             Collected::Export(export) => export,
         };
@@ -263,7 +271,10 @@ impl Run<'_> {
         let manifest_key = format!("{}manifest.json", to.folder);
         let manifest = manifest(&to.bucket, map_run_arn, &files).to_string();
         self.result_call(to, "putObject", json!({"Key": manifest_key, "Body": manifest})).await?;
-        Ok(Some(json!({"MapRunArn": map_run_arn, "ResultWriterDetails": {"Bucket": to.bucket, "Key": manifest_key}})))
+        let result =
+            json!({"MapRunArn": map_run_arn, "ResultWriterDetails": {"Bucket": to.bucket, "Key": manifest_key}});
+        files.retain(|f| f.status == "SUCCEEDED");
+        Ok(Some((result, files)))
     }
 
     /// One S3 call of the ResultWriter (`arn:aws:states:::s3:<action>`) on its bucket; a

@@ -127,6 +127,12 @@ impl Body {
         Body { buffer: String::new(), json_lines, limit, file: 0, count: 0, bytes: 0 }
     }
 
+    /// The same, numbering its files from `file` (files `0..file` exist already).
+    pub fn starting_at(mut self, file: usize) -> Body {
+        self.file = file;
+        self
+    }
+
     /// Whether files are JSON Lines.
     pub fn json_lines(&self) -> bool {
         self.json_lines
