@@ -711,7 +711,9 @@ impl ObjectStore for AwsS3 {
                     last_modified: millis(p.last_modified()).unwrap_or(0),
                 }));
                 match page.next_part_number_marker() {
-                    Some(next) if page.is_truncated() == Some(true) => marker = Some(next.to_owned()),
+                    Some(next) if page.is_truncated() == Some(true) && marker.as_deref() != Some(next) => {
+                        marker = Some(next.to_owned())
+                    }
                     _ => return Ok(parts),
                 }
             }
@@ -738,10 +740,12 @@ impl ObjectStore for AwsS3 {
                     upload_id: u.upload_id().unwrap_or_default().to_owned(),
                     initiated: millis(u.initiated()).unwrap_or(0),
                 }));
-                if page.is_truncated() != Some(true) {
+                let next = (page.next_key_marker().map(str::to_owned), page.next_upload_id_marker().map(str::to_owned));
+                // A page that says it is truncated but gives no way on ends the listing.
+                if page.is_truncated() != Some(true) || next.0.is_none() || next == markers {
                     return Ok(uploads);
                 }
-                markers = (page.next_key_marker().map(str::to_owned), page.next_upload_id_marker().map(str::to_owned));
+                markers = next;
             }
         })
     }

@@ -321,16 +321,13 @@ async fn multipart_call(
         }
         Method::POST => {
             let text = String::from_utf8_lossy(&body);
-            let parts: Vec<PartMeta> = text
-                .split("<Part>")
-                .skip(1)
+            let parts: Vec<PartMeta> = elements(&text, "Part")
+                .into_iter()
                 .map(|part| {
-                    let field = |name: &str| {
-                        part.split(&format!("<{name}>")).nth(1)?.split(&format!("</{name}>")).next().map(unescape)
-                    };
+                    let field = |name: &str| elements(part, name).first().map(|t| unescape(t.trim()));
                     PartMeta {
-                        number: field("PartNumber").and_then(|n| n.trim().parse().ok()).unwrap_or(0),
-                        etag: field("ETag").unwrap_or_default().trim().to_owned(),
+                        number: field("PartNumber").and_then(|n| n.parse().ok()).unwrap_or(0),
+                        etag: field("ETag").unwrap_or_default(),
                         size: 0,
                         last_modified: 0,
                     }
@@ -358,9 +355,103 @@ async fn multipart_call(
     }
 }
 
-/// XML text with its five entities read back.
+/// XML text with its entities read back (the five named ones, and numeric ones such as
+/// `&#34;`, which Go's encoder writes for a quote).
 fn unescape(text: &str) -> String {
-    text.replace("&quot;", "\"").replace("&apos;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        let Some(end) = rest.find(';').filter(|e| *e <= 10) else {
+            out.push('&');
+            rest = &rest[1..];
+            continue;
+        };
+        let entity = &rest[1..end];
+        let decoded = match entity {
+            "quot" => Some('"'),
+            "apos" => Some('\''),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "amp" => Some('&'),
+            _ => entity
+                .strip_prefix("#x")
+                .or_else(|| entity.strip_prefix("#X"))
+                .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+                .or_else(|| entity.strip_prefix('#').and_then(|n| n.parse().ok()))
+                .and_then(char::from_u32),
+        };
+        match decoded {
+            Some(c) => {
+                out.push(c);
+                rest = &rest[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The contents of the elements named `name` in `xml`, whatever their namespace prefix or
+/// attributes (not nested in one another).
+fn elements<'x>(xml: &'x str, name: &str) -> Vec<&'x str> {
+    let local = |tag: &str| -> bool {
+        let tag = tag.split(|c: char| c.is_whitespace() || c == '/').next().unwrap_or_default();
+        tag.rsplit(':').next() == Some(name)
+    };
+    let mut found = Vec::new();
+    let mut rest = xml;
+    while let Some(open) = rest.find('<') {
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('>') else { break };
+        let tag = &after[..close];
+        let body = &after[close + 1..];
+        if !tag.starts_with('/') && !tag.ends_with('/') && local(tag) {
+            // Its end: the next closing tag of the same local name.
+            let mut search = 0;
+            let mut end = None;
+            while let Some(at) = body[search..].find("</") {
+                let start = search + at;
+                let closing = &body[start + 2..];
+                let stop = closing.find('>').unwrap_or(closing.len());
+                if local(&closing[..stop]) {
+                    end = Some((start, start + 2 + stop + 1));
+                    break;
+                }
+                search = start + 2;
+            }
+            let Some((inner_end, next)) = end else { break };
+            found.push(&body[..inner_end]);
+            rest = &body[next.min(body.len())..];
+        } else {
+            rest = body;
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod xml_tests {
+    use super::*;
+
+    #[test]
+    fn completion_lists_are_read_as_clients_write_them() {
+        let go = "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Part><ETag>&#34;abc&#34;</ETag><PartNumber>1</PartNumber></Part><Part><ETag>&quot;d&amp;e&quot;</ETag><PartNumber>2</PartNumber></Part></CompleteMultipartUpload>";
+        let parts: Vec<(String, String)> = elements(go, "Part")
+            .into_iter()
+            .map(|p| (unescape(elements(p, "PartNumber")[0]), unescape(elements(p, "ETag")[0])))
+            .collect();
+        assert_eq!(parts, [("1".into(), "\"abc\"".into()), ("2".into(), "\"d&e\"".into())]);
+        let prefixed = "<s3:CompleteMultipartUpload xmlns:s3=\"x\"><s3:Part id=\"1\"><s3:PartNumber>3</s3:PartNumber></s3:Part></s3:CompleteMultipartUpload>";
+        let part = elements(prefixed, "Part");
+        assert_eq!(elements(part[0], "PartNumber"), ["3"]);
+        assert_eq!(unescape("a &unknown; &#x41;&"), "a &unknown; A&");
+    }
 }
 
 /// A numeric query parameter from 0 to 1000 (`default` when absent).
@@ -382,7 +473,13 @@ async fn list_parts(
     params: &BTreeMap<String, String>,
 ) -> Result<S3Answer, S3Error> {
     let max = count_param(params, "max-parts", 1000)?;
-    let marker = count_param(params, "part-number-marker", 0)? as u32;
+    // A marker is any part number (not capped as a count is).
+    let marker: u32 = match params.get("part-number-marker") {
+        None => 0,
+        Some(text) => text.parse().map_err(|_| {
+            S3Error::new("InvalidArgument", 400, "Provided part-number-marker not an integer or within integer range")
+        })?,
+    };
     let parts = store.list_parts(bucket, key, id).await?;
     let after: Vec<&PartMeta> = parts.iter().filter(|p| p.number > marker).collect();
     let shown = &after[..max.min(after.len())];
@@ -422,20 +519,25 @@ async fn list_uploads(
     let max = count_param(params, "max-uploads", 1000)?;
     let prefix = params.get("prefix").map_or("", String::as_str);
     let key_marker = params.get("key-marker").map_or("", String::as_str);
+    // With an upload-id-marker, the marker key's later uploads come too (S3's rule).
+    let id_marker = params.get("upload-id-marker").filter(|m| !m.is_empty());
+    let after =
+        |key: &str, id: &str| key > key_marker || id_marker.is_some_and(|m| key == key_marker && id > m.as_str());
     let mut found: Vec<(String, i64, String)> = store
         .list_multipart_uploads(bucket)
         .await?
         .into_iter()
-        .filter(|u| u.key.starts_with(prefix) && u.key.as_str() > key_marker)
+        .filter(|u| u.key.starts_with(prefix) && after(&u.key, &u.upload_id))
         .map(|u| (u.key, u.initiated, u.upload_id))
         .collect();
     found.sort();
     let truncated = found.len() > max;
     found.truncate(max);
     let mut body = format!(
-        "<ListMultipartUploadsResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Bucket>{}</Bucket><KeyMarker>{}</KeyMarker><UploadIdMarker></UploadIdMarker><Prefix>{}</Prefix>",
+        "<ListMultipartUploadsResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Bucket>{}</Bucket><KeyMarker>{}</KeyMarker><UploadIdMarker>{}</UploadIdMarker><Prefix>{}</Prefix>",
         esc(bucket),
         esc(key_marker),
+        esc(id_marker.map_or("", String::as_str)),
         esc(prefix)
     );
     if let (true, Some((key, _, id))) = (truncated, found.last()) {

@@ -66,6 +66,7 @@ impl Run<'_> {
         } else {
             items
         };
+        let wrapped = has_item_selector(entry.state, map) || map.item_batcher.is_some();
         let (inputs, weights) = match &map.item_batcher {
             Some(batcher) => batch(batcher, &selected, &entry.effective, env)?,
             None => {
@@ -73,6 +74,10 @@ impl Run<'_> {
                 (selected, ones)
             }
         };
+        if wrapped {
+            // Each child's input is read back from its text when it starts.
+            inputs.readable().map_err(EvalError::Raised)?;
+        }
         let limit = concurrency_limit(map, &entry.effective, env, inputs.len())?;
         let tolerance = Tolerance::of(map, &entry.effective, env)?;
         Ok(Plan { inputs, weights, items: item_count, digest, limit, tolerance })

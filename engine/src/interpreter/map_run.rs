@@ -139,7 +139,23 @@ impl<'a> Run<'a> {
         // What the ResultWriter gathers (an export's destination evaluated now).
         let kept_files = earlier.files.clone();
         let collector = self.collector(map.result_writer.as_deref(), &names.map_run_arn, entry, env, total, kept_files);
-        let differs = read.as_ref().is_some_and(|r| r["digest"].as_str() != Some(plan.digest.as_str()));
+        // (Items from the state input may differ on purpose: JSONata's `$uuid()`; and a Map
+        // Run that ended runs no child again.)
+        let differs = map.item_reader.is_some()
+            && !settled
+            && read.as_ref().is_some_and(|r| r["digest"].as_str() != Some(plan.digest.as_str()));
+        let started_millis = self.clock.now_millis();
+        // A resumed or redriven Map Run keeps the start it was recorded with.
+        let stored = self.store.document(MAP_RUN_KIND, &names.map_run_arn).map_err(|e| self.store_failed(e))?;
+        let started_millis = stored.as_ref().and_then(|d| d["startDate"].as_i64()).unwrap_or(started_millis);
+        let mut document =
+            MapRunDocument::new(&names, &self.info.arn, started_millis, &plan, map, env, &entry.effective);
+        if redrives > 0 {
+            // Redriven when the parent was (its last `ExecutionRedriven`).
+            let redriven = self.replay.as_ref().and_then(|r| r.attempt_start()).unwrap_or(started_millis);
+            document.value["redriveCount"] = json!(redrives);
+            document.value["redriveDate"] = json!(redriven);
+        }
         let early = match (changed, collector) {
             (Some(recorded), _) => Err(sfnlite_states::eval::items::reader_failed(format!(
                 "the ItemReader now reads {} item(s) where the Map Run started with {recorded}: its objects changed; put them back as they were to resume or redrive",
@@ -154,6 +170,11 @@ impl<'a> Run<'a> {
         let mut collected = match early {
             Ok(collected) => collected,
             Err(error) => {
+                // The Map Run failed before any child started.
+                if !settled {
+                    document.end(self.clock.now_millis(), "FAILED");
+                    self.put_map_run(&document)?;
+                }
                 let (name, cause) = (sfnlite_states::eval::fields::error_text(&error.error), error.cause.clone());
                 thread.emit(EventDetails::MapRunFailed { error: name, cause });
                 thread.emit(EventDetails::MapStateFailed);
@@ -167,18 +188,6 @@ impl<'a> Run<'a> {
             self.store.put_state_machine(&record).map_err(|e| self.store_failed(e))?;
         }
         let definition_hash = StateMachineRecord::new(&names.machine_name, &definition).hash;
-        let started_millis = self.clock.now_millis();
-        // A resumed or redriven Map Run keeps the start it was recorded with.
-        let stored = self.store.document(MAP_RUN_KIND, &names.map_run_arn).map_err(|e| self.store_failed(e))?;
-        let started_millis = stored.as_ref().and_then(|d| d["startDate"].as_i64()).unwrap_or(started_millis);
-        let mut document =
-            MapRunDocument::new(&names, &self.info.arn, started_millis, &plan, map, env, &entry.effective);
-        if redrives > 0 {
-            // Redriven when the parent was (its last `ExecutionRedriven`).
-            let redriven = self.replay.as_ref().and_then(|r| r.attempt_start()).unwrap_or(started_millis);
-            document.value["redriveCount"] = json!(redrives);
-            document.value["redriveDate"] = json!(redriven);
-        }
         if !settled {
             self.put_map_run(&document)?;
         }

@@ -83,48 +83,65 @@ impl Stream {
             self.close(run, to, closed).await?;
         }
         if let Some(text) = self.body.take_part(PART_BYTES) {
-            let key = file_key(&to.folder, self.status, self.body.file(), self.body.json_lines());
-            let upload = match self.upload.take() {
-                Some(upload) => upload,
-                None => {
-                    let started = run.result_call(to, "createMultipartUpload", json!({"Key": key})).await?;
-                    let id = started["UploadId"].as_str().unwrap_or_default().to_owned();
-                    Upload { key, id, parts: Vec::new() }
-                }
-            };
-            self.upload = Some(upload_part(run, to, upload, text).await?);
+            if self.upload.is_none() {
+                let key = file_key(&to.folder, self.status, self.body.file(), self.body.json_lines());
+                let started = run.result_call(to, "createMultipartUpload", json!({"Key": key})).await?;
+                let id = match started["UploadId"].as_str() {
+                    Some(id) if !id.is_empty() => id.to_owned(),
+                    _ => {
+                        return Err(writer_failed(format!(
+                            "starting the upload of s3://{}/{key} gave no UploadId",
+                            to.bucket
+                        )));
+                    }
+                };
+                self.upload = Some(Upload { key, id, parts: Vec::new() });
+            }
+            self.upload_part(run, to, text).await?;
         }
+        Ok(())
+    }
+
+    /// Uploads the next part of the file being uploaded (which stays recorded whatever
+    /// happens, so that a failure can abandon it).
+    async fn upload_part(&mut self, run: &Run<'_>, to: &Destination, text: String) -> Result<(), StatesError> {
+        let Some(upload) = self.upload.as_mut() else { return Ok(()) };
+        let number = upload.parts.len() + 1;
+        let arguments =
+            json!({"Key": upload.key, "UploadId": upload.id, "PartNumber": number, "Body": Value::String(text)});
+        let answer = run.result_call(to, "uploadPart", arguments).await?;
+        upload.parts.push(json!({"ETag": answer["ETag"], "PartNumber": number}));
         Ok(())
     }
 
     /// A file is complete: its last text written, its upload completed.
     async fn close(&mut self, run: &Run<'_>, to: &Destination, closed: Closed) -> Result<(), StatesError> {
         let key = file_key(&to.folder, self.status, closed.file, self.body.json_lines());
-        match self.upload.take() {
-            None => {
-                let body = Value::String(closed.tail);
-                run.result_call(to, "putObject", json!({"Key": key, "Body": body})).await?;
+        if self.upload.is_none() {
+            let body = Value::String(closed.tail);
+            run.result_call(to, "putObject", json!({"Key": key, "Body": body})).await?;
+        } else {
+            if !closed.tail.is_empty() {
+                self.upload_part(run, to, closed.tail).await?;
             }
-            Some(mut upload) => {
-                if !closed.tail.is_empty() {
-                    upload = upload_part(run, to, upload, closed.tail).await?;
-                }
+            if let Some(upload) = &self.upload {
                 let parts = json!({"Parts": upload.parts});
                 let arguments = json!({"Key": upload.key, "UploadId": upload.id, "MultipartUpload": parts});
                 run.result_call(to, "completeMultipartUpload", arguments).await?;
             }
+            self.upload = None;
         }
         self.written.push(ResultFile { status: self.status, key, size: closed.size });
         Ok(())
     }
 
-    /// The last file, closed.
-    async fn finish(mut self, run: &Run<'_>, to: &Destination) -> Result<Vec<ResultFile>, StatesError> {
+    /// The last file, closed: every file written.
+    async fn finish(&mut self, run: &Run<'_>, to: &Destination) -> Result<Vec<ResultFile>, StatesError> {
         let body = std::mem::replace(&mut self.body, Body::new(false));
         if let Some(closed) = body.finish() {
             self.close(run, to, closed).await?;
         }
-        Ok(self.written)
+        Ok(std::mem::take(&mut self.written))
     }
 
     /// An upload left unfinished (after a failure) is abandoned.
@@ -134,15 +151,6 @@ impl Stream {
             let _ = run.result_call(to, "abortMultipartUpload", arguments).await;
         }
     }
-}
-
-async fn upload_part(run: &Run<'_>, to: &Destination, mut upload: Upload, text: String) -> Result<Upload, StatesError> {
-    let number = upload.parts.len() + 1;
-    let arguments =
-        json!({"Key": upload.key, "UploadId": upload.id, "PartNumber": number, "Body": Value::String(text)});
-    let answer = run.result_call(to, "uploadPart", arguments).await?;
-    upload.parts.push(json!({"ETag": answer["ETag"], "PartNumber": number}));
-    Ok(upload)
 }
 
 impl Run<'_> {
@@ -232,7 +240,7 @@ impl Run<'_> {
         map_run_arn: &str,
         inputs: &ItemList,
     ) -> Result<Option<(Value, Vec<ResultFile>)>, StatesError> {
-        let mut export = match collected {
+        let export = match collected {
             Collected::Nothing => return Ok(None),
             Collected::Preview { results, .. } => {
                 return Ok(Some((Value::Array(results.into_iter().flatten().flatten().collect()), Vec::new())));
@@ -252,8 +260,9 @@ impl Run<'_> {
             }
         }
         let mut files = Vec::new();
+        let mut streams = [export.succeeded, export.failed, pending];
         if written.is_ok() {
-            for stream in [export.succeeded, export.failed, pending] {
+            for stream in &mut streams {
                 match stream.finish(self, to).await {
                     Ok(made) => files.extend(made),
                     Err(error) => {
@@ -262,10 +271,11 @@ impl Run<'_> {
                     }
                 }
             }
-        } else {
-            export.succeeded.abandon(self, to).await;
-            export.failed.abandon(self, to).await;
-            pending.abandon(self, to).await;
+        }
+        if written.is_err() {
+            for stream in &mut streams {
+                stream.abandon(self, to).await;
+            }
         }
         written?;
         let manifest_key = format!("{}manifest.json", to.folder);

@@ -18,6 +18,9 @@ use crate::definition::CsvHeaders;
 use crate::error::{ErrorName, StatesError};
 use crate::timestamp::parse_iso8601;
 
+/// The deepest JSON the parser reads back.
+const MAX_DEPTH: usize = 127;
+
 /// The largest child input AWS accepts, and a batch's size when no byte limit is given.
 pub const MAX_BATCH_BYTES: u64 = 256 * 1024;
 
@@ -93,6 +96,46 @@ impl ItemList {
     /// Whether `max` items (0 or absent: no limit) are read already.
     pub fn full(&self, max: Option<u64>) -> bool {
         max.is_some_and(|m| m > 0 && self.len() as u64 >= m)
+    }
+
+    /// The deepest nesting of arrays and objects among the items.
+    pub fn depth(&self) -> usize {
+        let (mut deepest, mut depth, mut in_string, mut escaped) = (0, 0usize, false, false);
+        for byte in self.text.bytes() {
+            if in_string {
+                match byte {
+                    _ if escaped => escaped = false,
+                    b'\\' => escaped = true,
+                    b'"' => in_string = false,
+                    _ => {}
+                }
+                continue;
+            }
+            match byte {
+                b'"' => in_string = true,
+                b'[' | b'{' => {
+                    depth += 1;
+                    deepest = deepest.max(depth);
+                }
+                b']' | b'}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        deepest
+    }
+
+    /// Fails when an item is nested deeper than it can be read back (an item at the JSON
+    /// parser's limit, then wrapped by an ItemSelector or a batch).
+    pub fn readable(&self) -> Result<(), StatesError> {
+        match self.depth() {
+            depth if depth > MAX_DEPTH => Err(StatesError::new(
+                ErrorName::Runtime,
+                format!(
+                    "an item is nested {depth} levels deep once selected or batched; at most {MAX_DEPTH} can be read"
+                ),
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// A digest of the items (FNV-1a over each text and a separator), to tell whether a
@@ -442,6 +485,15 @@ mod tests {
         );
         let mut three: ItemList = [json!(1), json!({"a": [2]}), json!("3")].iter().collect();
         assert_eq!((three.text(1), three.get(2).unwrap()), ("{\"a\":[2]}", json!("3")));
+        let deep = |n: usize| format!("{}\"[{{\"{}", "[".repeat(n), "]".repeat(n));
+        for n in [127, 128, 129] {
+            let text = deep(n);
+            let value: Result<Value, _> = serde_json::from_str(&text);
+            let mut list = ItemList::new();
+            list.push_text(&text);
+            assert_eq!(list.depth(), n, "brackets in strings do not count");
+            assert_eq!(list.readable().is_ok(), value.is_ok(), "at depth {n}");
+        }
         let digest = three.digest();
         assert_ne!(digest, [json!(12)].iter().collect::<ItemList>().digest());
         assert_ne!(digest, [json!(1), json!({"a": [2]})].iter().collect::<ItemList>().digest());

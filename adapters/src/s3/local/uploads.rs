@@ -46,6 +46,8 @@ fn now_millis() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
+static NEXT_TMP: AtomicU64 = AtomicU64::new(0);
+
 /// A new upload id: unique, and a safe folder name.
 fn new_upload_id() -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);
@@ -108,12 +110,19 @@ impl Dirs {
         }
         let (dir, _) = self.upload(bucket, key, id)?;
         let part = Part { etag: etag_of(body), size: body.len() as u64, modified: now_millis() };
-        // The bytes first, then the record that makes the part count.
-        let tmp = dir.join(format!("{number}.tmp"));
-        fs::write(&tmp, body).map_err(|e| io_error("cannot write the part", e))?;
-        fs::rename(&tmp, dir.join(number.to_string())).map_err(|e| io_error("cannot write the part", e))?;
+        // The bytes first, then the record that makes the part count; each written aside
+        // (a name of its own) and renamed into place.
         let text = serde_json::to_vec(&part).expect("a part serializes");
-        fs::write(dir.join(format!("{number}.json")), text).map_err(|e| io_error("cannot write the part", e))?;
+        for (name, bytes) in [(number.to_string(), body), (format!("{number}.json"), &text[..])] {
+            let tmp =
+                dir.join(format!("{name}.{}.{}.tmp", std::process::id(), NEXT_TMP.fetch_add(1, Ordering::Relaxed)));
+            let written = fs::write(&tmp, bytes).and_then(|()| fs::rename(&tmp, dir.join(&name)));
+            if let Err(e) = written {
+                let _ = fs::remove_file(&tmp);
+                // The upload completed or was aborted meanwhile.
+                return Err(if dir.exists() { io_error("cannot write the part", e) } else { no_such_upload() });
+            }
+        }
         Ok(part.etag)
     }
 
@@ -148,8 +157,33 @@ impl Dirs {
         id: &str,
         listed: &[PartMeta],
     ) -> Result<ObjectMeta, S3Error> {
-        let (dir, upload) = self.upload(bucket, key, id)?;
-        let stored = self.read_parts(&dir)?;
+        let (found, upload) = self.upload(bucket, key, id)?;
+        // Taken out of reach first (its id answers NoSuchUpload from here), so that no part
+        // changes while the object is made of them; put back if the list is refused.
+        let dir = found.with_extension("completing");
+        fs::rename(&found, &dir).map_err(|_| no_such_upload())?;
+        let made = self.complete_from(bucket, key, &dir, upload, listed);
+        match made {
+            Ok(meta) => {
+                let _ = fs::remove_dir_all(&dir);
+                Ok(meta)
+            }
+            Err(e) => {
+                let _ = fs::rename(&dir, &found);
+                Err(e)
+            }
+        }
+    }
+
+    fn complete_from(
+        &self,
+        bucket: &str,
+        key: &str,
+        dir: &std::path::Path,
+        upload: Upload,
+        listed: &[PartMeta],
+    ) -> Result<ObjectMeta, S3Error> {
+        let stored = self.read_parts(dir)?;
         if listed.is_empty() {
             return Err(S3Error::new(
                 "MalformedXML",
@@ -166,7 +200,10 @@ impl Dirs {
         }
         let mut chosen = Vec::with_capacity(listed.len());
         for (i, wanted) in listed.iter().enumerate() {
-            let found = stored.get(&wanted.number).filter(|p| wanted.etag.is_empty() || p.etag == wanted.etag);
+            // Tags match with or without their quotes (clients send either).
+            let bare = |tag: &str| tag.trim().trim_matches('"').to_owned();
+            let found =
+                stored.get(&wanted.number).filter(|p| wanted.etag.is_empty() || bare(&p.etag) == bare(&wanted.etag));
             let Some(part) = found else {
                 return Err(S3Error::new(
                     "InvalidPart",
@@ -184,16 +221,14 @@ impl Dirs {
             chosen.push((wanted.number, part));
         }
         let tags: Vec<&str> = chosen.iter().map(|(_, p)| p.etag.as_str()).collect();
-        let etag = multipart_etag(&tags).unwrap_or_else(|| etag_of(id.as_bytes()));
-        let meta = self.place(bucket, key, upload.content_type, upload.metadata, etag, |file| {
+        let etag = multipart_etag(&tags).unwrap_or_else(|| etag_of(dir.as_os_str().as_encoded_bytes()));
+        self.place(bucket, key, upload.content_type, upload.metadata, etag, |file| {
             for (number, _) in &chosen {
                 let mut part = fs::File::open(dir.join(number.to_string()))?;
                 std::io::copy(&mut part, file)?;
             }
             Ok(())
-        })?;
-        let _ = fs::remove_dir_all(&dir);
-        Ok(meta)
+        })
     }
 
     pub(super) fn abort_upload(&self, bucket: &str, key: &str, id: &str) -> Result<(), S3Error> {
@@ -211,6 +246,10 @@ impl Dirs {
         let Ok(entries) = fs::read_dir(self.root.join(UPLOADS_DIR)) else { return Ok(found) };
         for entry in entries.flatten() {
             let id = entry.file_name().to_string_lossy().into_owned();
+            if self.upload_dir(&id).is_err() {
+                // Being completed.
+                continue;
+            }
             let upload = fs::read(entry.path().join("upload.json"))
                 .ok()
                 .and_then(|bytes| serde_json::from_slice::<Upload>(&bytes).ok());
@@ -278,7 +317,8 @@ mod tests {
         assert_eq!(complete(vec![part(2, &small), part(3, &second)]).await.unwrap_err().code, "EntityTooSmall");
         assert_eq!(complete(vec![]).await.unwrap_err().code, "MalformedXML");
 
-        let meta = complete(vec![part(1, &first), part(3, &second)]).await.unwrap();
+        // Tags with or without their quotes.
+        let meta = complete(vec![part(1, first.trim_matches('"')), part(3, &second)]).await.unwrap();
         assert!(meta.etag.ends_with("-2\""), "a multipart tag: {}", meta.etag);
         let (body, got) = store.get_object("data", "out/big.csv").await.unwrap();
         assert_eq!(
