@@ -105,6 +105,44 @@ pub(crate) enum Command {
     Schedules(SchedulesCommand),
     /// Run the schedules in the foreground (serve runs them too), printing what runs next.
     Scheduler(SchedulerArgs),
+    /// Run workflow tests (`*.sfntest.yaml`/`.json` files): mocks, local handlers, a virtual clock, assertions; JUnit for CI.
+    Test(TestArgs),
+}
+
+/// `sfnlite test`.
+#[derive(Debug, Args)]
+pub(crate) struct TestArgs {
+    /// Test files, or folders to search for `*.sfntest.yaml`, `*.sfntest.yml` and `*.sfntest.json` (default: tests/ and definitions/).
+    pub(crate) paths: Vec<PathBuf>,
+
+    /// Also write a JUnit XML report to FILE (one testcase per case).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) junit: Option<PathBuf>,
+
+    /// Report format on stdout.
+    #[arg(long, value_enum, default_value_t = TestFormat::Text)]
+    pub(crate) format: TestFormat,
+
+    /// Run only the cases whose `FILE › NAME` contains TEXT (case-insensitive).
+    #[arg(long, value_name = "TEXT")]
+    pub(crate) filter: Option<String>,
+
+    /// How many cases run at once (default: the number of CPUs).
+    #[arg(short = 'j', long, value_name = "N")]
+    pub(crate) jobs: Option<usize>,
+
+    /// List the cases that passed too.
+    #[arg(short, long)]
+    pub(crate) verbose: bool,
+}
+
+/// Report format of `test`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum TestFormat {
+    /// A line per failure, then a summary.
+    Text,
+    /// One JSON object: counts, broken files, and every case with its mismatches.
+    Json,
 }
 
 /// What a schedule is made of (all optional for `update`).

@@ -237,7 +237,7 @@ pub(crate) struct DefinitionDefaults {
 }
 
 /// Every setting in effect.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Settings {
     pub(crate) file: Option<PathBuf>,
     pub(crate) data_dir: Sourced<PathBuf>,

@@ -144,18 +144,26 @@ fn parse_range(key: &str) -> Option<(u64, u64)> {
 }
 
 fn parse_response(entry: &Value, location: &str) -> Result<Response, MockConfigError> {
-    if let Some(value) = entry.get("Return") {
-        return Ok(Response::Return(value.clone()));
+    let shape = "expected {\"Return\": …} or {\"Throw\": {\"Error\": …, \"Cause\": …}}";
+    let Some(object) = entry.as_object() else { return Err(bad(location, shape)) };
+    if let Some(other) = object.keys().find(|k| *k != "Return" && *k != "Throw") {
+        return Err(bad(format!("{location}/{other}"), format!("unknown field; {shape}")));
     }
-    if let Some(throw) = entry.get("Throw") {
-        let error = throw
-            .get("Error")
-            .and_then(Value::as_str)
-            .ok_or_else(|| bad(format!("{location}/Throw/Error"), "expected an error name"))?;
-        let cause = throw.get("Cause").and_then(Value::as_str).map(str::to_owned);
-        return Ok(Response::Throw(StatesError { error: ErrorName::parse(error), cause }));
+    match (object.get("Return"), object.get("Throw")) {
+        (Some(_), Some(_)) => Err(bad(location, "an entry has either Return or Throw, not both")),
+        (Some(value), None) => Ok(Response::Return(value.clone())),
+        (None, Some(throw)) => {
+            let text = |field: &str| {
+                throw.get(field).and_then(Value::as_str).ok_or_else(|| {
+                    bad(format!("{location}/Throw/{field}"), "expected a string (Throw needs Error and Cause)")
+                })
+            };
+            let error = text("Error")?;
+            let cause = text("Cause")?.to_owned();
+            Ok(Response::Throw(StatesError { error: ErrorName::parse(error), cause: Some(cause) }))
+        }
+        (None, None) => Err(bad(location, shape)),
     }
-    Err(bad(location, "expected {\"Return\": …} or {\"Throw\": {\"Error\": …, \"Cause\": …}}"))
 }
 
 impl TaskAdapter for MockAdapter {
@@ -211,5 +219,20 @@ mod tests {
         assert_eq!(err.location, "/MockedResponses/R");
         let err = MockAdapter::from_config(&config, Some("X"), "T").unwrap_err();
         assert!(err.message.contains("no state machine named 'X'"), "{err}");
+        let entry = |response: serde_json::Value| {
+            let config = json!({"StateMachines": {"M": {"TestCases": {"T": {"S": "R"}}}},
+                "MockedResponses": {"R": {"0": response}}});
+            MockAdapter::from_config(&config, None, "T").map(|_| ()).map_err(|e| e.to_string())
+        };
+        assert_eq!(entry(json!({"Return": 1})), Ok(()));
+        assert_eq!(
+            entry(json!({"Return": 1, "Throw": {"Error": "E", "Cause": "c"}})),
+            Err("/MockedResponses/R/0: an entry has either Return or Throw, not both".into())
+        );
+        assert_eq!(
+            entry(json!({"Throw": {"Error": "E"}})),
+            Err("/MockedResponses/R/0/Throw/Cause: expected a string (Throw needs Error and Cause)".into())
+        );
+        assert!(entry(json!({"Retrun": 1})).unwrap_err().contains("/MockedResponses/R/0/Retrun: unknown field"));
     }
 }

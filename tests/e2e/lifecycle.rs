@@ -138,7 +138,7 @@ fn redrive_keeps_a_caught_map() {
         &dir,
         "mocks.json",
         r#"{"StateMachines": {"caught": {"TestCases": {"T": {"Work": "W", "Report": "R"}}}},
-            "MockedResponses": {"W": {"0": {"Return": 1}, "1": {"Throw": {"Error": "Boom"}}}, "R": {"0-9": {"Return": "sent"}}}}"#,
+            "MockedResponses": {"W": {"0": {"Return": 1}, "1": {"Throw": {"Error": "Boom", "Cause": "it broke"}}}, "R": {"0-9": {"Return": "sent"}}}}"#,
     );
     let mut run = sfnlite();
     run.arg("--store")

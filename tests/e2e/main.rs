@@ -34,6 +34,7 @@ mod readme;
 mod schedules;
 mod serve;
 mod services;
+mod testing;
 mod validate;
 
 use std::path::{Path, PathBuf};

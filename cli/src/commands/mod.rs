@@ -18,6 +18,7 @@ mod services;
 mod setup;
 mod stop;
 mod task;
+mod test;
 mod validate;
 
 use std::process::ExitCode;
@@ -128,6 +129,20 @@ pub(crate) fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             let settings = settings()?;
             let services = services::open(settings)?;
             schedules::scheduler(args, services, settings, &cli.store, cli.ephemeral)
+        }
+        Command::Test(ref args) => {
+            setup::interrupt_takes_workers();
+            let mut settings = settings()?.clone();
+            // Tests write to a data root of their own (gone afterwards), unless one is given.
+            let scratch = tempfile::tempdir()
+                .map_err(|e| Failure::internal(anyhow::anyhow!("cannot make a scratch data root: {e}")))?;
+            if !settings.data_dir.source.starts_with("flag") && !settings.data_dir.source.contains("SFNLITE_DATA_DIR") {
+                settings.data_dir.value = scratch.path().to_path_buf();
+            }
+            let services = services::open(&settings)?;
+            let code = test::test(args, &services);
+            setup::settle(&services);
+            code
         }
     }
 }

@@ -1,0 +1,106 @@
+//! `sfnlite test [PATH…]`: finds test files (`*.sfntest.yaml|yml|json`; by default under
+//! `tests/` and `definitions/`), runs their cases in parallel in this process, and reports
+//! (text, JSON, JUnit XML). Exit codes: 0 every case passed, 1 a case failed or could not
+//! run, 2 a test file is broken (or there is none), as for usage errors.
+//!
+//! `file.rs` reads the files, `expect.rs` checks an execution against a case,
+//! `run.rs` runs cases, `report.rs` writes the reports.
+
+mod expect;
+mod file;
+mod report;
+mod run;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use anyhow::anyhow;
+
+use super::Failure;
+use super::services::Services;
+use crate::args::{TestArgs, TestFormat};
+
+pub(crate) fn test(args: &TestArgs, services: &Services) -> Result<ExitCode, Failure> {
+    let paths = file::discover(&args.paths).map_err(|e| Failure::usage(anyhow!(e)))?;
+    if paths.is_empty() {
+        let where_ = if args.paths.is_empty() { "tests/ or definitions/".to_owned() } else { "the paths given".into() };
+        return Err(Failure::usage(anyhow!(
+            "no test files (*.sfntest.yaml, *.sfntest.yml, *.sfntest.json) under {where_}"
+        )));
+    }
+    // Handlers reach S3, Athena and Step Functions through a loopback endpoint, started
+    // when one first needs it (its store: executions that handlers start).
+    let api_store: std::sync::Arc<dyn sfnlite_engine::HistoryStore> =
+        std::sync::Arc::new(sfnlite_engine::MemoryStore::new());
+    super::loopback::start_on_demand(services, api_store, None);
+    let mut broken = Vec::new();
+    let mut prepared = Vec::new();
+    for path in &paths {
+        match file::read(path).and_then(|f| run::prepare(f, services)) {
+            Ok(file) => prepared.push(file),
+            Err(problem) => broken.push(problem),
+        }
+    }
+    let filter = args.filter.as_deref().map(str::to_lowercase);
+    let jobs: Vec<(usize, usize)> = prepared
+        .iter()
+        .enumerate()
+        .flat_map(|(f, p)| (0..p.file.cases.len()).map(move |c| (f, c)))
+        .filter(|(f, c)| {
+            let title = format!("{} › {}", prepared[*f].file.path.display(), prepared[*f].file.cases[*c].name);
+            filter.as_ref().is_none_or(|needle| title.to_lowercase().contains(needle))
+        })
+        .collect();
+    if jobs.is_empty() && filter.is_some() && broken.is_empty() {
+        return Err(Failure::usage(anyhow!(
+            "--filter: no case matches '{}'",
+            args.filter.as_deref().unwrap_or_default()
+        )));
+    }
+    let workers = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())).max(1);
+    let next = AtomicUsize::new(0);
+    let done: Mutex<Vec<Option<run::CaseResult>>> = Mutex::new((0..jobs.len()).map(|_| None).collect());
+    let progress = std::io::stderr().is_terminal() && jobs.len() > 1;
+    let finished = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..workers.min(jobs.len().max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let job = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&(f, c)) = jobs.get(job) else { break };
+                    let result = run::run_case(&prepared[f], c, services);
+                    done.lock().unwrap_or_else(|e| e.into_inner())[job] = Some(result);
+                    let count = finished.fetch_add(1, Ordering::Relaxed) + 1;
+                    if progress {
+                        eprint!("\r\x1b[2Ksfnlite test: {count}/{} case(s)", jobs.len());
+                    }
+                }
+            });
+        }
+    });
+    if progress {
+        eprint!("\r\x1b[2K");
+    }
+    let results: Vec<run::CaseResult> =
+        done.into_inner().unwrap_or_else(|e| e.into_inner()).into_iter().flatten().collect();
+    if let Some(path) = &args.junit {
+        std::fs::write(path, report::junit(&results, &broken))
+            .map_err(|e| Failure::usage(anyhow!("--junit: cannot write {}: {e}", path.display())))?;
+    }
+    match args.format {
+        TestFormat::Text => print!("{}", report::text(&results, &broken, paths.len(), args.verbose)),
+        TestFormat::Json => {
+            println!("{}", serde_json::to_string_pretty(&report::json(&results, &broken)).unwrap_or_default())
+        }
+    }
+    let totals = report::totals(&results);
+    Ok(if !broken.is_empty() {
+        ExitCode::from(2)
+    } else if totals.failed + totals.errors > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

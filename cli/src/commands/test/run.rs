@@ -1,0 +1,196 @@
+//! Running cases: each in an engine of its own (a store in memory, a virtual clock from
+//! the file's start, its mocks first, then the services' adapters), so cases run in
+//! parallel in one process and every run of a case is the same.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::{Map, Value, json};
+use sfnlite_engine::clock::VirtualClock;
+use sfnlite_engine::mock::MockAdapter;
+use sfnlite_engine::{Engine, ExecutionOrigin, HistoryStore, MemoryStore, Registry, StartRequest};
+use sfnlite_states::StateMachine;
+
+use super::expect::{Mismatch, Observed};
+use super::file::{Broken, Case, TestFile};
+use crate::commands::services::{self, Services};
+
+/// A file ready to run: its definition parsed, each case's mocks checked.
+pub(crate) struct Prepared {
+    pub(crate) file: TestFile,
+    text: String,
+    machine: Arc<StateMachine>,
+    /// Each case's MockConfigFile (one test case, `case`), when it has mocks.
+    mocks: Vec<Option<Value>>,
+}
+
+/// How a case ended.
+#[derive(Debug)]
+pub(crate) enum Verdict {
+    Passed,
+    Failed(Vec<Mismatch>),
+    /// It could not run (the engine or a service failed).
+    Error(String),
+}
+
+/// A case's result.
+#[derive(Debug)]
+pub(crate) struct CaseResult {
+    pub(crate) file: PathBuf,
+    pub(crate) name: String,
+    pub(crate) verdict: Verdict,
+    /// Wall time.
+    pub(crate) millis: f64,
+}
+
+/// The name of the test case made of a case's mocks.
+const CASE: &str = "sfnlite-test-case";
+
+/// Parses the definition and checks every case's mocks (a problem is a broken file).
+pub(crate) fn prepare(file: TestFile, services: &Services) -> Result<Prepared, Broken> {
+    let broken = |message: String| Broken { file: file.path.clone(), message };
+    let source = std::fs::read_to_string(&file.definition)
+        .map_err(|e| broken(format!("/definition: cannot read {}: {e}", file.definition.display())))?;
+    let text =
+        crate::input::substitute(&source, &file.substitutions).map_err(|e| broken(format!("/substitutions: {e}")))?;
+    let (machine, diagnostics) = sfnlite_states::parse_definition(&text);
+    let Some(machine) = machine else {
+        let first = diagnostics.iter().find(|d| d.severity == sfnlite_states::Severity::Error);
+        let what = first.map(ToString::to_string).unwrap_or_else(|| "invalid".into());
+        return Err(broken(format!("/definition: {}: {what}", file.definition.display())));
+    };
+    let mut mocks = Vec::with_capacity(file.cases.len());
+    for case in &file.cases {
+        let config = mock_config(&file, case).map_err(&broken)?;
+        if let Some(config) = &config {
+            MockAdapter::from_config(config, Some(&file.state_machine_name), CASE)
+                .map_err(|e| broken(e.to_string()))?;
+        }
+        // A Lambda function the definition names needs a handler or a mock.
+        let mut registry = Registry::new();
+        if let Some(config) = &config
+            && let Ok(adapter) = MockAdapter::from_config(config, Some(&file.state_machine_name), CASE)
+        {
+            registry.register(Arc::new(adapter));
+        }
+        crate::commands::setup::check_functions(&text, &registry, services)
+            .map_err(|f| broken(format!("/cases/{}: {}", case.index, f.error)))?;
+        mocks.push(config);
+    }
+    Ok(Prepared { file, text, machine: Arc::new(machine), mocks })
+}
+
+/// The MockConfigFile of one case: the file's test case (when named), with the case's
+/// inline mocks over it, as test case [`CASE`]. Problems name where they are.
+fn mock_config(file: &TestFile, case: &Case) -> Result<Option<Value>, String> {
+    if case.test_case.is_none() && case.mocks.is_empty() {
+        return Ok(None);
+    }
+    let machine = &file.state_machine_name;
+    let mut states = Map::new();
+    let mut responses = Map::new();
+    if let (Some(test_case), Some((path, config))) = (&case.test_case, &file.mock_config) {
+        // The MockConfigFile's own problems, located in it.
+        let named = config["StateMachines"].get(machine).map(|_| machine.as_str());
+        let at_file = |e: sfnlite_engine::mock::MockConfigError| format!("/mockConfig: {}: {e}", path.display());
+        MockAdapter::from_config(config, named, test_case).map_err(at_file)?;
+        let machines = config["StateMachines"].as_object().into_iter().flatten();
+        let chosen = match named {
+            Some(name) => config["StateMachines"][name].clone(),
+            None => machines.map(|(_, m)| m.clone()).next().unwrap_or_default(),
+        };
+        if let Some(mapping) = chosen["TestCases"][test_case].as_object() {
+            states.extend(mapping.clone());
+        }
+        if let Some(all) = config["MockedResponses"].as_object() {
+            responses.extend(all.clone());
+        }
+    }
+    for (state, entries) in &case.mocks {
+        let name = format!("sfnlite-inline:{state}");
+        // Checked apart, so that a problem points into the test file.
+        let alone = json!({"StateMachines": {machine: {"TestCases": {CASE: {state: name}}}},
+            "MockedResponses": {name.clone(): entries}});
+        MockAdapter::from_config(&alone, Some(machine), CASE).map_err(|e| {
+            let inner = e.location.strip_prefix(&format!("/MockedResponses/{name}")).unwrap_or("");
+            format!("/cases/{}/mocks/{state}{inner}: {}", case.index, e.message)
+        })?;
+        states.insert(state.clone(), json!(name));
+        responses.insert(name, entries.clone());
+    }
+    Ok(Some(json!({"StateMachines": {machine: {"TestCases": {CASE: states}}}, "MockedResponses": responses})))
+}
+
+/// An execution name from a case's name (letters, digits, `-` and `_`; at most 80).
+fn execution_name(case: &Case) -> String {
+    let slug: String = case
+        .name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
+        .take(80)
+        .collect();
+    let slug = slug.trim_matches('-').to_owned();
+    if slug.is_empty() { format!("case-{}", case.index) } else { slug }
+}
+
+/// Runs case `index` of a prepared file.
+pub(crate) fn run_case(prepared: &Prepared, index: usize, services: &Services) -> CaseResult {
+    let case = &prepared.file.cases[index];
+    let started = Instant::now();
+    let verdict = match execute(prepared, index, services) {
+        Ok(mismatches) if mismatches.is_empty() => Verdict::Passed,
+        Ok(mismatches) => Verdict::Failed(mismatches),
+        Err(error) => Verdict::Error(error),
+    };
+    CaseResult {
+        file: prepared.file.path.clone(),
+        name: case.name.clone(),
+        verdict,
+        millis: started.elapsed().as_secs_f64() * 1000.0,
+    }
+}
+
+fn execute(prepared: &Prepared, index: usize, services: &Services) -> Result<Vec<Mismatch>, String> {
+    let (file, case) = (&prepared.file, &prepared.file.cases[index]);
+    let mut registry = Registry::new();
+    if let Some(config) = &prepared.mocks[index] {
+        let adapter =
+            MockAdapter::from_config(config, Some(&file.state_machine_name), CASE).map_err(|e| e.to_string())?;
+        registry.register(Arc::new(adapter));
+    }
+    let store: Arc<dyn HistoryStore> = Arc::new(MemoryStore::new());
+    services::register(&mut registry, services, true, Some(store.clone()));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .enable_io()
+        .start_paused(true)
+        .build()
+        .map_err(|e| format!("cannot start a runtime: {e}"))?;
+    let request = StartRequest {
+        state_machine_name: file.state_machine_name.clone(),
+        definition: prepared.text.clone(),
+        execution_name: execution_name(case),
+        input: case.input.clone(),
+        seed: case.seed,
+        virtual_clock: true,
+        origin: ExecutionOrigin { test_case: case.test_case.clone(), ..Default::default() },
+    };
+    let ran = runtime.block_on(async {
+        let clock = Arc::new(VirtualClock::starting_at(file.clock_start));
+        let engine = Engine::new(registry, clock, store.clone()).with_callbacks(services.callbacks.clone());
+        engine.run(&prepared.machine, request, std::future::pending()).await
+    });
+    let (info, outcome) = ran.map_err(|e| format!("the execution could not run: {e}"))?;
+    let events = store.events(&info.arn).map_err(|e| format!("its history could not be read: {e}"))?;
+    let observed = Observed {
+        status: outcome.status.as_str(),
+        output: outcome.output.as_ref(),
+        error: outcome.error.as_deref(),
+        cause: outcome.cause.as_deref(),
+        events: &events,
+        start_millis: outcome.start_millis,
+        stop_millis: outcome.stop_millis,
+    };
+    Ok(case.expect.check(&observed))
+}

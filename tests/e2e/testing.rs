@@ -1,0 +1,123 @@
+//! `sfnlite test`: the repository's own test files pass; failing cases are reported one
+//! line per mismatch, as JSON and as JUnit XML (read back by Python's XML parser); a
+//! broken file is exit 2 with its location; `--filter` and `-j`; reports repeat exactly.
+//! The failing and broken fixtures (`data/sfntest/*.cases.*`) are not named `*.sfntest.*`,
+//! so that a plain `sfnlite test` does not find them; they are given by path.
+
+use serde_json::Value;
+
+use super::sfnlite;
+
+fn test(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = sfnlite().arg("test").args(args).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Parses JUnit XML with Python's standard library: (tests, failures, errors, failure messages).
+fn junit(path: &std::path::Path) -> Value {
+    let script = r#"
+import json, sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+cases = root.findall('.//testcase')
+print(json.dumps({"tests": int(root.get("tests")), "failures": int(root.get("failures")), "errors": int(root.get("errors")),
+  "cases": [c.get("name") for c in cases],
+  "failures_text": [f.get("message") for f in root.findall('.//failure')]}))
+"#;
+    let out = std::process::Command::new("python3").args(["-c", script]).arg(path).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn the_repository_test_files_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("junit.xml");
+    // No path: tests/ and definitions/.
+    let (code, out, err) = test(&["--junit", report.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains(" passed, 0 failed ("), "{out}");
+    let parsed = junit(&report);
+    assert_eq!((parsed["failures"].as_u64(), parsed["errors"].as_u64()), (Some(0), Some(0)), "{parsed}");
+    let cases: Vec<&str> = parsed["cases"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert!(cases.contains(&"the embedded Athena and the results Lambda, for real"), "{cases:?}");
+    assert!(cases.contains(&"greets, naps an hour, doubles the numbers"), "{cases:?}");
+}
+
+#[test]
+fn failures_are_reported_with_what_differs() {
+    let data = "tests/e2e/data/sfntest";
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("junit.xml");
+    let (code, out, _) = test(&[
+        &format!("{data}/passing.sfntest.yaml"),
+        &format!("{data}/failing.cases.json"),
+        "--junit",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(1), "{out}");
+    let failing = format!("{data}/failing.cases.json");
+    for line in [
+        format!("FAIL   {failing} › expects the wrong output: outputContains /charged: expected false, got true"),
+        format!("FAIL   {failing} › expects the wrong output: path: expected [Charge, Refund], got [Charge, Notify]"),
+        format!("FAIL   {failing} › expects fewer attempts: states.Charge.attempts: expected 1, got 3"),
+        format!(
+            "FAIL   {failing} › an unmocked call fails: status: expected SUCCEEDED, got FAILED (States.Runtime: the mock for state 'Charge' has no response for invocation 0)"
+        ),
+    ] {
+        assert!(out.lines().any(|l| l == line), "missing: {line}\n{out}");
+    }
+    assert!(out.ends_with("3 passed, 3 failed (2 file(s))\n"), "{out}");
+    let parsed = junit(&report);
+    assert_eq!((parsed["tests"].as_u64(), parsed["failures"].as_u64()), (Some(6), Some(3)), "{parsed}");
+    assert!(
+        parsed["failures_text"].as_array().unwrap().iter().any(|m| m == "states.Charge.attempts: expected 1, got 3")
+    );
+
+    // JSON, one case at a time or many: the same report.
+    let json = |jobs: &str| {
+        let (code, out, _) = test(&[&failing, "--format", "json", "-j", jobs]);
+        assert_eq!(code, Some(1));
+        let mut report: Value = serde_json::from_str(&out).unwrap();
+        for case in report["cases"].as_array_mut().unwrap() {
+            case.as_object_mut().unwrap().remove("millis");
+        }
+        report
+    };
+    let one = json("1");
+    assert_eq!(one, json("4"), "the report does not depend on parallelism");
+    assert_eq!(one["failed"], 3);
+    assert_eq!(
+        one["cases"][1]["mismatches"][0],
+        serde_json::json!({"what": "states.Charge.attempts", "expected": "1", "actual": "3"})
+    );
+    let (code, out, _) = test(&[&failing, &format!("{data}/passing.sfntest.yaml"), "--filter", "FEWER ATTEMPTS"]);
+    assert_eq!(code, Some(1));
+    assert!(out.ends_with("0 passed, 1 failed (2 file(s))\n"), "{out}");
+    let (code, out, _) = test(&[data, &format!("{data}/broken.cases.yaml")]);
+    assert_eq!(code, Some(2), "a broken file wins: {out}");
+    assert!(out.ends_with("3 passed, 0 failed, 1 broken file(s) (2 file(s))\n"), "{out}");
+}
+
+#[test]
+fn broken_files_and_bad_usage_are_exit_2() {
+    let data = "tests/e2e/data/sfntest";
+    let (code, out, _) = test(&[&format!("{data}/broken.cases.yaml")]);
+    assert_eq!(code, Some(2));
+    assert!(
+        out.starts_with(&format!(
+            "BROKEN {data}/broken.cases.yaml: /cases/0/mocks/Charge/0: an entry has either Return or Throw, not both\n"
+        )),
+        "{out}"
+    );
+    let (code, _, err) = test(&[&format!("{data}/passing.sfntest.yaml"), "--filter", "no such case"]);
+    assert_eq!((code, err.trim()), (Some(2), "sfnlite: --filter: no case matches 'no such case'"));
+    let (code, _, err) = test(&["tests/e2e/data/distributed"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("no test files"), "{err}");
+    let (code, _, err) = test(&["nowhere"]);
+    assert_eq!((code, err.trim()), (Some(2), "sfnlite: nowhere: no such file or folder"));
+}
