@@ -134,6 +134,21 @@ pub(crate) struct TestArgs {
     /// List the cases that passed too.
     #[arg(short, long)]
     pub(crate) verbose: bool,
+
+    /// Report which states, transitions, Choice rules, Retriers and Catchers the cases exercised, per definition.
+    #[arg(long)]
+    pub(crate) coverage: bool,
+
+    /// Fail (exit 1) when the coverage of all definitions together is below PCT percent (implies --coverage).
+    #[arg(long, value_name = "PCT", value_parser = percentage)]
+    pub(crate) min_coverage: Option<f64>,
+}
+
+fn percentage(text: &str) -> Result<f64, String> {
+    match text.trim_end_matches('%').parse::<f64>() {
+        Ok(n) if (0.0..=100.0).contains(&n) => Ok(n),
+        _ => Err(format!("'{text}' is not a percentage from 0 to 100")),
+    }
 }
 
 /// Report format of `test`.

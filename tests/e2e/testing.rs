@@ -121,3 +121,25 @@ fn broken_files_and_bad_usage_are_exit_2() {
     let (code, _, err) = test(&["nowhere"]);
     assert_eq!((code, err.trim()), (Some(2), "sfnlite: nowhere: no such file or folder"));
 }
+
+#[test]
+fn coverage_names_what_no_case_exercised() {
+    let passing = "tests/e2e/data/sfntest/passing.sfntest.yaml";
+    let (code, out, _) = test(&[passing, "--coverage", "--format", "json"]);
+    assert_eq!(code, Some(0), "{out}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["coverage"]["percent"], 100.0, "{report}");
+    // Only the approved case: the retrier, the catcher and Refund are not exercised.
+    let (code, out, err) = test(&[passing, "--filter", "› approved", "--min-coverage", "90"]);
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(err.contains("is below --min-coverage 90%"), "{err}");
+    for line in [
+        "uncovered tests/e2e/data/sfntest/retry.asl.json /States/Charge/Retry/0 (retriers)",
+        "uncovered tests/e2e/data/sfntest/retry.asl.json /States/Charge/Catch/0 (catchers)",
+        "uncovered tests/e2e/data/sfntest/retry.asl.json /States/Refund (states)",
+    ] {
+        assert!(out.lines().any(|l| l == line), "missing: {line}\n{out}");
+    }
+    let (code, _, err) = test(&[passing, "--min-coverage", "101"]);
+    assert_eq!(code, Some(2), "{err}");
+}

@@ -6,11 +6,13 @@
 //! `file.rs` reads the files, `expect.rs` checks an execution against a case,
 //! `run.rs` runs cases, `report.rs` writes the reports.
 
+mod coverage;
 mod expect;
 mod file;
 mod report;
 mod run;
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Mutex;
@@ -89,16 +91,53 @@ pub(crate) fn test(args: &TestArgs, services: &Services) -> Result<ExitCode, Fai
         std::fs::write(path, report::junit(&results, &broken))
             .map_err(|e| Failure::usage(anyhow!("--junit: cannot write {}: {e}", path.display())))?;
     }
+    // Coverage, per definition (as run), over every case that ran it.
+    let covered = (args.coverage || args.min_coverage.is_some()).then(|| {
+        let mut all: BTreeMap<String, coverage::Coverage> = BTreeMap::new();
+        for file in &prepared {
+            let key = file.file.definition.display().to_string();
+            let definition: serde_json::Value = serde_json::from_str(&file.text).unwrap_or_default();
+            all.entry(key).or_insert_with(|| coverage::Coverage::new(coverage::Model::of(&definition)));
+        }
+        for (job, result) in jobs.iter().zip(&results) {
+            let key = prepared[job.0].file.definition.display().to_string();
+            if let Some(entry) = all.get_mut(&key) {
+                entry.model.observe(&result.events, &mut entry.hit);
+            }
+        }
+        all
+    });
     match args.format {
-        TestFormat::Text => print!("{}", report::text(&results, &broken, paths.len(), args.verbose)),
+        TestFormat::Text => {
+            print!("{}", report::text(&results, &broken, paths.len(), args.verbose));
+            if let Some(all) = &covered {
+                print!("{}", coverage::table(all));
+            }
+        }
         TestFormat::Json => {
-            println!("{}", serde_json::to_string_pretty(&report::json(&results, &broken)).unwrap_or_default())
+            let mut report = report::json(&results, &broken);
+            if let Some(all) = &covered {
+                report["coverage"] = coverage::json(all);
+            }
+            println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
         }
     }
     let totals = report::totals(&results);
+    let below = match (&covered, args.min_coverage) {
+        (Some(all), Some(minimum)) => {
+            let (c, t) = coverage::overall(all);
+            let percent = if t == 0 { 100.0 } else { c as f64 * 100.0 / t as f64 };
+            let below = percent + 1e-9 < minimum;
+            if below {
+                eprintln!("sfnlite: coverage {percent:.1}% is below --min-coverage {minimum}%");
+            }
+            below
+        }
+        _ => false,
+    };
     Ok(if !broken.is_empty() {
         ExitCode::from(2)
-    } else if totals.failed + totals.errors > 0 {
+    } else if totals.failed + totals.errors > 0 || below {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

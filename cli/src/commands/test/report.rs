@@ -197,6 +197,7 @@ mod tests {
                 name: "ok".into(),
                 verdict: Verdict::Passed,
                 millis: 1.0,
+                events: Vec::new(),
             },
             CaseResult {
                 file: PathBuf::from("a.sfntest.yaml"),
@@ -207,6 +208,7 @@ mod tests {
                     actual: "SUCCEEDED".into(),
                 }]),
                 millis: 2.0,
+                events: Vec::new(),
             },
         ]
     }

@@ -11,6 +11,7 @@ use sfnlite_engine::clock::VirtualClock;
 use sfnlite_engine::mock::MockAdapter;
 use sfnlite_engine::{Engine, ExecutionOrigin, HistoryStore, MemoryStore, Registry, StartRequest};
 use sfnlite_states::StateMachine;
+use sfnlite_states::history::HistoryEvent;
 
 use super::expect::{Mismatch, Observed};
 use super::file::{Broken, Case, TestFile};
@@ -19,7 +20,8 @@ use crate::commands::services::{self, Services};
 /// A file ready to run: its definition parsed, each case's mocks checked.
 pub(crate) struct Prepared {
     pub(crate) file: TestFile,
-    text: String,
+    /// The definition as run (substituted).
+    pub(crate) text: String,
     machine: Arc<StateMachine>,
     /// Each case's MockConfigFile (one test case, `case`), when it has mocks.
     mocks: Vec<Option<Value>>,
@@ -42,6 +44,8 @@ pub(crate) struct CaseResult {
     pub(crate) verdict: Verdict,
     /// Wall time.
     pub(crate) millis: f64,
+    /// The execution's history (for coverage; empty when it could not run).
+    pub(crate) events: Vec<HistoryEvent>,
 }
 
 /// The name of the test case made of a case's mocks.
@@ -138,20 +142,25 @@ fn execution_name(case: &Case) -> String {
 pub(crate) fn run_case(prepared: &Prepared, index: usize, services: &Services) -> CaseResult {
     let case = &prepared.file.cases[index];
     let started = Instant::now();
-    let verdict = match execute(prepared, index, services) {
-        Ok(mismatches) if mismatches.is_empty() => Verdict::Passed,
-        Ok(mismatches) => Verdict::Failed(mismatches),
-        Err(error) => Verdict::Error(error),
+    let (verdict, events) = match execute(prepared, index, services) {
+        Ok((mismatches, events)) if mismatches.is_empty() => (Verdict::Passed, events),
+        Ok((mismatches, events)) => (Verdict::Failed(mismatches), events),
+        Err(error) => (Verdict::Error(error), Vec::new()),
     };
     CaseResult {
         file: prepared.file.path.clone(),
         name: case.name.clone(),
         verdict,
         millis: started.elapsed().as_secs_f64() * 1000.0,
+        events,
     }
 }
 
-fn execute(prepared: &Prepared, index: usize, services: &Services) -> Result<Vec<Mismatch>, String> {
+fn execute(
+    prepared: &Prepared,
+    index: usize,
+    services: &Services,
+) -> Result<(Vec<Mismatch>, Vec<HistoryEvent>), String> {
     let (file, case) = (&prepared.file, &prepared.file.cases[index]);
     let mut registry = Registry::new();
     if let Some(config) = &prepared.mocks[index] {
@@ -192,5 +201,6 @@ fn execute(prepared: &Prepared, index: usize, services: &Services) -> Result<Vec
         start_millis: outcome.start_millis,
         stop_millis: outcome.stop_millis,
     };
-    Ok(case.expect.check(&observed))
+    let mismatches = case.expect.check(&observed);
+    Ok((mismatches, events))
 }
