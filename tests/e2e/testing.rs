@@ -67,12 +67,13 @@ fn failures_are_reported_with_what_differs() {
         format!(
             "FAIL   {failing} › an unmocked call fails: status: expected SUCCEEDED, got FAILED (States.Runtime: the mock for state 'Charge' has no response for invocation 0)"
         ),
+        format!("FAIL   {failing} › a single state that goes elsewhere: nextState: expected Notify, got Refund"),
     ] {
         assert!(out.lines().any(|l| l == line), "missing: {line}\n{out}");
     }
-    assert!(out.ends_with("3 passed, 3 failed (2 file(s))\n"), "{out}");
+    assert!(out.ends_with("6 passed, 4 failed (2 file(s))\n"), "{out}");
     let parsed = junit(&report);
-    assert_eq!((parsed["tests"].as_u64(), parsed["failures"].as_u64()), (Some(6), Some(3)), "{parsed}");
+    assert_eq!((parsed["tests"].as_u64(), parsed["failures"].as_u64()), (Some(10), Some(4)), "{parsed}");
     assert!(
         parsed["failures_text"].as_array().unwrap().iter().any(|m| m == "states.Charge.attempts: expected 1, got 3")
     );
@@ -89,7 +90,7 @@ fn failures_are_reported_with_what_differs() {
     };
     let one = json("1");
     assert_eq!(one, json("4"), "the report does not depend on parallelism");
-    assert_eq!(one["failed"], 3);
+    assert_eq!(one["failed"], 4);
     assert_eq!(
         one["cases"][1]["mismatches"][0],
         serde_json::json!({"what": "states.Charge.attempts", "expected": "1", "actual": "3"})
@@ -99,7 +100,7 @@ fn failures_are_reported_with_what_differs() {
     assert!(out.ends_with("0 passed, 1 failed (2 file(s))\n"), "{out}");
     let (code, out, _) = test(&[data, &format!("{data}/broken.cases.yaml")]);
     assert_eq!(code, Some(2), "a broken file wins: {out}");
-    assert!(out.ends_with("3 passed, 0 failed, 1 broken file(s) (2 file(s))\n"), "{out}");
+    assert!(out.ends_with("6 passed, 0 failed, 1 broken file(s) (2 file(s))\n"), "{out}");
 }
 
 #[test]

@@ -11,6 +11,7 @@ pub mod map;
 pub mod result_writer;
 pub mod steps;
 pub mod test_state;
+pub mod test_state_api;
 
 use std::sync::Arc;
 

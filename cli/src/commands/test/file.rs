@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use super::expect::Expect;
+use super::single::{self, SingleState};
 
 /// A test file, read.
 #[derive(Debug)]
@@ -55,6 +56,8 @@ pub(crate) struct Case {
     /// The execution's seed (default: derived from the file and the case's name).
     pub(crate) seed: u64,
     pub(crate) expect: Expect,
+    /// A single-state case (TestState), when it names a `stateName`.
+    pub(crate) single: Option<SingleState>,
 }
 
 /// A broken test file: where and what.
@@ -232,7 +235,10 @@ fn read_case(
 ) -> Result<Case, String> {
     let at = format!("/cases/{index}");
     let object = case.as_object().ok_or_else(|| format!("{at}: expected an object, found {}", kind(case)))?;
-    only(object, &at, &["name", "input", "inputFile", "testCase", "mocks", "seed", "expect"])?;
+    let single = if object.contains_key("stateName") { Some(single::read(object, &at)?) } else { None };
+    if single.is_none() {
+        only(object, &at, &["name", "input", "inputFile", "testCase", "mocks", "seed", "expect", "stateName"])?;
+    }
     let name = text_field(object, &at, "name")?.ok_or_else(|| format!("{at}/name: missing"))?;
     let input = match (object.get("input"), text_field(object, &at, "inputFile")?) {
         (Some(_), Some(_)) => return Err(format!("{at}: give input or inputFile, not both")),
@@ -262,11 +268,12 @@ fn read_case(
         None => derived_seed(&format!("{}#{name}", file.display())),
         Some(value) => value.as_u64().ok_or_else(|| format!("{at}/seed: expected a non-negative integer"))?,
     };
-    let expect = match object.get("expect") {
-        Some(expect) => Expect::read(expect, &format!("{at}/expect"))?,
-        None => return Err(format!("{at}/expect: missing (what the case checks)")),
+    let expect = match (object.get("expect"), &single) {
+        (_, Some(_)) => Expect::default(),
+        (Some(expect), None) => Expect::read(expect, &format!("{at}/expect"))?,
+        (None, None) => return Err(format!("{at}/expect: missing (what the case checks)")),
     };
-    Ok(Case { name, index, input, test_case, mocks, seed, expect })
+    Ok(Case { name, index, input, test_case, mocks, seed, expect, single })
 }
 
 /// A seed from a name (FNV-1a): the same case runs the same way every time.

@@ -11,6 +11,7 @@ mod expect;
 mod file;
 mod report;
 mod run;
+mod single;
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
