@@ -111,7 +111,11 @@ pub(crate) enum Command {
 
 /// `sfnlite test`.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub(crate) struct TestArgs {
+    #[command(subcommand)]
+    pub(crate) command: Option<TestCommand>,
+
     /// Test files, or folders to search for `*.sfntest.yaml`, `*.sfntest.yml` and `*.sfntest.json` (default: tests/ and definitions/).
     pub(crate) paths: Vec<PathBuf>,
 
@@ -149,6 +153,45 @@ fn percentage(text: &str) -> Result<f64, String> {
         Ok(n) if (0.0..=100.0).contains(&n) => Ok(n),
         _ => Err(format!("'{text}' is not a percentage from 0 to 100")),
     }
+}
+
+/// `sfnlite test record`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum TestCommand {
+    /// Make an execution into a test that replays it offline: a MockConfigFile of its Task states' answers and a test file expecting its path and end.
+    Record(RecordArgs),
+}
+
+/// `sfnlite test record`.
+#[derive(Debug, Args)]
+pub(crate) struct RecordArgs {
+    /// An execution in the store (its name, ARN or id).
+    #[arg(required_unless_present = "from_history", conflicts_with = "from_history")]
+    pub(crate) execution: Option<String>,
+
+    /// A history saved from AWS (`aws stepfunctions get-execution-history --execution-arn … > FILE`), instead.
+    #[arg(long, value_name = "FILE", requires = "definition")]
+    pub(crate) from_history: Option<PathBuf>,
+
+    /// With --from-history: the definition the execution ran.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) definition: Option<PathBuf>,
+
+    /// With --from-history: a substitution the definition needs (written into the test file). Repeatable.
+    #[arg(long = "sub", value_name = "KEY=VALUE", requires = "from_history")]
+    pub(crate) substitutions: Vec<String>,
+
+    /// The folder the files are written to.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub(crate) out: PathBuf,
+
+    /// The files' names: NAME.sfntest.yaml, NAME.mock.json, NAME.asl.json (default: the state machine's name).
+    #[arg(long)]
+    pub(crate) name: Option<String>,
+
+    /// Replace files that exist.
+    #[arg(long)]
+    pub(crate) force: bool,
 }
 
 /// Report format of `test`.

@@ -57,7 +57,7 @@ fn every_example_validates_and_runs() {
 /// A loopback server that takes one POST (a callback), downloads the presigned URL it
 /// carries while the caller waits for the answer, then answers 200: its URL, and the
 /// posted JSON with the downloaded bytes.
-fn callback_server() -> (String, std::thread::JoinHandle<(Value, Vec<u8>)>) {
+pub(super) fn callback_server() -> (String, std::thread::JoinHandle<(Value, Vec<u8>)>) {
     use std::io::Write;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/callback", listener.local_addr().unwrap());

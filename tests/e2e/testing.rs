@@ -144,3 +144,53 @@ fn coverage_names_what_no_case_exercised() {
     let (code, _, err) = test(&[passing, "--min-coverage", "101"]);
     assert_eq!(code, Some(2), "{err}");
 }
+
+/// Records an execution of `store` as a test (`sfnlite test record`) and runs it: the
+/// replay, offline with the Task states' recorded answers, takes the same path to the
+/// same end.
+fn replays(store: &std::path::Path, execution: &str) {
+    let out_dir = tempfile::tempdir().unwrap();
+    let recorded = sfnlite()
+        .arg("--store")
+        .arg(store)
+        .args(["test", "record", execution, "--out"])
+        .arg(out_dir.path())
+        .output()
+        .unwrap();
+    assert!(recorded.status.success(), "{}", String::from_utf8_lossy(&recorded.stderr));
+    let (code, out, err) = test(&[out_dir.path().to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, Some(0), "{execution}: {out}{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["passed"], 1, "{report}");
+}
+
+/// Every seed, run for real, then replayed from its recorded history.
+#[test]
+fn every_seed_replays_from_its_recorded_history() {
+    let store = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let run = |definition: &str, input: &str, name: &str| {
+        let out = sfnlite()
+            .arg("--store")
+            .arg(store.path())
+            .env("SFNLITE_DATA_DIR", data.path())
+            .args(["run", definition, "--input", input, "--name", name])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let file = |name: &str| std::fs::read_to_string(super::root().join(name)).unwrap();
+    run("definitions/athena.asl.json", &file("definitions/athena.input.json"), "seed-a");
+    run("definitions/athena-paged.asl.json", &file("definitions/athena-paged.input.json"), "seed-b");
+    let (url, called) = super::definitions::callback_server();
+    let mut input: Value = serde_json::from_str(&file("definitions/athena-async-callback.input.json")).unwrap();
+    input["ApiRequest"]["CallbackUrl"] = Value::String(url);
+    run("definitions/athena-async-callback.asl.json", &input.to_string(), "seed-c");
+    called.join().unwrap();
+    run("definitions/athena-parallel.asl.json", &file("definitions/athena-parallel.input.json"), "seed-d");
+    run("definitions/athena-scheduled.asl.json", "{}", "seed-e");
+    run("definitions/athena-scheduled-lambda.asl.json", "{}", "seed-e-lambda");
+    for name in ["seed-a", "seed-b", "seed-c", "seed-d", "seed-e", "seed-e-lambda"] {
+        replays(store.path(), name);
+    }
+}

@@ -58,6 +58,8 @@ pub(crate) struct Case {
     pub(crate) expect: Expect,
     /// A single-state case (TestState), when it names a `stateName`.
     pub(crate) single: Option<SingleState>,
+    /// The execution's name (default: made of the case's name).
+    pub(crate) execution_name: Option<String>,
 }
 
 /// A broken test file: where and what.
@@ -237,7 +239,11 @@ fn read_case(
     let object = case.as_object().ok_or_else(|| format!("{at}: expected an object, found {}", kind(case)))?;
     let single = if object.contains_key("stateName") { Some(single::read(object, &at)?) } else { None };
     if single.is_none() {
-        only(object, &at, &["name", "input", "inputFile", "testCase", "mocks", "seed", "expect", "stateName"])?;
+        only(
+            object,
+            &at,
+            &["name", "input", "inputFile", "testCase", "mocks", "seed", "executionName", "expect", "stateName"],
+        )?;
     }
     let name = text_field(object, &at, "name")?.ok_or_else(|| format!("{at}/name: missing"))?;
     let input = match (object.get("input"), text_field(object, &at, "inputFile")?) {
@@ -273,7 +279,8 @@ fn read_case(
         (Some(expect), None) => Expect::read(expect, &format!("{at}/expect"))?,
         (None, None) => return Err(format!("{at}/expect: missing (what the case checks)")),
     };
-    Ok(Case { name, index, input, test_case, mocks, seed, expect, single })
+    let execution_name = text_field(object, &at, "executionName")?;
+    Ok(Case { name, index, input, test_case, mocks, seed, expect, single, execution_name })
 }
 
 /// A seed from a name (FNV-1a): the same case runs the same way every time.

@@ -9,6 +9,7 @@
 mod coverage;
 mod expect;
 mod file;
+mod record;
 mod report;
 mod run;
 mod single;
@@ -23,9 +24,16 @@ use anyhow::anyhow;
 
 use super::Failure;
 use super::services::Services;
-use crate::args::{TestArgs, TestFormat};
+use crate::args::{RecordArgs, TestArgs, TestCommand, TestFormat};
 
-pub(crate) fn test(args: &TestArgs, services: &Services) -> Result<ExitCode, Failure> {
+pub(crate) fn test(
+    args: &TestArgs,
+    services: &Services,
+    store: &Option<std::path::PathBuf>,
+) -> Result<ExitCode, Failure> {
+    if let Some(TestCommand::Record(record)) = &args.command {
+        return record_test(record, store);
+    }
     let paths = file::discover(&args.paths).map_err(|e| Failure::usage(anyhow!(e)))?;
     if paths.is_empty() {
         let where_ = if args.paths.is_empty() { "tests/ or definitions/".to_owned() } else { "the paths given".into() };
@@ -143,4 +151,119 @@ pub(crate) fn test(args: &TestArgs, services: &Services) -> Result<ExitCode, Fai
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `sfnlite test record`: writes NAME.sfntest.yaml, NAME.mock.json (when a Task answered)
+/// and, from the store, NAME.asl.json (the definition as it ran).
+fn record_test(args: &RecordArgs, store: &Option<std::path::PathBuf>) -> Result<ExitCode, Failure> {
+    let usage = |e: String| Failure::usage(anyhow!(e));
+    let (history, definition_text, machine, case) = match (&args.execution, &args.from_history) {
+        (Some(execution), _) => {
+            let opened = super::setup::open_store(store, false)?;
+            let record = sfnlite_engine::find_execution(opened.as_ref(), execution).map_err(super::engine_failure)?;
+            let events = opened.events(&record.arn).map_err(super::setup::store_failure)?;
+            let definition = opened
+                .state_machine(&record.definition_hash)
+                .map_err(super::setup::store_failure)?
+                .ok_or_else(|| usage(format!("the definition of {} is not in the store", record.arn)))?
+                .definition;
+            let mut case = serde_json::Map::new();
+            case.insert("name".into(), serde_json::json!(format!("replays {}", record.name)));
+            case.insert("executionName".into(), serde_json::json!(record.name));
+            case.insert("seed".into(), serde_json::json!(record.seed));
+            (sfnlite_engine::history_json(&events), Some(definition), record.state_machine_name, case)
+        }
+        (None, Some(path)) => {
+            let text = crate::input::read_file(path).map_err(Failure::usage)?;
+            let history = crate::input::parse_json(&text, &path.display().to_string()).map_err(Failure::usage)?;
+            let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "recorded".into());
+            let mut case = serde_json::Map::new();
+            case.insert("name".into(), serde_json::json!(format!("replays {stem}")));
+            let machine = args
+                .definition
+                .as_ref()
+                .and_then(|d| d.file_name())
+                .map(|f| f.to_string_lossy().trim_end_matches(".json").trim_end_matches(".asl").to_owned())
+                .unwrap_or(stem);
+            (history, None, machine, case)
+        }
+        (None, None) => return Err(usage("give an execution, or --from-history FILE --definition FILE".into())),
+    };
+    let recorded = record::read(&history).map_err(|e| usage(format!("the history: {e}")))?;
+    let name = args.name.clone().unwrap_or_else(|| machine.replace('/', "-"));
+    std::fs::create_dir_all(&args.out).map_err(|e| usage(format!("--out: cannot make {}: {e}", args.out.display())))?;
+    let mut written = Vec::new();
+    let mut write = |file: String, text: String| -> Result<(), Failure> {
+        let path = args.out.join(&file);
+        if path.exists() && !args.force {
+            return Err(usage(format!("{} exists (--force replaces it)", path.display())));
+        }
+        std::fs::write(&path, text).map_err(|e| usage(format!("cannot write {}: {e}", path.display())))?;
+        written.push(path);
+        Ok(())
+    };
+    // The definition: as it ran (from the store), or as given (relative to --out).
+    let definition = match (&definition_text, &args.definition) {
+        (Some(text), _) => {
+            let file = format!("{name}.asl.json");
+            let pretty = serde_json::from_str::<serde_json::Value>(text)
+                .ok()
+                .and_then(|v| serde_json::to_string_pretty(&v).ok())
+                .unwrap_or_else(|| text.clone());
+            write(file.clone(), pretty + "\n")?;
+            file
+        }
+        (None, Some(path)) => relative(path, &args.out),
+        (None, None) => unreachable!("clap requires --definition with --from-history"),
+    };
+    let mocks = format!("{name}.mock.json");
+    if !recorded.answers.is_empty() {
+        let config = record::mock_config(&recorded, &machine);
+        write(mocks.clone(), serde_json::to_string_pretty(&config).unwrap_or_default() + "\n")?;
+    }
+    let mut file = record::test_file(&recorded, &definition, &mocks, &machine, &case);
+    if !args.substitutions.is_empty() {
+        let mut subs = serde_json::Map::new();
+        for pair in &args.substitutions {
+            let (key, value) = pair
+                .split_once('=')
+                .filter(|(k, _)| !k.is_empty())
+                .ok_or_else(|| usage(format!("--sub {pair}: expected KEY=VALUE")))?;
+            subs.insert(key.to_owned(), serde_json::json!(value));
+        }
+        if let Some(object) = file.as_object_mut() {
+            // Right after the definition it applies to.
+            let mut ordered = serde_json::Map::new();
+            for (key, value) in std::mem::take(object) {
+                let definition = key == "definition";
+                ordered.insert(key, value);
+                if definition {
+                    ordered.insert("substitutions".into(), serde_json::Value::Object(subs.clone()));
+                }
+            }
+            *object = ordered;
+        }
+    }
+    let yaml = serde_norway::to_string(&file).map_err(|e| Failure::internal(anyhow!("cannot write YAML: {e}")))?;
+    let header = "# Recorded by `sfnlite test record`: replays the execution offline, its Task states\n# answered as they were (the MockConfigFile's test case Recorded).\n";
+    write(format!("{name}.sfntest.yaml"), format!("{header}{yaml}"))?;
+    for path in written {
+        println!("{}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `path` as seen from `dir` (both relative to the current folder, or absolute).
+fn relative(path: &std::path::Path, dir: &std::path::Path) -> String {
+    let absolute = |p: &std::path::Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let (path, dir) = (absolute(path), absolute(dir));
+    let common = path.components().zip(dir.components()).take_while(|(a, b)| a == b).count();
+    let mut out = std::path::PathBuf::new();
+    for _ in dir.components().skip(common) {
+        out.push("..");
+    }
+    for part in path.components().skip(common) {
+        out.push(part);
+    }
+    out.display().to_string()
 }

@@ -189,7 +189,7 @@ fn execute(
     let request = StartRequest {
         state_machine_name: file.state_machine_name.clone(),
         definition: prepared.text.clone(),
-        execution_name: execution_name(case),
+        execution_name: case.execution_name.clone().unwrap_or_else(|| execution_name(case)),
         input: case.input.clone(),
         seed: case.seed,
         virtual_clock: true,
