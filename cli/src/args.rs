@@ -139,6 +139,10 @@ pub(crate) struct TestArgs {
     #[arg(short, long)]
     pub(crate) verbose: bool,
 
+    /// Write the snapshots of cases that expect one (`snapshot: true`) instead of comparing them.
+    #[arg(long)]
+    pub(crate) update_snapshots: bool,
+
     /// Report which states, transitions, Choice rules, Retriers and Catchers the cases exercised, per definition.
     #[arg(long)]
     pub(crate) coverage: bool,

@@ -194,3 +194,38 @@ fn every_seed_replays_from_its_recorded_history() {
         replays(store.path(), name);
     }
 }
+
+/// A snapshot is written by --update-snapshots, then compared: a changed end or history
+/// fails the case, pointing at what changed.
+#[test]
+fn snapshots_are_written_then_compared() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = super::root().join("tests/e2e/data/sfntest");
+    for file in ["retry.asl.json", "mocks.json"] {
+        std::fs::copy(data.join(file), dir.path().join(file)).unwrap();
+    }
+    let write = |result: &str| {
+        let test = format!(
+            "definition: retry.asl.json\nmockConfig: mocks.json\ncases:\n  - name: snap\n    testCase: Approved\n    mocks: {{ Charge: {{ \"0\": {{ Return: {{ Payload: {{ ok: {result} }} }} }} }} }}\n    expect: {{ snapshot: true }}\n"
+        );
+        std::fs::write(dir.path().join("snap.sfntest.yaml"), test).unwrap();
+    };
+    write("true");
+    let path = dir.path().to_str().unwrap();
+    let (code, out, _) = test(&[path]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("snapshot: expected one at") && out.contains("(--update-snapshots writes it)"), "{out}");
+    let (code, out, _) = test(&[path, "--update-snapshots"]);
+    assert_eq!(code, Some(0), "{out}");
+    let stored: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("__snapshots__/snap/snap.json")).unwrap())
+            .unwrap();
+    assert_eq!(stored["output"], serde_json::json!({"charged": true, "notified": "sent"}));
+    assert_eq!(stored["events"][0]["timestamp"], "+0.000s", "times are offsets from the start");
+    let (code, _, _) = test(&[path]);
+    assert_eq!(code, Some(0), "the same run matches its snapshot");
+    write("false");
+    let (code, out, _) = test(&[path]);
+    assert_eq!(code, Some(1));
+    assert!(out.contains("snapshot /output/charged: expected true, got false"), "{out}");
+}

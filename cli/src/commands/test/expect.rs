@@ -14,6 +14,7 @@
 //!     Query[1]: { input: {...}, outputContains: {...}, attempts: 3, elapsed: 3600 }
 //!   events: [ExecutionStarted, PassStateEntered, ...]   # every event type, in order
 //!   elapsed: 7200                   # seconds of (virtual) time from start to end
+//!   snapshot: true                  # end and history as in __snapshots__/ (see snapshot.rs)
 //! ```
 
 use std::collections::HashMap;
@@ -38,6 +39,8 @@ pub(crate) struct Expect {
     states: Vec<StateExpect>,
     events: Option<Vec<String>>,
     elapsed: Option<f64>,
+    /// Compare the end and history with the case's snapshot.
+    pub(crate) snapshot: bool,
 }
 
 /// What one entry of a state expects.
@@ -126,6 +129,7 @@ impl Expect {
             "states",
             "events",
             "elapsed",
+            "snapshot",
         ];
         if let Some(unknown) = object.keys().find(|k| !known.contains(&k.as_str())) {
             return Err(format!("{at}/{unknown}: unknown field (expected one of: {})", known.join(", ")));
@@ -155,6 +159,11 @@ impl Expect {
         expect.path = object.get("path").map(|v| names(v, &format!("{at}/path"))).transpose()?;
         expect.events = object.get("events").map(|v| names(v, &format!("{at}/events"))).transpose()?;
         expect.elapsed = object.get("elapsed").map(|v| seconds(v, &format!("{at}/elapsed"))).transpose()?;
+        expect.snapshot = match object.get("snapshot") {
+            None => false,
+            Some(Value::Bool(snapshot)) => *snapshot,
+            Some(other) => return Err(format!("{at}/snapshot: expected true or false, found {}", kind(other))),
+        };
         if let Some(states) = object.get("states") {
             let states =
                 states.as_object().ok_or_else(|| format!("{at}/states: expected an object of state → expectations"))?;

@@ -349,7 +349,7 @@ mod tests {
         let problem = |text: &str| read(&write(dir.path(), "bad.sfntest.yaml", text)).unwrap_err().message;
         assert_eq!(
             problem("definition: m.asl.json\ncases:\n  - name: one\n    expect: {stauts: SUCCEEDED}\n"),
-            "/cases/0/expect/stauts: unknown field (expected one of: status, output, outputContains, outputPaths, error, cause, causeContains, path, states, events, elapsed)"
+            "/cases/0/expect/stauts: unknown field (expected one of: status, output, outputContains, outputPaths, error, cause, causeContains, path, states, events, elapsed, snapshot)"
         );
         assert!(problem("definition: m.asl.json\ncases: [\n").starts_with("line "), "YAML errors have a line");
         assert_eq!(

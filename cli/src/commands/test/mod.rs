@@ -13,6 +13,7 @@ mod record;
 mod report;
 mod run;
 mod single;
+mod snapshot;
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -81,7 +82,8 @@ pub(crate) fn test(
                 loop {
                     let job = next.fetch_add(1, Ordering::Relaxed);
                     let Some(&(f, c)) = jobs.get(job) else { break };
-                    let result = run::run_case(&prepared[f], c, services);
+                    let options = run::Options { update_snapshots: args.update_snapshots };
+                    let result = run::run_case(&prepared[f], c, services, options);
                     done.lock().unwrap_or_else(|e| e.into_inner())[job] = Some(result);
                     let count = finished.fetch_add(1, Ordering::Relaxed) + 1;
                     if progress {

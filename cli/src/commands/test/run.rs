@@ -143,11 +143,18 @@ fn execution_name(case: &Case) -> String {
     if slug.is_empty() { format!("case-{}", case.index) } else { slug }
 }
 
+/// How cases run.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Options {
+    /// Write snapshots instead of comparing them.
+    pub(crate) update_snapshots: bool,
+}
+
 /// Runs case `index` of a prepared file.
-pub(crate) fn run_case(prepared: &Prepared, index: usize, services: &Services) -> CaseResult {
+pub(crate) fn run_case(prepared: &Prepared, index: usize, services: &Services, options: Options) -> CaseResult {
     let case = &prepared.file.cases[index];
     let started = Instant::now();
-    let (verdict, events) = match execute(prepared, index, services) {
+    let (verdict, events) = match execute(prepared, index, services, options) {
         Ok((mismatches, events)) if mismatches.is_empty() => (Verdict::Passed, events),
         Ok((mismatches, events)) => (Verdict::Failed(mismatches), events),
         Err(error) => (Verdict::Error(error), Vec::new()),
@@ -165,6 +172,7 @@ fn execute(
     prepared: &Prepared,
     index: usize,
     services: &Services,
+    options: Options,
 ) -> Result<(Vec<Mismatch>, Vec<HistoryEvent>), String> {
     let (file, case) = (&prepared.file, &prepared.file.cases[index]);
     if let Some(single) = &case.single {
@@ -211,6 +219,14 @@ fn execute(
         start_millis: outcome.start_millis,
         stop_millis: outcome.stop_millis,
     };
-    let mismatches = case.expect.check(&observed);
+    let mut mismatches = case.expect.check(&observed);
+    if case.expect.snapshot {
+        let path = super::snapshot::path(&file.path, &case.name);
+        mismatches.extend(super::snapshot::check(
+            &path,
+            &super::snapshot::take(&observed, &events),
+            options.update_snapshots,
+        ));
+    }
     Ok((mismatches, events))
 }
