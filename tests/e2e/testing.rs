@@ -100,7 +100,7 @@ fn failures_are_reported_with_what_differs() {
     assert!(out.ends_with("0 passed, 1 failed (2 file(s))\n"), "{out}");
     let (code, out, _) = test(&[data, &format!("{data}/broken.cases.yaml")]);
     assert_eq!(code, Some(2), "a broken file wins: {out}");
-    assert!(out.ends_with("6 passed, 0 failed, 1 broken file(s) (2 file(s))\n"), "{out}");
+    assert!(out.ends_with("8 passed, 0 failed, 1 broken file(s) (3 file(s))\n"), "{out}");
 }
 
 #[test]

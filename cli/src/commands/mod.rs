@@ -140,7 +140,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
                 settings.data_dir.value = scratch.path().to_path_buf();
             }
             let services = services::open(&settings)?;
-            let code = test::test(args, &services, &cli.store);
+            let code = test::test(args, &services, &settings, &cli.store);
             setup::settle(&services);
             code
         }

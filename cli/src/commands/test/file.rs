@@ -39,6 +39,11 @@ pub(crate) struct TestFile {
     pub(crate) mock_config: Option<(PathBuf, Value)>,
     /// The virtual clock's start (epoch milliseconds).
     pub(crate) clock_start: i64,
+    /// Local handlers of Lambda functions for this file's cases (name → handler spec,
+    /// paths relative to the file), over the config's.
+    pub(crate) handlers: Vec<(String, String)>,
+    /// The file's folder.
+    pub(crate) dir: PathBuf,
     pub(crate) cases: Vec<Case>,
 }
 
@@ -140,8 +145,27 @@ pub(crate) fn read(path: &Path) -> Result<TestFile, Broken> {
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let root =
         value.as_object().ok_or_else(|| broken(format!("expected an object at the top, found {}", kind(&value))))?;
-    only(root, "", &["definition", "substitutions", "stateMachineName", "mockConfig", "clock", "cases"])
+    only(root, "", &["definition", "substitutions", "stateMachineName", "mockConfig", "clock", "handlers", "cases"])
         .map_err(broken)?;
+    let handlers = match root.get("handlers") {
+        None => Vec::new(),
+        Some(Value::Object(map)) => map
+            .iter()
+            .map(|(name, spec)| match spec {
+                Value::String(spec) => Ok((name.clone(), spec.clone())),
+                other => Err(broken(format!(
+                    "/handlers/{name}: expected a handler such as \"python:lambdas/f.py:handler\", found {}",
+                    kind(other)
+                ))),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(other) => {
+            return Err(broken(format!(
+                "/handlers: expected an object of function name → handler, found {}",
+                kind(other)
+            )));
+        }
+    };
     let definition = text_field(root, "", "definition").map_err(broken)?.ok_or_else(|| {
         broken("/definition: missing (the state machine definition's file, relative to this file)".into())
     })?;
@@ -221,6 +245,8 @@ pub(crate) fn read(path: &Path) -> Result<TestFile, Broken> {
         state_machine_name,
         mock_config,
         clock_start,
+        handlers,
+        dir,
         cases: read_cases,
     })
 }

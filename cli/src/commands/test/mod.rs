@@ -30,6 +30,7 @@ use crate::args::{RecordArgs, TestArgs, TestCommand, TestFormat};
 pub(crate) fn test(
     args: &TestArgs,
     services: &Services,
+    settings: &crate::config::Settings,
     store: &Option<std::path::PathBuf>,
 ) -> Result<ExitCode, Failure> {
     if let Some(TestCommand::Record(record)) = &args.command {
@@ -50,7 +51,8 @@ pub(crate) fn test(
     let mut broken = Vec::new();
     let mut prepared = Vec::new();
     for path in &paths {
-        match file::read(path).and_then(|f| run::prepare(f, services)) {
+        let functions: Vec<_> = settings.lambdas.iter().map(|f| f.value.clone()).collect();
+        match file::read(path).and_then(|f| run::prepare(f, services, &functions)) {
             Ok(file) => prepared.push(file),
             Err(problem) => broken.push(problem),
         }
@@ -83,7 +85,7 @@ pub(crate) fn test(
                     let job = next.fetch_add(1, Ordering::Relaxed);
                     let Some(&(f, c)) = jobs.get(job) else { break };
                     let options = run::Options { update_snapshots: args.update_snapshots };
-                    let result = run::run_case(&prepared[f], c, services, options);
+                    let result = run::run_case(&prepared[f], c, options);
                     done.lock().unwrap_or_else(|e| e.into_inner())[job] = Some(result);
                     let count = finished.fetch_add(1, Ordering::Relaxed) + 1;
                     if progress {

@@ -6,6 +6,9 @@
 //! case of those answers and a test file whose case expects the same path and end.
 //!
 //! Activity states cannot be mocked (as in Step Functions Local): they are left to run.
+//! A Task inside Map iterations is answered by invocation number, whatever the item, so
+//! its answers are numbered in the order of the iterations (then of time), which is the
+//! order a replay's iterations start in, rather than in the order they came.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -53,17 +56,31 @@ pub(crate) fn read(history: &Value) -> Result<Recorded, String> {
         return Err("the history has no event".into());
     }
     let by_id: HashMap<u64, &Value> = events.iter().filter_map(|e| Some((e["id"].as_u64()?, e))).collect();
-    // The state an event belongs to: back along previousEventId to a StateEntered.
-    let owner = |event: &Value| -> Option<String> {
+    // The state an event belongs to (back along previousEventId to a StateEntered), and
+    // the Map iterations it is in (their indexes, outermost first).
+    let owner = |event: &Value| -> Option<(String, Vec<u64>)> {
         let mut current = event;
-        for _ in 0..by_id.len() {
-            if let Some(name) = current["stateEnteredEventDetails"]["name"].as_str() {
-                return Some(name.to_owned());
+        let mut state = None;
+        let mut iterations = Vec::new();
+        for _ in 0..=by_id.len() {
+            if state.is_none()
+                && let Some(name) = current["stateEnteredEventDetails"]["name"].as_str()
+            {
+                state = Some(name.to_owned());
             }
-            current = by_id.get(&current["previousEventId"].as_u64()?)?;
+            if let Some(index) = current["mapIterationStartedEventDetails"]["index"].as_u64() {
+                iterations.push(index);
+            }
+            match current["previousEventId"].as_u64().and_then(|id| by_id.get(&id)) {
+                Some(previous) if current["previousEventId"].as_u64() != Some(0) => current = previous,
+                _ => break,
+            }
         }
-        None
+        iterations.reverse();
+        state.map(|state| (state, iterations))
     };
+    // Each state's answers with where they came from, numbered once all are read.
+    let mut answers: BTreeMap<String, Vec<(Vec<u64>, Value)>> = BTreeMap::new();
     let mut recorded = Recorded::default();
     for event in events {
         let kind = event["type"].as_str().unwrap_or_default();
@@ -102,19 +119,20 @@ pub(crate) fn read(history: &Value) -> Result<Recorded, String> {
                 } else {
                     "lambdaFunctionSucceededEventDetails"
                 };
-                if let Some(state) = owner(event) {
+                if let Some((state, iterations)) = owner(event) {
                     let answer = json!({"Return": payload(&event[key]["output"])});
-                    recorded.answers.entry(state).or_default().push(answer);
+                    answers.entry(state).or_default().push((iterations, answer));
                 }
             }
             "TaskFailed" | "TaskTimedOut" | "LambdaFunctionFailed" | "LambdaFunctionTimedOut" => {
                 let key = format!("{}{}EventDetails", kind[..1].to_lowercase(), &kind[1..]);
-                if let Some(state) = owner(event) {
+                if let Some((state, iterations)) = owner(event) {
                     let error = text(&event[&key]["error"]).unwrap_or_else(|| {
                         if kind.ends_with("TimedOut") { "States.Timeout".into() } else { "States.TaskFailed".into() }
                     });
                     let cause = text(&event[&key]["cause"]).unwrap_or_default();
-                    recorded.answers.entry(state).or_default().push(json!({"Throw": {"Error": error, "Cause": cause}}));
+                    let answer = json!({"Throw": {"Error": error, "Cause": cause}});
+                    answers.entry(state).or_default().push((iterations, answer));
                 }
             }
             _ => {}
@@ -122,6 +140,11 @@ pub(crate) fn read(history: &Value) -> Result<Recorded, String> {
     }
     if recorded.status.is_empty() {
         return Err("the execution has not ended (no ExecutionSucceeded, Failed, TimedOut or Aborted event)".into());
+    }
+    for (state, mut list) in answers {
+        // Stable: within an iteration (or outside any), the order they came in.
+        list.sort_by(|a, b| a.0.cmp(&b.0));
+        recorded.answers.insert(state, list.into_iter().map(|(_, answer)| answer).collect());
     }
     Ok(recorded)
 }
@@ -226,6 +249,22 @@ mod tests {
         assert_eq!(file["cases"][0]["expect"], json!({"status": "SUCCEEDED", "output": {"n": 2}, "path": ["Call"]}));
         assert_eq!(file["clock"]["start"], "2026-01-01T00:00:00.000Z");
         assert!(read(&json!({"events": [history["events"][0].clone()]})).unwrap_err().contains("has not ended"));
+
+        // Two Map iterations whose Task answered in the other order: numbered by iteration.
+        let map = json!({"events": [
+            {"id": 1, "previousEventId": 0, "type": "ExecutionStarted", "executionStartedEventDetails": {"input": "{}"}},
+            {"id": 2, "previousEventId": 0, "type": "MapStateEntered", "stateEnteredEventDetails": {"name": "M", "input": "[1,2]"}},
+            {"id": 3, "previousEventId": 2, "type": "MapStateStarted"},
+            {"id": 4, "previousEventId": 3, "type": "MapIterationStarted", "mapIterationStartedEventDetails": {"index": 0}},
+            {"id": 5, "previousEventId": 3, "type": "MapIterationStarted", "mapIterationStartedEventDetails": {"index": 1}},
+            {"id": 6, "previousEventId": 4, "type": "TaskStateEntered", "stateEnteredEventDetails": {"name": "T", "input": "1"}},
+            {"id": 7, "previousEventId": 5, "type": "TaskStateEntered", "stateEnteredEventDetails": {"name": "T", "input": "2"}},
+            {"id": 8, "previousEventId": 7, "type": "TaskSucceeded", "taskSucceededEventDetails": {"output": "\"second\""}},
+            {"id": 9, "previousEventId": 6, "type": "TaskSucceeded", "taskSucceededEventDetails": {"output": "\"first\""}},
+            {"id": 10, "previousEventId": 9, "type": "ExecutionSucceeded", "executionSucceededEventDetails": {"output": "[]"}}
+        ]});
+        let recorded = read(&map).unwrap();
+        assert_eq!(recorded.answers["T"], [json!({"Return": "first"}), json!({"Return": "second"})]);
         assert!(read(&json!(3)).is_err());
     }
 }

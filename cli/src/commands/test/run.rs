@@ -16,10 +16,13 @@ use sfnlite_states::history::HistoryEvent;
 use super::expect::{Mismatch, Observed};
 use super::file::{Broken, Case, TestFile};
 use crate::commands::services::{self, Services};
+use sfnlite_adapters::lambda::{FunctionConfig, LocalLambda};
 
 /// A file ready to run: its definition parsed, each case's mocks checked.
 pub(crate) struct Prepared {
     pub(crate) file: TestFile,
+    /// The services its cases use (the file's Lambda handlers over the config's).
+    services: Services,
     /// The definition as run (substituted).
     pub(crate) text: String,
     machine: Arc<StateMachine>,
@@ -51,9 +54,29 @@ pub(crate) struct CaseResult {
 /// The name of the test case made of a case's mocks.
 const CASE: &str = "sfnlite-test-case";
 
+/// The services of a file's cases: its Lambda handlers over the config's `functions`.
+fn file_services(file: &TestFile, services: &Services, functions: &[FunctionConfig]) -> Result<Services, String> {
+    if file.handlers.is_empty() {
+        return Ok(services.clone());
+    }
+    let mut all: Vec<FunctionConfig> = functions.to_vec();
+    for (name, spec) in &file.handlers {
+        let mut config =
+            FunctionConfig::from_spec(name, spec, None, None, &std::path::absolute(&file.dir).unwrap_or_default())
+                .map_err(|e| format!("/handlers/{name}: {e}"))?;
+        // The config's interpreter for the runtime, if it names one.
+        config.interpreter = functions.iter().find(|f| f.runtime == config.runtime).and_then(|f| f.interpreter.clone());
+        all.retain(|f| f.name != *name);
+        all.push(config);
+    }
+    let lambda = LocalLambda::new(all, services.lambda.region(), services.endpoint.clone());
+    Ok(Services { lambda: Arc::new(lambda), ..services.clone() })
+}
+
 /// Parses the definition and checks every case's mocks (a problem is a broken file).
-pub(crate) fn prepare(file: TestFile, services: &Services) -> Result<Prepared, Broken> {
+pub(crate) fn prepare(file: TestFile, services: &Services, functions: &[FunctionConfig]) -> Result<Prepared, Broken> {
     let broken = |message: String| Broken { file: file.path.clone(), message };
+    let services = &file_services(&file, services, functions).map_err(broken)?;
     let source = std::fs::read_to_string(&file.definition)
         .map_err(|e| broken(format!("/definition: cannot read {}: {e}", file.definition.display())))?;
     let text =
@@ -87,7 +110,7 @@ pub(crate) fn prepare(file: TestFile, services: &Services) -> Result<Prepared, B
             .map_err(|f| broken(format!("/cases/{}: {}", case.index, f.error)))?;
         mocks.push(config);
     }
-    Ok(Prepared { file, text, machine: Arc::new(machine), mocks })
+    Ok(Prepared { services: services.clone(), file, text, machine: Arc::new(machine), mocks })
 }
 
 /// The MockConfigFile of one case: the file's test case (when named), with the case's
@@ -151,10 +174,10 @@ pub(crate) struct Options {
 }
 
 /// Runs case `index` of a prepared file.
-pub(crate) fn run_case(prepared: &Prepared, index: usize, services: &Services, options: Options) -> CaseResult {
+pub(crate) fn run_case(prepared: &Prepared, index: usize, options: Options) -> CaseResult {
     let case = &prepared.file.cases[index];
     let started = Instant::now();
-    let (verdict, events) = match execute(prepared, index, services, options) {
+    let (verdict, events) = match execute(prepared, index, &prepared.services, options) {
         Ok((mismatches, events)) if mismatches.is_empty() => (Verdict::Passed, events),
         Ok((mismatches, events)) => (Verdict::Failed(mismatches), events),
         Err(error) => (Verdict::Error(error), Vec::new()),
