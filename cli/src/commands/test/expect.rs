@@ -323,14 +323,15 @@ impl StateExpect {
             match entry.elapsed_millis {
                 Some(took) if ((took as f64 / 1000.0) - elapsed).abs() <= 0.0005 => {}
                 Some(took) => mismatch(".elapsed", format!("{elapsed} s"), format!("{} s", took as f64 / 1000.0)),
-                None => mismatch(".elapsed", format!("{elapsed} s"), "no exit (the state did not end)".into()),
+                None => mismatch(".elapsed", format!("{elapsed} s"), "no event after its entry".into()),
             }
         }
     }
 }
 
 /// One entry of a state: its input, its output when it exited, its attempts (service calls
-/// or Map/Parallel runs, retries included), its duration.
+/// or Map/Parallel runs, retries included), its duration (to its exit, or to its last event
+/// when it failed the execution).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Entry {
     pub(crate) input: Value,
@@ -374,6 +375,8 @@ pub(crate) fn entries(events: &[HistoryEvent], name: &str) -> Vec<Entry> {
                 }
                 _ => {}
             }
+            // A state that never exits (it failed the execution) lasted to its last event.
+            entry.elapsed_millis = Some(next.timestamp - event.timestamp);
             current = next.id;
         }
         found.push(entry);
