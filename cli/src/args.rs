@@ -143,6 +143,10 @@ pub(crate) struct TestArgs {
     #[arg(long)]
     pub(crate) update_snapshots: bool,
 
+    /// The longest a case may run, in seconds of wall time (virtual time is not limited).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) case_timeout: u64,
+
     /// Report which states, transitions, Choice rules, Retriers and Catchers the cases exercised, per definition.
     #[arg(long)]
     pub(crate) coverage: bool,

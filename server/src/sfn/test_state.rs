@@ -9,7 +9,7 @@
 use serde_json::{Map, Value};
 use sfnlite_engine::test_state::{TestStateRequest, test_state};
 use sfnlite_states::eval::test_state::{InspectionLevel, Refusal};
-use sfnlite_states::eval::test_state_api::{self, FieldError};
+use sfnlite_states::eval::test_state_api::{self, FieldError, Reading};
 
 use super::Api;
 use super::error::ApiError;
@@ -29,7 +29,7 @@ impl Api {
                 )
             })?,
         };
-        let mock = request.value("mock").map(test_state_api::mock).transpose().map_err(refused)?;
+        let mock = request.value("mock").map(|m| test_state_api::mock(m, Reading::Api)).transpose().map_err(refused)?;
         if mock.is_some() && request.boolean("revealSecrets")? == Some(true) {
             return Err(ApiError::validation("TestState does not support RevealSecrets when a mock is specified."));
         }
@@ -55,7 +55,8 @@ impl Api {
             variables,
             inspection_level: level,
             mock,
-            configuration: test_state_api::configuration(request.value("stateConfiguration")).map_err(refused)?,
+            configuration: test_state_api::configuration(request.value("stateConfiguration"), Reading::Api)
+                .map_err(refused)?,
             role_arn: request.string("roleArn")?.map(str::to_owned),
             region: self.region.clone(),
         };

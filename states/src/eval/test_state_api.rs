@@ -26,9 +26,18 @@ pub enum FieldError {
     },
 }
 
-/// `mock`: `result` (JSON text, or, in a test file, any JSON value) or
-/// `errorOutput{error, cause}`, not both.
-pub fn mock(value: &Value) -> Result<Mock, FieldError> {
+/// How strictly a request is read: as AWS's API reads it, or as a test file may write it
+/// (JSON values where the API takes JSON text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reading {
+    /// The API: `mock.result` and `mapItemReaderData` are JSON text.
+    Api,
+    /// A test file: they may be JSON values too.
+    TestFile,
+}
+
+/// `mock`: `result` (JSON text) or `errorOutput{error, cause}`, not both.
+pub fn mock(value: &Value, reading: Reading) -> Result<Mock, FieldError> {
     let Value::Object(mock) = value else {
         return Err(FieldError::Serialization("Unexpected value for field 'mock': expected an object".into()));
     };
@@ -39,7 +48,7 @@ pub fn mock(value: &Value) -> Result<Mock, FieldError> {
         (Some(Value::String(text)), None) => serde_json::from_str(text)
             .map(Mock::Result)
             .map_err(|e| FieldError::Validation(format!("Mocked result must be valid JSON: {e}"))),
-        (Some(result), None) => Ok(Mock::Result(result.clone())),
+        (Some(result), None) if reading == Reading::TestFile && !result.is_null() => Ok(Mock::Result(result.clone())),
         (None, Some(Value::Object(error))) => {
             let text = |key: &str| error.get(key).and_then(Value::as_str).map(str::to_owned);
             let Some(name) = text("error") else {
@@ -52,13 +61,24 @@ pub fn mock(value: &Value) -> Result<Mock, FieldError> {
             Ok(Mock::Error(StatesError { error: ErrorName::parse(&name), cause: text("cause") }))
         }
         (None, None) => Err(FieldError::Validation("A mock must have a result or an errorOutput".into())),
-        _ => Err(FieldError::Serialization("mock.errorOutput must be an object".into())),
+        _ => Err(FieldError::Serialization("mock.result must be a string and mock.errorOutput an object".into())),
     }
 }
 
-/// `stateConfiguration` (`mapItemReaderData` as JSON text, or, in a test file, a value).
-pub fn configuration(value: Option<&Value>) -> Result<StateConfiguration, FieldError> {
+/// `stateConfiguration` (`mapItemReaderData` as JSON text). A test file's may not name
+/// other fields (a typo would otherwise be ignored).
+pub fn configuration(value: Option<&Value>, reading: Reading) -> Result<StateConfiguration, FieldError> {
     let Some(Value::Object(config)) = value else { return Ok(StateConfiguration::default()) };
+    const FIELDS: [&str; 4] =
+        ["retrierRetryCount", "errorCausedByState", "mapIterationFailureCount", "mapItemReaderData"];
+    if reading == Reading::TestFile
+        && let Some(unknown) = config.keys().find(|k| !FIELDS.contains(&k.as_str()))
+    {
+        return Err(FieldError::Validation(format!(
+            "unknown field {unknown} (expected one of: {})",
+            FIELDS.join(", ")
+        )));
+    }
     let count = |key: &str| -> Result<Option<u64>, FieldError> {
         match config.get(key) {
             None | Some(Value::Null) => Ok(None),
@@ -78,7 +98,7 @@ pub fn configuration(value: Option<&Value>) -> Result<StateConfiguration, FieldE
             Some(Value::String(text)) => Some(serde_json::from_str(text).map_err(|e| {
                 FieldError::Validation(format!("stateConfiguration.mapItemReaderData must be JSON: {e}"))
             })?),
-            Some(items @ Value::Array(_)) => Some(items.clone()),
+            Some(items @ Value::Array(_)) if reading == Reading::TestFile => Some(items.clone()),
             Some(_) => {
                 return Err(FieldError::Serialization("stateConfiguration.mapItemReaderData must be a string".into()));
             }
@@ -175,12 +195,25 @@ mod tests {
 
     #[test]
     fn mocks_and_configurations_as_aws_reads_them() {
-        assert_eq!(mock(&json!({"result": "{\"a\":1}"})), Ok(Mock::Result(json!({"a": 1}))));
-        assert_eq!(mock(&json!({"result": {"a": 1}})), Ok(Mock::Result(json!({"a": 1}))), "a value, in a test file");
-        assert!(matches!(mock(&json!({"result": "1", "errorOutput": {}})), Err(FieldError::Validation(_))));
-        assert!(matches!(mock(&json!({"errorOutput": {"cause": "c"}})), Err(FieldError::Constraint { .. })));
-        let config = configuration(Some(&json!({"retrierRetryCount": 2, "mapItemReaderData": "[1]"}))).unwrap();
+        use Reading::{Api, TestFile};
+        assert_eq!(mock(&json!({"result": "{\"a\":1}"}), Api), Ok(Mock::Result(json!({"a": 1}))));
+        assert!(matches!(mock(&json!({"result": {"a": 1}}), Api), Err(FieldError::Serialization(_))), "AWS takes text");
+        assert_eq!(
+            mock(&json!({"result": {"a": 1}}), TestFile),
+            Ok(Mock::Result(json!({"a": 1}))),
+            "a test file, a value"
+        );
+        assert!(matches!(mock(&json!({"result": null}), TestFile), Err(FieldError::Serialization(_))));
+        assert!(matches!(mock(&json!({"result": "1", "errorOutput": {}}), Api), Err(FieldError::Validation(_))));
+        assert!(matches!(mock(&json!({"errorOutput": {"cause": "c"}}), Api), Err(FieldError::Constraint { .. })));
+        let config = configuration(Some(&json!({"retrierRetryCount": 2, "mapItemReaderData": "[1]"})), Api).unwrap();
         assert_eq!((config.retrier_retry_count, config.map_item_reader_data), (2, Some(json!([1]))));
-        assert!(matches!(configuration(Some(&json!({"retrierRetryCount": -1}))), Err(FieldError::Constraint { .. })));
+        assert!(matches!(
+            configuration(Some(&json!({"retrierRetryCount": -1})), Api),
+            Err(FieldError::Constraint { .. })
+        ));
+        assert!(configuration(Some(&json!({"mapItemReaderData": [1]})), Api).is_err());
+        assert!(configuration(Some(&json!({"mapItemReaderData": [1]})), TestFile).is_ok());
+        assert!(configuration(Some(&json!({"retrierRetryCuont": 1})), TestFile).is_err(), "a typo");
     }
 }

@@ -170,6 +170,7 @@ impl Model {
             }
             // The entry's own thread, up to its exit.
             let mut failure: Option<Option<ErrorName>> = None;
+            let mut fan_out = event.id;
             let mut current = event.id;
             while let Some(next) = followers.get(&current).and_then(|next| {
                 next.iter().find(|e| {
@@ -182,12 +183,11 @@ impl Model {
                     | EventDetails::ActivityScheduled { .. }
                     | EventDetails::MapStateStarted { .. }
                     | EventDetails::ParallelStateStarted => {
+                        fan_out = next.id;
                         if let Some(error) = failure.take() {
                             for items in all {
-                                let retrier = items
-                                    .retriers
-                                    .iter()
-                                    .find(|(m, _)| error.as_ref().is_none_or(|e| m.iter().any(|m| m.matches(e))));
+                                let retrier =
+                                    items.retriers.iter().find(|(m, _)| error.as_ref().is_none_or(|e| matched(m, e)));
                                 if let Some((_, item)) = retrier {
                                     hit[*item] = true;
                                 }
@@ -200,12 +200,16 @@ impl Model {
                     | EventDetails::MapRunFailed { error, .. } => {
                         failure = Some(Some(ErrorName::parse(error.as_deref().unwrap_or("States.TaskFailed"))));
                     }
-                    EventDetails::TaskTimedOut { .. }
-                    | EventDetails::LambdaFunctionTimedOut { .. }
-                    | EventDetails::ActivityTimedOut { .. } => failure = Some(Some(ErrorName::Timeout)),
-                    EventDetails::MapStateFailed | EventDetails::ParallelStateFailed => {
-                        // A MapRunFailed before names the error.
-                        failure.get_or_insert(None);
+                    EventDetails::TaskTimedOut { error, .. }
+                    | EventDetails::LambdaFunctionTimedOut { error, .. }
+                    | EventDetails::ActivityTimedOut { error, .. } => {
+                        // `States.Timeout`, or `States.HeartbeatTimeout` as the event says.
+                        failure = Some(Some(ErrorName::parse(error.as_deref().unwrap_or("States.Timeout"))));
+                    }
+                    // Its event names no error: the last failure of its iterations or
+                    // branches does (or a MapRunFailed before, already read).
+                    EventDetails::MapStateFailed | EventDetails::ParallelStateFailed if failure.is_none() => {
+                        failure = Some(last_error(events, fan_out, next.id));
                     }
                     EventDetails::StateExited { .. } => {
                         let EventDetails::StateEntered { input, .. } = &event.details else { break };
@@ -246,13 +250,40 @@ fn matched_rule(items: &StateItems, input: &Value) -> Option<Option<usize>> {
     Some(None)
 }
 
+/// Whether `error` is one of `matchers`'. A task's timeout is recorded as `States.Timeout`
+/// whether its heartbeat or its whole time ran out, and is caught by either name, as the
+/// engine catches it.
+fn matched(matchers: &[ErrorMatcher], error: &ErrorName) -> bool {
+    let heartbeat = *error == ErrorName::Timeout;
+    matchers.iter().any(|m| m.matches(error) || (heartbeat && m.matches(&ErrorName::HeartbeatTimeout)))
+}
+
+/// The error of the last failure event after `from` and before `to` (by event id): what a
+/// failing Map iteration or Parallel branch raised.
+fn last_error(events: &[HistoryEvent], from: u64, to: u64) -> Option<ErrorName> {
+    events.iter().rev().filter(|e| e.id > from && e.id < to).find_map(|e| match &e.details {
+        EventDetails::TaskFailed { error, .. }
+        | EventDetails::LambdaFunctionFailed { error, .. }
+        | EventDetails::ActivityFailed { error, .. }
+        | EventDetails::MapRunFailed { error, .. }
+        | EventDetails::ExecutionFailed { error, .. } => Some(ErrorName::parse(error.as_deref()?)),
+        EventDetails::TaskTimedOut { error, .. }
+        | EventDetails::LambdaFunctionTimedOut { error, .. }
+        | EventDetails::ActivityTimedOut { error, .. } => {
+            Some(ErrorName::parse(error.as_deref().unwrap_or("States.Timeout")))
+        }
+        _ => None,
+    })
+}
+
 /// A state exited to `target` (after a failure when `failure`): the transition, rule or
 /// catcher that took it there.
 fn mark_exit(items: &StateItems, input: &Value, target: &str, failure: Option<&Option<ErrorName>>, hit: &mut [bool]) {
     if let Some(error) = failure {
-        let caught = items.catchers.iter().find(|(matchers, next, _, _)| {
-            next == target && error.as_ref().is_none_or(|e| matchers.iter().any(|m| m.matches(e)))
-        });
+        let caught = items
+            .catchers
+            .iter()
+            .find(|(matchers, next, _, _)| next == target && error.as_ref().is_none_or(|e| matched(matchers, e)));
         if let Some((_, _, item, edge)) = caught {
             hit[*item] = true;
             hit[*edge] = true;

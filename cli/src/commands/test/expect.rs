@@ -134,6 +134,9 @@ impl Expect {
         if let Some(unknown) = object.keys().find(|k| !known.contains(&k.as_str())) {
             return Err(format!("{at}/{unknown}: unknown field (expected one of: {})", known.join(", ")));
         }
+        if object.is_empty() {
+            return Err(format!("{at}: checks nothing (give a status, an output, a path…)"));
+        }
         let mut expect = Expect::default();
         if let Some(status) = object.get("status") {
             let status = text(status, &format!("{at}/status"))?;
@@ -204,7 +207,7 @@ impl Expect {
         for (text, path, expected) in &self.output_paths {
             let context = Value::Null;
             match path.eval(&Scope::new(output, &context)) {
-                Ok(found) if found == *expected => {}
+                Ok(found) if differences(expected, &found, false).is_empty() => {}
                 Ok(found) => mismatch(&format!("outputPaths {text}"), compact(expected), compact(&found)),
                 Err(_) => mismatch(&format!("outputPaths {text}"), compact(expected), "nothing there".into()),
             }

@@ -44,6 +44,8 @@ pub(crate) struct TestFile {
     pub(crate) handlers: Vec<(String, String)>,
     /// The file's folder.
     pub(crate) dir: PathBuf,
+    /// The names of the definition's states (nested ones too), read when it is prepared.
+    pub(crate) state_names: std::collections::BTreeSet<String>,
     pub(crate) cases: Vec<Case>,
 }
 
@@ -90,10 +92,14 @@ pub(crate) fn is_test_file(path: &Path) -> bool {
 fn parse_text(path: &Path, text: &str) -> Result<Value, String> {
     let yaml = path.extension().is_some_and(|e| e == "yaml" || e == "yml");
     if yaml {
-        serde_norway::from_str::<Value>(text).map_err(|e| match e.location() {
+        let located = |e: serde_norway::Error| match e.location() {
             Some(at) => format!("line {}, column {}: not valid YAML: {e}", at.line(), at.column()),
             None => format!("not valid YAML: {e}"),
-        })
+        };
+        // YAML's own value first: merge keys (`<<: *base`) apply, duplicate keys are refused.
+        let mut value = serde_norway::from_str::<serde_norway::Value>(text).map_err(located)?;
+        value.apply_merge().map_err(located)?;
+        serde_json::to_value(&value).map_err(|e| format!("not a JSON document: {e} (keys must be strings or numbers)"))
     } else {
         serde_json::from_str::<Value>(text)
             .map_err(|e| format!("line {}, column {}: not valid JSON: {}", e.line(), e.column(), strip_position(&e)))
@@ -145,7 +151,10 @@ pub(crate) fn read(path: &Path) -> Result<TestFile, Broken> {
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let root =
         value.as_object().ok_or_else(|| broken(format!("expected an object at the top, found {}", kind(&value))))?;
-    only(root, "", &["definition", "substitutions", "stateMachineName", "mockConfig", "clock", "handlers", "cases"])
+    // Top-level `x-…` keys hold YAML anchors for the cases (`x-mocks: &approved …`).
+    let fields: serde_json::Map<String, Value> =
+        root.iter().filter(|(k, _)| !k.starts_with("x-")).map(|(k, v)| (k.clone(), v.clone())).collect();
+    only(&fields, "", &["definition", "substitutions", "stateMachineName", "mockConfig", "clock", "handlers", "cases"])
         .map_err(broken)?;
     let handlers = match root.get("handlers") {
         None => Vec::new(),
@@ -247,6 +256,7 @@ pub(crate) fn read(path: &Path) -> Result<TestFile, Broken> {
         clock_start,
         handlers,
         dir,
+        state_names: Default::default(),
         cases: read_cases,
     })
 }
@@ -383,11 +393,32 @@ mod tests {
             format!("/definition: {} is not a file", dir.path().join("nope.json").display())
         );
         assert_eq!(
-            problem("definition: m.asl.json\ncases:\n  - {name: a, expect: {}}\n  - {name: a, expect: {}}\n"),
+            problem(
+                "definition: m.asl.json\ncases:\n  - {name: a, expect: {status: FAILED}}\n  - {name: a, expect: {status: FAILED}}\n"
+            ),
             "/cases/1/name: 'a' names another case too"
         );
         assert_eq!(
-            problem("definition: m.asl.json\ncases:\n  - {name: a, testCase: T, expect: {}}\n"),
+            problem("definition: m.asl.json\ncases:\n  - {name: a, expect: {}}\n"),
+            "/cases/0/expect: checks nothing (give a status, an output, a path…)"
+        );
+        assert!(
+            problem("definition: m.asl.json\ncases:\n  - {name: a, name: b, expect: {status: FAILED}}\n")
+                .contains("duplicate entry with key \"name\""),
+            "duplicate keys are refused"
+        );
+        let merged = write(
+            dir.path(),
+            "merged.sfntest.yaml",
+            "definition: m.asl.json\nx-base: &base {a: 1}\ncases:\n  - {name: one, input: {<<: *base, b: 2}, expect: {status: SUCCEEDED}}\n",
+        );
+        assert_eq!(
+            read(&merged).unwrap().cases[0].input,
+            serde_json::json!({"a": 1, "b": 2}),
+            "merge keys and x- anchors"
+        );
+        assert_eq!(
+            problem("definition: m.asl.json\ncases:\n  - {name: a, testCase: T, expect: {status: FAILED}}\n"),
             "/cases/0/testCase: the file names no mockConfig to take it from"
         );
     }

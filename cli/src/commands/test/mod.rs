@@ -47,7 +47,7 @@ pub(crate) fn test(
     // when one first needs it (its store: executions that handlers start).
     let api_store: std::sync::Arc<dyn sfnlite_engine::HistoryStore> =
         std::sync::Arc::new(sfnlite_engine::MemoryStore::new());
-    super::loopback::start_on_demand(services, api_store, None);
+    super::loopback::start_on_demand(services, api_store.clone(), None);
     let mut broken = Vec::new();
     let mut prepared = Vec::new();
     for path in &paths {
@@ -73,6 +73,11 @@ pub(crate) fn test(
             args.filter.as_deref().unwrap_or_default()
         )));
     }
+    let options = run::Options {
+        update_snapshots: args.update_snapshots,
+        case_timeout: std::time::Duration::from_secs(args.case_timeout),
+        store: api_store.clone(),
+    };
     let workers = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())).max(1);
     let next = AtomicUsize::new(0);
     let done: Mutex<Vec<Option<run::CaseResult>>> = Mutex::new((0..jobs.len()).map(|_| None).collect());
@@ -84,8 +89,7 @@ pub(crate) fn test(
                 loop {
                     let job = next.fetch_add(1, Ordering::Relaxed);
                     let Some(&(f, c)) = jobs.get(job) else { break };
-                    let options = run::Options { update_snapshots: args.update_snapshots };
-                    let result = run::run_case(&prepared[f], c, options);
+                    let result = run::run_case(&prepared[f], c, &options);
                     done.lock().unwrap_or_else(|e| e.into_inner())[job] = Some(result);
                     let count = finished.fetch_add(1, Ordering::Relaxed) + 1;
                     if progress {
@@ -100,20 +104,28 @@ pub(crate) fn test(
     }
     let results: Vec<run::CaseResult> =
         done.into_inner().unwrap_or_else(|e| e.into_inner()).into_iter().flatten().collect();
-    if let Some(path) = &args.junit {
-        std::fs::write(path, report::junit(&results, &broken))
-            .map_err(|e| Failure::usage(anyhow!("--junit: cannot write {}: {e}", path.display())))?;
-    }
     // Coverage, per definition (as run), over every case that ran it.
     let covered = (args.coverage || args.min_coverage.is_some()).then(|| {
         let mut all: BTreeMap<String, coverage::Coverage> = BTreeMap::new();
-        for file in &prepared {
-            let key = file.file.definition.display().to_string();
+        // One row per definition file, however test files reach it.
+        let key_of = |path: &std::path::Path| {
+            let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+            let here = std::env::current_dir().ok().and_then(|d| std::fs::canonicalize(d).ok());
+            match here.as_ref().and_then(|here| canonical.strip_prefix(here).ok()) {
+                Some(relative) => relative.display().to_string(),
+                None => canonical.display().to_string(),
+            }
+        };
+        // The definitions that cases ran (not single-state ones, not filtered out).
+        let ran =
+            |f: usize| jobs.iter().any(|(file, case)| *file == f && prepared[f].file.cases[*case].single.is_none());
+        for file in prepared.iter().enumerate().filter(|(f, _)| ran(*f)).map(|(_, p)| p) {
+            let key = key_of(&file.file.definition);
             let definition: serde_json::Value = serde_json::from_str(&file.text).unwrap_or_default();
             all.entry(key).or_insert_with(|| coverage::Coverage::new(coverage::Model::of(&definition)));
         }
         for (job, result) in jobs.iter().zip(&results) {
-            let key = prepared[job.0].file.definition.display().to_string();
+            let key = key_of(&prepared[job.0].file.definition);
             if let Some(entry) = all.get_mut(&key) {
                 entry.model.observe(&result.events, &mut entry.hit);
             }
@@ -134,6 +146,10 @@ pub(crate) fn test(
             }
             println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
         }
+    }
+    if let Some(path) = &args.junit {
+        std::fs::write(path, report::junit(&results, &broken))
+            .map_err(|e| Failure::usage(anyhow!("--junit: cannot write {}: {e}", path.display())))?;
     }
     let totals = report::totals(&results);
     let below = match (&covered, args.min_coverage) {

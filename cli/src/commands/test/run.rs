@@ -9,7 +9,7 @@ use std::time::Instant;
 use serde_json::{Map, Value, json};
 use sfnlite_engine::clock::VirtualClock;
 use sfnlite_engine::mock::MockAdapter;
-use sfnlite_engine::{Engine, ExecutionOrigin, HistoryStore, MemoryStore, Registry, StartRequest};
+use sfnlite_engine::{Engine, ExecutionOrigin, HistoryStore, Registry, StartRequest, StopRequest};
 use sfnlite_states::StateMachine;
 use sfnlite_states::history::HistoryEvent;
 
@@ -74,7 +74,11 @@ fn file_services(file: &TestFile, services: &Services, functions: &[FunctionConf
 }
 
 /// Parses the definition and checks every case's mocks (a problem is a broken file).
-pub(crate) fn prepare(file: TestFile, services: &Services, functions: &[FunctionConfig]) -> Result<Prepared, Broken> {
+pub(crate) fn prepare(
+    mut file: TestFile,
+    services: &Services,
+    functions: &[FunctionConfig],
+) -> Result<Prepared, Broken> {
     let broken = |message: String| Broken { file: file.path.clone(), message };
     let services = &file_services(&file, services, functions).map_err(broken)?;
     let source = std::fs::read_to_string(&file.definition)
@@ -87,6 +91,9 @@ pub(crate) fn prepare(file: TestFile, services: &Services, functions: &[Function
         let what = first.map(ToString::to_string).unwrap_or_else(|| "invalid".into());
         return Err(broken(format!("/definition: {}: {what}", file.definition.display())));
     };
+    if let Ok(definition) = serde_json::from_str::<Value>(&text) {
+        state_names(&definition, &mut file.state_names);
+    }
     let mut mocks = Vec::with_capacity(file.cases.len());
     for case in &file.cases {
         let config = mock_config(&file, case).map_err(&broken)?;
@@ -113,6 +120,19 @@ pub(crate) fn prepare(file: TestFile, services: &Services, functions: &[Function
     Ok(Prepared { services: services.clone(), file, text, machine: Arc::new(machine), mocks })
 }
 
+/// Every state name of a definition, nested machines' too.
+fn state_names(machine: &Value, names: &mut std::collections::BTreeSet<String>) {
+    for (name, state) in machine["States"].as_object().into_iter().flatten() {
+        names.insert(name.clone());
+        for field in ["ItemProcessor", "Iterator"] {
+            state_names(&state[field], names);
+        }
+        for branch in state["Branches"].as_array().into_iter().flatten() {
+            state_names(branch, names);
+        }
+    }
+}
+
 /// The MockConfigFile of one case: the file's test case (when named), with the case's
 /// inline mocks over it, as test case [`CASE`]. Problems name where they are.
 fn mock_config(file: &TestFile, case: &Case) -> Result<Option<Value>, String> {
@@ -125,7 +145,10 @@ fn mock_config(file: &TestFile, case: &Case) -> Result<Option<Value>, String> {
     if let (Some(test_case), Some((path, config))) = (&case.test_case, &file.mock_config) {
         // The MockConfigFile's own problems, located in it.
         let named = config["StateMachines"].get(machine).map(|_| machine.as_str());
-        let at_file = |e: sfnlite_engine::mock::MockConfigError| format!("/mockConfig: {}: {e}", path.display());
+        let at_file = |e: sfnlite_engine::mock::MockConfigError| {
+            let message = e.to_string().replace("with --state-machine-name", "with the test file's stateMachineName");
+            format!("/mockConfig: {}: {message}", path.display())
+        };
         MockAdapter::from_config(config, named, test_case).map_err(at_file)?;
         let machines = config["StateMachines"].as_object().into_iter().flatten();
         let chosen = match named {
@@ -140,6 +163,9 @@ fn mock_config(file: &TestFile, case: &Case) -> Result<Option<Value>, String> {
         }
     }
     for (state, entries) in &case.mocks {
+        if !file.state_names.contains(state) {
+            return Err(format!("/cases/{}/mocks/{state}: the definition has no state named '{state}'", case.index));
+        }
         let name = format!("sfnlite-inline:{state}");
         // Checked apart, so that a problem points into the test file.
         let alone = json!({"StateMachines": {machine: {"TestCases": {CASE: {state: name}}}},
@@ -154,27 +180,36 @@ fn mock_config(file: &TestFile, case: &Case) -> Result<Option<Value>, String> {
     Ok(Some(json!({"StateMachines": {machine: {"TestCases": {CASE: states}}}, "MockedResponses": responses})))
 }
 
-/// An execution name from a case's name (letters, digits, `-` and `_`; at most 80).
-fn execution_name(case: &Case) -> String {
+/// An execution name from a case's name (letters, digits, `-` and `_`) and a digest of
+/// its file and name, so that cases of different files never share one (at most 80).
+fn execution_name(file: &std::path::Path, case: &Case) -> String {
     let slug: String = case
         .name
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
-        .take(80)
+        .take(70)
         .collect();
-    let slug = slug.trim_matches('-').to_owned();
-    if slug.is_empty() { format!("case-{}", case.index) } else { slug }
+    let slug = slug.trim_matches('-');
+    let key = format!("{}#{}", file.display(), case.name);
+    let digest = key.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    if slug.is_empty() { format!("case-{}-{digest:08x}", case.index) } else { format!("{slug}-{digest:08x}") }
 }
 
 /// How cases run.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Clone)]
 pub(crate) struct Options {
     /// Write snapshots instead of comparing them.
     pub(crate) update_snapshots: bool,
+    /// The longest a case may run, in wall time (a case that waits for a callback or an
+    /// activity nobody answers would wait forever).
+    pub(crate) case_timeout: std::time::Duration,
+    /// Where every case's execution is kept: the store the handlers' endpoint serves, so
+    /// that a handler can answer a task token (executions are in memory).
+    pub(crate) store: Arc<dyn HistoryStore>,
 }
 
 /// Runs case `index` of a prepared file.
-pub(crate) fn run_case(prepared: &Prepared, index: usize, options: Options) -> CaseResult {
+pub(crate) fn run_case(prepared: &Prepared, index: usize, options: &Options) -> CaseResult {
     let case = &prepared.file.cases[index];
     let started = Instant::now();
     let (verdict, events) = match execute(prepared, index, &prepared.services, options) {
@@ -195,7 +230,7 @@ fn execute(
     prepared: &Prepared,
     index: usize,
     services: &Services,
-    options: Options,
+    options: &Options,
 ) -> Result<(Vec<Mismatch>, Vec<HistoryEvent>), String> {
     let (file, case) = (&prepared.file, &prepared.file.cases[index]);
     if let Some(single) = &case.single {
@@ -209,7 +244,7 @@ fn execute(
             MockAdapter::from_config(config, Some(&file.state_machine_name), CASE).map_err(|e| e.to_string())?;
         registry.register(Arc::new(adapter));
     }
-    let store: Arc<dyn HistoryStore> = Arc::new(MemoryStore::new());
+    let store = options.store.clone();
     services::register(&mut registry, services, true, Some(store.clone()));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
@@ -220,17 +255,44 @@ fn execute(
     let request = StartRequest {
         state_machine_name: file.state_machine_name.clone(),
         definition: prepared.text.clone(),
-        execution_name: case.execution_name.clone().unwrap_or_else(|| execution_name(case)),
+        execution_name: case.execution_name.clone().unwrap_or_else(|| execution_name(&file.path, case)),
         input: case.input.clone(),
         seed: case.seed,
         virtual_clock: true,
         origin: ExecutionOrigin { test_case: case.test_case.clone(), ..Default::default() },
     };
+    // A watchdog on the wall clock stops a case that runs too long (it ends ABORTED).
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let limit = options.case_timeout;
+    let watchdog = std::thread::spawn(move || {
+        if done_rx.recv_timeout(limit) == Err(std::sync::mpsc::RecvTimeoutError::Timeout) {
+            let _ = stop_tx.send(());
+            return true;
+        }
+        false
+    });
     let ran = runtime.block_on(async {
         let clock = Arc::new(VirtualClock::starting_at(file.clock_start));
         let engine = Engine::new(registry, clock, store.clone()).with_callbacks(services.callbacks.clone());
-        engine.run(&prepared.machine, request, std::future::pending()).await
+        let stop = async move {
+            match stop_rx.await {
+                Ok(()) => StopRequest {
+                    error: Some("sfnlite.CaseTimeout".into()),
+                    cause: Some(format!("the case ran for more than {} s", limit.as_secs())),
+                },
+                Err(_) => std::future::pending().await,
+            }
+        };
+        engine.run(&prepared.machine, request, stop).await
     });
+    drop(done_tx);
+    if watchdog.join().unwrap_or(false) {
+        return Err(format!(
+            "the case ran for more than {} s of wall time (--case-timeout) and was stopped: does it wait for a callback or an activity that nothing answers?",
+            limit.as_secs()
+        ));
+    }
     let (info, outcome) = ran.map_err(|e| format!("the execution could not run: {e}"))?;
     let events = store.events(&info.arn).map_err(|e| format!("its history could not be read: {e}"))?;
     let observed = Observed {

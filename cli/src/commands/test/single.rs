@@ -27,7 +27,7 @@ use sfnlite_engine::clock::VirtualClock;
 use sfnlite_engine::test_state::{TestStateRequest, test_state};
 use sfnlite_engine::{HistoryStore, MemoryStore, Registry};
 use sfnlite_states::eval::test_state::{InspectionLevel, Mock, Refusal, StateConfiguration};
-use sfnlite_states::eval::test_state_api::{self, FieldError, JSON_TEXT_FIELDS};
+use sfnlite_states::eval::test_state_api::{self, FieldError, JSON_TEXT_FIELDS, Reading};
 
 use super::expect::{Mismatch, differences};
 use super::file::kind;
@@ -95,9 +95,12 @@ pub(crate) fn read(object: &Map<String, Value>, at: &str) -> Result<SingleState,
         Some(Value::Object(variables)) => variables.clone(),
         Some(other) => return Err(format!("{at}/variables: expected an object, found {}", kind(other))),
     };
-    let mock =
-        object.get("mock").map(test_state_api::mock).transpose().map_err(|e| field_error(&format!("{at}/mock"), e))?;
-    let configuration = test_state_api::configuration(object.get("stateConfiguration"))
+    let mock = object
+        .get("mock")
+        .map(|m| test_state_api::mock(m, Reading::TestFile))
+        .transpose()
+        .map_err(|e| field_error(&format!("{at}/mock"), e))?;
+    let configuration = test_state_api::configuration(object.get("stateConfiguration"), Reading::TestFile)
         .map_err(|e| field_error(&format!("{at}/stateConfiguration"), e))?;
     let level = match object.get("inspectionLevel") {
         None => InspectionLevel::Info,

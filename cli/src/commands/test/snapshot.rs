@@ -1,9 +1,12 @@
 //! Snapshots (`expect: { snapshot: true }`): a case's end and history, in AWS's
 //! `GetExecutionHistory` shape, kept in `__snapshots__/<test file>/<case>.json` beside the
-//! test file and compared on every run. What changes between runs of the same workflow is
-//! redacted, as insta does: times become offsets from the execution's start (`+5.000s`)
-//! and UUIDs (query ids, `$uuid()`) become `[uuid]`. A missing or different snapshot fails
-//! the case; `--update-snapshots` writes it instead.
+//! test file and compared on every run. Payloads (JSON text in AWS's history) are kept as
+//! JSON, so that a difference inside one is shown where it is. What changes between runs
+//! of the same workflow is redacted, as insta does: event times become offsets from the
+//! execution's start (`+5.000s`), UUIDs (query ids, `$uuid()`) become `[uuid]`, and the
+//! times and durations services report on the wall clock (Athena's `SubmissionDateTime`,
+//! `CompletionDateTime`, `*TimeInMillis`; S3's `LastModified`) become `[time]`. A missing
+//! or different snapshot fails the case; `--update-snapshots` writes it instead.
 
 use std::path::{Path, PathBuf};
 
@@ -22,7 +25,14 @@ pub(crate) fn path(test_file: &Path, case: &str) -> PathBuf {
         .to_owned();
     let slug: String =
         case.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect();
-    test_file.parent().unwrap_or(Path::new(".")).join("__snapshots__").join(stem).join(format!("{slug}.json"))
+    // Two names that make one slug (`a: b`, `a? b`) keep files of their own.
+    let name = if slug == case {
+        slug
+    } else {
+        let digest = case.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+        format!("{slug}-{digest:08x}")
+    };
+    test_file.parent().unwrap_or(Path::new(".")).join("__snapshots__").join(stem).join(format!("{name}.json"))
 }
 
 /// Whether `text` is a UUID (8-4-4-4-12 hexadecimal digits).
@@ -56,12 +66,25 @@ fn redact_uuids(text: &str) -> String {
     out
 }
 
-/// A value with its UUIDs redacted (in JSON text too: payloads are JSON text in a history).
+/// Fields whose values are times or durations on the wall clock.
+fn wall_clock(key: &str) -> bool {
+    matches!(key, "SubmissionDateTime" | "CompletionDateTime" | "LastModified") || key.ends_with("TimeInMillis")
+}
+
+/// A value with its UUIDs and wall-clock times redacted, and JSON text (a history's
+/// payloads) read as JSON.
 fn redact(value: &Value) -> Value {
     match value {
-        Value::String(text) => Value::String(redact_uuids(text)),
+        Value::String(text) => match serde_json::from_str::<Value>(text) {
+            Ok(parsed @ (Value::Object(_) | Value::Array(_))) => redact(&parsed),
+            _ => Value::String(redact_uuids(text)),
+        },
         Value::Array(items) => Value::Array(items.iter().map(redact).collect()),
-        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), redact(v))).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), if wall_clock(k) && !v.is_object() { json!("[time]") } else { redact(v) }))
+                .collect(),
+        ),
         other => other.clone(),
     }
 }
@@ -152,8 +175,15 @@ mod tests {
         assert_eq!(redact_uuids("s3://b/3c6f1d8e-0b7a-4c2e-9a51-7f2d3e4b5a60.csv and é"), "s3://b/[uuid].csv and é");
         assert_eq!(redact_uuids("3c6f1d8e-0b7a-4c2e-9a51"), "3c6f1d8e-0b7a-4c2e-9a51");
         assert_eq!(
-            path(Path::new("tests/orders.sfntest.yaml"), "happy path!"),
-            Path::new("tests/__snapshots__/orders/happy-path-.json")
+            path(Path::new("tests/orders.sfntest.yaml"), "happy_path"),
+            Path::new("tests/__snapshots__/orders/happy_path.json")
+        );
+        assert_ne!(path(Path::new("t.sfntest.yaml"), "a: b"), path(Path::new("t.sfntest.yaml"), "a? b"));
+        assert_eq!(
+            redact(
+                &json!({"output": "{\"QueryExecution\":{\"Status\":{\"SubmissionDateTime\":1767225600000},\"Statistics\":{\"EngineExecutionTimeInMillis\":12}}}"})
+            ),
+            json!({"output": {"QueryExecution": {"Status": {"SubmissionDateTime": "[time]"}, "Statistics": {"EngineExecutionTimeInMillis": "[time]"}}}})
         );
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("s.json");
