@@ -100,7 +100,7 @@ fn failures_are_reported_with_what_differs() {
     assert!(out.ends_with("0 passed, 1 failed (2 file(s))\n"), "{out}");
     let (code, out, _) = test(&[data, &format!("{data}/broken.cases.yaml")]);
     assert_eq!(code, Some(2), "a broken file wins: {out}");
-    assert!(out.ends_with("8 passed, 0 failed, 1 broken file(s) (3 file(s))\n"), "{out}");
+    assert!(out.ends_with("9 passed, 0 failed, 1 broken file(s) (4 file(s))\n"), "{out}");
 }
 
 #[test]
@@ -228,4 +228,18 @@ fn snapshots_are_written_then_compared() {
     let (code, out, _) = test(&[path]);
     assert_eq!(code, Some(1));
     assert!(out.contains("snapshot /output/charged: expected true, got false"), "{out}");
+}
+
+/// A case that waits for an answer nobody gives is stopped by --case-timeout (wall time)
+/// and reported as an error; a handler answering its own token passes.
+#[test]
+fn stuck_cases_are_stopped_and_handlers_answer_tokens() {
+    let data = "tests/e2e/data/sfntest";
+    let started = std::time::Instant::now();
+    let (code, out, _) = test(&[&format!("{data}/stuck.cases.yaml"), "--case-timeout", "1"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("waits for a worker: the case ran for more than 1 s of wall time (--case-timeout)"), "{out}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    let (code, out, err) = test(&[&format!("{data}/callback.sfntest.yaml")]);
+    assert_eq!(code, Some(0), "{out}{err}");
 }
