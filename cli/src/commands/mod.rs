@@ -139,6 +139,10 @@ pub(crate) fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             if !settings.data_dir.source.starts_with("flag") && !settings.data_dir.source.contains("SFNLITE_DATA_DIR") {
                 settings.data_dir.value = scratch.path().to_path_buf();
             }
+            // Handlers' sleeps take no wall time under test (Python's `time.sleep`).
+            for function in &mut settings.lambdas {
+                function.value.environment.insert("SFNLITE_VIRTUAL_SLEEP".into(), "1".into());
+            }
             let services = services::open(&settings)?;
             let code = test::test(args, &services, &settings, &cli.store);
             setup::settle(&services);

@@ -28,6 +28,11 @@ from types import SimpleNamespace
 
 MARK = ("\x1esfnlite:" + os.environ.pop("SFNLITE_PROTOCOL_NONCE", "") + " ").encode()  # not for the handler
 
+# Under `sfnlite test`, time is virtual: a handler's sleeps take no wall time, as Waits
+# take none (a handler that polls every few seconds polls again at once).
+if os.environ.pop("SFNLITE_VIRTUAL_SLEEP", "") == "1":
+    time.sleep = lambda seconds: None
+
 # Lambda's settings for the function, read once (they don't change per request).
 _ENV = os.environ.get
 _FUNCTION = {

@@ -66,6 +66,7 @@ fn file_services(file: &TestFile, services: &Services, functions: &[FunctionConf
                 .map_err(|e| format!("/handlers/{name}: {e}"))?;
         // The config's interpreter for the runtime, if it names one.
         config.interpreter = functions.iter().find(|f| f.runtime == config.runtime).and_then(|f| f.interpreter.clone());
+        config.environment.insert("SFNLITE_VIRTUAL_SLEEP".into(), "1".into());
         all.retain(|f| f.name != *name);
         all.push(config);
     }
