@@ -18,6 +18,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use super::thread::{Threads, starts_attempt};
+
 use serde_json::{Value, json};
 use sfnlite_states::ErrorName;
 use sfnlite_states::choice::ChoiceRule;
@@ -158,42 +160,32 @@ impl Model {
 
     /// Marks in `hit` what an execution's history exercised.
     pub(crate) fn observe(&self, events: &[HistoryEvent], hit: &mut [bool]) {
-        let mut followers: HashMap<u64, Vec<&HistoryEvent>> = HashMap::new();
+        let threads = Threads::of(events);
         for event in events {
-            followers.entry(event.previous_event_id).or_default().push(event);
-        }
-        for event in events {
-            let EventDetails::StateEntered { name, .. } = &event.details else { continue };
+            let EventDetails::StateEntered { name, input, .. } = &event.details else { continue };
             let Some(all) = self.states.get(&**name) else { continue };
             for items in all {
                 items.state.iter().for_each(|&i| hit[i] = true);
             }
-            // The entry's own thread, up to its exit.
+            // The entry's own events, up to its exit.
             let mut failure: Option<Option<ErrorName>> = None;
             let mut fan_out = event.id;
-            let mut current = event.id;
-            while let Some(next) = followers.get(&current).and_then(|next| {
-                next.iter().find(|e| {
-                    !matches!(e.details, EventDetails::StateEntered { .. } | EventDetails::MapIterationStarted { .. })
-                })
-            }) {
-                match &next.details {
-                    EventDetails::TaskScheduled { .. }
-                    | EventDetails::LambdaFunctionScheduled { .. }
-                    | EventDetails::ActivityScheduled { .. }
-                    | EventDetails::MapStateStarted { .. }
-                    | EventDetails::ParallelStateStarted => {
-                        fan_out = next.id;
-                        if let Some(error) = failure.take() {
-                            for items in all {
-                                let retrier =
-                                    items.retriers.iter().find(|(m, _)| error.as_ref().is_none_or(|e| matched(m, e)));
-                                if let Some((_, item)) = retrier {
-                                    hit[*item] = true;
-                                }
+            for next in threads.entry(event.id) {
+                if starts_attempt(&next.details) {
+                    fan_out = next.id;
+                    // An attempt after a failure: the first retrier matching it retried.
+                    if let Some(error) = failure.take() {
+                        for items in all {
+                            let retrier =
+                                items.retriers.iter().find(|(m, _)| error.as_ref().is_none_or(|e| matched(m, e)));
+                            if let Some((_, item)) = retrier {
+                                hit[*item] = true;
                             }
                         }
                     }
+                    continue;
+                }
+                match &next.details {
                     EventDetails::TaskFailed { error, .. }
                     | EventDetails::LambdaFunctionFailed { error, .. }
                     | EventDetails::ActivityFailed { error, .. }
@@ -212,22 +204,18 @@ impl Model {
                         failure = Some(last_error(events, fan_out, next.id));
                     }
                     EventDetails::StateExited { .. } => {
-                        let EventDetails::StateEntered { input, .. } = &event.details else { break };
-                        let entered_next =
-                            followers.get(&next.id).into_iter().flatten().find_map(|e| match &e.details {
-                                EventDetails::StateEntered { name, .. } => Some(name.to_string()),
-                                _ => None,
-                            });
+                        let entered_next = threads.after(next.id).iter().find_map(|e| match &e.details {
+                            EventDetails::StateEntered { name, .. } => Some(name.to_string()),
+                            _ => None,
+                        });
                         if let Some(target) = entered_next {
                             for items in all {
                                 mark_exit(items, input, &target, failure.as_ref(), hit);
                             }
                         }
-                        break;
                     }
                     _ => {}
                 }
-                current = next.id;
             }
         }
     }

@@ -17,13 +17,12 @@
 //!   snapshot: true                  # end and history as in __snapshots__/ (see snapshot.rs)
 //! ```
 
-use std::collections::HashMap;
-
 use serde_json::Value;
 use sfnlite_states::history::{EventDetails, HistoryEvent};
 use sfnlite_states::path::{Path as JsonPath, Scope};
 
 use super::file::kind;
+use super::thread::{Threads, starts_attempt};
 
 /// What a case expects.
 #[derive(Debug, Default)]
@@ -343,14 +342,9 @@ pub(crate) struct Entry {
     pub(crate) elapsed_millis: Option<i64>,
 }
 
-/// Every entry of the state `name`, in order. An entry's events are those that follow
-/// from its `StateEntered` event, one after another (`previousEventId`), leaving the
-/// iterations and branches a Map or Parallel starts to themselves, up to its `StateExited`.
+/// Every entry of the state `name`, in order (see `thread.rs` for an entry's events).
 pub(crate) fn entries(events: &[HistoryEvent], name: &str) -> Vec<Entry> {
-    let mut followers: HashMap<u64, Vec<&HistoryEvent>> = HashMap::new();
-    for event in events {
-        followers.entry(event.previous_event_id).or_default().push(event);
-    }
+    let threads = Threads::of(events);
     let mut found = Vec::new();
     for event in events {
         let EventDetails::StateEntered { name: entered, input, .. } = &event.details else { continue };
@@ -358,29 +352,15 @@ pub(crate) fn entries(events: &[HistoryEvent], name: &str) -> Vec<Entry> {
             continue;
         }
         let mut entry = Entry { input: Value::clone(input), output: None, attempts: 0, elapsed_millis: None };
-        let mut current = event.id;
-        // The state's own thread: what follows that is not an iteration's or a branch's.
-        while let Some(next) = followers.get(&current).and_then(|next| {
-            next.iter().find(|e| {
-                !matches!(e.details, EventDetails::StateEntered { .. } | EventDetails::MapIterationStarted { .. })
-            })
-        }) {
-            match &next.details {
-                EventDetails::TaskScheduled { .. }
-                | EventDetails::LambdaFunctionScheduled { .. }
-                | EventDetails::ActivityScheduled { .. }
-                | EventDetails::MapStateStarted { .. }
-                | EventDetails::ParallelStateStarted => entry.attempts += 1,
-                EventDetails::StateExited { output, .. } => {
-                    entry.output = Some(Value::clone(output));
-                    entry.elapsed_millis = Some(next.timestamp - event.timestamp);
-                    break;
-                }
-                _ => {}
+        for next in threads.entry(event.id) {
+            if starts_attempt(&next.details) {
+                entry.attempts += 1;
             }
-            // A state that never exits (it failed the execution) lasted to its last event.
+            if let EventDetails::StateExited { output, .. } = &next.details {
+                entry.output = Some(Value::clone(output));
+            }
+            // To its exit, or (a state that failed the execution) to its last event.
             entry.elapsed_millis = Some(next.timestamp - event.timestamp);
-            current = next.id;
         }
         found.push(entry);
     }

@@ -14,6 +14,7 @@ mod report;
 mod run;
 mod single;
 mod snapshot;
+mod thread;
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
