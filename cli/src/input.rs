@@ -6,9 +6,38 @@ use std::path::Path;
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::Value;
 
-/// Reads a file, naming it in the error.
+/// The most sfnlite reads of a file it is given (a definition, an input, a mock file, a
+/// test file), so that `/dev/zero` or a wrong path to a huge file is refused, not read
+/// until memory runs out. AWS's own quotas are smaller (1 MB for a definition, 256 KiB
+/// for an execution's input).
+pub(crate) const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// AWS's quota for an execution's input (UTF-8 bytes).
+pub(crate) const MAX_INPUT_BYTES: usize = 262_144;
+
+/// Reads a file (at most [`MAX_FILE_BYTES`]), naming it in the error.
 pub(crate) fn read_file(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+    use std::io::Read;
+    let file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).with_context(|| format!("cannot read {}", path.display()))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        bail!("{}: larger than {} MiB, the most sfnlite reads of a file", path.display(), MAX_FILE_BYTES >> 20);
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        anyhow!("{}: not UTF-8 text (invalid byte at offset {})", path.display(), e.utf8_error().valid_up_to())
+    })
+}
+
+/// An execution's input: JSON within AWS's quota (256 KiB), from `origin` (the flag or file).
+pub(crate) fn execution_input(text: &str, origin: &str) -> Result<Value> {
+    if text.len() > MAX_INPUT_BYTES {
+        bail!(
+            "{origin}: the execution input is {} bytes; AWS's quota for an execution's input is {MAX_INPUT_BYTES} bytes (256 KiB)",
+            text.len()
+        );
+    }
+    parse_json(text, origin)
 }
 
 /// Parses JSON text, naming its origin and the line and column of a syntax error.

@@ -24,6 +24,26 @@ fn bad_input_is_a_usage_error_with_a_location() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+
+    // AWS's quota on an execution's input, reported as such; files are read with a bound.
+    let big = temp_file(&dir, "big.json", &format!("{{\"x\": \"{}\"}}", "a".repeat(300_000)));
+    let out = sfnlite().args(hello).arg("--input-file").arg(&big).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "the execution input is 300009 bytes; AWS's quota for an execution's input is 262144 bytes (256 KiB)"
+        ),
+        "{stderr}"
+    );
+    let out = sfnlite().args(["run", "/dev/zero"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/dev/zero: larger than 64 MiB"));
+    let binary = dir.path().join("binary.json");
+    std::fs::write(&binary, b"{\"a\": \"\xff\"}").unwrap();
+    let out = sfnlite().args(hello).arg("--input-file").arg(&binary).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not UTF-8 text (invalid byte at offset 7)"));
 }
 
 #[test]

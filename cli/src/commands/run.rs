@@ -14,7 +14,7 @@ use super::stop::stop_signal;
 use super::validate::{load, print_diagnostics};
 use crate::args::{ClockKind, MachineType, RunArgs};
 use crate::config::Settings;
-use crate::input::{parse_json, read_file};
+use crate::input::{execution_input, read_file};
 
 pub(crate) fn run(
     args: &RunArgs,
@@ -45,10 +45,10 @@ pub(crate) fn run(
         });
     };
     let input = match (&args.input, &args.input_file) {
-        (Some(text), _) => parse_json(text, "--input").map_err(Failure::usage)?,
+        (Some(text), _) => execution_input(text, "--input").map_err(Failure::usage)?,
         (None, Some(path)) => {
             let text = read_file(path).map_err(Failure::usage)?;
-            parse_json(&text, &path.display().to_string()).map_err(Failure::usage)?
+            execution_input(&text, &path.display().to_string()).map_err(Failure::usage)?
         }
         (None, None) => json!({}),
     };

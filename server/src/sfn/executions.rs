@@ -70,6 +70,10 @@ pub(super) fn parse_input(input: Option<&str>) -> Result<Value, ApiError> {
     if text.trim().is_empty() {
         return Err(invalid("Invalid execution input.".to_owned()));
     }
+    // The API model's constraint (AWS's 256 KiB quota on an execution's input).
+    if text.len() > 262_144 {
+        return Err(ApiError::constraint("…", "input", "Member must have length less than or equal to 262144"));
+    }
     serde_json::from_str(text).map_err(|e| invalid(input_error(text, &e)))
 }
 
@@ -521,4 +525,19 @@ struct Start {
     name: String,
     input: Value,
     test_case: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inputs_are_json_within_aws_quota() {
+        assert_eq!(parse_input(Some(r#"{"a":1}"#)).unwrap(), serde_json::json!({"a": 1}));
+        assert!(parse_input(Some("")).is_err());
+        let big = format!("\"{}\"", "a".repeat(262_143));
+        let refused = parse_input(Some(&big)).unwrap_err();
+        assert!(format!("{refused:?}").contains("Member must have length less than or equal to 262144"), "{refused:?}");
+        assert!(parse_input(Some(&format!("\"{}\"", "a".repeat(262_142)))).is_ok(), "262,144 bytes are accepted");
+    }
 }
