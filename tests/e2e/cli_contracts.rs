@@ -107,3 +107,40 @@ fn names_and_definitions_are_checked() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("DUPLICATE_STATE_NAME] at /States/P/Branches/1/States/Work"), "{stderr}");
 }
+
+/// Every execution is bounded by AWS's longest (a year for STANDARD, five minutes for
+/// EXPRESS): a Wait of any length, even one that overflows a clock, times out there, and
+/// the virtual clock gets there at once.
+#[test]
+fn executions_end_within_aws_longest_duration() {
+    let dir = tempfile::tempdir().unwrap();
+    for seconds in ["1000000000000000", "9223372036854775807"] {
+        let wait = temp_file(
+            &dir,
+            "wait.asl.json",
+            &format!(r#"{{"StartAt": "W", "States": {{"W": {{"Type": "Wait", "Seconds": {seconds}, "End": true}}}}}}"#),
+        );
+        let started = std::time::Instant::now();
+        let out = sfnlite().arg("run").arg(&wait).args(["--clock", "virtual", "--format", "json"]).output().unwrap();
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "constant time, whatever the distance");
+        assert_eq!(out.status.code(), Some(1));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!((report["status"].as_str(), report["error"].as_str()), (Some("TIMED_OUT"), Some("States.Timeout")));
+        let millis =
+            |key: &str| sfnlite_states::timestamp::parse_iso8601(report[key].as_str().unwrap()).unwrap() / 1_000_000;
+        assert_eq!(millis("stopDate") - millis("startDate"), 365 * 24 * 3600 * 1000, "a year");
+    }
+    let express = temp_file(
+        &dir,
+        "express.asl.json",
+        r#"{"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 600, "End": true}}}"#,
+    );
+    let out = sfnlite()
+        .arg("run")
+        .arg(&express)
+        .args(["--clock", "virtual", "--type", "EXPRESS", "--format", "json"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["status"], "TIMED_OUT", "an EXPRESS execution lasts at most five minutes");
+}

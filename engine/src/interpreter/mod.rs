@@ -266,7 +266,11 @@ impl<'a> Run<'a> {
         let (started, started_at) = self.record(0, started);
         let mut thread = Thread { run: self, last: started, last_time: started_at, variables: Arc::default() };
         let body = self.run_machine(machine, self.info.input.clone(), &mut thread);
-        let deadline = machine.timeout_seconds.map(|seconds| self.attempt_start.saturating_add(millis(seconds)));
+        // The machine's TimeoutSeconds, within AWS's longest execution: a year for STANDARD,
+        // five minutes for EXPRESS (AWS ends either with States.Timeout).
+        let longest = if self.info.sync_express { MAX_EXPRESS_SECONDS } else { MAX_STANDARD_SECONDS };
+        let seconds = machine.timeout_seconds.map_or(longest, |seconds| seconds.min(longest));
+        let deadline = Some(self.attempt_start.saturating_add(millis(seconds)));
         let timeout = async {
             match deadline {
                 Some(deadline) => self.clock.sleep_until(deadline).await,
@@ -383,6 +387,10 @@ impl<'r, 'a> Thread<'r, 'a> {
         self.last
     }
 }
+
+/// AWS's longest STANDARD execution (a year) and EXPRESS execution (five minutes).
+pub(crate) const MAX_STANDARD_SECONDS: u64 = 365 * 24 * 3600;
+pub(crate) const MAX_EXPRESS_SECONDS: u64 = 300;
 
 /// Renders an execution's stored history as AWS `GetExecutionHistory` JSON.
 pub fn history_json(events: &[HistoryEvent]) -> Value {

@@ -290,7 +290,7 @@ fn execute(
     drop(done_tx);
     if watchdog.join().unwrap_or(false) {
         return Err(format!(
-            "the case ran for more than {} s of wall time (--case-timeout) and was stopped: does it wait for a callback or an activity that nothing answers?",
+            "the case ran for more than {} s of wall time (--case-timeout) and was stopped: does a handler or a service it calls never answer?",
             limit.as_secs()
         ));
     }
