@@ -382,7 +382,8 @@ async fn map_fails_when_either_tolerance_is_exceeded() {
     assert_eq!(output[4], json!("ok"));
 }
 
-/// A loop of states that never wait still yields, so the execution's timeout fires.
+/// A loop of states that never wait still yields, so the execution's timeout fires (an
+/// EXPRESS execution: a STANDARD one would reach its 25,000 events first).
 #[tokio::test]
 async fn a_loop_that_never_waits_still_times_out() {
     let definition = json!({"TimeoutSeconds": 1, "StartAt": "A", "States": {
@@ -399,7 +400,7 @@ async fn a_loop_that_never_waits_still_times_out() {
         input: json!({}),
         seed: 1,
         virtual_clock: false,
-        origin: Default::default(),
+        origin: sfnlite_engine::ExecutionOrigin { sync_express: true, ..Default::default() },
     };
     let (_, outcome) = engine.run(&machine.unwrap(), request, std::future::pending()).await.unwrap();
     assert_eq!(outcome.status, ExecutionStatus::TimedOut);

@@ -144,3 +144,41 @@ fn executions_end_within_aws_longest_duration() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["status"], "TIMED_OUT", "an EXPRESS execution lasts at most five minutes");
 }
+
+/// A STANDARD execution's history holds AWS's 25,000 events at most: a loop that never
+/// ends fails there, as on AWS, with the last event its ExecutionFailed.
+#[test]
+fn a_history_stops_at_aws_quota() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let endless = temp_file(
+        &dir,
+        "loop.asl.json",
+        r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "C"},
+            "C": {"Type": "Choice", "Choices": [{"Variable": "$.stop", "IsPresent": true, "Next": "Done"}], "Default": "A"},
+            "Done": {"Type": "Succeed"}}}"#,
+    );
+    let out = sfnlite()
+        .arg("--store")
+        .arg(&store)
+        .arg("run")
+        .arg(&endless)
+        .args(["--name", "l1", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (report["error"].as_str(), report["cause"].as_str()),
+        (Some("States.Runtime"), Some("The execution reached the maximum number of history events (25000)."))
+    );
+    let out = sfnlite().arg("--store").arg(&store).args(["history", "l1", "--format", "json"]).output().unwrap();
+    let history: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let events = history["events"].as_array().unwrap();
+    assert_eq!(events.len(), 25_000);
+    let last = &events[24_999];
+    assert_eq!(
+        (last["type"].as_str(), last["id"].as_u64(), last["previousEventId"].as_u64()),
+        (Some("ExecutionFailed"), Some(25_000), Some(24_999))
+    );
+}

@@ -66,6 +66,11 @@ impl<'a> Journal<'a> {
         id
     }
 
+    /// The id the next event gets.
+    pub(crate) fn next_id(&self) -> u64 {
+        *lock(&self.last_id) + 1
+    }
+
     /// How many events wait to be stored.
     pub(crate) fn pending_len(&self) -> usize {
         lock(&self.pending).len()

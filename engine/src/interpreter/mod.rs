@@ -40,7 +40,7 @@ use sfnlite_states::eval::context::ExecutionContext;
 use sfnlite_states::eval::fields::{error_text, millis};
 use sfnlite_states::eval::{Env, Exit};
 use sfnlite_states::history::{EventDetails, HistoryEvent, Payload};
-use sfnlite_states::{EvalError, StatesError};
+use sfnlite_states::{ErrorName, EvalError, StatesError};
 
 pub use self::journal::RunError;
 pub(crate) use self::journal::{Journal, record_redrive};
@@ -138,6 +138,9 @@ pub(crate) struct Run<'a> {
     entropy: SharedEntropy,
     /// The stored history, when resuming or redriving.
     replay: Option<Replay>,
+    /// Set once a STANDARD execution's history is full (AWS's 25,000 events): events are
+    /// no longer recorded, and the execution fails at its next state.
+    history_full: std::sync::atomic::AtomicBool,
 }
 
 /// The part of a run that one branch of control owns: it remembers the last event it
@@ -187,6 +190,7 @@ impl<'a> Run<'a> {
             journal,
             entropy: SharedEntropy(Mutex::new(SeededEntropy::new(seed))),
             replay,
+            history_full: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -200,6 +204,19 @@ impl<'a> Run<'a> {
             }
         }
         let timestamp = self.clock.now_millis();
+        // A STANDARD execution's history holds at most 25,000 events, the last its end: past
+        // that, nothing more is recorded and the execution fails (`run_machine` raises it).
+        let ends = matches!(
+            details,
+            EventDetails::ExecutionSucceeded { .. }
+                | EventDetails::ExecutionFailed { .. }
+                | EventDetails::ExecutionAborted { .. }
+                | EventDetails::ExecutionTimedOut { .. }
+        );
+        if !ends && !self.info.sync_express && self.journal.next_id() >= MAX_HISTORY_EVENTS {
+            self.history_full.store(true, std::sync::atomic::Ordering::Relaxed);
+            return (previous, timestamp);
+        }
         (self.journal.append(previous, timestamp, details), timestamp)
     }
 
@@ -333,6 +350,13 @@ impl<'a> Run<'a> {
                 // A loop of states that never wait must still let the execution's timeout and
                 // a stop request run, and must not hold its history in memory forever.
                 tokio::task::consume_budget().await;
+                if self.history_full.load(std::sync::atomic::Ordering::Relaxed) {
+                    // Not catchable, as AWS's (States.Runtime ends the execution).
+                    return Err(StatesError::new(
+                        ErrorName::Runtime,
+                        format!("The execution reached the maximum number of history events ({MAX_HISTORY_EVENTS})."),
+                    ));
+                }
                 if self.journal.pending_len() >= FLUSH_EVERY {
                     self.flush().map_err(|e| e.into_states_error(&machine.states[current].name, thread.last))?;
                 }
@@ -387,6 +411,9 @@ impl<'r, 'a> Thread<'r, 'a> {
         self.last
     }
 }
+
+/// AWS's quota on a STANDARD execution's history (EXPRESS executions have none).
+pub(crate) const MAX_HISTORY_EVENTS: u64 = 25_000;
 
 /// AWS's longest STANDARD execution (a year) and EXPRESS execution (five minutes).
 pub(crate) const MAX_STANDARD_SECONDS: u64 = 365 * 24 * 3600;
