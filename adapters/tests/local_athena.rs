@@ -358,6 +358,12 @@ fn output_location_precedence_and_idempotency() {
     let id = with_parameters["QueryExecution"]["QueryExecutionId"].as_str().unwrap();
     let page = block_on(l.athena.get_query_results(json!({"QueryExecutionId": id}))).unwrap();
     assert_eq!(page["ResultSet"]["Rows"][1]["Data"][0]["VarCharValue"], "3");
+    // A parameter is a value, never SQL text: `1 --` would comment out the rest.
+    let injected = block_on(
+        l.athena.run_statement(json!({"QueryString": "SELECT ? + 1 WHERE 1 = 0", "ExecutionParameters": ["1 --"]})),
+    );
+    let shown = format!("{injected:?}");
+    assert!(shown.contains("INVALID_PARAMETER_USAGE") && shown.contains("is not a literal"), "{shown}");
     // Stopping a finished query changes nothing.
     assert_eq!(block_on(l.athena.stop_query_execution(id.into())).unwrap(), json!({}));
     let _: Arc<dyn AthenaApi> = l.api();

@@ -109,8 +109,74 @@ pub(super) fn unsupported_statement(sql: &str) -> Option<&'static str> {
     }
 }
 
-/// Replaces each `?` outside quotes with the next execution parameter (SQL literal text).
+/// Whether `text` is one SQL literal: a number, a string (`'it''s'`), `TRUE`, `FALSE`,
+/// `NULL`, or a typed literal (`DATE '2024-01-01'`, `TIMESTAMP '…'`, `INTERVAL '1' DAY`).
+/// Anything else (`1 --`, `1 OR 1=1`, `'a' || x`) is refused: a parameter is a value,
+/// never SQL text that changes the query.
+fn is_literal(text: &str) -> bool {
+    let text = text.trim();
+    let string = |t: &str| -> Option<usize> {
+        // The length of a leading quoted string (with '' escapes).
+        let mut chars = t.char_indices();
+        if chars.next()?.1 != '\'' {
+            return None;
+        }
+        let bytes = t.as_bytes();
+        let mut i = 1;
+        while i < bytes.len() {
+            if bytes[i] == b'\'' {
+                if bytes.get(i + 1) == Some(&b'\'') {
+                    i += 2;
+                    continue;
+                }
+                return Some(i + 1);
+            }
+            i += 1;
+        }
+        None
+    };
+    let number = |t: &str| {
+        let t = t.strip_prefix(['-', '+']).unwrap_or(t);
+        !t.is_empty()
+            && t.parse::<f64>().is_ok()
+            && t.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'))
+    };
+    let upper = text.to_ascii_uppercase();
+    if matches!(upper.as_str(), "TRUE" | "FALSE" | "NULL") || number(text) {
+        return true;
+    }
+    if string(text) == Some(text.len()) {
+        return true;
+    }
+    for prefix in ["DATE", "TIMESTAMP", "TIME", "DECIMAL", "X", "INTERVAL", "CHAR", "VARCHAR", "JSON"] {
+        let Some(rest) = upper.strip_prefix(prefix) else { continue };
+        if !rest.starts_with(char::is_whitespace) && !rest.starts_with('\'') {
+            continue;
+        }
+        let rest_text = text[prefix.len()..].trim_start();
+        let Some(end) = string(rest_text) else { continue };
+        let tail = rest_text[end..].trim();
+        let units = ["YEAR", "MONTH", "DAY", "HOUR", "MINUTE", "SECOND"];
+        if tail.is_empty() || (prefix == "INTERVAL" && units.contains(&tail.to_ascii_uppercase().as_str())) {
+            return true;
+        }
+    }
+    false
+}
+
+/// Replaces each `?` outside quotes with the next execution parameter, which must be one
+/// SQL literal ([`is_literal`]).
 pub(super) fn bind_parameters(sql: &str, parameters: &[String]) -> Result<String, QueryFailure> {
+    if let Some((index, bad)) = parameters.iter().enumerate().find(|(_, p)| !is_literal(p)) {
+        return Err(QueryFailure::user(
+            "INVALID_PARAMETER_USAGE",
+            1100,
+            format!(
+                "Execution parameter {} ({bad:?}) is not a literal: give a number, 'text', TRUE, FALSE, NULL, or a typed literal such as DATE '2024-01-01'",
+                index + 1
+            ),
+        ));
+    }
     let mut out = String::with_capacity(sql.len());
     let mut next = 0;
     let mut quote: Option<char> = None;
@@ -159,6 +225,22 @@ mod tests {
         assert_eq!(bound, "SELECT '?' FROM t WHERE a = 1 AND b = 'x'");
         assert!(bind_parameters("SELECT ?", &[]).is_err());
         assert!(bind_parameters("SELECT 1", &["1".into()]).is_err());
+        for literal in [
+            "1",
+            "-2.5",
+            "1e3",
+            "'it''s'",
+            "TRUE",
+            "null",
+            "DATE '2024-01-01'",
+            "TIMESTAMP '2024-01-01 00:00:00'",
+            "INTERVAL '1' DAY",
+        ] {
+            assert!(is_literal(literal), "{literal}");
+        }
+        for injection in ["1 --", "1 OR 1=1", "'a' || x", "'a'; DROP TABLE t", "x", "'open", "DATE 'x' OR 1=1", "1)"] {
+            assert!(bind_parameters("SELECT * FROM t WHERE a = ?", &[injection.into()]).is_err(), "{injection}");
+        }
         assert_eq!(statement_type("  -- c\n SHOW TABLES"), StatementType::Utility);
         assert_eq!(statement_type("(SELECT 1)"), StatementType::Dml);
         assert_eq!(statement_type("CREATE EXTERNAL TABLE x"), StatementType::Ddl);
