@@ -182,3 +182,18 @@ fn a_history_stops_at_aws_quota() {
         (Some("ExecutionFailed"), Some(25_000), Some(24_999))
     );
 }
+
+/// A mounted bucket must have a name S3 allows (`..` would address the data root's parent).
+#[test]
+fn mounted_buckets_have_bucket_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = temp_file(&dir, "bad.toml", "[s3.mounts]\n\"..\" = \"/tmp\"\n");
+    let out = sfnlite()
+        .arg("--config")
+        .arg(&config)
+        .args(["run", "definitions/hello.asl.json", "--input", "{}"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("s3.mounts: '..' is not a bucket name S3 allows"));
+}

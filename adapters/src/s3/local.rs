@@ -113,7 +113,7 @@ impl LocalS3 {
 }
 
 /// Bucket names as S3 allows them: 3–63 of `a-z 0-9 . -`, starting and ending with a letter or digit.
-fn check_bucket(bucket: &str) -> Result<(), S3Error> {
+pub(crate) fn check_bucket(bucket: &str) -> Result<(), S3Error> {
     let ok = (3..=63).contains(&bucket.len())
         && bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
         && bucket.as_bytes()[0].is_ascii_alphanumeric()

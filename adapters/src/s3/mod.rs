@@ -8,6 +8,14 @@ mod url;
 use std::collections::BTreeMap;
 
 pub use local::LocalS3;
+
+/// Whether `bucket` is a name S3 allows (3–63 of `a-z 0-9 . -`, starting and ending with a
+/// letter or digit, no `..`): the message says why not.
+pub fn check_bucket_name(bucket: &str) -> Result<(), String> {
+    local::check_bucket(bucket).map_err(|_| {
+        format!("'{bucket}' is not a bucket name S3 allows (3 to 63 of a-z, 0-9, '.' and '-', starting and ending with a letter or digit)")
+    })
+}
 pub use url::S3Url;
 
 use crate::BoxFuture;

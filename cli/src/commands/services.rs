@@ -76,6 +76,7 @@ type Backends = (Arc<dyn AthenaApi>, Arc<dyn ObjectStore>);
 fn local_backends(settings: &Settings) -> Result<Backends, Failure> {
     let mounts: HashMap<String, std::path::PathBuf> = settings.mounts.clone().into_iter().collect();
     for (bucket, dir) in &mounts {
+        sfnlite_adapters::s3::check_bucket_name(bucket).map_err(|e| Failure::usage(anyhow!("s3.mounts: {e}")))?;
         if !dir.is_dir() {
             return Err(Failure::usage(anyhow!(
                 "the bucket {bucket} is mounted on {}, which is not a folder",
