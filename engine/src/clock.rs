@@ -43,7 +43,7 @@ impl Clock for SystemClock {
     }
 }
 
-/// The farthest a virtual sleep reaches (ten years): executions end within a year.
+/// The farthest a virtual sleep reaches from now (ten years): executions end within a year.
 const FARTHEST_MILLIS: i64 = 10 * 366 * 24 * 3600 * 1000;
 
 /// Virtual time on tokio's paused clock, starting at a chosen epoch time.
@@ -74,7 +74,8 @@ impl Clock for VirtualClock {
     fn sleep_until(&self, deadline: i64) -> BoxFuture<'_, ()> {
         // Clamped far beyond any execution's life (a year), so that an absurd deadline
         // (`"Seconds": 9223372036854775807`) cannot overflow the clock.
-        let offset = deadline.saturating_sub(self.epoch_millis).clamp(0, FARTHEST_MILLIS) as u64;
+        let deadline = deadline.min(self.now_millis().saturating_add(FARTHEST_MILLIS));
+        let offset = deadline.saturating_sub(self.epoch_millis).max(0) as u64;
         Box::pin(tokio::time::sleep_until(self.start + Duration::from_millis(offset)))
     }
 }

@@ -78,6 +78,14 @@ pub enum EngineError {
         /// Its Map Run.
         map_run: String,
     },
+    /// The execution's history reached AWS's quota: AWS does not redrive it.
+    #[error(
+        "execution {arn} reached the history quota of 25,000 events; it cannot be redriven (Execution history event limit exceeded.)"
+    )]
+    HistoryLimitNotRedrivable {
+        /// The execution.
+        arn: String,
+    },
     /// The execution has not ended, so it cannot be redriven.
     #[error("execution {arn} is {status}; only FAILED, TIMED_OUT or ABORTED executions can be redriven")]
     NotRedrivable {
@@ -221,6 +229,7 @@ impl Engine {
             input: Arc::new(record.input.clone()),
             redrive_count: record.redrive_count,
             sync_express: record.origin.sync_express,
+            express: record.origin.express || record.origin.sync_express,
         }
     }
 
@@ -324,8 +333,12 @@ impl Engine {
         if matches!(record.status, ExecutionStatus::Running | ExecutionStatus::Succeeded) {
             return Err(EngineError::NotRedrivable { arn: record.arn, status: record.status.as_str() });
         }
-        if record.origin.sync_express {
+        if record.origin.sync_express || record.origin.express {
             return Err(EngineError::ExpressNotRedrivable { arn: record.arn });
+        }
+        // No room left for a redrive's events.
+        if self.store.events(&record.arn)?.len() as u64 >= interpreter::MAX_HISTORY_EVENTS - 1 {
+            return Err(EngineError::HistoryLimitNotRedrivable { arn: record.arn });
         }
         if let Some(map_run) = record.origin.map_run.clone() {
             return Err(EngineError::MapRunChild { arn: record.arn, map_run });

@@ -181,6 +181,31 @@ fn a_history_stops_at_aws_quota() {
         (last["type"].as_str(), last["id"].as_u64(), last["previousEventId"].as_u64()),
         (Some("ExecutionFailed"), Some(25_000), Some(24_999))
     );
+    // AWS does not redrive it: no room is left.
+    let out = sfnlite().arg("--store").arg(&store).args(["redrive", "l1"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Execution history event limit exceeded."));
+
+    // The quota ends the execution even where the state that fills it would end it well,
+    // and a Map that tolerates every failure does not swallow it.
+    let items: Vec<u32> = (0..7_000).collect();
+    let map = temp_file(
+        &dir,
+        "map.asl.json",
+        r#"{"StartAt": "M", "States": {"M": {"Type": "Map", "ToleratedFailurePercentage": 100, "MaxConcurrency": 1,
+            "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}, "End": true}}}"#,
+    );
+    let out = sfnlite()
+        .arg("--store")
+        .arg(&store)
+        .arg("run")
+        .arg(&map)
+        .args(["--name", "m1", "--format", "json", "--input", &serde_json::to_string(&items).unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["cause"], "The execution reached the maximum number of history events (25000).");
 }
 
 /// A mounted bucket must have a name S3 allows (`..` would address the data root's parent).

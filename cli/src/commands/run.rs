@@ -99,6 +99,7 @@ pub(crate) fn run(
             origin: ExecutionOrigin {
                 test_case: mocks.mock_config.as_ref().and(mocks.test_case.clone()),
                 sync_express: args.machine_type == MachineType::Express,
+                express: args.machine_type == MachineType::Express,
                 ..Default::default()
             },
         };

@@ -167,6 +167,7 @@ fn outcome(described: &Value) -> Result<(ExecutionInfo, Outcome), Failure> {
         input: std::sync::Arc::new(parse("input").unwrap_or(Value::Null)),
         redrive_count: 0,
         sync_express: false,
+        express: false,
     };
     let outcome = Outcome {
         status,

@@ -396,6 +396,7 @@ impl<'a> Run<'a> {
                     origin: ExecutionOrigin {
                         map_run: Some(names.map_run_arn.clone()),
                         role_arn: Some(self.info.role_arn.clone()),
+                        express,
                         ..ExecutionOrigin::default()
                     },
                 };
@@ -424,6 +425,7 @@ impl<'a> Run<'a> {
             input: Arc::new(record.input.clone()),
             redrive_count: record.redrive_count,
             sync_express: false,
+            express,
         };
         let effects = Effects { clock: self.clock, registry: self.registry, store, callbacks: self.callbacks };
         let run = Run::new(info, effects, record.seed, replay);

@@ -76,6 +76,9 @@ pub struct ExecutionInfo {
     pub redrive_count: u32,
     /// A synchronous EXPRESS execution (its context object has no `RedriveCount`).
     pub sync_express: bool,
+    /// An EXPRESS execution (synchronous or not, a distributed Map's EXPRESS child): at
+    /// most five minutes long, with no history quota.
+    pub express: bool,
 }
 
 /// The end of an execution, as DescribeExecution reports it.
@@ -141,6 +144,8 @@ pub(crate) struct Run<'a> {
     /// Set once a STANDARD execution's history is full (AWS's 25,000 events): events are
     /// no longer recorded, and the execution fails at its next state.
     history_full: std::sync::atomic::AtomicBool,
+    /// Told when the history fills.
+    history_filled: tokio::sync::Notify,
 }
 
 /// The part of a run that one branch of control owns: it remembers the last event it
@@ -166,6 +171,13 @@ enum Ended {
     Finished(Result<Payload, StatesError>),
     TimedOut,
     Stopped(StopRequest),
+    /// The history reached AWS's quota.
+    HistoryFull,
+}
+
+/// The cause of an execution whose history reached AWS's quota (AWS's words).
+fn history_full_cause() -> String {
+    format!("The execution reached the maximum number of history events ({MAX_HISTORY_EVENTS}).")
 }
 
 /// How many events may wait in memory before they are stored even without an effect.
@@ -191,6 +203,7 @@ impl<'a> Run<'a> {
             entropy: SharedEntropy(Mutex::new(SeededEntropy::new(seed))),
             replay,
             history_full: std::sync::atomic::AtomicBool::new(false),
+            history_filled: tokio::sync::Notify::new(),
         }
     }
 
@@ -213,8 +226,10 @@ impl<'a> Run<'a> {
                 | EventDetails::ExecutionAborted { .. }
                 | EventDetails::ExecutionTimedOut { .. }
         );
-        if !ends && !self.info.sync_express && self.journal.next_id() >= MAX_HISTORY_EVENTS {
+        if !ends && !self.info.express && self.journal.next_id() >= MAX_HISTORY_EVENTS {
             self.history_full.store(true, std::sync::atomic::Ordering::Relaxed);
+            // The execution ends at once (`execute` waits for this), whatever runs now.
+            self.history_filled.notify_one();
             return (previous, timestamp);
         }
         (self.journal.append(previous, timestamp, details), timestamp)
@@ -285,7 +300,7 @@ impl<'a> Run<'a> {
         let body = self.run_machine(machine, self.info.input.clone(), &mut thread);
         // The machine's TimeoutSeconds, within AWS's longest execution: a year for STANDARD,
         // five minutes for EXPRESS (AWS ends either with States.Timeout).
-        let longest = if self.info.sync_express { MAX_EXPRESS_SECONDS } else { MAX_STANDARD_SECONDS };
+        let longest = if self.info.express { MAX_EXPRESS_SECONDS } else { MAX_STANDARD_SECONDS };
         let seconds = machine.timeout_seconds.map_or(longest, |seconds| seconds.min(longest));
         let deadline = Some(self.attempt_start.saturating_add(millis(seconds)));
         let timeout = async {
@@ -300,8 +315,12 @@ impl<'a> Run<'a> {
             biased;
             request = stop => Ended::Stopped(request),
             () = timeout => Ended::TimedOut,
+            () = self.history_filled.notified() => Ended::HistoryFull,
             result = body => Ended::Finished(result),
         };
+        // The history filled while the body ran on (within one poll): the quota ends it.
+        let ended =
+            if self.history_full.load(std::sync::atomic::Ordering::Relaxed) { Ended::HistoryFull } else { ended };
         let outcome = self.end(thread.last, ended);
         self.journal.finish()?;
         Ok(outcome)
@@ -324,6 +343,12 @@ impl<'a> Run<'a> {
                     EventDetails::ExecutionAborted { error: request.error.clone(), cause: request.cause.clone() };
                 self.record(last, details);
                 (ExecutionStatus::Aborted, None, request.error, request.cause)
+            }
+            Ended::HistoryFull => {
+                let error = Some("States.Runtime".to_owned());
+                let cause = Some(history_full_cause());
+                self.record(last, EventDetails::ExecutionFailed { error: error.clone(), cause: cause.clone() });
+                (ExecutionStatus::Failed, None, error, cause)
             }
             Ended::TimedOut => {
                 let error = Some("States.Timeout".to_owned());
@@ -352,10 +377,7 @@ impl<'a> Run<'a> {
                 tokio::task::consume_budget().await;
                 if self.history_full.load(std::sync::atomic::Ordering::Relaxed) {
                     // Not catchable, as AWS's (States.Runtime ends the execution).
-                    return Err(StatesError::new(
-                        ErrorName::Runtime,
-                        format!("The execution reached the maximum number of history events ({MAX_HISTORY_EVENTS})."),
-                    ));
+                    return Err(StatesError::new(ErrorName::Runtime, history_full_cause()));
                 }
                 if self.journal.pending_len() >= FLUSH_EVERY {
                     self.flush().map_err(|e| e.into_states_error(&machine.states[current].name, thread.last))?;

@@ -174,6 +174,9 @@ pub struct ExecutionOrigin {
     /// gives its context object no `RedriveCount` (an asynchronous one has it, recorded).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub sync_express: bool,
+    /// An EXPRESS execution (synchronous or not; a distributed Map's EXPRESS child).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub express: bool,
     /// Started through `sfnlite serve` (which resumes it when it starts again).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub api: bool,

@@ -158,6 +158,7 @@ impl Api {
             alias_arn,
             test_case: None,
             sync_express: false,
+            express: false,
             api: true,
             map_run: None,
         };
@@ -207,7 +208,7 @@ impl Api {
             input: start.input,
             seed: sfnlite_engine::entropy::os_seed(),
             virtual_clock: false,
-            origin: ExecutionOrigin { sync_express: sync, ..start.origin },
+            origin: ExecutionOrigin { sync_express: sync, express: true, ..start.origin },
         };
         self.executor.submit(Job::Express {
             engine,
@@ -486,6 +487,9 @@ impl Api {
             e @ EngineError::MapRunChild { .. } => ApiError::new("ExecutionNotRedrivable", e.to_string()),
             EngineError::ExpressNotRedrivable { .. } => {
                 ApiError::new("ExecutionNotRedrivable", "Express executions cannot be redriven")
+            }
+            EngineError::HistoryLimitNotRedrivable { .. } => {
+                ApiError::new("ExecutionNotRedrivable", "Execution history event limit exceeded.")
             }
             other => ApiError::internal(other),
         })?;
