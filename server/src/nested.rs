@@ -252,7 +252,13 @@ async fn finished(api: &Arc<Api>, arn: &str) -> Result<ExecutionRecord, StatesEr
         }
         match api.executor.done(arn) {
             Some(mut done) => {
-                let _ = done.wait_for(|ended| *ended).await;
+                // Waited for as a service call is: under the virtual clock, the parent's time
+                // does not move while its child runs (children run on the real clock), so its
+                // own deadlines (a year at most) do not pass meanwhile.
+                sfnlite_adapters::service::run(async move {
+                    let _ = done.wait_for(|ended| *ended).await;
+                })
+                .await;
             }
             None if resumed => {
                 // Resumed once and not running, yet RUNNING in the store: it cannot go on here.

@@ -239,3 +239,41 @@ fn a_resumed_parent_waits_for_the_child_it_started_and_children_can_be_stopped()
     assert_eq!(statuses.iter().filter(|s| *s == "ABORTED").count(), 1, "{statuses:?}");
     assert_eq!(statuses.iter().filter(|s| *s == "FAILED").count(), 1, "{statuses:?}");
 }
+
+/// Under the virtual clock, a parent waiting for its `.sync` child takes no virtual time
+/// (the child runs on the real clock), so the parent's year-long deadline does not pass.
+#[test]
+fn a_sync_child_under_the_virtual_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let child = crate::temp_file(
+        &dir,
+        "child.json",
+        r#"{"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 1, "End": true}}}"#,
+    );
+    let parent = crate::temp_file(
+        &dir,
+        "parent.json",
+        r#"{"StartAt": "S", "States": {"S": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync:2",
+            "Parameters": {"StateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:kid", "Input": {"a": 1}}, "End": true}}}"#,
+    );
+    let created = crate::sfnlite()
+        .arg("--store")
+        .arg(&store)
+        .args(["state-machines", "create", "kid", "--definition"])
+        .arg(&child)
+        .output()
+        .unwrap();
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let out = crate::sfnlite()
+        .arg("--store")
+        .arg(&store)
+        .arg("run")
+        .arg(&parent)
+        .args(["--clock", "virtual", "--format", "json"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["status"], "SUCCEEDED", "{report}");
+    assert_eq!(report["output"]["Status"], "SUCCEEDED");
+}
