@@ -124,7 +124,12 @@ fn files_under(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
             continue;
         }
         let path = entry.path();
-        if path.is_dir() {
+        // Links are not followed: they could lead out of the data root (as for S3).
+        let file_type = entry.file_type()?;
+        if file_type.is_symlink() {
+            continue;
+        }
+        if file_type.is_dir() {
             files_under(&path, out)?;
         } else {
             out.push(path);
@@ -146,7 +151,7 @@ fn discover_partitions(dir: &Path, keys: &[String], values: &mut Vec<String>, ou
         let name = entry.file_name().to_string_lossy().into_owned();
         if let Some((k, v)) = name.split_once('=')
             && k.eq_ignore_ascii_case(key)
-            && entry.path().is_dir()
+            && entry.file_type().is_ok_and(|t| t.is_dir())
         {
             values.push(percent_decode(v));
             discover_partitions(&entry.path(), rest, values, out);

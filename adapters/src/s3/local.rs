@@ -72,12 +72,19 @@ impl LocalS3 {
     /// refusing addresses that would leave the bucket.
     pub fn path_of(&self, bucket: &str, key: &str) -> Result<PathBuf, S3Error> {
         let dir = self.inner.bucket_dir(bucket)?;
+        let linked_bucket = !self.inner.mounts.contains_key(bucket)
+            && fs::symlink_metadata(&dir).is_ok_and(|m| m.file_type().is_symlink());
+        if linked_bucket {
+            return Err(linked(&dir));
+        }
         if key.is_empty() {
             return Ok(dir);
         }
         let trimmed = key.strip_suffix('/').unwrap_or(key);
         check_key(trimmed)?;
-        Ok(dir.join(trimmed))
+        let path = dir.join(trimmed);
+        no_links(&dir, &path)?;
+        Ok(path)
     }
 
     /// The names of the buckets that exist (mounted ones included), sorted.
@@ -86,7 +93,8 @@ impl LocalS3 {
         if let Ok(entries) = fs::read_dir(&self.inner.root) {
             for entry in entries.flatten() {
                 let name = entry.file_name().to_string_lossy().into_owned();
-                if entry.path().is_dir() && check_bucket(&name).is_ok() {
+                // A linked folder is no bucket (links are not followed).
+                if entry.file_type().is_ok_and(|t| t.is_dir()) && check_bucket(&name).is_ok() {
                     names.push(name);
                 }
             }
@@ -110,6 +118,32 @@ impl LocalS3 {
             }
         })
     }
+}
+
+/// A link met inside the data root: refused, never followed.
+fn linked(path: &Path) -> S3Error {
+    S3Error::new(
+        "AccessDenied",
+        403,
+        format!("{} is a symbolic link: the local store does not follow links out of its buckets", path.display()),
+    )
+}
+
+/// Refuses a key whose folders or file under `bucket_dir` include a symbolic link, which
+/// could lead out of the bucket (and of the data root).
+fn no_links(bucket_dir: &Path, path: &Path) -> Result<(), S3Error> {
+    let Ok(inside) = path.strip_prefix(bucket_dir) else { return Ok(()) };
+    let mut current = bucket_dir.to_path_buf();
+    for part in inside.components() {
+        current.push(part);
+        match fs::symlink_metadata(&current) {
+            Ok(meta) if meta.file_type().is_symlink() => return Err(linked(&current)),
+            Ok(_) => {}
+            // What does not exist yet is no link.
+            Err(_) => break,
+        }
+    }
+    Ok(())
 }
 
 /// Bucket names as S3 allows them: 3–63 of `a-z 0-9 . -`, starting and ending with a letter or digit.
@@ -169,12 +203,20 @@ impl Dirs {
 
     fn existing_bucket(&self, bucket: &str) -> Result<PathBuf, S3Error> {
         let dir = self.bucket_dir(bucket)?;
+        // A bucket's folder under the data root is never a link (a mount may point anywhere:
+        // the settings say so).
+        if !self.mounts.contains_key(bucket) && fs::symlink_metadata(&dir).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(linked(&dir));
+        }
         if dir.is_dir() { Ok(dir) } else { Err(S3Error::no_such_bucket()) }
     }
 
     fn object_path(&self, bucket: &str, key: &str) -> Result<PathBuf, S3Error> {
         check_key(key)?;
-        Ok(self.existing_bucket(bucket)?.join(key))
+        let dir = self.existing_bucket(bucket)?;
+        let path = dir.join(key);
+        no_links(&dir, &path)?;
+        Ok(path)
     }
 
     fn sidecar_path(&self, bucket: &str, key: &str) -> PathBuf {
@@ -300,6 +342,7 @@ impl Dirs {
         let dir = self.existing_bucket(bucket)?;
         check_key(key)?;
         let path = dir.join(key);
+        no_links(&dir, &path)?;
         match fs::remove_file(&path) {
             Ok(()) => {}
             Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory | ErrorKind::IsADirectory) => {
@@ -387,8 +430,11 @@ fn walk(dir: &Path, base: &str, prefix: &str, keys: &mut Vec<String>) -> std::io
         }
         let key = format!("{base}{name}");
         let file_type = entry.file_type()?;
-        let is_dir = file_type.is_dir() || (file_type.is_symlink() && entry.path().is_dir());
-        if is_dir {
+        // Links are not followed (nor listed): they could lead out of the bucket.
+        if file_type.is_symlink() {
+            continue;
+        }
+        if file_type.is_dir() {
             let folder = format!("{key}/");
             if folder.starts_with(prefix) || prefix.starts_with(&folder) {
                 walk(&entry.path(), &folder, prefix, keys)?;
@@ -561,6 +607,34 @@ mod tests {
 
     fn put(bucket: &str, key: &str, body: &str) -> PutRequest {
         PutRequest { bucket: bucket.into(), key: key.into(), body: body.as_bytes().to_vec(), ..Default::default() }
+    }
+
+    /// Links planted in the data root are never followed: not a bucket's folder, not a
+    /// key's folder, not a file; listings leave them out.
+    #[tokio::test]
+    async fn links_lead_nowhere() {
+        let (dir, store) = store();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), "s").unwrap();
+        store.create_bucket("data").await.unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("data/away")).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret"), dir.path().join("data/file")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("linked")).unwrap();
+        for (bucket, key) in [("data", "away/secret"), ("data", "file"), ("linked", "secret")] {
+            let read = store.get_object(bucket, key).await.unwrap_err();
+            assert_eq!(read.code, "AccessDenied", "{bucket}/{key}: {read}");
+            assert_eq!(store.put_object(put(bucket, key, "x")).await.unwrap_err().code, "AccessDenied");
+            assert_eq!(store.delete_object(bucket, key).await.unwrap_err().code, "AccessDenied");
+            assert!(store.path_of(bucket, key).is_err());
+        }
+        assert_eq!(std::fs::read_to_string(outside.path().join("secret")).unwrap(), "s", "nothing outside changed");
+        store.put_object(put("data", "kept", "k")).await.unwrap();
+        let listed = store.list_objects(ListRequest { bucket: "data".into(), ..Default::default() }).await.unwrap();
+        assert_eq!(listed.contents.iter().map(|o| o.key.as_str()).collect::<Vec<_>>(), ["kept"]);
+        assert!(
+            !LocalS3::list_buckets(&store).unwrap().contains(&"linked".to_owned())
+                || store.get_object("linked", "secret").await.is_err()
+        );
     }
 
     #[tokio::test]
