@@ -443,8 +443,25 @@ impl Parser {
 
     /// `[db.]name`
     fn qualified(&mut self) -> Result<(Option<String>, String), DdlError> {
-        let first = self.identifier()?;
-        if self.eat_punct('.') { Ok((Some(first), self.identifier()?)) } else { Ok((None, first)) }
+        let first = self.name()?;
+        if self.eat_punct('.') { Ok((Some(first), self.name()?)) } else { Ok((None, first)) }
+    }
+
+    /// A database or table name, held to Athena's rule: at most 255 characters, only lowercase letters,
+    /// digits and underscores (names are lowercased first, as Athena does). A definition that works
+    /// here must work on AWS, so a name Athena refuses is refused here too.
+    fn name(&mut self) -> Result<String, DdlError> {
+        let name = self.identifier()?;
+        let valid = !name.is_empty()
+            && name.len() <= 255
+            && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if valid {
+            Ok(name)
+        } else {
+            Err(DdlError(format!(
+                "invalid name '{name}': database and table names may hold only lowercase letters, digits and underscores, at most 255 characters (Athena's rule)"
+            )))
+        }
     }
 
     fn properties(&mut self) -> Result<BTreeMap<String, String>, DdlError> {
@@ -616,7 +633,7 @@ pub fn parse(sql: &str) -> Result<Option<Statement>, DdlError> {
     let statement = if p.eat_keyword("create") {
         if p.eat_keyword("database") || p.eat_keyword("schema") {
             let if_not_exists = p.eat_keywords(&["if", "not", "exists"]);
-            let name = p.identifier()?;
+            let name = p.name()?;
             // COMMENT, LOCATION and DBPROPERTIES are accepted and not needed locally.
             loop {
                 if p.eat_keyword("comment") || p.eat_keyword("location") {
@@ -645,7 +662,7 @@ pub fn parse(sql: &str) -> Result<Option<Statement>, DdlError> {
     } else if p.eat_keyword("drop") {
         if p.eat_keyword("database") || p.eat_keyword("schema") {
             let if_exists = p.eat_keywords(&["if", "exists"]);
-            let name = p.identifier()?;
+            let name = p.name()?;
             let cascade = p.eat_keyword("cascade");
             if !cascade {
                 p.eat_keyword("restrict");
@@ -664,7 +681,7 @@ pub fn parse(sql: &str) -> Result<Option<Statement>, DdlError> {
             Statement::ShowDatabases { pattern }
         } else {
             p.expect_keyword("tables")?;
-            let database = if p.eat_keyword("in") || p.eat_keyword("from") { Some(p.identifier()?) } else { None };
+            let database = if p.eat_keyword("in") || p.eat_keyword("from") { Some(p.name()?) } else { None };
             let pattern = if matches!(p.peek(), Some(Token::Str(_))) { Some(p.string()?) } else { None };
             Statement::ShowTables { database, pattern }
         }
@@ -827,6 +844,29 @@ fn create_table(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_follow_athenas_rule() {
+        for sql in [
+            r#"CREATE DATABASE "../../x""#,
+            "CREATE DATABASE `a/b`",
+            "CREATE SCHEMA `café`",
+            "DROP DATABASE `..`",
+            "CREATE EXTERNAL TABLE `..`.t (a int) LOCATION 's3://b/p/'",
+            "CREATE EXTERNAL TABLE db.`t-1` (a int) LOCATION 's3://b/p/'",
+            "DROP TABLE db.`x/y`",
+            "MSCK REPAIR TABLE `.`",
+        ] {
+            let error = parse(sql).unwrap_err().0;
+            assert!(error.contains("invalid name") && error.contains("Athena's rule"), "{sql}: {error}");
+        }
+        let long = "a".repeat(256);
+        assert!(parse(&format!("CREATE DATABASE {long}")).unwrap_err().0.contains("255"));
+        let Some(Statement::CreateDatabase { name, .. }) = parse("CREATE DATABASE Sales_2026").unwrap() else {
+            panic!("not a CREATE DATABASE")
+        };
+        assert_eq!(name, "sales_2026");
+    }
 
     #[test]
     fn cloudfront_ddl() {
