@@ -7,16 +7,25 @@
 //! - `events`: ARN ++ `0x00` ++ big-endian id of a batch's first event → the batch (a JSON
 //!   array of events), so a prefix scan reads one history in id order. One record per
 //!   batch, not per event: the runtime appends a batch before each effect, and sled's cost
-//!   is per record (a run of 20,000 states is one record, not 40,000);
+//!   is per record (a run of 20,000 states is one record, not 40,000). A batch of up to
+//!   [`INLINE_LIMIT`] bytes is kept in sled, compressed (tag [`INLINE`]); a larger one is cut
+//!   into content-defined chunks ([`super::chunks`]) kept once each in pack files
+//!   ([`super::packs`]), and sled keeps the list of their hashes (tag [`CHUNKED`]). Format 1
+//!   stored the JSON itself (it starts with `[`), still read;
+//! - `chunks`: a chunk's SHA-256 → its [`Location`] in the packs;
 //! - `documents`: kind ++ `0x00` ++ key → a JSON document (API resources: state machines
 //!   as the API knows them, versions, aliases, activities, tags).
+//!
+//! Memory: sled's page cache is bounded ([`CACHE_BYTES`]).
 //!
 //! Durability: `append` and `put_execution` flush (fsync) before they return, so an event is
 //! on disk before the effect it announces. One process holds the store at a time (sled's
 //! file lock); the holder writes its pid to `owner.pid`, and a second process waits for the
 //! lock up to a bound, then reports "store … in use by process N".
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -24,10 +33,26 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sfnlite_states::history::HistoryEvent;
 
-use super::{ExecutionRecord, HistoryStore, StateMachineRecord, StoreError};
+use super::chunks::{self, ChunkHash};
+use super::packs::{Location, Packs};
+use super::{ExecutionRecord, GarbageReport, HistoryStore, StateMachineRecord, StoreError};
 
-/// The format version this build reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format version this build reads and writes (it also reads format 1, and marks a
+/// store it opens as format 2).
+pub const FORMAT_VERSION: u32 = 2;
+
+/// sled's page cache, at most.
+const CACHE_BYTES: u64 = 32 << 20;
+
+/// An event batch up to this size (as JSON) stays in sled.
+const INLINE_LIMIT: usize = 16 * 1024;
+/// The tag of a batch kept in sled: LZ4 of the JSON, its size prepended.
+const INLINE: u8 = 1;
+/// The tag of a batch kept in chunks: the chunks' hashes, in order.
+const CHUNKED: u8 = 2;
+
+/// A pack needs rewriting when at least this share of its bytes is garbage.
+const REWRITE_GARBAGE_SHARE: f64 = 0.25;
 
 /// Executions on disk.
 pub struct SledStore {
@@ -37,6 +62,11 @@ pub struct SledStore {
     executions: sled::Tree,
     events: sled::Tree,
     documents: sled::Tree,
+    chunks: sled::Tree,
+    packs: Packs,
+    /// Held while chunks are added or collected, so that garbage collection never removes
+    /// a chunk that a batch being appended uses.
+    chunk_lock: Mutex<()>,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -56,7 +86,12 @@ impl SledStore {
         std::fs::create_dir_all(path).map_err(|e| io(format!("cannot create {}: {e}", path.display())))?;
         let started = Instant::now();
         let db = loop {
-            match sled::Config::new().path(path.join("db")).mode(sled::Mode::LowSpace).open() {
+            match sled::Config::new()
+                .path(path.join("db"))
+                .mode(sled::Mode::LowSpace)
+                .cache_capacity(CACHE_BYTES)
+                .open()
+            {
                 Ok(db) => break db,
                 Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
                     if started.elapsed() >= wait {
@@ -85,6 +120,10 @@ impl SledStore {
                         supported: FORMAT_VERSION,
                     });
                 }
+                if found < FORMAT_VERSION {
+                    // Format 1's records are read as they are; new ones are written as format 2.
+                    meta.insert("format", &FORMAT_VERSION.to_be_bytes()).map_err(io)?;
+                }
             }
             None => {
                 meta.insert("format", &FORMAT_VERSION.to_be_bytes()).map_err(io)?;
@@ -95,6 +134,9 @@ impl SledStore {
             executions: db.open_tree("executions").map_err(io)?,
             events: db.open_tree("events").map_err(io)?,
             documents: db.open_tree("documents").map_err(io)?,
+            chunks: db.open_tree("chunks").map_err(io)?,
+            packs: Packs::open(&path.join("packs"))?,
+            chunk_lock: Mutex::new(()),
             path: path.to_owned(),
             db,
         })
@@ -108,6 +150,80 @@ impl SledStore {
     fn flush(&self) -> Result<(), StoreError> {
         self.db.flush().map(|_| ()).map_err(io)
     }
+
+    fn lock_chunks(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.chunk_lock.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Stores `json` as chunks (those not stored yet go to a pack) and returns the record
+    /// that lists them. The caller holds the chunk lock until the record is inserted.
+    fn chunked(&self, json: &[u8]) -> Result<Vec<u8>, StoreError> {
+        let pieces = chunks::split_json(json);
+        let mut record = Vec::with_capacity(1 + 32 * pieces.len());
+        record.push(CHUNKED);
+        let mut seen = HashSet::new();
+        let mut fresh: Vec<(ChunkHash, Vec<u8>)> = Vec::new();
+        for piece in pieces {
+            let hash = chunks::hash(piece);
+            record.extend_from_slice(&hash);
+            if seen.insert(hash) && !self.chunks.contains_key(hash).map_err(io)? {
+                fresh.push((hash, lz4_flex::block::compress_prepend_size(piece)));
+            }
+        }
+        let blobs: Vec<Vec<u8>> = fresh.iter_mut().map(|(_, blob)| std::mem::take(blob)).collect();
+        let locations = self.packs.append(&blobs)?;
+        for ((hash, _), location) in fresh.iter().zip(locations) {
+            self.chunks.insert(hash, &location.to_bytes()).map_err(io)?;
+        }
+        Ok(record)
+    }
+
+    /// The JSON of a stored event batch (`what` names it in errors).
+    fn batch_json(&self, what: &str, bytes: &[u8]) -> Result<Vec<u8>, StoreError> {
+        let corrupt = |message: String| StoreError::Corrupt { key: what.to_owned(), message };
+        match bytes.first() {
+            Some(b'[') => Ok(bytes.to_vec()),
+            Some(&INLINE) => lz4_flex::block::decompress_size_prepended(&bytes[1..])
+                .map_err(|e| corrupt(format!("cannot decompress: {e}"))),
+            Some(&CHUNKED) => {
+                let hashes = &bytes[1..];
+                if !hashes.len().is_multiple_of(32) {
+                    return Err(corrupt("a chunk list of a length not a multiple of 32".into()));
+                }
+                let mut json = Vec::new();
+                for hash in hashes.chunks_exact(32) {
+                    json.extend(self.chunk(what, hash)?);
+                }
+                Ok(json)
+            }
+            _ => Err(corrupt("an unknown record tag".into())),
+        }
+    }
+
+    /// The bytes of one chunk, checked against its hash.
+    fn chunk(&self, what: &str, hash: &[u8]) -> Result<Vec<u8>, StoreError> {
+        let name = hex(hash);
+        let corrupt = |message: String| StoreError::Corrupt { key: what.to_owned(), message };
+        let entry = self.chunks.get(hash).map_err(io)?.ok_or_else(|| corrupt(format!("chunk {name} is missing")))?;
+        let location =
+            Location::from_bytes(&entry).ok_or_else(|| corrupt(format!("chunk {name}: a bad index entry")))?;
+        let stored = self.packs.read(location)?;
+        let pack = self.packs.path(location.pack);
+        let bytes = lz4_flex::block::decompress_size_prepended(&stored)
+            .map_err(|e| corrupt(format!("chunk {name} in {} at offset {}: {e}", pack.display(), location.offset)))?;
+        if chunks::hash(&bytes).as_slice() != hash {
+            return Err(corrupt(format!(
+                "chunk {name} in {} at offset {} does not match its hash",
+                pack.display(),
+                location.offset
+            )));
+        }
+        Ok(bytes)
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
@@ -163,7 +279,18 @@ impl HistoryStore for SledStore {
         let Some(first) = events.first() else {
             return Ok(());
         };
-        self.events.insert(event_key(execution_arn, first.id), encode(&events)?).map_err(io)?;
+        let key = event_key(execution_arn, first.id);
+        let json = encode(&events)?;
+        if json.len() <= INLINE_LIMIT {
+            let mut record = Vec::with_capacity(json.len() / 2 + 8);
+            record.push(INLINE);
+            record.extend(lz4_flex::block::compress_prepend_size(&json));
+            self.events.insert(key, record).map_err(io)?;
+            return self.flush();
+        }
+        let _chunks = self.lock_chunks();
+        let record = self.chunked(&json)?;
+        self.events.insert(key, record).map_err(io)?;
         self.flush()
     }
 
@@ -174,7 +301,9 @@ impl HistoryStore for SledStore {
         for item in self.events.scan_prefix(&prefix) {
             let (key, bytes) = item.map_err(io)?;
             let first = key.get(prefix.len()..).and_then(|b| <[u8; 8]>::try_from(b).ok()).map_or(0, u64::from_be_bytes);
-            out.extend(decode::<Vec<HistoryEvent>>(&format!("{execution_arn} events from #{first}"), &bytes)?);
+            let what = format!("{execution_arn} events from #{first}");
+            let json = self.batch_json(&what, &bytes)?;
+            out.extend(decode::<Vec<HistoryEvent>>(&what, &json)?);
         }
         Ok(out)
     }
@@ -209,6 +338,82 @@ impl HistoryStore for SledStore {
         self.documents.remove(document_key(kind, key)).map_err(io)?;
         self.flush()
     }
+
+    fn delete_execution(&self, arn: &str) -> Result<(), StoreError> {
+        let mut prefix = arn.as_bytes().to_vec();
+        prefix.push(0);
+        for key in self.events.scan_prefix(&prefix).keys() {
+            self.events.remove(key.map_err(io)?).map_err(io)?;
+        }
+        self.executions.remove(arn.as_bytes()).map_err(io)?;
+        self.flush()
+    }
+
+    fn collect_garbage(&self) -> Result<GarbageReport, StoreError> {
+        let _chunks = self.lock_chunks();
+        let mut report = GarbageReport::default();
+        // Mark: the chunks some batch lists.
+        let mut live: HashSet<ChunkHash> = HashSet::new();
+        for item in self.events.iter() {
+            let (_, bytes) = item.map_err(io)?;
+            if bytes.first() == Some(&CHUNKED) {
+                for hash in bytes[1..].chunks_exact(32) {
+                    live.insert(hash.try_into().unwrap_or([0; 32]));
+                }
+            }
+        }
+        // Sweep the index, and weigh each pack's live and dead bytes.
+        let mut weights: HashMap<u32, (u64, u64)> = HashMap::new();
+        let mut kept: HashMap<u32, Vec<(ChunkHash, Location)>> = HashMap::new();
+        for item in self.chunks.iter() {
+            let (hash, entry) = item.map_err(io)?;
+            let Some(location) = Location::from_bytes(&entry) else {
+                return Err(StoreError::Corrupt {
+                    key: format!("chunks/{}", hex(&hash)),
+                    message: "a bad index entry".into(),
+                });
+            };
+            let hash: ChunkHash = hash.as_ref().try_into().unwrap_or([0; 32]);
+            let weight = weights.entry(location.pack).or_default();
+            if live.contains(&hash) {
+                weight.0 += u64::from(location.len);
+                kept.entry(location.pack).or_default().push((hash, location));
+            } else {
+                weight.1 += u64::from(location.len);
+                self.chunks.remove(hash).map_err(io)?;
+                report.chunks_removed += 1;
+            }
+        }
+        self.flush()?;
+        // New chunks go to a fresh pack from now on, so that no pack is rewritten into itself.
+        self.packs.seal();
+        for pack in self.packs.list()? {
+            let (live_bytes, dead_bytes) = weights.get(&pack).copied().unwrap_or((0, 0));
+            if live_bytes == 0 {
+                report.bytes_reclaimed += self.packs.remove(pack)?;
+                report.packs_removed += 1;
+                continue;
+            }
+            let total = live_bytes + dead_bytes;
+            if (dead_bytes as f64) < REWRITE_GARBAGE_SHARE * total as f64 {
+                continue;
+            }
+            let entries = kept.remove(&pack).unwrap_or_default();
+            let blobs =
+                entries.iter().map(|(_, location)| self.packs.read(*location)).collect::<Result<Vec<_>, _>>()?;
+            let locations = self.packs.append(&blobs)?;
+            for ((hash, _), location) in entries.iter().zip(locations) {
+                self.chunks.insert(hash, &location.to_bytes()).map_err(io)?;
+            }
+            // The index names the new copies on disk before the old file goes.
+            self.flush()?;
+            let before = std::fs::metadata(self.packs.path(pack)).map(|m| m.len()).unwrap_or(0);
+            self.packs.remove(pack)?;
+            report.bytes_reclaimed += before.saturating_sub(live_bytes);
+            report.packs_rewritten += 1;
+        }
+        Ok(report)
+    }
 }
 
 #[cfg(test)]
@@ -224,5 +429,149 @@ mod tests {
         drop(store);
         let err = SledStore::open(dir.path(), Duration::from_secs(1)).unwrap_err();
         assert!(matches!(err, StoreError::NewerFormat { found, .. } if found == FORMAT_VERSION + 1), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod chunk_tests {
+    use std::sync::Arc;
+
+    use serde_json::json;
+    use sfnlite_states::history::{EventDetails, StateType};
+
+    use super::*;
+
+    /// Text that does not compress: a payload of `len` pseudo-random letters.
+    fn payload(len: usize) -> String {
+        let mut state: u64 = 42;
+        (0..len)
+            .map(|_| {
+                state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                char::from(b'a' + ((state >> 33) % 26) as u8)
+            })
+            .collect()
+    }
+
+    /// States entering and leaving with the same large document, as a Pass chain records.
+    fn events(data: &str, states: u64) -> Vec<HistoryEvent> {
+        (1..=states * 2)
+            .map(|id| HistoryEvent {
+                id,
+                previous_event_id: id - 1,
+                timestamp: id as i64,
+                details: if id % 2 == 1 {
+                    EventDetails::StateEntered {
+                        state_type: StateType::Pass,
+                        name: format!("S{}", id / 2).into(),
+                        input: Arc::new(json!({"data": data, "step": id / 2})),
+                    }
+                } else {
+                    EventDetails::StateExited {
+                        state_type: StateType::Pass,
+                        name: format!("S{}", id / 2 - 1).into(),
+                        output: Arc::new(json!({"data": data, "step": id / 2})),
+                        assigned_variables: None,
+                    }
+                },
+            })
+            .collect()
+    }
+
+    fn pack_bytes(dir: &Path) -> u64 {
+        std::fs::read_dir(dir.join("packs")).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).sum()
+    }
+
+    #[test]
+    fn large_histories_are_stored_once_and_collected() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path(), Duration::from_secs(1)).unwrap();
+        let data = payload(100 * 1024);
+        let history = events(&data, 50);
+        store.append("arn:a", history.clone()).unwrap();
+        store.append("arn:b", history.clone()).unwrap();
+        assert_eq!(store.events("arn:a").unwrap(), history);
+        assert_eq!(store.events("arn:b").unwrap(), history);
+        // 100 documents of 100 KiB in two histories: the shared text is kept once.
+        let stored = pack_bytes(dir.path());
+        assert!(stored < 150 * 1024, "{stored} bytes in packs");
+        // Small batches stay in sled, compressed.
+        store
+            .append(
+                "arn:a",
+                vec![HistoryEvent {
+                    id: 101,
+                    previous_event_id: 100,
+                    timestamp: 1,
+                    details: EventDetails::ExecutionSucceeded { output: Arc::new(json!({"ok": true})) },
+                }],
+            )
+            .unwrap();
+        assert_eq!(store.events("arn:a").unwrap().len(), 101);
+
+        // Removing one history frees nothing the other uses.
+        store.delete_execution("arn:a").unwrap();
+        let report = store.collect_garbage().unwrap();
+        assert_eq!(report.chunks_removed, 0, "{report:?}");
+        assert_eq!(store.events("arn:b").unwrap(), history);
+        assert!(store.events("arn:a").unwrap().is_empty());
+        // Removing the other frees it all, on disk.
+        store.delete_execution("arn:b").unwrap();
+        let report = store.collect_garbage().unwrap();
+        assert!(report.chunks_removed > 10 && report.packs_removed == 1, "{report:?}");
+        assert_eq!(report.bytes_reclaimed, stored);
+        assert_eq!(pack_bytes(dir.path()), 0);
+        // And the store goes on.
+        store.append("arn:c", history.clone()).unwrap();
+        drop(store);
+        let store = SledStore::open(dir.path(), Duration::from_secs(1)).unwrap();
+        assert_eq!(store.events("arn:c").unwrap(), history);
+    }
+
+    #[test]
+    fn a_pack_that_is_mostly_garbage_is_rewritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path(), Duration::from_secs(1)).unwrap();
+        let kept = events(&payload(40 * 1024), 2);
+        let gone = events(&payload(400 * 1024), 2);
+        store.append("arn:kept", kept.clone()).unwrap();
+        store.append("arn:gone", gone).unwrap();
+        let before = pack_bytes(dir.path());
+        store.delete_execution("arn:gone").unwrap();
+        let report = store.collect_garbage().unwrap();
+        assert_eq!(report.packs_rewritten, 1, "{report:?}");
+        let after = pack_bytes(dir.path());
+        assert!(after < before / 4, "{before} → {after}");
+        assert_eq!(before - after, report.bytes_reclaimed);
+        assert_eq!(store.events("arn:kept").unwrap(), kept);
+    }
+
+    #[test]
+    fn damage_in_a_pack_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path(), Duration::from_secs(1)).unwrap();
+        store.append("arn:a", events(&payload(64 * 1024), 2)).unwrap();
+        let pack = dir.path().join("packs/00000001.pack");
+        let mut bytes = std::fs::read(&pack).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x55;
+        std::fs::write(&pack, bytes).unwrap();
+        let error = store.events("arn:a").unwrap_err().to_string();
+        assert!(error.contains("00000001.pack") && error.contains("arn:a events from #1"), "{error}");
+    }
+
+    #[test]
+    fn reads_format_1_and_marks_the_store_as_format_2() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path(), Duration::from_secs(1)).unwrap();
+        let history = events("small", 3);
+        // A batch as format 1 stored it: the JSON itself.
+        store.events.insert(event_key("arn:old", 1), serde_json::to_vec(&history).unwrap()).unwrap();
+        store.db.open_tree("meta").unwrap().insert("format", &1u32.to_be_bytes()).unwrap();
+        store.flush().unwrap();
+        drop(store);
+        let store = SledStore::open(dir.path(), Duration::from_secs(1)).unwrap();
+        assert_eq!(store.events("arn:old").unwrap(), history);
+        let format = store.db.open_tree("meta").unwrap().get("format").unwrap().unwrap();
+        assert_eq!(format.as_ref(), &FORMAT_VERSION.to_be_bytes());
     }
 }
