@@ -513,6 +513,32 @@ pub(crate) struct RedriveArgs {
 pub(crate) enum ExecutionsCommand {
     /// List executions, oldest first.
     List(ListArgs),
+    /// Remove closed executions (their histories, Map Runs, logs) and reclaim their space.
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PruneArgs {
+    /// Only executions that closed at least this long ago: a number and a unit, s, m, h, d or w
+    /// (AWS keeps a closed execution's history for 90d).
+    #[arg(long, value_name = "AGE", value_parser = crate::commands::prune::parse_age)]
+    pub(crate) older_than: Option<std::time::Duration>,
+
+    /// Only executions with this status (SUCCEEDED, FAILED, TIMED_OUT, ABORTED); repeatable.
+    #[arg(long, value_name = "STATUS", value_parser = crate::commands::prune::parse_status)]
+    pub(crate) status: Vec<sfnlite_engine::ExecutionStatus>,
+
+    /// Remove every closed execution (needed when neither --older-than nor --status is given).
+    #[arg(long)]
+    pub(crate) all: bool,
+
+    /// Say what would be removed, remove nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+    pub(crate) format: TableFormat,
 }
 
 /// Table or JSON.

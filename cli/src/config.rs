@@ -48,6 +48,10 @@
 //! timezone = "Europe/Paris"
 //! input = { day = "<aws.scheduler.scheduled-time>" }
 //!
+//! [store]
+//! retention = "90d"               # closed executions older than this are pruned (at most
+//!                                 # once a day, by `run` and `serve`); default: kept forever
+//!
 //! [serve.access_keys]            # for `serve --require-auth`: key id = secret's variable
 //! AKIDEXAMPLE = "SFNLITE_SECRET"
 //!
@@ -88,6 +92,8 @@ struct File {
     http: HttpFile,
     #[serde(default)]
     serve: ServeFile,
+    #[serde(default)]
+    store: StoreFile,
     #[serde(default)]
     schedules: BTreeMap<String, ScheduleFile>,
     #[serde(default)]
@@ -130,6 +136,13 @@ pub(crate) struct DeclaredSchedule {
 struct ServeFile {
     #[serde(default)]
     access_keys: BTreeMap<String, String>,
+}
+
+/// `[store]`: the history store's retention.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoreFile {
+    retention: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -260,6 +273,8 @@ pub(crate) struct Settings {
     pub(crate) access_keys: BTreeMap<String, String>,
     /// `[schedules.NAME]`.
     pub(crate) schedules: Vec<DeclaredSchedule>,
+    /// `[store] retention`: closed executions older than this are pruned.
+    pub(crate) retention: Option<std::time::Duration>,
     primary_is_default: bool,
     definitions: Vec<(PathBuf, DefinitionDefaults)>,
 }
@@ -442,6 +457,12 @@ pub(crate) fn load(cli: &Cli) -> anyhow::Result<Settings> {
     Ok(Settings {
         schedules,
         access_keys: file.serve.access_keys.clone(),
+        retention: match &file.store.retention {
+            Some(text) => Some(
+                crate::commands::prune::parse_age(text).map_err(|e| anyhow!("{from_file}: [store] retention: {e}"))?,
+            ),
+            None => None,
+        },
         lambda_backend,
         lambdas,
         connections,

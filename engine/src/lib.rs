@@ -28,8 +28,8 @@ pub use callbacks::{ActivityTask, Callbacks, Signal, TOKEN_KIND, TokenError};
 pub use clock::{Clock, SystemClock, VirtualClock};
 pub use interpreter::{Divergence, ExecutionInfo, MAP_RUN_KIND, Outcome, RunError, StopRequest, history_json};
 pub use store::{
-    ExecutionOrigin, ExecutionRecord, ExecutionStatus, HistoryStore, MemoryStore, SledStore, StateMachineRecord,
-    StoreError,
+    ExecutionOrigin, ExecutionRecord, ExecutionStatus, GarbageReport, HistoryStore, MemoryStore, PruneCriteria,
+    PruneReport, SledStore, StateMachineRecord, StoreError, prune,
 };
 
 use crate::interpreter::{Journal, Replay, Run, record_redrive};

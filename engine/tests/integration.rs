@@ -677,3 +677,99 @@ async fn redrive_reruns_the_state_a_choice_chose() {
     let entered = entered_names(&store, &info.arn);
     assert_eq!(entered, vec!["C", "F", "F"]);
 }
+
+/// An execution record for the retention tests.
+fn closed(
+    name: &str,
+    status: ExecutionStatus,
+    stop: Option<i64>,
+    map_run: Option<&str>,
+) -> sfnlite_engine::ExecutionRecord {
+    sfnlite_engine::ExecutionRecord {
+        arn: format!("arn:aws:states:us-east-1:123456789012:execution:m:{name}"),
+        name: name.into(),
+        state_machine_name: "m".into(),
+        state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:m".into(),
+        definition_hash: "h".into(),
+        input: json!({}),
+        status,
+        output: None,
+        error: None,
+        cause: None,
+        start_millis: stop.unwrap_or(EPOCH) - 1,
+        stop_millis: stop,
+        seed: 1,
+        virtual_clock: false,
+        redrive_count: 0,
+        origin: sfnlite_engine::ExecutionOrigin { map_run: map_run.map(str::to_owned), ..Default::default() },
+    }
+}
+
+#[test]
+fn prune_removes_what_the_criteria_select_with_what_belongs_to_it() {
+    use sfnlite_engine::{PruneCriteria, prune};
+    let day = 86_400_000;
+    let now = EPOCH + 100 * day;
+    let store = MemoryStore::new();
+    let run_arn = "arn:aws:states:us-east-1:123456789012:mapRun:m/parent:1";
+    let records = [
+        closed("old-ok", ExecutionStatus::Succeeded, Some(EPOCH), None),
+        closed("old-failed", ExecutionStatus::Failed, Some(EPOCH), None),
+        closed("new-failed", ExecutionStatus::Failed, Some(now - day), None),
+        closed("running", ExecutionStatus::Running, None, None),
+        closed("parent", ExecutionStatus::Succeeded, Some(EPOCH), None),
+        // The parent's children: a recent failure goes with its old parent.
+        closed("child-1", ExecutionStatus::Failed, Some(now - day), Some(run_arn)),
+        closed("child-2", ExecutionStatus::Succeeded, Some(EPOCH), Some(run_arn)),
+    ];
+    for record in &records {
+        store.put_execution(record).unwrap();
+        store
+            .append(
+                &record.arn,
+                vec![HistoryEvent {
+                    id: 1,
+                    previous_event_id: 0,
+                    timestamp: EPOCH,
+                    details: EventDetails::ExecutionSucceeded { output: Arc::new(json!({})) },
+                }],
+            )
+            .unwrap();
+    }
+    let arn = |name: &str| format!("arn:aws:states:us-east-1:123456789012:execution:m:{name}");
+    store.put_document(sfnlite_engine::MAP_RUN_KIND, run_arn, &json!({"executionArn": arn("parent")})).unwrap();
+    store.put_document(sfnlite_engine::TOKEN_KIND, "t1", &json!({"executionArn": arn("old-ok")})).unwrap();
+    store.put_document(sfnlite_engine::TOKEN_KIND, "t2", &json!({"executionArn": arn("running")})).unwrap();
+    store.put_document("logs", &format!("{}#000000000002", arn("old-ok")), &json!({})).unwrap();
+    store.put_document("logs", &format!("{}#000000000002", arn("old-okay")), &json!({})).unwrap();
+    let criteria = |age: Option<i64>, statuses: Vec<ExecutionStatus>, dry_run: bool| PruneCriteria {
+        older_than_millis: age,
+        statuses,
+        dry_run,
+        keyed_by_execution: vec!["logs".into()],
+        naming_execution: Vec::new(),
+    };
+    let names = |report: &sfnlite_engine::PruneReport| {
+        report.executions.iter().map(|a| a.rsplit(':').next().unwrap().to_owned()).collect::<Vec<_>>()
+    };
+
+    // A dry run reports and keeps everything.
+    let report = prune(&store, &criteria(Some(90 * day), vec![], true), now).unwrap();
+    assert_eq!(names(&report), ["old-ok", "old-failed", "parent", "child-1", "child-2"]);
+    assert_eq!(store.executions().unwrap().len(), 7);
+    // By status: the children of a parent that stays stay too.
+    let report = prune(&store, &criteria(None, vec![ExecutionStatus::Failed], false), now).unwrap();
+    assert_eq!(names(&report), ["old-failed", "new-failed"]);
+    // By age: the parent takes its children, its Map Run, its tokens and logs.
+    let report = prune(&store, &criteria(Some(90 * day), vec![], false), now).unwrap();
+    assert_eq!(names(&report), ["old-ok", "parent", "child-1", "child-2"]);
+    assert_eq!(report.documents, 3, "{report:?}");
+    let left: Vec<String> = store.executions().unwrap().into_iter().map(|r| r.name).collect();
+    assert_eq!(left, ["running"]);
+    assert!(store.events(&arn("old-ok")).unwrap().is_empty());
+    assert_eq!(store.document(sfnlite_engine::MAP_RUN_KIND, run_arn).unwrap(), None);
+    assert_eq!(store.documents(sfnlite_engine::TOKEN_KIND).unwrap().len(), 1);
+    assert_eq!(store.documents("logs").unwrap().len(), 1, "a log of another execution whose ARN shares a prefix stays");
+    // RUNNING executions are never removed.
+    assert!(prune(&store, &criteria(None, vec![], false), now).unwrap().executions.is_empty());
+}

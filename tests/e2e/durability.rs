@@ -1,5 +1,6 @@
 //! Durability: a run killed after every event boundary, a real SIGKILL during a real Wait,
-//! a busy store, and seed A resumed after a crash. The test hook
+//! a busy store, seed A resumed after a crash, and retention (`executions prune`, `[store]
+//! retention`) reclaiming what large histories held. The test hook
 //! `SFNLITE_TEST_CRASH_AFTER_EVENT=N` aborts the process right after the batch holding event N
 //! is stored.
 
@@ -183,4 +184,108 @@ fn seed_a_resumes_after_a_crash() {
     assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
     let output: Value = serde_json::from_slice(&resumed.stdout).unwrap();
     assert_eq!(output["StatusCode"], 200);
+}
+
+/// The bytes in a store's pack files.
+fn pack_bytes(store: &Path) -> u64 {
+    std::fs::read_dir(store.join("packs")).map_or(0, |d| d.map(|e| e.unwrap().metadata().unwrap().len()).sum())
+}
+
+/// A Pass chain carrying a 150 KB text through 20 states, so its history is large.
+fn large_history_run(dir: &tempfile::TempDir, store: &Path, name: &str, config: Option<&Path>) -> std::process::Output {
+    let states: serde_json::Map<String, Value> = (0..20)
+        .map(|i| {
+            let mut state = serde_json::json!({"Type": "Pass", "Result": i, "ResultPath": "$.step"});
+            if i == 19 {
+                state["End"] = true.into()
+            } else {
+                state["Next"] = format!("S{}", i + 1).into()
+            }
+            (format!("S{i}"), state)
+        })
+        .collect();
+    let definition =
+        temp_file(dir, "chain.asl.json", &serde_json::json!({"StartAt": "S0", "States": states}).to_string());
+    let text: String =
+        (0..150_000u64).map(|i| char::from(b'a' + (i.wrapping_mul(2_654_435_761) >> 7) as u8 % 26)).collect();
+    let input = temp_file(dir, &format!("{name}.json"), &serde_json::json!({"text": text}).to_string());
+    let mut cmd = sfnlite();
+    cmd.arg("--store").arg(store);
+    match config {
+        Some(config) => cmd.arg("--config").arg(config),
+        None => cmd.arg("--no-config"),
+    };
+    cmd.arg("run").arg(&definition).arg("--input-file").arg(&input).args(["--name", name]).output().unwrap()
+}
+
+#[test]
+fn prune_removes_closed_executions_and_reclaims_their_space() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    for name in ["first", "second"] {
+        let out = large_history_run(&dir, &store, name, None);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    // 40 events of 150 KB each, twice (12 MB of history): the text is kept once, compressed.
+    let stored = pack_bytes(&store);
+    assert!(stored > 0 && stored < 400_000, "{stored} bytes in packs");
+    assert_eq!(relative_history(&store, "first").len(), 42, "started, 20 entered and exited, succeeded");
+    let prune =
+        |args: &[&str]| sfnlite().arg("--store").arg(&store).args(["executions", "prune"]).args(args).output().unwrap();
+
+    // Nothing to say what to remove, or a bad value: a usage error naming the flags.
+    let out = prune(&[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--older-than"));
+    let out = prune(&["--older-than", "9x"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--older-than"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = prune(&["--status", "RUNNING"]);
+    assert_eq!(out.status.code(), Some(2));
+
+    // Selective and dry runs remove nothing.
+    let out = prune(&["--status", "FAILED"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("removed 0 execution(s)"));
+    let out = prune(&["--all", "--dry-run", "--format", "json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["executions"].as_array().unwrap().len(), 2, "{report}");
+    assert_eq!(pack_bytes(&store), stored);
+    let out = prune(&["--older-than", "1d"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("removed 0 execution(s)"));
+
+    // Everything closed: gone, and the disk space with it.
+    let out = prune(&["--all", "--format", "json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["executions"].as_array().unwrap().len(), 2, "{report}");
+    assert_eq!(report["bytesReclaimed"], stored, "{report}");
+    assert_eq!(pack_bytes(&store), 0);
+    let out = sfnlite().arg("--store").arg(&store).args(["history", "first"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "a pruned execution is not found");
+}
+
+#[test]
+fn store_retention_prunes_once_a_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let bad = temp_file(&dir, "bad.toml", "[store]\nretention = \"ninety days\"\n");
+    let out = large_history_run(&dir, &store, "refused", Some(&bad));
+    assert_eq!(out.status.code(), Some(2));
+    let message = String::from_utf8_lossy(&out.stderr);
+    assert!(message.contains("bad.toml") && message.contains("[store] retention"), "{message}");
+
+    let config = temp_file(&dir, "sfnlite.toml", "[store]\nretention = \"1s\"\n");
+    assert!(large_history_run(&dir, &store, "old", None).status.success());
+    std::thread::sleep(std::time::Duration::from_millis(1_100));
+    // The next run with the retention prunes what closed more than a second ago…
+    let out = large_history_run(&dir, &store, "new", Some(&config));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("removed 1 execution(s)"));
+    std::thread::sleep(std::time::Duration::from_millis(1_100));
+    // …and looks again only a day later.
+    assert!(large_history_run(&dir, &store, "newer", Some(&config)).status.success());
+    let out = sfnlite().arg("--store").arg(&store).args(["executions", "list", "--format", "json"]).output().unwrap();
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(!listed.contains(":old\"") && listed.contains(":new\"") && listed.contains(":newer\""), "{listed}");
 }

@@ -5,6 +5,7 @@ mod athena;
 mod inspect;
 mod loopback;
 mod machines;
+pub(crate) mod prune;
 mod reading;
 mod redrive;
 mod remote;

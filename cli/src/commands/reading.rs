@@ -22,6 +22,7 @@ use crate::args::{Cli, Command, ExecutionsCommand};
 fn against(command: Command, store: &dyn HistoryStore, io: &mut Io) -> Result<ExitCode, Failure> {
     match command {
         Command::Executions(ExecutionsCommand::List(args)) => inspect::list(args, store, io),
+        Command::Executions(ExecutionsCommand::Prune(args)) => super::prune::command(args, store, io),
         Command::Describe(args) => inspect::describe(args, store, io),
         Command::History(args) => inspect::history(args, store, io),
         Command::Logs(args) => inspect::logs(args, store, io),

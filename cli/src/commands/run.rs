@@ -69,6 +69,7 @@ pub(crate) fn run(
         return super::run_remote::run(&url, args, &state_machine_name, &text, &input);
     }
     let store = open_store(store, ephemeral)?;
+    super::prune::retain(store.as_ref(), settings.retention);
     let registry = registry(&mocks, services, virtual_clock, &store, stop_dir.clone())?;
     check_functions(&text, &registry, services)?;
     serve_tokens(&text, services);

@@ -99,6 +99,17 @@ pub(crate) fn serve(
     init_logging(args.log_format);
     let advertised = (!ephemeral).then(|| super::setup::store_dir(store));
     let store = open_store(store, ephemeral)?;
+    super::prune::retain(store.as_ref(), settings.retention);
+    if let Some(retention) = settings.retention {
+        // A server runs for days: the retention looks again every hour (and acts once a day).
+        let kept = store.clone();
+        std::thread::spawn(move || {
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(3_600));
+                super::prune::retain(kept.as_ref(), Some(retention));
+            }
+        });
+    }
     let schedules_store = store.clone();
     let executor =
         Executor::start().map_err(|e| Failure::internal(anyhow!("cannot start the execution thread: {e}")))?;

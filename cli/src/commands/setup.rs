@@ -96,6 +96,12 @@ impl HistoryStore for CrashingStore {
     fn delete_document(&self, kind: &str, key: &str) -> Result<(), StoreError> {
         self.inner.delete_document(kind, key)
     }
+    fn delete_execution(&self, arn: &str) -> Result<(), StoreError> {
+        self.inner.delete_execution(arn)
+    }
+    fn collect_garbage(&self) -> Result<sfnlite_engine::GarbageReport, StoreError> {
+        self.inner.collect_garbage()
+    }
 }
 
 /// A store that cannot be used is an internal failure (exit 3), except when another

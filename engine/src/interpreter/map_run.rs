@@ -41,7 +41,7 @@ pub const MAP_RUN_KIND: &str = "map-runs";
 
 /// The store documents that record what a Map Run iterates over (`{items, digest}`, by
 /// Map Run ARN), so that a resumed or redriven one knows whether it reads the same items.
-const MAP_RUN_ITEMS_KIND: &str = "map-run-items";
+pub(crate) const MAP_RUN_ITEMS_KIND: &str = "map-run-items";
 
 /// What a Map Run iterates over, prepared by `map_attempt`.
 pub(super) struct Plan {

@@ -44,6 +44,7 @@ use sfnlite_states::{ErrorName, EvalError, StatesError};
 
 pub use self::journal::RunError;
 pub(crate) use self::journal::{Journal, record_redrive};
+pub(crate) use self::map_run::MAP_RUN_ITEMS_KIND;
 pub use self::map_run::MAP_RUN_KIND;
 pub use self::replay::Divergence;
 use self::replay::Lookup;

@@ -5,6 +5,9 @@
 //! events. [`MemoryStore`] keeps them for one process (`--ephemeral`, tests);
 //! [`SledStore`] keeps them on disk. Only `store/sled.rs` names sled.
 
+mod chunks;
+mod packs;
+mod retention;
 mod sled;
 
 use std::collections::HashMap;
@@ -14,7 +17,21 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sfnlite_states::history::HistoryEvent;
 
+pub use self::retention::{PruneCriteria, PruneReport, prune};
 pub use self::sled::{FORMAT_VERSION, SledStore};
+
+/// What a garbage collection of the store reclaimed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GarbageReport {
+    /// Chunks no history used any more.
+    pub chunks_removed: u64,
+    /// Pack files deleted (nothing in them was used).
+    pub packs_removed: u64,
+    /// Pack files rewritten without their garbage.
+    pub packs_rewritten: u64,
+    /// Bytes freed on disk.
+    pub bytes_reclaimed: u64,
+}
 
 /// A store failure: a Rust error for the program, never an ASL error.
 #[derive(Debug, thiserror::Error)]
@@ -233,6 +250,15 @@ pub trait HistoryStore: Send + Sync {
 
     /// Removes a document (nothing happens when there is none).
     fn delete_document(&self, kind: &str, key: &str) -> Result<(), StoreError>;
+
+    /// Removes an execution's record and history (nothing happens when there is none).
+    fn delete_execution(&self, arn: &str) -> Result<(), StoreError>;
+
+    /// Reclaims the space that removed histories held (a store that keeps nothing on disk
+    /// has nothing to collect).
+    fn collect_garbage(&self) -> Result<GarbageReport, StoreError> {
+        Ok(GarbageReport::default())
+    }
 }
 
 /// Everything in memory, for one process.
@@ -319,6 +345,19 @@ impl HistoryStore for MemoryStore {
 
     fn delete_document(&self, kind: &str, key: &str) -> Result<(), StoreError> {
         lock(&self.documents).remove(&(kind.to_owned(), key.to_owned()));
+        Ok(())
+    }
+
+    fn delete_execution(&self, arn: &str) -> Result<(), StoreError> {
+        let mut executions = lock(&self.executions);
+        let (records, index) = &mut *executions;
+        if index.remove(arn).is_some() {
+            records.retain(|record| record.arn != arn);
+            for (i, record) in records.iter().enumerate() {
+                index.insert(record.arn.clone(), i);
+            }
+        }
+        lock(&self.events).remove(arn);
         Ok(())
     }
 }
