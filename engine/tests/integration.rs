@@ -721,6 +721,12 @@ fn prune_removes_what_the_criteria_select_with_what_belongs_to_it() {
         // The parent's children: a recent failure goes with its old parent.
         closed("child-1", ExecutionStatus::Failed, Some(now - day), Some(run_arn)),
         closed("child-2", ExecutionStatus::Succeeded, Some(EPOCH), Some(run_arn)),
+        // A grandchild (child-1 ran a distributed Map of its own) goes with them.
+        closed("grandchild", ExecutionStatus::Succeeded, Some(EPOCH), Some("run:child-1")),
+        // A family with a RUNNING grandchild stays whole.
+        closed("busy", ExecutionStatus::Succeeded, Some(EPOCH), None),
+        closed("busy-child", ExecutionStatus::Succeeded, Some(EPOCH), Some("run:busy")),
+        closed("busy-grandchild", ExecutionStatus::Running, None, Some("run:busy-child")),
     ];
     for record in &records {
         store.put_execution(record).unwrap();
@@ -738,6 +744,10 @@ fn prune_removes_what_the_criteria_select_with_what_belongs_to_it() {
     }
     let arn = |name: &str| format!("arn:aws:states:us-east-1:123456789012:execution:m:{name}");
     store.put_document(sfnlite_engine::MAP_RUN_KIND, run_arn, &json!({"executionArn": arn("parent")})).unwrap();
+    for parent in ["child-1", "busy", "busy-child"] {
+        let run = format!("run:{parent}");
+        store.put_document(sfnlite_engine::MAP_RUN_KIND, &run, &json!({"executionArn": arn(parent)})).unwrap();
+    }
     store.put_document(sfnlite_engine::TOKEN_KIND, "t1", &json!({"executionArn": arn("old-ok")})).unwrap();
     store.put_document(sfnlite_engine::TOKEN_KIND, "t2", &json!({"executionArn": arn("running")})).unwrap();
     store.put_document("logs", &format!("{}#000000000002", arn("old-ok")), &json!({})).unwrap();
@@ -755,17 +765,17 @@ fn prune_removes_what_the_criteria_select_with_what_belongs_to_it() {
 
     // A dry run reports and keeps everything.
     let report = prune(&store, &criteria(Some(90 * day), vec![], true), now).unwrap();
-    assert_eq!(names(&report), ["old-ok", "old-failed", "parent", "child-1", "child-2"]);
-    assert_eq!(store.executions().unwrap().len(), 7);
+    assert_eq!(names(&report), ["old-ok", "old-failed", "parent", "child-1", "child-2", "grandchild"]);
+    assert_eq!(store.executions().unwrap().len(), 11);
     // By status: the children of a parent that stays stay too.
     let report = prune(&store, &criteria(None, vec![ExecutionStatus::Failed], false), now).unwrap();
     assert_eq!(names(&report), ["old-failed", "new-failed"]);
     // By age: the parent takes its children, its Map Run, its tokens and logs.
     let report = prune(&store, &criteria(Some(90 * day), vec![], false), now).unwrap();
-    assert_eq!(names(&report), ["old-ok", "parent", "child-1", "child-2"]);
-    assert_eq!(report.documents, 3, "{report:?}");
+    assert_eq!(names(&report), ["old-ok", "parent", "child-1", "child-2", "grandchild"]);
+    assert_eq!(report.documents, 4, "{report:?}");
     let left: Vec<String> = store.executions().unwrap().into_iter().map(|r| r.name).collect();
-    assert_eq!(left, ["running"]);
+    assert_eq!(left, ["running", "busy", "busy-child", "busy-grandchild"]);
     assert!(store.events(&arn("old-ok")).unwrap().is_empty());
     assert_eq!(store.document(sfnlite_engine::MAP_RUN_KIND, run_arn).unwrap(), None);
     assert_eq!(store.documents(sfnlite_engine::TOKEN_KIND).unwrap().len(), 1);

@@ -96,7 +96,7 @@ impl HistoryStore for CrashingStore {
     fn delete_document(&self, kind: &str, key: &str) -> Result<(), StoreError> {
         self.inner.delete_document(kind, key)
     }
-    fn delete_execution(&self, arn: &str) -> Result<(), StoreError> {
+    fn delete_execution(&self, arn: &str) -> Result<bool, StoreError> {
         self.inner.delete_execution(arn)
     }
     fn collect_garbage(&self) -> Result<sfnlite_engine::GarbageReport, StoreError> {

@@ -251,8 +251,9 @@ pub trait HistoryStore: Send + Sync {
     /// Removes a document (nothing happens when there is none).
     fn delete_document(&self, kind: &str, key: &str) -> Result<(), StoreError>;
 
-    /// Removes an execution's record and history (nothing happens when there is none).
-    fn delete_execution(&self, arn: &str) -> Result<(), StoreError>;
+    /// Removes a closed execution's record and history, together; false (and nothing
+    /// removed) when there is none or it is RUNNING.
+    fn delete_execution(&self, arn: &str) -> Result<bool, StoreError>;
 
     /// Reclaims the space that removed histories held (a store that keeps nothing on disk
     /// has nothing to collect).
@@ -348,16 +349,20 @@ impl HistoryStore for MemoryStore {
         Ok(())
     }
 
-    fn delete_execution(&self, arn: &str) -> Result<(), StoreError> {
+    fn delete_execution(&self, arn: &str) -> Result<bool, StoreError> {
         let mut executions = lock(&self.executions);
         let (records, index) = &mut *executions;
-        if index.remove(arn).is_some() {
-            records.retain(|record| record.arn != arn);
-            for (i, record) in records.iter().enumerate() {
-                index.insert(record.arn.clone(), i);
+        match index.get(arn) {
+            Some(&i) if records[i].status != ExecutionStatus::Running => {
+                index.remove(arn);
+                records.remove(i);
+                for (i, record) in records.iter().enumerate().skip(i) {
+                    index.insert(record.arn.clone(), i);
+                }
+                lock(&self.events).remove(arn);
+                Ok(true)
             }
+            _ => Ok(false),
         }
-        lock(&self.events).remove(arn);
-        Ok(())
     }
 }

@@ -60,60 +60,62 @@ pub fn prune(store: &dyn HistoryStore, criteria: &PruneCriteria, now_millis: i64
                 .older_than_millis
                 .is_none_or(|age| record.stop_millis.is_some_and(|stop| stop <= now_millis.saturating_sub(age)))
     };
-    // A child follows its parent when the parent is in the store; a parent stays while one of
-    // its children runs.
-    let mut chosen: BTreeSet<&str> = BTreeSet::new();
+    // A child follows its parent when the parent is in the store (to any depth: a child may
+    // run a distributed Map of its own); a family stays whole while any of it runs.
+    let mut children: HashMap<&str, Vec<&ExecutionRecord>> = HashMap::new();
+    let mut roots = Vec::new();
     for record in &executions {
         match parent_of(record) {
-            Some(parent) if known.contains(parent) => {}
-            _ if selected(record) => {
-                chosen.insert(&record.arn);
+            Some(parent) if known.contains(parent) && parent != record.arn => {
+                children.entry(parent).or_default().push(record)
             }
-            _ => {}
+            _ => roots.push(record),
         }
     }
-    for record in &executions {
-        if record.status == ExecutionStatus::Running
-            && let Some(parent) = parent_of(record)
-        {
-            chosen.remove(parent);
+    // Parents before their children.
+    let mut order: Vec<&ExecutionRecord> = Vec::new();
+    for root in roots.into_iter().filter(|r| selected(r)) {
+        let mut family = vec![root];
+        let mut seen: BTreeSet<&str> = BTreeSet::from([root.arn.as_str()]);
+        let mut i = 0;
+        while i < family.len() {
+            for child in children.get(family[i].arn.as_str()).map_or(&[][..], Vec::as_slice) {
+                if seen.insert(child.arn.as_str()) {
+                    family.push(child);
+                }
+            }
+            i += 1;
+        }
+        if family.iter().all(|member| member.status != ExecutionStatus::Running) {
+            order.extend(family);
         }
     }
-    for record in &executions {
-        if let Some(parent) = parent_of(record)
-            && chosen.contains(parent)
-            && record.status != ExecutionStatus::Running
-        {
-            chosen.insert(&record.arn);
-        }
-    }
-    let mut report = PruneReport {
-        executions: executions.iter().filter(|r| chosen.contains(r.arn.as_str())).map(|r| r.arn.clone()).collect(),
-        ..PruneReport::default()
-    };
-    // The documents that go with them.
-    let mut documents: Vec<(String, String)> = Vec::new();
+    let chosen: BTreeSet<&str> = order.iter().map(|r| r.arn.as_str()).collect();
+    let mut report =
+        PruneReport { executions: order.iter().map(|r| r.arn.clone()).collect(), ..PruneReport::default() };
+    // The documents that go with them: (kind, key, the execution they belong to).
+    let mut documents: Vec<(String, String, String)> = Vec::new();
     for (run_arn, run) in &map_runs {
-        if run["executionArn"].as_str().is_some_and(|arn| chosen.contains(arn)) {
-            documents.push((MAP_RUN_KIND.to_owned(), run_arn.clone()));
+        if let Some(arn) = run["executionArn"].as_str().filter(|arn| chosen.contains(arn)) {
+            documents.push((MAP_RUN_KIND.to_owned(), run_arn.clone(), arn.to_owned()));
             if store.document(MAP_RUN_ITEMS_KIND, run_arn)?.is_some() {
-                documents.push((MAP_RUN_ITEMS_KIND.to_owned(), run_arn.clone()));
+                documents.push((MAP_RUN_ITEMS_KIND.to_owned(), run_arn.clone(), arn.to_owned()));
             }
         }
     }
     let naming = std::iter::once(TOKEN_KIND.to_owned()).chain(criteria.naming_execution.iter().cloned());
     for kind in naming {
         for (key, document) in store.documents(&kind)? {
-            if document.get("executionArn").and_then(Value::as_str).is_some_and(|arn| chosen.contains(arn)) {
-                documents.push((kind.clone(), key));
+            if let Some(arn) = document.get("executionArn").and_then(Value::as_str).filter(|arn| chosen.contains(arn)) {
+                documents.push((kind.clone(), key.clone(), arn.to_owned()));
             }
         }
     }
     for kind in &criteria.keyed_by_execution {
         for (key, _) in store.documents(kind)? {
-            let owner = key.split_once('#').map_or(key.as_str(), |(arn, _)| arn);
-            if chosen.contains(owner) {
-                documents.push((kind.clone(), key));
+            let owner = key.split_once('#').map_or(key.as_str(), |(arn, _)| arn).to_owned();
+            if chosen.contains(owner.as_str()) {
+                documents.push((kind.clone(), key, owner));
             }
         }
     }
@@ -123,13 +125,25 @@ pub fn prune(store: &dyn HistoryStore, criteria: &PruneCriteria, now_millis: i64
     if criteria.dry_run {
         return Ok(report);
     }
-    // Documents first: an execution is never left half-removed with its record gone.
-    for (kind, key) in &documents {
-        store.delete_document(kind, key)?;
+    // Each execution goes with its history at once, and only while it is still closed (one
+    // redriven meanwhile stays, with its documents); parents before their children, which go
+    // only once their parent has.
+    let mut removed: BTreeSet<&str> = BTreeSet::new();
+    for record in &order {
+        let arn = record.arn.as_str();
+        let parent_gone = parent_of(record).is_none_or(|parent| !chosen.contains(parent) || removed.contains(parent));
+        if chosen.contains(arn) && parent_gone && store.delete_execution(arn)? {
+            removed.insert(arn);
+        }
     }
-    for arn in &report.executions {
-        store.delete_execution(arn)?;
+    report.documents = 0;
+    for (kind, key, owner) in &documents {
+        if removed.contains(owner.as_str()) {
+            store.delete_document(kind, key)?;
+            report.documents += 1;
+        }
     }
+    report.executions.retain(|arn| removed.contains(arn.as_str()));
     report.garbage = store.collect_garbage()?;
     Ok(report)
 }

@@ -46,10 +46,17 @@ const CACHE_BYTES: u64 = 32 << 20;
 
 /// An event batch up to this size (as JSON) stays in sled.
 const INLINE_LIMIT: usize = 16 * 1024;
+/// No record lists more chunk hashes than a 4 GiB history could need (a bound for damaged data).
+const MAX_HASH_LIST: usize = 64 << 20;
+/// No chunk is larger than this once decompressed (chunks are at most 64 KiB).
+const MAX_CHUNK_BYTES: u32 = 1 << 20;
 /// The tag of a batch kept in sled: LZ4 of the JSON, its size prepended.
 const INLINE: u8 = 1;
-/// The tag of a batch kept in chunks: the chunks' hashes, in order.
+/// The tag of a batch kept in chunks: the chunks' hashes (32 bytes each), in order.
 const CHUNKED: u8 = 2;
+/// The same, the list LZ4-compressed (a payload carried through many states repeats the same
+/// run of hashes many times); what this build writes.
+const CHUNKED_LZ4: u8 = 3;
 
 /// A pack needs rewriting when at least this share of its bytes is garbage.
 const REWRITE_GARBAGE_SHARE: f64 = 0.25;
@@ -159,13 +166,12 @@ impl SledStore {
     /// that lists them. The caller holds the chunk lock until the record is inserted.
     fn chunked(&self, json: &[u8]) -> Result<Vec<u8>, StoreError> {
         let pieces = chunks::split_json(json);
-        let mut record = Vec::with_capacity(1 + 32 * pieces.len());
-        record.push(CHUNKED);
+        let mut hashes = Vec::with_capacity(32 * pieces.len());
         let mut seen = HashSet::new();
         let mut fresh: Vec<(ChunkHash, Vec<u8>)> = Vec::new();
         for piece in pieces {
             let hash = chunks::hash(piece);
-            record.extend_from_slice(&hash);
+            hashes.extend_from_slice(&hash);
             if seen.insert(hash) && !self.chunks.contains_key(hash).map_err(io)? {
                 fresh.push((hash, lz4_flex::block::compress_prepend_size(piece)));
             }
@@ -175,7 +181,32 @@ impl SledStore {
         for ((hash, _), location) in fresh.iter().zip(locations) {
             self.chunks.insert(hash, &location.to_bytes()).map_err(io)?;
         }
+        let mut record = vec![CHUNKED_LZ4];
+        record.extend(lz4_flex::block::compress_prepend_size(&hashes));
         Ok(record)
+    }
+
+    /// The chunk hashes (32 bytes each) a chunked record lists; `None` for other records.
+    fn hash_list(what: &str, record: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let corrupt = |message: String| StoreError::Corrupt { key: what.to_owned(), message };
+        let body = record.get(1..).unwrap_or_default();
+        let hashes = match record.first() {
+            Some(&CHUNKED) => body.to_vec(),
+            Some(&CHUNKED_LZ4) => {
+                // Bounded before decompressing: a damaged size prefix must not allocate gigabytes.
+                let declared = body.get(..4).map_or(0, |b| u32::from_le_bytes(b.try_into().unwrap_or_default()));
+                if declared as usize > MAX_HASH_LIST {
+                    return Err(corrupt(format!("a chunk list of {declared} bytes")));
+                }
+                lz4_flex::block::decompress_size_prepended(body)
+                    .map_err(|e| corrupt(format!("cannot decompress its chunk list: {e}")))?
+            }
+            _ => return Ok(None),
+        };
+        if !hashes.len().is_multiple_of(32) {
+            return Err(corrupt("a chunk list of a length not a multiple of 32".into()));
+        }
+        Ok(Some(hashes))
     }
 
     /// The JSON of a stored event batch (`what` names it in errors).
@@ -185,14 +216,20 @@ impl SledStore {
             Some(b'[') => Ok(bytes.to_vec()),
             Some(&INLINE) => lz4_flex::block::decompress_size_prepended(&bytes[1..])
                 .map_err(|e| corrupt(format!("cannot decompress: {e}"))),
-            Some(&CHUNKED) => {
-                let hashes = &bytes[1..];
-                if !hashes.len().is_multiple_of(32) {
-                    return Err(corrupt("a chunk list of a length not a multiple of 32".into()));
-                }
+            Some(&CHUNKED | &CHUNKED_LZ4) => {
+                let hashes = Self::hash_list(what, bytes)?.unwrap_or_default();
+                // A chunk that repeats is read (and checked) once.
+                let mut read: HashMap<&[u8], (usize, usize)> = HashMap::new();
                 let mut json = Vec::new();
                 for hash in hashes.chunks_exact(32) {
-                    json.extend(self.chunk(what, hash)?);
+                    match read.get(hash) {
+                        Some(&(start, end)) => json.extend_from_within(start..end),
+                        None => {
+                            let start = json.len();
+                            json.extend(self.chunk(what, hash)?);
+                            read.insert(hash, (start, json.len()));
+                        }
+                    }
                 }
                 Ok(json)
             }
@@ -204,11 +241,36 @@ impl SledStore {
     fn chunk(&self, what: &str, hash: &[u8]) -> Result<Vec<u8>, StoreError> {
         let name = hex(hash);
         let corrupt = |message: String| StoreError::Corrupt { key: what.to_owned(), message };
-        let entry = self.chunks.get(hash).map_err(io)?.ok_or_else(|| corrupt(format!("chunk {name} is missing")))?;
-        let location =
-            Location::from_bytes(&entry).ok_or_else(|| corrupt(format!("chunk {name}: a bad index entry")))?;
-        let stored = self.packs.read(location)?;
+        let locate = || -> Result<Location, StoreError> {
+            let entry =
+                self.chunks.get(hash).map_err(io)?.ok_or_else(|| corrupt(format!("chunk {name} is missing")))?;
+            Location::from_bytes(&entry)
+                .filter(|l| l.len <= MAX_CHUNK_BYTES)
+                .ok_or_else(|| corrupt(format!("chunk {name}: a bad index entry")))
+        };
+        let mut location = locate()?;
+        let stored = match self.packs.read(location) {
+            Ok(stored) => stored,
+            Err(first) => {
+                // A garbage collection may have moved the chunk to another pack since it was
+                // looked up: look again once.
+                let again = locate()?;
+                if again == location {
+                    return Err(corrupt(format!("chunk {name}: {first}")));
+                }
+                location = again;
+                self.packs.read(location).map_err(|e| corrupt(format!("chunk {name}: {e}")))?
+            }
+        };
         let pack = self.packs.path(location.pack);
+        let declared = stored.get(..4).map_or(0, |b| u32::from_le_bytes(b.try_into().unwrap_or_default()));
+        if declared > MAX_CHUNK_BYTES {
+            return Err(corrupt(format!(
+                "chunk {name} in {} at offset {}: a size of {declared} bytes",
+                pack.display(),
+                location.offset
+            )));
+        }
         let bytes = lz4_flex::block::decompress_size_prepended(&stored)
             .map_err(|e| corrupt(format!("chunk {name} in {} at offset {}: {e}", pack.display(), location.offset)))?;
         if chunks::hash(&bytes).as_slice() != hash {
@@ -339,14 +401,32 @@ impl HistoryStore for SledStore {
         self.flush()
     }
 
-    fn delete_execution(&self, arn: &str) -> Result<(), StoreError> {
+    fn delete_execution(&self, arn: &str) -> Result<bool, StoreError> {
+        use sled::Transactional;
+        use sled::transaction::ConflictableTransactionError::Abort;
         let mut prefix = arn.as_bytes().to_vec();
         prefix.push(0);
-        for key in self.events.scan_prefix(&prefix).keys() {
-            self.events.remove(key.map_err(io)?).map_err(io)?;
-        }
-        self.executions.remove(arn.as_bytes()).map_err(io)?;
-        self.flush()
+        let keys = self.events.scan_prefix(&prefix).keys().collect::<Result<Vec<_>, _>>().map_err(io)?;
+        // The record and the history go together or not at all, and only while the execution
+        // is closed (a redrive that made it RUNNING since it was chosen keeps it).
+        let removed = (&self.executions, &self.events).transaction(|(executions, events)| {
+            let Some(bytes) = executions.get(arn.as_bytes())? else { return Ok(false) };
+            let record: ExecutionRecord = decode(arn, &bytes).map_err(Abort)?;
+            if record.status == super::ExecutionStatus::Running {
+                return Ok(false);
+            }
+            executions.remove(arn.as_bytes())?;
+            for key in &keys {
+                events.remove(key)?;
+            }
+            Ok(true)
+        });
+        let removed = removed.map_err(|e| match e {
+            sled::transaction::TransactionError::Abort(e) => e,
+            sled::transaction::TransactionError::Storage(e) => io(e),
+        })?;
+        self.flush()?;
+        Ok(removed)
     }
 
     fn collect_garbage(&self) -> Result<GarbageReport, StoreError> {
@@ -355,15 +435,17 @@ impl HistoryStore for SledStore {
         // Mark: the chunks some batch lists.
         let mut live: HashSet<ChunkHash> = HashSet::new();
         for item in self.events.iter() {
-            let (_, bytes) = item.map_err(io)?;
-            if bytes.first() == Some(&CHUNKED) {
-                for hash in bytes[1..].chunks_exact(32) {
+            let (key, bytes) = item.map_err(io)?;
+            // A list that cannot be read stops the collection: its chunks might be live.
+            if let Some(hashes) = Self::hash_list(&String::from_utf8_lossy(&key), &bytes)? {
+                for hash in hashes.chunks_exact(32) {
                     live.insert(hash.try_into().unwrap_or([0; 32]));
                 }
             }
         }
-        // Sweep the index, and weigh each pack's live and dead bytes.
-        let mut weights: HashMap<u32, (u64, u64)> = HashMap::new();
+        // Sweep the index, and weigh each pack's live bytes (the rest of the file is garbage:
+        // chunks removed now or earlier, and bytes a crash left unnamed).
+        let mut live_bytes: HashMap<u32, u64> = HashMap::new();
         let mut kept: HashMap<u32, Vec<(ChunkHash, Location)>> = HashMap::new();
         for item in self.chunks.iter() {
             let (hash, entry) = item.map_err(io)?;
@@ -373,13 +455,13 @@ impl HistoryStore for SledStore {
                     message: "a bad index entry".into(),
                 });
             };
-            let hash: ChunkHash = hash.as_ref().try_into().unwrap_or([0; 32]);
-            let weight = weights.entry(location.pack).or_default();
+            let Ok(hash) = ChunkHash::try_from(hash.as_ref()) else {
+                return Err(StoreError::Corrupt { key: format!("chunks/{}", hex(&hash)), message: "a bad key".into() });
+            };
             if live.contains(&hash) {
-                weight.0 += u64::from(location.len);
+                *live_bytes.entry(location.pack).or_default() += u64::from(location.len);
                 kept.entry(location.pack).or_default().push((hash, location));
             } else {
-                weight.1 += u64::from(location.len);
                 self.chunks.remove(hash).map_err(io)?;
                 report.chunks_removed += 1;
             }
@@ -388,13 +470,14 @@ impl HistoryStore for SledStore {
         // New chunks go to a fresh pack from now on, so that no pack is rewritten into itself.
         self.packs.seal();
         for pack in self.packs.list()? {
-            let (live_bytes, dead_bytes) = weights.get(&pack).copied().unwrap_or((0, 0));
+            let live_bytes = live_bytes.get(&pack).copied().unwrap_or(0);
             if live_bytes == 0 {
                 report.bytes_reclaimed += self.packs.remove(pack)?;
                 report.packs_removed += 1;
                 continue;
             }
-            let total = live_bytes + dead_bytes;
+            let total = std::fs::metadata(self.packs.path(pack)).map(|m| m.len()).unwrap_or(0);
+            let dead_bytes = total.saturating_sub(live_bytes);
             if (dead_bytes as f64) < REWRITE_GARBAGE_SHARE * total as f64 {
                 continue;
             }
@@ -407,9 +490,8 @@ impl HistoryStore for SledStore {
             }
             // The index names the new copies on disk before the old file goes.
             self.flush()?;
-            let before = std::fs::metadata(self.packs.path(pack)).map(|m| m.len()).unwrap_or(0);
             self.packs.remove(pack)?;
-            report.bytes_reclaimed += before.saturating_sub(live_bytes);
+            report.bytes_reclaimed += dead_bytes;
             report.packs_rewritten += 1;
         }
         Ok(report)
@@ -443,7 +525,7 @@ mod chunk_tests {
 
     /// Text that does not compress: a payload of `len` pseudo-random letters.
     fn payload(len: usize) -> String {
-        let mut state: u64 = 42;
+        let mut state: u64 = 42 ^ len as u64;
         (0..len)
             .map(|_| {
                 state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
@@ -475,6 +557,30 @@ mod chunk_tests {
                 },
             })
             .collect()
+    }
+
+    /// A closed execution's record, so that it can be deleted.
+    fn closed(store: &SledStore, arn: &str) {
+        store
+            .put_execution(&ExecutionRecord {
+                arn: arn.into(),
+                name: arn.into(),
+                state_machine_name: "m".into(),
+                state_machine_arn: "m".into(),
+                definition_hash: "h".into(),
+                input: json!({}),
+                status: super::super::ExecutionStatus::Succeeded,
+                output: None,
+                error: None,
+                cause: None,
+                start_millis: 0,
+                stop_millis: Some(1),
+                seed: 0,
+                virtual_clock: false,
+                redrive_count: 0,
+                origin: Default::default(),
+            })
+            .unwrap();
     }
 
     fn pack_bytes(dir: &Path) -> u64 {
@@ -509,13 +615,22 @@ mod chunk_tests {
         assert_eq!(store.events("arn:a").unwrap().len(), 101);
 
         // Removing one history frees nothing the other uses.
-        store.delete_execution("arn:a").unwrap();
+        closed(&store, "arn:a");
+        assert!(store.delete_execution("arn:a").unwrap());
         let report = store.collect_garbage().unwrap();
         assert_eq!(report.chunks_removed, 0, "{report:?}");
+        // A RUNNING execution is never deleted.
+        closed(&store, "arn:running");
+        let mut running = store.execution("arn:running").unwrap().unwrap();
+        running.status = super::super::ExecutionStatus::Running;
+        store.put_execution(&running).unwrap();
+        assert!(!store.delete_execution("arn:running").unwrap());
+        assert!(!store.delete_execution("arn:none").unwrap());
         assert_eq!(store.events("arn:b").unwrap(), history);
         assert!(store.events("arn:a").unwrap().is_empty());
         // Removing the other frees it all, on disk.
-        store.delete_execution("arn:b").unwrap();
+        closed(&store, "arn:b");
+        assert!(store.delete_execution("arn:b").unwrap());
         let report = store.collect_garbage().unwrap();
         assert!(report.chunks_removed > 10 && report.packs_removed == 1, "{report:?}");
         assert_eq!(report.bytes_reclaimed, stored);
@@ -536,13 +651,40 @@ mod chunk_tests {
         store.append("arn:kept", kept.clone()).unwrap();
         store.append("arn:gone", gone).unwrap();
         let before = pack_bytes(dir.path());
-        store.delete_execution("arn:gone").unwrap();
+        closed(&store, "arn:gone");
+        assert!(store.delete_execution("arn:gone").unwrap());
         let report = store.collect_garbage().unwrap();
         assert_eq!(report.packs_rewritten, 1, "{report:?}");
         let after = pack_bytes(dir.path());
         assert!(after < before / 4, "{before} → {after}");
         assert_eq!(before - after, report.bytes_reclaimed);
         assert_eq!(store.events("arn:kept").unwrap(), kept);
+    }
+
+    #[test]
+    fn garbage_left_by_earlier_collections_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path(), Duration::from_secs(1)).unwrap();
+        let names = ["a", "b", "c", "d", "e"];
+        for (i, name) in names.iter().enumerate() {
+            store.append(name, events(&payload(100 * 1024 + i), 1)).unwrap();
+        }
+        let before = pack_bytes(dir.path());
+        // A fifth of the pack: under the share that makes it worth rewriting.
+        closed(&store, "a");
+        assert!(store.delete_execution("a").unwrap());
+        assert_eq!(store.collect_garbage().unwrap().packs_rewritten, 0);
+        // Two fifths, counting what the first collection left.
+        closed(&store, "b");
+        assert!(store.delete_execution("b").unwrap());
+        let report = store.collect_garbage().unwrap();
+        assert_eq!(report.packs_rewritten, 1, "{report:?}");
+        let after = pack_bytes(dir.path());
+        assert_eq!(before - after, report.bytes_reclaimed);
+        assert!(after < before * 7 / 10, "{before} → {after}");
+        for name in &names[2..] {
+            assert_eq!(store.events(name).unwrap().len(), 2);
+        }
     }
 
     #[test]
