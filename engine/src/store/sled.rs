@@ -3,7 +3,7 @@
 //! Layout (one tree per concern; values are JSON):
 //! - `meta`: `format` → the format version (big-endian u32);
 //! - `state_machines`: definition hash → [`StateMachineRecord`];
-//! - `executions`: execution ARN → [`ExecutionRecord`];
+//! - `executions`: execution ARN → [`ExecutionRecord`], kept as event batches are (below);
 //! - `events`: ARN ++ `0x00` ++ big-endian id of a batch's first event → the batch (a JSON
 //!   array of events), so a prefix scan reads one history in id order. One record per
 //!   batch, not per event: the runtime appends a batch before each effect, and sled's cost
@@ -209,11 +209,27 @@ impl SledStore {
         Ok(Some(hashes))
     }
 
-    /// The JSON of a stored event batch (`what` names it in errors).
-    fn batch_json(&self, what: &str, bytes: &[u8]) -> Result<Vec<u8>, StoreError> {
+    /// Stores `json` under `key` in `tree`: in sled, compressed, when small; else as chunks.
+    fn put_packed(&self, tree: &sled::Tree, key: Vec<u8>, json: Vec<u8>) -> Result<(), StoreError> {
+        if json.len() <= INLINE_LIMIT {
+            let mut record = Vec::with_capacity(json.len() / 2 + 8);
+            record.push(INLINE);
+            record.extend(lz4_flex::block::compress_prepend_size(&json));
+            tree.insert(key, record).map_err(io)?;
+            return self.flush();
+        }
+        let _chunks = self.lock_chunks();
+        let record = self.chunked(&json)?;
+        tree.insert(key, record).map_err(io)?;
+        self.flush()
+    }
+
+    /// The JSON of a stored record (an event batch, an execution; `what` names it in errors).
+    fn unpacked(&self, what: &str, bytes: &[u8]) -> Result<Vec<u8>, StoreError> {
         let corrupt = |message: String| StoreError::Corrupt { key: what.to_owned(), message };
         match bytes.first() {
-            Some(b'[') => Ok(bytes.to_vec()),
+            // Format 1: the JSON itself.
+            Some(b'[' | b'{') => Ok(bytes.to_vec()),
             Some(&INLINE) => lz4_flex::block::decompress_size_prepended(&bytes[1..])
                 .map_err(|e| corrupt(format!("cannot decompress: {e}"))),
             Some(&CHUNKED | &CHUNKED_LZ4) => {
@@ -319,19 +335,20 @@ impl HistoryStore for SledStore {
     }
 
     fn put_execution(&self, record: &ExecutionRecord) -> Result<(), StoreError> {
-        self.executions.insert(record.arn.as_bytes(), encode(record)?).map_err(io)?;
-        self.flush()
+        self.put_packed(&self.executions, record.arn.as_bytes().to_vec(), encode(record)?)
     }
 
     fn execution(&self, arn: &str) -> Result<Option<ExecutionRecord>, StoreError> {
-        self.executions.get(arn).map_err(io)?.map(|bytes| decode(arn, &bytes)).transpose()
+        let Some(bytes) = self.executions.get(arn).map_err(io)? else { return Ok(None) };
+        decode(arn, &self.unpacked(arn, &bytes)?).map(Some)
     }
 
     fn executions(&self) -> Result<Vec<ExecutionRecord>, StoreError> {
         let mut all = Vec::new();
         for item in self.executions.iter() {
             let (key, bytes) = item.map_err(io)?;
-            all.push(decode::<ExecutionRecord>(&String::from_utf8_lossy(&key), &bytes)?);
+            let what = String::from_utf8_lossy(&key);
+            all.push(decode::<ExecutionRecord>(&what, &self.unpacked(&what, &bytes)?)?);
         }
         all.sort_by(|a, b| (a.start_millis, &a.arn).cmp(&(b.start_millis, &b.arn)));
         Ok(all)
@@ -341,19 +358,7 @@ impl HistoryStore for SledStore {
         let Some(first) = events.first() else {
             return Ok(());
         };
-        let key = event_key(execution_arn, first.id);
-        let json = encode(&events)?;
-        if json.len() <= INLINE_LIMIT {
-            let mut record = Vec::with_capacity(json.len() / 2 + 8);
-            record.push(INLINE);
-            record.extend(lz4_flex::block::compress_prepend_size(&json));
-            self.events.insert(key, record).map_err(io)?;
-            return self.flush();
-        }
-        let _chunks = self.lock_chunks();
-        let record = self.chunked(&json)?;
-        self.events.insert(key, record).map_err(io)?;
-        self.flush()
+        self.put_packed(&self.events, event_key(execution_arn, first.id), encode(&events)?)
     }
 
     fn events(&self, execution_arn: &str) -> Result<Vec<HistoryEvent>, StoreError> {
@@ -364,7 +369,7 @@ impl HistoryStore for SledStore {
             let (key, bytes) = item.map_err(io)?;
             let first = key.get(prefix.len()..).and_then(|b| <[u8; 8]>::try_from(b).ok()).map_or(0, u64::from_be_bytes);
             let what = format!("{execution_arn} events from #{first}");
-            let json = self.batch_json(&what, &bytes)?;
+            let json = self.unpacked(&what, &bytes)?;
             out.extend(decode::<Vec<HistoryEvent>>(&what, &json)?);
         }
         Ok(out)
@@ -411,7 +416,8 @@ impl HistoryStore for SledStore {
         // is closed (a redrive that made it RUNNING since it was chosen keeps it).
         let removed = (&self.executions, &self.events).transaction(|(executions, events)| {
             let Some(bytes) = executions.get(arn.as_bytes())? else { return Ok(false) };
-            let record: ExecutionRecord = decode(arn, &bytes).map_err(Abort)?;
+            let json = self.unpacked(arn, &bytes).map_err(Abort)?;
+            let record: ExecutionRecord = decode(arn, &json).map_err(Abort)?;
             if record.status == super::ExecutionStatus::Running {
                 return Ok(false);
             }
@@ -432,9 +438,9 @@ impl HistoryStore for SledStore {
     fn collect_garbage(&self) -> Result<GarbageReport, StoreError> {
         let _chunks = self.lock_chunks();
         let mut report = GarbageReport::default();
-        // Mark: the chunks some batch lists.
+        // Mark: the chunks some record lists.
         let mut live: HashSet<ChunkHash> = HashSet::new();
-        for item in self.events.iter() {
+        for item in self.events.iter().chain(self.executions.iter()) {
             let (key, bytes) = item.map_err(io)?;
             // A list that cannot be read stops the collection: its chunks might be live.
             if let Some(hashes) = Self::hash_list(&String::from_utf8_lossy(&key), &bytes)? {
@@ -685,6 +691,24 @@ mod chunk_tests {
         for name in &names[2..] {
             assert_eq!(store.events(name).unwrap().len(), 2);
         }
+    }
+
+    #[test]
+    fn a_large_execution_record_is_kept_in_chunks_that_stay_live() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path(), Duration::from_secs(1)).unwrap();
+        closed(&store, "arn:big");
+        let mut record = store.execution("arn:big").unwrap().unwrap();
+        record.input = json!({"text": payload(200 * 1024)});
+        record.output = Some(json!({"text": payload(200 * 1024)}));
+        store.put_execution(&record).unwrap();
+        assert!(pack_bytes(dir.path()) > 100 * 1024, "the record's text is in the packs");
+        store.append("arn:other", events(&payload(50 * 1024), 1)).unwrap();
+        closed(&store, "arn:other");
+        assert!(store.delete_execution("arn:other").unwrap());
+        store.collect_garbage().unwrap();
+        assert_eq!(store.execution("arn:big").unwrap(), Some(record.clone()));
+        assert_eq!(store.executions().unwrap(), vec![record]);
     }
 
     #[test]
