@@ -7,6 +7,8 @@
 //!            └──► states (pure ASL: definitions, paths, templates, rules, events)
 //! ```
 
+#![forbid(unsafe_code)]
+
 pub mod adapter;
 pub mod callbacks;
 pub mod clock;

@@ -8,6 +8,8 @@
 //!                                                    └── executor.rs (executions on their own thread) ──► engine
 //! ```
 
+#![forbid(unsafe_code)]
+
 mod athena;
 pub mod executor;
 mod http;

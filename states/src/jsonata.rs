@@ -135,6 +135,44 @@ fn number(value: Option<&JValue>) -> Option<f64> {
     }
 }
 
+/// `$toMillis(timestamp[, picture])` with the runtime's time: jsonata-core fills the
+/// components a picture leaves out (a time without a date: today) from the wall clock, so
+/// the date of `now` is written into the timestamp and the picture first, and jsonata-core's
+/// own function (in an evaluator of its own, which has it) reads them.
+fn to_millis(args: &[JValue], now: i64) -> Result<JValue, EvaluatorError> {
+    let (timestamp, picture) = match args {
+        [JValue::Undefined, ..] => return Ok(JValue::Undefined),
+        [JValue::String(timestamp)] => (timestamp.to_string(), None),
+        [JValue::String(timestamp), JValue::String(picture)] => (timestamp.to_string(), Some(picture.to_string())),
+        [JValue::String(timestamp), JValue::Undefined] => (timestamp.to_string(), None),
+        _ => return Err(error("T0410", "$toMillis expects a timestamp string and an optional picture string")),
+    };
+    let (timestamp, picture) = match picture {
+        Some(picture) if !picture.contains("[Y") => {
+            let date = format_millis(now);
+            let (year, month_day) = (&date[..4], &date[5..10]);
+            if picture.contains("[M") || picture.contains("[D") || picture.contains("[d") {
+                (format!("{year}\u{1}{timestamp}"), Some(format!("[Y0001]\u{1}{picture}")))
+            } else {
+                let (month, day) = (&month_day[..2], &month_day[3..]);
+                (format!("{year}-{month}-{day}\u{1}{timestamp}"), Some(format!("[Y0001]-[M01]-[D01]\u{1}{picture}")))
+            }
+        }
+        other => (timestamp, other),
+    };
+    let mut context = Context::new();
+    context.bind("t".to_owned(), JValue::from(timestamp));
+    let text = match picture {
+        Some(picture) => {
+            context.bind("p".to_owned(), JValue::from(picture));
+            "$toMillis($t, $p)"
+        }
+        None => "$toMillis($t)",
+    };
+    let ast = parse(text).map_err(|e| error("D3110", &e.to_string()))?;
+    Evaluator::with_context(context).evaluate(&ast, &JValue::Null)
+}
+
 fn register_functions(evaluator: &mut Evaluator, bindings: &Bindings<'_>) {
     // Randomness: one draw from the runtime's entropy seeds this evaluation's generator.
     let seed = Rc::new(Cell::new(bindings.entropy.next_u64()));
@@ -156,6 +194,22 @@ fn register_functions(evaluator: &mut Evaluator, bindings: &Bindings<'_>) {
         };
         Ok(JValue::Number(value))
     });
+    let shuffler = next.clone();
+    let _ = evaluator.register_fn_override("shuffle", move |args: &[JValue]| match args.first() {
+        // Fisher-Yates, drawing from the runtime's entropy (jsonata-core's own reads the OS).
+        Some(JValue::Array(items)) => {
+            let mut items: Vec<JValue> = items.iter().cloned().collect();
+            let generator = shuffler();
+            for i in (1..items.len()).rev() {
+                let j = (generator.next_u64() % (i as u64 + 1)) as usize;
+                items.swap(i, j);
+            }
+            Ok(JValue::from(items))
+        }
+        Some(JValue::Undefined) | None => Ok(JValue::Undefined),
+        Some(other) => Ok(JValue::from(vec![other.clone()])),
+    });
+    let _ = evaluator.register_fn_override("toMillis", move |args: &[JValue]| to_millis(args, now));
     let _ = evaluator.register_fn("uuid", move |_: &[JValue]| Ok(JValue::from(next().uuid_v4())));
     let _ = evaluator.register_fn_override("now", move |_: &[JValue]| Ok(JValue::from(format_millis(now))));
     let _ = evaluator.register_fn_override("millis", move |_: &[JValue]| Ok(JValue::Number(now as f64)));
@@ -323,6 +377,22 @@ mod tests {
         assert_eq!(eval("$parse('{\"k\": [true]}')", states.clone()), Ok(Some(json!({"k": [true]}))));
         assert_eq!(eval("$hash('abc', 'MD5')", states.clone()), Ok(Some(json!("900150983cd24fb0d6963f7d28e17f72"))));
         assert_eq!(eval("$now()", states.clone()), Ok(Some(json!("1970-01-01T00:00:00.000Z"))));
+        // Randomness and time come from the runtime: the same entropy, the same shuffle; a
+        // picture without a date reads the runtime's date, not the wall clock's.
+        let shuffled = eval("$shuffle([1,2,3,4,5,6,7,8,9,10,11,12])", states.clone()).unwrap().unwrap();
+        assert_eq!(eval("$shuffle([1,2,3,4,5,6,7,8,9,10,11,12])", states.clone()).unwrap().unwrap(), shuffled);
+        assert_ne!(shuffled, json!([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]));
+        let mut sorted: Vec<i64> = shuffled.as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (1..=12).collect::<Vec<_>>());
+        assert_eq!(eval("$shuffle([])", states.clone()), Ok(Some(json!([]))));
+        assert_eq!(eval("$toMillis('10:30', '[H01]:[m01]')", states.clone()), Ok(Some(json!(37_800_000))));
+        assert_eq!(eval("$toMillis('02/01', '[D01]/[M01]')", states.clone()), Ok(Some(json!(86_400_000))));
+        assert_eq!(
+            eval("$toMillis('2026-12-01', '[Y0001]-[M01]-[D01]')", states.clone()),
+            Ok(Some(json!(1_796_083_200_000i64)))
+        );
+        assert_eq!(eval("$toMillis('1970-01-02T00:00:00Z')", states.clone()), Ok(Some(json!(86_400_000))));
         assert_eq!(eval("$states.input.missing", states.clone()), Ok(None));
         let uuid = eval("$uuid()", states.clone()).unwrap().unwrap();
         assert_eq!(uuid.as_str().map(str::len), Some(36));

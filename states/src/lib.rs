@@ -4,6 +4,7 @@
 //!
 //! Nothing here performs IO, reads a clock or draws randomness: time and entropy are
 //! passed in by the runtime (`sfnlite-engine`), so every function is deterministic.
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod base64;

@@ -4,6 +4,10 @@
 //!
 //! `cargo test -p sfnlite-states --test integration jsonata_reference_suite -- --nocapture`
 //! prints the figure and every failing case.
+//!
+//! Also `purity`: the crate reaches for no IO, clock, environment or OS randomness.
+
+mod purity;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -99,10 +103,7 @@ fn run_case(case: &Value, datasets: &BTreeMap<String, String>) -> Outcome {
 #[test]
 fn jsonata_reference_suite() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/jsonata-suite");
-    if !root.exists() {
-        eprintln!("JSONata suite not found at {}; nothing to measure", root.display());
-        return;
-    }
+    assert!(root.exists(), "the JSONata suite is missing at {} (../shared beside the repository)", root.display());
     let mut datasets = BTreeMap::new();
     for entry in std::fs::read_dir(root.join("datasets")).unwrap() {
         let path = entry.unwrap().path();
