@@ -12,7 +12,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use jsonata_core::ast::AstNode;
-use jsonata_core::evaluator::{Context, Evaluator, EvaluatorError};
+use jsonata_core::evaluator::{Context, Evaluator, EvaluatorError, EvaluatorOptions};
 use jsonata_core::parser::parse;
 use jsonata_core::value::JValue;
 use serde_json::{Map, Number, Value};
@@ -70,7 +70,7 @@ impl Expr {
         for (name, value) in bindings.variables {
             context.bind(name.clone(), JValue::from(value.clone()));
         }
-        let mut evaluator = Evaluator::with_context(context);
+        let mut evaluator = bounded(context);
         register_functions(&mut evaluator, bindings);
         match evaluator.evaluate(&self.ast, &JValue::Null) {
             Ok(JValue::Undefined) => Ok(None),
@@ -135,42 +135,68 @@ fn number(value: Option<&JValue>) -> Option<f64> {
     }
 }
 
+/// How long one expression may evaluate: a resource bound against runaway expressions (an
+/// endless recursion), never reached by a working one. It is the only time `states` lets
+/// anything read: jsonata-core's evaluator checks it.
+pub const TIME_LIMIT_MS: u64 = 10_000;
+/// The longest sequence an expression may build (jsonata-js's `sequence` option).
+const MAX_SEQUENCE: usize = 10_000_000;
+/// The longest string `$pad` may make, in characters.
+const MAX_PADDED: f64 = 10_485_760.0;
+
+/// The evaluator's bounds: time, sequence length (depth has jsonata-core's own, 30,000).
+fn bounded(context: Context) -> Evaluator {
+    let options = EvaluatorOptions {
+        timeout_ms: Some(TIME_LIMIT_MS),
+        max_sequence_length: Some(MAX_SEQUENCE),
+        ..EvaluatorOptions::default()
+    };
+    Evaluator::with_options(context, options)
+}
+
+/// Calls jsonata-core's own function `name` (an override replaces it in the evaluator that
+/// has the override; a fresh evaluator still has it).
+fn builtin(name: &str, args: &[JValue]) -> Result<JValue, EvaluatorError> {
+    let mut context = Context::new();
+    let mut names = Vec::new();
+    for (i, arg) in args.iter().enumerate() {
+        context.bind(format!("a{i}"), arg.clone());
+        names.push(format!("$a{i}"));
+    }
+    let ast = parse(&format!("${name}({})", names.join(", "))).map_err(|e| error("D3110", &e.to_string()))?;
+    bounded(context).evaluate(&ast, &JValue::Null)
+}
+
+/// `$pad` within [`MAX_PADDED`] characters (jsonata-core would fill gigabytes).
+fn pad(args: &[JValue]) -> Result<JValue, EvaluatorError> {
+    if let Some(JValue::Number(width)) = args.get(1)
+        && width.abs() > MAX_PADDED
+    {
+        return Err(error(
+            "D3141",
+            &format!("$pad: a width of {width} passes sfnlite's bound of {MAX_PADDED} characters"),
+        ));
+    }
+    builtin("pad", args)
+}
+
 /// `$toMillis(timestamp[, picture])` with the runtime's time: jsonata-core fills the
 /// components a picture leaves out (a time without a date: today) from the wall clock, so
-/// the date of `now` is written into the timestamp and the picture first, and jsonata-core's
-/// own function (in an evaluator of its own, which has it) reads them.
+/// the date of `now` is written into the timestamp and the picture first.
 fn to_millis(args: &[JValue], now: i64) -> Result<JValue, EvaluatorError> {
-    let (timestamp, picture) = match args {
-        [JValue::Undefined, ..] => return Ok(JValue::Undefined),
-        [JValue::String(timestamp)] => (timestamp.to_string(), None),
-        [JValue::String(timestamp), JValue::String(picture)] => (timestamp.to_string(), Some(picture.to_string())),
-        [JValue::String(timestamp), JValue::Undefined] => (timestamp.to_string(), None),
-        _ => return Err(error("T0410", "$toMillis expects a timestamp string and an optional picture string")),
+    let picture = match args.get(1) {
+        Some(JValue::String(picture)) if !picture.contains("[Y") => picture.to_string(),
+        _ => return builtin("toMillis", args),
     };
-    let (timestamp, picture) = match picture {
-        Some(picture) if !picture.contains("[Y") => {
-            let date = format_millis(now);
-            let (year, month_day) = (&date[..4], &date[5..10]);
-            if picture.contains("[M") || picture.contains("[D") || picture.contains("[d") {
-                (format!("{year}\u{1}{timestamp}"), Some(format!("[Y0001]\u{1}{picture}")))
-            } else {
-                let (month, day) = (&month_day[..2], &month_day[3..]);
-                (format!("{year}-{month}-{day}\u{1}{timestamp}"), Some(format!("[Y0001]-[M01]-[D01]\u{1}{picture}")))
-            }
-        }
-        other => (timestamp, other),
+    let Some(JValue::String(timestamp)) = args.first() else { return builtin("toMillis", args) };
+    let date = format_millis(now);
+    let (year, month, day) = (&date[..4], &date[5..7], &date[8..10]);
+    let (timestamp, picture) = if picture.contains("[M") || picture.contains("[D") || picture.contains("[d") {
+        (format!("{year}\u{1}{timestamp}"), format!("[Y0001]\u{1}{picture}"))
+    } else {
+        (format!("{year}-{month}-{day}\u{1}{timestamp}"), format!("[Y0001]-[M01]-[D01]\u{1}{picture}"))
     };
-    let mut context = Context::new();
-    context.bind("t".to_owned(), JValue::from(timestamp));
-    let text = match picture {
-        Some(picture) => {
-            context.bind("p".to_owned(), JValue::from(picture));
-            "$toMillis($t, $p)"
-        }
-        None => "$toMillis($t)",
-    };
-    let ast = parse(text).map_err(|e| error("D3110", &e.to_string()))?;
-    Evaluator::with_context(context).evaluate(&ast, &JValue::Null)
+    builtin("toMillis", &[JValue::from(timestamp), JValue::from(picture)])
 }
 
 fn register_functions(evaluator: &mut Evaluator, bindings: &Bindings<'_>) {
@@ -210,6 +236,7 @@ fn register_functions(evaluator: &mut Evaluator, bindings: &Bindings<'_>) {
         Some(other) => Ok(JValue::from(vec![other.clone()])),
     });
     let _ = evaluator.register_fn_override("toMillis", move |args: &[JValue]| to_millis(args, now));
+    let _ = evaluator.register_fn_override("pad", pad);
     let _ = evaluator.register_fn("uuid", move |_: &[JValue]| Ok(JValue::from(next().uuid_v4())));
     let _ = evaluator.register_fn_override("now", move |_: &[JValue]| Ok(JValue::from(format_millis(now))));
     let _ = evaluator.register_fn_override("millis", move |_: &[JValue]| Ok(JValue::Number(now as f64)));
@@ -393,11 +420,23 @@ mod tests {
             Ok(Some(json!(1_796_083_200_000i64)))
         );
         assert_eq!(eval("$toMillis('1970-01-02T00:00:00Z')", states.clone()), Ok(Some(json!(86_400_000))));
-        assert_eq!(eval("$states.input.missing", states.clone()), Ok(None));
-        let uuid = eval("$uuid()", states.clone()).unwrap().unwrap();
-        assert_eq!(uuid.as_str().map(str::len), Some(36));
-        assert_eq!(eval("$uuid()", states.clone()).unwrap().unwrap(), uuid, "same entropy, same uuid");
-        assert!(Expr::parse("$eval('1')").is_err());
+    }
+
+    #[test]
+    fn evaluation_is_bounded() {
+        let states = json!({});
+        let failed = |text: &str| format!("{:?}", eval(text, json!({})).unwrap_err());
+        assert_eq!(eval("$pad('a', 3, '-')", states.clone()), Ok(Some(json!("a--"))));
+        assert_eq!(eval("$pad('a', -3)", states), Ok(Some(json!("  a"))));
+        let padded = failed("$pad('', 1e9, 'x')");
+        assert!(padded.contains("bound of 10485760 characters"), "{padded}");
+        // Endless recursion, in tail position or not, ends with an error naming its bound.
+        let started = std::time::Instant::now();
+        let endless = failed("($f := function($n) { $f($n + 1) }; $f(0))");
+        assert!(endless.contains("timeout") || endless.contains("depth") || endless.contains("stack"), "{endless}");
+        assert!(started.elapsed().as_millis() < u128::from(TIME_LIMIT_MS) + 5_000);
+        let deep = failed("($f := function($n) { 1 + $f($n + 1) }; $f(0))");
+        assert!(deep.contains("depth") || deep.contains("stack") || deep.contains("U1001"), "{deep}");
     }
 
     #[test]

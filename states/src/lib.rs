@@ -3,7 +3,10 @@
 //! AWS-shaped history events.
 //!
 //! Nothing here performs IO, reads a clock or draws randomness: time and entropy are
-//! passed in by the runtime (`sfnlite-engine`), so every function is deterministic.
+//! passed in by the runtime (`sfnlite-engine`), so every function is deterministic. (One
+//! exception, a bound and not a semantics: JSONata evaluation stops a runaway expression
+//! after [`jsonata::TIME_LIMIT_MS`].) `tests/purity.rs` keeps it so.
+
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

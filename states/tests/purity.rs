@@ -77,8 +77,9 @@ const DEPENDENCIES: &[&str] = &[
     // JSONata. jsonata-core reaches the OS's randomness (rand, getrandom, chacha20) only in
     // $shuffle and $random, and the wall clock (chrono's clock, iana-time-zone, libc) only in
     // $now, $millis and $toMillis with a picture: `states` overrides all five with the
-    // runtime's entropy and time (tested in `jsonata.rs` and below). Its evaluation timeout
-    // reads Instant only when one is set; `states` sets none. psm and stacker grow the stack.
+    // runtime's entropy and time (tested in `jsonata.rs`). Its evaluation timeout reads
+    // `Instant`: the one clock `states` lets be read, as a bound on runaway expressions
+    // (`jsonata::TIME_LIMIT_MS`), never by one that works. psm and stacker grow the stack.
     "jsonata-core",
     "rand",
     "rand_core",

@@ -408,17 +408,20 @@ impl HistoryStore for SledStore {
 
     fn delete_execution(&self, arn: &str) -> Result<bool, StoreError> {
         use sled::Transactional;
-        use sled::transaction::ConflictableTransactionError::Abort;
         let mut prefix = arn.as_bytes().to_vec();
         prefix.push(0);
         let keys = self.events.scan_prefix(&prefix).keys().collect::<Result<Vec<_>, _>>().map_err(io)?;
-        // The record and the history go together or not at all, and only while the execution
-        // is closed (a redrive that made it RUNNING since it was chosen keeps it).
+        // Read (and unpack: that reads sled, which a transaction must not) before the
+        // transaction; inside it, the record must still be the one read.
+        let Some(seen) = self.executions.get(arn.as_bytes()).map_err(io)? else { return Ok(false) };
+        let record: ExecutionRecord = decode(arn, &self.unpacked(arn, &seen)?)?;
+        if record.status == super::ExecutionStatus::Running {
+            return Ok(false);
+        }
+        // The record and the history go together or not at all, and only while the record is
+        // unchanged (a redrive that made it RUNNING since it was read keeps it).
         let removed = (&self.executions, &self.events).transaction(|(executions, events)| {
-            let Some(bytes) = executions.get(arn.as_bytes())? else { return Ok(false) };
-            let json = self.unpacked(arn, &bytes).map_err(Abort)?;
-            let record: ExecutionRecord = decode(arn, &json).map_err(Abort)?;
-            if record.status == super::ExecutionStatus::Running {
+            if executions.get(arn.as_bytes())?.as_ref() != Some(&seen) {
                 return Ok(false);
             }
             executions.remove(arn.as_bytes())?;
@@ -427,7 +430,7 @@ impl HistoryStore for SledStore {
             }
             Ok(true)
         });
-        let removed = removed.map_err(|e| match e {
+        let removed = removed.map_err(|e: sled::transaction::TransactionError<StoreError>| match e {
             sled::transaction::TransactionError::Abort(e) => e,
             sled::transaction::TransactionError::Storage(e) => io(e),
         })?;
@@ -709,6 +712,11 @@ mod chunk_tests {
         store.collect_garbage().unwrap();
         assert_eq!(store.execution("arn:big").unwrap(), Some(record.clone()));
         assert_eq!(store.executions().unwrap(), vec![record]);
+        // A record kept in chunks is deleted like any other (its chunks are read outside the
+        // deleting transaction: reading sled inside it would deadlock).
+        assert!(store.delete_execution("arn:big").unwrap());
+        assert!(store.collect_garbage().unwrap().packs_removed >= 1);
+        assert!(store.executions().unwrap().is_empty());
     }
 
     #[test]
