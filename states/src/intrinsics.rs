@@ -841,6 +841,7 @@ impl JavaRandom {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods, clippy::disallowed_macros)] // tests read the AWS-recorded corpus and time bounds
 mod tests {
     use serde_json::json;
 

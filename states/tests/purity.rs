@@ -139,11 +139,12 @@ fn states_code_reaches_for_no_io_clock_environment_or_randomness() {
 
 #[test]
 fn states_depends_only_on_reviewed_crates() {
-    // What this platform builds for `states` (normal dependencies, not build or dev ones), as
-    // Cargo resolves it from Cargo.lock.
+    // What Linux builds for `states` (normal dependencies, not build or dev ones), as Cargo
+    // resolves it from Cargo.lock; the same answer on any machine that runs the test.
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = std::process::Command::new(cargo)
         .args(["tree", "--offline", "--locked", "-p", "sfnlite-states", "-e", "normal", "--prefix", "none"])
+        .args(["--target", "x86_64-unknown-linux-gnu"])
         .current_dir(crate_root())
         .output()
         .expect("cargo tree runs");

@@ -418,10 +418,22 @@ impl HistoryStore for SledStore {
         if record.status == super::ExecutionStatus::Running {
             return Ok(false);
         }
+        // Where the next batch would go: a redrive appends its ExecutionRedriven there before it
+        // marks the record RUNNING, so a batch there means the execution is coming back.
+        let next = match keys.last() {
+            Some(key) => {
+                let what = format!("{arn} events");
+                let bytes = self.events.get(key).map_err(io)?.unwrap_or_default();
+                let batch: Vec<HistoryEvent> = decode(&what, &self.unpacked(&what, &bytes)?)?;
+                batch.last().map_or(1, |event| event.id + 1)
+            }
+            None => 1,
+        };
+        let next_key = event_key(arn, next);
         // The record and the history go together or not at all, and only while the record is
-        // unchanged (a redrive that made it RUNNING since it was read keeps it).
+        // unchanged and nothing was appended (a redrive since it was read keeps it).
         let removed = (&self.executions, &self.events).transaction(|(executions, events)| {
-            if executions.get(arn.as_bytes())?.as_ref() != Some(&seen) {
+            if executions.get(arn.as_bytes())?.as_ref() != Some(&seen) || events.get(&next_key)?.is_some() {
                 return Ok(false);
             }
             executions.remove(arn.as_bytes())?;
