@@ -367,8 +367,9 @@ mod tests {
         assert_eq!(eval("$shuffle([])", states.clone()), Ok(Some(json!([]))));
         assert_eq!(eval("$shuffle(7)", states.clone()), Ok(Some(json!([7]))));
         // Functions called on the context value keep working (an override would not see it).
-        assert_eq!(eval("'a'.$pad(3, '-')", states.clone()), Ok(Some(json!("a--"))));
-        assert_eq!(eval("'1970-01-02T00:00:00Z'.$toMillis()", states.clone()), Ok(Some(json!(86_400_000))));
+        let input = json!({"input": {"name": "a", "at": "1970-01-02T00:00:00Z"}});
+        assert_eq!(eval("$states.input.name.$pad(3, '-')", input.clone()), Ok(Some(json!("a--"))));
+        assert_eq!(eval("$states.input.at.$toMillis()", input), Ok(Some(json!(86_400_000))));
     }
 
     #[test]
