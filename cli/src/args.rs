@@ -100,6 +100,9 @@ pub(crate) enum Command {
     /// A distributed Map's Map Runs: list an execution's, describe one (AWS ListMapRuns, DescribeMapRun).
     #[command(subcommand, name = "map-runs")]
     MapRuns(MapRunsCommand),
+    /// Check the store for damage, or copy what is readable into a fresh store.
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// Schedules that start executions (EventBridge Scheduler's rate, cron and at expressions).
     #[command(subcommand)]
     Schedules(SchedulesCommand),
@@ -515,6 +518,23 @@ pub(crate) enum ExecutionsCommand {
     List(ListArgs),
     /// Remove closed executions (their histories, Map Runs, logs) and reclaim their space.
     Prune(PruneArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum StoreCommand {
+    /// Read every execution (record, definition, history) and document, and say what is intact
+    /// and what is damaged (exit 1 when something is).
+    Check {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+        format: TableFormat,
+    },
+    /// Copy every readable execution (whole) and document into a fresh store at DIR, leaving
+    /// this one untouched (exit 1 when something could not be copied).
+    Salvage {
+        /// The new store's directory (absent or empty).
+        dir: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]

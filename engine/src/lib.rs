@@ -29,9 +29,10 @@ pub use adapter::{Registry, TaskAdapter, TaskRequest};
 pub use callbacks::{ActivityTask, Callbacks, Signal, TOKEN_KIND, TokenError};
 pub use clock::{Clock, SystemClock, VirtualClock};
 pub use interpreter::{Divergence, ExecutionInfo, MAP_RUN_KIND, Outcome, RunError, StopRequest, history_json};
+pub use store::{CheckReport, Damage, SalvageReport, check, salvage};
 pub use store::{
     ExecutionOrigin, ExecutionRecord, ExecutionStatus, GarbageReport, HistoryStore, MemoryStore, PruneCriteria,
-    PruneReport, SledStore, StateMachineRecord, StoreError, prune,
+    PruneReport, SledStore, StateMachineRecord, StoreError, StoredDocument, prune,
 };
 
 use crate::interpreter::{Journal, Replay, Run, record_redrive};
@@ -500,14 +501,25 @@ pub fn find_execution(store: &dyn HistoryStore, query: &str) -> Result<Execution
     if let Some(record) = store.execution(query)? {
         return Ok(record);
     }
-    let all = store.executions()?;
+    // A record that cannot be read must not hide the others (`store check` reports it);
+    // its error is returned only when nothing readable matches.
+    let mut all = Vec::new();
+    let mut unreadable = None;
+    for arn in store.execution_arns()? {
+        match store.execution(&arn) {
+            Ok(Some(record)) => all.push(record),
+            Ok(None) => {}
+            Err(error) => unreadable = unreadable.or(Some(error)),
+        }
+    }
+    all.sort_by(|a, b| (a.start_millis, &a.arn).cmp(&(b.start_millis, &b.arn)));
     if let Some(exact) = all.iter().find(|e| e.name == query) {
         return Ok(exact.clone());
     }
     let mut matching: Vec<&ExecutionRecord> =
         all.iter().filter(|e| e.name.starts_with(query) || e.arn.starts_with(query)).collect();
     match matching.len() {
-        0 => Err(EngineError::NotFound(query.to_owned())),
+        0 => Err(unreadable.map_or_else(|| EngineError::NotFound(query.to_owned()), EngineError::from)),
         1 => Ok(matching.remove(0).clone()),
         count => Err(EngineError::Ambiguous { query: query.to_owned(), count }),
     }

@@ -289,3 +289,77 @@ fn store_retention_prunes_once_a_day() {
     let listed = String::from_utf8_lossy(&out.stdout);
     assert!(!listed.contains(":old\"") && listed.contains(":new\"") && listed.contains(":newer\""), "{listed}");
 }
+
+#[test]
+fn store_check_finds_damage_and_salvage_keeps_what_is_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    // A large history (kept in a pack file) and a small one (kept in sled).
+    assert!(large_history_run(&dir, &store, "large", None).status.success());
+    let small = sfnlite()
+        .arg("--store")
+        .arg(&store)
+        .args(["--no-config", "run", "definitions/hello.asl.json", "--input-file", "definitions/hello.input.json"])
+        .args(["--clock", "virtual", "--name", "small"])
+        .output()
+        .unwrap();
+    assert!(small.status.success(), "{}", String::from_utf8_lossy(&small.stderr));
+    let store_cmd =
+        |store: &Path, args: &[&str]| sfnlite().arg("--store").arg(store).arg("store").args(args).output().unwrap();
+    let out = store_cmd(&store, &["check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("2 execution(s) intact"));
+
+    // One changed byte in the pack: check names the execution and the file, exit 1.
+    let pack = store.join("packs/00000001.pack");
+    let mut bytes = std::fs::read(&pack).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x55;
+    std::fs::write(&pack, bytes).unwrap();
+    let out = store_cmd(&store, &["check", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["intactExecutions"], 1, "{report}");
+    let damaged = &report["damaged"][0];
+    assert!(damaged["what"].as_str().unwrap().ends_with(":large"), "{report}");
+    assert!(damaged["problem"].as_str().unwrap().contains("00000001.pack"), "{report}");
+    // Reading the damaged execution says what is wrong and the way out; the other still reads.
+    let out = sfnlite().arg("--store").arg(&store).args(["history", "large"]).output().unwrap();
+    let message = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{message}");
+    assert!(message.contains("00000001.pack") && message.contains("store salvage DIR"), "{message}");
+
+    // Salvage copies the intact execution into a fresh store, and refuses a used folder.
+    let out = store_cmd(&store, &["salvage", store.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let saved = dir.path().join("saved");
+    let out = store_cmd(&store, &["salvage", saved.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("copied 1 execution(s)"));
+    assert_eq!(relative_history(&saved, "small"), relative_history(&store, "small"));
+    let out = store_cmd(&saved, &["check"]);
+    assert_eq!(out.status.code(), Some(0));
+
+    // A damaged database that sled cannot open: every command names the store and the way
+    // out, exit 3 (a store failure), and leaves the files as they were.
+    let db = saved.join("db/db");
+    let mut bytes = std::fs::read(&db).unwrap();
+    bytes[100] ^= 0x55;
+    std::fs::write(&db, &bytes).unwrap();
+    for args in
+        [&["store", "check"][..], &["executions", "list"], &["run", "definitions/hello.asl.json", "--clock", "virtual"]]
+    {
+        let out = sfnlite().arg("--store").arg(&saved).args(args).output().unwrap();
+        let message = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {message}");
+        assert!(
+            message.contains("is damaged")
+                && message.contains("saved")
+                && message.contains("left as they were")
+                && message.contains("--store NEWDIR"),
+            "{message}"
+        );
+    }
+    // sled wipes the log past the damage when it fails to open; sfnlite puts it back.
+    assert!(std::fs::read(&db).unwrap() == bytes, "the damaged database was changed");
+}

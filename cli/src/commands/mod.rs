@@ -18,6 +18,7 @@ mod serve;
 mod services;
 mod setup;
 mod stop;
+mod store;
 mod task;
 mod test;
 mod validate;
@@ -71,6 +72,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             | Command::MapRuns(_)
             | Command::Task(_)
             | Command::Stop(_)
+            | Command::Store(_)
     );
     let loaded = if needs_settings { Some(config::load(&cli).map_err(Failure::usage)?) } else { None };
     let settings = || loaded.as_ref().ok_or_else(|| Failure::internal(anyhow::anyhow!("settings were not loaded")));
@@ -95,6 +97,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
         | Command::Schedules(_)
         | Command::MapRuns(_)) => reading::read(command, &cli.store, cli.ephemeral),
         Command::Task(command) => task::task(command, &cli.store),
+        Command::Store(command) => store::store(command, &cli.store, cli.ephemeral),
         Command::Activities(command) => {
             let services = services::open(settings()?)?;
             activities::activities(command, services, &cli.store, cli.ephemeral)

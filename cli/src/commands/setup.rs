@@ -102,6 +102,12 @@ impl HistoryStore for CrashingStore {
     fn collect_garbage(&self) -> Result<sfnlite_engine::GarbageReport, StoreError> {
         self.inner.collect_garbage()
     }
+    fn execution_arns(&self) -> Result<Vec<String>, StoreError> {
+        self.inner.execution_arns()
+    }
+    fn all_documents(&self) -> Result<Vec<sfnlite_engine::StoredDocument>, StoreError> {
+        self.inner.all_documents()
+    }
 }
 
 /// A store that cannot be used is an internal failure (exit 3), except when another
@@ -109,6 +115,9 @@ impl HistoryStore for CrashingStore {
 pub(crate) fn store_failure(error: StoreError) -> Failure {
     match error {
         StoreError::InUse { .. } | StoreError::NewerFormat { .. } => Failure::usage(error.into()),
+        StoreError::Corrupt { .. } => Failure::internal(anyhow::anyhow!(
+            "{error}\n`sfnlite store check` lists what is intact; `sfnlite store salvage DIR` copies it into a new store"
+        )),
         other => Failure::internal(other.into()),
     }
 }

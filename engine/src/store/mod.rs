@@ -5,7 +5,9 @@
 //! events. [`MemoryStore`] keeps them for one process (`--ephemeral`, tests);
 //! [`SledStore`] keeps them on disk. Only `store/sled.rs` names sled.
 
+mod check;
 mod chunks;
+mod open_guard;
 mod packs;
 mod retention;
 mod sled;
@@ -17,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sfnlite_states::history::HistoryEvent;
 
+pub use self::check::{CheckReport, Damage, SalvageReport, check, salvage};
 pub use self::retention::{PruneCriteria, PruneReport, prune};
 pub use self::sled::{FORMAT_VERSION, SledStore};
 
@@ -32,6 +35,9 @@ pub struct GarbageReport {
     /// Bytes freed on disk.
     pub bytes_reclaimed: u64,
 }
+
+/// A document as `(kind, key, value or why it cannot be read)`.
+pub type StoredDocument = (String, String, Result<Value, StoreError>);
 
 /// A store failure: a Rust error for the program, never an ASL error.
 #[derive(Debug, thiserror::Error)]
@@ -255,6 +261,14 @@ pub trait HistoryStore: Send + Sync {
     /// removed) when there is none or it is RUNNING.
     fn delete_execution(&self, arn: &str) -> Result<bool, StoreError>;
 
+    /// The ARNs of every execution record, including those that cannot be read.
+    fn execution_arns(&self) -> Result<Vec<String>, StoreError> {
+        Ok(self.executions()?.into_iter().map(|record| record.arn).collect())
+    }
+
+    /// Every document of every kind (a damaged one with why it cannot be read).
+    fn all_documents(&self) -> Result<Vec<StoredDocument>, StoreError>;
+
     /// Reclaims the space that removed histories held (a store that keeps nothing on disk
     /// has nothing to collect).
     fn collect_garbage(&self) -> Result<GarbageReport, StoreError> {
@@ -347,6 +361,11 @@ impl HistoryStore for MemoryStore {
     fn delete_document(&self, kind: &str, key: &str) -> Result<(), StoreError> {
         lock(&self.documents).remove(&(kind.to_owned(), key.to_owned()));
         Ok(())
+    }
+
+    fn all_documents(&self) -> Result<Vec<StoredDocument>, StoreError> {
+        let documents = lock(&self.documents);
+        Ok(documents.iter().map(|((kind, key), value)| (kind.clone(), key.clone(), Ok(value.clone()))).collect())
     }
 
     fn delete_execution(&self, arn: &str) -> Result<bool, StoreError> {

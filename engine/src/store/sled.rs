@@ -34,6 +34,7 @@ use serde_json::Value;
 use sfnlite_states::history::HistoryEvent;
 
 use super::chunks::{self, ChunkHash};
+use super::open_guard;
 use super::packs::{Location, Packs};
 use super::{ExecutionRecord, GarbageReport, HistoryStore, StateMachineRecord, StoreError};
 
@@ -93,6 +94,7 @@ impl SledStore {
         std::fs::create_dir_all(path).map_err(|e| io(format!("cannot create {}: {e}", path.display())))?;
         let started = Instant::now();
         let db = loop {
+            let saved = open_guard::save(&path.join("db"));
             match sled::Config::new()
                 .path(path.join("db"))
                 .mode(sled::Mode::LowSpace)
@@ -106,6 +108,17 @@ impl SledStore {
                         return Err(StoreError::InUse { path: path.display().to_string(), pid: pid.trim().to_owned() });
                     }
                     std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(sled::Error::Corruption { .. }) => {
+                    let kept = saved.is_some_and(|saved| saved.restore(&path.join("db")));
+                    return Err(io(format!(
+                        "cannot open {}: its database {} is damaged (sled found corrupted data), so nothing in \
+                         it can be read; {}. Keep a copy of the folder, and give --store NEWDIR (or \
+                         SFNLITE_STORE) to go on with a new store",
+                        path.display(),
+                        path.join("db").display(),
+                        if kept { "its files are left as they were" } else { "sled may have rewritten part of it" }
+                    )));
                 }
                 Err(e) => return Err(io(format!("cannot open {}: {e}", path.display()))),
             }
@@ -404,6 +417,26 @@ impl HistoryStore for SledStore {
     fn delete_document(&self, kind: &str, key: &str) -> Result<(), StoreError> {
         self.documents.remove(document_key(kind, key)).map_err(io)?;
         self.flush()
+    }
+
+    fn execution_arns(&self) -> Result<Vec<String>, StoreError> {
+        let keys = self.executions.iter().keys();
+        keys.map(|key| key.map(|k| String::from_utf8_lossy(&k).into_owned()).map_err(io)).collect()
+    }
+
+    fn all_documents(&self) -> Result<Vec<super::StoredDocument>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.documents.iter() {
+            let (key, bytes) = item.map_err(io)?;
+            let (kind, name) = match key.iter().position(|b| *b == 0) {
+                Some(at) => (&key[..at], &key[at + 1..]),
+                None => (&key[..], &[][..]),
+            };
+            let (kind, name) = (String::from_utf8_lossy(kind).into_owned(), String::from_utf8_lossy(name).into_owned());
+            let value = decode(&format!("{kind}/{name}"), &bytes);
+            out.push((kind, name, value));
+        }
+        Ok(out)
     }
 
     fn delete_execution(&self, arn: &str) -> Result<bool, StoreError> {
@@ -729,6 +762,47 @@ mod chunk_tests {
         assert!(store.delete_execution("arn:big").unwrap());
         assert!(store.collect_garbage().unwrap().packs_removed >= 1);
         assert!(store.executions().unwrap().is_empty());
+    }
+
+    #[test]
+    fn check_finds_damage_and_salvage_copies_what_is_intact() {
+        use crate::store::{StateMachineRecord, check, salvage};
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(&dir.path().join("old"), Duration::from_secs(1)).unwrap();
+        let machine = StateMachineRecord::new("m", "{}");
+        store.put_state_machine(&machine).unwrap();
+        let big = events(&payload(64 * 1024), 2);
+        let small = events("small", 2);
+        for (arn, history) in [("arn:big", &big), ("arn:small", &small)] {
+            store.append(arn, history.clone()).unwrap();
+            closed(&store, arn);
+            let mut record = store.execution(arn).unwrap().unwrap();
+            record.definition_hash = machine.hash.clone();
+            store.put_execution(&record).unwrap();
+        }
+        store.put_document("activity", "arn:x", &json!({"n": 1})).unwrap();
+        let intact = check(&store).unwrap();
+        assert_eq!((intact.intact_executions, intact.intact_events, intact.intact_documents), (2, 8, 1));
+        assert!(intact.damaged.is_empty());
+        // One byte of the pack changes: the large history is damaged, the rest is not.
+        let pack = dir.path().join("old/packs/00000001.pack");
+        let mut bytes = std::fs::read(&pack).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x55;
+        std::fs::write(&pack, bytes).unwrap();
+        let report = check(&store).unwrap();
+        assert_eq!(report.intact_executions, 1);
+        assert_eq!(report.damaged.len(), 1, "{report:?}");
+        assert_eq!(report.damaged[0].what, "arn:big");
+        assert!(report.damaged[0].problem.contains("00000001.pack"), "{report:?}");
+        let fresh = SledStore::open(&dir.path().join("new"), Duration::from_secs(1)).unwrap();
+        let saved = salvage(&store, &fresh).unwrap();
+        assert_eq!((saved.executions, saved.documents, saved.lost.len()), (1, 1, 1));
+        assert_eq!(fresh.events("arn:small").unwrap(), small);
+        assert_eq!(fresh.execution("arn:small").unwrap(), store.execution("arn:small").unwrap());
+        assert_eq!(fresh.state_machine(&machine.hash).unwrap(), Some(machine));
+        assert!(fresh.execution("arn:big").unwrap().is_none());
+        assert_eq!(check(&fresh).unwrap().damaged, vec![]);
     }
 
     #[test]

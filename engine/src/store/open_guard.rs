@@ -1,0 +1,79 @@
+//! Keeping a damaged database as it was. sled, failing to open a damaged database, rewrites
+//! part of it (it zeroes its log past the damage, as it would a torn write), so a second
+//! attempt finds less, and a backup taken afterwards has lost what the first attempt wiped.
+//! Before each open, while no process holds the store, the database's files are read; when
+//! sled then reports corruption, they are written back and any snapshot it made is removed,
+//! so the store is left byte for byte as it was found.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+/// Databases larger than this are not saved before opening (the read would cost more than
+/// the open); their damage is reported as possibly rewritten.
+const MAX_SAVED_BYTES: u64 = 64 << 20;
+
+/// The database's files as they were before an open.
+pub(super) struct Saved {
+    files: Vec<(PathBuf, Vec<u8>)>,
+    complete: bool,
+}
+
+/// Reads the files of the database in `db` (a folder), unless a process holds it (`None`:
+/// sled's own open then waits for it). A missing database saves nothing, completely.
+pub(super) fn save(db: &Path) -> Option<Saved> {
+    let Ok(log) = File::open(db.join("db")) else {
+        return Some(Saved { files: Vec::new(), complete: true });
+    };
+    // sled holds an exclusive `flock` on its log while a process has the store open; holding
+    // it here for the read means nobody writes meanwhile.
+    log.try_lock().ok()?;
+    let mut files = Vec::new();
+    let mut total = 0u64;
+    let mut complete = true;
+    for entry in std::fs::read_dir(db).into_iter().flatten().flatten() {
+        let path = entry.path();
+        let Ok(meta) = entry.metadata() else { continue };
+        if !meta.is_file() || path.file_name().is_some_and(|n| n == "conf") {
+            continue;
+        }
+        total += meta.len();
+        if total > MAX_SAVED_BYTES {
+            complete = false;
+            break;
+        }
+        match std::fs::read(&path) {
+            Ok(bytes) => files.push((path, bytes)),
+            Err(_) => complete = false,
+        }
+    }
+    let _ = log.unlock();
+    if !complete {
+        files.clear();
+    }
+    Some(Saved { files, complete })
+}
+
+impl Saved {
+    /// Writes the saved files back and removes the snapshots made since; true when the
+    /// database is again exactly as it was found.
+    pub(super) fn restore(self, db: &Path) -> bool {
+        if !self.complete {
+            return false;
+        }
+        let mut exact = true;
+        for (path, bytes) in &self.files {
+            if std::fs::read(path).ok().as_ref() != Some(bytes) {
+                exact &= std::fs::write(path, bytes).is_ok();
+            }
+        }
+        for entry in std::fs::read_dir(db).into_iter().flatten().flatten() {
+            let path = entry.path();
+            let new_snapshot = path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("snap."))
+                && !self.files.iter().any(|(saved, _)| *saved == path);
+            if new_snapshot {
+                exact &= std::fs::remove_file(&path).is_ok();
+            }
+        }
+        exact
+    }
+}
