@@ -15,6 +15,12 @@ use sfnlite_engine::{
 use sfnlite_states::history::{EventDetails, HistoryEvent};
 use sfnlite_states::{ErrorName, StatesError, parse_definition};
 
+#[path = "../../fuzz/src/targets.rs"]
+#[allow(unreachable_pub, dead_code)]
+mod fuzz_targets;
+
+mod fuzz_corpus;
+
 const EPOCH: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
 
 /// One scripted step of the fake adapter.
@@ -404,6 +410,41 @@ async fn a_loop_that_never_waits_still_times_out() {
     };
     let (_, outcome) = engine.run(&machine.unwrap(), request, std::future::pending()).await.unwrap();
     assert_eq!(outcome.status, ExecutionStatus::TimedOut);
+}
+
+/// A clock that moves a millisecond each time it is read.
+struct TickingClock(std::sync::atomic::AtomicI64);
+
+impl sfnlite_engine::Clock for TickingClock {
+    fn now_millis(&self) -> i64 {
+        self.0.fetch_add(1, Ordering::SeqCst)
+    }
+    fn sleep_until(&self, _deadline: i64) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
+}
+
+#[tokio::test]
+async fn the_stop_date_is_the_last_events_timestamp() {
+    let definition = json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}});
+    let (machine, _) = parse_definition(&definition.to_string());
+    let store = Arc::new(MemoryStore::new());
+    let engine = Engine::new(Registry::new(), Arc::new(TickingClock(EPOCH.into())), store.clone());
+    let request = StartRequest {
+        state_machine_name: "m".into(),
+        definition: definition.to_string(),
+        execution_name: "e".into(),
+        input: json!({}),
+        seed: 1,
+        virtual_clock: false,
+        origin: Default::default(),
+    };
+    let (info, outcome) = engine.run(&machine.unwrap(), request, std::future::pending()).await.unwrap();
+    let arn = info.arn;
+    let events = store.events(&arn).unwrap();
+    let last = events.last().unwrap();
+    assert_eq!(outcome.stop_millis, last.timestamp);
+    assert_eq!(store.execution(&arn).unwrap().unwrap().stop_millis, Some(last.timestamp));
 }
 
 const STORED_ARN: &str = "arn:aws:states:us-east-1:123456789012:execution:m:e";

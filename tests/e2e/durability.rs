@@ -2,14 +2,14 @@
 //! a busy store, seed A resumed after a crash, and retention (`executions prune`, `[store]
 //! retention`) reclaiming what large histories held. The test hook
 //! `SFNLITE_TEST_CRASH_AFTER_EVENT=N` aborts the process right after the batch holding event N
-//! is stored.
+//! is stored. And `tests/crash_trials.py`, SIGKILL at random moments, briefly.
 
 use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
 
-use crate::{relative_history, sfnlite, temp_file, wait_for_holder};
+use crate::{relative_history, root, sfnlite, temp_file, wait_for_holder};
 
 fn crash_test_run(store: &Path, name: &str) -> assert_cmd::Command {
     let mut cmd = sfnlite();
@@ -362,4 +362,19 @@ fn store_check_finds_damage_and_salvage_keeps_what_is_intact() {
     }
     // sled wipes the log past the damage when it fails to open; sfnlite puts it back.
     assert!(std::fs::read(&db).unwrap() == bytes, "the damaged database was changed");
+}
+
+/// The crash-trial tool, briefly: SIGKILL at random moments (two rounds over every case,
+/// `run` and `serve`), resume, and compare with an uninterrupted run. The long run
+/// (`tests/crash_trials.py --trials 1000`) is reported in the closing notes.
+#[test]
+fn crash_trials_hold() {
+    let out = std::process::Command::new("python3")
+        .current_dir(root())
+        .args(["tests/crash_trials.py", "--trials", "28", "--seed", "5", "--bin", env!("CARGO_BIN_EXE_sfnlite")])
+        .output()
+        .expect("python3 runs");
+    let report = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{}\n{report}", String::from_utf8_lossy(&out.stdout));
+    assert!(report.contains("28 trials") && report.contains("0 violation(s)"), "{report}");
 }

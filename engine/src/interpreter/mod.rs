@@ -329,35 +329,40 @@ impl<'a> Run<'a> {
 
     /// Records the execution's last event.
     fn end(&self, last: u64, ended: Ended) -> Outcome {
+        let stop_millis;
         let (status, output, error, cause) = match ended {
             Ended::Finished(Ok(output)) => {
-                self.record(last, EventDetails::ExecutionSucceeded { output: output.clone() });
+                (_, stop_millis) = self.record(last, EventDetails::ExecutionSucceeded { output: output.clone() });
                 (ExecutionStatus::Succeeded, Some(Arc::unwrap_or_clone(output)), None, None)
             }
             Ended::Finished(Err(e)) => {
                 let error = error_text(&e.error);
-                self.record(last, EventDetails::ExecutionFailed { error: error.clone(), cause: e.cause.clone() });
+                (_, stop_millis) =
+                    self.record(last, EventDetails::ExecutionFailed { error: error.clone(), cause: e.cause.clone() });
                 (ExecutionStatus::Failed, None, error, e.cause)
             }
             Ended::Stopped(request) => {
                 let details =
                     EventDetails::ExecutionAborted { error: request.error.clone(), cause: request.cause.clone() };
-                self.record(last, details);
+                (_, stop_millis) = self.record(last, details);
                 (ExecutionStatus::Aborted, None, request.error, request.cause)
             }
             Ended::HistoryFull => {
                 let error = Some("States.Runtime".to_owned());
                 let cause = Some(history_full_cause());
-                self.record(last, EventDetails::ExecutionFailed { error: error.clone(), cause: cause.clone() });
+                (_, stop_millis) =
+                    self.record(last, EventDetails::ExecutionFailed { error: error.clone(), cause: cause.clone() });
                 (ExecutionStatus::Failed, None, error, cause)
             }
             Ended::TimedOut => {
                 let error = Some("States.Timeout".to_owned());
-                self.record(last, EventDetails::ExecutionTimedOut { error: error.clone(), cause: None });
+                (_, stop_millis) =
+                    self.record(last, EventDetails::ExecutionTimedOut { error: error.clone(), cause: None });
                 (ExecutionStatus::TimedOut, None, error, None)
             }
         };
-        let (start_millis, stop_millis) = (self.start_millis, self.clock.now_millis());
+        // The record's stopDate is the last event's timestamp, not a later reading of the clock.
+        let start_millis = self.start_millis;
         Outcome { status, output, error, cause, start_millis, stop_millis }
     }
 

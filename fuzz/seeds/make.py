@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""Writes the fuzz targets' seed corpora (fuzz/corpus/<target>/seed-*) from the repository's
+definitions and mock files and from hand-written expressions. Run from anywhere."""
+import hashlib, json, pathlib
+
+root = pathlib.Path(__file__).resolve().parents[2]
+corpus = root / "fuzz" / "corpus"
+
+def put(target, data):
+    if isinstance(data, str):
+        data = data.encode()
+    folder = corpus / target
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / ("seed-" + hashlib.sha1(data).hexdigest()[:16])).write_bytes(data)
+
+definitions = sorted((root / "definitions").glob("*.asl.json"))
+for d in definitions:
+    text = d.read_text()
+    put("definition", text)
+    machine = json.loads(text)
+    for name, state in machine.get("States", {}).items():
+        one = json.dumps(state)
+        put("state", one + "\0" + '{"a": 1, "numbers": [1, 2]}' + "\0" + '{"result": "{\\"ok\\": true}"}')
+        put("state", json.dumps(machine) + "\0{}\0")
+        for key in ("Parameters", "ResultSelector", "ItemSelector", "Arguments", "Output"):
+            if key in state:
+                put("template", json.dumps(state[key]) + "\n" + '{"a": 1}')
+        for rule in state.get("Choices", []):
+            put("choice", json.dumps(rule) + "\n" + '{"a": 1, "b": "two"}')
+for m in sorted((root / "definitions").glob("*.mock.json")):
+    put("mock_config", m.read_text())
+
+paths = ["$", "$.a", "$.c[0]", "$.c[-1:]", "$.c[1:3:2]", "$..d", "$.e.g[*]", "$.c[?(@.d == null)]",
+         "$.c[?(@ > 1)]", "$['b']", "$.e['f','g']", "$$.Execution.Input", "$$.Map.Item.Value.k", "$.c.length()",
+         "$.x.y.z", "$.c[(@.length-1)]", "$[?(@.a)]", "$.e.g[?(@ =~ /x.*/)]", "$.c[*].d"]
+for p in paths:
+    put("path", p)
+    put("path", p + "\n" + '{"c": [{"d": 1}, {"d": [2, 3]}], "a": {"b": [1, 2]}}')
+
+intrinsics = [
+    "States.Format('Hello, {}!', $.b)", "States.StringToJson('{\"x\": 1}')", "States.JsonToString($.e)",
+    "States.Array($.a, 'x', 3)", "States.ArrayPartition($.c, 2)", "States.ArrayContains($.c, 2)",
+    "States.ArrayRange(1, 9, 2)", "States.ArrayGetItem($.c, 1)", "States.ArrayLength($.c)",
+    "States.ArrayUnique(States.Array(1, 1, 2))", "States.Base64Encode($.b)", "States.Base64Decode('aGk=')",
+    "States.Hash($.b, 'SHA-256')", "States.JsonMerge($.e, $.empty, false)", "States.MathRandom(1, 10)",
+    "States.MathAdd($.a, -3)", "States.StringSplit('a,b,c', ',')", "States.UUID()",
+    "States.Format('{} {}', States.ArrayLength($.c), States.MathAdd(1, 2))", "States.Format('\\{\\}')",
+    "States.ArrayRange(0, 1000, 1)", "States.Hash($.e, 'MD5')",
+]
+for i in intrinsics:
+    put("intrinsic", i)
+    put("intrinsic", i + "\n" + '{"a": 5, "b": "x", "c": [1, 2, 2], "e": {"k": 1}, "empty": {}}')
+
+jsonata = [
+    "$states.input.a + 1", "$states.input.c[0]", "$sum($states.input.c[$type($) = 'number'])",
+    "$map([1,2,3], function($v) { $v * 2 })", "$string($states.input)", "$states.context.Execution.Name",
+    "$x[1] & '-' & $uppercase('a')", "$count($states.input.c) > 2 ? 'many' : 'few'", "$uuid()", "$random()",
+    "$partition([1,2,3,4], 2)", "$hash('a', 'SHA-256')", "$parse('{\"a\": 1}')", "$range(1, 5)",
+    "$merge([{'a': 1}, {'b': 2}])", "$now()", "$formatNumber(1234.5, '#,##0.00')", "$split('a,b', ',')",
+    "($f := function($n) { $n <= 1 ? 1 : $n * $f($n - 1) }; $f(10))", "$states.input.e.g[0] * 2",
+    "$sort([3,1,2])", "$reduce([1,2,3], function($a, $b) { $a + $b })", "$keys($states.input)",
+    "$lookup($states.input, 'b')", "$toMillis($states.input.s)", "$fromMillis(0)", "$pad('x', 5, '-')",
+    "{'k': $states.input.a, 'l': [1, 2]}", "$states.input.c[-1]", "$distinct([1, 1, 2])",
+]
+for j in jsonata:
+    put("jsonata", j)
+
+put("choice", json.dumps({"Variable": "$.a", "NumericEquals": 1, "Next": "X"}))
+put("choice", json.dumps({"And": [{"Variable": "$.b", "StringMatches": "t*o", "Next": "X"},
+                                  {"Not": {"Variable": "$.x", "IsPresent": True}}], "Next": "X"}))
+put("choice", json.dumps({"Variable": "$.s", "TimestampLessThanPath": "$.s", "Next": "X"}))
+put("choice", json.dumps({"Condition": "{% $states.input.a = 1 %}", "Next": "X"}))
+put("template", json.dumps({"x.$": "$.a", "y": [1, {"z.$": "States.Format('{}', $.b)"}], "c.$": "$$.State.Name"}))
+put("mock_config", json.dumps({"StateMachines": {"m": {"TestCases": {"Case": {"S": "R"}}}},
+                               "MockedResponses": {"R": {"0": {"Return": {"a": 1}}, "1-2": {"Throw": {"Error": "E", "Cause": "c"}}}}}))

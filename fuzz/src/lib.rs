@@ -1,0 +1,3 @@
+//! sfnlite's fuzz targets; the bodies are in [`targets`].
+
+pub mod targets;
