@@ -28,6 +28,24 @@ pub fn handle() -> &'static Handle {
         .handle()
 }
 
+static QUERY_RUNTIME: OnceLock<Runtime> = OnceLock::new();
+
+/// The embedded Athena's runtime: queries are CPU-bound, so they run on threads of their
+/// own, and a heavy query does not stall S3 calls, Lambda invocations or the API server.
+pub fn query_handle() -> &'static Handle {
+    QUERY_RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).max(2))
+                .thread_name("sfnlite-athena")
+                .on_thread_start(ignore_broken_pipes)
+                .enable_all()
+                .build()
+                .expect("the query runtime starts")
+        })
+        .handle()
+}
+
 /// The command line ends on SIGPIPE when its own output is closed (`sfnlite … | head`),
 /// but a handler process that exits before reading its input must not end sfnlite: the
 /// service threads, which do all the writing to handlers, block SIGPIPE, so such a write

@@ -29,9 +29,11 @@ pub(crate) fn local_with(mut workgroups: BTreeMap<String, Workgroup>) -> Local {
     std::fs::create_dir_all(dir.path().join("results")).unwrap();
     std::fs::create_dir_all(dir.path().join("data")).unwrap();
     let s3 = LocalS3::new(dir.path(), HashMap::new());
-    workgroups
-        .entry("primary".into())
-        .or_insert(Workgroup { output_location: Some("s3://results/".into()), enforce_configuration: false });
+    workgroups.entry("primary".into()).or_insert(Workgroup {
+        output_location: Some("s3://results/".into()),
+        enforce_configuration: false,
+        ..Workgroup::default()
+    });
     let athena = LocalAthena::new(s3.clone(), workgroups);
     Local { dir, s3, athena }
 }

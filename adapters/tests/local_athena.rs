@@ -5,7 +5,7 @@ use std::io::Write;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use sfnlite_adapters::athena::{AthenaApi, Workgroup};
+use sfnlite_adapters::athena::{AthenaApi, QueryTimeout, Workgroup};
 
 use crate::{block_on, local, local_with, s};
 
@@ -317,7 +317,11 @@ fn output_location_precedence_and_idempotency() {
     workgroups.insert("bare".to_owned(), Workgroup::default());
     workgroups.insert(
         "enforced".to_owned(),
-        Workgroup { output_location: Some("s3://results/enforced/".into()), enforce_configuration: true },
+        Workgroup {
+            output_location: Some("s3://results/enforced/".into()),
+            enforce_configuration: true,
+            ..Workgroup::default()
+        },
     );
     let l = local_with(workgroups);
     let start = |request: Value| block_on(l.athena.run_statement(request));
@@ -389,4 +393,69 @@ fn stopping_a_running_query_cancels_it() {
     let later = block_on(l.athena.get_query_execution(id.clone())).unwrap();
     assert_eq!(later["QueryExecution"]["Status"]["State"], "CANCELLED");
     assert!(block_on(l.athena.get_query_results(json!({"QueryExecutionId": id}))).is_err());
+}
+
+#[test]
+fn queries_are_bounded_by_their_workgroups_limits() {
+    let mut workgroups = BTreeMap::new();
+    workgroups.insert(
+        "tight".to_owned(),
+        Workgroup {
+            output_location: Some("s3://results/".into()),
+            memory_limit_mib: Some(8),
+            query_timeout: Some(QueryTimeout::Text("1s".into())),
+            ..Workgroup::default()
+        },
+    );
+    let l = local_with(workgroups);
+    let run = |sql: &str| {
+        let started =
+            block_on(l.athena.start_query_execution(json!({"QueryString": sql, "WorkGroup": "tight"}))).unwrap();
+        let id = started["QueryExecutionId"].as_str().unwrap().to_owned();
+        block_on(l.athena.wait_for_query(id)).unwrap()["QueryExecution"]["Status"].clone()
+    };
+    // A trillion rows: stopped at the workgroup's time limit, as Athena's query timeout.
+    let status = run("SELECT count(*) FROM generate_series(1, 1000000000000)");
+    assert_eq!(status["State"], "FAILED", "{status}");
+    assert!(status["StateChangeReason"].as_str().unwrap().starts_with("EXCEEDED_TIME_LIMIT: "), "{status}");
+    assert_eq!(status["AthenaError"]["ErrorType"], 206);
+    // A hash join's build side cannot spill: past the memory pool, Athena's resource error.
+    let status =
+        run("SELECT count(*) FROM generate_series(1, 3000000) a(x) JOIN generate_series(1, 3000000) b(y) ON x = y");
+    assert_eq!(status["State"], "FAILED", "{status}");
+    assert!(status["StateChangeReason"].as_str().unwrap().starts_with("EXCEEDED_MEMORY_LIMIT: "), "{status}");
+    assert_eq!((&status["AthenaError"]["ErrorType"], &status["AthenaError"]["ErrorCategory"]), (&json!(1), &json!(2)));
+    // A sort bigger than the pool spills instead, and the engine carries on.
+    assert_eq!(l.rows("SELECT count(DISTINCT x) FROM generate_series(1, 2000000) t(x)", None), [vec![s("2000000")]]);
+    // Bad limits are refused with the setting named.
+    let zero = Workgroup { memory_limit_mib: Some(0), ..Workgroup::default() };
+    assert!(zero.limits().unwrap_err().contains("memory_limit_mib"));
+    let words = Workgroup { query_timeout: Some(QueryTimeout::Text("soon".into())), ..Workgroup::default() };
+    assert!(words.limits().unwrap_err().contains("query_timeout"));
+    assert_eq!(Workgroup::default().limits().unwrap().timeout.as_secs(), 30 * 60);
+}
+
+#[test]
+fn a_query_stopped_mid_scan_ends_and_the_engine_carries_on() {
+    let l = local();
+    let started = block_on(
+        l.athena
+            .start_query_execution(json!({"QueryString": "SELECT count(*) FROM generate_series(1, 1000000000000)"})),
+    )
+    .unwrap();
+    let id = started["QueryExecutionId"].as_str().unwrap().to_owned();
+    let state = || {
+        let got = block_on(l.athena.get_query_execution(id.clone())).unwrap();
+        got["QueryExecution"]["Status"]["State"].as_str().unwrap().to_owned()
+    };
+    while state() != "RUNNING" {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(block_on(l.athena.stop_query_execution(id.clone())).unwrap(), json!({}));
+    assert_eq!(state(), "CANCELLED");
+    // The scan was dropped with the query: other queries run (while it spun, the two query
+    // threads were both busy with it).
+    assert_eq!(l.rows("SELECT 40 + 2", None), [vec![s("42")]]);
+    assert_eq!(state(), "CANCELLED");
 }

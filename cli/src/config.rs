@@ -386,10 +386,14 @@ pub(crate) fn load(cli: &Cli) -> anyhow::Result<Settings> {
         Sourced { value: endpoint_url.is_some(), source: "default (true with an endpoint URL)".into() }
     };
     let mut workgroups = file.athena.workgroups;
+    for (name, workgroup) in &workgroups {
+        workgroup.limits().map_err(|e| anyhow!("{from_file}: [athena.workgroups.{name}] {e}"))?;
+    }
     let primary_is_default = !workgroups.contains_key("primary");
     workgroups.entry("primary".into()).or_insert_with(|| Workgroup {
         output_location: Some(DEFAULT_OUTPUT_LOCATION.into()),
         enforce_configuration: false,
+        ..Workgroup::default()
     });
     let mut definitions = Vec::new();
     for (path, defaults) in file.definitions {
@@ -641,9 +645,17 @@ impl Settings {
             rows.push((
                 format!("athena.workgroups.{name}"),
                 format!(
-                    "output_location={}{}",
+                    "output_location={}{}{}",
                     wg.output_location.as_deref().unwrap_or("(none)"),
-                    if wg.enforce_configuration { ", enforce_configuration" } else { "" }
+                    if wg.enforce_configuration { ", enforce_configuration" } else { "" },
+                    wg.limits().map_or_else(
+                        |_| String::new(),
+                        |l| format!(
+                            ", memory_limit_mib={}, query_timeout={}s",
+                            l.memory_bytes >> 20,
+                            l.timeout.as_secs()
+                        )
+                    )
                 ),
                 source,
             ));

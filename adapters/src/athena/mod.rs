@@ -13,7 +13,10 @@ pub mod table;
 
 use std::time::Duration;
 
-pub use local::{LocalAthena, Workgroup, split_statements};
+pub use local::{
+    DEFAULT_MEMORY_LIMIT_MIB, DEFAULT_QUERY_TIMEOUT_SECONDS, Limits, LocalAthena, QueryTimeout, Workgroup,
+    split_statements,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 

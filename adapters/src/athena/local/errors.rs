@@ -25,6 +25,32 @@ impl QueryFailure {
         QueryFailure { message: message.into(), error_type: 100, category: 1 }
     }
 
+    /// The query ran past its workgroup's time limit (Athena's error type 206, "Query timed out").
+    pub(super) fn time_limit(limit: std::time::Duration) -> QueryFailure {
+        let minutes = limit.as_secs_f64() / 60.0;
+        QueryFailure {
+            message: format!("EXCEEDED_TIME_LIMIT: Query exceeded the maximum execution time limit of {minutes:.2}m"),
+            error_type: 206,
+            category: 1,
+        }
+    }
+
+    /// A memory pool refusal as Athena reports running out of memory (error type 1, "Query
+    /// exhausted resources at this scale factor"); any other failure unchanged.
+    pub(super) fn or_memory_limit(self, memory_bytes: u64) -> QueryFailure {
+        if !self.message.contains("Resources exhausted") {
+            return self;
+        }
+        QueryFailure {
+            message: format!(
+                "EXCEEDED_MEMORY_LIMIT: Query exhausted resources at this scale factor (the workgroup's memory limit is {} MiB)",
+                memory_bytes >> 20
+            ),
+            error_type: 1,
+            category: 2,
+        }
+    }
+
     fn with_prefix(mut self, prefix: &str) -> QueryFailure {
         // "HIVE: BAD_DATA: …" → "HIVE_BAD_DATA: …"
         self.message = format!("{prefix}{}", self.message.trim_start_matches("HIVE: "));

@@ -154,7 +154,7 @@ impl Inner {
         self.live.lock().expect("live").insert(id.clone(), done_rx);
         let inner = self.clone();
         let task_id = id.clone();
-        let task = crate::service::handle().spawn(async move {
+        let task = crate::service::query_handle().spawn(async move {
             use futures_util::FutureExt;
             // A panic in the engine must not leave the query RUNNING forever.
             if std::panic::AssertUnwindSafe(inner.execute(&task_id)).catch_unwind().await.is_err() {
@@ -210,7 +210,15 @@ impl Inner {
         let database = execution.query_execution_context.database.as_deref().unwrap_or("default").to_lowercase();
         let parameters = execution.execution_parameters.as_deref().unwrap_or_default();
         let sql = bind_parameters(&execution.query, parameters)?;
-        let output = self.run_statement(&sql, &database).await?;
+        let limits = self
+            .workgroups
+            .get(&execution.work_group)
+            .map_or_else(|| Workgroup::default().limits(), Workgroup::limits)
+            .map_err(QueryFailure::internal)?;
+        // Past the time limit the statement is dropped, which cancels its scans.
+        let output = tokio::time::timeout(limits.timeout, self.run_statement(&sql, &database, limits.memory_bytes))
+            .await
+            .map_err(|_| QueryFailure::time_limit(limits.timeout))??;
         let location = &execution.result_configuration.output_location;
         let metadata = self.write_results(location, &output, location.ends_with(".csv")).await?;
         Ok((output, metadata))

@@ -59,6 +59,71 @@ pub struct Workgroup {
     /// "Override client-side settings": the workgroup's location wins over the request's.
     #[serde(default)]
     pub enforce_configuration: bool,
+    /// The memory a query may hold (DataFusion's memory pool: joins, aggregations, sorts),
+    /// in MiB ([`DEFAULT_MEMORY_LIMIT_MIB`] when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_limit_mib: Option<u64>,
+    /// How long a query may run: seconds, or text such as `"90s"`, `"30m"`, `"2h"`
+    /// ([`DEFAULT_QUERY_TIMEOUT_SECONDS`] when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_timeout: Option<QueryTimeout>,
+}
+
+/// A query's memory limit when its workgroup sets none: 2 GiB.
+pub const DEFAULT_MEMORY_LIMIT_MIB: u64 = 2048;
+/// A query's time limit when its workgroup sets none: 30 minutes, Athena's DML query timeout.
+pub const DEFAULT_QUERY_TIMEOUT_SECONDS: u64 = 30 * 60;
+
+/// `query_timeout`: seconds, or a number with `s`, `m` or `h`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum QueryTimeout {
+    /// Seconds.
+    Seconds(u64),
+    /// `"90s"`, `"30m"`, `"2h"`.
+    Text(String),
+}
+
+impl QueryTimeout {
+    /// The limit in seconds, or why the text is not one.
+    pub fn seconds(&self) -> Result<u64, String> {
+        let bad = || format!("query_timeout {self:?}: expected seconds, or a number with s, m or h (\"30m\")");
+        let seconds = match self {
+            QueryTimeout::Seconds(n) => *n,
+            QueryTimeout::Text(text) => {
+                let (number, unit) = text.trim().split_at(text.trim().len().saturating_sub(1));
+                let scale = match unit {
+                    "s" => 1,
+                    "m" => 60,
+                    "h" => 3600,
+                    _ => return Err(bad()),
+                };
+                number.parse::<u64>().ok().and_then(|n| n.checked_mul(scale)).ok_or_else(bad)?
+            }
+        };
+        if seconds == 0 { Err(bad()) } else { Ok(seconds) }
+    }
+}
+
+impl Workgroup {
+    /// Its limits, or why a setting is wrong.
+    pub fn limits(&self) -> Result<Limits, String> {
+        let seconds = self.query_timeout.as_ref().map_or(Ok(DEFAULT_QUERY_TIMEOUT_SECONDS), QueryTimeout::seconds)?;
+        let mib = self.memory_limit_mib.unwrap_or(DEFAULT_MEMORY_LIMIT_MIB);
+        if mib == 0 {
+            return Err("memory_limit_mib must be at least 1".into());
+        }
+        Ok(Limits { memory_bytes: mib.saturating_mul(1 << 20), timeout: std::time::Duration::from_secs(seconds) })
+    }
+}
+
+/// What a query of a workgroup may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// DataFusion's memory pool.
+    pub memory_bytes: u64,
+    /// Wall-clock time, from the moment the query runs.
+    pub timeout: std::time::Duration,
 }
 
 /// The embedded Athena.

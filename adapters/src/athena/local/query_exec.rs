@@ -9,6 +9,7 @@ use std::time::Instant;
 use datafusion::arrow::array::Array;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 
 use super::catalog_provider::GlueCatalog;
 use super::errors::{QueryFailure, translate};
@@ -37,15 +38,21 @@ impl Output {
 
 impl Inner {
     /// Runs one statement (parameters bound) with `database` as the current database.
-    pub(super) async fn run_statement(&self, sql: &str, database: &str) -> Result<Output, QueryFailure> {
+    /// A query may hold `memory_bytes` in DataFusion's memory pool.
+    pub(super) async fn run_statement(
+        &self,
+        sql: &str,
+        database: &str,
+        memory_bytes: u64,
+    ) -> Result<Output, QueryFailure> {
         let parsed = ddl::parse(sql).map_err(|e| QueryFailure::user("SYNTAX_ERROR", 1006, e))?;
         match parsed {
             Some(statement) => self.run_ddl(statement, database),
-            None => self.run_query(sql, database).await,
+            None => self.run_query(sql, database, memory_bytes).await,
         }
     }
 
-    async fn run_query(&self, sql: &str, database: &str) -> Result<Output, QueryFailure> {
+    async fn run_query(&self, sql: &str, database: &str, memory_bytes: u64) -> Result<Output, QueryFailure> {
         if let Some(kind) = unsupported_statement(sql) {
             return Err(QueryFailure::user(
                 "NOT_SUPPORTED",
@@ -59,7 +66,11 @@ impl Inner {
             .with_default_catalog_and_schema(CATALOG_NAME, database)
             .with_information_schema(false)
             .with_target_partitions(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
-        let ctx = SessionContext::new_with_config(config);
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_limit(usize::try_from(memory_bytes).unwrap_or(usize::MAX), 1.0)
+            .build_arc()
+            .map_err(|e| QueryFailure::internal(e.to_string()))?;
+        let ctx = SessionContext::new_with_config_rt(config, runtime);
         ctx.register_catalog(CATALOG_NAME, Arc::new(GlueCatalog::new(&catalog, &self.s3, &scanned, database)));
         let options = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
         let planning = Instant::now();
@@ -67,7 +78,7 @@ impl Inner {
         let planning_millis = planning.elapsed().as_millis() as u64;
         let columns: Vec<ColumnInfo> =
             frame.schema().fields().iter().map(|f| ColumnInfo::new(f.name(), f.data_type())).collect();
-        let batches = frame.collect().await.map_err(|e| translate(e, database))?;
+        let batches = frame.collect().await.map_err(|e| translate(e, database).or_memory_limit(memory_bytes))?;
         Ok(Output { columns, rows: rendered_rows(&batches), scanned: scanned.load(Ordering::Relaxed), planning_millis })
     }
 }
