@@ -385,6 +385,9 @@ pub(crate) fn load(cli: &Cli) -> anyhow::Result<Settings> {
         // S3-compatible endpoints seldom serve virtual-hosted buckets.
         Sourced { value: endpoint_url.is_some(), source: "default (true with an endpoint URL)".into() }
     };
+    for bucket in file.s3.mounts.keys() {
+        sfnlite_adapters::s3::check_bucket_name(bucket).map_err(|e| anyhow!("{from_file}: [s3.mounts] {e}"))?;
+    }
     let mut workgroups = file.athena.workgroups;
     for (name, workgroup) in &workgroups {
         workgroup.limits().map_err(|e| anyhow!("{from_file}: [athena.workgroups.{name}] {e}"))?;

@@ -42,15 +42,16 @@ pub(crate) fn execution_input(text: &str, origin: &str) -> Result<Value> {
 
 /// Parses JSON text, naming its origin and the line and column of a syntax error.
 pub(crate) fn parse_json(text: &str, origin: &str) -> Result<Value> {
-    serde_json::from_str(text).map_err(|e| anyhow!("{origin}:{}:{}: invalid JSON: {e}", e.line(), e.column()))
+    serde_json::from_str(text)
+        .map_err(|e| anyhow!("{origin}:{}:{}: invalid JSON: {}", e.line(), e.column(), without_position(&e)))
 }
 
 /// Replaces `${KEY}` placeholders, as SAM's DefinitionSubstitutions do.
 pub(crate) fn substitute(text: &str, substitutions: &[String]) -> Result<String> {
     let mut out = text.to_owned();
     for item in substitutions {
-        let Some((key, value)) = item.split_once('=') else {
-            bail!("--sub expects KEY=VALUE, got '{item}'");
+        let Some((key, value)) = item.split_once('=').filter(|(key, _)| !key.is_empty()) else {
+            bail!("--sub expects KEY=VALUE with a KEY, got '{item}'");
         };
         out = out.replace(&format!("${{{key}}}"), value);
     }
@@ -75,4 +76,14 @@ pub(crate) fn unresolved_placeholders(text: &str) -> Vec<String> {
         }
     }
     found
+}
+
+/// serde_json's message without the " at line L column C" it ends with (the place is
+/// already given as `file:line:column`).
+pub(crate) fn without_position(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    match text.rfind(" at line ") {
+        Some(at) if text[at..].contains(" column ") => text[..at].to_owned(),
+        _ => text,
+    }
 }

@@ -582,11 +582,12 @@ pub fn parse_definition(text: &str) -> (Option<StateMachine>, Vec<crate::diagnos
     let value: Value = match serde_json::from_str(text) {
         Ok(v) => v,
         Err(e) => {
-            diags.error(
-                DiagnosticCode::InvalidJsonDescription,
-                "/",
-                format!("the definition is not valid JSON: {e} (line {}, column {})", e.line(), e.column()),
-            );
+            diags.error(DiagnosticCode::InvalidJsonDescription, "/", {
+                // serde_json ends its message with the place; say it once, first.
+                let text = e.to_string();
+                let what = text.rfind(" at line ").map_or(text.as_str(), |at| &text[..at]);
+                format!("the definition is not valid JSON at line {}, column {}: {what}", e.line(), e.column())
+            });
             return (None, diags.into_sorted());
         }
     };
@@ -847,6 +848,8 @@ fn read_state(
         }
         "Wait" => {
             let mut found = Vec::new();
+            // A field given with a bad value is reported where it is, not again as missing.
+            let mut given_badly = false;
             if let Some(expr) = f.expression("Seconds") {
                 found.push(WaitFor::SecondsExpr(expr));
             }
@@ -856,11 +859,14 @@ fn read_state(
             if let Some(v) = f.take_jsonpath_or_unused("Seconds") {
                 match v.as_u64() {
                     Some(s) => found.push(WaitFor::Seconds(s)),
-                    None => f.diags.error(
-                        DiagnosticCode::SchemaValidationFailed,
-                        child(location, "Seconds"),
-                        "Seconds must be a non-negative integer",
-                    ),
+                    None => {
+                        given_badly = true;
+                        f.diags.error(
+                            DiagnosticCode::SchemaValidationFailed,
+                            child(location, "Seconds"),
+                            "Seconds must be a non-negative integer",
+                        )
+                    }
                 }
             }
             if let Some(p) = f.path("SecondsPath") {
@@ -869,11 +875,14 @@ fn read_state(
             if let Some(t) = f.take_jsonpath_or_unused("Timestamp").map(|v| v.as_str().unwrap_or_default().to_owned()) {
                 match crate::timestamp::parse_iso8601(&t) {
                     Some(at) => found.push(WaitFor::Timestamp(at, t)),
-                    None => f.diags.error(
-                        DiagnosticCode::SchemaValidationFailed,
-                        child(location, "Timestamp"),
-                        format!("'{t}' is not an ISO 8601 extended offset date-time"),
-                    ),
+                    None => {
+                        given_badly = true;
+                        f.diags.error(
+                            DiagnosticCode::SchemaValidationFailed,
+                            child(location, "Timestamp"),
+                            format!("'{t}' is not an ISO 8601 extended offset date-time"),
+                        )
+                    }
                 }
             }
             if let Some(p) = f.path("TimestampPath") {
@@ -882,6 +891,9 @@ fn read_state(
             let assign = f.template("Assign");
             let transition = f.transition(resolver)?;
             if found.len() != 1 {
+                if found.is_empty() && given_badly {
+                    return None;
+                }
                 f.diags.error(
                     DiagnosticCode::SchemaValidationFailed,
                     location,

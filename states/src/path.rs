@@ -159,6 +159,11 @@ impl Path {
                     Segment::Complex(c) => rfc.push_str(c),
                 }
             }
+            if filter_depth(&rfc) > MAX_FILTER_DEPTH {
+                return Err(err(format!(
+                    "filters nested more than {MAX_FILTER_DEPTH} deep in path '{text}' (each level may read the whole document for every node, so evaluation would have no bound)"
+                )));
+            }
             let query = parse_json_path(&rfc).map_err(|e| err(format!("invalid JSONPath '{text}': {e}")))?;
             Kind::Query(Box::new(query))
         };
@@ -229,6 +234,40 @@ impl PartialEq for Path {
     fn eq(&self, other: &Path) -> bool {
         self.text == other.text
     }
+}
+
+/// How deep filters (`[?…]`) may nest inside one another.
+pub const MAX_FILTER_DEPTH: usize = 2;
+
+/// The deepest nesting of filters in an RFC 9535 path (quoted text skipped).
+fn filter_depth(path: &str) -> usize {
+    let mut brackets: Vec<bool> = Vec::new();
+    let (mut deepest, mut quote, mut escaped) = (0, None, false);
+    let mut chars = path.chars().peekable();
+    while let Some(c) = chars.next() {
+        if let Some(q) = quote {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                _ if c == q => quote = None,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '\'' | '"' => quote = Some(c),
+            '[' => {
+                while chars.next_if(|c| c.is_whitespace()).is_some() {}
+                brackets.push(chars.peek() == Some(&'?'));
+                deepest = deepest.max(brackets.iter().filter(|filter| **filter).count());
+            }
+            ']' => {
+                brackets.pop();
+            }
+            _ => {}
+        }
+    }
+    deepest
 }
 
 fn push_rfc_name(out: &mut String, name: &str) {
@@ -556,6 +595,16 @@ mod tests {
     fn sel(path: &str, input: Value) -> Result<Value, PathMiss> {
         let ctx = json!({"Execution": {"Id": "arn:x"}});
         Path::parse(path).unwrap().eval(&Scope::new(&input, &ctx))
+    }
+
+    #[test]
+    fn filters_nest_at_most_two_deep() {
+        // Found by fuzzing: root queries nested in filters took exponential time.
+        let deep = "$[?nin($[?($.x[?(@ > 1)])], $.y)]";
+        assert!(Path::parse(deep).unwrap_err().message.contains("filters nested more than 2 deep"));
+        assert_eq!(filter_depth("$[?(@.a[?(@.b)])]"), 2);
+        assert_eq!(filter_depth("$['[?'][?(@.a == '[?')]"), 1);
+        assert_eq!(sel("$.a[?(@.b[?(@ == 2)])]", json!({"a": [{"b": [2]}, {"b": [3]}]})).unwrap(), json!([{"b": [2]}]));
     }
 
     #[test]

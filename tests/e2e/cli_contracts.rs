@@ -220,5 +220,5 @@ fn mounted_buckets_have_bucket_names() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("s3.mounts: '..' is not a bucket name S3 allows"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("[s3.mounts] '..' is not a bucket name S3 allows"));
 }

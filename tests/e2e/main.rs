@@ -20,6 +20,7 @@
 //! Fixtures live in `data/` and are passed as `tests/e2e/data/…` (tests run from the root).
 
 mod activities;
+mod bad_inputs;
 mod callbacks;
 mod cli_contracts;
 mod conformance;

@@ -59,6 +59,13 @@ pub(crate) fn run(
             file_name.strip_suffix(".asl.json").or_else(|| file_name.strip_suffix(".json")).unwrap_or(&file_name);
         stem.to_owned()
     });
+    for (flag, name) in [("--name", args.name.as_ref()), ("--state-machine-name", mocks.state_machine_name.as_ref())] {
+        if let Some(name) = name.filter(|name| !sfnlite_server::sfn::arn::valid_name(name)) {
+            return Err(Failure::usage(anyhow!(
+                "{flag} {name:?}: a name is 1 to 80 characters, without whitespace, brackets, ? * \" # % \\ ^ | ~ ` $ & , ; : / or control characters (AWS's rule)"
+            )));
+        }
+    }
     // A running `sfnlite serve` holds the store: the execution runs there.
     if let Some(url) = stop_dir.as_deref().and_then(super::run_remote::serving) {
         if let Some(what) = super::run_remote::refusal(args, virtual_clock, mocks.mock_config.is_some(), settings) {

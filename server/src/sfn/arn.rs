@@ -109,9 +109,12 @@ pub fn activity(arn: &str) -> Result<(), ApiError> {
 
 /// AWS's rule for resource names (state machines, executions, activities, aliases):
 /// 1–80 characters, none of whitespace, `< > { } [ ] ? * " # % \ ^ | ~ ` $ & , ; : /` or
-/// control characters.
+/// control characters. Bidirectional-control characters (U+200E, U+200F, U+202A–U+202E,
+/// U+2066–U+2069), which make a name display as another, are refused too (sfnlite's choice:
+/// AWS's documentation does not name them).
 pub fn valid_name(name: &str) -> bool {
-    let forbidden = |c: char| c.is_whitespace() || c.is_control() || "<>{}[]?*\"#%\\^|~`$&,;:/".contains(c);
+    let bidi = |c: char| matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    let forbidden = |c: char| c.is_whitespace() || c.is_control() || bidi(c) || "<>{}[]?*\"#%\\^|~`$&,;:/".contains(c);
     (1..=80).contains(&name.chars().count()) && !name.chars().any(forbidden)
 }
 

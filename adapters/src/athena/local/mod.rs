@@ -53,6 +53,7 @@ use crate::s3::LocalS3;
 
 /// A workgroup's settings.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Workgroup {
     /// Its query result location (`s3://…/`).
     pub output_location: Option<String>,
@@ -87,7 +88,11 @@ pub enum QueryTimeout {
 impl QueryTimeout {
     /// The limit in seconds, or why the text is not one.
     pub fn seconds(&self) -> Result<u64, String> {
-        let bad = || format!("query_timeout {self:?}: expected seconds, or a number with s, m or h (\"30m\")");
+        let given = match self {
+            QueryTimeout::Seconds(n) => n.to_string(),
+            QueryTimeout::Text(text) => format!("{text:?}"),
+        };
+        let bad = || format!("query_timeout = {given}: expected seconds, or a number with s, m or h (\"30m\")");
         let seconds = match self {
             QueryTimeout::Seconds(n) => *n,
             QueryTimeout::Text(text) => {
