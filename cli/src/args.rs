@@ -523,7 +523,8 @@ pub(crate) enum ExecutionsCommand {
 #[derive(Debug, Subcommand)]
 pub(crate) enum StoreCommand {
     /// Read every execution (record, definition, history) and document, and say what is intact
-    /// and what is damaged (exit 1 when something is).
+    /// and what is damaged (exit 1 when something is; exit 3 when the database itself cannot
+    /// be opened, which leaves it as it was).
     Check {
         /// Output format.
         #[arg(long, value_enum, default_value_t = TableFormat::Table)]

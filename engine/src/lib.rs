@@ -497,30 +497,41 @@ fn ended(events: &[HistoryEvent], record: &ExecutionRecord) -> Option<Outcome> {
 }
 
 /// Finds an execution by name, ARN, or a unique prefix of either.
+///
+/// A record that cannot be read does not hide the others (`store check` reports it), and
+/// it still takes part in matching by its ARN (whose last segment is its name): naming it,
+/// or a prefix only it matches, gives its read error, never another execution.
 pub fn find_execution(store: &dyn HistoryStore, query: &str) -> Result<ExecutionRecord, EngineError> {
     if let Some(record) = store.execution(query)? {
         return Ok(record);
     }
-    // A record that cannot be read must not hide the others (`store check` reports it);
-    // its error is returned only when nothing readable matches.
-    let mut all = Vec::new();
-    let mut unreadable = None;
+    let mut all: Vec<Candidate> = Vec::new();
     for arn in store.execution_arns()? {
-        match store.execution(&arn) {
-            Ok(Some(record)) => all.push(record),
-            Ok(None) => {}
-            Err(error) => unreadable = unreadable.or(Some(error)),
-        }
+        let read = match store.execution(&arn) {
+            Ok(Some(record)) => Ok(record),
+            Ok(None) => continue,
+            Err(error) => Err(error),
+        };
+        let name = match &read {
+            Ok(record) => record.name.clone(),
+            Err(_) => arn.rsplit(':').next().unwrap_or_default().to_owned(),
+        };
+        all.push((arn, name, read));
     }
-    all.sort_by(|a, b| (a.start_millis, &a.arn).cmp(&(b.start_millis, &b.arn)));
-    if let Some(exact) = all.iter().find(|e| e.name == query) {
-        return Ok(exact.clone());
+    all.sort_by_key(|(arn, _, read)| (read.as_ref().map_or(i64::MAX, |r| r.start_millis), arn.clone()));
+    let pick = |(_, _, read): Candidate| read.map_err(EngineError::from);
+    if let Some(at) = all.iter().position(|(_, name, _)| name == query) {
+        return pick(all.swap_remove(at));
     }
-    let mut matching: Vec<&ExecutionRecord> =
-        all.iter().filter(|e| e.name.starts_with(query) || e.arn.starts_with(query)).collect();
+    let mut matching: Vec<Candidate> =
+        all.into_iter().filter(|(arn, name, _)| name.starts_with(query) || arn.starts_with(query)).collect();
     match matching.len() {
-        0 => Err(unreadable.map_or_else(|| EngineError::NotFound(query.to_owned()), EngineError::from)),
-        1 => Ok(matching.remove(0).clone()),
+        0 => Err(EngineError::NotFound(query.to_owned())),
+        1 => pick(matching.remove(0)),
         count => Err(EngineError::Ambiguous { query: query.to_owned(), count }),
     }
 }
+
+/// An execution as [`find_execution`] matches it: ARN, name, and the record or why it
+/// cannot be read.
+type Candidate = (String, String, Result<ExecutionRecord, StoreError>);

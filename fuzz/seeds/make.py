@@ -73,3 +73,60 @@ put("choice", json.dumps({"Condition": "{% $states.input.a = 1 %}", "Next": "X"}
 put("template", json.dumps({"x.$": "$.a", "y": [1, {"z.$": "States.Format('{}', $.b)"}], "c.$": "$$.State.Name"}))
 put("mock_config", json.dumps({"StateMachines": {"m": {"TestCases": {"Case": {"S": "R"}}}},
                                "MockedResponses": {"R": {"0": {"Return": {"a": 1}}, "1-2": {"Throw": {"Error": "E", "Cause": "c"}}}}}))
+
+for sql in ["CREATE DATABASE IF NOT EXISTS logs COMMENT 'x' LOCATION 's3://b/p/'",
+            "CREATE EXTERNAL TABLE IF NOT EXISTS logs.t (a INT, b STRING, c ARRAY<STRUCT<x: INT, y: MAP<STRING, DOUBLE>>>, d DECIMAL(10,2)) PARTITIONED BY (dt STRING) ROW FORMAT DELIMITED FIELDS TERMINATED BY '\\t' LOCATION 's3://b/t/' TBLPROPERTIES ('skip.header.line.count'='1')",
+            "CREATE EXTERNAL TABLE t (a INT) ROW FORMAT SERDE 'org.apache.hadoop.hive.serde2.OpenCSVSerde' WITH SERDEPROPERTIES ('separatorChar'=',', 'quoteChar'='\"') STORED AS TEXTFILE LOCATION 's3://b/t/'",
+            "CREATE EXTERNAL TABLE j (a INT) ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe' LOCATION 's3://b/j/'",
+            "CREATE EXTERNAL TABLE p (a INT) STORED AS PARQUET LOCATION 's3://b/p/'",
+            "ALTER TABLE t ADD IF NOT EXISTS PARTITION (dt='2026-01-01') LOCATION 's3://b/t/dt=2026-01-01/'",
+            "DROP TABLE IF EXISTS t", "DROP DATABASE logs CASCADE", "SHOW TABLES IN logs LIKE 't*'", "SHOW DATABASES",
+            "DESCRIBE logs.t", "SHOW PARTITIONS t", "SELECT * FROM t", "MSCK REPAIR TABLE t", "SHOW CREATE TABLE t"]:
+    put("ddl", sql)
+
+# The api target: the first byte picks an operation (fuzz/src/services.rs, OPERATIONS).
+OPERATIONS = ["CreateStateMachine", "DescribeStateMachine", "ListStateMachines", "UpdateStateMachine",
+              "DeleteStateMachine", "ValidateStateMachineDefinition", "PublishStateMachineVersion",
+              "ListStateMachineVersions", "DeleteStateMachineVersion", "CreateStateMachineAlias",
+              "DescribeStateMachineAlias", "UpdateStateMachineAlias", "ListStateMachineAliases",
+              "DeleteStateMachineAlias", "DescribeExecution", "DescribeStateMachineForExecution", "ListExecutions",
+              "GetExecutionHistory", "CreateActivity", "DescribeActivity", "ListActivities", "DeleteActivity",
+              "SendTaskSuccess", "SendTaskFailure", "SendTaskHeartbeat", "TagResource", "UntagResource",
+              "ListTagsForResource", "TestState", "ListMapRuns", "DescribeMapRun"]
+machine_arn = "arn:aws:states:us-east-1:123456789012:stateMachine:m"
+execution_arn = "arn:aws:states:us-east-1:123456789012:execution:m:e"
+activity_arn = "arn:aws:states:us-east-1:123456789012:activity:act"
+one = json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}})
+bodies = {
+    "CreateStateMachine": {"name": "m", "definition": one, "roleArn": "arn:aws:iam::123456789012:role/r", "tags": [{"key": "k", "value": "v"}]},
+    "DescribeStateMachine": {"stateMachineArn": machine_arn}, "ListStateMachines": {"maxResults": 2},
+    "UpdateStateMachine": {"stateMachineArn": machine_arn, "definition": one, "publish": True},
+    "DeleteStateMachine": {"stateMachineArn": machine_arn}, "ValidateStateMachineDefinition": {"definition": one},
+    "PublishStateMachineVersion": {"stateMachineArn": machine_arn}, "ListStateMachineVersions": {"stateMachineArn": machine_arn},
+    "DeleteStateMachineVersion": {"stateMachineVersionArn": machine_arn + ":1"},
+    "CreateStateMachineAlias": {"name": "prod", "routingConfiguration": [{"stateMachineVersionArn": machine_arn + ":1", "weight": 100}]},
+    "DescribeStateMachineAlias": {"stateMachineAliasArn": machine_arn + ":prod"},
+    "UpdateStateMachineAlias": {"stateMachineAliasArn": machine_arn + ":prod", "description": "x"},
+    "ListStateMachineAliases": {"stateMachineArn": machine_arn}, "DeleteStateMachineAlias": {"stateMachineAliasArn": machine_arn + ":prod"},
+    "DescribeExecution": {"executionArn": execution_arn}, "DescribeStateMachineForExecution": {"executionArn": execution_arn},
+    "ListExecutions": {"stateMachineArn": machine_arn, "statusFilter": "RUNNING"},
+    "GetExecutionHistory": {"executionArn": execution_arn, "reverseOrder": True},
+    "CreateActivity": {"name": "act"}, "DescribeActivity": {"activityArn": activity_arn}, "ListActivities": {},
+    "DeleteActivity": {"activityArn": activity_arn}, "SendTaskSuccess": {"taskToken": "t", "output": "{}"},
+    "SendTaskFailure": {"taskToken": "t", "error": "E"}, "SendTaskHeartbeat": {"taskToken": "t"},
+    "TagResource": {"resourceArn": machine_arn, "tags": [{"key": "a", "value": "b"}]},
+    "UntagResource": {"resourceArn": machine_arn, "tagKeys": ["a"]}, "ListTagsForResource": {"resourceArn": machine_arn},
+    "TestState": {"definition": json.dumps({"Type": "Pass", "Parameters": {"x.$": "$.a"}, "End": True}), "input": "{\"a\": 1}", "inspectionLevel": "DEBUG"},
+    "ListMapRuns": {"executionArn": execution_arn},
+    "DescribeMapRun": {"mapRunArn": "arn:aws:states:us-east-1:123456789012:mapRun:m/x:y"},
+}
+for index, operation in enumerate(OPERATIONS):
+    put("api", bytes([index]) + json.dumps(bodies[operation]).encode())
+
+# The table target: the first byte picks the table (fuzz/src/services.rs, TABLES), the rest is the file.
+import gzip
+put("table", b"\x00" + b"#header\n1\t2\tann\t1.5\t2026-01-02\t2026-01-02 03:04:05\ttrue\t12.50\ta,b\tk:1,l:2\n\\N\t\t\t\t\t\t\t\t\t\n")
+put("table", b"\x01" + b'"a","1","x"\n"b ""q""",2,\n')
+put("table", b"\x02" + b'{"i": 1, "s": "x", "nested": {"x": 2, "y": [1.5]}, "m": {"k": "v"}, "ts": "2026-01-01 00:00:00"}\n{"i": "bad"}\n')
+put("table", b"\x03" + b"PAR1\x00\x00PAR1")
+put("table", b"\x04" + gzip.compress(b"1,a\n2,b\n", mtime=0))

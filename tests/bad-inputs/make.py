@@ -15,19 +15,22 @@ HERE = pathlib.Path(__file__).resolve().parent
 cases = []
 
 
-def case(area, name, args, exit, stderr, files=None, stdin=None):
+def case(area, name, args, exit, stderr, files=None, stdin=None, absent=None):
+    """`stderr`: words the output must contain; `absent`: words it must not."""
     cases.append({"area": area, "name": name, "args": args, "files": files or {}, "exit": exit,
-                  "stderr": stderr, **({"stdin": stdin} if stdin is not None else {})})
+                  "stderr": stderr, **({"stdin": stdin} if stdin is not None else {}),
+                  **({"absent": absent} if absent else {})})
 
 
 def machine(states, start=None, **top):
     return json.dumps({"StartAt": start or next(iter(states)), "States": states, **top})
 
 
-def definition(name, states, pointer, words=(), start=None, **top):
-    """A definition that `validate` must refuse, naming `pointer`."""
+def definition(name, states, pointer, words=(), start=None, absent=None, **top):
+    """A definition that `validate` must refuse with a diagnostic at `pointer`."""
     text = machine(states, start, **top)
-    case("definition", name, ["validate", "def.asl.json"], 1, ["def.asl.json", pointer, *words], {"def.asl.json": text})
+    case("definition", name, ["validate", "def.asl.json"], 1, ["def.asl.json", f"at {pointer}:", *words],
+         {"def.asl.json": text}, absent=absent)
 
 
 PASS = {"Type": "Pass", "End": True}
@@ -35,7 +38,7 @@ PASS = {"Type": "Pass", "End": True}
 # --- Definitions: the top level -----------------------------------------------------------
 for name, text, words in [
     ("not JSON", "{\"StartAt\": ", ["def.asl.json", "not valid JSON at line 1, column 12"]),
-    ("an array", "[]", ["def.asl.json"]),
+    ("an array", "[]", ["def.asl.json", "at /:"]),
     ("empty file", "", ["def.asl.json", "line 1, column 0"]),
     ("no StartAt", json.dumps({"States": {"A": PASS}}), ["StartAt"]),
     ("no States", json.dumps({"StartAt": "A"}), ["States"]),
@@ -51,8 +54,8 @@ for name, text, words in [
     ("Version not a string", json.dumps({"StartAt": "A", "States": {"A": PASS}, "Version": 1}), ["Version"]),
     ("state name too long", json.dumps({"StartAt": "A" * 81, "States": {"A" * 81: PASS}}), ["/States/" + "A" * 81]),
     ("state not an object", json.dumps({"StartAt": "A", "States": {"A": 3}}), ["/States/A"]),
-    ("duplicate state names", '{"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}, "A": {"Type": "Pass", "End": true}}}', ["A"]),
-    ("duplicate keys in a state", '{"StartAt": "A", "States": {"A": {"Type": "Pass", "Type": "Pass", "End": true}}}', ["/States/A"]),
+    ("duplicate state names", '{"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}, "A": {"Type": "Pass", "End": true}}}', ["at /States/A:"]),
+    ("duplicate keys in a state", '{"StartAt": "A", "States": {"A": {"Type": "Pass", "Type": "Pass", "End": true}}}', ["at /States/A/Type:"]),
 ]:
     case("definition", name, ["validate", "def.asl.json"], 1, words,
          {"def.asl.json": text})
@@ -92,7 +95,8 @@ definition("Result with ResultPath bad", {"A": {"Type": "Pass", "End": True, "Re
 for field, value in [("Seconds", -1), ("Seconds", "10"), ("Seconds", 1.5), ("Timestamp", "yesterday"),
                      ("Timestamp", "2026-13-01T00:00:00Z"), ("SecondsPath", "$["), ("TimestampPath", "nope"),
                      ("Timestamp", 5)]:
-    definition(f"Wait {field} {value!r}", {"A": {"Type": "Wait", "End": True, field: value}}, f"/States/A/{field}")
+    definition(f"Wait {field} {value!r}", {"A": {"Type": "Wait", "End": True, field: value}}, f"/States/A/{field}",
+               absent=["needs exactly one of"] if field in ("Seconds", "Timestamp") else None)
 definition("Wait with nothing", {"A": {"Type": "Wait", "End": True}}, "/States/A", ["Seconds"])
 definition("Wait with two", {"A": {"Type": "Wait", "End": True, "Seconds": 1, "Timestamp": "2026-01-01T00:00:00Z"}}, "/States/A")
 
@@ -138,22 +142,22 @@ for field, value, pointer in [
     ("HeartbeatSecondsPath", "$[", "/States/A/HeartbeatSecondsPath"),
     ("ResultSelector", {"x.$": "$["}, "/States/A/ResultSelector/x.$"),
     ("Retry", {}, "/States/A/Retry"),
-    ("Retry", [{}], "/States/A/Retry/0"),
+    ("Retry", [{}], "/States/A/Retry/0/ErrorEquals"),
     ("Retry", [{"ErrorEquals": []}], "/States/A/Retry/0/ErrorEquals"),
     ("Retry", [{"ErrorEquals": ["E"], "MaxAttempts": -1}], "/States/A/Retry/0/MaxAttempts"),
     ("Retry", [{"ErrorEquals": ["E"], "BackoffRate": 0.5}], "/States/A/Retry/0/BackoffRate"),
     ("Retry", [{"ErrorEquals": ["E"], "IntervalSeconds": 0}], "/States/A/Retry/0/IntervalSeconds"),
     ("Retry", [{"ErrorEquals": ["E"], "JitterStrategy": "SOME"}], "/States/A/Retry/0/JitterStrategy"),
     ("Retry", [{"ErrorEquals": ["E"], "MaxDelaySeconds": 0}], "/States/A/Retry/0/MaxDelaySeconds"),
-    ("Retry", [{"ErrorEquals": ["States.ALL", "E"]}], "/States/A/Retry/0/ErrorEquals"),
-    ("Retry", [{"ErrorEquals": ["States.ALL"]}, {"ErrorEquals": ["E"]}], "/States/A/Retry/0"),
+    ("Retry", [{"ErrorEquals": ["States.ALL", "E"]}], "/States/A/Retry/0/ErrorEquals/0"),
+    ("Retry", [{"ErrorEquals": ["States.ALL"]}, {"ErrorEquals": ["E"]}], "/States/A/Retry/0/ErrorEquals/0"),
     ("Retry", [{"ErrorEquals": ["E"], "Bogus": 1}], "/States/A/Retry/0/Bogus"),
     ("Retry", [{"ErrorEquals": "E"}], "/States/A/Retry/0/ErrorEquals"),
     ("Catch", [{"ErrorEquals": ["E"]}], "/States/A/Catch/0"),
     ("Catch", [{"ErrorEquals": ["E"], "Next": "Z"}], "/States/A/Catch/0/Next"),
     ("Catch", [{"ErrorEquals": [], "Next": "A"}], "/States/A/Catch/0/ErrorEquals"),
     ("Catch", [{"ErrorEquals": ["E"], "Next": "A", "ResultPath": "nope"}], "/States/A/Catch/0/ResultPath"),
-    ("Catch", [{"ErrorEquals": ["States.ALL"], "Next": "A"}, {"ErrorEquals": ["E"], "Next": "A"}], "/States/A/Catch/0"),
+    ("Catch", [{"ErrorEquals": ["States.ALL"], "Next": "A"}, {"ErrorEquals": ["E"], "Next": "A"}], "/States/A/Catch/0/ErrorEquals/0"),
     ("Catch", "all", "/States/A/Catch"),
     ("Parameters", {"FunctionName.$": "States.Nope()"}, "/States/A/Parameters/FunctionName.$"),
     ("Bogus", 1, "/States/A/Bogus"),
@@ -198,9 +202,9 @@ for field, value, pointer in [
     ("ToleratedFailurePercentage", -1, "/States/A/ToleratedFailurePercentage"),
     ("ToleratedFailureCount", -1, "/States/A/ToleratedFailureCount"),
     ("ToleratedFailureCountPath", "x", "/States/A/ToleratedFailureCountPath"),
-    ("ItemBatcher", {"MaxItemsPerBatch": 0}, "/States/A/ItemBatcher"),
+    ("ItemBatcher", {"MaxItemsPerBatch": 0}, "/States/A/ItemBatcher/MaxItemsPerBatch"),
     ("ItemBatcher", 5, "/States/A/ItemBatcher"),
-    ("ItemReader", {"Resource": "arn:aws:states:::s3:getObject"}, "/States/A/ItemReader"),
+    ("ItemReader", {"Resource": "arn:aws:states:::s3:getObject"}, "/States/A/ItemReader/ReaderConfig"),
     ("ItemReader", {"Resource": "nope", "Parameters": {"Bucket": "b", "Key": "k"}}, "/States/A/ItemReader/Resource"),
     ("ResultWriter", {"Resource": "arn:aws:states:::s3:putObject"}, "/States/A/ResultWriter"),
     ("Label", "a" * 41, "/States/A/Label"),
@@ -225,7 +229,7 @@ for field, value, pointer in [
     ("Parameters", {"a": 1}, "/States/A/Parameters"),
     ("ResultPath", "$.a", "/States/A/ResultPath"),
     ("OutputPath", "$.a", "/States/A/OutputPath"),
-    ("QueryLanguage", "JSONPath", "QueryLanguage"),
+    ("QueryLanguage", "JSONPath", "/States/A"),
 ]:
     definition(f"JSONata Pass {field} {json.dumps(value)[:40]}", {"A": {"Type": "Pass", "End": True, field: value}}, pointer, **JQ)
 definition("JSONata Choice with Variable", {"A": {"Type": "Choice", "Choices": [{"Variable": "$.a", "IsNull": True, "Next": "B"}], "Default": "B"}, "B": PASS}, "/States/A/Choices/0", **JQ)
@@ -336,8 +340,8 @@ for name, mock, words in [
     ("StateMachines not an object", {"StateMachines": []}, ["m.json", "/StateMachines"]),
     ("machine unknown", {"StateMachines": {"other": {"TestCases": {"C": {}}}}, "MockedResponses": {}}, ["m.json", "def"]),
     ("TestCases missing", {"StateMachines": {"def": {}}, "MockedResponses": {}}, ["m.json", "/StateMachines/def"]),
-    ("test case unknown", {"StateMachines": {"def": {"TestCases": {"D": {}}}}, "MockedResponses": {}}, ["m.json", "C"]),
-    ("response unknown", {"StateMachines": {"def": {"TestCases": {"C": {"T": "R"}}}}, "MockedResponses": {}}, ["m.json", "R"]),
+    ("test case unknown", {"StateMachines": {"def": {"TestCases": {"D": {}}}}, "MockedResponses": {}}, ["m.json", "/StateMachines/def/TestCases", "'C'"]),
+    ("response unknown", {"StateMachines": {"def": {"TestCases": {"C": {"T": "R"}}}}, "MockedResponses": {}}, ["m.json", "/MockedResponses/R", "'R'", "state 'T'"]),
     ("Return and Throw", {"StateMachines": {"def": {"TestCases": {"C": {"T": "R"}}}}, "MockedResponses": {"R": {"0": {"Return": 1, "Throw": {"Error": "E"}}}}}, ["m.json", "/MockedResponses/R/0"]),
     ("neither Return nor Throw", {"StateMachines": {"def": {"TestCases": {"C": {"T": "R"}}}}, "MockedResponses": {"R": {"0": {}}}}, ["m.json", "/MockedResponses/R/0"]),
     ("bad range", {"StateMachines": {"def": {"TestCases": {"C": {"T": "R"}}}}, "MockedResponses": {"R": {"2-1": {"Return": 1}}}}, ["m.json", "/MockedResponses/R/2-1"]),
@@ -360,7 +364,7 @@ for name, toml, words in [
     ("unknown table", "[nope]\nx = 1\n", ["sfnlite.toml", "nope"]),
     ("backend wrong", "backend = \"cloud\"\n", ["sfnlite.toml", "backend"]),
     ("backend wrong type", "backend = 5\n", ["sfnlite.toml", "backend"]),
-    ("clock wrong", "[run]\nclock = \"fast\"\n", ["sfnlite.toml"]),
+    ("clock wrong", "[definitions.\"def.asl.json\"]\nclock = \"fast\"\n", ["sfnlite.toml", "[definitions.\"def.asl.json\"]", "clock must be", "\"fast\""]),
     ("retention wrong", "[store]\nretention = \"forever\"\n", ["sfnlite.toml", "retention"]),
     ("retention number", "[store]\nretention = 5\n", ["sfnlite.toml", "retention"]),
     ("query_timeout words", "[athena.workgroups.primary]\nquery_timeout = \"soon\"\n", ["sfnlite.toml", "athena.workgroups.primary", "query_timeout"]),
@@ -435,7 +439,9 @@ for name, args, words in [
     case("cli", name, args, expect, words, OK_DEF)
 # An s3 operation that fails is exit 1 (README), naming the address and S3's error code.
 case("cli", "s3 cat missing object", ["s3", "cat", "s3://nobucket/nokey"], 1, ["s3://nobucket/nokey", "NoSuchBucket"])
-case("cli", "s3 ls key with ..", ["s3", "ls", "s3://bucket/../x"], 1, ["s3://bucket/../x"])
+case("cli", "s3 cp to a key with ..", ["s3", "cp", "f.txt", "s3://bucket/../x"], 1, ["s3://bucket/../x", "'..' segment", "InvalidArgument"],
+     {".data/bucket/keep": "", "f.txt": "hi"})
+case("cli", "s3 cat a key climbing out", ["s3", "cat", "s3://bucket/a/../../x"], 1, ["'a/../../x'", "InvalidArgument"], {".data/bucket/keep": ""})
 
 # --- sfnlite test files ----------------------------------------------------------------------------
 for name, text, words in [
@@ -451,8 +457,8 @@ for name, text, words in [
     case("test-file", name, ["test", "t.sfntest.yaml"], 2, words, {**OK_DEF, "t.sfntest.yaml": text})
 
 # --- Damaged stores -------------------------------------------------------------------------------
-case("store", "store is a file", ["--store", "store", "executions", "list"], 3, ["store"], {"store": "not a directory"})
-case("store", "store db is a file", ["--store", "store", "executions", "list"], 3, ["store"], {"store/db": "garbage"})
+case("store", "store is a file", ["--store", "store", "executions", "list"], 3, ["cannot", "store"], {"store": "not a directory"})
+case("store", "store db is a file", ["--store", "store", "executions", "list"], 3, ["cannot open", "store"], {"store/db": "garbage"})
 case("store", "check a missing store", ["--store", "nostore", "store", "check"], 2, ["nostore"])
 case("store", "salvage into a used folder", ["--store", "store", "store", "salvage", "used"], 2, ["used"], {"store/x": "", "used/y": "", "store/db/conf": ""})
 

@@ -4,7 +4,7 @@
 //! that names what is wrong and where (a JSON pointer, file:line:column, the flag or the
 //! config key), no panic, and within a few seconds.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -59,6 +59,11 @@ fn run(case: &Value) -> Option<String> {
             problems.push(format!("the message lacks {words}"));
         }
     }
+    for words in case.get("absent").and_then(Value::as_array).into_iter().flatten() {
+        if output.contains(words.as_str().unwrap()) {
+            problems.push(format!("the message has {words}, which it must not"));
+        }
+    }
     if output.contains("panicked") {
         problems.push("a panic".into());
     }
@@ -67,7 +72,7 @@ fn run(case: &Value) -> Option<String> {
 }
 
 /// The exit code and what the process wrote (stderr, then stdout: `validate` writes its
-/// diagnostics as data), or why it did not end.
+/// diagnostics as data), or why it did not end. The pipes are drained while it runs.
 fn execute(dir: &Path, args: &[&str], stdin: Option<&str>) -> Result<(Option<i32>, String), String> {
     let mut child = Command::new(env!("CARGO_BIN_EXE_sfnlite"))
         .current_dir(dir)
@@ -80,16 +85,33 @@ fn execute(dir: &Path, args: &[&str], stdin: Option<&str>) -> Result<(Option<i32
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| e.to_string())?;
-    let _ = child.stdin.take().unwrap().write_all(stdin.unwrap_or_default().as_bytes());
+    let mut input = child.stdin.take().unwrap();
+    let text = stdin.unwrap_or_default().to_owned();
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(text.as_bytes());
+    });
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut out = Vec::new();
+            let _ = pipe.read_to_end(&mut out);
+            String::from_utf8_lossy(&out).into_owned()
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
     let started = Instant::now();
-    while child.try_wait().map_err(|e| e.to_string())?.is_none() {
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            break status;
+        }
         if started.elapsed() > LIMIT {
             let _ = child.kill();
+            let _ = child.wait();
             return Err(format!("still running after {LIMIT:?}"));
         }
         std::thread::sleep(Duration::from_millis(5));
-    }
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
-    let text = format!("{}\n{}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout));
-    Ok((out.status.code(), text))
+    };
+    let _ = writer.join();
+    let text = format!("{}\n{}", stderr.join().unwrap(), stdout.join().unwrap());
+    Ok((status.code(), text))
 }

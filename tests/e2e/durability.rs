@@ -300,7 +300,7 @@ fn store_check_finds_damage_and_salvage_keeps_what_is_intact() {
         .arg("--store")
         .arg(&store)
         .args(["--no-config", "run", "definitions/hello.asl.json", "--input-file", "definitions/hello.input.json"])
-        .args(["--clock", "virtual", "--name", "small"])
+        .args(["--clock", "virtual", "--name", "large-2"])
         .output()
         .unwrap();
     assert!(small.status.success(), "{}", String::from_utf8_lossy(&small.stderr));
@@ -323,7 +323,8 @@ fn store_check_finds_damage_and_salvage_keeps_what_is_intact() {
     let damaged = &report["damaged"][0];
     assert!(damaged["what"].as_str().unwrap().ends_with(":large"), "{report}");
     assert!(damaged["problem"].as_str().unwrap().contains("00000001.pack"), "{report}");
-    // Reading the damaged execution says what is wrong and the way out; the other still reads.
+    // Reading the damaged execution says what is wrong and the way out (never another execution
+    // whose name it prefixes); the other still reads.
     let out = sfnlite().arg("--store").arg(&store).args(["history", "large"]).output().unwrap();
     let message = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{message}");
@@ -336,7 +337,7 @@ fn store_check_finds_damage_and_salvage_keeps_what_is_intact() {
     let out = store_cmd(&store, &["salvage", saved.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("copied 1 execution(s)"));
-    assert_eq!(relative_history(&saved, "small"), relative_history(&store, "small"));
+    assert_eq!(relative_history(&saved, "large-2"), relative_history(&store, "large-2"));
     let out = store_cmd(&saved, &["check"]);
     assert_eq!(out.status.code(), Some(0));
 
@@ -377,4 +378,12 @@ fn crash_trials_hold() {
     let report = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{}\n{report}", String::from_utf8_lossy(&out.stdout));
     assert!(report.contains("28 trials") && report.contains("0 violation(s)"), "{report}");
+    // "28 trials (K killed mid-run, B of them before the execution was recorded)": the trials
+    // must really interrupt executions, or they prove nothing.
+    let number_before = |marker: &str| -> usize {
+        let head = &report[..report.find(marker).unwrap_or_else(|| panic!("{report}"))];
+        head.rsplit(|c: char| !c.is_ascii_digit()).find(|w| !w.is_empty()).unwrap().parse().unwrap()
+    };
+    let (killed, early) = (number_before(" killed mid-run"), number_before(" of them before"));
+    assert!(killed - early >= 5, "only {} of 28 trials interrupted a recorded execution: {report}", killed - early);
 }

@@ -252,6 +252,19 @@ impl TableProvider for HiveTable {
     }
 }
 
+/// Reads the bytes of one data file named `name` (`.gz` is gunzipped) as the table `def`
+/// reads its files, every column projected; the rows read, or the error a query would end
+/// with. For the fuzz target (`fuzz/src/services.rs`); queries read through [`HiveTable`].
+pub fn decode_file(def: &TableDef, name: &str, bytes: Vec<u8>) -> Result<usize, String> {
+    let fields: Vec<Field> = def.columns.iter().map(|c| Field::new(&c.name, arrow_type(&c.ty), true)).collect();
+    let schema: SchemaRef = Arc::new(Schema::new(fields));
+    let projection: Vec<usize> = (0..def.columns.len()).collect();
+    let reader = Reader::new(def, &projection, schema);
+    let file = DataFile { path: PathBuf::from(name), partition_values: Vec::new() };
+    let batches = reader.decode(&file, bytes).map_err(|e| e.to_string())?;
+    Ok(batches.iter().map(RecordBatch::num_rows).sum())
+}
+
 /// What a scan reads: the projected columns, split into data and partition columns.
 struct Reader<'a> {
     def: &'a TableDef,
@@ -307,8 +320,14 @@ impl<'a> Reader<'a> {
     fn read_file(&self, file: &DataFile) -> DfResult<(Vec<RecordBatch>, u64)> {
         let raw = fs::read(&file.path).map_err(|e| bad_data(&file.path, format!("cannot read: {e}")))?;
         let size = raw.len() as u64;
+        Ok((self.decode(file, raw)?, size))
+    }
+
+    /// A data file's bytes (as read from disk) as record batches: gunzipped when its name
+    /// ends in `.gz`, then parsed as the table's format says.
+    fn decode(&self, file: &DataFile, raw: Vec<u8>) -> DfResult<Vec<RecordBatch>> {
         if self.def.format == Format::Parquet {
-            return Ok((self.read_parquet(file, raw)?, size));
+            return self.read_parquet(file, raw);
         }
         let name = file.path.to_string_lossy();
         let bytes = if name.ends_with(".gz") {
@@ -322,13 +341,12 @@ impl<'a> Reader<'a> {
         } else {
             raw
         };
-        let batches = match self.def.format {
-            Format::Delimited => self.read_delimited(file, &bytes)?,
-            Format::OpenCsv => self.read_csv(file, &bytes)?,
-            Format::Json => self.read_json(file, &bytes)?,
+        match self.def.format {
+            Format::Delimited => self.read_delimited(file, &bytes),
+            Format::OpenCsv => self.read_csv(file, &bytes),
+            Format::Json => self.read_json(file, &bytes),
             Format::Parquet => unreachable!("handled above"),
-        };
-        Ok((batches, size))
+        }
     }
 
     fn lines<'b>(&self, bytes: &'b [u8]) -> impl Iterator<Item = &'b [u8]> {

@@ -57,7 +57,13 @@ pub(crate) fn run(
         let file_name = args.definition.file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
         let stem =
             file_name.strip_suffix(".asl.json").or_else(|| file_name.strip_suffix(".json")).unwrap_or(&file_name);
-        stem.to_owned()
+        // A name from the file name follows AWS's rule too: what it forbids becomes `_`.
+        let name: String = stem
+            .chars()
+            .map(|c| if sfnlite_server::sfn::arn::valid_name(&c.to_string()) { c } else { '_' })
+            .take(80)
+            .collect();
+        if name.is_empty() { "definition".to_owned() } else { name }
     });
     for (flag, name) in [("--name", args.name.as_ref()), ("--state-machine-name", mocks.state_machine_name.as_ref())] {
         if let Some(name) = name.filter(|name| !sfnlite_server::sfn::arn::valid_name(name)) {

@@ -21,6 +21,10 @@ pub(crate) fn store(command: StoreCommand, store: &Option<PathBuf>, ephemeral: b
     if !dir.join("db").exists() {
         return Err(Failure::usage(anyhow!("no store at {} (give --store DIR)", dir.display())));
     }
+    if let StoreCommand::Salvage { dir: target } = &command {
+        // Checked before the damaged store is opened (opening writes its pid file).
+        fresh(target, &dir)?;
+    }
     let opened = SledStore::open(&dir, lock_wait()).map_err(store_failure)?;
     match command {
         StoreCommand::Check { format } => {
@@ -56,7 +60,6 @@ pub(crate) fn store(command: StoreCommand, store: &Option<PathBuf>, ephemeral: b
             Ok(if report.damaged.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         StoreCommand::Salvage { dir: target } => {
-            fresh(&target, &dir)?;
             let to = SledStore::open(&target, lock_wait()).map_err(store_failure)?;
             let report = salvage(&opened, &to).map_err(store_failure)?;
             print_damage(&report.lost);
@@ -75,7 +78,11 @@ pub(crate) fn store(command: StoreCommand, store: &Option<PathBuf>, ephemeral: b
 /// The salvage target must be new: absent, or an empty directory, and not the store itself.
 fn fresh(target: &Path, source: &Path) -> Result<(), Failure> {
     let same = target.canonicalize().ok().zip(source.canonicalize().ok()).is_some_and(|(a, b)| a == b);
-    let empty = std::fs::read_dir(target).map(|mut d| d.next().is_none()).unwrap_or(true);
+    let empty = match std::fs::read_dir(target) {
+        Ok(mut entries) => entries.next().is_none(),
+        // Absent is fine; a file, or anything unreadable, is not.
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+    };
     if same || !empty {
         return Err(Failure::usage(anyhow!(
             "store salvage {}: the target must be a new or empty directory (not the damaged store)",

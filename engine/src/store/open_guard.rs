@@ -3,7 +3,9 @@
 //! attempt finds less, and a backup taken afterwards has lost what the first attempt wiped.
 //! Before each open, while no process holds the store, the database's files are read; when
 //! sled then reports corruption, they are written back and any snapshot it made is removed,
-//! so the store is left byte for byte as it was found.
+//! so the store is left byte for byte as it was found. Every opener holds [`Gate`] from the
+//! read to the end of the open (and the restore), so no process reads a half-restored file
+//! or restores over another's work.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -11,6 +13,24 @@ use std::path::{Path, PathBuf};
 /// Databases larger than this are not saved before opening (the read would cost more than
 /// the open); their damage is reported as possibly rewritten.
 const MAX_SAVED_BYTES: u64 = 64 << 20;
+
+/// `<store>/open.lock`, held exclusively while a process opens the store.
+pub(super) struct Gate(File);
+
+impl Gate {
+    /// Waits for the gate (held only for the length of an open).
+    pub(super) fn acquire(store: &Path) -> std::io::Result<Gate> {
+        let file = File::options().create(true).truncate(false).write(true).open(store.join("open.lock"))?;
+        file.lock()?;
+        Ok(Gate(file))
+    }
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
+}
 
 /// The database's files as they were before an open.
 pub(super) struct Saved {
@@ -30,7 +50,9 @@ pub(super) fn save(db: &Path) -> Option<Saved> {
     let mut files = Vec::new();
     let mut total = 0u64;
     let mut complete = true;
-    for entry in std::fs::read_dir(db).into_iter().flatten().flatten() {
+    // The log, its snapshots, and the blobs (sled's recovery may remove blobs it cannot place).
+    let entries = std::fs::read_dir(db).into_iter().chain(std::fs::read_dir(db.join("blobs"))).flatten().flatten();
+    for entry in entries {
         let path = entry.path();
         let Ok(meta) = entry.metadata() else { continue };
         if !meta.is_file() || path.file_name().is_some_and(|n| n == "conf") {
@@ -63,7 +85,9 @@ impl Saved {
         let mut exact = true;
         for (path, bytes) in &self.files {
             if std::fs::read(path).ok().as_ref() != Some(bytes) {
-                exact &= std::fs::write(path, bytes).is_ok();
+                // Written beside it and renamed over it, so a crash here leaves one or the other.
+                let beside = path.with_extension("sfnlite-restore");
+                exact &= std::fs::write(&beside, bytes).and_then(|()| std::fs::rename(&beside, path)).is_ok();
             }
         }
         for entry in std::fs::read_dir(db).into_iter().flatten().flatten() {
@@ -74,6 +98,7 @@ impl Saved {
                 exact &= std::fs::remove_file(&path).is_ok();
             }
         }
+        // A blob sled removed is written back above; one it added is left (it names nothing).
         exact
     }
 }

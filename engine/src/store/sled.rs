@@ -94,6 +94,8 @@ impl SledStore {
         std::fs::create_dir_all(path).map_err(|e| io(format!("cannot create {}: {e}", path.display())))?;
         let started = Instant::now();
         let db = loop {
+            let gate =
+                open_guard::Gate::acquire(path).map_err(|e| io(format!("cannot open {}: {e}", path.display())))?;
             let saved = open_guard::save(&path.join("db"));
             match sled::Config::new()
                 .path(path.join("db"))
@@ -107,6 +109,7 @@ impl SledStore {
                         let pid = std::fs::read_to_string(path.join("owner.pid")).unwrap_or_else(|_| "?".into());
                         return Err(StoreError::InUse { path: path.display().to_string(), pid: pid.trim().to_owned() });
                     }
+                    drop(gate);
                     std::thread::sleep(Duration::from_millis(20));
                 }
                 Err(sled::Error::Corruption { .. }) => {

@@ -109,11 +109,11 @@ pub fn activity(arn: &str) -> Result<(), ApiError> {
 
 /// AWS's rule for resource names (state machines, executions, activities, aliases):
 /// 1–80 characters, none of whitespace, `< > { } [ ] ? * " # % \ ^ | ~ ` $ & , ; : /` or
-/// control characters. Bidirectional-control characters (U+200E, U+200F, U+202A–U+202E,
-/// U+2066–U+2069), which make a name display as another, are refused too (sfnlite's choice:
-/// AWS's documentation does not name them).
+/// control characters. Invisible and bidirectional-control characters (U+061C, U+200B–U+200F,
+/// U+202A–U+202E, U+2066–U+2069, U+FEFF), which make a name display as another, are refused
+/// too (sfnlite's choice: AWS's documentation does not name them).
 pub fn valid_name(name: &str) -> bool {
-    let bidi = |c: char| matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    let bidi = |c: char| matches!(c, '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}');
     let forbidden = |c: char| c.is_whitespace() || c.is_control() || bidi(c) || "<>{}[]?*\"#%\\^|~`$&,;:/".contains(c);
     (1..=80).contains(&name.chars().count()) && !name.chars().any(forbidden)
 }

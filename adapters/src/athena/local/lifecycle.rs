@@ -168,7 +168,11 @@ impl Inner {
             inner.aborts.lock().expect("aborts").remove(&task_id);
             let _ = done_tx.send(true);
         });
-        self.aborts.lock().expect("aborts").insert(id, task.abort_handle());
+        let mut aborts = self.aborts.lock().expect("aborts");
+        // A query that ended before this line removed nothing: do not keep its handle.
+        if !task.is_finished() {
+            aborts.insert(id, task.abort_handle());
+        }
     }
 
     /// Runs a query: RUNNING, then the statement and its result files, then SUCCEEDED or

@@ -96,13 +96,11 @@ impl QueryTimeout {
         let seconds = match self {
             QueryTimeout::Seconds(n) => *n,
             QueryTimeout::Text(text) => {
-                let (number, unit) = text.trim().split_at(text.trim().len().saturating_sub(1));
-                let scale = match unit {
-                    "s" => 1,
-                    "m" => 60,
-                    "h" => 3600,
-                    _ => return Err(bad()),
-                };
+                let text = text.trim();
+                let (number, scale) = [('s', 1), ('m', 60), ('h', 3600)]
+                    .into_iter()
+                    .find_map(|(unit, scale)| text.strip_suffix(unit).map(|number| (number, scale)))
+                    .ok_or_else(bad)?;
                 number.parse::<u64>().ok().and_then(|n| n.checked_mul(scale)).ok_or_else(bad)?
             }
         };
