@@ -6,6 +6,12 @@
 //! so the store is left byte for byte as it was found. Every opener holds [`Gate`] from the
 //! read to the end of the open (and the restore), so no process reads a half-restored file
 //! or restores over another's work.
+//!
+//! Damage in the log's last segment is worse: sled takes it for a torn write, drops what
+//! follows, and opens without a word. So the store counts its flushes in sled
+//! (`meta/generation`) and, once each is durable, in `<store>/generation` (the witness): an
+//! open that finds sled's count below the witness's knows sled lost writes, and is refused
+//! and restored like a failed one.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -13,6 +19,18 @@ use std::path::{Path, PathBuf};
 /// Databases larger than this are not saved before opening (the read would cost more than
 /// the open); their damage is reported as possibly rewritten.
 const MAX_SAVED_BYTES: u64 = 64 << 20;
+
+/// The last durable flush count written beside the database (0 when there is none).
+pub(super) fn witness(store: &Path) -> u64 {
+    std::fs::read_to_string(store.join("generation")).ok().and_then(|t| t.trim().parse().ok()).unwrap_or(0)
+}
+
+/// Writes the witness (beside, then renamed, so it is never half written).
+pub(super) fn write_witness(store: &Path, generation: u64) -> std::io::Result<()> {
+    let beside = store.join("generation.sfnlite-tmp");
+    std::fs::write(&beside, generation.to_string())?;
+    std::fs::rename(beside, store.join("generation"))
+}
 
 /// `<store>/open.lock`, held exclusively while a process opens the store.
 pub(super) struct Gate(File);

@@ -59,6 +59,9 @@ const CHUNKED: u8 = 2;
 /// run of hashes many times); what this build writes.
 const CHUNKED_LZ4: u8 = 3;
 
+/// How often event batches' flushes update the witness file (records always do).
+const WITNESS_EVERY: Duration = Duration::from_secs(1);
+
 /// A pack needs rewriting when at least this share of its bytes is garbage.
 const REWRITE_GARBAGE_SHARE: f64 = 0.25;
 
@@ -75,6 +78,12 @@ pub struct SledStore {
     /// Held while chunks are added or collected, so that garbage collection never removes
     /// a chunk that a batch being appended uses.
     chunk_lock: Mutex<()>,
+    meta: sled::Tree,
+    /// Counts flushes (`meta/generation`); the last one durable is also in `<store>/generation`
+    /// (see [`open_guard`]), so an open that finds sled behind it knows sled lost writes.
+    generation: std::sync::atomic::AtomicU64,
+    /// The highest generation written to the witness file, and when.
+    witnessed: Mutex<(u64, Option<Instant>)>,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -93,7 +102,7 @@ impl SledStore {
     pub fn open(path: &Path, wait: Duration) -> Result<SledStore, StoreError> {
         std::fs::create_dir_all(path).map_err(|e| io(format!("cannot create {}: {e}", path.display())))?;
         let started = Instant::now();
-        let db = loop {
+        let (db, gate, saved) = loop {
             let gate =
                 open_guard::Gate::acquire(path).map_err(|e| io(format!("cannot open {}: {e}", path.display())))?;
             let saved = open_guard::save(&path.join("db"));
@@ -103,7 +112,7 @@ impl SledStore {
                 .cache_capacity(CACHE_BYTES)
                 .open()
             {
-                Ok(db) => break db,
+                Ok(db) => break (db, gate, saved),
                 Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
                     if started.elapsed() >= wait {
                         let pid = std::fs::read_to_string(path.join("owner.pid")).unwrap_or_else(|_| "?".into());
@@ -126,8 +135,27 @@ impl SledStore {
                 Err(e) => return Err(io(format!("cannot open {}: {e}", path.display()))),
             }
         };
-        std::fs::write(path.join("owner.pid"), std::process::id().to_string()).map_err(io)?;
         let meta = db.open_tree("meta").map_err(io)?;
+        // sled reads damage in its log's last segment as a torn write and drops what follows,
+        // silently: a store that held more when it was last written has lost records.
+        let generation = meta.get("generation").map_err(io)?.and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok());
+        let generation = generation.map_or(0, u64::from_be_bytes);
+        let witness = open_guard::witness(path);
+        if generation < witness {
+            drop(meta);
+            drop(db);
+            let kept = saved.is_some_and(|saved| saved.restore(&path.join("db")));
+            return Err(io(format!(
+                "cannot open {}: its database {} is damaged: sled dropped records it could not read (it holds \
+                 {generation} of the store's {witness} writes), so it is not opened; {}. Keep a copy of the \
+                 folder, and give --store NEWDIR (or SFNLITE_STORE) to go on with a new store",
+                path.display(),
+                path.join("db").display(),
+                if kept { "its files are left as they were" } else { "sled may have rewritten part of it" }
+            )));
+        }
+        drop(gate);
+        std::fs::write(path.join("owner.pid"), std::process::id().to_string()).map_err(io)?;
         match meta.get("format").map_err(io)? {
             Some(bytes) => {
                 let found = u32::from_be_bytes(
@@ -160,6 +188,9 @@ impl SledStore {
             chunks: db.open_tree("chunks").map_err(io)?,
             packs: Packs::open(&path.join("packs"))?,
             chunk_lock: Mutex::new(()),
+            meta,
+            generation: std::sync::atomic::AtomicU64::new(generation),
+            witnessed: Mutex::new((witness, None)),
             path: path.to_owned(),
             db,
         })
@@ -170,8 +201,29 @@ impl SledStore {
         &self.path
     }
 
+    /// Makes every write so far durable, counting it in `meta/generation` and, once durable,
+    /// in the witness file.
     fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush().map(|_| ()).map_err(io)
+        let next = self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        self.meta.insert("generation", &next.to_be_bytes()).map_err(io)?;
+        self.db.flush().map_err(io)?;
+        self.witness(false);
+        Ok(())
+    }
+
+    /// Writes the durable generation to the witness file: always when `now`, else at most
+    /// once a second (a file write per event batch would double a persisted run's time).
+    /// Best effort: a witness left behind (a crash, a failed write) only weakens the check.
+    fn witness(&self, now: bool) {
+        let generation = self.generation.load(std::sync::atomic::Ordering::SeqCst);
+        let mut witnessed = self.witnessed.lock().unwrap_or_else(|e| e.into_inner());
+        let (last, at) = *witnessed;
+        if generation > last
+            && (now || at.is_none_or(|at| at.elapsed() >= WITNESS_EVERY))
+            && open_guard::write_witness(&self.path, generation).is_ok()
+        {
+            *witnessed = (generation, Some(Instant::now()));
+        }
     }
 
     fn lock_chunks(&self) -> std::sync::MutexGuard<'_, ()> {
@@ -351,7 +403,10 @@ impl HistoryStore for SledStore {
     }
 
     fn put_execution(&self, record: &ExecutionRecord) -> Result<(), StoreError> {
-        self.put_packed(&self.executions, record.arn.as_bytes().to_vec(), encode(record)?)
+        self.put_packed(&self.executions, record.arn.as_bytes().to_vec(), encode(record)?)?;
+        // An execution's record changes a few times in its life: each is witnessed.
+        self.witness(true);
+        Ok(())
     }
 
     fn execution(&self, arn: &str) -> Result<Option<ExecutionRecord>, StoreError> {
@@ -806,6 +861,35 @@ mod chunk_tests {
         assert_eq!(fresh.state_machine(&machine.hash).unwrap(), Some(machine));
         assert!(fresh.execution("arn:big").unwrap().is_none());
         assert_eq!(check(&fresh).unwrap().damaged, vec![]);
+    }
+
+    #[test]
+    fn a_damaged_database_is_refused_and_left_as_it_was() {
+        // sled takes damage in its last segment for a torn write and would open the store
+        // without what follows; the flush count in the witness file tells, and the files are
+        // put back.
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = SledStore::open(dir.path(), Duration::from_secs(1)).unwrap();
+            for i in 0..6 {
+                let arn = format!("arn:{i}");
+                store.append(&arn, events("small", 2)).unwrap();
+                closed(&store, &arn);
+            }
+        }
+        let log = dir.path().join("db/db");
+        let clean = std::fs::read(&log).unwrap();
+        let used = clean.iter().rposition(|b| *b != 0).unwrap();
+        for at in [used / 5, used / 2, used * 4 / 5] {
+            let mut damaged = clean.clone();
+            damaged[at] ^= 0x55;
+            std::fs::write(&log, &damaged).unwrap();
+            let error = SledStore::open(dir.path(), Duration::from_secs(1)).unwrap_err().to_string();
+            assert!(error.contains("is damaged") && error.contains("left as they were"), "byte {at}: {error}");
+            assert!(std::fs::read(&log).unwrap() == damaged, "byte {at}: the damaged database was changed");
+        }
+        std::fs::write(&log, &clean).unwrap();
+        assert_eq!(SledStore::open(dir.path(), Duration::from_secs(1)).unwrap().executions().unwrap().len(), 6);
     }
 
     #[test]
