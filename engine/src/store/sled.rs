@@ -148,10 +148,12 @@ impl SledStore {
             return Err(io(format!(
                 "cannot open {}: its database {} is damaged: sled dropped records it could not read (it holds \
                  {generation} of the store's {witness} writes), so it is not opened; {}. Keep a copy of the \
-                 folder, and give --store NEWDIR (or SFNLITE_STORE) to go on with a new store",
+                 folder, and give --store NEWDIR (or SFNLITE_STORE) to go on with a new store (if the \
+                 database was put back from a backup on purpose, delete {} to open it as it is)",
                 path.display(),
                 path.join("db").display(),
-                if kept { "its files are left as they were" } else { "sled may have rewritten part of it" }
+                if kept { "its files are left as they were" } else { "sled may have rewritten part of it" },
+                path.join("generation").display()
             )));
         }
         drop(gate);
