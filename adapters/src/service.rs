@@ -12,38 +12,28 @@ use std::sync::OnceLock;
 use tokio::runtime::{Handle, Runtime};
 
 static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+static QUERY_RUNTIME: OnceLock<Runtime> = OnceLock::new();
 
 /// The service runtime's handle (started on first use; it lives as long as the process).
 pub fn handle() -> &'static Handle {
-    RUNTIME
-        .get_or_init(|| {
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).max(2))
-                .thread_name("sfnlite-service")
-                .on_thread_start(ignore_broken_pipes)
-                .enable_all()
-                .build()
-                .expect("the service runtime starts")
-        })
-        .handle()
+    RUNTIME.get_or_init(|| threads("sfnlite-service")).handle()
 }
-
-static QUERY_RUNTIME: OnceLock<Runtime> = OnceLock::new();
 
 /// The embedded Athena's runtime: queries are CPU-bound, so they run on threads of their
 /// own, and a heavy query does not stall S3 calls, Lambda invocations or the API server.
 pub fn query_handle() -> &'static Handle {
-    QUERY_RUNTIME
-        .get_or_init(|| {
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).max(2))
-                .thread_name("sfnlite-athena")
-                .on_thread_start(ignore_broken_pipes)
-                .enable_all()
-                .build()
-                .expect("the query runtime starts")
-        })
-        .handle()
+    QUERY_RUNTIME.get_or_init(|| threads("sfnlite-athena")).handle()
+}
+
+/// A multi-threaded runtime on real time, one worker per core (at least two).
+fn threads(name: &str) -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).max(2))
+        .thread_name(name)
+        .on_thread_start(ignore_broken_pipes)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("the {name} runtime does not start: {e}"))
 }
 
 /// The command line ends on SIGPIPE when its own output is closed (`sfnlite … | head`),
