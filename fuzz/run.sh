@@ -14,7 +14,7 @@ bin=target/x86_64-unknown-linux-gnu/release
 if [ "${1:-}" = merge ]; then
     shift
     for t in "${@:-${all[@]}}"; do
-        "$bin/$t" -merge=1 "corpus/$t" "$work/$t" 2>&1 | grep -E '^MERGE-OUTER: [0-9]+ new files' >&2 || true
+        "$bin/$t" -set_cover_merge=1 "corpus/$t" "$work/$t" 2>&1 | grep -E '^MERGE-OUTER: [0-9]+ new files' >&2 || true
     done
     exit 0
 fi
