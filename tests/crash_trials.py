@@ -262,7 +262,11 @@ def serve_trial(binary, store, case, kill_after):
             return killed, "the execution did not end after serve was started again"
         return killed, None
     finally:
+        # A kill too: what the server had answered may not all be durable yet (its record's
+        # last update, after the history's end), which `resume` settles, as after any crash.
         server.kill()
+        subprocess.run([binary, "resume", "--all", "--no-config"], cwd=REPO, capture_output=True, timeout=300,
+                       env=dict(os.environ, SFNLITE_STORE=str(store), SFNLITE_DATA_DIR=str(store) + "-data"))
 
 
 def invariants(described, events):

@@ -432,6 +432,10 @@ fn queries_are_bounded_by_their_workgroups_limits() {
     assert!(zero.limits().unwrap_err().contains("memory_limit_mib"));
     let words = Workgroup { query_timeout: Some(QueryTimeout::Text("soon".into())), ..Workgroup::default() };
     assert!(words.limits().unwrap_err().contains("query_timeout"));
+    let micro = Workgroup { query_timeout: Some(QueryTimeout::Text("5µ".into())), ..Workgroup::default() };
+    assert!(micro.limits().unwrap_err().contains("\"5µ\""));
+    let minutes = Workgroup { query_timeout: Some(QueryTimeout::Text("2m".into())), ..Workgroup::default() };
+    assert_eq!(minutes.limits().unwrap().timeout.as_secs(), 120);
     assert_eq!(Workgroup::default().limits().unwrap().timeout.as_secs(), 30 * 60);
 }
 

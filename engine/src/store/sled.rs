@@ -890,6 +890,19 @@ mod chunk_tests {
             assert!(error.contains("is damaged") && error.contains("left as they were"), "byte {at}: {error}");
             assert!(std::fs::read(&log).unwrap() == damaged, "byte {at}: the damaged database was changed");
         }
+        // Opened by several at once, it stays as it was (each open saves, fails and restores
+        // under the store's open lock).
+        let mut damaged = clean.clone();
+        damaged[used / 2] ^= 0x55;
+        for _ in 0..5 {
+            std::fs::write(&log, &damaged).unwrap();
+            std::thread::scope(|scope| {
+                for _ in 0..4 {
+                    scope.spawn(|| assert!(SledStore::open(dir.path(), Duration::from_secs(5)).is_err()));
+                }
+            });
+            assert!(std::fs::read(&log).unwrap() == damaged, "concurrent opens changed the damaged database");
+        }
         std::fs::write(&log, &clean).unwrap();
         assert_eq!(SledStore::open(dir.path(), Duration::from_secs(1)).unwrap().executions().unwrap().len(), 6);
     }
