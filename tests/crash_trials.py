@@ -16,6 +16,7 @@ last, and the execution's stopDate equals the terminal event's timestamp.
 Exit 0 when every trial holds, 1 with each violation printed. Run from anywhere.
 """
 import argparse
+import dataclasses
 import json
 import os
 import random
@@ -33,6 +34,16 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)")
+
+
+@dataclasses.dataclass
+class Trial:
+    """How a run went: killed or not, how long it took, what went wrong, and whether the
+    execution had been recorded when it was killed (then it must not get lost)."""
+    killed: bool
+    duration: float
+    problem: str = None
+    recorded: bool = True
 
 
 def chain(n, kind):
@@ -129,7 +140,6 @@ def relative(value, start):
 
 class Runner:
     def __init__(self, binary, work):
-        self.recorded = False
         self.binary = binary
         self.work = work
         for name, (definition, _) in CASES.items():
@@ -184,15 +194,14 @@ class Runner:
                 os.killpg(proc.pid, signal.SIGKILL)
                 killed = True
         proc.wait(timeout=300)
-        duration = time.monotonic() - started
+        trial = Trial(killed, time.monotonic() - started)
         if killed:
-            # Was the execution recorded before the kill? (If so, it must not get lost.)
-            self.recorded = self.cmd(store, ["describe", "trial"]).returncode == 0
+            trial.recorded = self.cmd(store, ["describe", "trial"]).returncode == 0
             # Lambda handlers are the run's children: wait until none holds the store.
             resumed = self.cmd(store, self.resume_args(case))
             if resumed.returncode not in (0, 1):
-                return killed, duration, f"resume exited {resumed.returncode}: {resumed.stderr.decode(errors='replace')[-400:]}"
-        return killed, duration, None
+                trial.problem = f"resume exited {resumed.returncode}: {resumed.stderr.decode(errors='replace')[-400:]}"
+        return trial
 
 
 class Server:
@@ -243,6 +252,7 @@ def serve_trial(binary, store, case, kill_after):
     """Starts `case` through serve's StartExecution, kills serve after `kill_after` seconds
     (None: never), starts it again, and waits for the execution to end."""
     definition, payload = SERVE_CASES[case]
+    started = time.monotonic()
     server = Server(binary, store)
     server.start()
     try:
@@ -258,9 +268,10 @@ def serve_trial(binary, store, case, kill_after):
                 server.kill()
                 killed = True
                 server.start()
+        trial = Trial(killed, time.monotonic() - started)
         if not server.wait_done(arn):
-            return killed, "the execution did not end after serve was started again"
-        return killed, None
+            trial.problem = "the execution did not end after serve was started again"
+        return trial
     finally:
         # A kill too: what the server had answered may not all be durable yet (its record's
         # last update, after the history's end), which `resume` settles, as after any crash.
@@ -322,22 +333,23 @@ def main():
     print(f"crash trials: {args.trials} over {len(kinds)} cases, seed {seed}", file=sys.stderr)
     work = Path(tempfile.mkdtemp(prefix="sfnlite-crash-"))
     runner = Runner(binary, work)
+
+    def trial_of(kind, case, store, kill_after):
+        if kind == "run":
+            return runner.run_trial(case, store, kill_after)
+        return serve_trial(binary, store, case, kill_after)
+
     baselines, violations, kills, before_start = {}, [], 0, 0
     try:
         for case, kind in kinds:
             store = work / f"base-{kind}-{case.replace('/', '-')}"
-            began = time.monotonic()
-            if kind == "run":
-                _, took, problem = runner.run_trial(case, store, None)
-            else:
-                _, problem = serve_trial(binary, store, case, None)
-                took = time.monotonic() - began
+            baseline = trial_of(kind, case, store, None)
             described, events = runner.result(store)
-            if problem or described is None:
-                sys.exit(f"{case} ({kind}) does not run uninterrupted: {problem or events}")
+            if baseline.problem or described is None:
+                sys.exit(f"{case} ({kind}) does not run uninterrupted: {baseline.problem or events}")
             mode = "untimed" if kind == "serve" else "exact" if case in CASES else "shape"
             # The kill lands in the run itself (process start-up included), not in the reading after.
-            baselines[(case, kind)] = (comparable(described, events, mode), took, mode)
+            baselines[(case, kind)] = (comparable(described, events, mode), baseline.duration, mode)
             shutil.rmtree(store, ignore_errors=True)
             shutil.rmtree(str(store) + "-data", ignore_errors=True)
         for trial in range(args.trials):
@@ -346,18 +358,15 @@ def main():
             # Anywhere in the run, but rarely before the execution is recorded (process start-up).
             kill_after = rng.uniform(0.15 * duration, 0.95 * duration)
             store = work / f"trial-{trial}"
-            runner.recorded = kind == "serve"
-            if kind == "run":
-                killed, _, problem = runner.run_trial(case, store, kill_after)
-            else:
-                killed, problem = serve_trial(binary, store, case, kill_after)
+            outcome = trial_of(kind, case, store, kill_after)
+            killed, problem = outcome.killed, outcome.problem
             kills += killed
             what = f"trial {trial}: {case} ({kind}), SIGKILL after {kill_after * 1000:.0f} ms"
             if problem:
                 violations.append(f"{what}: {problem}")
             else:
                 described, events = runner.result(store)
-                if described is None and killed and "no execution matches" in events and not runner.recorded:
+                if described is None and killed and "no execution matches" in events and not outcome.recorded:
                     before_start += 1  # killed before the execution was recorded: nothing to resume
                 elif described is None:
                     violations.append(f"{what}: {events}")

@@ -13,6 +13,13 @@ def put(target, data):
     folder.mkdir(parents=True, exist_ok=True)
     (folder / ("seed-" + hashlib.sha1(data).hexdigest()[:16])).write_bytes(data)
 
+def put_each(target, expressions, document):
+    """Each expression alone (read against the target's default input), and with `document`."""
+    for expression in expressions:
+        put(target, expression)
+        put(target, expression + "\n" + document)
+
+
 definitions = sorted((root / "definitions").glob("*.asl.json"))
 for d in definitions:
     text = d.read_text()
@@ -33,9 +40,7 @@ for m in sorted((root / "definitions").glob("*.mock.json")):
 paths = ["$", "$.a", "$.c[0]", "$.c[-1:]", "$.c[1:3:2]", "$..d", "$.e.g[*]", "$.c[?(@.d == null)]",
          "$.c[?(@ > 1)]", "$['b']", "$.e['f','g']", "$$.Execution.Input", "$$.Map.Item.Value.k", "$.c.length()",
          "$.x.y.z", "$.c[(@.length-1)]", "$[?(@.a)]", "$.e.g[?(@ =~ /x.*/)]", "$.c[*].d"]
-for p in paths:
-    put("path", p)
-    put("path", p + "\n" + '{"c": [{"d": 1}, {"d": [2, 3]}], "a": {"b": [1, 2]}}')
+put_each("path", paths, '{"c": [{"d": 1}, {"d": [2, 3]}], "a": {"b": [1, 2]}}')
 
 intrinsics = [
     "States.Format('Hello, {}!', $.b)", "States.StringToJson('{\"x\": 1}')", "States.JsonToString($.e)",
@@ -47,9 +52,7 @@ intrinsics = [
     "States.Format('{} {}', States.ArrayLength($.c), States.MathAdd(1, 2))", "States.Format('\\{\\}')",
     "States.ArrayRange(0, 1000, 1)", "States.Hash($.e, 'MD5')",
 ]
-for i in intrinsics:
-    put("intrinsic", i)
-    put("intrinsic", i + "\n" + '{"a": 5, "b": "x", "c": [1, 2, 2], "e": {"k": 1}, "empty": {}}')
+put_each("intrinsic", intrinsics, '{"a": 5, "b": "x", "c": [1, 2, 2], "e": {"k": 1}, "empty": {}}')
 
 jsonata = [
     "$states.input.a + 1", "$states.input.c[0]", "$sum($states.input.c[$type($) = 'number'])",

@@ -4,14 +4,12 @@
 //! that names what is wrong and where (a JSON pointer, file:line:column, the flag or the
 //! config key), no panic, and within a few seconds.
 
-use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::root;
+use crate::{root, sfnlite};
 
 /// A case that runs longer than this is a hang.
 const LIMIT: Duration = Duration::from_secs(20);
@@ -72,46 +70,22 @@ fn run(case: &Value) -> Option<String> {
 }
 
 /// The exit code and what the process wrote (stderr, then stdout: `validate` writes its
-/// diagnostics as data), or why it did not end. The pipes are drained while it runs.
+/// diagnostics as data), or why it did not end. (assert_cmd drains the pipes while it runs,
+/// and kills the process at the limit.)
 fn execute(dir: &Path, args: &[&str], stdin: Option<&str>) -> Result<(Option<i32>, String), String> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sfnlite"))
+    let out = sfnlite()
         .current_dir(dir)
         .args(args)
         .env("SFNLITE_STORE", dir.join(".store"))
         .env("SFNLITE_DATA_DIR", dir.join(".data"))
         .env_remove("SFNLITE_CONFIG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
+        .write_stdin(stdin.unwrap_or_default())
+        .timeout(LIMIT)
+        .output()
         .map_err(|e| e.to_string())?;
-    let mut input = child.stdin.take().unwrap();
-    let text = stdin.unwrap_or_default().to_owned();
-    let writer = std::thread::spawn(move || {
-        let _ = input.write_all(text.as_bytes());
-    });
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut out = Vec::new();
-            let _ = pipe.read_to_end(&mut out);
-            String::from_utf8_lossy(&out).into_owned()
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().unwrap()));
-    let stderr = drain(Box::new(child.stderr.take().unwrap()));
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
-            break status;
-        }
-        if started.elapsed() > LIMIT {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!("still running after {LIMIT:?}"));
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    let _ = writer.join();
-    let text = format!("{}\n{}", stderr.join().unwrap(), stdout.join().unwrap());
-    Ok((status.code(), text))
+    if out.status.code().is_none() {
+        return Err(format!("killed ({}): still running after {LIMIT:?}?", out.status));
+    }
+    let text = format!("{}\n{}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout));
+    Ok((out.status.code(), text))
 }
