@@ -18,6 +18,7 @@ pub mod duplicates;
 pub mod entropy;
 pub mod error;
 pub mod eval;
+pub mod graph;
 pub mod history;
 pub mod intrinsics;
 pub mod io;
