@@ -16,7 +16,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use jsonata_core::evaluator::{Context, Evaluator, EvaluatorOptions};
-use jsonata_core::parser::parse;
 use jsonata_core::value::JValue;
 use serde_json::Value;
 
@@ -57,7 +56,8 @@ fn same(expected: &Value, got: &Value) -> bool {
 fn run_case(case: &Value, datasets: &BTreeMap<String, String>) -> Outcome {
     let expr = case["expr"].as_str().unwrap_or_default();
     let code = expected_code(case);
-    let ast = match parse(expr) {
+    // Through the same rewrite as every expression sfnlite evaluates (its size guards).
+    let ast = match sfnlite_states::jsonata::parse_guarded(expr) {
         Ok(ast) => ast,
         Err(e) => {
             let message = e.to_string();
@@ -83,6 +83,7 @@ fn run_case(case: &Value, datasets: &BTreeMap<String, String>) -> Outcome {
         ..EvaluatorOptions::default()
     };
     let mut evaluator = Evaluator::with_options(context, options);
+    sfnlite_states::jsonata::register_guards(&mut evaluator);
     match evaluator.evaluate(&ast, &data) {
         Err(e) => match code {
             Some(c) if e.code() == Some(c) || e.to_string().contains(c) => Outcome::Pass,
