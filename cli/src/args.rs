@@ -70,8 +70,10 @@ pub(crate) enum Command {
     Executions(ExecutionsCommand),
     /// Describe one execution (AWS DescribeExecution).
     Describe(DescribeArgs),
-    /// Show an execution's history (AWS GetExecutionHistory).
+    /// Show an execution's history (AWS GetExecutionHistory), or the page that shows it in a browser.
     History(HistoryArgs),
+    /// Draw a definition's graph: SVG (the console's drawing), Graphviz DOT or Mermaid.
+    Graph(GraphArgs),
     /// Register state machines that executions start by ARN (nested `states:startExecution`), as CreateStateMachine does.
     #[command(subcommand, name = "state-machines")]
     StateMachines(MachinesCommand),
@@ -724,13 +726,45 @@ pub(crate) struct HistoryArgs {
     /// The execution: its name, its ARN, or a unique prefix of either.
     pub(crate) execution: String,
 
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = TableFormat::Table)]
-    pub(crate) format: TableFormat,
+    /// Output format: `html` is one self-contained page (graph, timeline, events) that opens from disk.
+    #[arg(long, value_enum, default_value_t = HistoryFormat::Table)]
+    pub(crate) format: HistoryFormat,
 
     /// Newest event first.
     #[arg(long)]
     pub(crate) reverse: bool,
+}
+
+/// Output format of `history`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum HistoryFormat {
+    /// A timeline for people.
+    Table,
+    /// AWS GetExecutionHistory's `{"events": [...]}`.
+    Json,
+    /// A self-contained HTML page: the graph with the path taken, a timeline, the events.
+    Html,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GraphArgs {
+    #[command(flatten)]
+    pub(crate) definition: DefinitionArgs,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = GraphFormat::Svg)]
+    pub(crate) format: GraphFormat,
+}
+
+/// Output format of `graph`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum GraphFormat {
+    /// SVG: the drawing the console shows.
+    Svg,
+    /// Graphviz DOT (`dot -Tpng`).
+    Dot,
+    /// A Mermaid flowchart, for Markdown.
+    Mermaid,
 }
 
 #[derive(Debug, Args)]

@@ -190,6 +190,12 @@ async fn answer(
             .body(Full::new(Bytes::from(error.body().to_string())))
             .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())));
     }
+    if target.is_empty() && crate::console::is_console_request(&request) {
+        let response = crate::console::answer(services, &request).await;
+        tracing::info!(path = request.uri().path(), status = response.status().as_u16(),
+            ms = started.elapsed().as_millis() as u64, request_id = %id, "console page");
+        return response;
+    }
     if target.is_empty()
         && let Some(s3) = &services.s3
     {

@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 mod athena;
+pub mod console;
 pub mod executor;
 mod http;
 pub mod nested;

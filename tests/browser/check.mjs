@@ -2,6 +2,8 @@
 // Headless Chromium check of an sfnlite console page.
 //
 //   node tests/browser/check.mjs URL_OR_FILE [--screenshot OUT.png] [--click-state NAME]
+//        [--click-button TEXT]  (clicks the button with that text, accepting its confirmation,
+//                                and waits a second: Stop, Redrive in a served page)
 //        [--expect-json FILE] [--timeout MS] [--chromium PATH] [--width W --height H]
 //
 // Loads the page, waits for console.js to set <body data-ready="1">, collects console
@@ -27,6 +29,7 @@ function parseArgs(argv) {
     const next = () => { if (i + 1 >= argv.length) throw new Error(a + ' needs a value'); return argv[++i]; };
     if (a === '--screenshot') out.screenshot = next();
     else if (a === '--click-state') out.click = next();
+    else if (a === '--click-button') out.button = next();
     else if (a === '--expect-json') out.expect = next();
     else if (a === '--timeout') out.timeout = Number(next());
     else if (a === '--chromium') out.chromium = next();
@@ -69,7 +72,7 @@ async function main() {
       }
     });
     page.on('pageerror', (err) => report.pageErrors.push(String(err && err.stack || err)));
-    page.on('dialog', (d) => d.dismiss().catch(() => {}));
+    page.on('dialog', (d) => (args.button ? d.accept() : d.dismiss()).catch(() => {}));
     const url = toUrl(args.target);
     const t0 = Date.now();
     await page.goto(url, { waitUntil: 'domcontentloaded', timeout: args.timeout });
@@ -93,6 +96,14 @@ async function main() {
         const panel = document.querySelector('.c-detail');
         return panel ? panel.innerText : null;
       }, args.click);
+    }
+    if (args.button && report.ready) {
+      const button = page.getByRole('button', { name: args.button, exact: true }).first();
+      report.buttonClicked = (await button.count()) > 0;
+      if (report.buttonClicked) {
+        await button.click();
+        await page.waitForTimeout(1000);
+      }
     }
     Object.assign(report, await page.evaluate(() => {
       const cls = (el) => Array.from(el.classList).filter((c) => c.startsWith('is-'));

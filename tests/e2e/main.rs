@@ -5,6 +5,7 @@
 //! - `readme`: README.md's commands, and CI running its test command;
 //! - `activities`: activity tasks worked by `sfnlite activities work` and by boto3 through `serve`;
 //! - `callbacks`: `.waitForTaskToken` answered by handlers, `sfnlite task`, heartbeats, resume;
+//! - `console`: `sfnlite graph`, `history --format html` and `serve`'s pages, in headless Chromium;
 //! - `definitions`: every shipped example, seeds A and B, virtual time, JSONata;
 //! - `validate`: `sfnlite validate` diagnostics (insta snapshots in `snapshots/`);
 //! - `cli_contracts`: exit codes and messages on bad input and failures;
@@ -24,6 +25,7 @@ mod bad_inputs;
 mod callbacks;
 mod cli_contracts;
 mod conformance;
+mod console;
 mod definitions;
 mod distributed;
 mod durability;

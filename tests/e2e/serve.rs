@@ -96,7 +96,7 @@ fn boto3_runs_two_hundred_executions_at_once_and_pages_a_history() {
 }
 
 /// The AWS CLI, as a user's script calls it (`--endpoint-url` the only change).
-fn aws(endpoint: &str, args: &[&str]) -> Value {
+pub(crate) fn aws(endpoint: &str, args: &[&str]) -> Value {
     let output = client("python3")
         .args(["-m", "awscli"])
         .args(args)
@@ -108,7 +108,7 @@ fn aws(endpoint: &str, args: &[&str]) -> Value {
 }
 
 /// DescribeExecution, polled until the execution has ended (or 30 s have passed).
-fn ended(endpoint: &str, execution: &str) -> Value {
+pub(crate) fn ended(endpoint: &str, execution: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let described = aws(endpoint, &["stepfunctions", "describe-execution", "--execution-arn", execution]);

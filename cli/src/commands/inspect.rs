@@ -11,7 +11,7 @@ use sfnlite_states::timestamp::format_millis;
 
 use super::Failure;
 use super::setup::store_failure;
-use crate::args::{DescribeArgs, HistoryArgs, ListArgs, LogsArgs, RunFormat, TableFormat};
+use crate::args::{DescribeArgs, HistoryArgs, HistoryFormat, ListArgs, LogsArgs, RunFormat, TableFormat};
 
 /// What a reading command prints: kept, so that the process holding a store can answer
 /// for another (`sfnlite history` while `run` or `serve` holds the store).
@@ -103,6 +103,29 @@ fn text(value: &Value) -> String {
 
 pub(crate) fn describe(args: DescribeArgs, store: &dyn HistoryStore, io: &mut Io) -> Result<ExitCode, Failure> {
     let e = find_execution(store, &args.execution).map_err(super::engine_failure)?;
+    let mut fields = describe_json(&e);
+    match args.format {
+        RunFormat::Json => outln!(io, "{}", serde_json::to_string_pretty(&Value::Object(fields)).unwrap_or_default()),
+        RunFormat::Text => {
+            if let Some(parent) = started_by(store, &e.arn) {
+                fields.insert("startedBy".into(), json!(parent));
+            }
+            for (key, value) in &fields {
+                let shown = match value {
+                    Value::String(s) => s.clone(),
+                    other => text(other),
+                };
+                if !key.ends_with("Details") {
+                    outln!(io, "{key:<16} {shown}");
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// AWS DescribeExecution's shape (input and output are JSON text), with ISO dates.
+fn describe_json(e: &ExecutionRecord) -> Map<String, Value> {
     // AWS DescribeExecution: input and output are JSON text.
     let mut fields = Map::new();
     fields.insert("executionArn".into(), json!(e.arn));
@@ -126,37 +149,36 @@ pub(crate) fn describe(args: DescribeArgs, store: &dyn HistoryStore, io: &mut Io
         fields.insert("cause".into(), json!(cause));
     }
     fields.insert("redriveCount".into(), json!(e.redrive_count));
-    match args.format {
-        RunFormat::Json => outln!(io, "{}", serde_json::to_string_pretty(&Value::Object(fields)).unwrap_or_default()),
-        RunFormat::Text => {
-            if let Some(parent) = started_by(store, &e.arn) {
-                fields.insert("startedBy".into(), json!(parent));
-            }
-            for (key, value) in &fields {
-                let shown = match value {
-                    Value::String(s) => s.clone(),
-                    other => text(other),
-                };
-                if !key.ends_with("Details") {
-                    outln!(io, "{key:<16} {shown}");
-                }
-            }
-        }
-    }
-    Ok(ExitCode::SUCCESS)
+    fields
 }
 
 pub(crate) fn history(args: HistoryArgs, store: &dyn HistoryStore, io: &mut Io) -> Result<ExitCode, Failure> {
     let e = find_execution(store, &args.execution).map_err(super::engine_failure)?;
     let mut events = store.events(&e.arn).map_err(store_failure)?;
     match args.format {
-        TableFormat::Json => {
+        HistoryFormat::Json => {
             if args.reverse {
                 events.reverse();
             }
             outln!(io, "{}", serde_json::to_string_pretty(&history_json(&events)).unwrap_or_default());
         }
-        TableFormat::Table => {
+        HistoryFormat::Html => {
+            use sfnlite_server::console::{Mode, Page, execution_data, page};
+            let definition = store
+                .state_machine(&e.definition_hash)
+                .map_err(store_failure)?
+                .and_then(|m| serde_json::from_str::<Value>(&m.definition).ok())
+                .unwrap_or(Value::Null);
+            let mut json = history_json(&events);
+            let events = match json.get_mut("events").map(Value::take) {
+                Some(Value::Array(events)) => events,
+                _ => Vec::new(),
+            };
+            let data =
+                execution_data(Mode::File, Value::Object(describe_json(&e)), definition, events, e.virtual_clock);
+            outln!(io, "{}", page(Page::Execution, &e.name, data).trim_end());
+        }
+        HistoryFormat::Table => {
             if let Some(parent) = started_by(store, &e.arn) {
                 outln!(io, "# started by {parent}");
             }

@@ -64,6 +64,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
     let needs_settings = !matches!(
         cli.command,
         Command::Validate(_)
+            | Command::Graph(_)
             | Command::Executions(_)
             | Command::Describe(_)
             | Command::History(_)
@@ -84,6 +85,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             run::run(args, settings, &services, &cli.store, cli.ephemeral)
         }
         Command::Validate(args) => validate::validate(args),
+        Command::Graph(args) => validate::graph(args),
         Command::Resume(ref args) => {
             setup::interrupt_takes_workers();
             let settings = settings()?;

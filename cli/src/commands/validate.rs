@@ -1,4 +1,5 @@
-//! `sfnlite validate FILE`: every problem at once, with AWS codes and locations.
+//! `sfnlite validate FILE`: every problem at once, with AWS codes and locations; and
+//! `sfnlite graph FILE`, which draws a valid definition.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -7,7 +8,7 @@ use serde_json::json;
 use sfnlite_states::{Diagnostic, Severity, StateMachine, parse_definition};
 
 use super::Failure;
-use crate::args::{DefinitionArgs, ValidateArgs, ValidateFormat};
+use crate::args::{DefinitionArgs, GraphArgs, GraphFormat, ValidateArgs, ValidateFormat};
 use crate::input::{read_file, substitute, unresolved_placeholders};
 
 /// Reads, substitutes and parses a definition: the text, the machine when valid, and the
@@ -61,4 +62,27 @@ pub(crate) fn validate(args: ValidateArgs) -> Result<ExitCode, Failure> {
         }
     }
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// `sfnlite graph FILE`: the definition's graph on stdout. An invalid definition is
+/// reported as `validate` reports it (exit 1): its graph would draw what cannot run.
+pub(crate) fn graph(args: GraphArgs) -> Result<ExitCode, Failure> {
+    let (text, machine, diagnostics) = load(&args.definition)?;
+    if machine.is_none() {
+        print_diagnostics(&args.definition.file, &diagnostics);
+        eprintln!("{}: invalid; nothing drawn", args.definition.file.display());
+        return Ok(ExitCode::from(1));
+    }
+    let definition: serde_json::Value = serde_json::from_str(&text).map_err(|e| Failure::internal(e.into()))?;
+    let scope = sfnlite_states::graph::graph(&definition);
+    let out = match args.format {
+        GraphFormat::Svg => sfnlite_states::graph::to_svg(&scope),
+        GraphFormat::Dot => sfnlite_states::graph::to_dot(&scope),
+        GraphFormat::Mermaid => sfnlite_states::graph::to_mermaid(&scope),
+    };
+    print!("{out}");
+    if !out.ends_with('\n') {
+        println!();
+    }
+    Ok(ExitCode::SUCCESS)
 }
