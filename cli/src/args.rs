@@ -128,6 +128,10 @@ pub(crate) struct TestArgs {
     #[arg(long, value_name = "FILE")]
     pub(crate) junit: Option<PathBuf>,
 
+    /// Write one HTML page per failing case into DIR (the execution's graph, timeline and events, as `history --format html`).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) html: Option<PathBuf>,
+
     /// Report format on stdout.
     #[arg(long, value_enum, default_value_t = TestFormat::Text)]
     pub(crate) format: TestFormat,
@@ -731,8 +735,16 @@ pub(crate) struct HistoryArgs {
     pub(crate) format: HistoryFormat,
 
     /// Newest event first.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "follow")]
     pub(crate) reverse: bool,
+
+    /// Keep printing events as they arrive, until the execution ends (table rows, or one JSON event per line).
+    #[arg(long, short)]
+    pub(crate) follow: bool,
+
+    /// Only the events after this id (what `--follow` asks the process holding the store for).
+    #[arg(long, hide = true, value_name = "ID")]
+    pub(crate) after_id: Option<u64>,
 }
 
 /// Output format of `history`.
@@ -848,6 +860,10 @@ pub(crate) struct RunArgs {
     /// Which clock to use (default: the config's for this file, else real).
     #[arg(long, value_enum)]
     pub(crate) clock: Option<ClockKind>,
+
+    /// No progress line on the terminal (it is drawn on stderr only when stderr is a terminal).
+    #[arg(long, short)]
+    pub(crate) quiet: bool,
 
     /// Output format.
     #[arg(long, value_enum, default_value_t = RunFormat::Text)]

@@ -227,3 +227,142 @@ fn serve_shows_browsers_the_console_which_follows_and_stops_a_running_execution(
     assert_eq!(machine_page["page"], "state-machine");
     assert_eq!(machine_page["states"].as_array().unwrap().len(), 2);
 }
+
+#[test]
+fn run_draws_one_live_line_on_a_terminal_and_none_elsewhere() {
+    let store = tempfile::tempdir().unwrap();
+    let definition = store.path().join("wait.asl.json");
+    std::fs::write(&definition, r#"{"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 1, "End": true}}}"#)
+        .unwrap();
+    let binary = assert_cmd::cargo::cargo_bin!("sfnlite");
+    let on_terminal = |extra: &[&str]| -> Value {
+        let output = Command::new("python3")
+            .current_dir(root())
+            .arg("tests/e2e/clients/in_pty.py")
+            .arg(binary)
+            .args(["--no-config", "--ephemeral", "run"])
+            .arg(&definition)
+            .args(extra)
+            .output()
+            .expect("python3 runs");
+        serde_json::from_slice(&output.stdout).unwrap()
+    };
+    let drawn = on_terminal(&[]);
+    assert_eq!(drawn["code"], 0);
+    let text = drawn["output"].as_str().unwrap();
+    assert!(text.contains("\r\x1b[2K"), "the line is redrawn in place: {text:?}");
+    assert!(text.contains("1 state running · 2 events ·"), "{text:?}");
+    // Wiped at the end: the output follows a cleared line.
+    assert!(text.trim_end().ends_with("\r\x1b[2K{}"), "{text:?}");
+    let quiet = on_terminal(&["--quiet"]);
+    assert!(!quiet["output"].as_str().unwrap().contains("running"), "{quiet}");
+    // Not a terminal: no line at all.
+    let piped = sfnlite().args(["--no-config", "--ephemeral", "run"]).arg(&definition).assert().success();
+    assert!(!String::from_utf8_lossy(&piped.get_output().stderr).contains('\x1b'));
+}
+
+#[test]
+fn history_follow_prints_events_as_they_arrive() {
+    let store = tempfile::tempdir().unwrap();
+    let store_arg = store.path().to_str().unwrap();
+    let definition = store.path().join("slow.asl.json");
+    std::fs::write(
+        &definition,
+        r#"{"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 3, "Next": "P"}, "P": {"Type": "Pass", "End": true}}}"#,
+    )
+    .unwrap();
+    let mut run = Command::new(assert_cmd::cargo::cargo_bin!("sfnlite"))
+        .current_dir(root())
+        .args(["--no-config", "--store", store_arg, "run"])
+        .arg(&definition)
+        .args(["--name", "slow-1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Once the run holds the store and has begun, follow it.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !store.path().join("endpoint").exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut follow = Command::new(assert_cmd::cargo::cargo_bin!("sfnlite"))
+        .current_dir(root())
+        .args(["--no-config", "--store", store_arg, "history", "slow-1", "--follow"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(follow.stdout.take().unwrap()));
+    let mut seen = Vec::new();
+    let mut run_was_running = false;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if line.contains("WaitStateEntered") {
+            // Printed while the Wait still waits: the run has not ended.
+            run_was_running = run.try_wait().unwrap().is_none();
+        }
+        seen.push(line);
+    }
+    assert!(follow.wait().unwrap().success());
+    assert!(run.wait().unwrap().success());
+    assert!(run_was_running, "the event came while the execution ran: {seen:#?}");
+    let types: Vec<&str> = seen.iter().skip(1).map(|l| l.split_whitespace().nth(2).unwrap_or_default()).collect();
+    assert_eq!(
+        types,
+        [
+            "ExecutionStarted",
+            "WaitStateEntered",
+            "WaitStateExited",
+            "PassStateEntered",
+            "PassStateExited",
+            "ExecutionSucceeded"
+        ],
+        "{seen:#?}"
+    );
+    // An ended execution prints its events once and stops.
+    let again = sfnlite()
+        .args(["--no-config", "--store", store_arg, "history", "slow-1", "--follow", "--format", "json"])
+        .assert()
+        .success();
+    let out = String::from_utf8_lossy(&again.get_output().stdout).into_owned();
+    assert_eq!(out.lines().count(), 6);
+    assert!(out.lines().all(|l| serde_json::from_str::<Value>(l).is_ok()));
+    sfnlite()
+        .args(["--no-config", "--store", store_arg, "history", "slow-1", "--follow", "--format", "html"])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn sfnlite_test_writes_a_page_for_each_failing_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let definition = std::fs::read_to_string(root().join("tests/e2e/data/console.asl.json")).unwrap();
+    std::fs::write(dir.path().join("console.asl.json"), definition).unwrap();
+    std::fs::write(
+        dir.path().join("console.sfntest.yaml"),
+        r#"definition: console.asl.json
+cases:
+  - name: small items pass
+    input: { items: [ { n: 1 } ] }
+    expect: { status: SUCCEEDED }
+  - name: "a big item: expected to pass, but fails"
+    input: { items: [ { n: 1 }, { n: 5 } ] }
+    expect: { status: SUCCEEDED }
+"#,
+    )
+    .unwrap();
+    let pages = dir.path().join("pages");
+    let out = sfnlite()
+        .args(["--no-config", "test"])
+        .arg(dir.path().join("console.sfntest.yaml"))
+        .arg("--html")
+        .arg(&pages)
+        .assert()
+        .code(1);
+    assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("1 page(s) of failing cases"));
+    let written: Vec<_> = std::fs::read_dir(&pages).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(written.len(), 1, "{written:?}");
+    let name = written[0].file_name().unwrap().to_string_lossy().into_owned();
+    assert_eq!(name, "console--a_big_item__expected_to_pass__but_fails.html");
+    let report = browser(written[0].to_str().unwrap(), "failing-case.png", &[]);
+    assert_eq!(report["failedStates"], serde_json::json!(["GiveUp"]), "{report:#}");
+}

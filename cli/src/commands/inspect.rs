@@ -124,6 +124,19 @@ pub(crate) fn describe(args: DescribeArgs, store: &dyn HistoryStore, io: &mut Io
     Ok(ExitCode::SUCCESS)
 }
 
+/// An execution as one self-contained HTML page (the console's, in file mode).
+pub(crate) fn execution_page(e: &ExecutionRecord, events: &[HistoryEvent], definition: Option<&str>) -> String {
+    use sfnlite_server::console::{Mode, Page, execution_data, page};
+    let definition = definition.and_then(|text| serde_json::from_str::<Value>(text).ok()).unwrap_or(Value::Null);
+    let mut json = history_json(events);
+    let events = match json.get_mut("events").map(Value::take) {
+        Some(Value::Array(events)) => events,
+        _ => Vec::new(),
+    };
+    let data = execution_data(Mode::File, Value::Object(describe_json(e)), definition, events, e.virtual_clock);
+    page(Page::Execution, &e.name, data)
+}
+
 /// AWS DescribeExecution's shape (input and output are JSON text), with ISO dates.
 fn describe_json(e: &ExecutionRecord) -> Map<String, Value> {
     // AWS DescribeExecution: input and output are JSON text.
@@ -155,6 +168,9 @@ fn describe_json(e: &ExecutionRecord) -> Map<String, Value> {
 pub(crate) fn history(args: HistoryArgs, store: &dyn HistoryStore, io: &mut Io) -> Result<ExitCode, Failure> {
     let e = find_execution(store, &args.execution).map_err(super::engine_failure)?;
     let mut events = store.events(&e.arn).map_err(store_failure)?;
+    if let Some(after) = args.after_id {
+        events.retain(|event| event.id > after);
+    }
     match args.format {
         HistoryFormat::Json => {
             if args.reverse {
@@ -163,20 +179,8 @@ pub(crate) fn history(args: HistoryArgs, store: &dyn HistoryStore, io: &mut Io) 
             outln!(io, "{}", serde_json::to_string_pretty(&history_json(&events)).unwrap_or_default());
         }
         HistoryFormat::Html => {
-            use sfnlite_server::console::{Mode, Page, execution_data, page};
-            let definition = store
-                .state_machine(&e.definition_hash)
-                .map_err(store_failure)?
-                .and_then(|m| serde_json::from_str::<Value>(&m.definition).ok())
-                .unwrap_or(Value::Null);
-            let mut json = history_json(&events);
-            let events = match json.get_mut("events").map(Value::take) {
-                Some(Value::Array(events)) => events,
-                _ => Vec::new(),
-            };
-            let data =
-                execution_data(Mode::File, Value::Object(describe_json(&e)), definition, events, e.virtual_clock);
-            outln!(io, "{}", page(Page::Execution, &e.name, data).trim_end());
+            let definition = store.state_machine(&e.definition_hash).map_err(store_failure)?.map(|m| m.definition);
+            outln!(io, "{}", execution_page(&e, &events, definition.as_deref()).trim_end());
         }
         HistoryFormat::Table => {
             if let Some(parent) = started_by(store, &e.arn) {

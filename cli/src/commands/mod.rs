@@ -2,9 +2,12 @@
 
 mod activities;
 mod athena;
+mod follow;
 mod inspect;
 mod loopback;
 mod machines;
+mod observed;
+mod progress;
 pub(crate) mod prune;
 mod reading;
 mod redrive;

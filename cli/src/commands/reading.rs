@@ -45,19 +45,36 @@ pub(crate) fn is_reading(command: &Command) -> bool {
     )
 }
 
-fn print(io: &Io) {
+pub(crate) fn print(io: &Io) {
     let _ = std::io::stdout().write_all(&io.out);
     let _ = std::io::stderr().write_all(&io.err);
 }
 
 /// Runs a reading command: locally, or through the process that holds the store.
 pub(crate) fn read(command: Command, store: &Option<std::path::PathBuf>, ephemeral: bool) -> Result<ExitCode, Failure> {
+    if let Command::History(args) = &command
+        && args.follow
+    {
+        return super::follow::follow(args, store, ephemeral);
+    }
+    let captured = capture(command, store, ephemeral, None)?;
+    print(&captured.io);
+    captured.code
+}
+
+/// Runs a reading command and keeps what it prints. `argv` is what to send to a process
+/// holding the store (default: this process's own arguments).
+pub(crate) fn capture(
+    command: Command,
+    store: &Option<std::path::PathBuf>,
+    ephemeral: bool,
+    argv: Option<Vec<String>>,
+) -> Result<Captured, Failure> {
     let mut io = Io::default();
     if ephemeral {
         let opened = open_store(store, true)?;
         let code = against(command, opened.as_ref(), &mut io);
-        print(&io);
-        return code;
+        return Ok(Captured { io, code, remote: false });
     }
     let dir = store_dir(store);
     // The store is free (read it here), or held by a process that advertises its API (ask
@@ -68,7 +85,8 @@ pub(crate) fn read(command: Command, store: &Option<std::path::PathBuf>, ephemer
             Ok(opened) => break opened,
             Err(StoreError::InUse { pid, .. }) => {
                 if let Some(url) = remote::endpoint(&dir, &pid) {
-                    return through(&url);
+                    let argv = argv.unwrap_or_else(|| std::env::args().skip(1).collect());
+                    return through(&url, argv).map(|(io, code)| Captured { io, code: Ok(code), remote: true });
                 }
                 if std::time::Instant::now() >= deadline {
                     return Err(store_failure(StoreError::InUse { path: dir.display().to_string(), pid }));
@@ -79,19 +97,27 @@ pub(crate) fn read(command: Command, store: &Option<std::path::PathBuf>, ephemer
         }
     };
     let code = against(command, &opened, &mut io);
-    print(&io);
-    code
+    Ok(Captured { io, code, remote: false })
 }
 
-/// Sends this process's arguments to the holder's API and prints what it answers.
-fn through(url: &str) -> Result<ExitCode, Failure> {
-    let argv: Vec<String> = std::env::args().skip(1).collect();
+/// What a reading command printed, its exit code, and whether another process (the one
+/// holding the store) answered it.
+pub(crate) struct Captured {
+    pub(crate) io: Io,
+    pub(crate) code: Result<ExitCode, Failure>,
+    pub(crate) remote: bool,
+}
+
+/// Sends arguments to the holder's API: what the command printed there, and its exit code.
+fn through(url: &str, argv: Vec<String>) -> Result<(Io, ExitCode), Failure> {
     let answer = remote::call_target(url, "Sfnlite.ReadStore", &json!({ "argv": argv }))
         .map_err(|e| Failure::internal(e.context("the process holding the store did not answer")))?;
     let answer = answer.map_err(|refusal| Failure::internal(anyhow!("{}: {}", refusal.name, refusal.message)))?;
     let text = |key: &str| answer[key].as_str().unwrap_or_default().as_bytes().to_vec();
-    print(&Io { out: text("stdout"), err: text("stderr") });
-    Ok(ExitCode::from(answer["exitCode"].as_u64().unwrap_or(3).min(255) as u8))
+    Ok((
+        Io { out: text("stdout"), err: text("stderr") },
+        ExitCode::from(answer["exitCode"].as_u64().unwrap_or(3).min(255) as u8),
+    ))
 }
 
 /// The holder's side: parses the arguments as sfnlite would and runs the reading command

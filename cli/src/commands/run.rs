@@ -5,9 +5,10 @@ use std::process::ExitCode;
 use anyhow::anyhow;
 use serde_json::json;
 use sfnlite_engine::entropy::{new_uuid, os_seed};
-use sfnlite_engine::{Engine, ExecutionOrigin, StartRequest};
+use sfnlite_engine::{Engine, ExecutionOrigin, Registry, StartRequest};
 
 use super::Failure;
+use super::progress::Progress;
 use super::services::Services;
 use super::setup::{check_functions, clock, exit_code, open_store, registry, report, runtime, serve_tokens, store_dir};
 use super::stop::stop_signal;
@@ -90,10 +91,12 @@ pub(crate) fn run(
     // The default name comes from the operating system's randomness, not from --seed:
     // two runs with the same seed are two executions.
     let execution_name = args.name.clone().unwrap_or_else(new_uuid);
+    let arn = Engine::new(Registry::new(), clock(virtual_clock, None), store.clone())
+        .execution_arn(&state_machine_name, &execution_name);
+    let (store, progress) = Progress::start(store, &arn, virtual_clock, args.quiet);
     let result = runtime(virtual_clock)?.block_on(async {
         let engine =
             Engine::new(registry, clock(virtual_clock, None), store).with_callbacks(services.callbacks.clone());
-        let arn = engine.execution_arn(&state_machine_name, &execution_name);
         // Stopped by `sfnlite stop` (a signal) or by StopExecution through this process's API.
         let (api_stop, ended) = services.local_runs.register(&arn);
         let signalled = stop_signal(stop_dir, arn, execution_name.clone());
@@ -121,6 +124,7 @@ pub(crate) fn run(
         let _ = ended.send(true);
         result
     });
+    progress.finish();
     let (info, outcome) = result.map_err(super::engine_failure)?;
     super::setup::settle(services);
     if let Some(dir) = &advertised {

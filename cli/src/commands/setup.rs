@@ -10,12 +10,12 @@ use serde_json::{Value, json};
 use sfnlite_engine::mock::MockAdapter;
 use sfnlite_engine::{
     Clock, ExecutionInfo, ExecutionRecord, ExecutionStatus, HistoryStore, MemoryStore, Outcome, Registry, SledStore,
-    StateMachineRecord, StoreError, SystemClock, VirtualClock,
+    StoreError, SystemClock, VirtualClock,
 };
-use sfnlite_states::history::HistoryEvent;
 use sfnlite_states::timestamp::format_millis;
 
 use super::Failure;
+use super::observed::Observed;
 use super::services::Services;
 use crate::args::{MockArgs, RunFormat};
 use crate::input::{parse_json, read_file};
@@ -41,72 +41,11 @@ pub(crate) fn open_store(store: &Option<PathBuf>, ephemeral: bool) -> Result<Arc
     // The crash hook exists in debug builds only (the tests run those).
     let crash_after = if cfg!(debug_assertions) { std::env::var("SFNLITE_TEST_CRASH_AFTER_EVENT").ok() } else { None };
     match crash_after.and_then(|v| v.parse().ok()) {
-        Some(after) => Ok(Arc::new(CrashingStore { inner: opened, after })),
+        // Test hook (`SFNLITE_TEST_CRASH_AFTER_EVENT=N`): the process dies, as by `kill -9`,
+        // right after the batch of events holding event N is stored. The crash tests use it
+        // to stop a run at every event boundary.
+        Some(after) => Ok(Arc::new(Observed::new(opened, move |_, events| events.iter().any(|e| e.id >= after)))),
         None => Ok(opened),
-    }
-}
-
-/// Test hook (`SFNLITE_TEST_CRASH_AFTER_EVENT=N`): the process dies, as by `kill -9`, right
-/// after the batch of events holding event N is stored. The crash tests use it to stop a
-/// run at every event boundary.
-struct CrashingStore {
-    inner: Arc<dyn HistoryStore>,
-    after: u64,
-}
-
-impl HistoryStore for CrashingStore {
-    fn put_state_machine(&self, record: &StateMachineRecord) -> Result<(), StoreError> {
-        self.inner.put_state_machine(record)
-    }
-    fn state_machine(&self, hash: &str) -> Result<Option<StateMachineRecord>, StoreError> {
-        self.inner.state_machine(hash)
-    }
-    fn put_execution(&self, record: &ExecutionRecord) -> Result<(), StoreError> {
-        self.inner.put_execution(record)
-    }
-    fn execution(&self, arn: &str) -> Result<Option<ExecutionRecord>, StoreError> {
-        self.inner.execution(arn)
-    }
-    fn executions(&self) -> Result<Vec<ExecutionRecord>, StoreError> {
-        self.inner.executions()
-    }
-    fn append(&self, execution_arn: &str, events: Vec<HistoryEvent>) -> Result<(), StoreError> {
-        let crash = events.iter().any(|e| e.id >= self.after);
-        self.inner.append(execution_arn, events)?;
-        if crash {
-            std::process::abort();
-        }
-        Ok(())
-    }
-    fn events(&self, execution_arn: &str) -> Result<Vec<HistoryEvent>, StoreError> {
-        self.inner.events(execution_arn)
-    }
-    fn put_document(&self, kind: &str, key: &str, value: &Value) -> Result<(), StoreError> {
-        self.inner.put_document(kind, key, value)
-    }
-    fn document(&self, kind: &str, key: &str) -> Result<Option<Value>, StoreError> {
-        self.inner.document(kind, key)
-    }
-    fn documents(&self, kind: &str) -> Result<Vec<(String, Value)>, StoreError> {
-        self.inner.documents(kind)
-    }
-    fn documents_with_prefix(&self, kind: &str, prefix: &str) -> Result<Vec<(String, Value)>, StoreError> {
-        self.inner.documents_with_prefix(kind, prefix)
-    }
-    fn delete_document(&self, kind: &str, key: &str) -> Result<(), StoreError> {
-        self.inner.delete_document(kind, key)
-    }
-    fn delete_execution(&self, arn: &str) -> Result<bool, StoreError> {
-        self.inner.delete_execution(arn)
-    }
-    fn collect_garbage(&self) -> Result<sfnlite_engine::GarbageReport, StoreError> {
-        self.inner.collect_garbage()
-    }
-    fn execution_arns(&self) -> Result<Vec<String>, StoreError> {
-        self.inner.execution_arns()
-    }
-    fn all_documents(&self) -> Result<Vec<sfnlite_engine::StoredDocument>, StoreError> {
-        self.inner.all_documents()
     }
 }
 

@@ -152,6 +152,13 @@ pub(crate) fn test(
         std::fs::write(path, report::junit(&results, &broken))
             .map_err(|e| Failure::usage(anyhow!("--junit: cannot write {}: {e}", path.display())))?;
     }
+    if let Some(dir) = &args.html {
+        let written = report::html_pages(dir, &results, &prepared, api_store.as_ref())
+            .map_err(|e| Failure::usage(anyhow!("--html: cannot write into {}: {e}", dir.display())))?;
+        if written > 0 {
+            eprintln!("sfnlite test: {written} page(s) of failing cases in {}", dir.display());
+        }
+    }
     let totals = report::totals(&results);
     let below = match (&covered, args.min_coverage) {
         (Some(all), Some(minimum)) => {

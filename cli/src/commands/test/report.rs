@@ -183,6 +183,40 @@ pub(crate) fn junit(results: &[CaseResult], broken: &[Broken]) -> String {
     out
 }
 
+/// `--html DIR`: one page per failing case that ran (its execution's graph, timeline and
+/// events, as `history --format html` draws them), named after its file and case. Returns
+/// how many were written.
+pub(crate) fn html_pages(
+    dir: &std::path::Path,
+    results: &[CaseResult],
+    prepared: &[super::run::Prepared],
+    store: &dyn sfnlite_engine::HistoryStore,
+) -> std::io::Result<usize> {
+    std::fs::create_dir_all(dir)?;
+    let mut used = std::collections::HashSet::new();
+    let mut written = 0;
+    for result in results.iter().filter(|r| !matches!(r.verdict, Verdict::Passed)) {
+        let Some(record) = result.arn.as_deref().and_then(|arn| store.execution(arn).ok().flatten()) else { continue };
+        let definition = prepared.iter().find(|p| p.file.path == result.file).map(|p| p.text.as_str());
+        let stem = result.file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        let stem = stem.split(".sfntest.").next().unwrap_or(&stem).to_owned();
+        let safe: String = format!("{stem}--{}", result.name)
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
+            .take(150)
+            .collect();
+        let mut name = format!("{safe}.html");
+        let mut n = 1;
+        while !used.insert(name.clone()) {
+            n += 1;
+            name = format!("{safe}-{n}.html");
+        }
+        std::fs::write(dir.join(&name), crate::commands::inspect::execution_page(&record, &result.events, definition))?;
+        written += 1;
+    }
+    Ok(written)
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
@@ -198,6 +232,7 @@ mod tests {
                 verdict: Verdict::Passed,
                 millis: 1.0,
                 events: Vec::new(),
+                arn: None,
             },
             CaseResult {
                 file: PathBuf::from("a.sfntest.yaml"),
@@ -209,6 +244,7 @@ mod tests {
                 }]),
                 millis: 2.0,
                 events: Vec::new(),
+                arn: None,
             },
         ]
     }

@@ -49,6 +49,8 @@ pub(crate) struct CaseResult {
     pub(crate) millis: f64,
     /// The execution's history (for coverage; empty when it could not run).
     pub(crate) events: Vec<HistoryEvent>,
+    /// The execution's ARN in the test store, when one ran.
+    pub(crate) arn: Option<String>,
 }
 
 /// The name of the test case made of a case's mocks.
@@ -213,10 +215,10 @@ pub(crate) struct Options {
 pub(crate) fn run_case(prepared: &Prepared, index: usize, options: &Options) -> CaseResult {
     let case = &prepared.file.cases[index];
     let started = Instant::now();
-    let (verdict, events) = match execute(prepared, index, &prepared.services, options) {
-        Ok((mismatches, events)) if mismatches.is_empty() => (Verdict::Passed, events),
-        Ok((mismatches, events)) => (Verdict::Failed(mismatches), events),
-        Err(error) => (Verdict::Error(error), Vec::new()),
+    let (verdict, events, arn) = match execute(prepared, index, &prepared.services, options) {
+        Ok((mismatches, events, arn)) if mismatches.is_empty() => (Verdict::Passed, events, arn),
+        Ok((mismatches, events, arn)) => (Verdict::Failed(mismatches), events, arn),
+        Err(error) => (Verdict::Error(error), Vec::new(), None),
     };
     CaseResult {
         file: prepared.file.path.clone(),
@@ -224,20 +226,25 @@ pub(crate) fn run_case(prepared: &Prepared, index: usize, options: &Options) -> 
         verdict,
         millis: started.elapsed().as_secs_f64() * 1000.0,
         events,
+        arn,
     }
 }
+
+/// What a case's run gave: its mismatches, its history and its execution's ARN (none for a
+/// single-state case).
+type Ran = (Vec<Mismatch>, Vec<HistoryEvent>, Option<String>);
 
 fn execute(
     prepared: &Prepared,
     index: usize,
     services: &Services,
     options: &Options,
-) -> Result<(Vec<Mismatch>, Vec<HistoryEvent>), String> {
+) -> Result<Ran, String> {
     let (file, case) = (&prepared.file, &prepared.file.cases[index]);
     if let Some(single) = &case.single {
         let timing = (file.clock_start, case.seed);
         let mismatches = super::single::run(single, &prepared.text, &case.input, timing, services)?;
-        return Ok((mismatches, Vec::new()));
+        return Ok((mismatches, Vec::new(), None));
     }
     let mut registry = Registry::new();
     if let Some(config) = &prepared.mocks[index] {
@@ -314,5 +321,5 @@ fn execute(
             options.update_snapshots,
         ));
     }
-    Ok((mismatches, events))
+    Ok((mismatches, events, Some(info.arn)))
 }
