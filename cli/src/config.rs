@@ -331,16 +331,31 @@ pub(crate) fn load(cli: &Cli) -> anyhow::Result<Settings> {
     } else {
         Some(PathBuf::from("sfnlite.toml")).filter(|p| p.is_file())
     };
-    let (file, base) = match &file_path {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read the config file {}", path.display()))?;
+    let text = match &file_path {
+        Some(path) => Some(
+            std::fs::read_to_string(path).with_context(|| format!("cannot read the config file {}", path.display()))?,
+        ),
+        None => None,
+    };
+    settings(cli, file_path, text.as_deref())
+}
+
+/// `text` as `sfnlite.toml` with no flags (what the `config` fuzz target checks).
+pub(crate) fn load_text(text: &str) -> anyhow::Result<Settings> {
+    let cli = <Cli as clap::Parser>::try_parse_from(["sfnlite", "config"]).map_err(|e| anyhow!("{e}"))?;
+    settings(&cli, Some(PathBuf::from("sfnlite.toml")), Some(text))
+}
+
+/// The settings from the flags, the environment and the config file's text.
+fn settings(cli: &Cli, file_path: Option<PathBuf>, text: Option<&str>) -> anyhow::Result<Settings> {
+    let (file, base) = match (&file_path, text) {
+        (Some(path), Some(text)) => {
             // toml's messages give the line and column.
-            let file: File = toml::from_str(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+            let file: File = toml::from_str(text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
             let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
             (file, base)
         }
-        None => (File::default(), PathBuf::new()),
+        _ => (File::default(), PathBuf::new()),
     };
     let from_file = file_path.as_ref().map(|p| format!("config {}", p.display())).unwrap_or_default();
     let relative =

@@ -1,21 +1,9 @@
-//! `sfnlite`: run AWS Step Functions workflows locally.
-//!
-//! Exit codes (a contract, documented in README.md):
-//! - 0: the execution SUCCEEDED, or the definition is valid;
-//! - 1: the execution FAILED, TIMED_OUT or was ABORTED, or the definition is invalid;
-//! - 2: usage error or unreadable input (file, JSON, mock configuration);
-//! - 3: internal or store failure.
+//! `sfnlite`: run AWS Step Functions workflows locally (the command is the library's
+//! [`sfnlite_cli::run`]; exit codes are documented there and in README.md).
 //!
 //! A closed output pipe ends the process by SIGPIPE, as for other command-line tools.
 
-mod args;
-mod commands;
-mod config;
-mod input;
-
 use std::process::ExitCode;
-
-use clap::Parser;
 
 /// mimalloc: executions allocate and free many small JSON nodes; measured ~1.5-2x faster
 /// than the system allocator on the bench workloads (see the closing note of issue 2).
@@ -29,12 +17,5 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let cli = args::Cli::parse();
-    match commands::dispatch(cli) {
-        Ok(code) => code,
-        Err(failure) => {
-            eprintln!("sfnlite: {:#}", failure.error);
-            ExitCode::from(failure.exit_code)
-        }
-    }
+    sfnlite_cli::run()
 }

@@ -4,6 +4,10 @@
 //   node tests/browser/check.mjs URL_OR_FILE [--screenshot OUT.png] [--click-state NAME]
 //        [--click-button TEXT]  (clicks the button with that text, accepting its confirmation,
 //                                and waits a second: Stop, Redrive in a served page)
+//        [--wait-status STATUS] (then waits until the page shows the execution's status as
+//                                STATUS: a served page following its execution)
+// Every dialog the page opens (alert, confirm) is listed in `dialogs`; only a confirmation
+// asked for by --click-button is accepted.
 //        [--expect-json FILE] [--timeout MS] [--chromium PATH] [--width W --height H]
 //
 // Loads the page, waits for console.js to set <body data-ready="1">, collects console
@@ -30,6 +34,7 @@ function parseArgs(argv) {
     if (a === '--screenshot') out.screenshot = next();
     else if (a === '--click-state') out.click = next();
     else if (a === '--click-button') out.button = next();
+    else if (a === '--wait-status') out.waitStatus = next();
     else if (a === '--expect-json') out.expect = next();
     else if (a === '--timeout') out.timeout = Number(next());
     else if (a === '--chromium') out.chromium = next();
@@ -72,7 +77,11 @@ async function main() {
       }
     });
     page.on('pageerror', (err) => report.pageErrors.push(String(err && err.stack || err)));
-    page.on('dialog', (d) => (args.button ? d.accept() : d.dismiss()).catch(() => {}));
+    report.dialogs = [];
+    page.on('dialog', (d) => {
+      report.dialogs.push({ type: d.type(), message: d.message() });
+      (args.button && d.type() === 'confirm' ? d.accept() : d.dismiss()).catch(() => {});
+    });
     const url = toUrl(args.target);
     const t0 = Date.now();
     await page.goto(url, { waitUntil: 'domcontentloaded', timeout: args.timeout });
@@ -103,6 +112,14 @@ async function main() {
       if (report.buttonClicked) {
         await button.click();
         await page.waitForTimeout(1000);
+      }
+    }
+    if (args.waitStatus && report.ready) {
+      try {
+        await page.waitForSelector('body[data-status="' + args.waitStatus + '"]', { timeout: args.timeout, state: 'attached' });
+        report.statusReached = true;
+      } catch (e) {
+        report.statusReached = false;
       }
     }
     Object.assign(report, await page.evaluate(() => {

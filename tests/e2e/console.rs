@@ -41,6 +41,12 @@ fn browser(target: &str, screenshot: &str, extra: &[&str]) -> Value {
     assert_eq!(report["ready"], true, "{report:#}");
     assert_eq!(report["consoleErrors"], serde_json::json!([]), "the browser reported errors");
     assert_eq!(report["pageErrors"], serde_json::json!([]), "the page threw");
+    // Only the confirmation a test's click asks for: never an alert (markup in data run as script).
+    let dialogs = report["dialogs"].as_array().cloned().unwrap_or_default();
+    assert!(
+        dialogs.iter().all(|d| d["type"] == "confirm" && extra.contains(&"--click-button")),
+        "dialogs: {dialogs:?}"
+    );
     assert!(shot.metadata().map(|m| m.len() > 10_000).unwrap_or(false), "a screenshot was taken");
     report
 }
@@ -146,12 +152,26 @@ fn an_exported_history_shows_the_path_the_failure_and_the_timeline_in_chromium()
     assert!(report["takenEdges"].as_u64().unwrap() >= 6, "{report:#}");
     assert!(report["timelineBars"].as_u64().unwrap() >= 5, "{report:#}");
     assert_eq!(report["eventsTotal"], 31);
+    // A state that fails by itself (States.Runtime: a path that matches nothing) is the
+    // failed one, though no Task event says so.
+    let definition = store.path().join("runtime.asl.json");
+    std::fs::write(
+        &definition,
+        r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Pass", "InputPath": "$.nope", "End": true}}}"#,
+    )
+    .unwrap();
+    sfnlite().args(["--store", store_arg, "run"]).arg(&definition).args(["--name", "runtime-run"]).assert().code(1);
+    let html = sfnlite().args(["--store", store_arg, "history", "runtime-run", "--format", "html"]).assert().success();
+    let page = store.path().join("runtime-run.html");
+    std::fs::write(&page, &html.get_output().stdout).unwrap();
+    let runtime = browser(page.to_str().unwrap(), "runtime-error.png", &[]);
+    assert_eq!(runtime["failedStates"], serde_json::json!(["B"]), "{runtime:#}");
     // Selecting a state shows its input, with the caught error in it.
     let detail = report["detailText"].as_str().unwrap_or_default();
     assert!(detail.contains("Item.TooBig") && detail.contains("\"n\": 3"), "{detail}");
 }
 
-/// A GET with the given Accept header: the status line and the body.
+/// A GET with the given Accept header: the status line and headers, and the body.
 fn get(endpoint: &str, path: &str, accept: &str) -> (String, String) {
     let address = endpoint.trim_start_matches("http://");
     let mut stream = TcpStream::connect(address).unwrap();
@@ -160,7 +180,7 @@ fn get(endpoint: &str, path: &str, accept: &str) -> (String, String) {
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    (head.lines().next().unwrap_or_default().to_owned(), body.to_owned())
+    (head.to_owned(), body.to_owned())
 }
 
 #[test]
@@ -185,22 +205,45 @@ fn serve_shows_browsers_the_console_which_follows_and_stops_a_running_execution(
         ],
     );
     let machine_arn = machine["stateMachineArn"].as_str().unwrap().to_owned();
-    let started =
-        aws(endpoint, &["stepfunctions", "start-execution", "--state-machine-arn", &machine_arn, "--name", "held-1"]);
+    // Markup in the data stays text: the browser check fails on any dialog an injected
+    // script would open.
+    let hostile = r#"{"note": "</script><script>alert(1)</script><img src=x onerror=alert(2)>"}"#;
+    let started = aws(
+        endpoint,
+        &[
+            "stepfunctions",
+            "start-execution",
+            "--state-machine-arn",
+            &machine_arn,
+            "--name",
+            "held-1",
+            "--input",
+            hostile,
+        ],
+    );
     let execution = started["executionArn"].as_str().unwrap().to_owned();
 
     // Browsers get pages; SDK requests to the same paths still reach S3.
-    let (status, body) = get(endpoint, "/", "text/html,application/xhtml+xml");
-    assert!(status.contains("200"), "{status}");
-    assert!(body.starts_with("<!doctype html>") && body.contains("held-1"));
-    let (status, body) = get(endpoint, "/", "*/*");
-    assert!(status.contains("200") && body.contains("ListAllMyBucketsResult"), "{status}: {body}");
-    let (status, _) = get(
-        endpoint,
-        "/executions/arn%3Aaws%3Astates%3Aus-east-1%3A123456789012%3Aexecution%3Aheld%3Anone",
-        "text/html",
+    let (head, body) = get(endpoint, "/", "text/html,application/xhtml+xml");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        head.to_lowercase().contains("content-security-policy: default-src 'none'; script-src 'unsafe-inline'"),
+        "{head}"
     );
-    assert!(status.contains("404") || status.contains("400"), "an unknown execution: {status}");
+    assert!(body.starts_with("<!doctype html>") && body.contains("held-1"));
+    let (head, body) = get(endpoint, "/", "*/*");
+    assert!(head.starts_with("HTTP/1.1 200") && body.contains("ListAllMyBucketsResult"), "{head}: {body}");
+    // Signed and presigned requests are S3's, whatever they accept.
+    let (head, body) = get(endpoint, "/executions/x?X-Amz-Signature=abc&X-Amz-Credential=k", "text/html");
+    assert!(body.contains("<Code>NoSuchBucket</Code>"), "{head}: {body}");
+    let unknown = "/executions/arn%3Aaws%3Astates%3Aus-east-1%3A123456789012%3Aexecution%3Aheld%3Anone";
+    let (head, body) = get(endpoint, unknown, "text/html");
+    assert!(head.starts_with("HTTP/1.1 404"), "an unknown execution: {head}");
+    assert!(body.contains("ExecutionDoesNotExist"), "the page says why");
+    for (path, kind) in [("/executions", "executions"), ("/state-machines", "state-machines")] {
+        let listed = browser(&format!("{endpoint}{path}"), &format!("console{}.png", path.replace('/', "-")), &[]);
+        assert_eq!(listed["page"], kind);
+    }
 
     let overview = browser(&format!("{endpoint}/"), "console-executions.png", &[]);
     assert_eq!(overview["page"], "executions");
@@ -209,9 +252,13 @@ fn serve_shows_browsers_the_console_which_follows_and_stops_a_running_execution(
     assert!(classes(&running, "Hold").contains(&"is-running".to_owned()), "{running:#}");
     assert!(classes(&running, "After").contains(&"is-not-reached".to_owned()));
 
-    // The page's Stop button stops it (StopExecution through the API), and the page follows.
-    let stopped = browser(&page, "console-stopping.png", &["--click-button", "Stop execution"]);
+    // The page's Stop button stops it (StopExecution through the API), and the open page
+    // follows it there by itself.
+    let stopped =
+        browser(&page, "console-stopping.png", &["--click-button", "Stop execution", "--wait-status", "ABORTED"]);
     assert_eq!(stopped["buttonClicked"], true, "the running execution's page has a Stop button");
+    assert_eq!(stopped["statusReached"], true, "the open page shows ABORTED: {stopped:#}");
+    assert!(!classes(&stopped, "Hold").contains(&"is-running".to_owned()), "{stopped:#}");
     let deadline = Instant::now() + Duration::from_secs(30);
     let described = loop {
         let described = ended(endpoint, &execution);

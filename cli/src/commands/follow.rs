@@ -41,6 +41,18 @@ pub(crate) fn follow(args: &HistoryArgs, store: &Option<PathBuf>, ephemeral: boo
             return Ok(ExitCode::SUCCESS);
         }
         if !history.remote {
+            // The run may have ended between the two questions (and its process with it):
+            // ask again, here, before calling it orphaned.
+            let again = ask(&["describe", &args.execution, "--format", "json"], store, ephemeral)?;
+            if again.value["status"].as_str() != Some("RUNNING") {
+                let rest = ask(
+                    &["history", &args.execution, "--format", "json", "--after-id", &printer.after.to_string()],
+                    store,
+                    ephemeral,
+                )?;
+                printer.print(rest.value["events"].as_array().map_or(&[][..], Vec::as_slice));
+                return Ok(ExitCode::SUCCESS);
+            }
             eprintln!(
                 "sfnlite: {} is RUNNING but no process runs it (one was killed): `sfnlite resume` finishes it",
                 args.execution

@@ -29,7 +29,16 @@ impl Counts {
     /// Counts a batch of `arn`'s events (`main` is the execution the line is about; the
     /// others are its distributed Map's children).
     pub(crate) fn add(&self, main: &str, arn: &str, events: &[HistoryEvent]) {
+        // A distributed Map's children run as `<machine>/<label>` (nested executions do not).
+        let machine = main.split(':').nth(6).unwrap_or_default();
+        let map_child = arn
+            .split(':')
+            .nth(6)
+            .is_some_and(|m| m.len() > machine.len() && m.starts_with(machine) && m[machine.len()..].starts_with('/'));
         for event in events {
+            if arn != main && !map_child {
+                continue;
+            }
             if arn != main {
                 if matches!(
                     event.details,
@@ -52,6 +61,11 @@ impl Counts {
                 EventDetails::StateExited { .. } => {
                     self.running.fetch_sub(1, Ordering::Relaxed);
                 }
+                // A state that fails ends without StateExited; at the end nothing runs.
+                EventDetails::ExecutionSucceeded { .. }
+                | EventDetails::ExecutionFailed { .. }
+                | EventDetails::ExecutionAborted { .. }
+                | EventDetails::ExecutionTimedOut { .. } => self.running.store(0, Ordering::Relaxed),
                 EventDetails::MapStateStarted { length } => {
                     self.iterations_total.fetch_add(*length as u64, Ordering::Relaxed);
                 }

@@ -339,6 +339,12 @@
         if (t === 'ExecutionFailed' || t === 'ExecutionTimedOut' || t === 'ExecutionAborted') {
           const d = eventDetails(e) || {};
           execError = { error: d.error, cause: d.cause, idx: i, type: t };
+          // A state that failed on its own (States.Runtime: a bad path, a Map's items) is
+          // followed directly by ExecutionFailed: the failure is that state's.
+          const pv = prevVisit(i);
+          if (t === 'ExecutionFailed' && pv >= 0 && !visits[pv].failure && visits[pv].exit < 0) {
+            visits[pv].failure = { error: d.error, cause: d.cause, idx: i, type: t };
+          }
         }
         continue;
       }
@@ -406,6 +412,13 @@
       else if (t.endsWith('StateAborted') || t.endsWith('StateFailed') || t.endsWith('StateSucceeded')) kind = typeOfAny(t);
       let vi = -1;
       const d = eventDetails(e) || {};
+      if (t === 'MapIterationFailed' || t === 'ParallelStateFailed' || t === 'MapStateFailed') {
+        // Likewise inside an iteration or a branch: the entry this failure follows failed.
+        const pv = prevVisit(i);
+        if (pv >= 0 && visits[pv].type !== 'Map' && visits[pv].type !== 'Parallel' && !visits[pv].failure && visits[pv].exit < 0) {
+          visits[pv].failure = { error: d.error, cause: d.cause, idx: i, type: t };
+        }
+      }
       if (t.startsWith('MapIteration')) {
         vi = climb(prevVisit(i), (v) => v.type === 'Map' && v.name === d.name && v.exit < 0);
         if (vi < 0) { const arr = openByName.get(d.name); vi = arr && arr.length ? arr[arr.length - 1] : -1; }
@@ -484,6 +497,8 @@
       return false;
     }
     for (const v of visits) {
+      // A Map or Parallel that failed, was redriven and then ended well succeeded.
+      if (v.failure && lastRedriveIdx >= 0 && v.failure.idx < lastRedriveIdx && v.exit > lastRedriveIdx) v.failure = null;
       const lastAttempt = v.attempts[v.attempts.length - 1];
       if (v.type === 'Task' && lastAttempt && lastAttempt.ok !== false && v.failure && /^(Task|LambdaFunction|Activity)/.test(events[v.failure.idx].type)) v.failure = null;
       if (v.exit >= 0) {
@@ -506,8 +521,10 @@
         continue;
       }
       v.finalFailed = true;
-      // did an enclosing Map/Parallel move on (Catch or tolerated failure)?
-      if (handled) v.outcome = 'caught';
+      // did an enclosing Map/Parallel move on (Catch or tolerated failure)? Not for a
+      // failure before a redrive: the redrive, not a Catch, went on from it.
+      if (v.beforeRedrive) v.outcome = 'failed';
+      else if (handled) v.outcome = 'caught';
       else if (!execDone || execBad) v.outcome = 'failed';
       else v.outcome = 'caught';
     }
@@ -801,7 +818,7 @@
     const live = DATA.mode === 'live';
     const nav = h('nav', { class: 'c-topnav', 'aria-label': 'sfnlite console' },
       h('span', { class: 'c-brand' }, 'sfnlite', h('span', { class: 'c-brand-sub' }, ' console')),
-      live ? h('a', { href: '/executions' }, 'Executions') : null,
+      live ? h('a', { href: '/' }, 'Executions') : null,
       live ? h('a', { href: '/state-machines' }, 'State machines') : null,
       h('span', { class: 'c-spacer' }),
       extra || null,
@@ -854,6 +871,7 @@
     // ---- header
     function renderHeader() {
       const ex = state.exec;
+      document.body.dataset.status = ex.status || '';
       const start = parseTime(ex.startDate), stop = parseTime(ex.stopDate);
       let dur = NaN;
       if (isFinite(stop)) dur = stop - start;
@@ -1547,8 +1565,15 @@
     const sms = machinesList(smSec);
     if (table) table.set(DATA.executions || []);
     sms.set(DATA.stateMachines || []);
+    if (DATA.message) {
+      // An error page (an unknown execution, the console turned off): say why, poll nothing.
+      showMessage(DATA.message);
+      return;
+    }
     liveRefresher(async () => {
-      const [ex, sm] = await Promise.all([table ? listAll('ListExecutions', 'executions') : null, listAll('ListStateMachines', 'stateMachines')]);
+      // The newest thousand executions, as the page was first served.
+      const ex = table ? ((await api('ListExecutions', { maxResults: 1000 })).executions || []) : null;
+      const sm = await listAll('ListStateMachines', 'stateMachines');
       if (table) table.set(ex);
       sms.set(sm);
     });

@@ -25,6 +25,8 @@ pub enum Page {
     Execution,
     /// Every execution and state machine.
     Executions,
+    /// The same, state machines first.
+    StateMachines,
     /// One state machine: graph, definition, executions.
     StateMachine,
 }
@@ -34,6 +36,7 @@ impl Page {
         match self {
             Page::Execution => "execution",
             Page::Executions => "executions",
+            Page::StateMachines => "state-machines",
             Page::StateMachine => "state-machine",
         }
     }
@@ -87,6 +90,12 @@ pub fn page(page: Page, title: &str, mut data: Value) -> String {
     out.push_str("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">");
     out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");
     out.push_str("<link rel=\"icon\" href=\"data:,\">");
+    // A saved page holds its own policy (a served one also gets the header): inline code
+    // only, and no network but the server that served it.
+    let connect = if data.get("mode").and_then(Value::as_str) == Some("live") { "'self'" } else { "'none'" };
+    out.push_str(&format!(
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; connect-src {connect}; base-uri 'none'; form-action 'none'\">"
+    ));
     out.push_str("<title>");
     out.push_str(&xml_escape(title));
     out.push_str(" · sfnlite</title><style>");

@@ -429,6 +429,15 @@ impl Api {
         Ok(listing("executions", records.iter().map(list_item).collect::<Vec<_>>(), next))
     }
 
+    /// An execution's whole history in GetExecutionHistory's event shape, read once (the
+    /// console's page; paging through the API would read the history once per page), and
+    /// whether it runs on the virtual clock.
+    pub(crate) fn whole_history(&self, arn: &str) -> Result<(Vec<Value>, bool), ApiError> {
+        let record = self.record(arn)?;
+        let events = self.store.events(arn)?;
+        Ok((events.iter().map(|e| api_event(e, true)).collect(), record.virtual_clock))
+    }
+
     pub(super) fn get_execution_history(&self, request: &Request) -> Result<Value, ApiError> {
         let arn = request.required("executionArn")?;
         let max = request.max_results(1000, 100)?;

@@ -50,23 +50,14 @@ fn scope(out: &mut String, s: &Scope, depth: usize, clusters: &mut usize) {
         for child in &node.children {
             *clusters += 1;
             let _ = writeln!(out, "{pad}subgraph cluster_{clusters} {{");
-            let _ = writeln!(
-                out,
-                "{pad}  label={}; style=\"rounded,dashed\";",
-                quote(&format!(
-                    "{} · {}",
-                    node.name,
-                    child
-                        .pointer
-                        .rsplit('/')
-                        .take(2)
-                        .collect::<Vec<_>>()
-                        .into_iter()
-                        .rev()
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                ))
-            );
+            let part = if node.kind == "Parallel" {
+                let index = child.pointer.rsplit('/').next().and_then(|i| i.parse::<usize>().ok()).unwrap_or(0);
+                format!("branch {}", index + 1)
+            } else {
+                "iteration".to_owned()
+            };
+            let label = quote(&format!("{} · {part}", node.name));
+            let _ = writeln!(out, "{pad}  label={label}; style=\"rounded,dashed\";");
             scope(out, child, depth + 1, clusters);
             let _ = writeln!(out, "{pad}}}");
             if let Some(start) = &child.start {

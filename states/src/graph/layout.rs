@@ -108,10 +108,14 @@ pub fn layout(graph: &Scope) -> Layout {
     let ends: Vec<usize> = (0..graph.edges.len()).filter(|&i| graph.edges[i].to == END).collect();
     if !ends.is_empty() {
         let (cx, cy) = (scope.width / 2.0, scope.height + RANK_GAP * 0.6);
+        let by_pointer: HashMap<&str, usize> =
+            scope.nodes.iter().enumerate().map(|(k, n)| (n.pointer.as_str(), k)).collect();
+        let mut paths = Vec::with_capacity(ends.len());
         for &i in &ends {
-            let Some(node) = scope.nodes.iter().find(|n| n.pointer == graph.edges[i].from) else { continue };
+            let Some(&k) = by_pointer.get(graph.edges[i].from.as_str()) else { continue };
+            let node = &scope.nodes[k];
             let (sx, sy) = (node.x + node.width / 2.0, node.y + node.height);
-            scope.edges.push(EdgePath {
+            paths.push(EdgePath {
                 from: node.pointer.clone(),
                 to: END.into(),
                 kind: EdgeKind::Next,
@@ -119,6 +123,7 @@ pub fn layout(graph: &Scope) -> Layout {
                 label_at: ((sx + cx) / 2.0, (sy + cy) / 2.0),
             });
         }
+        scope.edges.extend(paths);
         scope.height = cy + MARKER + MARGIN;
         end = Some((cx, cy));
     }

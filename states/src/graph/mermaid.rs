@@ -34,7 +34,7 @@ fn scope(out: &mut String, s: &Scope, depth: usize, ids: &mut HashMap<String, St
     }
     for node in &s.nodes {
         let n = id(ids, &node.pointer);
-        let label = text(&format!("{}<br/><small>{}</small>", node.name, node.kind));
+        let label = format!("{}<br/><small>{}</small>", text(&node.name), text(&node.kind));
         let shape = match node.kind.as_str() {
             "Choice" => format!("{n}{{\"{label}\"}}"),
             "Succeed" | "Fail" => format!("{n}([\"{label}\"])"),
@@ -87,6 +87,9 @@ fn text(label: &str) -> String {
         match c {
             '"' => out.push_str("#quot;"),
             '#' => out.push_str("#35;"),
+            '<' => out.push_str("#lt;"),
+            '>' => out.push_str("#gt;"),
+            '&' => out.push_str("#amp;"),
             '\n' | '\r' => out.push(' '),
             c => out.push(c),
         }
@@ -103,14 +106,15 @@ mod tests {
     #[test]
     fn mermaid_has_shapes_subgraphs_and_labels() {
         let m = to_mermaid(&graph(&json!({"StartAt": "C", "States": {
-            "C": {"Type": "Choice", "Choices": [{"Variable": "$.x", "StringEquals": "\"#\"", "Next": "P"}], "Default": "E"},
+            "C": {"Type": "Choice", "Choices": [{"Variable": "$.x", "StringEquals": "\"#\"", "Next": "P"}], "Default": "<E&>"},
             "P": {"Type": "Parallel", "End": true, "Branches": [{"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}}]},
-            "E": {"Type": "Fail"}
+            "<E&>": {"Type": "Fail"}
         }})));
         assert!(m.starts_with("flowchart TD\n"));
         assert!(m.contains(r#"s1{"C<br/><small>Choice</small>"}"#), "{m}");
         assert!(m.contains("subgraph"));
         assert!(m.contains(r#"-->|"$.x == #quot;\#quot;#35;\#quot;#quot;"|"#), "{m}");
         assert!(m.contains("--> END"));
+        assert!(m.contains(r##"(["#lt;E#amp;#gt;<br/><small>Fail</small>"])"##), "{m}");
     }
 }

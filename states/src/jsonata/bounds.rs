@@ -5,16 +5,22 @@
 //! a string doubled by `&` thirty times, `$join` of ten million references to one long
 //! string, `$replace` of every character by a long text. Such calls are guarded by
 //! rewriting the parsed expression, so that the guard sees the values the built-in will:
-//! - an argument of `$join` and `$string`, and an operand of `&`, passes through
-//!   `$__sfnlite_bound(value)`, which refuses a value larger than [`MAX_BYTES`] as text;
-//!   an argument of `$pad` passes through `$__sfnlite_width`, which also refuses a width
-//!   beyond it;
-//! - `$replace(a, b, c…)` becomes `($__sfnlite_r0 := a; …; $__sfnlite_replace($, …);
-//!   $replace($__sfnlite_r0, …))`: the guard sees the context value too (`name.$replace(…)`
-//!   replaces within `name`) and refuses a call whose output could pass [`MAX_BYTES`].
+//! - an argument of `$join`, `$string`, `$pad`, `$uppercase`, `$lowercase`, `$encodeUrl…`,
+//!   `$base64encode`, `$split` and `$match`, and an operand of `&`, passes through
+//!   `$__sfnlite_bound(value, max)`, which refuses a value larger than `max` as text
+//!   ([`MAX_BYTES`], or less where the built-in makes more of its input: see `GUARDED`);
+//!   `$pad`'s guard also refuses a width beyond [`MAX_BYTES`];
+//! - `$replace(a, b, c…)` becomes a block that binds its arguments to hidden variables, lets
+//!   `$__sfnlite_replace($, …)` see them with the context value (`name.$replace(…)` replaces
+//!   within `name`), refuses a call whose output could pass [`MAX_BYTES`], and wraps a
+//!   replacement function so that each result is at most its share.
+//!
+//! Placeholders (`$pad(?, 3)`) are left alone: partial application still works (a partial
+//! call is bounded by the result check only).
 //!
 //! The arguments are evaluated once, in their order, and the built-in still receives the
-//! context value where jsonata inserts it, so nothing else changes. An expression's result
+//! context value where jsonata inserts it. (One difference: a variable bound inside a
+//! `$replace` argument, `$replace($y := …, …)`, is bound in the block, not beyond it.) An expression's result
 //! is measured the same way before it is turned into JSON.
 
 use jsonata_core::ast::{AstNode, BinaryOp, PathStep, Stage};
@@ -25,16 +31,65 @@ use jsonata_core::value::{JValue, with_stack};
 /// 64 times AWS's 256 KiB payload quota, so no working expression meets it.
 pub(super) const MAX_BYTES: usize = 16 * 1024 * 1024;
 
-/// The guard on one value.
+/// The guard on one value: `$__sfnlite_bound(value, max bytes)`.
 pub(super) const BOUND: &str = "__sfnlite_bound";
 /// The guard on an argument of `$pad` (a number is its width).
 pub(super) const WIDTH: &str = "__sfnlite_width";
-/// The guard on a `$replace` call.
+/// The guard on a `$replace` call: which argument is the replacement, and how large each
+/// result of a replacement function may be.
 pub(super) const REPLACE: &str = "__sfnlite_replace";
-const REPLACE_ARG: &str = "__sfnlite_r";
+/// The guard on one result of a `$replace` replacement function.
+pub(super) const PIECE: &str = "__sfnlite_piece";
 
-/// Built-ins whose every argument is guarded.
-const GUARDED: &[&str] = &["join", "string"];
+/// The largest input of `$split`: its pieces are values of their own (64 bytes or so each,
+/// so a 1 MiB text split into characters takes about 64 MiB and 0.4 s).
+const MAX_SPLIT: usize = 1024 * 1024;
+/// The largest input of `$match`: each match is an object (with its groups), several
+/// times dearer than a piece of `$split`.
+const MAX_MATCH: usize = 256 * 1024;
+
+/// Built-ins whose arguments are guarded, with the guard and the largest argument: what
+/// the built-in builds is at most a few times that.
+const GUARDED: &[(&str, &str, usize)] = &[
+    ("join", BOUND, MAX_BYTES),
+    ("string", BOUND, MAX_BYTES),
+    ("pad", WIDTH, MAX_BYTES),
+    ("uppercase", BOUND, MAX_BYTES / 3),
+    ("lowercase", BOUND, MAX_BYTES / 3),
+    ("encodeUrl", BOUND, MAX_BYTES / 3),
+    ("encodeUrlComponent", BOUND, MAX_BYTES / 3),
+    ("base64encode", BOUND, MAX_BYTES / 2),
+    ("split", BOUND, MAX_SPLIT),
+    ("match", BOUND, MAX_MATCH),
+];
+
+/// The guarded `$replace` for `n` arguments, as text (its variables are renamed to names
+/// no expression can write, see [`hidden`]): the arguments are bound first (`$__v_r0`…),
+/// the guard sees them with the context value, and a replacement function is wrapped so
+/// that each of its results is bounded (the guard says which argument is the replacement).
+fn replace_template(n: usize) -> String {
+    let args: Vec<String> = (0..n).map(|i| format!("$__v_r{i}")).collect();
+    let mut text = format!("( $__v_c := ${REPLACE}($, {});", args.join(", "));
+    let mut call = Vec::new();
+    for i in 0..n {
+        if i == 1 || i == 2 {
+            text.push_str(&format!(
+                " $__v_w{i} := ($__v_c[0] = {i} and $type($__v_r{i}) = 'function') ? function($__v_m) {{ ${PIECE}($__v_r{i}($__v_m), $__v_c[1]) }} : $__v_r{i};"
+            ));
+            call.push(format!("$__v_w{i}"));
+        } else {
+            call.push(format!("$__v_r{i}"));
+        }
+    }
+    text.push_str(&format!(" $replace({}) )", call.join(", ")));
+    text
+}
+
+/// The name an internal variable (`__v_…` in a template) really has: one with a space,
+/// which no expression can write, so the user's own variables are never shadowed.
+fn hidden(name: &str) -> Option<String> {
+    name.strip_prefix("__v_").map(|rest| format!("sfnlite {rest}"))
+}
 
 /// Rewrites an expression so that the built-ins that can build large strings are guarded.
 pub(super) fn guard(node: &mut AstNode) {
@@ -43,39 +98,67 @@ pub(super) fn guard(node: &mut AstNode) {
 
 fn guard_inner(node: &mut AstNode) {
     children(node, &mut |child| guard(child));
+    let partial = |args: &[AstNode]| args.iter().any(|a| matches!(a, AstNode::Placeholder));
     match node {
-        AstNode::Function { name, args, is_builtin: true } if GUARDED.contains(&name.as_str()) => {
-            args.iter_mut().for_each(|arg| wrap(arg, BOUND));
-        }
-        AstNode::Function { name, args, is_builtin: true } if name == "pad" => {
-            args.iter_mut().for_each(|arg| wrap(arg, WIDTH));
-        }
-        AstNode::Binary { op: BinaryOp::Concatenate, lhs, rhs } => {
-            wrap(lhs, BOUND);
-            wrap(rhs, BOUND);
-        }
-        AstNode::Function { name, args, is_builtin: true } if name == "replace" && !args.is_empty() => {
+        AstNode::Function { name, args, is_builtin: true }
+            if name == "replace" && (2..=4).contains(&args.len()) && !partial(args) =>
+        {
             let args = std::mem::take(args);
-            let n = args.len();
-            let var = |i: usize| AstNode::Variable(format!("{REPLACE_ARG}{i}"));
+            let Ok(mut template) = jsonata_core::parser::parse(&replace_template(args.len())) else { return };
+            rename(&mut template);
             let mut block: Vec<AstNode> = args
                 .into_iter()
                 .enumerate()
-                .map(|(i, arg)| AstNode::Binary { op: BinaryOp::ColonEqual, lhs: Box::new(var(i)), rhs: Box::new(arg) })
+                .map(|(i, arg)| AstNode::Binary {
+                    op: BinaryOp::ColonEqual,
+                    lhs: Box::new(AstNode::Variable(format!("sfnlite r{i}"))),
+                    rhs: Box::new(arg),
+                })
                 .collect();
-            let mut check_args = vec![AstNode::Variable(String::new())];
-            check_args.extend((0..n).map(var));
-            block.push(AstNode::Function { name: REPLACE.into(), args: check_args, is_builtin: true });
-            block.push(AstNode::Function { name: "replace".into(), args: (0..n).map(var).collect(), is_builtin: true });
+            block.push(template);
             *node = AstNode::Block(block);
+        }
+        AstNode::Function { name, args, is_builtin: true } => {
+            if let Some((_, guard, max)) = GUARDED.iter().find(|(n, _, _)| n == name) {
+                // A placeholder (`$pad(?, 3)`) stays one: partial application.
+                for arg in args.iter_mut().filter(|a| !matches!(a, AstNode::Placeholder)) {
+                    wrap(arg, guard, *max);
+                }
+            }
+        }
+        AstNode::Binary { op: BinaryOp::Concatenate, lhs, rhs } => {
+            wrap(lhs, BOUND, MAX_BYTES);
+            wrap(rhs, BOUND, MAX_BYTES);
         }
         _ => {}
     }
 }
 
-fn wrap(node: &mut AstNode, guard: &str) {
+fn wrap(node: &mut AstNode, guard: &str, max: usize) {
     let inner = std::mem::replace(node, AstNode::Undefined);
-    *node = AstNode::Function { name: guard.into(), args: vec![inner], is_builtin: true };
+    *node = AstNode::Function { name: guard.into(), args: vec![inner, AstNode::Number(max as f64)], is_builtin: true };
+}
+
+/// Gives a template's internal variables their hidden names.
+fn rename(node: &mut AstNode) {
+    with_stack(|| {
+        match node {
+            AstNode::Variable(name) | AstNode::Function { name, .. } => {
+                if let Some(hidden) = hidden(name) {
+                    *name = hidden;
+                }
+            }
+            AstNode::Lambda { params, .. } => {
+                for param in params.iter_mut() {
+                    if let Some(hidden) = hidden(param) {
+                        *param = hidden;
+                    }
+                }
+            }
+            _ => {}
+        }
+        children(node, &mut rename);
+    })
 }
 
 fn children(node: &mut AstNode, f: &mut dyn FnMut(&mut AstNode)) {
@@ -186,43 +269,56 @@ fn too_large(what: &str) -> EvaluatorError {
     ))
 }
 
-/// `$__sfnlite_bound(value)`: the value, unless it is too large as text.
+fn max_of(args: &[JValue]) -> usize {
+    match args.get(1) {
+        Some(JValue::Number(n)) if *n >= 0.0 => *n as usize,
+        _ => MAX_BYTES,
+    }
+}
+
+fn too_large_for(what: &str, max: usize) -> EvaluatorError {
+    EvaluatorError::EvaluationError(format!(
+        "{what} is larger than {max} bytes, the most sfnlite lets this built-in take (its bound on a JSONata value is {MAX_BYTES} bytes, MAX_BYTES)"
+    ))
+}
+
+/// `$__sfnlite_bound(value, max)`: the value, unless it is larger than `max` as text.
 pub(super) fn bound(args: &[JValue]) -> Result<JValue, EvaluatorError> {
     let value = args.first().cloned().unwrap_or(JValue::Undefined);
+    let max = max_of(args);
     match &value {
-        JValue::String(s) if s.len() > MAX_BYTES => Err(too_large("a string")),
-        JValue::Array(_) | JValue::Object(_) if size_up_to(&value, MAX_BYTES) > MAX_BYTES => {
-            Err(too_large("a value as text"))
+        JValue::String(s) if s.len() > max => Err(too_large_for("a string", max)),
+        JValue::Array(_) | JValue::Object(_) if size_up_to(&value, max) > max => {
+            Err(too_large_for("a value as text", max))
         }
         _ => Ok(value),
     }
 }
 
-/// `$__sfnlite_width(value)`: an argument of `$pad`; a number is a width.
+/// `$__sfnlite_width(value, max)`: an argument of `$pad`; a number is a width.
 pub(super) fn width(args: &[JValue]) -> Result<JValue, EvaluatorError> {
     match args.first() {
-        Some(JValue::Number(n)) if n.abs() > MAX_BYTES as f64 && n.is_finite() => {
+        Some(JValue::Number(n)) if n.abs() > max_of(args) as f64 && n.is_finite() => {
             Err(too_large(&format!("a string padded to {n} characters")))
         }
         _ => bound(args),
     }
 }
 
-/// `$__sfnlite_replace($, args…)`: refuses a `$replace` whose output could pass the bound.
-/// Which argument is the string follows jsonata's rule: with two arguments, or three whose
-/// last is a limit, the context value is the string.
+/// `$__sfnlite_replace($, args…)`: refuses a `$replace` whose output could pass the bound,
+/// and answers `[the replacement's argument index, the most bytes one result of a
+/// replacement function may have]`. Which argument is the string follows jsonata's rule:
+/// with two arguments, or three whose last is a limit, the context value is the string.
 pub(super) fn replace(args: &[JValue]) -> Result<JValue, EvaluatorError> {
     let (context, given) = args.split_first().map_or((&JValue::Undefined, &[][..]), |(c, g)| (c, g));
     let context_first = given.len() == 2 || (given.len() == 3 && matches!(given[2], JValue::Number(_)));
-    let (text, pattern, replacement, limit) = if context_first {
-        (context, given.first(), given.get(1), given.get(2))
+    let (index, text, pattern, replacement, limit) = if context_first {
+        (1, context, given.first(), given.get(1), given.get(2))
     } else {
-        (given.first().unwrap_or(&JValue::Undefined), given.get(1), given.get(2), given.get(3))
+        (2, given.first().unwrap_or(&JValue::Undefined), given.get(1), given.get(2), given.get(3))
     };
-    let (JValue::String(text), Some(JValue::String(replacement))) = (text, replacement) else {
-        // A function replacement's results are bounded as they are built.
-        return Ok(JValue::Undefined);
-    };
+    let answer = |piece: usize| Ok(JValue::from(vec![JValue::Number(index as f64), JValue::Number(piece as f64)]));
+    let JValue::String(text) = text else { return answer(MAX_BYTES) };
     if text.len() > MAX_BYTES {
         return Err(too_large("a string"));
     }
@@ -232,11 +328,26 @@ pub(super) fn replace(args: &[JValue]) -> Result<JValue, EvaluatorError> {
     };
     let matches = match pattern {
         Some(JValue::String(p)) if !p.is_empty() => text.matches(&**p).take(limit).count(),
-        // A regular expression: as many matches as it could have.
+        // A regular expression or a matcher function: as many matches as it could have.
         _ => (text.chars().count() + 1).min(limit),
     };
-    if text.len().saturating_add(matches.saturating_mul(replacement.len())) > MAX_BYTES {
-        return Err(too_large(&format!("$replace's result ({matches} replacements of {} bytes)", replacement.len())));
+    let room = MAX_BYTES - text.len();
+    match replacement {
+        Some(JValue::String(r)) if matches.saturating_mul(r.len()) > room => {
+            Err(too_large(&format!("$replace's result ({matches} replacements of {} bytes)", r.len())))
+        }
+        _ => answer(room / matches.max(1)),
     }
-    Ok(JValue::Undefined)
+}
+
+/// `$__sfnlite_piece(value, max)`: one result of a replacement function.
+pub(super) fn piece(args: &[JValue]) -> Result<JValue, EvaluatorError> {
+    let value = args.first().cloned().unwrap_or(JValue::Undefined);
+    match &value {
+        JValue::String(s) if s.len() > max_of(args) => Err(too_large(&format!(
+            "$replace's result (a replacement function's result of {} bytes, at each match)",
+            s.len()
+        ))),
+        _ => Ok(value),
+    }
 }

@@ -118,6 +118,7 @@ pub fn register_guards(evaluator: &mut Evaluator) {
     let _ = evaluator.register_fn(bounds::BOUND, bounds::bound);
     let _ = evaluator.register_fn(bounds::WIDTH, bounds::width);
     let _ = evaluator.register_fn(bounds::REPLACE, bounds::replace);
+    let _ = evaluator.register_fn(bounds::PIECE, bounds::piece);
 }
 
 /// Codes whose message differs between jsonata-core and jsonata-js (which AWS runs):
@@ -432,6 +433,10 @@ mod tests {
         failed("($s := $reduce([1..20], function($a, $i) { $a & $a }, 'x'); $replace($s, 'x', $s))");
         failed("($s := $reduce([1..20], function($a, $i) { $a & $a }, 'x'); $s.$replace(/x/, $s))");
         failed("($s := $reduce([1..23], function($a, $i) { $a & $a }, 'x'); [1..5000].($s))");
+        failed("$split($pad('', 16000000), '')");
+        failed("$count($match($pad('', 4000000), /./))");
+        failed("$encodeUrlComponent($encodeUrlComponent($pad('', 16000000, '%')))");
+        failed("($s := $pad('', 8000000); $replace($pad('', 200), /./, function($m) { $s }))");
         // The guarded built-ins mean what they meant, the context value included.
         assert_eq!(ok("$states.input.name.$pad(4, '-')"), Some(json!("ab--")));
         assert_eq!(ok("$pad('ab', -4)"), Some(json!("  ab")));
@@ -444,6 +449,15 @@ mod tests {
         assert_eq!(ok("$states.input.missing & 'z'"), Some(json!("z")));
         assert_eq!(ok("$pad($states.input.missing, 3)"), None);
         assert_eq!(ok("$string({'a': [1, 2]})"), Some(json!("{\"a\":[1,2]}")));
+        // Partial application, and functions passed as values.
+        assert_eq!(ok("$map(['a', 'b'], $pad(?, 3, '-'))"), Some(json!(["a--", "b--"])));
+        assert_eq!(ok("$replace(?, 'a', 'b')('aaa')"), Some(json!("bbb")));
+        assert_eq!(ok("$string(?)(5)"), Some(json!("5")));
+        assert_eq!(ok("$join(?, '-')(['a', 'b'])"), Some(json!("a-b")));
+        assert_eq!(ok("$map([1, 2], $string)"), Some(json!(["1", "2"])));
+        // The guards' variables are not the user's.
+        assert_eq!(ok("($__sfnlite_r0 := 'X'; $replace('abc', 'b', $__sfnlite_r0))"), Some(json!("aXc")));
+        assert_eq!(ok("($r := 'X'; $replace('abc', /b/, function($m) { $r & $m.match }))"), Some(json!("aXbc")));
     }
 
     #[test]

@@ -234,12 +234,7 @@ pub(crate) fn run_case(prepared: &Prepared, index: usize, options: &Options) -> 
 /// single-state case).
 type Ran = (Vec<Mismatch>, Vec<HistoryEvent>, Option<String>);
 
-fn execute(
-    prepared: &Prepared,
-    index: usize,
-    services: &Services,
-    options: &Options,
-) -> Result<Ran, String> {
+fn execute(prepared: &Prepared, index: usize, services: &Services, options: &Options) -> Result<Ran, String> {
     let (file, case) = (&prepared.file, &prepared.file.cases[index]);
     if let Some(single) = &case.single {
         let timing = (file.clock_start, case.seed);
