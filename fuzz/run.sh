@@ -7,7 +7,7 @@
 # Needs the nightly toolchain and cargo-fuzz (`cargo install cargo-fuzz`).
 set -euo pipefail
 cd "$(dirname "$0")"
-all=(definition path intrinsic template jsonata choice state mock_config ddl api table)
+all=(definition path intrinsic template jsonata choice state mock_config config ddl api table)
 work=${FUZZ_WORK:-/tmp/sfnlite-fuzz}
 cargo +nightly fuzz build -s none -a -O >&2
 bin=target/x86_64-unknown-linux-gnu/release

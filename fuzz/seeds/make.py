@@ -133,3 +133,44 @@ put("table", b"\x01" + b'"a","1","x"\n"b ""q""",2,\n')
 put("table", b"\x02" + b'{"i": 1, "s": "x", "nested": {"x": 2, "y": [1.5]}, "m": {"k": "v"}, "ts": "2026-01-01 00:00:00"}\n{"i": "bad"}\n')
 put("table", b"\x03" + b"PAR1\x00\x00PAR1")
 put("table", b"\x04" + gzip.compress(b"1,a\n2,b\n", mtime=0))
+
+# The config target: sfnlite.toml as `sfnlite` reads it (the repository's, and one with every table).
+put("config", (root / "sfnlite.toml").read_text())
+put("config", """data_dir = "data"
+backend = "local"
+[aws]
+region = "eu-west-1"
+endpoint_url = "http://127.0.0.1:9000"
+force_path_style = true
+[s3]
+buckets = ["a", "b"]
+[s3.mounts]
+logs = "definitions/data"
+[athena]
+init = ["x.sql"]
+[athena.workgroups.primary]
+output_location = "s3://r/"
+memory_limit_mib = 512
+query_timeout = "30m"
+[lambda]
+backend = "local"
+[lambda.functions.f]
+handler = "python:lambdas/f.py:handler"
+timeout = 3
+[http.connections.c]
+authorization = "API_KEY"
+api_key_name = "x-api-key"
+api_key_value = "k"
+[definitions."definitions/hello.asl.json"]
+clock = "virtual"
+substitutions = { A = "b" }
+[schedules.nightly]
+expression = "cron(0 3 * * ? *)"
+definition = "definitions/hello.asl.json"
+input = { a = 1 }
+timezone = "Europe/Paris"
+[store]
+retention = "90d"
+[serve]
+access_keys = [{ access_key_id = "AKID", secret_access_key = "s" }]
+""")

@@ -12,6 +12,13 @@ use sfnlite_server::Api;
 use sfnlite_server::executor::Executor;
 
 /// A Hive DDL statement (or any SQL: a query is `Ok(None)`).
+/// `sfnlite.toml`: read and checked as `sfnlite` does (every refusal is a message).
+pub fn config(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = sfnlite_cli::fuzz::config(text);
+    }
+}
+
 pub fn ddl(data: &[u8]) {
     if let Ok(sql) = std::str::from_utf8(data) {
         let _ = ddl::parse(sql);
