@@ -425,6 +425,33 @@ fn queries_are_bounded_by_their_workgroups_limits() {
     assert_eq!(status["State"], "FAILED", "{status}");
     assert!(status["StateChangeReason"].as_str().unwrap().starts_with("EXCEEDED_MEMORY_LIMIT: "), "{status}");
     assert_eq!((&status["AthenaError"]["ErrorType"], &status["AthenaError"]["ErrorCategory"]), (&json!(1), &json!(2)));
+    // A table's files are read into memory as the query is planned: that counts too. A
+    // 100 MB text in a 100 KB gzip file stops at the limit, not in the machine's memory.
+    let mut bomb = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    std::io::Write::write_all(&mut bomb, &vec![b'7'; 100_000_000]).unwrap();
+    l.put("data", "bomb/big.gz", bomb.finish().unwrap());
+    l.ok("CREATE EXTERNAL TABLE bomb (v STRING) LOCATION 's3://data/bomb/'", None);
+    let status = run("SELECT count(*) FROM bomb");
+    assert!(status["StateChangeReason"].as_str().unwrap().starts_with("EXCEEDED_MEMORY_LIMIT: "), "{status}");
+    // So do the rows read, and the result held.
+    l.put("data", "wide/rows.txt", "x\n".repeat(3_000_000));
+    l.ok("CREATE EXTERNAL TABLE wide (v STRING) LOCATION 's3://data/wide/'", None);
+    let status = run("SELECT max(v) FROM wide");
+    assert!(
+        status["StateChangeReason"].as_str().unwrap_or_default().starts_with("EXCEEDED_MEMORY_LIMIT: "),
+        "{status}"
+    );
+    let status = run("SELECT repeat('x', 10000000)");
+    assert!(status["StateChangeReason"].as_str().unwrap().starts_with("EXCEEDED_MEMORY_LIMIT: "), "{status}");
+    // A malformed Parquet file that claims many rows reads for seconds: the time limit stops
+    // the reader threads too (the query ends, EXCEEDED_TIME_LIMIT, and nothing reads on).
+    let parquet =
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../fuzz/artifacts/table/timeout-parquet-claimed-rows"))
+            .unwrap();
+    l.put("data", "claims/part-0.parquet", parquet[1..].to_vec());
+    l.ok("CREATE EXTERNAL TABLE claims (a INT) STORED AS PARQUET LOCATION 's3://data/claims/'", None);
+    let status = run("SELECT count(*) FROM claims");
+    assert!(status["StateChangeReason"].as_str().unwrap().starts_with("EXCEEDED_TIME_LIMIT: "), "{status}");
     // A sort bigger than the pool spills instead, and the engine carries on.
     assert_eq!(l.rows("SELECT count(DISTINCT x) FROM generate_series(1, 2000000) t(x)", None), [vec![s("2000000")]]);
     // Bad limits are refused with the setting named.

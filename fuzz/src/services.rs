@@ -60,7 +60,9 @@ pub fn table(data: &[u8]) {
     });
     let Some((&pick, file)) = data.split_first() else { return };
     let (name, def) = &defs[usize::from(pick) % defs.len()];
-    let _ = sfnlite_adapters::athena::table::decode_file(def, name, file.to_vec());
+    // A query's limits, tighter: 256 MiB of rows and half a second.
+    let time = std::time::Duration::from_millis(500);
+    let _ = sfnlite_adapters::athena::table::decode_file(def, name, file.to_vec(), 256 << 20, time);
 }
 
 /// Operations that return at once (none starts an execution or waits for a task).

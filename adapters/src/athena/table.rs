@@ -19,7 +19,8 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{
@@ -77,6 +78,57 @@ pub fn arrow_type(ty: &HiveType) -> DataType {
     }
 }
 
+/// What one query's scans may take. A table's files are read into memory when the query
+/// is planned (outside DataFusion's memory pool), so the rows they give are counted here
+/// against the workgroup's memory limit, a file is not read (nor gunzipped) past what is
+/// left, and every batch checks the query's deadline: a query stops at its limits even
+/// while its tables are read, on reader threads of their own.
+#[derive(Debug)]
+pub struct ScanBudget {
+    memory_bytes: u64,
+    left: AtomicI64,
+    deadline: Instant,
+}
+
+/// What a scan error says when the deadline passed (`EXCEEDED_TIME_LIMIT` follows).
+pub const SCAN_DEADLINE: &str = "the query's time limit passed while its tables were read";
+
+impl ScanBudget {
+    /// `memory_bytes` for the rows read, until `deadline`.
+    pub fn new(memory_bytes: u64, deadline: Instant) -> ScanBudget {
+        ScanBudget { memory_bytes, left: AtomicI64::new(i64::try_from(memory_bytes).unwrap_or(i64::MAX)), deadline }
+    }
+
+    fn check_time(&self) -> DfResult<()> {
+        if Instant::now() >= self.deadline {
+            return Err(DataFusionError::Execution(SCAN_DEADLINE.into()));
+        }
+        Ok(())
+    }
+
+    fn exhausted(&self, what: &str) -> DataFusionError {
+        DataFusionError::ResourcesExhausted(format!(
+            "{what} is more than the query may hold ({} MiB, the workgroup's memory_limit_mib)",
+            self.memory_bytes >> 20
+        ))
+    }
+
+    /// Counts a batch read (and checks the time).
+    fn charge(&self, batch: &RecordBatch) -> DfResult<()> {
+        self.check_time()?;
+        let size = i64::try_from(batch.get_array_memory_size()).unwrap_or(i64::MAX);
+        if self.left.fetch_sub(size, Ordering::Relaxed) < size {
+            return Err(self.exhausted("the rows its tables gave"));
+        }
+        Ok(())
+    }
+
+    /// The most bytes one file may take while it is read (what is left).
+    fn room(&self) -> u64 {
+        u64::try_from(self.left.load(Ordering::Relaxed).max(0)).unwrap_or(0)
+    }
+}
+
 /// A catalog table as a DataFusion table.
 #[derive(Debug)]
 pub struct HiveTable {
@@ -84,18 +136,20 @@ pub struct HiveTable {
     schema: SchemaRef,
     store: LocalS3,
     scanned_bytes: Arc<AtomicU64>,
+    budget: Arc<ScanBudget>,
 }
 
 impl HiveTable {
-    /// The table `def`, whose files are in `store`; bytes read are added to `scanned_bytes`.
-    pub fn new(def: TableDef, store: LocalS3, scanned_bytes: Arc<AtomicU64>) -> HiveTable {
+    /// The table `def`, whose files are in `store`; bytes read are added to `scanned_bytes`,
+    /// and the rows read are charged to the query's `budget`.
+    pub fn new(def: TableDef, store: LocalS3, scanned_bytes: Arc<AtomicU64>, budget: Arc<ScanBudget>) -> HiveTable {
         let fields: Vec<Field> = def
             .columns
             .iter()
             .chain(&def.partition_keys)
             .map(|c| Field::new(&c.name, arrow_type(&c.ty), true))
             .collect();
-        HiveTable { schema: Arc::new(Schema::new(fields)), def, store, scanned_bytes }
+        HiveTable { schema: Arc::new(Schema::new(fields)), def, store, scanned_bytes, budget }
     }
 }
 
@@ -217,7 +271,7 @@ impl TableProvider for HiveTable {
         let projection: Vec<usize> = projection.cloned().unwrap_or_else(|| (0..self.schema.fields().len()).collect());
         let projected = Arc::new(self.schema.project(&projection)?);
         let files = self.data_files()?;
-        let reader = Reader::new(&self.def, &projection, projected.clone());
+        let reader = Reader::new(&self.def, &projection, projected.clone(), &self.budget);
         let limit = if filters.is_empty() { limit } else { None };
         let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(files.len().max(1));
         let next = AtomicUsize::new(0);
@@ -253,13 +307,21 @@ impl TableProvider for HiveTable {
 }
 
 /// Reads the bytes of one data file named `name` (`.gz` is gunzipped) as the table `def`
-/// reads its files, every column projected; the rows read, or the error a query would end
-/// with. For the fuzz target (`fuzz/src/services.rs`); queries read through [`HiveTable`].
-pub fn decode_file(def: &TableDef, name: &str, bytes: Vec<u8>) -> Result<usize, String> {
+/// reads its files, every column projected, within `memory_bytes` and `time`; the rows
+/// read, or the error a query would end with. For the fuzz target (`fuzz/src/services.rs`);
+/// queries read through [`HiveTable`].
+pub fn decode_file(
+    def: &TableDef,
+    name: &str,
+    bytes: Vec<u8>,
+    memory_bytes: u64,
+    time: Duration,
+) -> Result<usize, String> {
     let fields: Vec<Field> = def.columns.iter().map(|c| Field::new(&c.name, arrow_type(&c.ty), true)).collect();
     let schema: SchemaRef = Arc::new(Schema::new(fields));
     let projection: Vec<usize> = (0..def.columns.len()).collect();
-    let reader = Reader::new(def, &projection, schema);
+    let budget = ScanBudget::new(memory_bytes, Instant::now() + time);
+    let reader = Reader::new(def, &projection, schema, &budget);
     let file = DataFile { path: PathBuf::from(name), partition_values: Vec::new() };
     let batches = reader.decode(&file, bytes).map_err(|e| e.to_string())?;
     Ok(batches.iter().map(RecordBatch::num_rows).sum())
@@ -268,6 +330,7 @@ pub fn decode_file(def: &TableDef, name: &str, bytes: Vec<u8>) -> Result<usize, 
 /// What a scan reads: the projected columns, split into data and partition columns.
 struct Reader<'a> {
     def: &'a TableDef,
+    budget: &'a ScanBudget,
     schema: SchemaRef,
     /// For each projected column: its index among the data columns, or among the partition keys.
     sources: Vec<Source>,
@@ -292,7 +355,7 @@ fn first_byte(text: Option<&String>, default: u8) -> u8 {
 }
 
 impl<'a> Reader<'a> {
-    fn new(def: &'a TableDef, projection: &[usize], schema: SchemaRef) -> Reader<'a> {
+    fn new(def: &'a TableDef, projection: &[usize], schema: SchemaRef, budget: &'a ScanBudget) -> Reader<'a> {
         let data = def.columns.len();
         let sources =
             projection.iter().map(|&i| if i < data { Source::Data(i) } else { Source::Partition(i - data) }).collect();
@@ -307,6 +370,7 @@ impl<'a> Reader<'a> {
         };
         Reader {
             def,
+            budget,
             schema,
             sources,
             skip_lines: def.parameters.get("skip.header.line.count").and_then(|n| n.trim().parse().ok()).unwrap_or(0),
@@ -318,6 +382,11 @@ impl<'a> Reader<'a> {
 
     /// Reads one file: its batches and its size on disk.
     fn read_file(&self, file: &DataFile) -> DfResult<(Vec<RecordBatch>, u64)> {
+        self.budget.check_time()?;
+        let length = fs::metadata(&file.path).map(|m| m.len()).unwrap_or(0);
+        if length > self.budget.room() {
+            return Err(self.budget.exhausted(&format!("the file {} ({length} bytes)", file.path.display())));
+        }
         let raw = fs::read(&file.path).map_err(|e| bad_data(&file.path, format!("cannot read: {e}")))?;
         let size = raw.len() as u64;
         Ok((self.decode(file, raw)?, size))
@@ -331,10 +400,16 @@ impl<'a> Reader<'a> {
         }
         let name = file.path.to_string_lossy();
         let bytes = if name.ends_with(".gz") {
-            let mut out = Vec::with_capacity(raw.len() * 8);
+            // Gunzipped only as far as the budget goes (a small file can hold a huge text).
+            let room = self.budget.room();
+            let mut out = Vec::with_capacity((raw.len() * 8).min(usize::try_from(room).unwrap_or(usize::MAX)));
             flate2::read::MultiGzDecoder::new(raw.as_slice())
+                .take(room.saturating_add(1))
                 .read_to_end(&mut out)
                 .map_err(|e| bad_data(&file.path, format!("not a gzip file: {e}")))?;
+            if out.len() as u64 > room {
+                return Err(self.budget.exhausted(&format!("the file {} gunzipped", file.path.display())));
+            }
             out
         } else if [".bz2", ".zst", ".snappy", ".lz4", ".deflate"].iter().any(|ext| name.ends_with(ext)) {
             return Err(bad_data(&file.path, "sfnlite reads only uncompressed and gzip (.gz) text files"));
@@ -491,7 +566,17 @@ impl<'a> Reader<'a> {
     fn read_parquet(&self, file: &DataFile, raw: Vec<u8>) -> DfResult<Vec<RecordBatch>> {
         use datafusion::parquet::arrow::ProjectionMask;
         use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(raw))
+        // The footer's metadata is read on a thread of its own: a malformed footer can claim
+        // lists so long that reading it takes seconds, and nothing inside can be stopped. Past
+        // the deadline the query goes on without it (the thread ends when the read does).
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = sender.send(ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(raw)));
+        });
+        let wait = self.budget.deadline.saturating_duration_since(Instant::now());
+        let builder = receiver
+            .recv_timeout(wait)
+            .map_err(|_| DataFusionError::Execution(SCAN_DEADLINE.into()))?
             .map_err(|e| bad_data(&file.path, format!("not a Parquet file: {e}")))?;
         let file_schema = builder.schema().clone();
         // Columns are matched by name, case-insensitively, as Athena does for Parquet.
@@ -547,7 +632,9 @@ impl<'a> Reader<'a> {
                 columns.push(column);
             }
             let options = RecordBatchOptions::new().with_row_count(Some(rows));
-            batches.push(RecordBatch::try_new_with_options(self.schema.clone(), columns, &options)?);
+            let batch = RecordBatch::try_new_with_options(self.schema.clone(), columns, &options)?;
+            self.budget.charge(&batch)?;
+            batches.push(batch);
         }
         Ok(batches)
     }
@@ -572,7 +659,9 @@ impl<'r, 'a> Batcher<'r, 'a> {
     fn end_row(&mut self) -> DfResult<()> {
         self.rows += 1;
         if self.rows == BATCH_ROWS {
-            self.batches.push(self.reader.finish(self.file, &mut self.builders, self.rows)?);
+            let batch = self.reader.finish(self.file, &mut self.builders, self.rows)?;
+            self.reader.budget.charge(&batch)?;
+            self.batches.push(batch);
             self.rows = 0;
         }
         Ok(())
@@ -580,7 +669,9 @@ impl<'r, 'a> Batcher<'r, 'a> {
 
     fn finish(mut self) -> DfResult<Vec<RecordBatch>> {
         if self.rows > 0 {
-            self.batches.push(self.reader.finish(self.file, &mut self.builders, self.rows)?);
+            let batch = self.reader.finish(self.file, &mut self.builders, self.rows)?;
+            self.reader.budget.charge(&batch)?;
+            self.batches.push(batch);
         }
         Ok(self.batches)
     }

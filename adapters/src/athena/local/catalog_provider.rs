@@ -10,7 +10,7 @@ use std::sync::atomic::AtomicU64;
 use datafusion::catalog::{CatalogProvider, SchemaProvider, TableProvider};
 
 use crate::athena::catalog::Catalog;
-use crate::athena::table::HiveTable;
+use crate::athena::table::{HiveTable, ScanBudget};
 use crate::s3::LocalS3;
 
 /// The catalog's databases, as DataFusion schemas.
@@ -27,13 +27,20 @@ struct GlueSchema {
 
 impl GlueCatalog {
     /// The tables of `catalog`, read from `s3`, each adding the bytes it reads to
-    /// `scanned`; `current` (the query's database) exists even if the catalog lacks it.
-    pub(super) fn new(catalog: &Catalog, s3: &LocalS3, scanned: &Arc<AtomicU64>, current: &str) -> GlueCatalog {
+    /// `scanned` and charging the rows to `budget`; `current` (the query's database)
+    /// exists even if the catalog lacks it.
+    pub(super) fn new(
+        catalog: &Catalog,
+        s3: &LocalS3,
+        scanned: &Arc<AtomicU64>,
+        budget: &Arc<ScanBudget>,
+        current: &str,
+    ) -> GlueCatalog {
         let mut provider = GlueCatalog::default();
         for (name, db) in &catalog.databases {
             let mut schema = GlueSchema::default();
             for (table_name, def) in &db.tables {
-                let table = HiveTable::new(def.clone(), s3.clone(), scanned.clone());
+                let table = HiveTable::new(def.clone(), s3.clone(), scanned.clone(), budget.clone());
                 schema.tables.insert(table_name.to_lowercase(), Arc::new(table));
             }
             provider.schemas.insert(name.to_lowercase(), Arc::new(schema));

@@ -219,10 +219,20 @@ impl Inner {
             .get(&execution.work_group)
             .map_or_else(|| Workgroup::default().limits(), Workgroup::limits)
             .map_err(QueryFailure::internal)?;
-        // Past the time limit the statement is dropped, which cancels its scans.
-        let output = tokio::time::timeout(limits.timeout, self.run_statement(&sql, &database, limits.memory_bytes))
-            .await
-            .map_err(|_| QueryFailure::time_limit(limits.timeout))??;
+        // Past the time limit the statement is dropped; its table reads (on threads of
+        // their own) see the same deadline and stop.
+        let deadline = std::time::Instant::now() + limits.timeout;
+        let output =
+            tokio::time::timeout(limits.timeout, self.run_statement(&sql, &database, limits.memory_bytes, deadline))
+                .await
+                .map_err(|_| QueryFailure::time_limit(limits.timeout))?
+                .map_err(|failure| {
+                    if failure.message.contains(crate::athena::table::SCAN_DEADLINE) {
+                        QueryFailure::time_limit(limits.timeout)
+                    } else {
+                        failure
+                    }
+                })?;
         let location = &execution.result_configuration.output_location;
         let metadata = self.write_results(location, &output, location.ends_with(".csv")).await?;
         Ok((output, metadata))

@@ -17,6 +17,7 @@ use super::statement::unsupported_statement;
 use super::{CATALOG_NAME, Inner};
 use crate::athena::ddl;
 use crate::athena::render::{ColumnInfo, render};
+use crate::athena::table::ScanBudget;
 
 /// A result row: each value in Athena's text form, NULL as `None`.
 pub(super) type Row = Vec<Option<String>>;
@@ -44,15 +45,22 @@ impl Inner {
         sql: &str,
         database: &str,
         memory_bytes: u64,
+        deadline: Instant,
     ) -> Result<Output, QueryFailure> {
         let parsed = ddl::parse(sql).map_err(|e| QueryFailure::user("SYNTAX_ERROR", 1006, e))?;
         match parsed {
             Some(statement) => self.run_ddl(statement, database),
-            None => self.run_query(sql, database, memory_bytes).await,
+            None => self.run_query(sql, database, memory_bytes, deadline).await,
         }
     }
 
-    async fn run_query(&self, sql: &str, database: &str, memory_bytes: u64) -> Result<Output, QueryFailure> {
+    async fn run_query(
+        &self,
+        sql: &str,
+        database: &str,
+        memory_bytes: u64,
+        deadline: Instant,
+    ) -> Result<Output, QueryFailure> {
         if let Some(kind) = unsupported_statement(sql) {
             return Err(QueryFailure::user(
                 "NOT_SUPPORTED",
@@ -71,7 +79,8 @@ impl Inner {
             .build_arc()
             .map_err(|e| QueryFailure::internal(e.to_string()))?;
         let ctx = SessionContext::new_with_config_rt(config, runtime);
-        ctx.register_catalog(CATALOG_NAME, Arc::new(GlueCatalog::new(&catalog, &self.s3, &scanned, database)));
+        let budget = Arc::new(ScanBudget::new(memory_bytes, deadline));
+        ctx.register_catalog(CATALOG_NAME, Arc::new(GlueCatalog::new(&catalog, &self.s3, &scanned, &budget, database)));
         let options = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
         let planning = Instant::now();
         let frame = ctx.sql_with_options(sql, options).await.map_err(|e| translate(e, database))?;
@@ -79,6 +88,11 @@ impl Inner {
         let columns: Vec<ColumnInfo> =
             frame.schema().fields().iter().map(|f| ColumnInfo::new(f.name(), f.data_type())).collect();
         let batches = frame.collect().await.map_err(|e| translate(e, database).or_memory_limit(memory_bytes))?;
+        // The result is held whole (rendered, then written): it counts against the limit too.
+        let held: usize = batches.iter().map(RecordBatch::get_array_memory_size).sum();
+        if held as u64 > memory_bytes {
+            return Err(QueryFailure::internal("Resources exhausted: the query's result").or_memory_limit(memory_bytes));
+        }
         Ok(Output { columns, rows: rendered_rows(&batches), scanned: scanned.load(Ordering::Relaxed), planning_millis })
     }
 }
