@@ -117,7 +117,9 @@ pub fn jsonata(data: &[u8]) {
         entropy: &SeededEntropy::new(7),
         now_millis: 1_796_025_600_000,
     };
-    let _ = expr.eval_optional(&bindings, "Output");
+    // 50 ms instead of 500: an input that runs to the bound is the bound working, and a
+    // shorter one lets the fuzzer try ten times as many.
+    let _ = expr.eval_within(&bindings, "Output", 50);
 }
 
 /// A Choice rule: parsed (top level, so with `Next`) and evaluated.

@@ -91,13 +91,49 @@ fn hidden(name: &str) -> Option<String> {
     name.strip_prefix("__v_").map(|rest| format!("sfnlite {rest}"))
 }
 
-/// Rewrites an expression so that the built-ins that can build large strings are guarded.
-pub(super) fn guard(node: &mut AstNode) {
-    with_stack(|| guard_inner(node));
+/// Rewrites an expression so that the built-ins that can build large strings are guarded,
+/// and refuses the regular expressions that are not JavaScript's (see [`regex_problem`]).
+pub(super) fn guard(node: &mut AstNode) -> Result<(), String> {
+    let mut problem = None;
+    guard_all(node, &mut problem);
+    problem.map_or(Ok(()), Err)
 }
 
-fn guard_inner(node: &mut AstNode) {
-    children(node, &mut |child| guard(child));
+fn guard_all(node: &mut AstNode, problem: &mut Option<String>) {
+    with_stack(|| guard_inner(node, problem));
+}
+
+/// A JSONata regular expression is JavaScript's (without the `v` flag), where `[` inside a
+/// character class is that character. jsonata-core hands the pattern to Rust's regex
+/// crate, where it opens a nested class, and nested classes with set operations (`--`,
+/// `&&`, `~~`) can take a second to compile a pattern of a few hundred bytes, in one step
+/// no time bound reaches. Such patterns mean something else in JavaScript anyway: refused.
+fn regex_problem(pattern: &str) -> Option<String> {
+    let (mut in_class, mut escaped) = (false, false);
+    for c in pattern.chars() {
+        match (escaped, in_class, c) {
+            (true, _, _) => escaped = false,
+            (false, _, '\\') => escaped = true,
+            (false, false, '[') => in_class = true,
+            (false, true, '[') => {
+                return Some(format!(
+                    "the regular expression /{pattern}/ has '[' inside a character class: write \\[ (sfnlite reads JSONata's regular expressions as JavaScript does, and nested classes are not JavaScript)"
+                ));
+            }
+            (false, true, ']') => in_class = false,
+            _ => {}
+        }
+    }
+    None
+}
+
+fn guard_inner(node: &mut AstNode, problem: &mut Option<String>) {
+    children(node, &mut |child| guard_all(child, problem));
+    if let AstNode::Regex { pattern, .. } = node
+        && problem.is_none()
+    {
+        *problem = regex_problem(pattern);
+    }
     let partial = |args: &[AstNode]| args.iter().any(|a| matches!(a, AstNode::Placeholder));
     match node {
         AstNode::Function { name, args, is_builtin: true }
