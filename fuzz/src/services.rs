@@ -11,7 +11,6 @@ use sfnlite_engine::{MemoryStore, Registry, SystemClock};
 use sfnlite_server::Api;
 use sfnlite_server::executor::Executor;
 
-/// A Hive DDL statement (or any SQL: a query is `Ok(None)`).
 /// `sfnlite.toml`: read and checked as `sfnlite` does (every refusal is a message).
 pub fn config(data: &[u8]) {
     if let Ok(text) = std::str::from_utf8(data) {
@@ -19,6 +18,7 @@ pub fn config(data: &[u8]) {
     }
 }
 
+/// A Hive DDL statement (or any SQL: a query is `Ok(None)`).
 pub fn ddl(data: &[u8]) {
     if let Ok(sql) = std::str::from_utf8(data) {
         let _ = ddl::parse(sql);

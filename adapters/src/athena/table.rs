@@ -116,7 +116,7 @@ impl ScanBudget {
     /// Counts a batch read (and checks the time).
     fn charge(&self, batch: &RecordBatch) -> DfResult<()> {
         self.check_time()?;
-        let size = i64::try_from(batch.get_array_memory_size()).unwrap_or(i64::MAX);
+        let size = i64::try_from(used_bytes(batch)).unwrap_or(i64::MAX);
         if self.left.fetch_sub(size, Ordering::Relaxed) < size {
             return Err(self.exhausted("the rows its tables gave"));
         }
@@ -127,6 +127,15 @@ impl ScanBudget {
     fn room(&self) -> u64 {
         u64::try_from(self.left.load(Ordering::Relaxed).max(0)).unwrap_or(0)
     }
+}
+
+/// The bytes a batch's values take (not its buffers' spare capacity).
+pub fn used_bytes(batch: &RecordBatch) -> usize {
+    batch
+        .columns()
+        .iter()
+        .map(|c| c.to_data().get_slice_memory_size().unwrap_or_else(|_| c.get_array_memory_size()))
+        .sum()
 }
 
 /// A catalog table as a DataFusion table.
@@ -570,9 +579,12 @@ impl<'a> Reader<'a> {
         // lists so long that reading it takes seconds, and nothing inside can be stopped. Past
         // the deadline the query goes on without it (the thread ends when the read does).
         let (sender, receiver) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = sender.send(ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(raw)));
-        });
+        std::thread::Builder::new()
+            .name("parquet-footer".into())
+            .spawn(move || {
+                let _ = sender.send(ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(raw)));
+            })
+            .map_err(|e| bad_data(&file.path, format!("cannot start a reader: {e}")))?;
         let wait = self.budget.deadline.saturating_duration_since(Instant::now());
         let builder = receiver
             .recv_timeout(wait)

@@ -44,6 +44,11 @@ pub(crate) fn follow(args: &HistoryArgs, store: &Option<PathBuf>, ephemeral: boo
             // The run may have ended between the two questions (and its process with it):
             // ask again, here, before calling it orphaned.
             let again = ask(&["describe", &args.execution, "--format", "json"], store, ephemeral)?;
+            if again.remote {
+                // Another process holds the store now (a resume): keep following there.
+                std::thread::sleep(POLL);
+                continue;
+            }
             if again.value["status"].as_str() != Some("RUNNING") {
                 let rest = ask(
                     &["history", &args.execution, "--format", "json", "--after-id", &printer.after.to_string()],

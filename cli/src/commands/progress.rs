@@ -34,7 +34,9 @@ impl Counts {
         let map_child = arn
             .split(':')
             .nth(6)
-            .is_some_and(|m| m.len() > machine.len() && m.starts_with(machine) && m[machine.len()..].starts_with('/'));
+            .and_then(|m| m.strip_prefix(machine))
+            .and_then(|rest| rest.strip_prefix('/'))
+            .is_some_and(|label| !label.contains('/'));
         for event in events {
             if arn != main && !map_child {
                 continue;

@@ -4,54 +4,68 @@
 //! single built-in call can build a string of any size in one step: `$pad('', 1e9)`,
 //! a string doubled by `&` thirty times, `$join` of ten million references to one long
 //! string, `$replace` of every character by a long text. Such calls are guarded by
-//! rewriting the parsed expression, so that the guard sees the values the built-in will:
-//! - an argument of `$join`, `$string`, `$pad`, `$uppercase`, `$lowercase`, `$encodeUrl…`,
+//! rewriting the parsed expression, so that a guard sees the values the built-in will:
+//! - an argument of `$string`, `$pad`, `$uppercase`, `$lowercase`, `$encodeUrl…`,
 //!   `$base64encode`, `$split` and `$match`, and an operand of `&`, passes through
 //!   `$__sfnlite_bound(value, max)`, which refuses a value larger than `max` as text
 //!   ([`MAX_BYTES`], or less where the built-in makes more of its input: see `GUARDED`);
 //!   `$pad`'s guard also refuses a width beyond [`MAX_BYTES`];
-//! - `$replace(a, b, c…)` becomes a block that binds its arguments to hidden variables, lets
-//!   `$__sfnlite_replace($, …)` see them with the context value (`name.$replace(…)` replaces
-//!   within `name`), refuses a call whose output could pass [`MAX_BYTES`], and wraps a
-//!   replacement function so that each result is at most its share.
+//! - calls whose output depends on several arguments become blocks that bind the arguments
+//!   to hidden variables (evaluated once, in order), let a guard see them all, then call
+//!   the built-in with them: `$join` (the items and the separator), `$string` with its
+//!   `prettify` argument (indentation grows with depth), and `$replace`, whose guard also
+//!   sees the context value (`name.$replace(…)` replaces within `name`), refuses a call
+//!   whose output could pass [`MAX_BYTES`], and wraps a replacement function so that what
+//!   its results add up to is counted as they come;
+//! - the built-ins that build most, used as values (`$p := $pad`), become functions that
+//!   call them through the same guards (unless the expression binds that name itself).
 //!
 //! Placeholders (`$pad(?, 3)`) are left alone: partial application still works (a partial
-//! call is bounded by the result check only).
+//! call's own arguments are guarded). Regular expressions that are not JavaScript's are
+//! refused when the expression is read (see [`regex_problem`]).
 //!
-//! The arguments are evaluated once, in their order, and the built-in still receives the
-//! context value where jsonata inserts it. (One difference: a variable bound inside a
-//! `$replace` argument, `$replace($y := …, …)`, is bound in the block, not beyond it.) An expression's result
-//! is measured the same way before it is turned into JSON.
+//! The built-in still receives the context value where jsonata inserts it. (One difference:
+//! a variable bound inside an argument of a guarded block, `$replace($y := …, …)`, is
+//! bound in the block, not beyond it.) An expression's result is measured the same way
+//! before it is turned into JSON. What these bounds do not cap is how many bounded values
+//! an expression keeps at once: that is bounded by its time (500 ms of copying).
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::rc::Rc;
 
 use jsonata_core::ast::{AstNode, BinaryOp, PathStep, Stage};
-use jsonata_core::evaluator::EvaluatorError;
+use jsonata_core::evaluator::{Evaluator, EvaluatorError};
 use jsonata_core::value::{JValue, with_stack};
 
 /// The largest string (in bytes) or value (as JSON text) an expression may build: 16 MiB,
 /// 64 times AWS's 256 KiB payload quota, so no working expression meets it.
 pub(super) const MAX_BYTES: usize = 16 * 1024 * 1024;
 
-/// The guard on one value: `$__sfnlite_bound(value, max bytes)`.
-pub(super) const BOUND: &str = "__sfnlite_bound";
-/// The guard on an argument of `$pad` (a number is its width).
-pub(super) const WIDTH: &str = "__sfnlite_width";
-/// The guard on a `$replace` call: which argument is the replacement, and how large each
-/// result of a replacement function may be.
-pub(super) const REPLACE: &str = "__sfnlite_replace";
-/// The guard on one result of a `$replace` replacement function.
-pub(super) const PIECE: &str = "__sfnlite_piece";
+const BOUND: &str = "__sfnlite_bound";
+const WIDTH: &str = "__sfnlite_width";
+const REPLACE: &str = "__sfnlite_replace";
+const PIECE: &str = "__sfnlite_piece";
+const JOIN: &str = "__sfnlite_join";
+const TUPLES: &str = "__sfnlite_tuples";
+
+/// How many values the steps of tuple-mode paths (with `#$i`, `@$v` or `%` bindings) may
+/// produce in one evaluation: jsonata-core builds such a path's stream (a copy of the
+/// bindings per value) with neither its time bound nor its sequence bound, so a path that
+/// multiplies (`$x.$x#$i.$x.$x…`) is counted here.
+const MAX_TUPLES: usize = 1_000_000;
+const PRETTY: &str = "__sfnlite_pretty";
 
 /// The largest input of `$split`: its pieces are values of their own (64 bytes or so each,
 /// so a 1 MiB text split into characters takes about 64 MiB and 0.4 s).
 const MAX_SPLIT: usize = 1024 * 1024;
 /// The largest input of `$match`: each match is an object (with its groups), several
-/// times dearer than a piece of `$split`.
+/// times dearer than a piece of `$split` (a state's payload is at most 256 KiB).
 const MAX_MATCH: usize = 256 * 1024;
 
-/// Built-ins whose arguments are guarded, with the guard and the largest argument: what
-/// the built-in builds is at most a few times that.
+/// Built-ins whose arguments are guarded one by one, with the guard and the largest
+/// argument: what the built-in builds is at most a few times that.
 const GUARDED: &[(&str, &str, usize)] = &[
-    ("join", BOUND, MAX_BYTES),
     ("string", BOUND, MAX_BYTES),
     ("pad", WIDTH, MAX_BYTES),
     ("uppercase", BOUND, MAX_BYTES / 3),
@@ -63,13 +77,24 @@ const GUARDED: &[(&str, &str, usize)] = &[
     ("match", BOUND, MAX_MATCH),
 ];
 
-/// The guarded `$replace` for `n` arguments, as text (its variables are renamed to names
-/// no expression can write, see [`hidden`]): the arguments are bound first (`$__v_r0`…),
-/// the guard sees them with the context value, and a replacement function is wrapped so
-/// that each of its results is bounded (the guard says which argument is the replacement).
-fn replace_template(n: usize) -> String {
+/// Built-ins that, used as values, become functions of this many parameters calling them.
+/// (`$string` takes one: `$map(list, $string)` passes no `prettify`.)
+const AS_VALUES: &[(&str, usize)] =
+    &[("pad", 3), ("join", 2), ("replace", 4), ("split", 3), ("match", 3), ("string", 1)];
+
+/// A guarded call, as text (its `$__v_…` variables are renamed to names no expression can
+/// write, see [`hidden`]): the arguments are bound first (`$__v_r0`…), then the guard
+/// sees them, then the built-in runs on them.
+fn template(name: &str, n: usize) -> String {
     let args: Vec<String> = (0..n).map(|i| format!("$__v_r{i}")).collect();
-    let mut text = format!("( $__v_c := ${REPLACE}($, {});", args.join(", "));
+    let args = args.join(", ");
+    if name != "replace" {
+        let check = if name == "join" { JOIN } else { PRETTY };
+        return format!("( ${check}({args}); ${name}({args}) )");
+    }
+    // `$replace`: the guard says which argument is the replacement and gives a budget id;
+    // a replacement function is wrapped so that its results are charged to that budget.
+    let mut text = format!("( $__v_c := ${REPLACE}($, {args});");
     let mut call = Vec::new();
     for i in 0..n {
         if i == 1 || i == 2 {
@@ -94,55 +119,141 @@ fn hidden(name: &str) -> Option<String> {
 /// Rewrites an expression so that the built-ins that can build large strings are guarded,
 /// and refuses the regular expressions that are not JavaScript's (see [`regex_problem`]).
 pub(super) fn guard(node: &mut AstNode) -> Result<(), String> {
+    let mut bound_names = HashSet::new();
+    names_bound(node, &mut bound_names);
     let mut problem = None;
-    guard_all(node, &mut problem);
+    guard_all(node, &bound_names, &mut problem);
     problem.map_or(Ok(()), Err)
 }
 
-fn guard_all(node: &mut AstNode, problem: &mut Option<String>) {
-    with_stack(|| guard_inner(node, problem));
+/// Every name the expression binds (`$x := …`, a function's parameters).
+fn names_bound(node: &mut AstNode, out: &mut HashSet<String>) {
+    with_stack(|| {
+        match node {
+            AstNode::Binary { op: BinaryOp::ColonEqual, lhs, .. } => {
+                if let AstNode::Variable(name) = lhs.as_ref() {
+                    out.insert(name.clone());
+                }
+            }
+            AstNode::Lambda { params, .. } => out.extend(params.iter().cloned()),
+            _ => {}
+        }
+        children(node, &mut |child| names_bound(child, out));
+    })
+}
+
+fn guard_all(node: &mut AstNode, bound_names: &HashSet<String>, problem: &mut Option<String>) {
+    with_stack(|| guard_inner(node, bound_names, problem));
 }
 
 /// A JSONata regular expression is JavaScript's (without the `v` flag), where `[` inside a
-/// character class is that character. jsonata-core hands the pattern to Rust's regex
-/// crate, where it opens a nested class, and nested classes with set operations (`--`,
-/// `&&`, `~~`) can take a second to compile a pattern of a few hundred bytes, in one step
-/// no time bound reaches. Such patterns mean something else in JavaScript anyway: refused.
+/// character class is that character and `--`, `&&`, `~~` are characters too. jsonata-core
+/// hands the pattern to Rust's regex crate, which reads a nested class and set operations
+/// there, and such classes can take a second to compile from a few hundred bytes, in one
+/// step no time bound reaches. They mean something else in JavaScript anyway: refused.
+/// (A `]` just after `[` or `[^` is read as Rust reads it, as a character.)
 fn regex_problem(pattern: &str) -> Option<String> {
-    let (mut in_class, mut escaped) = (false, false);
-    for c in pattern.chars() {
-        match (escaped, in_class, c) {
-            (true, _, _) => escaped = false,
-            (false, _, '\\') => escaped = true,
-            (false, false, '[') => in_class = true,
-            (false, true, '[') => {
-                return Some(format!(
-                    "the regular expression /{pattern}/ has '[' inside a character class: write \\[ (sfnlite reads JSONata's regular expressions as JavaScript does, and nested classes are not JavaScript)"
-                ));
-            }
-            (false, true, ']') => in_class = false,
-            _ => {}
+    let refuse = |what: &str| {
+        Some(format!(
+            "the regular expression /{pattern}/ has {what} inside a character class: escape it with \\ (sfnlite reads JSONata's regular expressions as JavaScript does, and the regex engine would read a nested class or a set operation)"
+        ))
+    };
+    let chars: Vec<char> = pattern.chars().collect();
+    let (mut i, mut in_class, mut class_start) = (0, false, 0);
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\\' {
+            i += 2;
+            continue;
         }
+        if !in_class {
+            if c == '[' {
+                in_class = true;
+                class_start = i + 1;
+                if chars.get(class_start) == Some(&'^') {
+                    class_start += 1;
+                }
+            }
+        } else if c == ']' && i != class_start {
+            in_class = false;
+        } else if c == '[' {
+            return refuse("'['");
+        } else if let Some(&next) = chars.get(i + 1)
+            && next == c
+            && matches!(c, '-' | '&' | '~')
+        {
+            return refuse(&format!("'{c}{c}'"));
+        }
+        i += 1;
     }
     None
 }
 
-fn guard_inner(node: &mut AstNode, problem: &mut Option<String>) {
-    children(node, &mut |child| guard_all(child, problem));
+/// Whether a built-in's calls are guarded here.
+fn guarded(name: &str) -> bool {
+    matches!(name, "replace" | "join") || GUARDED.iter().any(|(n, _, _)| *n == name)
+}
+
+/// `x ~> $f(a)` is `$f(x, a)`: written so, for a guarded built-in, so that its guard sees `x`.
+fn desugar_chain(node: &mut AstNode) {
+    let AstNode::Binary { op: BinaryOp::ChainPipe, rhs, .. } = node else { return };
+    let AstNode::Function { name, args, is_builtin: true } = rhs.as_ref() else { return };
+    if !guarded(name) || args.iter().any(|a| matches!(a, AstNode::Placeholder)) {
+        return;
+    }
+    if let AstNode::Binary { lhs, rhs, .. } = std::mem::replace(node, AstNode::Undefined)
+        && let AstNode::Function { name, mut args, is_builtin } = *rhs
+    {
+        args.insert(0, *lhs);
+        *node = AstNode::Function { name, args, is_builtin };
+    }
+}
+
+fn guard_inner(node: &mut AstNode, bound_names: &HashSet<String>, problem: &mut Option<String>) {
+    desugar_chain(node);
+    // A built-in used as a value: a function calling it (guarded below, like any call).
+    if let AstNode::Variable(name) = node
+        && !bound_names.contains(name.as_str())
+        && let Some(&(_, arity)) = AS_VALUES.iter().find(|(n, _)| n == name)
+    {
+        let params: Vec<String> = (0..arity).map(|i| format!("sfnlite a{i}")).collect();
+        let args = params.iter().map(|p| AstNode::Variable(p.clone())).collect();
+        let call = AstNode::Function { name: name.clone(), args, is_builtin: true };
+        *node = AstNode::Lambda { params, body: Box::new(call), signature: None, thunk: false };
+    }
+    children(node, &mut |child| guard_all(child, bound_names, problem));
     if let AstNode::Regex { pattern, .. } = node
         && problem.is_none()
     {
         *problem = regex_problem(pattern);
     }
     let partial = |args: &[AstNode]| args.iter().any(|a| matches!(a, AstNode::Placeholder));
+    if let AstNode::Path { steps } = node
+        && steps.iter().any(|s| s.focus.is_some() || s.index_var.is_some() || s.ancestor_label.is_some() || s.is_tuple)
+    {
+        for step in steps.iter_mut().skip(1) {
+            // (`.(…)` must stay a path's own step, and the others are not values.)
+            if !matches!(
+                step.node,
+                AstNode::Wildcard | AstNode::Descendant | AstNode::Parent(_) | AstNode::FunctionApplication(_)
+            ) {
+                wrap(&mut step.node, TUPLES, 0);
+            }
+        }
+    }
     match node {
         AstNode::Function { name, args, is_builtin: true }
-            if name == "replace" && (2..=4).contains(&args.len()) && !partial(args) =>
+            if !partial(args)
+                && match name.as_str() {
+                    "replace" => (2..=4).contains(&args.len()),
+                    "join" => (1..=2).contains(&args.len()),
+                    "string" => args.len() == 2,
+                    _ => false,
+                } =>
         {
-            let args = std::mem::take(args);
-            let Ok(mut template) = jsonata_core::parser::parse(&replace_template(args.len())) else { return };
-            rename(&mut template);
-            let mut block: Vec<AstNode> = args
+            let Ok(mut block) = jsonata_core::parser::parse(&template(name, args.len())) else { return };
+            rename(&mut block);
+            let mut steps: Vec<AstNode> = std::mem::take(args)
                 .into_iter()
                 .enumerate()
                 .map(|(i, arg)| AstNode::Binary {
@@ -151,8 +262,8 @@ fn guard_inner(node: &mut AstNode, problem: &mut Option<String>) {
                     rhs: Box::new(arg),
                 })
                 .collect();
-            block.push(template);
-            *node = AstNode::Block(block);
+            steps.push(block);
+            *node = AstNode::Block(steps);
         }
         AstNode::Function { name, args, is_builtin: true } => {
             if let Some((_, guard, max)) = GUARDED.iter().find(|(n, _, _)| n == name) {
@@ -270,22 +381,34 @@ fn step(s: &mut PathStep, f: &mut dyn FnMut(&mut AstNode)) {
 }
 
 /// The size of a value as JSON text, counted up to just past `limit` (so the count costs at
-/// most `limit` steps, however many times a value is shared).
+/// most `limit` steps, however many times a value is shared). With `pretty`, each value
+/// also counts its line's indentation (two spaces a level), as `$string(v, true)` writes.
 pub(super) fn size_up_to(value: &JValue, limit: usize) -> usize {
+    measure(value, limit, false)
+}
+
+fn measure(value: &JValue, limit: usize, pretty: bool) -> usize {
     let mut total = 0usize;
-    let mut stack = vec![value];
-    while let Some(v) = stack.pop() {
+    let mut stack = vec![(value, 0usize)];
+    while let Some((v, depth)) = stack.pop() {
+        total += if pretty { 2 * depth + 1 } else { 0 };
         total += match v {
             JValue::String(s) => s.len() + 2,
             JValue::Number(_) => 8,
             JValue::Array(items) => {
-                stack.extend(items.iter());
+                if total + items.len() > limit {
+                    return total + items.len();
+                }
+                stack.extend(items.iter().map(|item| (item, depth + 1)));
                 items.len() + 1
             }
             JValue::Object(map) => {
+                if total + map.len() > limit {
+                    return total + map.len();
+                }
                 for (k, item) in map.iter() {
                     total += k.len() + 3;
-                    stack.push(item);
+                    stack.push((item, depth + 1));
                 }
                 2
             }
@@ -300,8 +423,13 @@ pub(super) fn size_up_to(value: &JValue, limit: usize) -> usize {
 
 fn too_large(what: &str) -> EvaluatorError {
     EvaluatorError::EvaluationError(format!(
-        "{what} would be larger than {} bytes, sfnlite's bound on a JSONata value (MAX_BYTES)",
-        MAX_BYTES
+        "{what} would be larger than {MAX_BYTES} bytes, sfnlite's bound on a JSONata value (MAX_BYTES)"
+    ))
+}
+
+fn too_large_for(what: &str, max: usize) -> EvaluatorError {
+    EvaluatorError::EvaluationError(format!(
+        "{what} is larger than {max} bytes, the most sfnlite lets this built-in take (its bound on a JSONata value is {MAX_BYTES} bytes, MAX_BYTES)"
     ))
 }
 
@@ -312,14 +440,8 @@ fn max_of(args: &[JValue]) -> usize {
     }
 }
 
-fn too_large_for(what: &str, max: usize) -> EvaluatorError {
-    EvaluatorError::EvaluationError(format!(
-        "{what} is larger than {max} bytes, the most sfnlite lets this built-in take (its bound on a JSONata value is {MAX_BYTES} bytes, MAX_BYTES)"
-    ))
-}
-
 /// `$__sfnlite_bound(value, max)`: the value, unless it is larger than `max` as text.
-pub(super) fn bound(args: &[JValue]) -> Result<JValue, EvaluatorError> {
+fn bound(args: &[JValue]) -> Result<JValue, EvaluatorError> {
     let value = args.first().cloned().unwrap_or(JValue::Undefined);
     let max = max_of(args);
     match &value {
@@ -332,7 +454,7 @@ pub(super) fn bound(args: &[JValue]) -> Result<JValue, EvaluatorError> {
 }
 
 /// `$__sfnlite_width(value, max)`: an argument of `$pad`; a number is a width.
-pub(super) fn width(args: &[JValue]) -> Result<JValue, EvaluatorError> {
+fn width(args: &[JValue]) -> Result<JValue, EvaluatorError> {
     match args.first() {
         Some(JValue::Number(n)) if n.abs() > max_of(args) as f64 && n.is_finite() => {
             Err(too_large(&format!("a string padded to {n} characters")))
@@ -341,49 +463,121 @@ pub(super) fn width(args: &[JValue]) -> Result<JValue, EvaluatorError> {
     }
 }
 
+/// `$__sfnlite_join(items, separator)`: the items' text and the separators between them.
+fn join(args: &[JValue]) -> Result<JValue, EvaluatorError> {
+    let separator = match args.get(1) {
+        Some(JValue::String(s)) => s.len(),
+        _ => 0,
+    };
+    if let Some(JValue::Array(items)) = args.first() {
+        let mut total = separator.saturating_mul(items.len().saturating_sub(1));
+        for item in items.iter() {
+            if let JValue::String(s) = item {
+                total = total.saturating_add(s.len());
+            }
+            if total > MAX_BYTES {
+                return Err(too_large(&format!("$join's result ({} items)", items.len())));
+            }
+        }
+    }
+    Ok(JValue::Undefined)
+}
+
+/// `$__sfnlite_pretty(value, prettify)`: `$string`'s result, indented or not.
+fn pretty(args: &[JValue]) -> Result<JValue, EvaluatorError> {
+    let value = args.first().unwrap_or(&JValue::Undefined);
+    let indented = matches!(args.get(1), Some(JValue::Bool(true)));
+    if measure(value, MAX_BYTES, indented) > MAX_BYTES {
+        return Err(too_large("$string's result"));
+    }
+    Ok(JValue::Undefined)
+}
+
+/// What each `$replace` call may still add through its replacement function (by id).
+type Budgets = Rc<RefCell<Vec<usize>>>;
+
 /// `$__sfnlite_replace($, args…)`: refuses a `$replace` whose output could pass the bound,
-/// and answers `[the replacement's argument index, the most bytes one result of a
-/// replacement function may have]`. Which argument is the string follows jsonata's rule:
-/// with two arguments, or three whose last is a limit, the context value is the string.
-pub(super) fn replace(args: &[JValue]) -> Result<JValue, EvaluatorError> {
-    let (context, given) = args.split_first().map_or((&JValue::Undefined, &[][..]), |(c, g)| (c, g));
+/// and answers `[the replacement's argument index, a budget id]`. Which argument is the
+/// string follows jsonata's rule (trailing undefined arguments dropped first): with two
+/// arguments, or three whose last is a limit, the context value is the string.
+fn replace(args: &[JValue], budgets: &Budgets) -> Result<JValue, EvaluatorError> {
+    let (context, mut given) = args.split_first().map_or((&JValue::Undefined, &[][..]), |(c, g)| (c, g));
+    while let Some((JValue::Undefined, rest)) = given.split_last() {
+        given = rest;
+    }
     let context_first = given.len() == 2 || (given.len() == 3 && matches!(given[2], JValue::Number(_)));
     let (index, text, pattern, replacement, limit) = if context_first {
         (1, context, given.first(), given.get(1), given.get(2))
     } else {
         (2, given.first().unwrap_or(&JValue::Undefined), given.get(1), given.get(2), given.get(3))
     };
-    let answer = |piece: usize| Ok(JValue::from(vec![JValue::Number(index as f64), JValue::Number(piece as f64)]));
-    let JValue::String(text) = text else { return answer(MAX_BYTES) };
-    if text.len() > MAX_BYTES {
-        return Err(too_large("a string"));
-    }
-    let limit = match limit {
-        Some(JValue::Number(n)) if *n >= 0.0 => *n as usize,
-        _ => usize::MAX,
-    };
-    let matches = match pattern {
-        Some(JValue::String(p)) if !p.is_empty() => text.matches(&**p).take(limit).count(),
-        // A regular expression or a matcher function: as many matches as it could have.
-        _ => (text.chars().count() + 1).min(limit),
-    };
-    let room = MAX_BYTES - text.len();
-    match replacement {
-        Some(JValue::String(r)) if matches.saturating_mul(r.len()) > room => {
-            Err(too_large(&format!("$replace's result ({matches} replacements of {} bytes)", r.len())))
+    let room = match text {
+        JValue::String(text) if text.len() > MAX_BYTES => return Err(too_large("a string")),
+        JValue::String(text) => {
+            if let Some(JValue::String(r)) = replacement {
+                let limit = match limit {
+                    Some(JValue::Number(n)) if *n >= 0.0 => *n as usize,
+                    _ => usize::MAX,
+                };
+                let matches = match pattern {
+                    Some(JValue::String(p)) if !p.is_empty() => text.matches(&**p).take(limit).count(),
+                    // A regular expression: as many matches as it could have.
+                    _ => (text.chars().count() + 1).min(limit),
+                };
+                if matches.saturating_mul(r.len()) > MAX_BYTES - text.len() {
+                    return Err(too_large(&format!("$replace's result ({matches} replacements of {} bytes)", r.len())));
+                }
+            }
+            MAX_BYTES - text.len()
         }
-        _ => answer(room / matches.max(1)),
-    }
+        _ => MAX_BYTES,
+    };
+    let mut budgets = budgets.borrow_mut();
+    budgets.push(room);
+    Ok(JValue::from(vec![JValue::Number(index as f64), JValue::Number((budgets.len() - 1) as f64)]))
 }
 
-/// `$__sfnlite_piece(value, max)`: one result of a replacement function.
-pub(super) fn piece(args: &[JValue]) -> Result<JValue, EvaluatorError> {
+/// `$__sfnlite_piece(value, id)`: one result of a replacement function, charged to its call.
+fn piece(args: &[JValue], budgets: &Budgets) -> Result<JValue, EvaluatorError> {
     let value = args.first().cloned().unwrap_or(JValue::Undefined);
-    match &value {
-        JValue::String(s) if s.len() > max_of(args) => Err(too_large(&format!(
-            "$replace's result (a replacement function's result of {} bytes, at each match)",
-            s.len()
-        ))),
-        _ => Ok(value),
+    if let (JValue::String(s), Some(JValue::Number(id))) = (&value, args.get(1)) {
+        let mut budgets = budgets.borrow_mut();
+        if let Some(left) = budgets.get_mut(*id as usize) {
+            if s.len() > *left {
+                return Err(too_large("$replace's result (what its replacement function returned, in all)"));
+            }
+            *left -= s.len();
+        }
     }
+    Ok(value)
+}
+
+/// `$__sfnlite_tuples(value, _)`: a tuple-mode path step's value, counted.
+fn tuples(args: &[JValue], produced: &Rc<std::cell::Cell<usize>>) -> Result<JValue, EvaluatorError> {
+    let value = args.first().cloned().unwrap_or(JValue::Undefined);
+    let count = match &value {
+        JValue::Array(items) => items.len(),
+        _ => 1,
+    };
+    produced.set(produced.get().saturating_add(count));
+    if produced.get() > MAX_TUPLES {
+        return Err(EvaluatorError::EvaluationError(format!(
+            "D2015: the paths with variable bindings (#$, @$, %) produced more than {MAX_TUPLES} values, sfnlite's bound on them"
+        )));
+    }
+    Ok(value)
+}
+
+/// Registers the guards the rewritten expression calls (each evaluation has its own).
+pub(super) fn register(evaluator: &mut Evaluator) {
+    let produced = Rc::new(std::cell::Cell::new(0));
+    let _ = evaluator.register_fn(TUPLES, move |args: &[JValue]| tuples(args, &produced));
+    let budgets: Budgets = Rc::default();
+    let _ = evaluator.register_fn(BOUND, bound);
+    let _ = evaluator.register_fn(WIDTH, width);
+    let _ = evaluator.register_fn(JOIN, join);
+    let _ = evaluator.register_fn(PRETTY, pretty);
+    let replace_budgets = budgets.clone();
+    let _ = evaluator.register_fn(REPLACE, move |args: &[JValue]| replace(args, &replace_budgets));
+    let _ = evaluator.register_fn(PIECE, move |args: &[JValue]| piece(args, &budgets));
 }

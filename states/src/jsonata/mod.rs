@@ -86,7 +86,21 @@ impl Expr {
         }
         let mut evaluator = bounded(context, time_limit_ms);
         register_functions(&mut evaluator, bindings);
-        match evaluator.evaluate(&self.ast, &JValue::Null) {
+        // jsonata-core can panic on some inputs (`$fromMillis(0, '[Y,64]')` divides by zero):
+        // that is the expression's error, not the process's end.
+        let evaluated =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| evaluator.evaluate(&self.ast, &JValue::Null)))
+                .unwrap_or_else(|panic| {
+                    let why = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| (*s).to_owned())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_default();
+                    Err(EvaluatorError::EvaluationError(format!(
+                        "the JSONata evaluator failed on this expression ({why})"
+                    )))
+                });
+        match evaluated {
             Ok(JValue::Undefined) => Ok(None),
             Ok(value) if bounds::size_up_to(&value, bounds::MAX_BYTES) > bounds::MAX_BYTES => {
                 Err(EvalError::Query(format!(
@@ -127,10 +141,7 @@ pub fn parse_guarded(text: &str) -> Result<AstNode, String> {
 /// Registers the guards [`parse_guarded`] calls.
 #[doc(hidden)]
 pub fn register_guards(evaluator: &mut Evaluator) {
-    let _ = evaluator.register_fn(bounds::BOUND, bounds::bound);
-    let _ = evaluator.register_fn(bounds::WIDTH, bounds::width);
-    let _ = evaluator.register_fn(bounds::REPLACE, bounds::replace);
-    let _ = evaluator.register_fn(bounds::PIECE, bounds::piece);
+    bounds::register(evaluator);
 }
 
 /// Codes whose message differs between jsonata-core and jsonata-js (which AWS runs):
@@ -181,8 +192,11 @@ fn number(value: Option<&JValue>) -> Option<f64> {
 /// input to, so that an expression stopped by it (and its unwinding) is told apart from a
 /// hang even on a loaded machine.
 pub const TIME_LIMIT_MS: u64 = 500;
-/// The longest sequence an expression may build (jsonata-js's `sequence` option).
-const MAX_SEQUENCE: usize = 10_000_000;
+/// The longest sequence an expression may build (jsonata-js's `sequence` option): a
+/// million items, eight times what a 256 KiB payload can hold. jsonata-core checks it when a
+/// path step has built its sequence, so a path that multiplies (`$x.$x.$x…`) stops within
+/// one step of it (at ten million, a step could build a gigabyte first).
+const MAX_SEQUENCE: usize = 1_000_000;
 /// The evaluator's bounds: time, sequence length (depth has jsonata-core's own, 30,000);
 /// what built-ins build is bounded by [`bounds`].
 fn bounded(context: Context, time_limit_ms: u64) -> Evaluator {
@@ -449,6 +463,35 @@ mod tests {
         failed("$count($match($pad('', 4000000), /./))");
         failed("$encodeUrlComponent($encodeUrlComponent($pad('', 16000000, '%')))");
         failed("($s := $pad('', 8000000); $replace($pad('', 200), /./, function($m) { $s }))");
+        // A trailing undefined limit is no limit (jsonata drops it).
+        failed("($big := $pad('', 1000000); $length($pad('', 100).$replace(/./, function($m) { $big }, $nothing)))");
+        // $join's separators, $string's indentation, and the built-ins used as values.
+        failed("$length($join($split($pad('', 1000000), ''), $pad('', 100)))");
+        failed("($x := $reduce([1..10000], function($a, $i) { {'a': $a} }, 0); $length($string($x, true)))");
+        failed("($p := $pad; $length($p('', 100000000)))");
+        // Paths that multiply: bounded with bindings (#$) and without.
+        let x = "($x := [1, 'a', {'b': 2}]; ";
+        for path in ["$x.$x.$x.$x.$x.$x.$x.$x.$x.$x.$x.$x.$x.$x.$x", "$x.$x#$i.$x.$x.$x.$x.$x.$x.$x.$x.$x.$x.$x.$x.$x"]
+        {
+            let started = std::time::Instant::now();
+            let error = format!("{:?}", eval(&format!("{x}$count({path}))"), input.clone()).unwrap_err());
+            // The sequence bound (D2015), or the time bound first (D1012) in a debug build.
+            assert!(error.contains("D2015") || error.contains("D1012"), "{path}: {error}");
+            assert!(started.elapsed().as_millis() < 5_000, "{path} took {:?}", started.elapsed());
+        }
+        failed("($j := $join; $j($split($pad('', 1000000), ''), $pad('', 100)))");
+        // jsonata-core panics on this picture: the expression's error, not the process's end.
+        let panicked = format!("{:?}", eval("$fromMillis(0, '[Y,64]')", input.clone()));
+        assert!(panicked.contains("evaluator failed"), "{panicked}");
+        // Templating a 200 KB text through a replacement function is fine (what it adds counts).
+        let template = format!("{}{{{{name}}}}{}", "x".repeat(100_000), "y".repeat(100_000));
+        let data = json!({"input": {"t": template, "v": {"name": "z".repeat(200)}}});
+        let done = eval(
+            "$replace($states.input.t, /\\{\\{(\\w+)\\}\\}/, function($m) { $lookup($states.input.v, $m.groups[0]) })",
+            data,
+        )
+        .unwrap();
+        assert_eq!(done.and_then(|v| v.as_str().map(str::len)), Some(200_200));
         // The guarded built-ins mean what they meant, the context value included.
         assert_eq!(ok("$states.input.name.$pad(4, '-')"), Some(json!("ab--")));
         assert_eq!(ok("$pad('ab', -4)"), Some(json!("  ab")));
@@ -461,10 +504,15 @@ mod tests {
         assert_eq!(ok("$states.input.missing & 'z'"), Some(json!("z")));
         assert_eq!(ok("$pad($states.input.missing, 3)"), None);
         assert_eq!(ok("$string({'a': [1, 2]})"), Some(json!("{\"a\":[1,2]}")));
-        // Regular expressions are JavaScript's: no nested classes (a pathological one took a
-        // second to compile); an escaped bracket is fine.
-        let nested = Expr::parse("$match('a[b', /[[a]--[b]]/)").unwrap_err();
-        assert!(nested.contains("inside a character class"), "{nested}");
+        // Regular expressions are JavaScript's: no nested classes or set operations (a
+        // pathological one took a second to compile); escaped brackets are fine.
+        for refused in ["/[[a]--[b]]/", "/[][a]]/", "/[^][a]]/", "/[\\S--x]/i", "/[a&&b]/", "/[a~~b]/"] {
+            let error = Expr::parse(&format!("$match('a[b', {refused})")).unwrap_err();
+            assert!(error.contains("inside a character class"), "{refused}: {error}");
+        }
+        assert_eq!(ok("$contains('a]b', /[\\]]/)"), Some(json!(true)));
+        assert_eq!(ok("$contains('[ab]', /\\[[a-z]+\\]/)"), Some(json!(true)));
+        assert_eq!(ok("$contains('a-b', /[a-]/)"), Some(json!(true)));
         assert_eq!(ok("$contains('a[b', /[\\[]/)"), Some(json!(true)));
         assert_eq!(ok("$replace('a]b', /]/, '-')"), Some(json!("a-b")));
         // Partial application, and functions passed as values.
@@ -473,6 +521,21 @@ mod tests {
         assert_eq!(ok("$string(?)(5)"), Some(json!("5")));
         assert_eq!(ok("$join(?, '-')(['a', 'b'])"), Some(json!("a-b")));
         assert_eq!(ok("$map([1, 2], $string)"), Some(json!(["1", "2"])));
+        assert_eq!(ok("$map([{'a': 1}, {'a': 2}], $string)"), Some(json!(["{\"a\":1}", "{\"a\":2}"])));
+        assert_eq!(ok("($p := $pad; $p('a', 3, '-'))"), Some(json!("a--")));
+        assert_eq!(ok("($pad := function($x) { 'mine' }; $pad('a', 9))"), Some(json!("mine")));
+        assert_eq!(ok("$reduce([['a', 'b'], ['c']], function($acc, $v) { $acc & $join($v) }, '')"), Some(json!("abc")));
+        assert_eq!(ok("$join(['a', 'b'])"), Some(json!("ab")));
+        // Bindings in paths mean what they meant (the reference suite's focus, index and
+        // parent cases run through the same rewrite).
+        assert_eq!(
+            ok("($x := [{'n': 'a'}, {'n': 'b'}]; $x#$i.{'n': n, 'i': $i})"),
+            Some(json!([{"n": "a", "i": 0}, {"n": "b", "i": 1}]))
+        );
+        assert_eq!(ok("$states.input.list ~> $join(', ')"), Some(json!("x, y")));
+        assert_eq!(ok("'abc' ~> $replace('b', 'B')"), Some(json!("aBc")));
+        failed("$split($pad('', 1000000), '') ~> $join($pad('', 100))");
+        assert_eq!(ok("$string({'a': [1]}, true)"), Some(json!("{\n  \"a\": [\n    1\n  ]\n}")));
         // The guards' variables are not the user's.
         assert_eq!(ok("($__sfnlite_r0 := 'X'; $replace('abc', 'b', $__sfnlite_r0))"), Some(json!("aXc")));
         assert_eq!(ok("($r := 'X'; $replace('abc', /b/, function($m) { $r & $m.match }))"), Some(json!("aXbc")));

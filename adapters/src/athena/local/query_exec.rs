@@ -89,7 +89,7 @@ impl Inner {
             frame.schema().fields().iter().map(|f| ColumnInfo::new(f.name(), f.data_type())).collect();
         let batches = frame.collect().await.map_err(|e| translate(e, database).or_memory_limit(memory_bytes))?;
         // The result is held whole (rendered, then written): it counts against the limit too.
-        let held: usize = batches.iter().map(RecordBatch::get_array_memory_size).sum();
+        let held: usize = batches.iter().map(crate::athena::table::used_bytes).sum();
         if held as u64 > memory_bytes {
             return Err(QueryFailure::internal("Resources exhausted: the query's result").or_memory_limit(memory_bytes));
         }
