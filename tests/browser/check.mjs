@@ -6,8 +6,11 @@
 //                                and waits a second: Stop, Redrive in a served page)
 //        [--wait-status STATUS] (then waits until the page shows the execution's status as
 //                                STATUS: a served page following its execution)
+//        [--keyboard-state NAME] (selects the state with the keyboard alone: Tab until the
+//                                node has focus, then Enter; reports `keyboardDetail`)
 // Every dialog the page opens (alert, confirm) is listed in `dialogs`; only a confirmation
-// asked for by --click-button is accepted.
+// asked for by --click-button is accepted. `lowContrast` lists text whose contrast with its
+// background is below WCAG AA (4.5:1, or 3:1 for large text).
 //        [--expect-json FILE] [--timeout MS] [--chromium PATH] [--width W --height H]
 //
 // Loads the page, waits for console.js to set <body data-ready="1">, collects console
@@ -35,6 +38,7 @@ function parseArgs(argv) {
     else if (a === '--click-state') out.click = next();
     else if (a === '--click-button') out.button = next();
     else if (a === '--wait-status') out.waitStatus = next();
+    else if (a === '--keyboard-state') out.keyboard = next();
     else if (a === '--expect-json') out.expect = next();
     else if (a === '--timeout') out.timeout = Number(next());
     else if (a === '--chromium') out.chromium = next();
@@ -122,6 +126,64 @@ async function main() {
         report.statusReached = false;
       }
     }
+    if (args.keyboard && report.ready) {
+      // Tab through the page until the state's node has focus (at most 400 stops), then Enter.
+      let found = false;
+      for (let i = 0; i < 400 && !found; i++) {
+        await page.keyboard.press('Tab');
+        found = await page.evaluate((name) => {
+          const el = document.activeElement;
+          return !!el && el.classList && (el.classList.contains('sfn-state') || el.classList.contains('sfn-group')) && el.dataset.name === name;
+        }, args.keyboard);
+      }
+      report.keyboardFocused = found;
+      if (found) {
+        await page.keyboard.press('Enter');
+        report.keyboardDetail = await page.evaluate(() => {
+          const panel = document.querySelector('.c-detail');
+          return panel ? panel.innerText : null;
+        });
+      }
+    }
+    report.lowContrast = await page.evaluate(() => {
+      const parse = (c) => {
+        const m = c.match(/rgba?\(([^)]+)\)/);
+        if (!m) return null;
+        const p = m[1].split(',').map((x) => parseFloat(x));
+        return { r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 };
+      };
+      const lum = (c) => {
+        const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+        return 0.2126 * f(c.r) + 0.7152 * f(c.g) + 0.0722 * f(c.b);
+      };
+      const background = (el) => {
+        for (let e = el; e; e = e.parentElement) {
+          const c = parse(getComputedStyle(e).backgroundColor);
+          if (c && c.a > 0.5) return c;
+        }
+        return { r: 255, g: 255, b: 255, a: 1 };
+      };
+      const out = [];
+      const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+      let checked = 0;
+      while (walker.nextNode() && checked < 3000) {
+        const text = walker.currentNode;
+        const el = text.parentElement;
+        if (!el || !text.textContent.trim() || el.closest('svg, script, style, [hidden]')) continue;
+        const style = getComputedStyle(el);
+        if (style.visibility === 'hidden' || style.display === 'none' || el.getClientRects().length === 0) continue;
+        checked++;
+        const fg = parse(style.color);
+        if (!fg) continue;
+        const bg = background(el);
+        const [hi, lo] = [lum(fg), lum(bg)].sort((a, b) => b - a);
+        const ratio = (hi + 0.05) / (lo + 0.05);
+        const size = parseFloat(style.fontSize);
+        const large = size >= 24 || (size >= 18.66 && parseInt(style.fontWeight, 10) >= 700);
+        if (ratio < (large ? 3 : 4.5)) out.push({ text: text.textContent.trim().slice(0, 40), ratio: Math.round(ratio * 100) / 100 });
+      }
+      return out.slice(0, 20);
+    });
     Object.assign(report, await page.evaluate(() => {
       const cls = (el) => Array.from(el.classList).filter((c) => c.startsWith('is-'));
       const node = (el) => ({ name: el.dataset.name || '', pointer: el.dataset.pointer || '', type: el.dataset.type || '', classes: cls(el) });

@@ -48,6 +48,8 @@ fn browser(target: &str, screenshot: &str, extra: &[&str]) -> Value {
         "dialogs: {dialogs:?}"
     );
     assert!(shot.metadata().map(|m| m.len() > 10_000).unwrap_or(false), "a screenshot was taken");
+    // Readable: every text's contrast with its background is WCAG AA's at least.
+    assert_eq!(report["lowContrast"], serde_json::json!([]), "text below WCAG AA contrast");
     report
 }
 
@@ -139,6 +141,11 @@ fn an_exported_history_shows_the_path_the_failure_and_the_timeline_in_chromium()
     );
 
     let report = browser(page.to_str().unwrap(), "exported-history.png", &["--click-state", "Recover"]);
+    // The keyboard alone reaches a state and opens it: the failed one shows its error.
+    let keyboard = browser(page.to_str().unwrap(), "exported-keyboard.png", &["--keyboard-state", "GiveUp"]);
+    assert_eq!(keyboard["keyboardFocused"], true, "Tab reaches the state's node");
+    let detail = keyboard["keyboardDetail"].as_str().unwrap_or_default();
+    assert!(detail.contains("Gave.Up") && detail.contains("an item was too big"), "{detail}");
     assert_eq!(report["failedStates"], serde_json::json!(["GiveUp"]), "{report:#}");
     assert!(classes(&report, "Fan").contains(&"is-caught".to_owned()));
     assert!(classes(&report, "Boom").contains(&"is-caught".to_owned()));
