@@ -131,10 +131,14 @@ impl ScanBudget {
 
 /// The bytes a batch's values take (not its buffers' spare capacity).
 pub fn used_bytes(batch: &RecordBatch) -> usize {
+    // View types keep their text in buffers the slice size leaves out: counted whole.
     batch
         .columns()
         .iter()
-        .map(|c| c.to_data().get_slice_memory_size().unwrap_or_else(|_| c.get_array_memory_size()))
+        .map(|c| match c.data_type() {
+            DataType::Utf8View | DataType::BinaryView => c.get_array_memory_size(),
+            _ => c.to_data().get_slice_memory_size().unwrap_or_else(|_| c.get_array_memory_size()),
+        })
         .sum()
 }
 

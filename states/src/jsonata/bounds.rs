@@ -77,10 +77,22 @@ const GUARDED: &[(&str, &str, usize)] = &[
     ("match", BOUND, MAX_MATCH),
 ];
 
-/// Built-ins that, used as values, become functions of this many parameters calling them.
-/// (`$string` takes one: `$map(list, $string)` passes no `prettify`.)
-const AS_VALUES: &[(&str, usize)] =
-    &[("pad", 3), ("join", 2), ("replace", 4), ("split", 3), ("match", 3), ("string", 1)];
+/// Built-ins that, used as values, become functions of this many parameters calling them:
+/// as many as `$map` and its kind pass the built-in (so `$string` takes one, and a
+/// `$f := $string; $f(v, true)` is not indented).
+const AS_VALUES: &[(&str, usize)] = &[
+    ("pad", 3),
+    ("join", 2),
+    ("replace", 4),
+    ("split", 3),
+    ("match", 3),
+    ("string", 1),
+    ("uppercase", 1),
+    ("lowercase", 1),
+    ("encodeUrl", 1),
+    ("encodeUrlComponent", 1),
+    ("base64encode", 1),
+];
 
 /// A guarded call, as text (its `$__v_…` variables are renamed to names no expression can
 /// write, see [`hidden`]): the arguments are bound first (`$__v_r0`…), then the guard
@@ -209,8 +221,39 @@ fn desugar_chain(node: &mut AstNode) {
     }
 }
 
+/// A partial application of a guarded built-in (`$pad(?, 5)`) is a function of its
+/// placeholders whose body calls the built-in (so the call is guarded like any other); the
+/// other arguments are evaluated once, first, as a partial application does.
+fn desugar_partial(node: &mut AstNode) {
+    let AstNode::Function { name, args, is_builtin: true } = node else { return };
+    if !(guarded(name) || name == "string") || !args.iter().any(|a| matches!(a, AstNode::Placeholder)) {
+        return;
+    }
+    let (name, args) = (name.clone(), std::mem::take(args));
+    let (mut bindings, mut params, mut call_args) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, arg) in args.into_iter().enumerate() {
+        if matches!(arg, AstNode::Placeholder) {
+            let param = format!("sfnlite p{i}");
+            call_args.push(AstNode::Variable(param.clone()));
+            params.push(param);
+        } else {
+            let given = format!("sfnlite g{i}");
+            call_args.push(AstNode::Variable(given.clone()));
+            bindings.push(AstNode::Binary {
+                op: BinaryOp::ColonEqual,
+                lhs: Box::new(AstNode::Variable(given)),
+                rhs: Box::new(arg),
+            });
+        }
+    }
+    let call = AstNode::Function { name, args: call_args, is_builtin: true };
+    bindings.push(AstNode::Lambda { params, body: Box::new(call), signature: None, thunk: false });
+    *node = AstNode::Block(bindings);
+}
+
 fn guard_inner(node: &mut AstNode, bound_names: &HashSet<String>, problem: &mut Option<String>) {
     desugar_chain(node);
+    desugar_partial(node);
     // A built-in used as a value: a function calling it (guarded below, like any call).
     if let AstNode::Variable(name) = node
         && !bound_names.contains(name.as_str())
@@ -232,10 +275,16 @@ fn guard_inner(node: &mut AstNode, bound_names: &HashSet<String>, problem: &mut 
         && steps.iter().any(|s| s.focus.is_some() || s.index_var.is_some() || s.ancestor_label.is_some() || s.is_tuple)
     {
         for step in steps.iter_mut().skip(1) {
-            // (`.(…)` must stay a path's own step, and the others are not values.)
+            // (`.(…)` must stay a path's own step, an array constructor's items are spread
+            // by the path, and the others are not values.)
             if !matches!(
                 step.node,
-                AstNode::Wildcard | AstNode::Descendant | AstNode::Parent(_) | AstNode::FunctionApplication(_)
+                AstNode::Wildcard
+                    | AstNode::Descendant
+                    | AstNode::Parent(_)
+                    | AstNode::FunctionApplication(_)
+                    | AstNode::Array(_)
+                    | AstNode::ArrayGroup(_)
             ) {
                 wrap(&mut step.node, TUPLES, 0);
             }
