@@ -768,14 +768,16 @@ fn parse_timestamp(text: &str) -> Option<i64> {
     let time = time.strip_suffix('Z').unwrap_or(time);
     let (hms, fraction) = time.split_once('.').unwrap_or((time, ""));
     let mut parts = hms.splitn(3, ':');
-    let h: i64 = parts.next()?.parse().ok()?;
-    let m: i64 = parts.next()?.parse().ok()?;
-    let s: i64 = parts.next().unwrap_or("0").parse().ok()?;
+    // Unsigned: a sign is no time of day (fuzzing found `03:-5777…` overflowing).
+    let h: u8 = parts.next()?.parse().ok()?;
+    let m: u8 = parts.next()?.parse().ok()?;
+    let s: u8 = parts.next().unwrap_or("0").parse().ok()?;
     if h > 23 || m > 59 || s > 59 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     let millis: i64 = format!("{fraction:0<3}")[..3].parse().ok()?;
-    Some(((days * 24 + h) * 60 + m) * 60_000 + s * 1000 + millis)
+    let seconds = (i64::from(h) * 60 + i64::from(m)) * 60 + i64::from(s);
+    days.checked_mul(86_400_000)?.checked_add(seconds * 1000 + millis)
 }
 
 /// A decimal literal as an integer scaled by `scale`, if it fits in `precision` digits.
@@ -969,6 +971,10 @@ mod tests {
         assert_eq!(parse_date("1970-01-02"), Some(1));
         assert_eq!(parse_date("2026-02-30"), None);
         assert_eq!(parse_timestamp("1970-01-01 00:00:01.5"), Some(1500));
+        assert_eq!(parse_timestamp("2026-01-02T03:04:05Z"), Some(1_767_323_045_000));
+        // Signs are no time of day (fuzzing found one that overflowed).
+        assert_eq!(parse_timestamp("2026-01-02 03:-577777777777777777:00"), None);
+        assert_eq!(parse_timestamp("2026-01-02 -1:00:00"), None);
         assert_eq!(parse_decimal("12.345", 10, 2), Some(1235));
         assert_eq!(parse_decimal("-0.1", 10, 1), Some(-1));
         assert_eq!(parse_decimal("123456", 5, 0), None);
