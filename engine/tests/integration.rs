@@ -196,6 +196,44 @@ async fn map_honours_max_concurrency_and_keeps_index_order() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn unbounded_map_finishes_iterations_that_never_wait_one_by_one() {
+    // Past tokio's cooperative budget (128 states), iterations used to stop at their first
+    // state and wait, so all 2,000 were alive at once and their events interleaved.
+    let definition = json!({"StartAt": "M", "States": {"M": {
+        "Type": "Map", "MaxConcurrency": 0,
+        "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+        "End": true
+    }}});
+    let items: Vec<u64> = (0..2000).collect();
+    let (outcome, events) = run(definition, json!(items), Arc::new(FakeAdapter::default())).await;
+    assert_eq!(outcome.output, Some(json!(items)));
+    let kinds = types(&events);
+    let first = kinds.iter().position(|t| t == "MapIterationStarted").unwrap();
+    for (i, chunk) in kinds[first..first + 4 * items.len()].chunks(4).enumerate() {
+        assert_eq!(
+            chunk,
+            ["MapIterationStarted", "PassStateEntered", "PassStateExited", "MapIterationSucceeded"],
+            "iteration {i}"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn unbounded_map_starts_a_thousand_waiting_iterations_at_once() {
+    let definition = json!({"StartAt": "M", "States": {"M": {
+        "Type": "Map", "MaxConcurrency": 0,
+        "ItemProcessor": {"StartAt": "T", "States": {"T": task("arn:aws:states:::lambda:invoke")}},
+        "End": true
+    }}});
+    let adapter = Arc::new(FakeAdapter::default().script("T", vec![Step::Ok(json!("echo"), 50)]));
+    let items: Vec<u64> = (0..1000).collect();
+    let (outcome, _) = run(definition, json!(items), adapter.clone()).await;
+    assert_eq!(outcome.output, Some(json!(items)));
+    assert_eq!(adapter.max_in_flight.load(Ordering::SeqCst), 1000);
+    assert_eq!(outcome.stop_millis - outcome.start_millis, 50);
+}
+
+#[tokio::test(start_paused = true)]
 async fn unbounded_map_runs_everything_at_once() {
     let definition = json!({"StartAt": "M", "States": {"M": {
         "Type": "Map", "MaxConcurrency": 0,
