@@ -110,14 +110,7 @@ impl<'a> Run<'a> {
             // Start iterations up to the limit, each as soon as it is pushed: one that never
             // waits finishes right here, so its memory is freed before the next one starts.
             let (index, outcome) = if next < order.len() && pending.len() < limit {
-                // Out of tokio's cooperative budget, an iteration started now would stop at
-                // its first state (which spends budget) and wait: with no MaxConcurrency, all
-                // the rest would, and ten thousand iterations would be alive at once. Yielding
-                // first renews the budget, so iterations that never wait still finish one by
-                // one; those that wait (a Wait, a Task) still all start at once.
-                if !tokio::task::coop::has_budget_remaining() {
-                    tokio::task::yield_now().await;
-                }
+                renew_budget().await;
                 pending.push(iteration(order[next]));
                 next += 1;
                 match pending.next().now_or_never() {
@@ -177,6 +170,18 @@ impl<'a> Run<'a> {
             .map_err(|e| e.into_states_error(&entry.state.name, thread.last))?;
         drop(variables);
         self.run_machine(&map.item_processor, selected.unwrap_or_else(|| item.clone()), thread).await
+    }
+}
+
+/// Called before a Map starts another iteration (or a distributed Map another child).
+/// Out of tokio's cooperative budget, an iteration started now would stop at its first
+/// state (which spends budget) and wait; with a high MaxConcurrency all the rest would, and
+/// ten thousand iterations would be alive at once. Yielding first renews the budget, so
+/// iterations that never wait finish one by one, while those that wait (a Wait, a Task)
+/// still all start at once.
+pub(super) async fn renew_budget() {
+    if !tokio::task::coop::has_budget_remaining() {
+        tokio::task::yield_now().await;
     }
 }
 

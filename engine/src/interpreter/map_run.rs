@@ -232,6 +232,7 @@ impl<'a> Run<'a> {
         let mut next = 0;
         loop {
             let done = if next < total && pending.len() < plan.limit && failure.is_none() {
+                super::map::renew_budget().await;
                 pending.push(child(next));
                 next += 1;
                 match pending.next().now_or_never() {
