@@ -348,9 +348,15 @@ fn store_contract(store: &dyn HistoryStore) {
     };
     store.put_execution(&record).unwrap();
     record.status = ExecutionStatus::Succeeded;
+    // Payloads large enough that a store keeps the record in chunks (over 16 KiB).
+    record.output = Some(json!({"rows": vec!["x".repeat(100); 400]}));
     store.put_execution(&record).unwrap();
     assert_eq!(store.execution(&record.arn).unwrap(), Some(record.clone()));
     assert_eq!(store.executions().unwrap(), vec![record.clone()]);
+    // Listings read every record without its payloads.
+    let summary = store.execution_summaries().unwrap();
+    assert_eq!(summary, vec![record.clone().without_payloads()]);
+    assert_eq!((summary[0].input.clone(), summary[0].output.clone()), (Value::Null, None));
     let event = |id: u64| HistoryEvent {
         id,
         previous_event_id: id - 1,

@@ -43,7 +43,7 @@ pub(crate) fn list(args: ListArgs, store: &dyn HistoryStore, io: &mut Io) -> Res
         None => None,
     };
     let mut executions: Vec<ExecutionRecord> = store
-        .executions()
+        .execution_summaries()
         .map_err(store_failure)?
         .into_iter()
         .filter(|e| status.is_none_or(|s| e.status == s))

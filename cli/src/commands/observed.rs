@@ -42,6 +42,9 @@ impl HistoryStore for Observed {
     fn executions(&self) -> Result<Vec<ExecutionRecord>, StoreError> {
         self.inner.executions()
     }
+    fn execution_summaries(&self) -> Result<Vec<ExecutionRecord>, StoreError> {
+        self.inner.execution_summaries()
+    }
     fn append(&self, execution_arn: &str, events: Vec<HistoryEvent>) -> Result<(), StoreError> {
         let end = (self.observer)(execution_arn, &events);
         self.inner.append(execution_arn, events)?;

@@ -176,6 +176,15 @@ pub struct ExecutionRecord {
     pub origin: ExecutionOrigin,
 }
 
+impl ExecutionRecord {
+    /// The record without its input and output (see [`HistoryStore::execution_summaries`]).
+    pub fn without_payloads(mut self) -> ExecutionRecord {
+        self.input = Value::Null;
+        self.output = None;
+        self
+    }
+}
+
 /// What an execution was started with, besides its state machine: the role it runs as
 /// and the version or alias it was started through (AWS StartExecution on their ARNs).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -230,6 +239,12 @@ pub trait HistoryStore: Send + Sync {
 
     /// Every execution, in start order.
     fn executions(&self) -> Result<Vec<ExecutionRecord>, StoreError>;
+
+    /// Every execution in start order without its input and output (`input` null, `output`
+    /// none): what listings show, read without decoding the payloads.
+    fn execution_summaries(&self) -> Result<Vec<ExecutionRecord>, StoreError> {
+        Ok(self.executions()?.into_iter().map(ExecutionRecord::without_payloads).collect())
+    }
 
     /// Appends events (consecutive ids, in order) to an execution's history and makes them
     /// durable before returning. The runtime calls this before every effect (a task, a

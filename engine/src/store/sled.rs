@@ -374,6 +374,36 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// An execution record's fields with `input` and `output` skipped unparsed (and `input`
+/// null): a record's payloads can be most of its size, and listings show neither.
+struct WithoutPayloads(serde_json::Map<String, Value>);
+
+impl<'de> serde::Deserialize<'de> for WithoutPayloads {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Fields;
+        impl<'de> serde::de::Visitor<'de> for Fields {
+            type Value = serde_json::Map<String, Value>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an execution record")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut fields = serde_json::Map::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    if key == "input" || key == "output" {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                    } else {
+                        let value = map.next_value()?;
+                        fields.insert(key, value);
+                    }
+                }
+                fields.insert("input".into(), Value::Null);
+                Ok(fields)
+            }
+        }
+        deserializer.deserialize_map(Fields).map(WithoutPayloads)
+    }
+}
+
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(value).map_err(io)
 }
@@ -422,6 +452,21 @@ impl HistoryStore for SledStore {
             let (key, bytes) = item.map_err(io)?;
             let what = String::from_utf8_lossy(&key);
             all.push(decode::<ExecutionRecord>(&what, &self.unpacked(&what, &bytes)?)?);
+        }
+        all.sort_by(|a, b| (a.start_millis, &a.arn).cmp(&(b.start_millis, &b.arn)));
+        Ok(all)
+    }
+
+    fn execution_summaries(&self) -> Result<Vec<ExecutionRecord>, StoreError> {
+        let mut all = Vec::new();
+        for item in self.executions.iter() {
+            let (key, bytes) = item.map_err(io)?;
+            let what = String::from_utf8_lossy(&key);
+            let WithoutPayloads(fields) = decode(&what, &self.unpacked(&what, &bytes)?)?;
+            all.push(
+                serde_json::from_value::<ExecutionRecord>(Value::Object(fields))
+                    .map_err(|e| StoreError::Corrupt { key: what.into_owned(), message: e.to_string() })?,
+            );
         }
         all.sort_by(|a, b| (a.start_millis, &a.arn).cmp(&(b.start_millis, &b.arn)));
         Ok(all)

@@ -396,7 +396,7 @@ impl Api {
             return Err(ApiError::validation("Only one of stateMachineArn and mapRunArn can be given"));
         }
         let target = given.map(arn::machine).transpose()?;
-        let mut records: Vec<ExecutionRecord> = self.store.executions()?;
+        let mut records: Vec<ExecutionRecord> = self.store.execution_summaries()?;
         if let Some(map_run) = map_run {
             if self.store.document(sfnlite_engine::MAP_RUN_KIND, map_run)?.is_none() {
                 return Err(ApiError::resource_not_found(format!("Map Run Does Not Exist: '{map_run}'")));
