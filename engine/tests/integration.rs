@@ -353,6 +353,16 @@ fn store_contract(store: &dyn HistoryStore) {
     store.put_execution(&record).unwrap();
     assert_eq!(store.execution(&record.arn).unwrap(), Some(record.clone()));
     assert_eq!(store.executions().unwrap(), vec![record.clone()]);
+    // A value nested deeper than serde_json's default limit (128) reads back.
+    let mut deep = json!(1);
+    for _ in 0..1000 {
+        deep = json!({"a": deep});
+    }
+    let mut deep_record = record.clone();
+    deep_record.input = deep.clone();
+    store.put_execution(&deep_record).unwrap();
+    assert_eq!(store.execution(&record.arn).unwrap(), Some(deep_record));
+    store.put_execution(&record).unwrap();
     // Listings read every record without its payloads.
     let summary = store.execution_summaries().unwrap();
     assert_eq!(summary, vec![record.clone().without_payloads()]);
@@ -374,6 +384,14 @@ fn store_contract(store: &dyn HistoryStore) {
     assert_eq!(events.len(), 301);
     assert!(events.iter().enumerate().all(|(i, e)| e.id == i as u64 + 1));
     assert_eq!(events[299], event(300));
+    let mut deep_event = event(302);
+    deep_event.details = EventDetails::StateEntered {
+        state_type: sfnlite_states::history::StateType::Pass,
+        name: "P".into(),
+        input: Arc::new(deep),
+    };
+    store.append(&record.arn, vec![deep_event.clone()]).unwrap();
+    assert_eq!(store.events(&record.arn).unwrap().last(), Some(&deep_event));
     assert!(store.events("arn:other").unwrap().is_empty());
     // Documents: by kind and key, listed in key order, kinds kept apart.
     store.put_document("activity", "arn:b", &json!({"n": 2})).unwrap();
