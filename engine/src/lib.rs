@@ -14,6 +14,7 @@ pub mod callbacks;
 pub mod clock;
 pub mod entropy;
 mod interpreter;
+pub mod json;
 pub mod mock;
 pub mod store;
 pub mod test_state;

@@ -180,7 +180,7 @@ impl NestedExecutions {
 fn express_description(ended: &Value, parsed: bool) -> Result<Value, StatesError> {
     let millis = |key: &str| ended[key].as_f64().map(|s| (s * 1000.0).round() as i64);
     let payload = |key: &str| match ended[key].as_str() {
-        Some(text) if parsed => serde_json::from_str(text).unwrap_or(Value::Null),
+        Some(text) if parsed => sfnlite_engine::json::from_slice_any_depth(text.as_bytes()).unwrap_or(Value::Null),
         Some(text) => json!(text),
         None => Value::Null,
     };

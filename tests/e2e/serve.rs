@@ -630,6 +630,20 @@ fn run_and_resume_go_through_a_running_server() {
     assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
     let output: Value = serde_json::from_slice(&again.stdout).unwrap();
     assert_eq!(output["greeting"], "bonjour");
+    // An output nested deeper than serde_json's default limit (128) comes back whole.
+    let states: Vec<String> = (0..200)
+        .map(|i| {
+            let next = if i < 199 { format!(r#""Next":"S{}""#, i + 1) } else { r#""End":true"#.to_owned() };
+            format!(r#""S{i}":{{"Type":"Pass","Parameters":{{"a.$":"$"}},{next}}}"#)
+        })
+        .collect();
+    let deep = store.path().join("deep.asl.json");
+    std::fs::write(&deep, format!(r#"{{"StartAt":"S0","States":{{{}}}}}"#, states.join(","))).unwrap();
+    let ran = sfnlite(&["run", deep.to_str().unwrap(), "--input", r#"{"x":1}"#]);
+    assert!(ran.status.success(), "{}", String::from_utf8_lossy(&ran.stderr));
+    let printed = String::from_utf8_lossy(&ran.stdout);
+    assert_eq!(printed.matches(r#""a":"#).count(), 200, "{printed}");
+    assert!(printed.contains(r#""x": 1"#), "{printed}");
     // The history is the server's, readable from here too.
     let history = sfnlite(&["history", "first", "--format", "json"]);
     assert!(history.status.success(), "{}", String::from_utf8_lossy(&history.stderr));

@@ -155,7 +155,8 @@ fn outcome(described: &Value) -> Result<(ExecutionInfo, Outcome), Failure> {
         .and_then(ExecutionStatus::parse)
         .ok_or_else(|| Failure::internal(anyhow!("the server answered no execution status: {described}")))?;
     let millis = |key: &str| described[key].as_f64().map_or(0, |s| (s * 1000.0).round() as i64);
-    let parse = |key: &str| text(key).and_then(|t| serde_json::from_str::<Value>(&t).ok());
+    let parse =
+        |key: &str| text(key).and_then(|t| sfnlite_engine::json::from_slice_any_depth::<Value>(t.as_bytes()).ok());
     let arn = text("executionArn").unwrap_or_default();
     let info = ExecutionInfo {
         name: text("name").unwrap_or_else(|| arn.rsplit(':').next().unwrap_or_default().to_owned()),

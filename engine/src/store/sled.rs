@@ -408,15 +408,10 @@ fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(value).map_err(io)
 }
 
-/// Reads a stored record back, however deeply its JSON nests: a state can build a value
-/// deeper than serde_json's default limit of 128 levels (a loop wrapping its input), and
-/// what was recorded must stay readable. The stack grows on the heap as needed.
+/// Reads a stored record back, however deeply its JSON nests (see [`crate::json`]).
 fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, StoreError> {
-    let mut json = serde_json::Deserializer::from_slice(bytes);
-    json.disable_recursion_limit();
-    let value =
-        T::deserialize(serde_stacker::Deserializer::new(&mut json)).and_then(|value| json.end().map(|()| value));
-    value.map_err(|e| StoreError::Corrupt { key: key.to_owned(), message: e.to_string() })
+    crate::json::from_slice_any_depth(bytes)
+        .map_err(|e| StoreError::Corrupt { key: key.to_owned(), message: e.to_string() })
 }
 
 fn document_key(kind: &str, key: &str) -> Vec<u8> {
