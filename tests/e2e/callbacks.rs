@@ -107,9 +107,17 @@ fn sfnlite_task_answers_a_waiting_run_from_another_process() {
     let run = start(&dir, &config, &definition, "real");
     let token = token_at(&path);
     let store = dir.path().join("store");
-    // The waiting run answers reads from here too.
-    let history = sfnlite().arg("--store").arg(&store).args(["history", "exec"]).output().unwrap();
-    assert!(String::from_utf8_lossy(&history.stdout).contains("TaskSubmitted"), "{history:?}");
+    // The waiting run answers reads from here too. The handler writes the token before it
+    // returns, and TaskSubmitted is recorded once it has returned: wait for it.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let history = sfnlite().arg("--store").arg(&store).args(["history", "exec"]).output().unwrap();
+        if String::from_utf8_lossy(&history.stdout).contains("TaskSubmitted") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no TaskSubmitted: {history:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let logs = sfnlite().arg("--store").arg(&store).args(["logs", "exec"]).output().unwrap();
     assert!(String::from_utf8_lossy(&logs.stdout).contains("START RequestId: "), "{logs:?}");
     let beat = task(&store, &["heartbeat", &token]);
