@@ -198,6 +198,22 @@ impl SledStore {
         })
     }
 
+    /// Every execution record, read by `read` from its key and JSON, in start order.
+    fn records(
+        &self,
+        read: impl Fn(&str, &[u8]) -> Result<ExecutionRecord, StoreError>,
+    ) -> Result<Vec<ExecutionRecord>, StoreError> {
+        let mut all = Vec::new();
+        for item in self.executions.iter() {
+            let (key, bytes) = item.map_err(io)?;
+            let what = String::from_utf8_lossy(&key);
+            let json = self.unpacked(&what, &bytes)?;
+            all.push(read(&what, &json)?);
+        }
+        all.sort_by(|a, b| (a.start_millis, &a.arn).cmp(&(b.start_millis, &b.arn)));
+        Ok(all)
+    }
+
     /// The directory of the store.
     pub fn path(&self) -> &Path {
         &self.path
@@ -449,29 +465,15 @@ impl HistoryStore for SledStore {
     }
 
     fn executions(&self) -> Result<Vec<ExecutionRecord>, StoreError> {
-        let mut all = Vec::new();
-        for item in self.executions.iter() {
-            let (key, bytes) = item.map_err(io)?;
-            let what = String::from_utf8_lossy(&key);
-            all.push(decode::<ExecutionRecord>(&what, &self.unpacked(&what, &bytes)?)?);
-        }
-        all.sort_by(|a, b| (a.start_millis, &a.arn).cmp(&(b.start_millis, &b.arn)));
-        Ok(all)
+        self.records(decode)
     }
 
     fn execution_summaries(&self) -> Result<Vec<ExecutionRecord>, StoreError> {
-        let mut all = Vec::new();
-        for item in self.executions.iter() {
-            let (key, bytes) = item.map_err(io)?;
-            let what = String::from_utf8_lossy(&key);
-            let WithoutPayloads(fields) = decode(&what, &self.unpacked(&what, &bytes)?)?;
-            all.push(
-                serde_json::from_value::<ExecutionRecord>(Value::Object(fields))
-                    .map_err(|e| StoreError::Corrupt { key: what.into_owned(), message: e.to_string() })?,
-            );
-        }
-        all.sort_by(|a, b| (a.start_millis, &a.arn).cmp(&(b.start_millis, &b.arn)));
-        Ok(all)
+        self.records(|what, bytes| {
+            let WithoutPayloads(fields) = decode(what, bytes)?;
+            serde_json::from_value(Value::Object(fields))
+                .map_err(|e| StoreError::Corrupt { key: what.to_owned(), message: e.to_string() })
+        })
     }
 
     fn append(&self, execution_arn: &str, events: Vec<HistoryEvent>) -> Result<(), StoreError> {
