@@ -47,13 +47,19 @@ const WIDTH: &str = "__sfnlite_width";
 const REPLACE: &str = "__sfnlite_replace";
 const PIECE: &str = "__sfnlite_piece";
 const JOIN: &str = "__sfnlite_join";
-const TUPLES: &str = "__sfnlite_tuples";
+const STEPS: &str = "__sfnlite_steps";
 
-/// How many values the steps of tuple-mode paths (with `#$i`, `@$v` or `%` bindings) may
-/// produce in one evaluation: jsonata-core builds such a path's stream (a copy of the
-/// bindings per value) with neither its time bound nor its sequence bound, so a path that
-/// multiplies (`$x.$x#$i.$x.$x…`) is counted here.
-const MAX_TUPLES: usize = 1_000_000;
+/// How many values the steps of paths (all but each path's first) may produce in one
+/// evaluation. jsonata-core evaluates a step's node item by item under its time bound, but
+/// then flattens the arrays the items gave into one sequence in a single untimed loop, and
+/// checks its sequence bound before flattening: `$y.$y.$y` with a 1,000-item `$y` builds a
+/// billion values in that loop (32 GB), and a tuple-mode path (`#$i`, `@$v`, `%`) copies
+/// its bindings per value unchecked too. Every step after a path's first is therefore
+/// counted as its items come ([`steps`]): the evaluation fails once the steps have made
+/// this many values, so a flatten handles at most this many (about 160 MB and 40 ms).
+/// Ten times the sequence bound: a working expression over a 256 KiB payload makes a few
+/// hundred thousand, and one that makes millions meets the time bound anyway.
+const MAX_STEP_VALUES: usize = 4_000_000;
 const PRETTY: &str = "__sfnlite_pretty";
 
 /// The largest input of `$split`: its pieces are values of their own (64 bytes or so each,
@@ -271,9 +277,7 @@ fn guard_inner(node: &mut AstNode, bound_names: &HashSet<String>, problem: &mut 
         *problem = regex_problem(pattern);
     }
     let partial = |args: &[AstNode]| args.iter().any(|a| matches!(a, AstNode::Placeholder));
-    if let AstNode::Path { steps } = node
-        && steps.iter().any(|s| s.focus.is_some() || s.index_var.is_some() || s.ancestor_label.is_some() || s.is_tuple)
-    {
+    if let AstNode::Path { steps } = node {
         for step in steps.iter_mut().skip(1) {
             // (`.(…)` must stay a path's own step, an array constructor's items are spread
             // by the path, and the others are not values.)
@@ -286,7 +290,7 @@ fn guard_inner(node: &mut AstNode, bound_names: &HashSet<String>, problem: &mut 
                     | AstNode::Array(_)
                     | AstNode::ArrayGroup(_)
             ) {
-                wrap(&mut step.node, TUPLES, 0);
+                wrap(&mut step.node, STEPS, 0);
             }
         }
     }
@@ -601,17 +605,18 @@ fn piece(args: &[JValue], budgets: &Budgets) -> Result<JValue, EvaluatorError> {
     Ok(value)
 }
 
-/// `$__sfnlite_tuples(value, _)`: a tuple-mode path step's value, counted.
-fn tuples(args: &[JValue], produced: &Rc<std::cell::Cell<usize>>) -> Result<JValue, EvaluatorError> {
+/// `$__sfnlite_steps(value, _)`: what a path step gave for one item, counted (an array
+/// by its length: the path spreads it).
+fn steps(args: &[JValue], produced: &Rc<std::cell::Cell<usize>>) -> Result<JValue, EvaluatorError> {
     let value = args.first().cloned().unwrap_or(JValue::Undefined);
     let count = match &value {
         JValue::Array(items) => items.len(),
         _ => 1,
     };
     produced.set(produced.get().saturating_add(count));
-    if produced.get() > MAX_TUPLES {
+    if produced.get() > MAX_STEP_VALUES {
         return Err(EvaluatorError::EvaluationError(format!(
-            "D2015: the paths with variable bindings (#$, @$, %) produced more than {MAX_TUPLES} values, sfnlite's bound on them"
+            "D2015: the steps of this expression's paths produced more than {MAX_STEP_VALUES} values, sfnlite's bound on them (MAX_STEP_VALUES)"
         )));
     }
     Ok(value)
@@ -620,7 +625,7 @@ fn tuples(args: &[JValue], produced: &Rc<std::cell::Cell<usize>>) -> Result<JVal
 /// Registers the guards the rewritten expression calls (each evaluation has its own).
 pub(super) fn register(evaluator: &mut Evaluator) {
     let produced = Rc::new(std::cell::Cell::new(0));
-    let _ = evaluator.register_fn(TUPLES, move |args: &[JValue]| tuples(args, &produced));
+    let _ = evaluator.register_fn(STEPS, move |args: &[JValue]| steps(args, &produced));
     let budgets: Budgets = Rc::default();
     let _ = evaluator.register_fn(BOUND, bound);
     let _ = evaluator.register_fn(WIDTH, width);
