@@ -2,22 +2,29 @@
 //! `ResultPath` → `OutputPath`. Templates live in [`crate::template`]; this module applies
 //! the path fields.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 use crate::definition::{PathField, ResultPath};
 use crate::error::{ErrorName, EvalError, StatesError};
-use crate::path::Scope;
+use crate::path::{ReferencePath, Scope};
 use crate::template::compact;
 
 impl PathField {
     /// Applies `InputPath` or `OutputPath` to `scope.input`: absent passes it on,
     /// `null` gives `{}`, a path selects (and fails with States.Runtime when it selects nothing).
     pub fn apply(&self, scope: &Scope<'_>) -> Result<Value, EvalError> {
+        self.select(scope).map(Cow::into_owned)
+    }
+
+    /// [`PathField::apply`], borrowing what it selects where it can (absent, or a definite path).
+    pub fn select<'a>(&self, scope: &Scope<'a>) -> Result<Cow<'a, Value>, EvalError> {
         match self {
-            PathField::Default => Ok(scope.input.clone()),
-            PathField::Null => Ok(Value::Object(Map::new())),
+            PathField::Default => Ok(Cow::Borrowed(scope.input)),
+            PathField::Null => Ok(Cow::Owned(Value::Object(Map::new()))),
             PathField::Path(path) => {
-                path.eval(scope).map_err(|miss| EvalError::Runtime(miss.invalid_path_message(path.as_str())))
+                path.select(scope).map_err(|miss| EvalError::Runtime(miss.invalid_path_message(path.as_str())))
             }
         }
     }
@@ -36,18 +43,49 @@ impl ResultPath {
                 let mut document = raw_input;
                 match path.set(&mut document, result) {
                     Ok(()) => Ok(document),
-                    Err(_) => Err(EvalError::Raised(StatesError::new(
-                        ErrorName::ResultPathMatchFailure,
-                        format!("Unable to apply ReferencePath {} to input {}", path.as_str(), compact(&document)),
-                    ))),
+                    Err(_) => Err(result_path_failure(path, &document)),
                 }
+            }
+        }
+    }
+
+    /// [`ResultPath::apply`] to an input that others still hold (history events, a Catch):
+    /// the input is copied, but not what the result replaces in it.
+    pub fn apply_shared(&self, raw_input: &Value, result: Value) -> Result<Value, EvalError> {
+        match self {
+            ResultPath::Default => Ok(result),
+            ResultPath::Discard => Ok(raw_input.clone()),
+            ResultPath::Path(path) => {
+                path.set_in_copy(raw_input, result).map_err(|_| result_path_failure(path, raw_input))
             }
         }
     }
 }
 
+/// `States.ResultPathMatchFailure`, in AWS's words.
+fn result_path_failure(path: &ReferencePath, input: &Value) -> EvalError {
+    EvalError::Raised(StatesError::new(
+        ErrorName::ResultPathMatchFailure,
+        format!("Unable to apply ReferencePath {} to input {}", path.as_str(), compact(input)),
+    ))
+}
+
 /// The Step Functions payload quota: 256 KiB of JSON text (UTF-8).
 pub const PAYLOAD_LIMIT_BYTES: usize = 262_144;
+
+/// The length of a number's JSON text, written nowhere.
+fn text_len(n: &serde_json::Number) -> usize {
+    struct Count(usize);
+    impl std::fmt::Write for Count {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0 += s.len();
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    let _ = std::fmt::Write::write_fmt(&mut count, format_args!("{n}"));
+    count.0
+}
 
 /// True when the compact JSON text of `value` is longer than [`PAYLOAD_LIMIT_BYTES`].
 /// Walks the value without serializing it and stops as soon as the limit is passed.
@@ -59,7 +97,7 @@ pub fn exceeds_payload_limit(value: &Value) -> bool {
         *budget -= match value {
             Value::Null => 4,
             Value::Bool(b) => 4 + isize::from(!*b),
-            Value::Number(n) => n.to_string().len() as isize,
+            Value::Number(n) => text_len(n) as isize,
             Value::String(s) => s.len() as isize + 2,
             Value::Array(items) => {
                 for item in items {

@@ -541,23 +541,7 @@ impl ReferencePath {
             return Ok(());
         };
         // Check first, so that a failed write leaves the document as it was.
-        let mut probe: Option<&Value> = Some(document);
-        for (i, step) in init.iter().enumerate() {
-            probe = match (step, probe) {
-                (Step::Name(name), Some(Value::Object(map))) => map.get(name),
-                (Step::Name(_), None) => None,
-                (Step::Index(idx), Some(Value::Array(items))) => index_in(items.len(), *idx).map(|i| &items[i]),
-                _ => return Err(self.write_error(i)),
-            };
-            if probe.is_none() && matches!(step, Step::Index(_)) {
-                return Err(self.write_error(i));
-            }
-        }
-        match (last, probe) {
-            (Step::Name(_), None | Some(Value::Object(_))) => {}
-            (Step::Index(idx), Some(Value::Array(items))) if index_in(items.len(), *idx).is_some() => {}
-            _ => return Err(self.write_error(self.steps.len() - 1)),
-        }
+        self.check_writable(document)?;
         let mut current = document;
         for step in init {
             current = match step {
@@ -585,6 +569,37 @@ impl ReferencePath {
         Ok(())
     }
 
+    /// [`ReferencePath::set`] on a copy of a document that is shared: what the write replaces
+    /// is not copied (only the containers along the path are rebuilt, and their other
+    /// entries cloned), so writing a result over a large part of the input costs nothing
+    /// for that part.
+    pub fn set_in_copy(&self, document: &Value, value: Value) -> Result<Value, WriteError> {
+        self.check_writable(document)?;
+        Ok(copy_with(Some(document), &self.steps, value))
+    }
+
+    /// Whether [`ReferencePath::set`] can write into `document`, and if not, AWS's error.
+    fn check_writable(&self, document: &Value) -> Result<(), WriteError> {
+        let Some((last, init)) = self.steps.split_last() else { return Ok(()) };
+        let mut probe: Option<&Value> = Some(document);
+        for (i, step) in init.iter().enumerate() {
+            probe = match (step, probe) {
+                (Step::Name(name), Some(Value::Object(map))) => map.get(name),
+                (Step::Name(_), None) => None,
+                (Step::Index(idx), Some(Value::Array(items))) => index_in(items.len(), *idx).map(|i| &items[i]),
+                _ => return Err(self.write_error(i)),
+            };
+            if probe.is_none() && matches!(step, Step::Index(_)) {
+                return Err(self.write_error(i));
+            }
+        }
+        match (last, probe) {
+            (Step::Name(_), None | Some(Value::Object(_))) => Ok(()),
+            (Step::Index(idx), Some(Value::Array(items))) if index_in(items.len(), *idx).is_some() => Ok(()),
+            _ => Err(self.write_error(self.steps.len() - 1)),
+        }
+    }
+
     fn write_error(&self, step: usize) -> WriteError {
         WriteError {
             message: format!(
@@ -593,6 +608,50 @@ impl ReferencePath {
                 normalized(&self.steps[..=step])
             ),
         }
+    }
+}
+
+/// A copy of `node` (absent: an empty object, as [`ReferencePath::set`] creates one) with
+/// `value` written at `steps`, which [`ReferencePath::check_writable`] has accepted: the
+/// entry the path goes through is built anew, the others are cloned, the replaced one is not.
+fn copy_with(node: Option<&Value>, steps: &[Step], value: Value) -> Value {
+    let Some((step, rest)) = steps.split_first() else { return value };
+    match (step, node) {
+        (Step::Name(name), Some(Value::Object(map))) => {
+            let mut value = Some(value);
+            let mut out = Map::new();
+            for (key, item) in map {
+                let item = match value.take_if(|_| key == name) {
+                    Some(value) => copy_with(Some(item), rest, value),
+                    None => item.clone(),
+                };
+                out.insert(key.clone(), item);
+            }
+            if let Some(value) = value {
+                out.insert(name.clone(), copy_with(None, rest, value));
+            }
+            Value::Object(out)
+        }
+        (Step::Name(name), None) => {
+            let mut out = Map::new();
+            out.insert(name.clone(), copy_with(None, rest, value));
+            Value::Object(out)
+        }
+        (Step::Index(idx), Some(Value::Array(items))) => {
+            let at = index_in(items.len(), *idx);
+            let mut value = Some(value);
+            let out = items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| match value.take_if(|_| Some(i) == at) {
+                    Some(value) => copy_with(Some(item), rest, value),
+                    None => item.clone(),
+                })
+                .collect();
+            Value::Array(out)
+        }
+        // (Not reached: the path was checked writable.)
+        _ => value,
     }
 }
 
@@ -670,8 +729,16 @@ mod tests {
 
     #[test]
     fn reference_paths_write_and_create() {
+        // In place and on a copy (a shared input): the same document or the same error.
         let set = |path: &str, mut doc: Value, value: Value| {
-            ReferencePath::parse(path).unwrap().set(&mut doc, value).map(|()| doc)
+            let path = ReferencePath::parse(path).unwrap();
+            let copied = path.set_in_copy(&doc, value.clone());
+            let written = path.set(&mut doc, value).map(|()| doc);
+            assert_eq!(copied, written, "{path}");
+            if let (Ok(a), Ok(b)) = (&copied, &written) {
+                assert_eq!(a.to_string(), b.to_string(), "{path}: key order");
+            }
+            written
         };
         assert_eq!(set("$.a.b", json!({"x": 1}), json!(2)), Ok(json!({"x": 1, "a": {"b": 2}})));
         assert_eq!(set("$", json!(1), json!(2)), Ok(json!(2)));
@@ -682,6 +749,15 @@ mod tests {
         assert!(ReferencePath::parse("$$.a").is_err());
         assert_eq!(set("$.list[1]", json!({"list": [0, 0]}), json!(5)), Ok(json!({"list": [0, 5]})));
         assert_eq!(set("$.list[-1].k", json!({"list": [{}, {}]}), json!(5)), Ok(json!({"list": [{}, {"k": 5}]})));
+        // A key written over keeps its place; a new one goes last.
+        let doc = json!({"a": 1, "p": {"d": [1, 2], "s": 1}, "z": {"y": 0}});
+        assert_eq!(set("$.p", doc.clone(), json!(9)).unwrap().to_string(), r#"{"a":1,"p":9,"z":{"y":0}}"#);
+        assert_eq!(
+            set("$.p.s", doc.clone(), json!(2)).unwrap().to_string(),
+            r#"{"a":1,"p":{"d":[1,2],"s":2},"z":{"y":0}}"#
+        );
+        assert_eq!(set("$.z.n.m", doc.clone(), json!(3)).unwrap()["z"], json!({"y": 0, "n": {"m": 3}}));
+        assert_eq!(set("$.p.d[0]", doc, json!("x")).unwrap()["p"]["d"], json!(["x", 2]));
     }
 
     #[test]

@@ -29,14 +29,18 @@ impl<'a> Run<'a> {
         let context = self.execution_context().object(state, entered_at, 0);
         let variables = thread.variables.clone();
         let env = self.env(&context, &variables, entered_at);
-        let effective = through_path(&state.input_path, input.clone(), &env).map_err(runtime)?;
+        // (Pass applies its InputPath itself, reading where it need not copy.)
+        let effective = match state.kind {
+            StateKind::Pass(_) => input.clone(),
+            _ => through_path(&state.input_path, input.clone(), &env).map_err(runtime)?,
+        };
         let input = Input { raw: input, effective };
         let body = match &state.kind {
             StateKind::Task(task) => Body::Task(task),
             StateKind::Parallel(parallel) => Body::Parallel(parallel),
             StateKind::Map(map) => Body::Map(map),
             StateKind::Pass(pass) => {
-                let exit = steps::pass(state, pass, input, &env).map_err(runtime)?;
+                let exit = steps::pass(state, pass, input.raw, &env).map_err(runtime)?;
                 drop(variables);
                 return Ok(thread.exit(state, exit, pass.transition));
             }

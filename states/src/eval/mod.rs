@@ -157,7 +157,10 @@ pub fn through_result_path(result_path: &ResultPath, raw: Payload, result: Paylo
     match result_path {
         ResultPath::Default => Ok(result),
         ResultPath::Discard => Ok(raw),
-        ResultPath::Path(_) => result_path.apply(Arc::unwrap_or_clone(raw), Arc::unwrap_or_clone(result)).map(Arc::new),
+        ResultPath::Path(_) => match Arc::try_unwrap(raw) {
+            Ok(raw) => result_path.apply(raw, Arc::unwrap_or_clone(result)).map(Arc::new),
+            Err(shared) => result_path.apply_shared(&shared, Arc::unwrap_or_clone(result)).map(Arc::new),
+        },
     }
 }
 

@@ -20,26 +20,36 @@ pub struct Input {
     pub effective: Payload,
 }
 
-/// A JSONata state's `Output` and `Assign` over its input, or `None` for a JSONPath state.
-fn jsonata_input_exit(state: &State, input: &Input, env: &Env<'_>) -> Option<Result<Exit, EvalError>> {
+/// A JSONata state's `Output` and `Assign` over its input (`raw`), or `None` for a
+/// JSONPath state.
+fn jsonata_input_exit(state: &State, raw: &Payload, env: &Env<'_>) -> Option<Result<Exit, EvalError>> {
     let fields = state.jsonata.as_ref()?;
-    let states = states_object(&input.raw, env.context, None, None);
-    Some(jsonata_exit(fields, &states, env, input.raw.clone()))
+    let states = states_object(raw, env.context, None, None);
+    Some(jsonata_exit(fields, &states, env, raw.clone()))
 }
 
-/// Pass: `Result` or `Parameters` (or the input), then ResultPath, Assign and OutputPath.
-pub fn pass(state: &State, pass: &PassState, input: Input, env: &Env<'_>) -> Result<Exit, EvalError> {
-    if let Some(exit) = jsonata_input_exit(state, &input, env) {
+/// Pass, from its input as received (`raw`): InputPath, then `Result` or `Parameters` (or
+/// the effective input), then ResultPath, Assign and OutputPath. Where `Result` or
+/// `Parameters` replaces the effective input, InputPath only reads it (a large input is not
+/// copied to be thrown away); a path that selects nothing still fails the state.
+pub fn pass(state: &State, pass: &PassState, raw: Payload, env: &Env<'_>) -> Result<Exit, EvalError> {
+    if let Some(exit) = jsonata_input_exit(state, &raw, env) {
         return exit;
     }
     let result = match (&pass.result, &pass.parameters) {
-        (Some(result), _) => Arc::new(result.clone()),
-        (None, Some(parameters)) => Arc::new(parameters.render(&env.scope(&input.effective), env.entropy)?),
-        (None, None) => input.effective,
+        (Some(result), _) => {
+            state.input_path.select(&env.scope(&raw))?;
+            Arc::new(result.clone())
+        }
+        (None, Some(parameters)) => {
+            let effective = state.input_path.select(&env.scope(&raw))?;
+            Arc::new(parameters.render(&env.scope(&effective), env.entropy)?)
+        }
+        (None, None) => through_path(&state.input_path, raw.clone(), env)?,
     };
     check_result_size(&result, &state.name)?;
     let assigned = assign(pass.assign.as_ref(), &result, env)?;
-    let combined = through_result_path(&pass.result_path, input.raw, result)?;
+    let combined = through_result_path(&pass.result_path, raw, result)?;
     Ok(Exit { output: through_path(&state.output_path, combined, env)?, assigned })
 }
 
@@ -51,7 +61,7 @@ pub fn plain(
     input: Input,
     env: &Env<'_>,
 ) -> Result<Exit, EvalError> {
-    if let Some(exit) = jsonata_input_exit(state, &input, env) {
+    if let Some(exit) = jsonata_input_exit(state, &input.raw, env) {
         return exit;
     }
     let assigned = assign(assign_template, &input.effective, env)?;
@@ -175,12 +185,31 @@ mod tests {
             json!({"Type": "Pass", "Result": {"r": 1}, "ResultPath": "$.out", "End": true}),
         );
         let StateKind::Pass(p) = &m.states[0].kind else { panic!() };
-        let exit = with_env(json!({}), |env| pass(&m.states[0], p, input(json!({"a": 0})), env)).unwrap();
+        let exit = with_env(json!({}), |env| pass(&m.states[0], p, input(json!({"a": 0})).raw, env)).unwrap();
         assert_eq!(*exit.output, json!({"a": 0, "out": {"r": 1}}));
         let m = crate::eval::tests::machine(json!({"Type": "Pass", "End": true}));
         let StateKind::Pass(p) = &m.states[0].kind else { panic!() };
         let given = input(json!({"big": [1, 2, 3]}));
-        let exit = with_env(json!({}), |env| pass(&m.states[0], p, given.clone(), env)).unwrap();
+        let exit = with_env(json!({}), |env| pass(&m.states[0], p, given.raw.clone(), env)).unwrap();
         assert!(Arc::ptr_eq(&exit.output, &given.raw), "a plain Pass passes the same payload on");
+        // InputPath that selects nothing fails the state, even where Parameters or Result
+        // replace what it selects; the shared input is left as it was.
+        for replacing in [json!({"Result": 1}), json!({"Parameters": {"v.$": "$.x"}})] {
+            let mut state = json!({"Type": "Pass", "InputPath": "$.missing", "ResultPath": "$.r", "End": true});
+            state.as_object_mut().unwrap().extend(replacing.as_object().unwrap().clone());
+            let m = crate::eval::tests::machine(state);
+            let StateKind::Pass(p) = &m.states[0].kind else { panic!() };
+            let given = input(json!({"x": 1}));
+            let failed = with_env(json!({}), |env| pass(&m.states[0], p, given.raw.clone(), env)).unwrap_err();
+            assert!(matches!(&failed, EvalError::Runtime(m) if m.contains("$.missing")), "{failed:?}");
+        }
+        // Parameters over a selected part, written back with ResultPath into a shared input.
+        let m = crate::eval::tests::machine(json!({"Type": "Pass", "InputPath": "$.p",
+            "Parameters": {"d.$": "$.d", "n": 2}, "ResultPath": "$.p", "End": true}));
+        let StateKind::Pass(p) = &m.states[0].kind else { panic!() };
+        let given = input(json!({"m": 0, "p": {"d": [1, 2], "n": 1}, "z": true}));
+        let exit = with_env(json!({}), |env| pass(&m.states[0], p, given.raw.clone(), env)).unwrap();
+        assert_eq!(exit.output.to_string(), r#"{"m":0,"p":{"d":[1,2],"n":2},"z":true}"#);
+        assert_eq!(*given.raw, json!({"m": 0, "p": {"d": [1, 2], "n": 1}, "z": true}));
     }
 }

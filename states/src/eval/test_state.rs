@@ -272,7 +272,7 @@ pub fn begin(tested: &Tested<'_>, raw: Payload) -> Begun {
     let parameters = match &state.kind {
         StateKind::Pass(pass) if state.jsonata.is_some() => {
             let next = next_of(pass.transition);
-            return ended(steps::pass(state, pass, input, env), next.as_deref(), inspection);
+            return ended(steps::pass(state, pass, input.raw, env), next.as_deref(), inspection);
         }
         StateKind::Pass(pass) => {
             let next = next_of(pass.transition);
