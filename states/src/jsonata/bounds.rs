@@ -27,8 +27,13 @@
 //! The built-in still receives the context value where jsonata inserts it. (One difference:
 //! a variable bound inside an argument of a guarded block, `$replace($y := …, …)`, is
 //! bound in the block, not beyond it.) An expression's result is measured the same way
-//! before it is turned into JSON. What these bounds do not cap is how many bounded values
-//! an expression keeps at once: that is bounded by its time (500 ms of copying).
+//! before it is turned into JSON. Path steps after a path's first are counted as they
+//! produce values (`MAX_STEP_VALUES`). What these bounds do not cap is how many bounded
+//! values an expression keeps at once: that is bounded by its time (500 ms of copying);
+//! nor what jsonata-core flattens unchecked where no step can be counted: a wildcard,
+//! descendant or `.(…)`/`.$f()` step over items that repeat one large value (or that give
+//! a long array each), or a path's first step over a
+//! context that is itself a long array of one large value (an object constructor's group).
 
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -42,23 +47,27 @@ use jsonata_core::value::{JValue, with_stack};
 /// 64 times AWS's 256 KiB payload quota, so no working expression meets it.
 pub(super) const MAX_BYTES: usize = 16 * 1024 * 1024;
 
-const BOUND: &str = "__sfnlite_bound";
-const WIDTH: &str = "__sfnlite_width";
+// The guards put in by `wrap` have names with a space, which no expression can write or
+// bind (so none can shadow them); those the templates call are renamed so (see `hidden`).
+const BOUND: &str = "sfnlite bound";
+const WIDTH: &str = "sfnlite width";
 const REPLACE: &str = "__sfnlite_replace";
 const PIECE: &str = "__sfnlite_piece";
 const JOIN: &str = "__sfnlite_join";
-const STEPS: &str = "__sfnlite_steps";
+const STEPS: &str = "sfnlite steps";
 
-/// How many values the steps of paths (all but each path's first) may produce in one
-/// evaluation. jsonata-core evaluates a step's node item by item under its time bound, but
-/// then flattens the arrays the items gave into one sequence in a single untimed loop, and
+/// How many values the counted steps of paths may produce in one evaluation, in all.
+/// jsonata-core evaluates a step's node item by item under its time bound, but then
+/// flattens the arrays the items gave into one sequence in a single untimed loop, and
 /// checks its sequence bound before flattening: `$y.$y.$y` with a 1,000-item `$y` builds a
 /// billion values in that loop (32 GB), and a tuple-mode path (`#$i`, `@$v`, `%`) copies
-/// its bindings per value unchecked too. Every step after a path's first is therefore
-/// counted as its items come ([`steps`]): the evaluation fails once the steps have made
-/// this many values, so a flatten handles at most this many (about 160 MB and 40 ms).
-/// Ten times the sequence bound: a working expression over a 256 KiB payload makes a few
-/// hundred thousand, and one that makes millions meets the time bound anyway.
+/// its bindings per value unchecked too. So the steps after a path's first that compute
+/// their values (a variable, a call, a block), with every step after them and every step
+/// of a tuple-mode path or of a path that does not start from `$states` or a workflow
+/// variable, are counted as their items come ([`steps`]); the evaluation fails once they
+/// have made this many, so that such a flatten handles at most this many (about 160 MB and
+/// 40 ms). A field or `$` step of a path that walks `$states` or a workflow variable is not
+/// counted: it gives what the data holds.
 const MAX_STEP_VALUES: usize = 4_000_000;
 const PRETTY: &str = "__sfnlite_pretty";
 
@@ -278,18 +287,37 @@ fn guard_inner(node: &mut AstNode, bound_names: &HashSet<String>, problem: &mut 
     }
     let partial = |args: &[AstNode]| args.iter().any(|a| matches!(a, AstNode::Placeholder));
     if let AstNode::Path { steps } = node {
+        let tuple_mode = steps
+            .iter()
+            .any(|s| s.focus.is_some() || s.index_var.is_some() || s.ancestor_label.is_some() || s.is_tuple);
+        // A path from `$states` or a workflow variable (JSON, where no value appears twice)
+        // walks data: a field or `$` step there gives what the items hold, no more, and keeps
+        // jsonata-core's own step (its fast and compiled paths, its nested arrays). Once a
+        // step computes its values, the items may repeat one value, and every later step
+        // is counted.
+        let mut walks_data = !tuple_mode
+            && matches!(steps.first().map(|s| &s.node), Some(AstNode::Variable(name))
+                if !name.is_empty() && !bound_names.contains(name.as_str()));
         for step in steps.iter_mut().skip(1) {
             // (`.(…)` must stay a path's own step, an array constructor's items are spread
             // by the path, and the others are not values.)
-            if !matches!(
-                step.node,
+            let counted = match &step.node {
+                // (Computed, so what follows is counted, but not a value to wrap.)
+                AstNode::FunctionApplication(_) => {
+                    walks_data = false;
+                    false
+                }
                 AstNode::Wildcard
-                    | AstNode::Descendant
-                    | AstNode::Parent(_)
-                    | AstNode::FunctionApplication(_)
-                    | AstNode::Array(_)
-                    | AstNode::ArrayGroup(_)
-            ) {
+                | AstNode::Descendant
+                | AstNode::Parent(_)
+                | AstNode::Array(_)
+                | AstNode::ArrayGroup(_) => false,
+                AstNode::Name(_) => !walks_data,
+                AstNode::Variable(name) if name.is_empty() => !walks_data,
+                _ => true,
+            };
+            if counted {
+                walks_data = false;
                 wrap(&mut step.node, STEPS, 0);
             }
         }
@@ -634,4 +662,33 @@ pub(super) fn register(evaluator: &mut Evaluator) {
     let replace_budgets = budgets.clone();
     let _ = evaluator.register_fn(REPLACE, move |args: &[JValue]| replace(args, &replace_budgets));
     let _ = evaluator.register_fn(PIECE, move |args: &[JValue]| piece(args, &budgets));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// How many steps of `text` are counted once it is guarded.
+    fn counted(text: &str) -> usize {
+        let mut ast = jsonata_core::parser::parse(text).unwrap();
+        guard(&mut ast).unwrap();
+        format!("{ast:?}").matches(STEPS).count()
+    }
+
+    #[test]
+    fn steps_that_compute_are_counted_and_data_walks_are_not() {
+        // Walking `$states` or a workflow variable: jsonata-core's own steps.
+        assert_eq!(counted("$states.input.items.price"), 0);
+        assert_eq!(counted("$sum($states.input.orders.amount)"), 0);
+        assert_eq!(counted("$states.input.a.$"), 0);
+        assert_eq!(counted("$filter($states.input.a, function($v) { $v.id in $states.input.b.id })"), 1);
+        // A step that computes its values, and every step after it.
+        assert_eq!(counted("$x.$x.$x"), 2);
+        assert_eq!(counted("$states.input.$x.a.b"), 3);
+        assert_eq!(counted("$states.input.$f().a.b"), 2);
+        // A path from a value bound in the expression may repeat one value: all counted.
+        assert_eq!(counted("($y := [1, 2]; $y.a.b)"), 2);
+        // Tuple mode: every step (as before).
+        assert_eq!(counted("$states.input.items#$i.name"), 3);
+    }
 }
