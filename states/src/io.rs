@@ -73,6 +73,20 @@ fn result_path_failure(path: &ReferencePath, input: &Value) -> EvalError {
 /// The Step Functions payload quota: 256 KiB of JSON text (UTF-8).
 pub const PAYLOAD_LIMIT_BYTES: usize = 262_144;
 
+/// The length of a string's JSON text: its quotes, and its escapes (`\"`, `\\`, `\n`…,
+/// `\u001f`), as serde_json writes them.
+fn string_len(s: &str) -> usize {
+    let escapes: usize = s
+        .bytes()
+        .map(|b| match b {
+            b'"' | b'\\' | 0x08 | 0x0c | b'\n' | b'\r' | b'\t' => 1,
+            0..=0x1f => 5,
+            _ => 0,
+        })
+        .sum();
+    s.len() + 2 + escapes
+}
+
 /// The length of a number's JSON text, written nowhere.
 fn text_len(n: &serde_json::Number) -> usize {
     struct Count(usize);
@@ -98,7 +112,7 @@ pub fn exceeds_payload_limit(value: &Value) -> bool {
             Value::Null => 4,
             Value::Bool(b) => 4 + isize::from(!*b),
             Value::Number(n) => text_len(n) as isize,
-            Value::String(s) => s.len() as isize + 2,
+            Value::String(s) => string_len(s) as isize,
             Value::Array(items) => {
                 for item in items {
                     size(item, budget);
@@ -107,7 +121,7 @@ pub fn exceeds_payload_limit(value: &Value) -> bool {
             }
             Value::Object(map) => {
                 for (key, item) in map {
-                    *budget -= key.len() as isize + 3;
+                    *budget -= string_len(key) as isize + 1;
                     size(item, budget);
                 }
                 map.len().max(1) as isize + 1
@@ -145,6 +159,16 @@ mod tests {
         assert!(!exceeds_payload_limit(&json!({"a": "x".repeat(1000)})));
         assert!(exceeds_payload_limit(&json!({"a": "x".repeat(PAYLOAD_LIMIT_BYTES)})));
         assert!(exceeds_payload_limit(&json!(vec!["ab"; PAYLOAD_LIMIT_BYTES / 4])));
+        // Escapes count as serde_json writes them: at exactly the quota, and one byte past it.
+        for piece in ["\"", "\\", "\n", "\u{1}", "é", "a\tb"] {
+            let repeated = piece.repeat(1000);
+            let used = serde_json::to_string(&json!({ piece: repeated })).unwrap().len();
+            let at_quota = json!({ piece: repeated, "f": "a".repeat(PAYLOAD_LIMIT_BYTES - used - 7) });
+            assert_eq!(serde_json::to_string(&at_quota).unwrap().len(), PAYLOAD_LIMIT_BYTES);
+            assert!(!exceeds_payload_limit(&at_quota), "{piece:?}");
+            let past = json!({ piece: repeated, "f": "a".repeat(PAYLOAD_LIMIT_BYTES - used - 6) });
+            assert!(exceeds_payload_limit(&past), "{piece:?}");
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! rewriting the parsed expression, so that a guard sees the values the built-in will:
 //! - an argument of `$string`, `$pad`, `$uppercase`, `$lowercase`, `$encodeUrl…`,
 //!   `$base64encode`, `$split` and `$match`, and an operand of `&`, passes through
-//!   `$__sfnlite_bound(value, max)`, which refuses a value larger than `max` as text
+//!   `$sfnlite bound(value, max)`, which refuses a value larger than `max` as text
 //!   ([`MAX_BYTES`], or less where the built-in makes more of its input: see `GUARDED`);
 //!   `$pad`'s guard also refuses a width beyond [`MAX_BYTES`];
 //! - calls whose output depends on several arguments become blocks that bind the arguments
@@ -27,8 +27,8 @@
 //! The built-in still receives the context value where jsonata inserts it. (One difference:
 //! a variable bound inside an argument of a guarded block, `$replace($y := …, …)`, is
 //! bound in the block, not beyond it.) An expression's result is measured the same way
-//! before it is turned into JSON. Path steps after a path's first are counted as they
-//! produce values (`MAX_STEP_VALUES`). What these bounds do not cap is how many bounded
+//! before it is turned into JSON. Path steps that compute their values are counted as they
+//! produce them (`MAX_STEP_VALUES`, which says which steps). What these bounds do not cap is how many bounded
 //! values an expression keeps at once: that is bounded by its time (500 ms of copying);
 //! nor what jsonata-core flattens unchecked where no step can be counted: a wildcard,
 //! descendant or `.(…)`/`.$f()` step over items that repeat one large value (or that give
@@ -47,13 +47,14 @@ use jsonata_core::value::{JValue, with_stack};
 /// 64 times AWS's 256 KiB payload quota, so no working expression meets it.
 pub(super) const MAX_BYTES: usize = 16 * 1024 * 1024;
 
-// The guards put in by `wrap` have names with a space, which no expression can write or
-// bind (so none can shadow them); those the templates call are renamed so (see `hidden`).
+// Every guard has a name with a space, which no expression can write or bind (so none can
+// shadow it): those `wrap` puts in are named so; the templates call theirs as `$__v_…`,
+// which `rename` turns into such a name (see `hidden`).
 const BOUND: &str = "sfnlite bound";
 const WIDTH: &str = "sfnlite width";
-const REPLACE: &str = "__sfnlite_replace";
-const PIECE: &str = "__sfnlite_piece";
-const JOIN: &str = "__sfnlite_join";
+const REPLACE: &str = "__v_replace";
+const PIECE: &str = "__v_piece";
+const JOIN: &str = "__v_join";
 const STEPS: &str = "sfnlite steps";
 
 /// How many values the counted steps of paths may produce in one evaluation, in all.
@@ -67,9 +68,10 @@ const STEPS: &str = "sfnlite steps";
 /// variable, are counted as their items come ([`steps`]); the evaluation fails once they
 /// have made this many, so that such a flatten handles at most this many (about 160 MB and
 /// 40 ms). A field or `$` step of a path that walks `$states` or a workflow variable is not
-/// counted: it gives what the data holds.
+/// counted: it gives what the data holds, each node once, until a step computes, a
+/// predicate may pick by position (so pick one item again), or `**` descends.
 const MAX_STEP_VALUES: usize = 4_000_000;
-const PRETTY: &str = "__sfnlite_pretty";
+const PRETTY: &str = "__v_pretty";
 
 /// The largest input of `$split`: its pieces are values of their own (64 bytes or so each,
 /// so a 1 MiB text split into characters takes about 64 MiB and 0.4 s).
@@ -143,6 +145,11 @@ fn hidden(name: &str) -> Option<String> {
     name.strip_prefix("__v_").map(|rest| format!("sfnlite {rest}"))
 }
 
+/// The name a template's guard (`__v_…`) is registered under.
+fn hidden_name(name: &str) -> String {
+    hidden(name).unwrap_or_else(|| name.to_owned())
+}
+
 /// Rewrites an expression so that the built-ins that can build large strings are guarded,
 /// and refuses the regular expressions that are not JavaScript's (see [`regex_problem`]).
 pub(super) fn guard(node: &mut AstNode) -> Result<(), String> {
@@ -163,6 +170,17 @@ fn names_bound(node: &mut AstNode, out: &mut HashSet<String>) {
                 }
             }
             AstNode::Lambda { params, .. } => out.extend(params.iter().cloned()),
+            // `@$v`, `#$i` (and a `#$i` stage) bind names too.
+            AstNode::Path { steps } => {
+                for step in steps.iter() {
+                    out.extend(step.focus.iter().chain(&step.index_var).cloned());
+                    for stage in &step.stages {
+                        if let Stage::Index(name) = stage {
+                            out.insert(name.clone());
+                        }
+                    }
+                }
+            }
             _ => {}
         }
         children(node, &mut |child| names_bound(child, out));
@@ -298,6 +316,9 @@ fn guard_inner(node: &mut AstNode, bound_names: &HashSet<String>, problem: &mut 
         let mut walks_data = !tuple_mode
             && matches!(steps.first().map(|s| &s.node), Some(AstNode::Variable(name))
                 if !name.is_empty() && !bound_names.contains(name.as_str()));
+        // A predicate that may be a number (or numbers) picks items by position, and can
+        // pick one item many times (`a[$z]` with `$z` a thousand zeros): the walk ends there.
+        walks_data &= steps.first().is_none_or(|s| !may_repeat(s));
         for step in steps.iter_mut().skip(1) {
             // (`.(…)` must stay a path's own step, an array constructor's items are spread
             // by the path, and the others are not values.)
@@ -319,6 +340,10 @@ fn guard_inner(node: &mut AstNode, bound_names: &HashSet<String>, problem: &mut 
             if counted {
                 walks_data = false;
                 wrap(&mut step.node, STEPS, 0);
+            }
+            // (`**` reaches a node once per item above it, so nested items repeat nodes.)
+            if may_repeat(step) || matches!(step.node, AstNode::Descendant) {
+                walks_data = false;
             }
         }
     }
@@ -360,6 +385,31 @@ fn guard_inner(node: &mut AstNode, bound_names: &HashSet<String>, problem: &mut 
         }
         _ => {}
     }
+}
+
+/// Whether a step's predicates may select by position (a number, or an array of them),
+/// which can select one item many times. A comparison, `and`, `or`, `in` or a boolean
+/// literal cannot be a number.
+fn may_repeat(step: &PathStep) -> bool {
+    step.stages.iter().any(|stage| match stage {
+        Stage::Filter(predicate) => !matches!(
+            predicate.as_ref(),
+            AstNode::Boolean(_)
+                | AstNode::Binary {
+                    op: BinaryOp::Equal
+                        | BinaryOp::NotEqual
+                        | BinaryOp::LessThan
+                        | BinaryOp::LessThanOrEqual
+                        | BinaryOp::GreaterThan
+                        | BinaryOp::GreaterThanOrEqual
+                        | BinaryOp::And
+                        | BinaryOp::Or
+                        | BinaryOp::In,
+                    ..
+                }
+        ),
+        _ => false,
+    })
 }
 
 fn wrap(node: &mut AstNode, guard: &str, max: usize) {
@@ -521,7 +571,7 @@ fn max_of(args: &[JValue]) -> usize {
     }
 }
 
-/// `$__sfnlite_bound(value, max)`: the value, unless it is larger than `max` as text.
+/// `$sfnlite bound(value, max)`: the value, unless it is larger than `max` as text.
 fn bound(args: &[JValue]) -> Result<JValue, EvaluatorError> {
     let value = args.first().cloned().unwrap_or(JValue::Undefined);
     let max = max_of(args);
@@ -534,7 +584,7 @@ fn bound(args: &[JValue]) -> Result<JValue, EvaluatorError> {
     }
 }
 
-/// `$__sfnlite_width(value, max)`: an argument of `$pad`; a number is a width.
+/// `$sfnlite width(value, max)`: an argument of `$pad`; a number is a width.
 fn width(args: &[JValue]) -> Result<JValue, EvaluatorError> {
     match args.first() {
         Some(JValue::Number(n)) if n.abs() > max_of(args) as f64 && n.is_finite() => {
@@ -544,7 +594,7 @@ fn width(args: &[JValue]) -> Result<JValue, EvaluatorError> {
     }
 }
 
-/// `$__sfnlite_join(items, separator)`: the items' text and the separators between them.
+/// `$sfnlite join(items, separator)`: the items' text and the separators between them.
 fn join(args: &[JValue]) -> Result<JValue, EvaluatorError> {
     let separator = match args.get(1) {
         Some(JValue::String(s)) => s.len(),
@@ -564,7 +614,7 @@ fn join(args: &[JValue]) -> Result<JValue, EvaluatorError> {
     Ok(JValue::Undefined)
 }
 
-/// `$__sfnlite_pretty(value, prettify)`: `$string`'s result, indented or not.
+/// `$sfnlite pretty(value, prettify)`: `$string`'s result, indented or not.
 fn pretty(args: &[JValue]) -> Result<JValue, EvaluatorError> {
     let value = args.first().unwrap_or(&JValue::Undefined);
     let indented = matches!(args.get(1), Some(JValue::Bool(true)));
@@ -577,7 +627,7 @@ fn pretty(args: &[JValue]) -> Result<JValue, EvaluatorError> {
 /// What each `$replace` call may still add through its replacement function (by id).
 type Budgets = Rc<RefCell<Vec<usize>>>;
 
-/// `$__sfnlite_replace($, args…)`: refuses a `$replace` whose output could pass the bound,
+/// `$sfnlite replace($, args…)`: refuses a `$replace` whose output could pass the bound,
 /// and answers `[the replacement's argument index, a budget id]`. Which argument is the
 /// string follows jsonata's rule (trailing undefined arguments dropped first): with two
 /// arguments, or three whose last is a limit, the context value is the string.
@@ -618,7 +668,7 @@ fn replace(args: &[JValue], budgets: &Budgets) -> Result<JValue, EvaluatorError>
     Ok(JValue::from(vec![JValue::Number(index as f64), JValue::Number((budgets.len() - 1) as f64)]))
 }
 
-/// `$__sfnlite_piece(value, id)`: one result of a replacement function, charged to its call.
+/// `$sfnlite piece(value, id)`: one result of a replacement function, charged to its call.
 fn piece(args: &[JValue], budgets: &Budgets) -> Result<JValue, EvaluatorError> {
     let value = args.first().cloned().unwrap_or(JValue::Undefined);
     if let (JValue::String(s), Some(JValue::Number(id))) = (&value, args.get(1)) {
@@ -633,7 +683,7 @@ fn piece(args: &[JValue], budgets: &Budgets) -> Result<JValue, EvaluatorError> {
     Ok(value)
 }
 
-/// `$__sfnlite_steps(value, _)`: what a path step gave for one item, counted (an array
+/// `$sfnlite steps(value, _)`: what a path step gave for one item, counted (an array
 /// by its length: the path spreads it).
 fn steps(args: &[JValue], produced: &Rc<std::cell::Cell<usize>>) -> Result<JValue, EvaluatorError> {
     let value = args.first().cloned().unwrap_or(JValue::Undefined);
@@ -657,11 +707,11 @@ pub(super) fn register(evaluator: &mut Evaluator) {
     let budgets: Budgets = Rc::default();
     let _ = evaluator.register_fn(BOUND, bound);
     let _ = evaluator.register_fn(WIDTH, width);
-    let _ = evaluator.register_fn(JOIN, join);
-    let _ = evaluator.register_fn(PRETTY, pretty);
+    let _ = evaluator.register_fn(hidden_name(JOIN), join);
+    let _ = evaluator.register_fn(hidden_name(PRETTY), pretty);
     let replace_budgets = budgets.clone();
-    let _ = evaluator.register_fn(REPLACE, move |args: &[JValue]| replace(args, &replace_budgets));
-    let _ = evaluator.register_fn(PIECE, move |args: &[JValue]| piece(args, &budgets));
+    let _ = evaluator.register_fn(hidden_name(REPLACE), move |args: &[JValue]| replace(args, &replace_budgets));
+    let _ = evaluator.register_fn(hidden_name(PIECE), move |args: &[JValue]| piece(args, &budgets));
 }
 
 #[cfg(test)]
@@ -690,5 +740,13 @@ mod tests {
         assert_eq!(counted("($y := [1, 2]; $y.a.b)"), 2);
         // Tuple mode: every step (as before).
         assert_eq!(counted("$states.input.items#$i.name"), 3);
+        // Names bound by `@$v` are values of the expression's own: counted.
+        assert!(counted("$d@$v.($v.k.k)") > 0);
+        assert_eq!(counted("$states.input.items@$v.($v.k.k)"), 4);
+        // A predicate that may pick by position ends the walk; a comparison does not.
+        assert_eq!(counted("$states.a[$z].b"), 1);
+        assert_eq!(counted("$states.a[0].b"), 1);
+        assert_eq!(counted("$states.a[k > 1].b[k = 2 and j].c"), 0);
+        assert_eq!(counted("$states.a.**.b.c"), 2);
     }
 }
