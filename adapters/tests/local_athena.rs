@@ -407,21 +407,34 @@ fn queries_are_bounded_by_their_workgroups_limits() {
             ..Workgroup::default()
         },
     );
+    // The same memory limit with time to reach it however loaded the machine is.
+    workgroups.insert(
+        "small".to_owned(),
+        Workgroup {
+            output_location: Some("s3://results/".into()),
+            memory_limit_mib: Some(8),
+            query_timeout: Some(QueryTimeout::Text("5m".into())),
+            ..Workgroup::default()
+        },
+    );
     let l = local_with(workgroups);
-    let run = |sql: &str| {
+    let run_in = |workgroup: &str, sql: &str| {
         let started =
-            block_on(l.athena.start_query_execution(json!({"QueryString": sql, "WorkGroup": "tight"}))).unwrap();
+            block_on(l.athena.start_query_execution(json!({"QueryString": sql, "WorkGroup": workgroup}))).unwrap();
         let id = started["QueryExecutionId"].as_str().unwrap().to_owned();
         block_on(l.athena.wait_for_query(id)).unwrap()["QueryExecution"]["Status"].clone()
     };
+    let run = |sql: &str| run_in("tight", sql);
+    let run_small = |sql: &str| run_in("small", sql);
     // A trillion rows: stopped at the workgroup's time limit, as Athena's query timeout.
     let status = run("SELECT count(*) FROM generate_series(1, 1000000000000)");
     assert_eq!(status["State"], "FAILED", "{status}");
     assert!(status["StateChangeReason"].as_str().unwrap().starts_with("EXCEEDED_TIME_LIMIT: "), "{status}");
     assert_eq!(status["AthenaError"]["ErrorType"], 206);
     // A hash join's build side cannot spill: past the memory pool, Athena's resource error.
-    let status =
-        run("SELECT count(*) FROM generate_series(1, 3000000) a(x) JOIN generate_series(1, 3000000) b(y) ON x = y");
+    let status = run_small(
+        "SELECT count(*) FROM generate_series(1, 3000000) a(x) JOIN generate_series(1, 3000000) b(y) ON x = y",
+    );
     assert_eq!(status["State"], "FAILED", "{status}");
     assert!(status["StateChangeReason"].as_str().unwrap().starts_with("EXCEEDED_MEMORY_LIMIT: "), "{status}");
     assert_eq!((&status["AthenaError"]["ErrorType"], &status["AthenaError"]["ErrorCategory"]), (&json!(1), &json!(2)));
@@ -431,17 +444,17 @@ fn queries_are_bounded_by_their_workgroups_limits() {
     std::io::Write::write_all(&mut bomb, &vec![b'7'; 100_000_000]).unwrap();
     l.put("data", "bomb/big.gz", bomb.finish().unwrap());
     l.ok("CREATE EXTERNAL TABLE bomb (v STRING) LOCATION 's3://data/bomb/'", None);
-    let status = run("SELECT count(*) FROM bomb");
+    let status = run_small("SELECT count(*) FROM bomb");
     assert!(status["StateChangeReason"].as_str().unwrap().starts_with("EXCEEDED_MEMORY_LIMIT: "), "{status}");
     // So do the rows read, and the result held.
     l.put("data", "wide/rows.txt", "x\n".repeat(3_000_000));
     l.ok("CREATE EXTERNAL TABLE wide (v STRING) LOCATION 's3://data/wide/'", None);
-    let status = run("SELECT max(v) FROM wide");
+    let status = run_small("SELECT max(v) FROM wide");
     assert!(
         status["StateChangeReason"].as_str().unwrap_or_default().starts_with("EXCEEDED_MEMORY_LIMIT: "),
         "{status}"
     );
-    let status = run("SELECT repeat('x', 10000000)");
+    let status = run_small("SELECT repeat('x', 10000000)");
     assert!(status["StateChangeReason"].as_str().unwrap().starts_with("EXCEEDED_MEMORY_LIMIT: "), "{status}");
     // A malformed Parquet file that claims many rows reads for seconds: the time limit stops
     // the reader threads too (the query ends, EXCEEDED_TIME_LIMIT, and nothing reads on).
