@@ -153,7 +153,7 @@ fn hidden_name(name: &str) -> String {
 /// Rewrites an expression so that the built-ins that can build large strings are guarded,
 /// and refuses the regular expressions that are not JavaScript's (see [`regex_problem`]).
 pub(super) fn guard(node: &mut AstNode) -> Result<(), String> {
-    let mut bound_names = HashSet::new();
+    let mut bound_names = Bound::default();
     names_bound(node, &mut bound_names);
     let mut problem = None;
     guard_all(node, &bound_names, &mut problem);
@@ -161,22 +161,40 @@ pub(super) fn guard(node: &mut AstNode) -> Result<(), String> {
 }
 
 /// Every name the expression binds (`$x := …`, a function's parameters).
-fn names_bound(node: &mut AstNode, out: &mut HashSet<String>) {
+/// The names an expression binds.
+#[derive(Default)]
+struct Bound {
+    /// By `$x := …` and a function's parameters (a built-in's name bound so is the
+    /// expression's own, not the built-in).
+    names: HashSet<String>,
+    /// By a path's `@$v` and `#$i`: values of the expression's own too, but bound only along
+    /// their path, so they leave a built-in of that name alone elsewhere.
+    step_names: HashSet<String>,
+}
+
+impl Bound {
+    /// Whether `name` is bound anywhere in the expression, either way.
+    fn any(&self, name: &str) -> bool {
+        self.names.contains(name) || self.step_names.contains(name)
+    }
+}
+
+fn names_bound(node: &mut AstNode, out: &mut Bound) {
     with_stack(|| {
         match node {
             AstNode::Binary { op: BinaryOp::ColonEqual, lhs, .. } => {
                 if let AstNode::Variable(name) = lhs.as_ref() {
-                    out.insert(name.clone());
+                    out.names.insert(name.clone());
                 }
             }
-            AstNode::Lambda { params, .. } => out.extend(params.iter().cloned()),
+            AstNode::Lambda { params, .. } => out.names.extend(params.iter().cloned()),
             // `@$v`, `#$i` (and a `#$i` stage) bind names too.
             AstNode::Path { steps } => {
                 for step in steps.iter() {
-                    out.extend(step.focus.iter().chain(&step.index_var).cloned());
+                    out.step_names.extend(step.focus.iter().chain(&step.index_var).cloned());
                     for stage in &step.stages {
                         if let Stage::Index(name) = stage {
-                            out.insert(name.clone());
+                            out.step_names.insert(name.clone());
                         }
                     }
                 }
@@ -187,7 +205,7 @@ fn names_bound(node: &mut AstNode, out: &mut HashSet<String>) {
     })
 }
 
-fn guard_all(node: &mut AstNode, bound_names: &HashSet<String>, problem: &mut Option<String>) {
+fn guard_all(node: &mut AstNode, bound_names: &Bound, problem: &mut Option<String>) {
     with_stack(|| guard_inner(node, bound_names, problem));
 }
 
@@ -284,12 +302,12 @@ fn desugar_partial(node: &mut AstNode) {
     *node = AstNode::Block(bindings);
 }
 
-fn guard_inner(node: &mut AstNode, bound_names: &HashSet<String>, problem: &mut Option<String>) {
+fn guard_inner(node: &mut AstNode, bound_names: &Bound, problem: &mut Option<String>) {
     desugar_chain(node);
     desugar_partial(node);
     // A built-in used as a value: a function calling it (guarded below, like any call).
     if let AstNode::Variable(name) = node
-        && !bound_names.contains(name.as_str())
+        && !bound_names.names.contains(name.as_str())
         && let Some(&(_, arity)) = AS_VALUES.iter().find(|(n, _)| n == name)
     {
         let params: Vec<String> = (0..arity).map(|i| format!("sfnlite a{i}")).collect();
@@ -315,7 +333,7 @@ fn guard_inner(node: &mut AstNode, bound_names: &HashSet<String>, problem: &mut 
         // is counted.
         let mut walks_data = !tuple_mode
             && matches!(steps.first().map(|s| &s.node), Some(AstNode::Variable(name))
-                if !name.is_empty() && !bound_names.contains(name.as_str()));
+                if !name.is_empty() && !bound_names.any(name));
         // A predicate that may be a number (or numbers) picks items by position, and can
         // pick one item many times (`a[$z]` with `$z` a thousand zeros): the walk ends there.
         walks_data &= steps.first().is_none_or(|s| !may_repeat(s));
@@ -341,8 +359,10 @@ fn guard_inner(node: &mut AstNode, bound_names: &HashSet<String>, problem: &mut 
                 walks_data = false;
                 wrap(&mut step.node, STEPS, 0);
             }
-            // (`**` reaches a node once per item above it, so nested items repeat nodes.)
-            if may_repeat(step) || matches!(step.node, AstNode::Descendant) {
+            // (`**` reaches a node once per item above it, so nested items repeat nodes; an
+            // array constructor step can name one item many times.)
+            if may_repeat(step) || matches!(step.node, AstNode::Descendant | AstNode::Array(_) | AstNode::ArrayGroup(_))
+            {
                 walks_data = false;
             }
         }
@@ -748,5 +768,11 @@ mod tests {
         assert_eq!(counted("$states.a[0].b"), 1);
         assert_eq!(counted("$states.a[k > 1].b[k = 2 and j].c"), 0);
         assert_eq!(counted("$states.a.**.b.c"), 2);
+        assert_eq!(counted("$states.a.[$, $].x"), 1);
+        // An `@$pad` binds only along its path: `$pad` used as a value elsewhere is still
+        // the guarded built-in.
+        let mut ast = jsonata_core::parser::parse("($x := [0]@$pad; $reduce(['x', 1e9], $pad))").unwrap();
+        guard(&mut ast).unwrap();
+        assert!(format!("{ast:?}").contains(WIDTH), "{ast:?}");
     }
 }
