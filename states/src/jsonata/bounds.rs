@@ -18,7 +18,10 @@
 //!   whose output could pass [`MAX_BYTES`], and wraps a replacement function so that what
 //!   its results add up to is counted as they come;
 //! - the built-ins that build most, used as values (`$p := $pad`), become functions that
-//!   call them through the same guards (unless the expression binds that name itself).
+//!   call them through the same guards, wherever the name still means the built-in when it
+//!   is read (see [`as_value`]);
+//! - what `*` and `**` gather, what an array constructor copies and `$append`'s arguments
+//!   are counted with the path steps' values ([`MAX_STEP_VALUES`]).
 //!
 //! Placeholders (`$pad(?, 3)`) are left alone: partial application still works (a partial
 //! call's own arguments are guarded). Regular expressions that are not JavaScript's are
@@ -28,12 +31,11 @@
 //! a variable bound inside an argument of a guarded block, `$replace($y := …, …)`, is
 //! bound in the block, not beyond it.) An expression's result is measured the same way
 //! before it is turned into JSON. Path steps that compute their values are counted as they
-//! produce them (`MAX_STEP_VALUES`, which says which steps). What these bounds do not cap is how many bounded
-//! values an expression keeps at once: that is bounded by its time (500 ms of copying);
-//! nor what jsonata-core flattens unchecked where no step can be counted: a wildcard,
-//! descendant or `.(…)`/`.$f()` step over items that repeat one large value (or that give
-//! a long array each), or a path's first step over a
-//! context that is itself a long array of one large value (an object constructor's group).
+//! produce them (`MAX_STEP_VALUES`, which says which steps). What these bounds do not cap
+//! is how many bounded values an expression keeps at once: that is bounded by its time
+//! (500 ms of copying); nor what jsonata-core flattens unchecked when a path's first step
+//! runs over a context that is itself a long array of one large value (an object
+//! constructor's group).
 
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -56,6 +58,8 @@ const REPLACE: &str = "__v_replace";
 const PIECE: &str = "__v_piece";
 const JOIN: &str = "__v_join";
 const STEPS: &str = "sfnlite steps";
+const GATHER: &str = "sfnlite gather";
+const BUILTIN: &str = "sfnlite builtin";
 
 /// How many values the counted steps of paths may produce in one evaluation, in all.
 /// jsonata-core evaluates a step's node item by item under its time bound, but then
@@ -92,6 +96,9 @@ const GUARDED: &[(&str, &str, usize)] = &[
     ("base64encode", BOUND, MAX_BYTES / 2),
     ("split", BOUND, MAX_SPLIT),
     ("match", BOUND, MAX_MATCH),
+    // (Its arguments' items are copied: counted as path steps' values are, so that doubling
+    // a sequence over and over stops at the bound.)
+    ("append", STEPS, 0),
 ];
 
 /// Built-ins that, used as values, become functions of this many parameters calling them:
@@ -109,6 +116,7 @@ const AS_VALUES: &[(&str, usize)] = &[
     ("encodeUrl", 1),
     ("encodeUrlComponent", 1),
     ("base64encode", 1),
+    ("append", 2),
 ];
 
 /// A guarded call, as text (its `$__v_…` variables are renamed to names no expression can
@@ -160,22 +168,17 @@ pub(super) fn guard(node: &mut AstNode) -> Result<(), String> {
     problem.map_or(Ok(()), Err)
 }
 
-/// Every name the expression binds (`$x := …`, a function's parameters).
-/// The names an expression binds.
+/// The names an expression binds (`$x := …`, a function's parameters, a path's `@$v` and
+/// `#$i`): a path from one of them may repeat a value (see [`MAX_STEP_VALUES`]).
 #[derive(Default)]
 struct Bound {
-    /// By `$x := …` and a function's parameters (a built-in's name bound so is the
-    /// expression's own, not the built-in).
     names: HashSet<String>,
-    /// By a path's `@$v` and `#$i`: values of the expression's own too, but bound only along
-    /// their path, so they leave a built-in of that name alone elsewhere.
-    step_names: HashSet<String>,
 }
 
 impl Bound {
-    /// Whether `name` is bound anywhere in the expression, either way.
+    /// Whether `name` is bound anywhere in the expression.
     fn any(&self, name: &str) -> bool {
-        self.names.contains(name) || self.step_names.contains(name)
+        self.names.contains(name)
     }
 }
 
@@ -191,10 +194,10 @@ fn names_bound(node: &mut AstNode, out: &mut Bound) {
             // `@$v`, `#$i` (and a `#$i` stage) bind names too.
             AstNode::Path { steps } => {
                 for step in steps.iter() {
-                    out.step_names.extend(step.focus.iter().chain(&step.index_var).cloned());
+                    out.names.extend(step.focus.iter().chain(&step.index_var).cloned());
                     for stage in &step.stages {
                         if let Stage::Index(name) = stage {
-                            out.step_names.insert(name.clone());
+                            out.names.insert(name.clone());
                         }
                     }
                 }
@@ -305,17 +308,20 @@ fn desugar_partial(node: &mut AstNode) {
 fn guard_inner(node: &mut AstNode, bound_names: &Bound, problem: &mut Option<String>) {
     desugar_chain(node);
     desugar_partial(node);
-    // A built-in used as a value: a function calling it (guarded below, like any call).
     if let AstNode::Variable(name) = node
-        && !bound_names.names.contains(name.as_str())
         && let Some(&(_, arity)) = AS_VALUES.iter().find(|(n, _)| n == name)
     {
-        let params: Vec<String> = (0..arity).map(|i| format!("sfnlite a{i}")).collect();
-        let args = params.iter().map(|p| AstNode::Variable(p.clone())).collect();
-        let call = AstNode::Function { name: name.clone(), args, is_builtin: true };
-        *node = AstNode::Lambda { params, body: Box::new(call), signature: None, thunk: false };
+        *node = as_value(name, arity, bound_names);
+        return;
     }
-    children(node, &mut |child| guard_all(child, bound_names, problem));
+    match node {
+        // The variable an assignment binds is not a use of it (`$pad := …` stays so).
+        AstNode::Binary { op: BinaryOp::ColonEqual, lhs, rhs } if matches!(lhs.as_ref(), AstNode::Variable(_)) => {
+            guard_all(rhs, bound_names, problem)
+        }
+        _ => children(node, &mut |child| guard_all(child, bound_names, problem)),
+    }
+    guard_gather(node);
     if let AstNode::Regex { pattern, .. } = node
         && problem.is_none()
     {
@@ -346,11 +352,9 @@ fn guard_inner(node: &mut AstNode, bound_names: &Bound, problem: &mut Option<Str
                     walks_data = false;
                     false
                 }
-                AstNode::Wildcard
-                | AstNode::Descendant
-                | AstNode::Parent(_)
-                | AstNode::Array(_)
-                | AstNode::ArrayGroup(_) => false,
+                // (`*` and `**`, already charged for what they gather: see `guard_gather`.)
+                node if gathers(node).is_some() => false,
+                AstNode::Parent(_) | AstNode::Array(_) | AstNode::ArrayGroup(_) => false,
                 AstNode::Name(_) => !walks_data,
                 AstNode::Variable(name) if name.is_empty() => !walks_data,
                 _ => true,
@@ -361,7 +365,9 @@ fn guard_inner(node: &mut AstNode, bound_names: &Bound, problem: &mut Option<Str
             }
             // (`**` reaches a node once per item above it, so nested items repeat nodes; an
             // array constructor step can name one item many times.)
-            if may_repeat(step) || matches!(step.node, AstNode::Descendant | AstNode::Array(_) | AstNode::ArrayGroup(_))
+            if may_repeat(step)
+                || gathers(&step.node) == Some(Gather::Descendants)
+                || matches!(step.node, AstNode::Array(_) | AstNode::ArrayGroup(_))
             {
                 walks_data = false;
             }
@@ -399,12 +405,146 @@ fn guard_inner(node: &mut AstNode, bound_names: &Bound, problem: &mut Option<Str
                 }
             }
         }
+        // An array constructor copies the items of every array among its values into its
+        // own, in one untimed loop per value: `[$a, $a, …]` of a large `$a` builds a copy per
+        // `$a`. Those values are counted as path steps' are, all but the first (one value
+        // copied into an array of its own makes nothing larger: `[1..10000000]` is JSONata's
+        // largest range, and stays allowed). An array constructor among them stays one item
+        // (a nested array) and is left as it is.
+        AstNode::Array(items) => {
+            for item in items.iter_mut().filter(|item| spreads(item)).skip(1) {
+                wrap(item, STEPS, 0);
+            }
+        }
         AstNode::Binary { op: BinaryOp::Concatenate, lhs, rhs } => {
             wrap(lhs, BOUND, MAX_BYTES);
             wrap(rhs, BOUND, MAX_BYTES);
         }
         _ => {}
     }
+}
+
+/// Whether a value in an array constructor may be an array whose items it copies: not a
+/// literal, a function, nor an array constructor (which stays one item, as jsonata-core's
+/// `is_array_constructor` says).
+fn spreads(item: &AstNode) -> bool {
+    match item {
+        AstNode::String(_)
+        | AstNode::Number(_)
+        | AstNode::Boolean(_)
+        | AstNode::Null
+        | AstNode::Undefined
+        | AstNode::Regex { .. }
+        | AstNode::Lambda { .. }
+        | AstNode::Array(_) => false,
+        AstNode::Path { steps } => !matches!(steps.as_slice(),
+            [step] if matches!(step.node, AstNode::Array(_))
+                && step.index_var.is_none()
+                && !step.stages.iter().any(|stage| matches!(stage, Stage::Index(_)))),
+        _ => true,
+    }
+}
+
+/// A built-in's name used as a value (`$p := $pad`, `$reduce(…, $pad)`), made into
+/// `($sfnlite f := $pad; $sfnlite builtin($sfnlite f, 'pad') ? function(…) { guarded call of
+/// $sfnlite f } : $sfnlite f)`: when the name still means the built-in where it is read
+/// (which only the evaluation knows: `$pad := …` may bind it in any scope, before or after),
+/// a function that calls that built-in through the same guards as a call by name;
+/// otherwise the value the name is bound to, as it is.
+fn as_value(name: &str, arity: usize, bound_names: &Bound) -> AstNode {
+    const HELD: &str = "sfnlite f";
+    let params: Vec<String> = (0..arity).map(|i| format!("sfnlite a{i}")).collect();
+    let args = params.iter().map(|p| AstNode::Variable(p.clone())).collect();
+    let mut call = AstNode::Function { name: name.to_owned(), args, is_builtin: true };
+    let mut unused = None;
+    guard_all(&mut call, bound_names, &mut unused);
+    // The guarded call names the built-in once, where it runs: it calls the value held
+    // instead (the built-in itself, whatever the name is bound to by the time it is called).
+    fn call_held(node: &mut AstNode, name: &str) {
+        with_stack(|| {
+            if let AstNode::Function { name: called, .. } = node
+                && called == name
+            {
+                *called = HELD.to_owned();
+            }
+            children(node, &mut |child| call_held(child, name));
+        })
+    }
+    call_held(&mut call, name);
+    let held = || AstNode::Variable(HELD.to_owned());
+    AstNode::Block(vec![
+        AstNode::Binary {
+            op: BinaryOp::ColonEqual,
+            lhs: Box::new(held()),
+            rhs: Box::new(AstNode::Variable(name.to_owned())),
+        },
+        AstNode::Conditional {
+            condition: Box::new(AstNode::Function {
+                name: BUILTIN.to_owned(),
+                args: vec![held(), AstNode::String(name.to_owned())],
+                is_builtin: true,
+            }),
+            then_branch: Box::new(AstNode::Lambda { params, body: Box::new(call), signature: None, thunk: false }),
+            else_branch: Some(Box::new(held())),
+        },
+    ])
+}
+
+/// `$sfnlite builtin(value, name)`: whether `value` is the built-in `name` itself.
+fn is_builtin(args: &[JValue]) -> Result<JValue, EvaluatorError> {
+    Ok(JValue::Bool(matches!(
+        (args.first(), args.get(1)),
+        (Some(JValue::Builtin { name }), Some(JValue::String(wanted))) if name == wanted
+    )))
+}
+
+/// What a `*` or `**` gathers from its context value.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Gather {
+    /// `*`: the values of an object's fields (or an array's items), arrays flattened.
+    Fields,
+    /// `**`: every value at or below it, objects included, arrays walked through.
+    Descendants,
+}
+
+impl Gather {
+    const ALL: [Gather; 2] = [Gather::Fields, Gather::Descendants];
+
+    fn code(self) -> f64 {
+        match self {
+            Gather::Fields => 0.0,
+            Gather::Descendants => 1.0,
+        }
+    }
+}
+
+/// `*` and `**` become `($sfnlite gather($, kind); *)`: a block that charges what the step
+/// will gather from its context value to the paths' count ([`MAX_STEP_VALUES`]) before
+/// jsonata-core's own `*` or `**` builds it, in one untimed loop, of any size (a value can
+/// hold one large array many times over, and `**` walks a value shared at every level once
+/// per path to it: twice as many at each level). The block's last expression is the step
+/// itself, so what the path sees is unchanged.
+fn guard_gather(node: &mut AstNode) {
+    let kind = match node {
+        AstNode::Wildcard => Gather::Fields,
+        AstNode::Descendant => Gather::Descendants,
+        _ => return,
+    };
+    let inner = std::mem::replace(node, AstNode::Undefined);
+    let charge = AstNode::Function {
+        name: GATHER.into(),
+        args: vec![AstNode::Variable(String::new()), AstNode::Number(kind.code())],
+        is_builtin: true,
+    };
+    *node = AstNode::Block(vec![charge, inner]);
+}
+
+/// Which gathering step a node is, once guarded by [`guard_gather`].
+fn gathers(node: &AstNode) -> Option<Gather> {
+    let AstNode::Block(items) = node else { return None };
+    let [AstNode::Function { name, args, .. }, _] = items.as_slice() else { return None };
+    let [_, AstNode::Number(code)] = args.as_slice() else { return None };
+    (name == GATHER).then(|| Gather::ALL.into_iter().find(|g| g.code() == *code)).flatten()
 }
 
 /// Whether a step's predicates may select by position (a number, or an array of them),
@@ -711,21 +851,84 @@ fn steps(args: &[JValue], produced: &Rc<std::cell::Cell<usize>>) -> Result<JValu
         JValue::Array(items) => items.len(),
         _ => 1,
     };
+    charge(produced, count)?;
+    Ok(value)
+}
+
+/// `$sfnlite gather(value, kind)`: charges to the paths' count how many values `*` or `**`
+/// (`kind`, see [`Gather`]) will gather from `value`, counting no further than the bound.
+fn gather(args: &[JValue], produced: &Rc<std::cell::Cell<usize>>) -> Result<JValue, EvaluatorError> {
+    let kind = match args.get(1) {
+        Some(JValue::Number(code)) if *code == Gather::Descendants.code() => Gather::Descendants,
+        _ => Gather::Fields,
+    };
+    let room = MAX_STEP_VALUES.saturating_sub(produced.get());
+    let count = match (kind, args.first()) {
+        (Gather::Fields, Some(JValue::Object(map))) => leaves(map.values(), room),
+        (Gather::Fields, Some(JValue::Array(items))) => leaves(items.iter(), room),
+        (Gather::Fields, _) => 0,
+        (Gather::Descendants, Some(value)) => descendants(value, room),
+        (Gather::Descendants, None) => 0,
+    };
+    charge(produced, count)?;
+    Ok(JValue::Undefined)
+}
+
+/// How much `*` does with these: each array flattened to its items, however deep. Every
+/// value visited counts, arrays too (an array of empty arrays gives nothing, but walking it
+/// takes as long). Counted up to `room + 1`.
+fn leaves<'a>(values: impl Iterator<Item = &'a JValue>, room: usize) -> usize {
+    walk(values.collect(), room, |value, stack| {
+        if let JValue::Array(items) = value {
+            stack.extend(items.iter());
+        }
+    })
+}
+
+/// How much `**` does with `value`: it gathers every value at or below it (arrays walked
+/// through), once per path to it. Every value visited counts. Counted up to `room + 1`.
+fn descendants(value: &JValue, room: usize) -> usize {
+    walk(vec![value], room, |value, stack| match value {
+        JValue::Array(items) => stack.extend(items.iter()),
+        JValue::Object(map) => stack.extend(map.values()),
+        _ => {}
+    })
+}
+
+/// Visits values from `stack`, and those `below` pushes for each, counting every visit;
+/// stops once the count passes `room`.
+fn walk<'a>(mut stack: Vec<&'a JValue>, room: usize, below: impl Fn(&'a JValue, &mut Vec<&'a JValue>)) -> usize {
+    let mut count = 0usize;
+    while let Some(value) = stack.pop() {
+        count += 1;
+        if count > room {
+            break;
+        }
+        below(value, &mut stack);
+    }
+    count
+}
+
+/// Adds `count` values to what the paths have produced, failing past the bound.
+fn charge(produced: &std::cell::Cell<usize>, count: usize) -> Result<(), EvaluatorError> {
     produced.set(produced.get().saturating_add(count));
     if produced.get() > MAX_STEP_VALUES {
         return Err(EvaluatorError::EvaluationError(format!(
             "D2015: the steps of this expression's paths produced more than {MAX_STEP_VALUES} values, sfnlite's bound on them (MAX_STEP_VALUES)"
         )));
     }
-    Ok(value)
+    Ok(())
 }
 
 /// Registers the guards the rewritten expression calls (each evaluation has its own).
 pub(super) fn register(evaluator: &mut Evaluator) {
     let produced = Rc::new(std::cell::Cell::new(0));
+    let gathered = produced.clone();
+    let _ = evaluator.register_fn(GATHER, move |args: &[JValue]| gather(args, &gathered));
     let _ = evaluator.register_fn(STEPS, move |args: &[JValue]| steps(args, &produced));
     let budgets: Budgets = Rc::default();
     let _ = evaluator.register_fn(BOUND, bound);
+    let _ = evaluator.register_fn(BUILTIN, is_builtin);
     let _ = evaluator.register_fn(WIDTH, width);
     let _ = evaluator.register_fn(hidden_name(JOIN), join);
     let _ = evaluator.register_fn(hidden_name(PRETTY), pretty);
@@ -774,6 +977,11 @@ mod tests {
         assert_eq!(counted("$states.a[k > 1].b[k = 2 and j].c"), 0);
         assert_eq!(counted("$states.a.**.b.c"), 2);
         assert_eq!(counted("$states.a.[$, $].x"), 1);
+        // `*` and `**` are charged for what they gather (before they gather it), and `*`
+        // leaves the walk of data as it was; so are the arrays an array constructor copies.
+        assert_eq!(guarded("$states.a.*.b.**").matches(GATHER).count(), 2);
+        assert_eq!(counted("$states.a.*.b.c"), 0);
+        assert_eq!(counted("[$states.a, 1, 'x', [$states.b, $states.c], null, $states.d]"), 2);
         // An `@$pad` binds only along its path: `$pad` used as a value elsewhere is still
         // the guarded built-in.
         let ast = guarded("($x := [0]@$pad; $reduce(['x', 1e9], $pad))");

@@ -503,7 +503,57 @@ mod tests {
             assert!(error.contains("D2015") || error.contains("D1012"), "{path}: {error}");
             assert!(started.elapsed().as_millis() < 5_000, "{path} took {:?}", started.elapsed());
         }
+        // What `*`, `**`, an array constructor and `$append` copy is counted with the paths'
+        // steps: each of these built a billion values (or ran without end) in one untimed
+        // loop, from a value that holds one array or object many times over.
+        let a = "($a := [1..1000000]; $o := {'a': $a}; ";
+        let tree = "$reduce([1..40], function($t, $i) { {'l': $t, 'r': $t} }, {'leaf': 1})";
+        let nested = "$reduce([1..40], function($t, $i) { [[$t], [$t]] }, [1])";
+        let copies = format!("[{}]", vec!["$a"; 300].join(", "));
+        for path in [
+            format!("{a}$count([1..1000].($o).*))"),
+            format!("{a}$count([1..1000].($o).**))"),
+            format!("$count({tree}.**)"),
+            format!("$count({nested}.*)"),
+            format!("$count({nested}.**)"),
+            format!("{a}$count({copies}))"),
+            "$count($reduce([1..40], function($t, $i) { [$t, $t] }, [1]))".to_owned(),
+            "$count($reduce([1..40], function($t, $i) { $append($t, $t) }, [1]))".to_owned(),
+            "($f := $append; $count($reduce([1..40], function($t, $i) { $f($t, $t) }, [1])))".to_owned(),
+        ] {
+            let started = std::time::Instant::now();
+            let error = format!("{:?}", eval(&path, input.clone()).unwrap_err());
+            assert!(error.contains("D2015") || error.contains("D1012"), "{path}: {error}");
+            assert!(started.elapsed().as_millis() < 5_000, "{path} took {:?}", started.elapsed());
+        }
+        // … and they still give what they gave.
+        let data = json!({"input": {"a": {"b": [1, [2, 3]], "c": {"d": 4}}, "e": [[5], 6]}});
+        let same = |text: &str| eval(text, data.clone()).unwrap();
+        assert_eq!(same("$states.input.a.*"), Some(json!([1, 2, 3, {"d": 4}])));
+        assert_eq!(same("$states.input.a.c.*"), Some(json!(4)));
+        assert_eq!(same("$count($states.input.**)"), Some(json!(9)));
+        assert_eq!(same("$states.input.a.**.d"), Some(json!(4)));
+        assert_eq!(
+            same("[$states.input.e, [7], 1..2, $states.input.a.b]"),
+            Some(json!([[5], 6, [7], 1, 2, 1, [2, 3]]))
+        );
+        assert_eq!(same("$append($states.input.e, 8)"), Some(json!([[5], 6, 8])));
         failed("($j := $join; $j($split($pad('', 1000000), ''), $pad('', 100)))");
+        // A built-in's name is the built-in wherever it is read so, even where the
+        // expression binds that name elsewhere, before or after (in a lambda's parameters,
+        // later in the same block); where it is bound, it is the value bound.
+        failed("(function($pad) { 0 }; $reduce(['x', 1e9], $pad))");
+        failed("($r := $reduce(['x', 1e9], $pad); $pad := 0; $r)");
+        failed("($j := $join; $f := function($join) { $join }; $j($split($pad('', 1000000), ''), $pad('', 100)))");
+        assert_eq!(ok("($p := $pad; $pad := function($s, $w) { 'u' }; $p('a', 3))"), Some(json!("a  ")));
+        assert_eq!(ok("($pad := function($s, $w) { 'u' }; $reduce(['x', 3], $pad))"), Some(json!("u")));
+        assert_eq!(ok("$map(['a', 'b'], function($v) { $v ~> $uppercase })"), Some(json!(["A", "B"])));
+        assert_eq!(ok("($f := $append; $f([1], [2, 3]))"), Some(json!([1, 2, 3])));
+        assert_eq!(ok("$type($string)"), Some(json!("function")));
+        assert_eq!(
+            ok("$reduce([['a', 'b'], ['c']], function($t, $v) { $t & $join($v, '-') }, '')"),
+            Some(json!("a-bc"))
+        );
         // Partial application goes through the guards too.
         failed("$length($pad('', ?)(1000000000))");
         failed("$length($pad(?, ?)('', 100000000))");
