@@ -60,6 +60,7 @@ const JOIN: &str = "__v_join";
 const STEPS: &str = "sfnlite steps";
 const GATHER: &str = "sfnlite gather";
 const BUILTIN: &str = "sfnlite builtin";
+const RANGE: &str = "sfnlite range";
 
 /// How many values the counted steps of paths may produce in one evaluation, in all.
 /// jsonata-core evaluates a step's node item by item under its time bound, but then
@@ -416,6 +417,10 @@ fn guard_inner(node: &mut AstNode, bound_names: &Bound, problem: &mut Option<Str
                 wrap(item, STEPS, 0);
             }
         }
+        AstNode::Binary { op: BinaryOp::Range, lhs, rhs } => {
+            wrap(lhs, RANGE, 0);
+            wrap(rhs, RANGE, 0);
+        }
         AstNode::Binary { op: BinaryOp::Concatenate, lhs, rhs } => {
             wrap(lhs, BOUND, MAX_BYTES);
             wrap(rhs, BOUND, MAX_BYTES);
@@ -488,6 +493,22 @@ fn as_value(name: &str, arity: usize, bound_names: &Bound) -> AstNode {
             else_branch: Some(Box::new(held())),
         },
     ])
+}
+
+/// `$sfnlite range(value, _)`: an operand of `..`, unless it is a number beyond 2^53.
+/// jsonata-core takes a range's size as the difference of its operands made 64-bit
+/// integers, which overflows past 2^63 (a panic where overflow is checked, a wrapped size
+/// where not), and past 2^53 the operands are not exact integers anyway. Such a range
+/// would pass JSONata's 10,000,000-item limit (D2014) unless both ends are huge and
+/// close: that one case is refused too.
+fn range_operand(args: &[JValue]) -> Result<JValue, EvaluatorError> {
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    match args.first() {
+        Some(JValue::Number(n)) if n.abs() > EXACT => Err(EvaluatorError::EvaluationError(format!(
+            "D2014: a range operand of {n} is beyond 2^53, past which sfnlite does not make ranges (the range would exceed JSONata's 10,000,000 items, or its ends would not be exact integers)"
+        ))),
+        value => Ok(value.cloned().unwrap_or(JValue::Undefined)),
+    }
 }
 
 /// `$sfnlite builtin(value, name)`: whether `value` is the built-in `name` itself.
@@ -929,6 +950,7 @@ pub(super) fn register(evaluator: &mut Evaluator) {
     let budgets: Budgets = Rc::default();
     let _ = evaluator.register_fn(BOUND, bound);
     let _ = evaluator.register_fn(BUILTIN, is_builtin);
+    let _ = evaluator.register_fn(RANGE, range_operand);
     let _ = evaluator.register_fn(WIDTH, width);
     let _ = evaluator.register_fn(hidden_name(JOIN), join);
     let _ = evaluator.register_fn(hidden_name(PRETTY), pretty);

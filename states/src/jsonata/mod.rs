@@ -526,6 +526,20 @@ mod tests {
             assert!(error.contains("D2015") || error.contains("D1012"), "{path}: {error}");
             assert!(started.elapsed().as_millis() < 5_000, "{path} took {:?}", started.elapsed());
         }
+        // A range operand past 2^53 (jsonata-core's size arithmetic overflowed on it, a
+        // fuzz reproducer) is refused; ranges within it are as they were.
+        for text in [
+            "$count(-1.7e42..5)",
+            "[5..1e300]",
+            "$fortNmmuaber(177-1777777111111111111111111111111111111111123..5, '#')",
+        ] {
+            let error = format!("{:?}", eval(text, input.clone()).unwrap_err());
+            assert!(error.contains("D2014"), "{text}: {error}");
+        }
+        assert_eq!(
+            ok("[-2..1, 4503599627370494..4503599627370495]"),
+            Some(json!([-2, -1, 0, 1, 4503599627370494i64, 4503599627370495i64]))
+        );
         // … and they still give what they gave.
         let data = json!({"input": {"a": {"b": [1, [2, 3]], "c": {"d": 4}}, "e": [[5], 6]}});
         let same = |text: &str| eval(text, data.clone()).unwrap();
