@@ -347,7 +347,8 @@ fn seed_e_starts_its_query_without_waiting_and_a_failing_query_is_invisible() {
 
 /// Seed E on its schedule: the repository's sfnlite.toml declares it; `sfnlite scheduler`
 /// registers the definitions as state machines and runs them (three hours of an hourly
-/// schedule on the virtual clock), and `serve` runs it too.
+/// schedule on the virtual clock, from a fixed time whose window holds the Lambda variant's
+/// daily 08:00 in Los Angeles), and `serve` runs it too.
 #[test]
 fn seed_e_runs_on_its_schedule() {
     let store = tempfile::tempdir().unwrap();
@@ -356,14 +357,16 @@ fn seed_e_runs_on_its_schedule() {
         .arg("--store")
         .arg(store.path())
         .env("SFNLITE_DATA_DIR", data.path())
-        .args(["scheduler", "--clock", "virtual", "--for", "3h"])
+        // 14:30 to 17:30 UTC on 2026-12-01: 08:00 PST is 16:00 UTC.
+        .args(["scheduler", "--clock", "virtual", "--start", "2026-12-01T14:30:00Z", "--for", "3h"])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert_eq!(stderr.matches("schedule athena-scheduled (").count(), 3, "{stderr}");
+    assert_eq!(stderr.matches("schedule athena-scheduled-lambda (").count(), 1, "{stderr}");
     assert!(stderr.contains("next: schedule"), "{stderr}");
-    assert_eq!(athena_outputs(data.path()).len(), 3, "each run's query wrote its result");
+    assert_eq!(athena_outputs(data.path()).len(), 4, "each run's query wrote its result");
     let listed = sfnlite().arg("--store").arg(store.path()).args(["schedules", "list"]).output().unwrap();
     let listed = String::from_utf8_lossy(&listed.stdout);
     assert!(listed.contains("athena-scheduled-lambda") && listed.contains("cron(0 8 * * ? *)"), "{listed}");
