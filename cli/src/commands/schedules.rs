@@ -228,13 +228,14 @@ fn describe(schedule: &Schedule, io: &mut Io, now: i64) {
 
 /// `[schedules.NAME]` of sfnlite.toml, written to the store (replacing the config's
 /// earlier version of each, keeping when it last ran); a schedule with a `definition`
-/// file registers it as its state machine first.
+/// file registers it as its state machine first. `now` is the scheduler's clock (virtual
+/// time under `scheduler --clock virtual --start …`): a new schedule starts then.
 pub(crate) async fn declare(
     declared: &[crate::config::DeclaredSchedule],
     store: &dyn HistoryStore,
     api: &Api,
+    now: i64,
 ) -> Result<(), Failure> {
-    let now = now_millis();
     for d in declared {
         if let (Some(file), Some(machine)) = (&d.definition, &d.fields.state_machine) {
             let text = crate::input::read_file(file).map_err(|e| Failure::usage(anyhow!("{}: {e:#}", d.source)))?;
@@ -417,7 +418,7 @@ pub(crate) fn scheduler(
         if let Err(e) = sfnlite_adapters::lambda::Endpoints::url(services.endpoint.as_ref()) {
             eprintln!("sfnlite: warning: {e}");
         }
-        declare(&settings.schedules, store.as_ref(), &api).await?;
+        declare(&settings.schedules, store.as_ref(), &api, clock.now_millis()).await?;
         let inline = Inline::new(api.clone());
         let starter: Box<dyn Starter> =
             if virtual_clock { Box::new(inline.clone()) } else { Box::new(ThroughApi(api.clone())) };

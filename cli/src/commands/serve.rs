@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::anyhow;
-use sfnlite_engine::SystemClock;
+use sfnlite_engine::{Clock, SystemClock};
 use sfnlite_server::executor::Executor;
 use sfnlite_server::sigv4::Keys;
 use sfnlite_server::{Api, Server, ServerLimits, Services as Served};
@@ -149,7 +149,7 @@ pub(crate) fn serve(
         }
         // Only once the port is ours (and handlers know it): a server that cannot listen
         // must not run anything.
-        super::schedules::declare(&settings.schedules, schedules_store.as_ref(), &api).await?;
+        super::schedules::declare(&settings.schedules, schedules_store.as_ref(), &api, SystemClock.now_millis()).await?;
         let resumed = api.resume_running().map_err(|e| Failure::internal(anyhow!("{}: {}", e.name, e.message)))?;
         if !local.ip().is_loopback() {
             let checked = if own.is_some() { "signatures checked" } else { "with no authentication" };
