@@ -65,31 +65,32 @@ pub(super) fn save(db: &Path) -> Option<Saved> {
     // sled holds an exclusive `flock` on its log while a process has the store open; holding
     // it here for the read means nobody writes meanwhile.
     log.try_lock().ok()?;
-    let mut files = Vec::new();
-    let mut total = 0u64;
-    let mut complete = true;
-    // The log, its snapshots, and the blobs (sled's recovery may remove blobs it cannot place).
+    // The log, its snapshots, and the blobs (sled's recovery may remove blobs it cannot place),
+    // sized first: a database too large to save is not read at all.
     let entries = std::fs::read_dir(db).into_iter().chain(std::fs::read_dir(db.join("blobs"))).flatten().flatten();
-    for entry in entries {
-        let path = entry.path();
-        let Ok(meta) = entry.metadata() else { continue };
-        if !meta.is_file() || path.file_name().is_some_and(|n| n == "conf") {
-            continue;
-        }
-        total += meta.len();
-        if total > MAX_SAVED_BYTES {
-            complete = false;
-            break;
-        }
-        match std::fs::read(&path) {
-            Ok(bytes) => files.push((path, bytes)),
-            Err(_) => complete = false,
+    let paths: Vec<(PathBuf, u64)> = entries
+        .filter_map(|entry| {
+            let meta = entry.metadata().ok()?;
+            let path = entry.path();
+            (meta.is_file() && path.file_name().is_none_or(|n| n != "conf")).then_some((path, meta.len()))
+        })
+        .collect();
+    let total: u64 = paths.iter().map(|(_, len)| len).sum();
+    let mut complete = total <= MAX_SAVED_BYTES;
+    let mut files = Vec::new();
+    if complete {
+        for (path, _) in paths {
+            match std::fs::read(&path) {
+                Ok(bytes) => files.push((path, bytes)),
+                Err(_) => {
+                    complete = false;
+                    files.clear();
+                    break;
+                }
+            }
         }
     }
     let _ = log.unlock();
-    if !complete {
-        files.clear();
-    }
     Some(Saved { files, complete })
 }
 
