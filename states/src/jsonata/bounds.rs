@@ -20,8 +20,10 @@
 //! - the built-ins that build most, used as values (`$p := $pad`), become functions that
 //!   call them through the same guards, wherever the name still means the built-in when it
 //!   is read (see [`as_value`]);
-//! - what `*` and `**` gather, what an array constructor copies and `$append`'s arguments
-//!   are counted with the path steps' values ([`MAX_STEP_VALUES`]).
+//! - what `*` and `**` gather (but where a path walks data), what an array constructor
+//!   copies (a `.[…]` step's too), what a `.(…)` or `.$f()` step gives, `$append`'s second
+//!   argument, what `$lookup` flattens and what a transform rebuilds are counted with the
+//!   path steps' values ([`MAX_STEP_VALUES`]).
 //!
 //! Placeholders (`$pad(?, 3)`) are left alone: partial application still works (a partial
 //! call's own arguments are guarded). Regular expressions that are not JavaScript's are
@@ -35,7 +37,10 @@
 //! is how many bounded values an expression keeps at once: that is bounded by its time
 //! (500 ms of copying); nor what jsonata-core flattens unchecked when a path's first step
 //! runs over a context that is itself a long array of one large value (an object
-//! constructor's group).
+//! constructor's group). And a charge is made on `$`, which jsonata-core reads from an outer
+//! binding where there is one (inside a group-by or a sort term) while `*`, `**` and a
+//! transform read the data they are given: a function defined over one value and called
+//! inside a group-by or sort term is charged for the wrong one.
 
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -58,7 +63,7 @@ const REPLACE: &str = "__v_replace";
 const PIECE: &str = "__v_piece";
 const JOIN: &str = "__v_join";
 const STEPS: &str = "sfnlite steps";
-const GATHER: &str = "sfnlite gather";
+const LOOKUP: &str = "__v_lookup";
 const BUILTIN: &str = "sfnlite builtin";
 const RANGE: &str = "sfnlite range";
 
@@ -97,8 +102,8 @@ const GUARDED: &[(&str, &str, usize)] = &[
     ("base64encode", BOUND, MAX_BYTES / 2),
     ("split", BOUND, MAX_SPLIT),
     ("match", BOUND, MAX_MATCH),
-    // (Its arguments' items are copied: counted as path steps' values are, so that doubling
-    // a sequence over and over stops at the bound.)
+    // (Its second argument's items are copied: counted as path steps' values are, so that
+    // doubling a sequence over and over stops at the bound; see `guard_inner`.)
     ("append", STEPS, 0),
 ];
 
@@ -118,6 +123,7 @@ const AS_VALUES: &[(&str, usize)] = &[
     ("encodeUrlComponent", 1),
     ("base64encode", 1),
     ("append", 2),
+    ("lookup", 2),
 ];
 
 /// A guarded call, as text (its `$__v_…` variables are renamed to names no expression can
@@ -126,9 +132,12 @@ const AS_VALUES: &[(&str, usize)] = &[
 fn template(name: &str, n: usize) -> String {
     let args: Vec<String> = (0..n).map(|i| format!("$__v_r{i}")).collect();
     let args = args.join(", ");
-    if name != "replace" {
-        let check = if name == "join" { JOIN } else { PRETTY };
-        return format!("( ${check}({args}); ${name}({args}) )");
+    match name {
+        "join" => return format!("( ${JOIN}({args}); $join({args}) )"),
+        // (With one argument, the object is the context value.)
+        "lookup" => return format!("( ${LOOKUP}($, {args}); $lookup({args}) )"),
+        "replace" => {}
+        _ => return format!("( ${PRETTY}({args}); ${name}({args}) )"),
     }
     // `$replace`: the guard says which argument is the replacement and gives a budget id;
     // a replacement function is wrapped so that its results are charged to that budget.
@@ -258,7 +267,7 @@ fn regex_problem(pattern: &str) -> Option<String> {
 
 /// Whether a built-in's calls are guarded here.
 fn guarded(name: &str) -> bool {
-    matches!(name, "replace" | "join") || GUARDED.iter().any(|(n, _, _)| *n == name)
+    matches!(name, "replace" | "join" | "lookup") || GUARDED.iter().any(|(n, _, _)| *n == name)
 }
 
 /// `x ~> $f(a)` is `$f(x, a)`: written so, for a guarded built-in, so that its guard sees `x`.
@@ -347,14 +356,25 @@ fn guard_inner(node: &mut AstNode, bound_names: &Bound, problem: &mut Option<Str
         for step in steps.iter_mut().skip(1) {
             // (`.(…)` must stay a path's own step, an array constructor's items are spread
             // by the path, and the others are not values.)
-            let counted = match &step.node {
-                // (Computed, so what follows is counted, but not a value to wrap.)
-                AstNode::FunctionApplication(_) => {
+            let counted = match &mut step.node {
+                // `.(…)` (and `.$f()`) must stay a path's own step: what it computes is
+                // counted inside it, unless it is one object or scalar (`.({…})`, which keeps
+                // jsonata-core's compiled step) or its block feeds a `%` (a tuple stream).
+                AstNode::FunctionApplication(inner) => {
                     walks_data = false;
+                    if may_spread(inner) && !step.inner_tuple {
+                        wrap(inner, STEPS, 0);
+                    }
                     false
                 }
-                // (`*` and `**`, already charged for what they gather: see `guard_gather`.)
-                node if gathers(node).is_some() => false,
+                // `*` and `**`, charged for what they gather (see `guard_gather`), except
+                // while the path walks data: there they visit each node once.
+                node if gathers(node).is_some() => {
+                    if walks_data && let AstNode::Block(items) = node {
+                        *node = items.pop().unwrap_or(AstNode::Undefined);
+                    }
+                    false
+                }
                 AstNode::Parent(_) | AstNode::Array(_) | AstNode::ArrayGroup(_) => false,
                 AstNode::Name(_) => !walks_data,
                 AstNode::Variable(name) if name.is_empty() => !walks_data,
@@ -368,7 +388,7 @@ fn guard_inner(node: &mut AstNode, bound_names: &Bound, problem: &mut Option<Str
             // array constructor step can name one item many times.)
             if may_repeat(step)
                 || gathers(&step.node) == Some(Gather::Descendants)
-                || matches!(step.node, AstNode::Array(_) | AstNode::ArrayGroup(_))
+                || matches!(step.node, AstNode::Descendant | AstNode::Array(_) | AstNode::ArrayGroup(_))
             {
                 walks_data = false;
             }
@@ -379,7 +399,7 @@ fn guard_inner(node: &mut AstNode, bound_names: &Bound, problem: &mut Option<Str
             if !partial(args)
                 && match name.as_str() {
                     "replace" => (2..=4).contains(&args.len()),
-                    "join" => (1..=2).contains(&args.len()),
+                    "join" | "lookup" => (1..=2).contains(&args.len()),
                     "string" => args.len() == 2,
                     _ => false,
                 } =>
@@ -400,8 +420,15 @@ fn guard_inner(node: &mut AstNode, bound_names: &Bound, problem: &mut Option<Str
         }
         AstNode::Function { name, args, is_builtin: true } => {
             if let Some((_, guard, max)) = GUARDED.iter().find(|(n, _, _)| n == name) {
+                // `$append` copies both arguments, but only its second is charged: doubling
+                // (`$append($x, $x)`) still stops at the bound, and the usual accumulation,
+                // `$reduce(…, function($acc, $v) { $append($acc, $v) }, [])`, costs one value
+                // a step, not its accumulator's length (quadratic, refused past a few
+                // thousand items). Copies of a first argument held at once are bounded by
+                // the expression's time, as the rest (see the module's comment).
+                let skip = usize::from(name == "append");
                 // A placeholder (`$pad(?, 3)`) stays one: partial application.
-                for arg in args.iter_mut().filter(|a| !matches!(a, AstNode::Placeholder)) {
+                for arg in args.iter_mut().skip(skip).filter(|a| !matches!(a, AstNode::Placeholder)) {
                     wrap(arg, guard, *max);
                 }
             }
@@ -412,14 +439,18 @@ fn guard_inner(node: &mut AstNode, bound_names: &Bound, problem: &mut Option<Str
         // copied into an array of its own makes nothing larger: `[1..10000000]` is JSONata's
         // largest range, and stays allowed). An array constructor among them stays one item
         // (a nested array) and is left as it is.
-        AstNode::Array(items) => {
+        AstNode::Array(items) | AstNode::ArrayGroup(items) => {
             for item in items.iter_mut().filter(|item| spreads(item)).skip(1) {
                 wrap(item, STEPS, 0);
             }
         }
-        AstNode::Binary { op: BinaryOp::Range, lhs, rhs } => {
-            wrap(lhs, RANGE, 0);
-            wrap(rhs, RANGE, 0);
+        AstNode::Binary { op: BinaryOp::Range, .. } => guard_range(node),
+        // A transform rebuilds every object and array of its input, once per path to it (a
+        // value held twice is walked twice): charged as `**` would be, before its location
+        // is evaluated on the input.
+        AstNode::Transform { location, .. } => {
+            let inner = std::mem::replace(location.as_mut(), AstNode::Undefined);
+            **location = AstNode::Block(vec![gather_call(Gather::Descendants), inner]);
         }
         AstNode::Binary { op: BinaryOp::Concatenate, lhs, rhs } => {
             wrap(lhs, BOUND, MAX_BYTES);
@@ -446,6 +477,35 @@ fn spreads(item: &AstNode) -> bool {
             [step] if matches!(step.node, AstNode::Array(_))
                 && step.index_var.is_none()
                 && !step.stages.iter().any(|stage| matches!(stage, Stage::Index(_)))),
+        _ => true,
+    }
+}
+
+/// Whether what `node` gives may be an array that a path spreads: a block by its last
+/// expression; an object constructor, a literal or a comparison gives one value.
+fn may_spread(node: &AstNode) -> bool {
+    match node {
+        AstNode::Block(items) => items.last().is_some_and(may_spread),
+        AstNode::Object(_)
+        | AstNode::String(_)
+        | AstNode::Number(_)
+        | AstNode::Boolean(_)
+        | AstNode::Null
+        | AstNode::Undefined
+        | AstNode::Binary {
+            op:
+                BinaryOp::Equal
+                | BinaryOp::NotEqual
+                | BinaryOp::LessThan
+                | BinaryOp::LessThanOrEqual
+                | BinaryOp::GreaterThan
+                | BinaryOp::GreaterThanOrEqual
+                | BinaryOp::And
+                | BinaryOp::Or
+                | BinaryOp::In
+                | BinaryOp::Concatenate,
+            ..
+        } => false,
         _ => true,
     }
 }
@@ -495,20 +555,46 @@ fn as_value(name: &str, arity: usize, bound_names: &Bound) -> AstNode {
     ])
 }
 
-/// `$sfnlite range(value, _)`: an operand of `..`, unless it is a number beyond 2^53.
-/// jsonata-core takes a range's size as the difference of its operands made 64-bit
-/// integers, which overflows past 2^63 (a panic where overflow is checked, a wrapped size
-/// where not), and past 2^53 the operands are not exact integers anyway. Such a range
-/// would pass JSONata's 10,000,000-item limit (D2014) unless both ends are huge and
-/// close: that one case is refused too.
-fn range_operand(args: &[JValue]) -> Result<JValue, EvaluatorError> {
-    const EXACT: f64 = 9_007_199_254_740_992.0;
-    match args.first() {
-        Some(JValue::Number(n)) if n.abs() > EXACT => Err(EvaluatorError::EvaluationError(format!(
-            "D2014: a range operand of {n} is beyond 2^53, past which sfnlite does not make ranges (the range would exceed JSONata's 10,000,000 items, or its ends would not be exact integers)"
-        ))),
-        value => Ok(value.cloned().unwrap_or(JValue::Undefined)),
+/// `a..b` becomes `($sfnlite l := a; $sfnlite r := b; $sfnlite range($sfnlite l, $sfnlite r)
+/// .. $sfnlite r)`: both operands evaluated once, in order, and seen together by
+/// [`range_operands`] before jsonata-core makes the range.
+fn guard_range(node: &mut AstNode) {
+    let AstNode::Binary { op: BinaryOp::Range, lhs, rhs } = std::mem::replace(node, AstNode::Undefined) else {
+        return;
+    };
+    let (l, r) = (|| AstNode::Variable("sfnlite l".into()), || AstNode::Variable("sfnlite r".into()));
+    let bind = |name: AstNode, value: Box<AstNode>| AstNode::Binary {
+        op: BinaryOp::ColonEqual,
+        lhs: Box::new(name),
+        rhs: value,
+    };
+    let checked = AstNode::Function { name: RANGE.into(), args: vec![l(), r()], is_builtin: true };
+    *node = AstNode::Block(vec![
+        bind(l(), lhs),
+        bind(r(), rhs),
+        AstNode::Binary { op: BinaryOp::Range, lhs: Box::new(checked), rhs: Box::new(r()) },
+    ]);
+}
+
+/// `$sfnlite range(start, end)`: `start`, unless jsonata-core's size arithmetic would
+/// overflow on the two. It takes a range's size as `end - start + 1` on the operands made
+/// 64-bit integers (saturating past 2^63), which overflows for integers far enough apart:
+/// a panic where overflow is checked, a wrapped size where not. Such a range is far past
+/// JSONata's 10,000,000 items, so it is refused as that (D2014); every other pair, empty
+/// or not an integer or not a number, goes on to jsonata-core's own checks.
+fn range_operands(args: &[JValue]) -> Result<JValue, EvaluatorError> {
+    if let (Some(JValue::Number(start)), Some(JValue::Number(end))) = (args.first(), args.get(1))
+        && start.fract() == 0.0
+        && end.fract() == 0.0
+    {
+        let (first, last) = (*start as i64, *end as i64);
+        if first <= last && last.checked_sub(first).and_then(|d| d.checked_add(1)).is_none() {
+            return Err(EvaluatorError::EvaluationError(format!(
+                "D2014: Range operator results in too many elements (> 10,000,000): {start}..{end}"
+            )));
+        }
     }
+    Ok(args.first().cloned().unwrap_or(JValue::Undefined))
 }
 
 /// `$sfnlite builtin(value, name)`: whether `value` is the built-in `name` itself.
@@ -529,14 +615,18 @@ enum Gather {
 }
 
 impl Gather {
-    const ALL: [Gather; 2] = [Gather::Fields, Gather::Descendants];
-
-    fn code(self) -> f64 {
+    /// The guard that charges it.
+    fn guard(self) -> &'static str {
         match self {
-            Gather::Fields => 0.0,
-            Gather::Descendants => 1.0,
+            Gather::Fields => "sfnlite gather *",
+            Gather::Descendants => "sfnlite gather **",
         }
     }
+}
+
+/// `$sfnlite gather …($)`: charges what a gathering from the context value would visit.
+fn gather_call(kind: Gather) -> AstNode {
+    AstNode::Function { name: kind.guard().into(), args: vec![AstNode::Variable(String::new())], is_builtin: true }
 }
 
 /// `*` and `**` become `($sfnlite gather($, kind); *)`: a block that charges what the step
@@ -552,20 +642,16 @@ fn guard_gather(node: &mut AstNode) {
         _ => return,
     };
     let inner = std::mem::replace(node, AstNode::Undefined);
-    let charge = AstNode::Function {
-        name: GATHER.into(),
-        args: vec![AstNode::Variable(String::new()), AstNode::Number(kind.code())],
-        is_builtin: true,
-    };
-    *node = AstNode::Block(vec![charge, inner]);
+    *node = AstNode::Block(vec![gather_call(kind), inner]);
 }
 
 /// Which gathering step a node is, once guarded by [`guard_gather`].
 fn gathers(node: &AstNode) -> Option<Gather> {
     let AstNode::Block(items) = node else { return None };
-    let [AstNode::Function { name, args, .. }, _] = items.as_slice() else { return None };
-    let [_, AstNode::Number(code)] = args.as_slice() else { return None };
-    (name == GATHER).then(|| Gather::ALL.into_iter().find(|g| g.code() == *code)).flatten()
+    let [AstNode::Function { name, .. }, inner] = items.as_slice() else { return None };
+    let kind = [Gather::Fields, Gather::Descendants].into_iter().find(|kind| kind.guard() == name)?;
+    // (A transform's location is charged as `**` too, but is not a gathering step.)
+    matches!(inner, AstNode::Wildcard | AstNode::Descendant).then_some(kind)
 }
 
 /// Whether a step's predicates may select by position (a number, or an array of them),
@@ -876,13 +962,9 @@ fn steps(args: &[JValue], produced: &Rc<std::cell::Cell<usize>>) -> Result<JValu
     Ok(value)
 }
 
-/// `$sfnlite gather(value, kind)`: charges to the paths' count how many values `*` or `**`
-/// (`kind`, see [`Gather`]) will gather from `value`, counting no further than the bound.
-fn gather(args: &[JValue], produced: &Rc<std::cell::Cell<usize>>) -> Result<JValue, EvaluatorError> {
-    let kind = match args.get(1) {
-        Some(JValue::Number(code)) if *code == Gather::Descendants.code() => Gather::Descendants,
-        _ => Gather::Fields,
-    };
+/// `$sfnlite gather …(value)`: charges to the paths' count how many values `*` or `**`
+/// (`kind`) will gather from `value`, counting no further than the bound.
+fn gather(kind: Gather, args: &[JValue], produced: &Rc<std::cell::Cell<usize>>) -> Result<JValue, EvaluatorError> {
     let room = MAX_STEP_VALUES.saturating_sub(produced.get());
     let count = match (kind, args.first()) {
         (Gather::Fields, Some(JValue::Object(map))) => leaves(map.values(), room),
@@ -930,6 +1012,36 @@ fn walk<'a>(mut stack: Vec<&'a JValue>, room: usize, below: impl Fn(&'a JValue, 
     count
 }
 
+/// `$sfnlite lookup($, args…)`: charges what `$lookup` will copy: over an array, the values
+/// of the key in its objects (however deeply nested), an array's items each, flattened into
+/// one sequence in an untimed loop. With one argument, the object is the context value.
+fn lookup(args: &[JValue], produced: &Rc<std::cell::Cell<usize>>) -> Result<JValue, EvaluatorError> {
+    let (subject, key) = match args {
+        [_, subject, JValue::String(key), ..] => (subject, key),
+        [subject, JValue::String(key)] => (subject, key),
+        _ => return Ok(JValue::Undefined),
+    };
+    let JValue::Array(items) = subject else { return Ok(JValue::Undefined) };
+    let room = MAX_STEP_VALUES.saturating_sub(produced.get());
+    let (mut count, mut stack): (usize, Vec<&JValue>) = (0, items.iter().collect());
+    while let Some(item) = stack.pop()
+        && count <= room
+    {
+        count += 1;
+        match item {
+            JValue::Array(inner) => stack.extend(inner.iter()),
+            JValue::Object(map) => {
+                if let Some(JValue::Array(values)) = map.get(&**key) {
+                    count = count.saturating_add(values.len());
+                }
+            }
+            _ => {}
+        }
+    }
+    charge(produced, count)?;
+    Ok(JValue::Undefined)
+}
+
 /// Adds `count` values to what the paths have produced, failing past the bound.
 fn charge(produced: &std::cell::Cell<usize>, count: usize) -> Result<(), EvaluatorError> {
     produced.set(produced.get().saturating_add(count));
@@ -944,13 +1056,17 @@ fn charge(produced: &std::cell::Cell<usize>, count: usize) -> Result<(), Evaluat
 /// Registers the guards the rewritten expression calls (each evaluation has its own).
 pub(super) fn register(evaluator: &mut Evaluator) {
     let produced = Rc::new(std::cell::Cell::new(0));
-    let gathered = produced.clone();
-    let _ = evaluator.register_fn(GATHER, move |args: &[JValue]| gather(args, &gathered));
+    for kind in [Gather::Fields, Gather::Descendants] {
+        let gathered = produced.clone();
+        let _ = evaluator.register_fn(kind.guard(), move |args: &[JValue]| gather(kind, args, &gathered));
+    }
+    let looked_up = produced.clone();
+    let _ = evaluator.register_fn(hidden_name(LOOKUP), move |args: &[JValue]| lookup(args, &looked_up));
     let _ = evaluator.register_fn(STEPS, move |args: &[JValue]| steps(args, &produced));
     let budgets: Budgets = Rc::default();
     let _ = evaluator.register_fn(BOUND, bound);
     let _ = evaluator.register_fn(BUILTIN, is_builtin);
-    let _ = evaluator.register_fn(RANGE, range_operand);
+    let _ = evaluator.register_fn(RANGE, range_operands);
     let _ = evaluator.register_fn(WIDTH, width);
     let _ = evaluator.register_fn(hidden_name(JOIN), join);
     let _ = evaluator.register_fn(hidden_name(PRETTY), pretty);
@@ -985,23 +1101,29 @@ mod tests {
         // A step that computes its values, and every step after it.
         assert_eq!(counted("$x.$x.$x"), 2);
         assert_eq!(counted("$states.input.$x.a.b"), 3);
-        assert_eq!(counted("$states.input.$f().a.b"), 2);
+        // (`.$f()` and `.(…)` are counted inside the step; `.({…})` gives one object.)
+        assert_eq!(counted("$states.input.$f().a.b"), 3);
+        assert_eq!(counted("$states.input.a.($x).b"), 2);
+        assert_eq!(counted("$states.input.a.({'x': $})"), 0);
         // A path from a value bound in the expression may repeat one value: all counted.
         assert_eq!(counted("($y := [1, 2]; $y.a.b)"), 2);
         // Tuple mode: every step (as before).
         assert_eq!(counted("$states.input.items#$i.name"), 3);
         // Names bound by `@$v` are values of the expression's own: counted.
         assert!(counted("$d@$v.($v.k.k)") > 0);
-        assert_eq!(counted("$states.input.items@$v.($v.k.k)"), 4);
+        assert_eq!(counted("$states.input.items@$v.($v.k.k)"), 5);
         // A predicate that may pick by position ends the walk; a comparison does not.
         assert_eq!(counted("$states.a[$z].b"), 1);
         assert_eq!(counted("$states.a[0].b"), 1);
         assert_eq!(counted("$states.a[k > 1].b[k = 2 and j].c"), 0);
         assert_eq!(counted("$states.a.**.b.c"), 2);
-        assert_eq!(counted("$states.a.[$, $].x"), 1);
+        // (An array constructor step: its second value is counted as it is copied.)
+        assert_eq!(counted("$states.a.[$, $].x"), 2);
         // `*` and `**` are charged for what they gather (before they gather it), and `*`
         // leaves the walk of data as it was; so are the arrays an array constructor copies.
-        assert_eq!(guarded("$states.a.*.b.**").matches(GATHER).count(), 2);
+        assert_eq!(guarded("$f().a.*.b.**").matches("sfnlite gather").count(), 2);
+        // While a path walks data, `*` and `**` visit each node once: not charged.
+        assert_eq!(guarded("$states.a.*.b.**").matches("sfnlite gather").count(), 0);
         assert_eq!(counted("$states.a.*.b.c"), 0);
         assert_eq!(counted("[$states.a, 1, 'x', [$states.b, $states.c], null, $states.d]"), 2);
         // An `@$pad` binds only along its path: `$pad` used as a value elsewhere is still

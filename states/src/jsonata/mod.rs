@@ -274,7 +274,12 @@ fn register_functions(evaluator: &mut Evaluator, bindings: &Bindings<'_>) {
         let mut current = start;
         while (step > 0.0 && current <= end) || (step < 0.0 && current >= end) {
             items.push(JValue::Number(current));
-            current += step;
+            // Far from zero, adding a small step may not change `current` (1e17 + 1 is 1e17).
+            let next = current + step;
+            if next == current || items.len() > 1000 {
+                break;
+            }
+            current = next;
         }
         Ok(sequence(items))
     });
@@ -520,6 +525,14 @@ mod tests {
             "$count($reduce([1..40], function($t, $i) { [$t, $t] }, [1]))".to_owned(),
             "$count($reduce([1..40], function($t, $i) { $append($t, $t) }, [1]))".to_owned(),
             "($f := $append; $count($reduce([1..40], function($t, $i) { $f($t, $t) }, [1])))".to_owned(),
+            // An array constructor as a step, `.(…)` and `.$f()` steps, a transform over a
+            // value shared at every level, `$lookup` over an array of objects.
+            format!("{a}$count($states.{copies}))"),
+            format!("{a}$count([1..1000].($a)))"),
+            format!("{a}$f := function() {{ $a }}; $count([1..1000].$f()))"),
+            format!("($t := {tree}; $t ~> |x|{{}}|)"),
+            format!("{a}$count($lookup($map([1..1000], function($i) {{ $o }}), 'a')))"),
+            format!("{a}$count($map([1..1000], function($i) {{ $o }}) ~> $lookup('a')))"),
         ] {
             let started = std::time::Instant::now();
             let error = format!("{:?}", eval(&path, input.clone()).unwrap_err());
@@ -540,6 +553,16 @@ mod tests {
             ok("[-2..1, 4503599627370494..4503599627370495]"),
             Some(json!([-2, -1, 0, 1, 4503599627370494i64, 4503599627370495i64]))
         );
+        // Only a range jsonata-core would miscount is refused: an empty one, or one that is
+        // not of integers, is what JSONata says it is.
+        assert_eq!(ok("[1e300..0]"), Some(json!([])));
+        assert_eq!(ok("$count(1e17..1e17)"), Some(json!(1)));
+        let error = format!("{:?}", eval("1.5..1e300", input.clone()).unwrap_err());
+        assert!(error.contains("T2003"), "{error}");
+        // AWS's `$range` far from zero, where adding the step changes nothing, ends.
+        assert_eq!(ok("$range(1e17, 1e17, 1)"), Some(json!(1e17)));
+        // Accumulating with `$append` costs a value a step, not the accumulator's length.
+        assert_eq!(ok("$count($reduce([1..3000], function($acc, $v) { $append($acc, $v) }, []))"), Some(json!(3000)));
         // … and they still give what they gave.
         let data = json!({"input": {"a": {"b": [1, [2, 3]], "c": {"d": 4}}, "e": [[5], 6]}});
         let same = |text: &str| eval(text, data.clone()).unwrap();
