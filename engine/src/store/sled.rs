@@ -81,7 +81,10 @@ pub struct SledStore {
     meta: sled::Tree,
     /// Counts flushes (`meta/generation`); the last one durable is also in `<store>/generation`
     /// (see [`open_guard`]), so an open that finds sled behind it knows sled lost writes.
-    generation: std::sync::atomic::AtomicU64,
+    /// Held while the count is written, so that sled's copy only ever grows.
+    generation: Mutex<u64>,
+    /// The highest count known durable (written before a flush that has returned).
+    durable: std::sync::atomic::AtomicU64,
     /// The highest generation written to the witness file, and when.
     witnessed: Mutex<(u64, Option<Instant>)>,
 }
@@ -191,7 +194,8 @@ impl SledStore {
             packs: Packs::open(&path.join("packs"))?,
             chunk_lock: Mutex::new(()),
             meta,
-            generation: std::sync::atomic::AtomicU64::new(generation),
+            generation: Mutex::new(generation),
+            durable: std::sync::atomic::AtomicU64::new(generation),
             witnessed: Mutex::new((witness, None)),
             path: path.to_owned(),
             db,
@@ -221,10 +225,20 @@ impl SledStore {
 
     /// Makes every write so far durable, counting it in `meta/generation` and, once durable,
     /// in the witness file.
+    /// Executions flush from several threads at once: the count is incremented and written
+    /// under one lock (so a later count never lands in sled before an earlier one), and only a
+    /// count written before a flush that has returned is witnessed (another thread's count may
+    /// not be durable yet).
     fn flush(&self) -> Result<(), StoreError> {
-        let next = self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-        self.meta.insert("generation", &next.to_be_bytes()).map_err(io)?;
+        let next = {
+            let mut generation = self.generation.lock().unwrap_or_else(|e| e.into_inner());
+            let next = *generation + 1;
+            self.meta.insert("generation", &next.to_be_bytes()).map_err(io)?;
+            *generation = next;
+            next
+        };
         self.db.flush().map_err(io)?;
+        self.durable.fetch_max(next, std::sync::atomic::Ordering::SeqCst);
         self.witness(false);
         Ok(())
     }
@@ -233,7 +247,7 @@ impl SledStore {
     /// once a second (a file write per event batch would double a persisted run's time).
     /// Best effort: a witness left behind (a crash, a failed write) only weakens the check.
     fn witness(&self, now: bool) {
-        let generation = self.generation.load(std::sync::atomic::Ordering::SeqCst);
+        let generation = self.durable.load(std::sync::atomic::Ordering::SeqCst);
         let mut witnessed = self.witnessed.lock().unwrap_or_else(|e| e.into_inner());
         let (last, at) = *witnessed;
         if generation > last
@@ -674,6 +688,29 @@ mod tests {
         drop(store);
         let err = SledStore::open(dir.path(), Duration::from_secs(1)).unwrap_err();
         assert!(matches!(err, StoreError::NewerFormat { found, .. } if found == FORMAT_VERSION + 1), "{err}");
+    }
+
+    /// A parent and its `.sync` child flush from two threads of one process: sled's count must
+    /// never end below the witness (that reads as lost writes, and the store was refused).
+    #[test]
+    fn flushes_from_many_threads_keep_the_count_at_or_above_the_witness() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path(), Duration::from_secs(1)).unwrap();
+        std::thread::scope(|scope| {
+            for _ in 0..8 {
+                scope.spawn(|| {
+                    for _ in 0..100 {
+                        store.flush().unwrap();
+                        store.witness(true);
+                    }
+                });
+            }
+        });
+        let meta = store.meta.get("generation").unwrap().unwrap();
+        assert_eq!(u64::from_be_bytes(meta.as_ref().try_into().unwrap()), 800);
+        assert_eq!(open_guard::witness(dir.path()), 800);
+        drop(store);
+        SledStore::open(dir.path(), Duration::from_secs(1)).unwrap();
     }
 }
 
