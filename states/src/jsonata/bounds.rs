@@ -22,8 +22,9 @@
 //!   is read (see [`as_value`]);
 //! - what `*` and `**` gather (but where a path walks data), what an array constructor
 //!   copies (a `.[…]` step's too), what a `.(…)` or `.$f()` step gives, `$append`'s second
-//!   argument, what `$lookup` flattens and what a transform rebuilds are counted with the
-//!   path steps' values ([`MAX_STEP_VALUES`]).
+//!   argument, what `$lookup` and a counted field step flatten (checked before they do),
+//!   and what a transform compares and rebuilds are counted with the path steps' values
+//!   ([`MAX_STEP_VALUES`]).
 //!
 //! Placeholders (`$pad(?, 3)`) are left alone: partial application still works (a partial
 //! call's own arguments are guarded). Regular expressions that are not JavaScript's are
@@ -37,7 +38,8 @@
 //! is how many bounded values an expression keeps at once: that is bounded by its time
 //! (500 ms of copying); nor what jsonata-core flattens unchecked when a path's first step
 //! runs over a context that is itself a long array of one large value (an object
-//! constructor's group). And a charge is made on `$`, which jsonata-core reads from an outer
+//! constructor's group), nor a `.(…)` step whose block feeds a `%` (a tuple stream, which a
+//! guard around it would break): those are bounded by the time alone. And a charge is made on `$`, which jsonata-core reads from an outer
 //! binding where there is one (inside a group-by or a sort term) while `*`, `**` and a
 //! transform read the data they are given: a function defined over one value and called
 //! inside a group-by or sort term is charged for the wrong one.
@@ -64,6 +66,8 @@ const PIECE: &str = "__v_piece";
 const JOIN: &str = "__v_join";
 const STEPS: &str = "sfnlite steps";
 const LOOKUP: &str = "__v_lookup";
+const FIELD: &str = "sfnlite field";
+const TRANSFORM: &str = "sfnlite transform";
 const BUILTIN: &str = "sfnlite builtin";
 const RANGE: &str = "sfnlite range";
 
@@ -382,6 +386,19 @@ fn guard_inner(node: &mut AstNode, bound_names: &Bound, problem: &mut Option<Str
             };
             if counted {
                 walks_data = false;
+                // A field step over an item that is an array gives the field of every object
+                // in it, flattened by jsonata-core in one untimed loop before `steps` sees
+                // the result: checked first (see [`field`]).
+                if let AstNode::Name(name) = &step.node {
+                    let name = name.clone();
+                    let inner = std::mem::replace(&mut step.node, AstNode::Undefined);
+                    let check = AstNode::Function {
+                        name: FIELD.into(),
+                        args: vec![AstNode::Variable(String::new()), AstNode::String(name)],
+                        is_builtin: true,
+                    };
+                    step.node = AstNode::Block(vec![check, inner]);
+                }
                 wrap(&mut step.node, STEPS, 0);
             }
             // (`**` reaches a node once per item above it, so nested items repeat nodes; an
@@ -439,18 +456,35 @@ fn guard_inner(node: &mut AstNode, bound_names: &Bound, problem: &mut Option<Str
         // copied into an array of its own makes nothing larger: `[1..10000000]` is JSONata's
         // largest range, and stays allowed). An array constructor among them stays one item
         // (a nested array) and is left as it is.
-        AstNode::Array(items) | AstNode::ArrayGroup(items) => {
+        // (A `.[…]` step builds its array once per item of the path: there even the first
+        // value is a copy per item, and is counted.)
+        AstNode::Array(items) => {
             for item in items.iter_mut().filter(|item| spreads(item)).skip(1) {
+                wrap(item, STEPS, 0);
+            }
+        }
+        AstNode::ArrayGroup(items) => {
+            for item in items.iter_mut().filter(|item| spreads(item)) {
                 wrap(item, STEPS, 0);
             }
         }
         AstNode::Binary { op: BinaryOp::Range, .. } => guard_range(node),
         // A transform rebuilds every object and array of its input, once per path to it (a
-        // value held twice is walked twice): charged as `**` would be, before its location
-        // is evaluated on the input.
+        // value held twice is walked twice), comparing each with every value its location
+        // gave: charged once the location is evaluated, before jsonata-core walks the
+        // input (see [`transform`]). The location becomes `($sfnlite t := location;
+        // $sfnlite transform($, $sfnlite t))`, which gives what the location gave.
         AstNode::Transform { location, .. } => {
             let inner = std::mem::replace(location.as_mut(), AstNode::Undefined);
-            **location = AstNode::Block(vec![gather_call(Gather::Descendants), inner]);
+            let held = || AstNode::Variable("sfnlite t".into());
+            **location = AstNode::Block(vec![
+                AstNode::Binary { op: BinaryOp::ColonEqual, lhs: Box::new(held()), rhs: Box::new(inner) },
+                AstNode::Function {
+                    name: TRANSFORM.into(),
+                    args: vec![AstNode::Variable(String::new()), held()],
+                    is_builtin: true,
+                },
+            ]);
         }
         AstNode::Binary { op: BinaryOp::Concatenate, lhs, rhs } => {
             wrap(lhs, BOUND, MAX_BYTES);
@@ -587,6 +621,15 @@ fn range_operands(args: &[JValue]) -> Result<JValue, EvaluatorError> {
         && start.fract() == 0.0
         && end.fract() == 0.0
     {
+        // jsonata-core makes the integers 64-bit, saturating: past ±2^63 they are no longer
+        // the numbers given (`1e300..1e300` would give 9223372036854775807), so such a
+        // range is refused (a non-empty one that far out is too large or not exact).
+        const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+        if start <= end && (start.abs() >= LIMIT || end.abs() >= LIMIT) {
+            return Err(EvaluatorError::EvaluationError(format!(
+                "D2014: a range's ends must be integers within ±2^63, sfnlite's bound (jsonata-core's integers): {start}..{end}"
+            )));
+        }
         let (first, last) = (*start as i64, *end as i64);
         if first <= last && last.checked_sub(first).and_then(|d| d.checked_add(1)).is_none() {
             return Err(EvaluatorError::EvaluationError(format!(
@@ -650,7 +693,6 @@ fn gathers(node: &AstNode) -> Option<Gather> {
     let AstNode::Block(items) = node else { return None };
     let [AstNode::Function { name, .. }, inner] = items.as_slice() else { return None };
     let kind = [Gather::Fields, Gather::Descendants].into_iter().find(|kind| kind.guard() == name)?;
-    // (A transform's location is charged as `**` too, but is not a gathering step.)
     matches!(inner, AstNode::Wildcard | AstNode::Descendant).then_some(kind)
 }
 
@@ -1012,17 +1054,21 @@ fn walk<'a>(mut stack: Vec<&'a JValue>, room: usize, below: impl Fn(&'a JValue, 
     count
 }
 
-/// `$sfnlite lookup($, args…)`: charges what `$lookup` will copy: over an array, the values
-/// of the key in its objects (however deeply nested), an array's items each, flattened into
-/// one sequence in an untimed loop. With one argument, the object is the context value.
-fn lookup(args: &[JValue], produced: &Rc<std::cell::Cell<usize>>) -> Result<JValue, EvaluatorError> {
-    let (subject, key) = match args {
-        [_, subject, JValue::String(key), ..] => (subject, key),
-        [subject, JValue::String(key)] => (subject, key),
-        _ => return Ok(JValue::Undefined),
-    };
-    let JValue::Array(items) = subject else { return Ok(JValue::Undefined) };
-    let room = MAX_STEP_VALUES.saturating_sub(produced.get());
+/// A `$lookup` key as jsonata-core reads it: a string, or undefined read as "undefined".
+fn key_of(key: &JValue) -> Option<&str> {
+    match key {
+        JValue::String(key) => Some(key),
+        JValue::Undefined => Some("undefined"),
+        _ => None,
+    }
+}
+
+/// How many values looking `key` up in `subject` copies: over an array, the values of the
+/// key in its objects (however deeply nested), an array's items each, flattened into one
+/// sequence in an untimed loop (what `$lookup` and a field step do). Counted up to
+/// `room + 1`; nothing for a subject that is not an array.
+fn flattened(subject: &JValue, key: &str, room: usize) -> usize {
+    let JValue::Array(items) = subject else { return 0 };
     let (mut count, mut stack): (usize, Vec<&JValue>) = (0, items.iter().collect());
     while let Some(item) = stack.pop()
         && count <= room
@@ -1031,26 +1077,100 @@ fn lookup(args: &[JValue], produced: &Rc<std::cell::Cell<usize>>) -> Result<JVal
         match item {
             JValue::Array(inner) => stack.extend(inner.iter()),
             JValue::Object(map) => {
-                if let Some(JValue::Array(values)) = map.get(&**key) {
+                if let Some(JValue::Array(values)) = map.get(key) {
                     count = count.saturating_add(values.len());
                 }
             }
             _ => {}
         }
     }
-    charge(produced, count)?;
+    count
+}
+
+/// `$sfnlite lookup($, args…)`: charges what `$lookup` will copy (see [`flattened`]). With
+/// one argument, the object is the context value.
+fn lookup(args: &[JValue], produced: &Rc<std::cell::Cell<usize>>) -> Result<JValue, EvaluatorError> {
+    let (subject, key) = match args {
+        [_, subject, key] | [subject, key] => (subject, key),
+        _ => return Ok(JValue::Undefined),
+    };
+    let Some(key) = key_of(key) else { return Ok(JValue::Undefined) };
+    let room = MAX_STEP_VALUES.saturating_sub(produced.get());
+    charge(produced, flattened(subject, key, room))?;
     Ok(JValue::Undefined)
+}
+
+/// `$sfnlite field($, name)`: refuses a field step whose flattening (see [`flattened`])
+/// would pass the bound; what it gives is then charged by `steps`.
+fn field(args: &[JValue], produced: &Rc<std::cell::Cell<usize>>) -> Result<JValue, EvaluatorError> {
+    if let [subject, JValue::String(key)] = args {
+        let room = MAX_STEP_VALUES.saturating_sub(produced.get());
+        if flattened(subject, key, room) > room {
+            return Err(too_many());
+        }
+    }
+    Ok(JValue::Undefined)
+}
+
+/// `$sfnlite transform(input, located)`: charges what a transform will do with its input
+/// once its location gave `located` (which it gives back): it walks the input, comparing
+/// each value with every target in turn until one is equal, and rebuilds the objects and
+/// arrays that are not targets, descending into them. A target taken from the input (the
+/// same object or array) is found where it is, and not descended into. (A comparison is
+/// counted as one step, though comparing two values alike far down costs more.)
+fn transform(args: &[JValue], produced: &Rc<std::cell::Cell<usize>>) -> Result<JValue, EvaluatorError> {
+    let (input, located) = (args.first().unwrap_or(&JValue::Undefined), args.get(1).unwrap_or(&JValue::Undefined));
+    let targets: Vec<&JValue> = match located {
+        JValue::Array(items) => items.iter().collect(),
+        JValue::Null => Vec::new(),
+        other => vec![other],
+    };
+    let address = |value: &JValue| match value {
+        JValue::Object(map) => Some(Rc::as_ptr(map) as *const () as usize),
+        JValue::Array(items) if !items.is_empty() => Some(items.as_ptr() as usize),
+        _ => None,
+    };
+    let mut found = std::collections::HashMap::new();
+    for (i, target) in targets.iter().enumerate() {
+        if let Some(at) = address(target) {
+            found.entry(at).or_insert(i);
+        }
+    }
+    let room = MAX_STEP_VALUES.saturating_sub(produced.get());
+    let compared = targets.len().max(1);
+    let (mut count, mut stack) = (0usize, vec![input]);
+    while let Some(value) = stack.pop()
+        && count <= room
+    {
+        match address(value).and_then(|at| found.get(&at)) {
+            Some(&i) => count = count.saturating_add(i + 1),
+            None => {
+                count = count.saturating_add(compared);
+                match value {
+                    JValue::Array(items) => stack.extend(items.iter()),
+                    JValue::Object(map) => stack.extend(map.values()),
+                    _ => {}
+                }
+            }
+        }
+    }
+    charge(produced, count)?;
+    Ok(located.clone())
 }
 
 /// Adds `count` values to what the paths have produced, failing past the bound.
 fn charge(produced: &std::cell::Cell<usize>, count: usize) -> Result<(), EvaluatorError> {
     produced.set(produced.get().saturating_add(count));
     if produced.get() > MAX_STEP_VALUES {
-        return Err(EvaluatorError::EvaluationError(format!(
-            "D2015: the steps of this expression's paths produced more than {MAX_STEP_VALUES} values, sfnlite's bound on them (MAX_STEP_VALUES)"
-        )));
+        return Err(too_many());
     }
     Ok(())
+}
+
+fn too_many() -> EvaluatorError {
+    EvaluatorError::EvaluationError(format!(
+        "D2015: the steps of this expression's paths produced more than {MAX_STEP_VALUES} values, sfnlite's bound on them (MAX_STEP_VALUES)"
+    ))
 }
 
 /// Registers the guards the rewritten expression calls (each evaluation has its own).
@@ -1062,6 +1182,10 @@ pub(super) fn register(evaluator: &mut Evaluator) {
     }
     let looked_up = produced.clone();
     let _ = evaluator.register_fn(hidden_name(LOOKUP), move |args: &[JValue]| lookup(args, &looked_up));
+    let fields = produced.clone();
+    let _ = evaluator.register_fn(FIELD, move |args: &[JValue]| field(args, &fields));
+    let transformed = produced.clone();
+    let _ = evaluator.register_fn(TRANSFORM, move |args: &[JValue]| transform(args, &transformed));
     let _ = evaluator.register_fn(STEPS, move |args: &[JValue]| steps(args, &produced));
     let budgets: Budgets = Rc::default();
     let _ = evaluator.register_fn(BOUND, bound);
@@ -1117,8 +1241,8 @@ mod tests {
         assert_eq!(counted("$states.a[0].b"), 1);
         assert_eq!(counted("$states.a[k > 1].b[k = 2 and j].c"), 0);
         assert_eq!(counted("$states.a.**.b.c"), 2);
-        // (An array constructor step: its second value is counted as it is copied.)
-        assert_eq!(counted("$states.a.[$, $].x"), 2);
+        // (An array constructor step: each value is counted, copied once per item.)
+        assert_eq!(counted("$states.a.[$, $].x"), 3);
         // `*` and `**` are charged for what they gather (before they gather it), and `*`
         // leaves the walk of data as it was; so are the arrays an array constructor copies.
         assert_eq!(guarded("$f().a.*.b.**").matches("sfnlite gather").count(), 2);

@@ -533,6 +533,15 @@ mod tests {
             format!("($t := {tree}; $t ~> |x|{{}}|)"),
             format!("{a}$count($lookup($map([1..1000], function($i) {{ $o }}), 'a')))"),
             format!("{a}$count($map([1..1000], function($i) {{ $o }}) ~> $lookup('a')))"),
+            // … with an undefined key, which jsonata-core looks up as "undefined".
+            "($o := {'undefined': [1..1000000]}; $count($lookup($map([1..1000], function($i) { $o }), $nothing)))"
+                .to_owned(),
+            // A transform compares every value of its input with every target.
+            "$count([1..1000000] ~> |$|{}|)".to_owned(),
+            // A field step over items that are arrays: flattened before it is counted.
+            "($o := {'x': [1..1000000]}; $k := [1..1000].$o; $count([[$k]].x))".to_owned(),
+            // A `.[…]` step copies its first value once per item too.
+            format!("{a}$count([1..1000].[$a]))"),
         ] {
             let started = std::time::Instant::now();
             let error = format!("{:?}", eval(&path, input.clone()).unwrap_err());
@@ -557,6 +566,19 @@ mod tests {
         // not of integers, is what JSONata says it is.
         assert_eq!(ok("[1e300..0]"), Some(json!([])));
         assert_eq!(ok("$count(1e17..1e17)"), Some(json!(1)));
+        for text in ["1e19..1e20", "1e300..1e300", "-1e300..-1e300"] {
+            let error = format!("{:?}", eval(text, input.clone()).unwrap_err());
+            assert!(error.contains("D2014") && error.contains("2^63"), "{text}: {error}");
+        }
+        // A transform whose targets come from its input, each found where it is (jsonata-core
+        // compares each value with the targets in turn: past 2,000 or so targets such a
+        // transform meets the time bound anyway), and the other uses of the rewritten
+        // steps, still give what they gave.
+        let items = json!({"input": {"items": (0..300).map(|i| json!({"id": i, "done": false})).collect::<Vec<_>>()}});
+        let done = eval("$count(($states.input ~> |items|{'done': true}|).items[done])", items).unwrap();
+        assert_eq!(done, Some(json!(300)));
+        assert_eq!(ok("{'undefined': 7} ~> $lookup($nothing)"), Some(json!(7)));
+        assert_eq!(ok("($k := [[{'x': [1, 2]}, {'x': 3}]]; $k.x)"), Some(json!([1, 2, 3])));
         let error = format!("{:?}", eval("1.5..1e300", input.clone()).unwrap_err());
         assert!(error.contains("T2003"), "{error}");
         // AWS's `$range` far from zero, where adding the step changes nothing, ends.
