@@ -472,19 +472,16 @@ fn guard_inner(node: &mut AstNode, bound_names: &Bound, problem: &mut Option<Str
         // A transform rebuilds every object and array of its input, once per path to it (a
         // value held twice is walked twice), comparing each with every value its location
         // gave: charged once the location is evaluated, before jsonata-core walks the
-        // input (see [`transform`]). The location becomes `($sfnlite t := location;
-        // $sfnlite transform($, $sfnlite t))`, which gives what the location gave.
+        // input (see [`transform`]). The location becomes `$sfnlite transform($, location)`,
+        // which gives what the location gave; not a block, which would be a scope of its
+        // own (a variable the location binds is seen by the update).
         AstNode::Transform { location, .. } => {
             let inner = std::mem::replace(location.as_mut(), AstNode::Undefined);
-            let held = || AstNode::Variable("sfnlite t".into());
-            **location = AstNode::Block(vec![
-                AstNode::Binary { op: BinaryOp::ColonEqual, lhs: Box::new(held()), rhs: Box::new(inner) },
-                AstNode::Function {
-                    name: TRANSFORM.into(),
-                    args: vec![AstNode::Variable(String::new()), held()],
-                    is_builtin: true,
-                },
-            ]);
+            **location = AstNode::Function {
+                name: TRANSFORM.into(),
+                args: vec![AstNode::Variable(String::new()), inner],
+                is_builtin: true,
+            };
         }
         AstNode::Binary { op: BinaryOp::Concatenate, lhs, rhs } => {
             wrap(lhs, BOUND, MAX_BYTES);
@@ -1115,9 +1112,12 @@ fn field(args: &[JValue], produced: &Rc<std::cell::Cell<usize>>) -> Result<JValu
 /// `$sfnlite transform(input, located)`: charges what a transform will do with its input
 /// once its location gave `located` (which it gives back): it walks the input, comparing
 /// each value with every target in turn until one is equal, and rebuilds the objects and
-/// arrays that are not targets, descending into them. A target taken from the input (the
-/// same object or array) is found where it is, and not descended into. (A comparison is
-/// counted as one step, though comparing two values alike far down costs more.)
+/// arrays that are not targets, descending into them. A comparison between values of
+/// different kinds ends at once, so a value is charged for the targets of its own kind
+/// (at least one). A target taken from the input (the same object or array) is found
+/// where it is, charged for the targets before it and for comparing it with itself (every
+/// value within it, once per path to it), and not descended into. (A comparison of two
+/// values of one kind is counted as one step, though two alike far down cost more.)
 fn transform(args: &[JValue], produced: &Rc<std::cell::Cell<usize>>) -> Result<JValue, EvaluatorError> {
     let (input, located) = (args.first().unwrap_or(&JValue::Undefined), args.get(1).unwrap_or(&JValue::Undefined));
     let targets: Vec<&JValue> = match located {
@@ -1125,27 +1125,36 @@ fn transform(args: &[JValue], produced: &Rc<std::cell::Cell<usize>>) -> Result<J
         JValue::Null => Vec::new(),
         other => vec![other],
     };
+    let kind = |value: &JValue| match value {
+        JValue::Null => 0,
+        JValue::Bool(_) => 1,
+        JValue::Number(_) => 2,
+        JValue::String(_) => 3,
+        JValue::Array(_) => 4,
+        JValue::Object(_) => 5,
+        _ => 6,
+    };
     let address = |value: &JValue| match value {
         JValue::Object(map) => Some(Rc::as_ptr(map) as *const () as usize),
         JValue::Array(items) if !items.is_empty() => Some(items.as_ptr() as usize),
         _ => None,
     };
-    let mut found = std::collections::HashMap::new();
+    let (mut found, mut of_kind) = (std::collections::HashMap::new(), [0usize; 7]);
     for (i, target) in targets.iter().enumerate() {
+        of_kind[kind(target)] += 1;
         if let Some(at) = address(target) {
             found.entry(at).or_insert(i);
         }
     }
     let room = MAX_STEP_VALUES.saturating_sub(produced.get());
-    let compared = targets.len().max(1);
     let (mut count, mut stack) = (0usize, vec![input]);
     while let Some(value) = stack.pop()
         && count <= room
     {
         match address(value).and_then(|at| found.get(&at)) {
-            Some(&i) => count = count.saturating_add(i + 1),
+            Some(&i) => count = count.saturating_add(i).saturating_add(descendants(value, room - count)),
             None => {
-                count = count.saturating_add(compared);
+                count = count.saturating_add(of_kind[kind(value)].max(1));
                 match value {
                     JValue::Array(items) => stack.extend(items.iter()),
                     JValue::Object(map) => stack.extend(map.values()),
