@@ -23,8 +23,10 @@
 //! - what `*` and `**` gather (but where a path walks data), what an array constructor
 //!   copies (a `.[…]` step's too), what a `.(…)` or `.$f()` step gives, `$append`'s second
 //!   argument, what `$lookup` and a counted field step flatten (checked before they do),
-//!   and what a transform compares and rebuilds are counted with the path steps' values
-//!   ([`MAX_STEP_VALUES`]).
+//!   and what a transform rebuilds are counted with the path steps' values
+//!   ([`MAX_STEP_VALUES`]); a transform's comparisons (deep, untimed, every value of its
+//!   input with every target) are made first, counted, under a bound of their own
+//!   ([`MAX_TRANSFORM_UNITS`]).
 //!
 //! Placeholders (`$pad(?, 3)`) are left alone: partial application still works (a partial
 //! call's own arguments are guarded). Regular expressions that are not JavaScript's are
@@ -1109,15 +1111,19 @@ fn field(args: &[JValue], produced: &Rc<std::cell::Cell<usize>>) -> Result<JValu
     Ok(JValue::Undefined)
 }
 
-/// `$sfnlite transform(input, located)`: charges what a transform will do with its input
-/// once its location gave `located` (which it gives back): it walks the input, comparing
-/// each value with every target in turn until one is equal, and rebuilds the objects and
-/// arrays that are not targets, descending into them. A comparison between values of
-/// different kinds ends at once, so a value is charged for the targets of its own kind
-/// (at least one). A target taken from the input (the same object or array) is found
-/// where it is, charged for the targets before it and for comparing it with itself (every
-/// value within it, once per path to it), and not descended into. (A comparison of two
-/// values of one kind is counted as one step, though two alike far down cost more.)
+/// How much comparing may one transform do (see [`transform`]): a unit is a comparison or
+/// a value visited within one, two a key looked up, one more per 64 bytes of text compared
+/// or of a key hashed (16 M units take some 50 to 100 ms in a release build).
+const MAX_TRANSFORM_UNITS: usize = 16_000_000;
+
+/// `$sfnlite transform(input, located)`: what a transform will do with its input once its
+/// location gave `located` (which it gives back), done first under a bound. jsonata-core
+/// walks the input, compares each value with every target in turn (`==`, deep, with no
+/// shortcut for a value compared with itself) until one is equal, and rebuilds what it
+/// walks: an object that is not a target with every key copied, one that is as a copy.
+/// That walk, untimed, is made here with the same comparisons, counted ([`equal`]): past
+/// [`MAX_TRANSFORM_UNITS`] the transform is refused; what it rebuilds is charged to the
+/// paths' count (a value each, and a unit per 64 bytes of the keys it copies).
 fn transform(args: &[JValue], produced: &Rc<std::cell::Cell<usize>>) -> Result<JValue, EvaluatorError> {
     let (input, located) = (args.first().unwrap_or(&JValue::Undefined), args.get(1).unwrap_or(&JValue::Undefined));
     let targets: Vec<&JValue> = match located {
@@ -1125,46 +1131,116 @@ fn transform(args: &[JValue], produced: &Rc<std::cell::Cell<usize>>) -> Result<J
         JValue::Null => Vec::new(),
         other => vec![other],
     };
-    let kind = |value: &JValue| match value {
-        JValue::Null => 0,
-        JValue::Bool(_) => 1,
-        JValue::Number(_) => 2,
-        JValue::String(_) => 3,
-        JValue::Array(_) => 4,
-        JValue::Object(_) => 5,
-        _ => 6,
+    let refused = || {
+        EvaluatorError::EvaluationError(format!(
+            "D2015: this transform would compare more than its bound of {MAX_TRANSFORM_UNITS} steps (sfnlite's MAX_TRANSFORM_UNITS)"
+        ))
     };
-    let address = |value: &JValue| match value {
-        JValue::Object(map) => Some(Rc::as_ptr(map) as *const () as usize),
-        JValue::Array(items) if !items.is_empty() => Some(items.as_ptr() as usize),
-        _ => None,
-    };
-    let (mut found, mut of_kind) = (std::collections::HashMap::new(), [0usize; 7]);
-    for (i, target) in targets.iter().enumerate() {
-        of_kind[kind(target)] += 1;
-        if let Some(at) = address(target) {
-            found.entry(at).or_insert(i);
+    let keys = |map: &jsonata_core::value::JMap| map.keys().map(|k| k.len() / 64).fold(0usize, usize::saturating_add);
+    let (mut units, mut rebuilt, mut stack) = (0usize, 0usize, vec![input]);
+    while let Some(value) = stack.pop() {
+        let mut matched = false;
+        for target in &targets {
+            if equal(target, value, &mut units).ok_or_else(refused)? {
+                matched = true;
+                break;
+            }
+        }
+        rebuilt = rebuilt.saturating_add(1);
+        if let JValue::Object(map) = value {
+            rebuilt = rebuilt.saturating_add(keys(map)).saturating_add(if matched { map.len() } else { 0 });
+        }
+        if rebuilt > MAX_STEP_VALUES.saturating_sub(produced.get()) {
+            return Err(too_many());
+        }
+        if !matched {
+            match value {
+                JValue::Array(items) => stack.extend(items.iter()),
+                JValue::Object(map) => stack.extend(map.values()),
+                _ => {}
+            }
         }
     }
-    let room = MAX_STEP_VALUES.saturating_sub(produced.get());
-    let (mut count, mut stack) = (0usize, vec![input]);
-    while let Some(value) = stack.pop()
-        && count <= room
-    {
-        match address(value).and_then(|at| found.get(&at)) {
-            Some(&i) => count = count.saturating_add(i).saturating_add(descendants(value, room - count)),
-            None => {
-                count = count.saturating_add(of_kind[kind(value)].max(1));
-                match value {
-                    JValue::Array(items) => stack.extend(items.iter()),
-                    JValue::Object(map) => stack.extend(map.values()),
-                    _ => {}
+    charge(produced, rebuilt)?;
+    Ok(located.clone())
+}
+
+/// `a == b` as jsonata-core's `JValue` compares them (arrays item by item, objects by `a`'s
+/// keys looked up in `b`, each pair in full before the next, NaN equal to nothing,
+/// functions by identity), counting its work in `units`: `None` once they pass
+/// [`MAX_TRANSFORM_UNITS`]. Iterative, so that deep values take no stack.
+fn equal(a: &JValue, b: &JValue, units: &mut usize) -> Option<bool> {
+    /// Two containers of one length being compared, and the next position.
+    enum Frame<'a> {
+        Array(&'a [JValue], &'a [JValue], usize),
+        Object(&'a jsonata_core::value::JMap, &'a jsonata_core::value::JMap, usize),
+    }
+    let mut frames: Vec<Frame> = Vec::new();
+    // The next pair: `a`'s value, `b`'s (none: a key `b` lacks), and the length of the key
+    // looked up in `b` for it, if it is an object's.
+    let mut next = Some((a, Some(b), None::<usize>));
+    loop {
+        if let Some((x, y, key)) = next.take() {
+            *units = units.saturating_add(1 + key.map_or(0, |len| 1 + len / 64));
+            if *units > MAX_TRANSFORM_UNITS {
+                return None;
+            }
+            let Some(y) = y else { return Some(false) };
+            let same = match (x, y) {
+                (JValue::Array(p), JValue::Array(q)) => {
+                    frames.push(Frame::Array(p.as_slice(), q.as_slice(), 0));
+                    p.len() == q.len()
+                }
+                (JValue::Object(p), JValue::Object(q)) => {
+                    frames.push(Frame::Object(p, q, 0));
+                    p.len() == q.len()
+                }
+                (JValue::String(p), JValue::String(q)) => {
+                    if p.len() == q.len() {
+                        *units = units.saturating_add(p.len() / 64);
+                    }
+                    p == q
+                }
+                (JValue::Null, JValue::Null) | (JValue::Undefined, JValue::Undefined) => true,
+                (JValue::Bool(p), JValue::Bool(q)) => p == q,
+                (JValue::Number(p), JValue::Number(q)) => p == q,
+                (JValue::Lambda(p), JValue::Lambda(q)) => Rc::ptr_eq(p, q),
+                (JValue::Builtin { name: p }, JValue::Builtin { name: q }) => p == q,
+                (JValue::Regex { pattern: p, flags: f }, JValue::Regex { pattern: q, flags: g }) => p == q && f == g,
+                _ => false,
+            };
+            if !same {
+                return Some(false);
+            }
+        }
+        match frames.last_mut() {
+            None => return Some(true),
+            Some(Frame::Array(p, q, i)) => {
+                let (p, q): (&[JValue], &[JValue]) = (p, q);
+                match (p.get(*i), q.get(*i)) {
+                    (Some(x), y) => {
+                        next = Some((x, y, None));
+                        *i += 1;
+                    }
+                    (None, _) => {
+                        frames.pop();
+                    }
+                }
+            }
+            Some(Frame::Object(p, q, i)) => {
+                let (p, q): (&jsonata_core::value::JMap, &jsonata_core::value::JMap) = (p, q);
+                match p.get_index(*i) {
+                    Some((key, x)) => {
+                        next = Some((x, q.get(key), Some(key.len())));
+                        *i += 1;
+                    }
+                    None => {
+                        frames.pop();
+                    }
                 }
             }
         }
     }
-    charge(produced, count)?;
-    Ok(located.clone())
 }
 
 /// Adds `count` values to what the paths have produced, failing past the bound.

@@ -537,9 +537,13 @@ mod tests {
             "($o := {'undefined': [1..1000000]}; $count($lookup($map([1..1000], function($i) { $o }), $nothing)))"
                 .to_owned(),
             // A transform compares every value of its input with every target, and a target
-            // found in the input with itself, over every path through it.
+            // found in the input with itself, over every path through it; two long texts
+            // of one length byte by byte; and it copies the keys of what it rebuilds.
             "$count([1..1000000] ~> |$|{}|)".to_owned(),
-            format!("{tree} ~> |$|{{}}|"),
+            format!("{nested} ~> |$|{{}}|"),
+            "($s := $pad('', 16000000, 'x'); $a := $s & 'a'; $b := $s & 'b'; [$a] ~> |[1..1000000].$b|{}|)".to_owned(),
+            "($o := {$pad('', 16000000, 'x'): 1}; $count([1..1000].$o ~> |x|{}|))".to_owned(),
+            "($x := [1..1000]; {'a': [1..1000].{'n': 0/0, 'v': $x}} ~> |a|{}|)".to_owned(),
             // A field step over items that are arrays: flattened before it is counted.
             "($o := {'x': [1..1000000]}; $k := [1..1000].$o; $count([[$k]].x))".to_owned(),
             // A `.[…]` step copies its first value once per item too.
