@@ -70,6 +70,8 @@ const STEPS: &str = "sfnlite steps";
 const LOOKUP: &str = "__v_lookup";
 const FIELD: &str = "sfnlite field";
 const TRANSFORM: &str = "sfnlite transform";
+const UPDATE: &str = "sfnlite update";
+const DELETE: &str = "sfnlite delete";
 const BUILTIN: &str = "sfnlite builtin";
 const RANGE: &str = "sfnlite range";
 
@@ -477,13 +479,23 @@ fn guard_inner(node: &mut AstNode, bound_names: &Bound, problem: &mut Option<Str
         // input (see [`transform`]). The location becomes `$sfnlite transform($, location)`,
         // which gives what the location gave; not a block, which would be a scope of its
         // own (a variable the location binds is seen by the update).
-        AstNode::Transform { location, .. } => {
-            let inner = std::mem::replace(location.as_mut(), AstNode::Undefined);
-            **location = AstNode::Function {
-                name: TRANSFORM.into(),
-                args: vec![AstNode::Variable(String::new()), inner],
-                is_builtin: true,
+        // The update and the deletions, evaluated once per target, pass through guards too:
+        // what each update merges and each deletion shifts is charged (and a guard is a
+        // step, where the time bound is checked: a bare `$u` is not).
+        AstNode::Transform { location, update, delete } => {
+            let guarded = |node: &mut AstNode, name: &str| {
+                let inner = std::mem::replace(node, AstNode::Undefined);
+                *node = AstNode::Function {
+                    name: name.into(),
+                    args: vec![AstNode::Variable(String::new()), inner],
+                    is_builtin: true,
+                };
             };
+            guarded(location, TRANSFORM);
+            guarded(update, UPDATE);
+            if let Some(delete) = delete {
+                guarded(delete, DELETE);
+            }
         }
         AstNode::Binary { op: BinaryOp::Concatenate, lhs, rhs } => {
             wrap(lhs, BOUND, MAX_BYTES);
@@ -1113,7 +1125,7 @@ fn field(args: &[JValue], produced: &Rc<std::cell::Cell<usize>>) -> Result<JValu
 
 /// How much comparing may one transform do (see [`transform`]): a unit is a comparison or
 /// a value visited within one, two a key looked up, one more per 64 bytes of text compared
-/// or of a key hashed (16 M units take some 50 to 100 ms in a release build).
+/// and per 8 bytes of a key hashed (16 M units take some 50 to 100 ms in a release build).
 const MAX_TRANSFORM_UNITS: usize = 16_000_000;
 
 /// `$sfnlite transform(input, located)`: what a transform will do with its input once its
@@ -1165,6 +1177,35 @@ fn transform(args: &[JValue], produced: &Rc<std::cell::Cell<usize>>) -> Result<J
     Ok(located.clone())
 }
 
+/// `$sfnlite update($, update)`: one target's update, charged for the fields it merges into
+/// the target's copy (and their keys' bytes, copied), and given back.
+fn update(args: &[JValue], produced: &Rc<std::cell::Cell<usize>>) -> Result<JValue, EvaluatorError> {
+    let value = args.get(1).cloned().unwrap_or(JValue::Undefined);
+    if let JValue::Object(map) = &value {
+        let keys = map.keys().map(|k| k.len() / 64).fold(0usize, usize::saturating_add);
+        charge(produced, map.len().saturating_add(keys))?;
+    }
+    Ok(value)
+}
+
+/// `$sfnlite delete($, names)`: one target's deletions, charged for what removing them
+/// shifts (each removal moves the fields after it: the target's size per name), and given
+/// back. `$` is the target.
+fn delete(args: &[JValue], produced: &Rc<std::cell::Cell<usize>>) -> Result<JValue, EvaluatorError> {
+    let names = args.get(1).cloned().unwrap_or(JValue::Undefined);
+    let size = match args.first() {
+        Some(JValue::Object(map)) => map.len(),
+        _ => 0,
+    };
+    let count = match &names {
+        JValue::Array(items) => items.len(),
+        JValue::Undefined => 0,
+        _ => 1,
+    };
+    charge(produced, count.saturating_mul(size.max(1)))?;
+    Ok(names)
+}
+
 /// `a == b` as jsonata-core's `JValue` compares them (arrays item by item, objects by `a`'s
 /// keys looked up in `b`, each pair in full before the next, NaN equal to nothing,
 /// functions by identity), counting its work in `units`: `None` once they pass
@@ -1181,7 +1222,8 @@ fn equal(a: &JValue, b: &JValue, units: &mut usize) -> Option<bool> {
     let mut next = Some((a, Some(b), None::<usize>));
     loop {
         if let Some((x, y, key)) = next.take() {
-            *units = units.saturating_add(1 + key.map_or(0, |len| 1 + len / 64));
+            // (A key is hashed to be looked up: some 20 ns per 64 bytes.)
+            *units = units.saturating_add(1 + key.map_or(0, |len| 1 + len / 8));
             if *units > MAX_TRANSFORM_UNITS {
                 return None;
             }
@@ -1271,6 +1313,10 @@ pub(super) fn register(evaluator: &mut Evaluator) {
     let _ = evaluator.register_fn(FIELD, move |args: &[JValue]| field(args, &fields));
     let transformed = produced.clone();
     let _ = evaluator.register_fn(TRANSFORM, move |args: &[JValue]| transform(args, &transformed));
+    let updated = produced.clone();
+    let _ = evaluator.register_fn(UPDATE, move |args: &[JValue]| update(args, &updated));
+    let deleted = produced.clone();
+    let _ = evaluator.register_fn(DELETE, move |args: &[JValue]| delete(args, &deleted));
     let _ = evaluator.register_fn(STEPS, move |args: &[JValue]| steps(args, &produced));
     let budgets: Budgets = Rc::default();
     let _ = evaluator.register_fn(BOUND, bound);

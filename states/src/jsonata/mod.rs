@@ -544,6 +544,9 @@ mod tests {
             "($s := $pad('', 16000000, 'x'); $a := $s & 'a'; $b := $s & 'b'; [$a] ~> |[1..1000000].$b|{}|)".to_owned(),
             "($o := {$pad('', 16000000, 'x'): 1}; $count([1..1000].$o ~> |x|{}|))".to_owned(),
             "($x := [1..1000]; {'a': [1..1000].{'n': 0/0, 'v': $x}} ~> |a|{}|)".to_owned(),
+            // What each target's update merges, and what its deletions shift.
+            "($u := $merge([1..100000].{$string($): 0}); $count([1..10000].{} ~> |$|$u|))".to_owned(),
+            "($o := $merge([1..200000].{$string($): 0}); $o ~> |$|{}, $keys($)|)".to_owned(),
             // A field step over items that are arrays: flattened before it is counted.
             "($o := {'x': [1..1000000]}; $k := [1..1000].$o; $count([[$k]].x))".to_owned(),
             // A `.[…]` step copies its first value once per item too.
@@ -601,6 +604,14 @@ mod tests {
             ok("{'items': [{'a': 1}]} ~> | $x := items | {'v': $x.a} |"),
             Some(json!({"items": [{"a": 1, "v": 1}]}))
         );
+        // Updates and deletions still do what they did.
+        assert_eq!(
+            ok("{'items': [{'a': 1, 'b': 2, 'c': 3}, {'a': 4}]} ~> |items|{'d': a}, ['b', 'c']|"),
+            Some(json!({"items": [{"a": 1, "d": 1}, {"a": 4, "d": 4}]}))
+        );
+        assert_eq!(ok("{'a': {'x': 1}} ~> |a|null, 'x'|"), Some(json!({"a": {}})));
+        let error = format!("{:?}", eval("{'a': {'x': 1}} ~> |a|5|", input.clone()).unwrap_err());
+        assert!(error.contains("T2011"), "{error}");
         assert_eq!(ok("{'undefined': 7} ~> $lookup($nothing)"), Some(json!(7)));
         assert_eq!(ok("($k := [[{'x': [1, 2]}, {'x': 3}]]; $k.x)"), Some(json!([1, 2, 3])));
         let error = format!("{:?}", eval("1.5..1e300", input.clone()).unwrap_err());
