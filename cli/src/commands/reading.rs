@@ -78,17 +78,23 @@ pub(crate) fn capture(
     }
     let dir = store_dir(store);
     // The store is free (read it here), or held by a process that advertises its API (ask
-    // it), or held by one that does not yet (it is starting): look again until the wait ends.
+    // it), or held by one that does not yet (it is starting), or by one that is ending (its
+    // API stops answering as it lets the store go): look again until the wait ends.
     let deadline = std::time::Instant::now() + super::setup::lock_wait();
+    let argv = argv.unwrap_or_else(|| std::env::args().skip(1).collect());
     let opened = loop {
         match SledStore::open(&dir, Duration::ZERO) {
             Ok(opened) => break opened,
             Err(StoreError::InUse { pid, .. }) => {
                 if let Some(url) = remote::endpoint(&dir, &pid) {
-                    let argv = argv.unwrap_or_else(|| std::env::args().skip(1).collect());
-                    return through(&url, argv).map(|(io, code)| Captured { io, code: Ok(code), remote: true });
-                }
-                if std::time::Instant::now() >= deadline {
+                    match through(&url, argv.clone()) {
+                        Ok(answered) => {
+                            return answered.map(|(io, code)| Captured { io, code: Ok(code), remote: true });
+                        }
+                        Err(Unanswered(_)) if std::time::Instant::now() < deadline => {}
+                        Err(Unanswered(failure)) => return Err(failure),
+                    }
+                } else if std::time::Instant::now() >= deadline {
                     return Err(store_failure(StoreError::InUse { path: dir.display().to_string(), pid }));
                 }
                 std::thread::sleep(Duration::from_millis(20));
@@ -108,10 +114,18 @@ pub(crate) struct Captured {
     pub(crate) remote: bool,
 }
 
+/// The holder's API gave no answer (it may be ending), as the failure to report if that lasts.
+struct Unanswered(Failure);
+
 /// Sends arguments to the holder's API: what the command printed there, and its exit code.
-fn through(url: &str, argv: Vec<String>) -> Result<(Io, ExitCode), Failure> {
+/// A refusal is the command's failure; no answer at all is [`Unanswered`].
+fn through(url: &str, argv: Vec<String>) -> Result<Result<(Io, ExitCode), Failure>, Unanswered> {
     let answer = remote::call_target(url, "Sfnlite.ReadStore", &json!({ "argv": argv }))
-        .map_err(|e| Failure::internal(e.context("the process holding the store did not answer")))?;
+        .map_err(|e| Unanswered(Failure::internal(e.context("the process holding the store did not answer"))))?;
+    Ok(through_answer(answer))
+}
+
+fn through_answer(answer: Result<Value, remote::ApiRefusal>) -> Result<(Io, ExitCode), Failure> {
     let answer = answer.map_err(|refusal| Failure::internal(anyhow!("{}: {}", refusal.name, refusal.message)))?;
     let text = |key: &str| answer[key].as_str().unwrap_or_default().as_bytes().to_vec();
     Ok((
