@@ -537,20 +537,8 @@ fn may_spread(node: &AstNode) -> bool {
         | AstNode::Boolean(_)
         | AstNode::Null
         | AstNode::Undefined
-        | AstNode::Binary {
-            op:
-                BinaryOp::Equal
-                | BinaryOp::NotEqual
-                | BinaryOp::LessThan
-                | BinaryOp::LessThanOrEqual
-                | BinaryOp::GreaterThan
-                | BinaryOp::GreaterThanOrEqual
-                | BinaryOp::And
-                | BinaryOp::Or
-                | BinaryOp::In
-                | BinaryOp::Concatenate,
-            ..
-        } => false,
+        | AstNode::Binary { op: BinaryOp::Concatenate, .. } => false,
+        AstNode::Binary { op, .. } => !gives_boolean(op),
         _ => true,
     }
 }
@@ -707,27 +695,32 @@ fn gathers(node: &AstNode) -> Option<Gather> {
     matches!(inner, AstNode::Wildcard | AstNode::Descendant).then_some(kind)
 }
 
+/// Whether an operator always gives a boolean: a comparison, `and`, `or`, `in`.
+fn gives_boolean(op: &BinaryOp) -> bool {
+    matches!(
+        op,
+        BinaryOp::Equal
+            | BinaryOp::NotEqual
+            | BinaryOp::LessThan
+            | BinaryOp::LessThanOrEqual
+            | BinaryOp::GreaterThan
+            | BinaryOp::GreaterThanOrEqual
+            | BinaryOp::And
+            | BinaryOp::Or
+            | BinaryOp::In
+    )
+}
+
 /// Whether a step's predicates may select by position (a number, or an array of them),
 /// which can select one item many times. A comparison, `and`, `or`, `in` or a boolean
 /// literal cannot be a number.
 fn may_repeat(step: &PathStep) -> bool {
     step.stages.iter().any(|stage| match stage {
-        Stage::Filter(predicate) => !matches!(
-            predicate.as_ref(),
-            AstNode::Boolean(_)
-                | AstNode::Binary {
-                    op: BinaryOp::Equal
-                        | BinaryOp::NotEqual
-                        | BinaryOp::LessThan
-                        | BinaryOp::LessThanOrEqual
-                        | BinaryOp::GreaterThan
-                        | BinaryOp::GreaterThanOrEqual
-                        | BinaryOp::And
-                        | BinaryOp::Or
-                        | BinaryOp::In,
-                    ..
-                }
-        ),
+        Stage::Filter(predicate) => match predicate.as_ref() {
+            AstNode::Boolean(_) => false,
+            AstNode::Binary { op, .. } => !gives_boolean(op),
+            _ => true,
+        },
         _ => false,
     })
 }
