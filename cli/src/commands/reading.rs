@@ -16,7 +16,7 @@ use sfnlite_engine::{HistoryStore, SledStore, StoreError};
 use super::inspect::{self, Io};
 use super::setup::{open_store, store_dir, store_failure};
 use super::{Failure, remote};
-use crate::args::{Cli, Command, ExecutionsCommand};
+use crate::args::{Cli, Command, ExecutionsCommand, SchedulesCommand};
 
 /// Runs a reading command against `store`.
 fn against(command: Command, store: &dyn HistoryStore, io: &mut Io) -> Result<ExitCode, Failure> {
@@ -81,17 +81,20 @@ pub(crate) fn capture(
     // it), or held by one that does not yet (it is starting), or by one that is ending (its
     // API stops answering as it lets the store go): look again until the wait ends.
     let deadline = std::time::Instant::now() + super::setup::lock_wait();
-    let argv = argv.unwrap_or_else(|| std::env::args().skip(1).collect());
+    // (A command that changes the store is not sent again: the holder may have run it.)
+    let again = only_reads(&command);
+    let mut argv = argv;
     let opened = loop {
         match SledStore::open(&dir, Duration::ZERO) {
             Ok(opened) => break opened,
             Err(StoreError::InUse { pid, .. }) => {
                 if let Some(url) = remote::endpoint(&dir, &pid) {
-                    match through(&url, argv.clone()) {
+                    let argv = argv.get_or_insert_with(|| std::env::args().skip(1).collect()).clone();
+                    match through(&url, argv) {
                         Ok(answered) => {
                             return answered.map(|(io, code)| Captured { io, code: Ok(code), remote: true });
                         }
-                        Err(Unanswered(_)) if std::time::Instant::now() < deadline => {}
+                        Err(Unanswered(_)) if again && std::time::Instant::now() < deadline => {}
                         Err(Unanswered(failure)) => return Err(failure),
                     }
                 } else if std::time::Instant::now() >= deadline {
@@ -104,6 +107,18 @@ pub(crate) fn capture(
     };
     let code = against(command, &opened, &mut io);
     Ok(Captured { io, code, remote: false })
+}
+
+/// Whether a command only reads (so asking again after no answer does no harm): not
+/// `executions prune`, nor a schedule's creation, change or deletion.
+fn only_reads(command: &Command) -> bool {
+    match command {
+        Command::Executions(ExecutionsCommand::Prune(_)) => false,
+        Command::Schedules(command) => {
+            matches!(command, SchedulesCommand::List { .. } | SchedulesCommand::Describe { .. })
+        }
+        _ => true,
+    }
 }
 
 /// What a reading command printed, its exit code, and whether another process (the one
