@@ -137,16 +137,13 @@ struct Unanswered(Failure);
 fn through(url: &str, argv: Vec<String>) -> Result<Result<(Io, ExitCode), Failure>, Unanswered> {
     let answer = remote::call_target(url, "Sfnlite.ReadStore", &json!({ "argv": argv }))
         .map_err(|e| Unanswered(Failure::internal(e.context("the process holding the store did not answer"))))?;
-    Ok(through_answer(answer))
-}
-
-fn through_answer(answer: Result<Value, remote::ApiRefusal>) -> Result<(Io, ExitCode), Failure> {
-    let answer = answer.map_err(|refusal| Failure::internal(anyhow!("{}: {}", refusal.name, refusal.message)))?;
-    let text = |key: &str| answer[key].as_str().unwrap_or_default().as_bytes().to_vec();
-    Ok((
-        Io { out: text("stdout"), err: text("stderr") },
-        ExitCode::from(answer["exitCode"].as_u64().unwrap_or(3).min(255) as u8),
-    ))
+    Ok(answer.map_err(|refusal| Failure::internal(anyhow!("{}: {}", refusal.name, refusal.message))).map(|answer| {
+        let text = |key: &str| answer[key].as_str().unwrap_or_default().as_bytes().to_vec();
+        (
+            Io { out: text("stdout"), err: text("stderr") },
+            ExitCode::from(answer["exitCode"].as_u64().unwrap_or(3).min(255) as u8),
+        )
+    }))
 }
 
 /// The holder's side: parses the arguments as sfnlite would and runs the reading command

@@ -1141,7 +1141,6 @@ fn transform(args: &[JValue], produced: &Rc<std::cell::Cell<usize>>) -> Result<J
             "D2015: this transform would compare more than its bound of {MAX_TRANSFORM_UNITS} steps (sfnlite's MAX_TRANSFORM_UNITS)"
         ))
     };
-    let keys = |map: &jsonata_core::value::JMap| map.keys().map(|k| k.len() / 64).fold(0usize, usize::saturating_add);
     let (mut units, mut rebuilt, mut stack) = (0usize, 0usize, vec![input]);
     while let Some(value) = stack.pop() {
         let mut matched = false;
@@ -1153,7 +1152,7 @@ fn transform(args: &[JValue], produced: &Rc<std::cell::Cell<usize>>) -> Result<J
         }
         rebuilt = rebuilt.saturating_add(1);
         if let JValue::Object(map) = value {
-            rebuilt = rebuilt.saturating_add(keys(map)).saturating_add(if matched { map.len() } else { 0 });
+            rebuilt = rebuilt.saturating_add(key_units(map)).saturating_add(if matched { map.len() } else { 0 });
         }
         if rebuilt > MAX_STEP_VALUES.saturating_sub(produced.get()) {
             return Err(too_many());
@@ -1170,13 +1169,17 @@ fn transform(args: &[JValue], produced: &Rc<std::cell::Cell<usize>>) -> Result<J
     Ok(located.clone())
 }
 
+/// What copying an object's keys costs, counted as values: one per 64 bytes.
+fn key_units(map: &jsonata_core::value::JMap) -> usize {
+    map.keys().map(|k| k.len() / 64).fold(0, usize::saturating_add)
+}
+
 /// `$sfnlite update($, update)`: one target's update, charged for the fields it merges into
 /// the target's copy (and their keys' bytes, copied), and given back.
 fn update(args: &[JValue], produced: &Rc<std::cell::Cell<usize>>) -> Result<JValue, EvaluatorError> {
     let value = args.get(1).cloned().unwrap_or(JValue::Undefined);
     if let JValue::Object(map) = &value {
-        let keys = map.keys().map(|k| k.len() / 64).fold(0usize, usize::saturating_add);
-        charge(produced, map.len().saturating_add(keys))?;
+        charge(produced, map.len().saturating_add(key_units(map)))?;
     }
     Ok(value)
 }
