@@ -105,60 +105,64 @@ impl SledStore {
     pub fn open(path: &Path, wait: Duration) -> Result<SledStore, StoreError> {
         std::fs::create_dir_all(path).map_err(|e| io(format!("cannot create {}: {e}", path.display())))?;
         let started = Instant::now();
-        let (db, gate, saved) = loop {
+        let db_dir = path.join("db");
+        let (db, meta, generation, witness, gate) = loop {
             let gate =
                 open_guard::Gate::acquire(path).map_err(|e| io(format!("cannot open {}: {e}", path.display())))?;
-            let saved = open_guard::save(&path.join("db"));
-            match sled::Config::new()
-                .path(path.join("db"))
-                .mode(sled::Mode::LowSpace)
-                .cache_capacity(CACHE_BYTES)
-                .open()
-            {
-                Ok(db) => break (db, gate, saved),
+            // Borrows the gate: the compiler sees that the saved files are dropped (or put
+            // back) before the gate is released.
+            let saved = open_guard::save(&db_dir, &gate);
+            let opened =
+                sled::Config::new().path(&db_dir).mode(sled::Mode::LowSpace).cache_capacity(CACHE_BYTES).open();
+            let db = match opened {
+                Ok(db) => db,
                 Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+                    drop(saved);
                     if started.elapsed() >= wait {
                         let pid = std::fs::read_to_string(path.join("owner.pid")).unwrap_or_else(|_| "?".into());
                         return Err(StoreError::InUse { path: path.display().to_string(), pid: pid.trim().to_owned() });
                     }
                     drop(gate);
                     std::thread::sleep(Duration::from_millis(20));
+                    continue;
                 }
                 Err(sled::Error::Corruption { .. }) => {
-                    let kept = saved.is_some_and(|saved| saved.restore(&path.join("db")));
+                    let kept = saved.is_some_and(|saved| saved.restore(&db_dir));
                     return Err(io(format!(
                         "cannot open {}: its database {} is damaged (sled found corrupted data), so nothing in \
                          it can be read; {}. Keep a copy of the folder, and give --store NEWDIR (or \
                          SFNLITE_STORE) to go on with a new store",
                         path.display(),
-                        path.join("db").display(),
+                        db_dir.display(),
                         if kept { "its files are left as they were" } else { "sled may have rewritten part of it" }
                     )));
                 }
                 Err(e) => return Err(io(format!("cannot open {}: {e}", path.display()))),
+            };
+            let meta = db.open_tree("meta").map_err(io)?;
+            // sled reads damage in its log's last segment as a torn write and drops what
+            // follows, silently: a store that held more when it was last written has lost records.
+            let generation = meta.get("generation").map_err(io)?.and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok());
+            let generation = generation.map_or(0, u64::from_be_bytes);
+            let witness = open_guard::witness(path);
+            if generation < witness {
+                drop(meta);
+                drop(db);
+                let kept = saved.is_some_and(|saved| saved.restore(&db_dir));
+                return Err(io(format!(
+                    "cannot open {}: its database {} is damaged: sled dropped records it could not read (it \
+                     holds {generation} of the store's {witness} writes), so it is not opened; {}. Keep a copy \
+                     of the folder, and give --store NEWDIR (or SFNLITE_STORE) to go on with a new store (if \
+                     the database was put back from a backup on purpose, delete {} to open it as it is)",
+                    path.display(),
+                    db_dir.display(),
+                    if kept { "its files are left as they were" } else { "sled may have rewritten part of it" },
+                    path.join("generation").display()
+                )));
             }
+            drop(saved);
+            break (db, meta, generation, witness, gate);
         };
-        let meta = db.open_tree("meta").map_err(io)?;
-        // sled reads damage in its log's last segment as a torn write and drops what follows,
-        // silently: a store that held more when it was last written has lost records.
-        let generation = meta.get("generation").map_err(io)?.and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok());
-        let generation = generation.map_or(0, u64::from_be_bytes);
-        let witness = open_guard::witness(path);
-        if generation < witness {
-            drop(meta);
-            drop(db);
-            let kept = saved.is_some_and(|saved| saved.restore(&path.join("db")));
-            return Err(io(format!(
-                "cannot open {}: its database {} is damaged: sled dropped records it could not read (it holds \
-                 {generation} of the store's {witness} writes), so it is not opened; {}. Keep a copy of the \
-                 folder, and give --store NEWDIR (or SFNLITE_STORE) to go on with a new store (if the \
-                 database was put back from a backup on purpose, delete {} to open it as it is)",
-                path.display(),
-                path.join("db").display(),
-                if kept { "its files are left as they were" } else { "sled may have rewritten part of it" },
-                path.join("generation").display()
-            )));
-        }
         drop(gate);
         std::fs::write(path.join("owner.pid"), std::process::id().to_string()).map_err(io)?;
         match meta.get("format").map_err(io)? {
@@ -991,6 +995,57 @@ mod chunk_tests {
         }
         std::fs::write(&log, &clean).unwrap();
         assert_eq!(SledStore::open(dir.path(), Duration::from_secs(1)).unwrap().executions().unwrap().len(), 6);
+    }
+
+    #[test]
+    fn blobs_that_a_failed_open_removes_are_put_back() {
+        // sled keeps a value larger than a quarter of its 512 KiB segments in a file of its
+        // own (a blob); recovering a damaged log, it removes the blobs written after the
+        // damage. The open guard keeps them by hard links, and links them back.
+        let dir = tempfile::tempdir().unwrap();
+        let big = vec![7u8; 300 * 1024];
+        {
+            let store = SledStore::open(dir.path(), Duration::from_secs(1)).unwrap();
+            for i in 0..6 {
+                let arn = format!("arn:{i}");
+                store.append(&arn, events("small", 2)).unwrap();
+                closed(&store, &arn);
+                store.documents.insert(format!("big{i}"), big.as_slice()).unwrap();
+                store.flush().unwrap();
+            }
+        }
+        let blobs = || {
+            let mut all: Vec<_> = std::fs::read_dir(dir.path().join("db/blobs"))
+                .unwrap()
+                .map(|e| {
+                    let e = e.unwrap();
+                    (e.file_name(), std::fs::read(e.path()).unwrap())
+                })
+                .collect();
+            all.sort();
+            all
+        };
+        let before = blobs();
+        assert!(before.len() >= 6, "sled kept the large values inline: {} blobs", before.len());
+        let log = dir.path().join("db/db");
+        let clean = std::fs::read(&log).unwrap();
+        let used = clean.iter().rposition(|b| *b != 0).unwrap();
+        for at in [used / 10, used / 4, used / 2, used * 3 / 4] {
+            let mut damaged = clean.clone();
+            damaged[at] ^= 0x55;
+            std::fs::write(&log, &damaged).unwrap();
+            let error = SledStore::open(dir.path(), Duration::from_secs(1)).unwrap_err().to_string();
+            assert!(error.contains("is damaged") && error.contains("left as they were"), "byte {at}: {error}");
+            assert!(std::fs::read(&log).unwrap() == damaged, "byte {at}: the damaged log was changed");
+            assert!(blobs() == before, "byte {at}: the blobs changed");
+            assert!(!dir.path().join("db.saved").exists(), "byte {at}: the saved copy was left");
+        }
+        std::fs::write(&log, &clean).unwrap();
+        let store = SledStore::open(dir.path(), Duration::from_secs(1)).unwrap();
+        assert!(!dir.path().join("db.saved").exists(), "the saved copy was left after an open");
+        for i in 0..6 {
+            assert_eq!(store.documents.get(format!("big{i}")).unwrap().unwrap().as_ref(), big.as_slice());
+        }
     }
 
     #[test]
