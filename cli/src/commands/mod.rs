@@ -100,8 +100,14 @@ pub(crate) fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
         | Command::History(_)
         | Command::Logs(_)
         | Command::Schedules(_)
-        | Command::MapRuns(_)) => reading::read(command, &cli.store, cli.ephemeral),
-        Command::Task(command) => task::task(command, &cli.store),
+        | Command::MapRuns(_)) => {
+            setup::small_pages();
+            reading::read(command, &cli.store, cli.ephemeral)
+        }
+        Command::Task(command) => {
+            setup::small_pages();
+            task::task(command, &cli.store)
+        }
         Command::Store(command) => store::store(command, &cli.store, cli.ephemeral),
         Command::Activities(command) => {
             let services = services::open(settings()?)?;
@@ -111,7 +117,10 @@ pub(crate) fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             let services = services::open(settings()?)?;
             machines::machines(command, services, &cli.store, cli.ephemeral)
         }
-        Command::Stop(args) => stop::stop(args, &cli.store),
+        Command::Stop(args) => {
+            setup::small_pages();
+            stop::stop(args, &cli.store)
+        }
         Command::Redrive(ref args) => {
             setup::interrupt_takes_workers();
             let settings = settings()?;

@@ -146,6 +146,21 @@ pub(crate) fn interrupt_takes_workers() {
     }
 }
 
+/// Small pages, for a command that opens a store to read a little of it (`executions list`,
+/// `describe`, `history`, `store check`…). The allocator asks for transparent huge pages,
+/// which make executions faster (fewer page faults; on 2026-12-02, CPU time without them:
+/// loop10k 10.5 → 16.6 ms, payload 285 → 654 ms) but turn the first touch of a 2 MiB region
+/// into 2 MiB of memory: `executions list` on an empty store took 49 MiB with them, 11 MiB
+/// without. Later page faults of this process get 4 KiB pages.
+pub(crate) fn small_pages() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: PR_SET_THP_DISABLE takes integer arguments and changes only how this process's
+    // later page faults are served; a failure leaves huge pages on, which is harmless.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
+}
+
 /// A current-thread runtime; paused time for the virtual clock.
 pub(crate) fn runtime(virtual_clock: bool) -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_current_thread()
