@@ -146,12 +146,14 @@ pub(crate) fn interrupt_takes_workers() {
     }
 }
 
-/// Small pages, for a command that opens a store to read a little of it (`executions list`,
-/// `describe`, `history`, `store check`…). The allocator asks for transparent huge pages,
-/// which make executions faster (fewer page faults; on 2026-12-02, CPU time without them:
-/// loop10k 10.5 → 16.6 ms, payload 285 → 654 ms) but turn the first touch of a 2 MiB region
-/// into 2 MiB of memory: `executions list` on an empty store took 49 MiB with them, 11 MiB
-/// without. Later page faults of this process get 4 KiB pages.
+/// Small pages, for a command that opens a store to read a little of it (`executions`,
+/// `describe`, `history`, `logs`, `schedules`, `map-runs`, `task`, `stop`). mimalloc (v3)
+/// advises the kernel to back its memory with transparent huge pages (`MADV_HUGEPAGE`; they
+/// are used where the system's THP setting is `always` or `madvise`), which make executions
+/// faster (fewer page faults; on 2026-12-02, CPU time with and without: loop10k 10.5 / 16.6
+/// ms, payload 285 / 654 ms) but turn the first touch of a 2 MiB region into 2 MiB of memory:
+/// `executions list` on an empty store took 49 MiB with them, 15 MiB without. Later page
+/// faults of this process get 4 KiB pages; no child process is started by these commands.
 pub(crate) fn small_pages() {
     #[cfg(target_os = "linux")]
     // SAFETY: PR_SET_THP_DISABLE takes integer arguments and changes only how this process's

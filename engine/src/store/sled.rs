@@ -109,15 +109,22 @@ impl SledStore {
         let (db, meta, generation, witness, gate) = loop {
             let gate =
                 open_guard::Gate::acquire(path).map_err(|e| io(format!("cannot open {}: {e}", path.display())))?;
-            // Borrows the gate: the compiler sees that the saved files are dropped (or put
-            // back) before the gate is released.
+            // Borrows the gate: the compiler sees that the save is discarded or restored
+            // before the gate is released.
             let saved = open_guard::save(&db_dir, &gate);
+            let restored = |saved: Option<open_guard::Saved>| match saved {
+                Some(saved) => saved.restore(&db_dir),
+                None => "sled may have rewritten part of it".to_owned(),
+            };
             let opened =
                 sled::Config::new().path(&db_dir).mode(sled::Mode::LowSpace).cache_capacity(CACHE_BYTES).open();
             let db = match opened {
                 Ok(db) => db,
                 Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
-                    drop(saved);
+                    // sled changed nothing.
+                    if let Some(saved) = saved {
+                        saved.discard();
+                    }
                     if started.elapsed() >= wait {
                         let pid = std::fs::read_to_string(path.join("owner.pid")).unwrap_or_else(|_| "?".into());
                         return Err(StoreError::InUse { path: path.display().to_string(), pid: pid.trim().to_owned() });
@@ -127,28 +134,36 @@ impl SledStore {
                     continue;
                 }
                 Err(sled::Error::Corruption { .. }) => {
-                    let kept = saved.is_some_and(|saved| saved.restore(&db_dir));
                     return Err(io(format!(
                         "cannot open {}: its database {} is damaged (sled found corrupted data), so nothing in \
                          it can be read; {}. Keep a copy of the folder, and give --store NEWDIR (or \
                          SFNLITE_STORE) to go on with a new store",
                         path.display(),
                         db_dir.display(),
-                        if kept { "its files are left as they were" } else { "sled may have rewritten part of it" }
+                        restored(saved)
                     )));
                 }
-                Err(e) => return Err(io(format!("cannot open {}: {e}", path.display()))),
+                Err(e) => {
+                    return Err(io(format!("cannot open {}: {e}; {}", path.display(), restored(saved))));
+                }
             };
-            let meta = db.open_tree("meta").map_err(io)?;
             // sled reads damage in its log's last segment as a torn write and drops what
             // follows, silently: a store that held more when it was last written has lost records.
-            let generation = meta.get("generation").map_err(io)?.and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok());
-            let generation = generation.map_or(0, u64::from_be_bytes);
+            let counted = db.open_tree("meta").and_then(|meta| {
+                let generation = meta.get("generation")?.and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok());
+                Ok((meta, generation.map_or(0, u64::from_be_bytes)))
+            });
+            let (meta, generation) = match counted {
+                Ok(counted) => counted,
+                Err(e) => {
+                    drop(db);
+                    return Err(io(format!("cannot open {}: {e}; {}", path.display(), restored(saved))));
+                }
+            };
             let witness = open_guard::witness(path);
             if generation < witness {
                 drop(meta);
                 drop(db);
-                let kept = saved.is_some_and(|saved| saved.restore(&db_dir));
                 return Err(io(format!(
                     "cannot open {}: its database {} is damaged: sled dropped records it could not read (it \
                      holds {generation} of the store's {witness} writes), so it is not opened; {}. Keep a copy \
@@ -156,11 +171,13 @@ impl SledStore {
                      the database was put back from a backup on purpose, delete {} to open it as it is)",
                     path.display(),
                     db_dir.display(),
-                    if kept { "its files are left as they were" } else { "sled may have rewritten part of it" },
+                    restored(saved),
                     path.join("generation").display()
                 )));
             }
-            drop(saved);
+            if let Some(saved) = saved {
+                saved.discard();
+            }
             break (db, meta, generation, witness, gate);
         };
         drop(gate);
@@ -1030,9 +1047,25 @@ mod chunk_tests {
         let log = dir.path().join("db/db");
         let clean = std::fs::read(&log).unwrap();
         let used = clean.iter().rposition(|b| *b != 0).unwrap();
+        let mut removed_by_sled = 0;
         for at in [used / 10, used / 4, used / 2, used * 3 / 4] {
             let mut damaged = clean.clone();
             damaged[at] ^= 0x55;
+            // The control: sled alone, on a copy, removes blobs for some of these.
+            let copy = tempfile::tempdir().unwrap();
+            std::fs::create_dir_all(copy.path().join("blobs")).unwrap();
+            for entry in std::fs::read_dir(dir.path().join("db")).unwrap() {
+                let entry = entry.unwrap();
+                if entry.file_type().unwrap().is_file() {
+                    std::fs::copy(entry.path(), copy.path().join(entry.file_name())).unwrap();
+                }
+            }
+            std::fs::write(copy.path().join("db"), &damaged).unwrap();
+            for (name, bytes) in &before {
+                std::fs::write(copy.path().join("blobs").join(name), bytes).unwrap();
+            }
+            let _ = sled::Config::new().path(copy.path()).mode(sled::Mode::LowSpace).open();
+            removed_by_sled += before.len() - std::fs::read_dir(copy.path().join("blobs")).unwrap().count();
             std::fs::write(&log, &damaged).unwrap();
             let error = SledStore::open(dir.path(), Duration::from_secs(1)).unwrap_err().to_string();
             assert!(error.contains("is damaged") && error.contains("left as they were"), "byte {at}: {error}");
@@ -1040,12 +1073,57 @@ mod chunk_tests {
             assert!(blobs() == before, "byte {at}: the blobs changed");
             assert!(!dir.path().join("db.saved").exists(), "byte {at}: the saved copy was left");
         }
+        assert!(removed_by_sled > 0, "sled removed no blob: the test shows nothing");
         std::fs::write(&log, &clean).unwrap();
         let store = SledStore::open(dir.path(), Duration::from_secs(1)).unwrap();
         assert!(!dir.path().join("db.saved").exists(), "the saved copy was left after an open");
         for i in 0..6 {
             assert_eq!(store.documents.get(format!("big{i}")).unwrap().unwrap().as_ref(), big.as_slice());
         }
+    }
+
+    #[test]
+    fn a_save_that_an_interrupted_open_left_is_kept_until_an_open_succeeds() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = SledStore::open(dir.path(), Duration::from_secs(1)).unwrap();
+            for i in 0..4 {
+                store.append(&format!("arn:{i}"), events("small", 2)).unwrap();
+                closed(&store, &format!("arn:{i}"));
+            }
+        }
+        let log = dir.path().join("db/db");
+        // A save left incomplete is deleted by the next open.
+        std::fs::create_dir_all(dir.path().join("db.saved/files")).unwrap();
+        std::fs::write(dir.path().join("db.saved/files/db"), b"half").unwrap();
+        drop(SledStore::open(dir.path(), Duration::from_secs(1)).unwrap());
+        assert!(!dir.path().join("db.saved").exists() && !dir.path().join("db.saved.earlier").exists());
+        let clean = std::fs::read(&log).unwrap();
+        // An open that did not end (killed, or sled panicked) leaves its save complete.
+        {
+            let gate = open_guard::Gate::acquire(dir.path()).unwrap();
+            let _unended = open_guard::save(&dir.path().join("db"), &gate).unwrap();
+        }
+        assert!(dir.path().join("db.saved/complete").exists());
+        let used = clean.iter().rposition(|b| *b != 0).unwrap();
+        let mut damaged = clean.clone();
+        damaged[used / 2] ^= 0x55;
+        std::fs::write(&log, &damaged).unwrap();
+        // The next open keeps it, and its refusal names it; a later refusal keeps the older.
+        for _ in 0..2 {
+            let error = SledStore::open(dir.path(), Duration::from_secs(1)).unwrap_err().to_string();
+            assert!(
+                error.contains("left as they were") && error.contains("db.saved.earlier holds the database"),
+                "{error}"
+            );
+            assert!(std::fs::read(&log).unwrap() == damaged, "the damaged log was changed");
+            assert!(std::fs::read(dir.path().join("db.saved.earlier/files/db")).unwrap() == clean);
+            assert!(!dir.path().join("db.saved").exists());
+        }
+        // An open that succeeds removes it.
+        std::fs::write(&log, &clean).unwrap();
+        assert_eq!(SledStore::open(dir.path(), Duration::from_secs(1)).unwrap().executions().unwrap().len(), 4);
+        assert!(!dir.path().join("db.saved.earlier").exists() && !dir.path().join("db.saved").exists());
     }
 
     #[test]
