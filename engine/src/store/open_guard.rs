@@ -2,21 +2,24 @@
 //! part of it (it zeroes its log past the damage, as it would a torn write, and removes the
 //! blobs written after it), so a second attempt finds less, and a backup taken afterwards
 //! has lost what the first attempt wiped. Before each open, while no process holds the
-//! store, the database is saved in `<store>/db.saved/`: its log and snapshots are copied
-//! (`copy_file_range`: the kernel copies, or shares extents where the filesystem can; the
-//! bytes do not pass through this process), each blob gets a hard link (sled creates a blob
-//! once and never writes it again, so a link keeps its bytes), and a `complete` marker is
-//! written last. An open that succeeds deletes the save (the marker first). One that fails
-//! puts it back: the snapshots sled made are removed, the blobs it removed or replaced are
-//! linked back, and the copies are copied back and synced over what sled changed (the log
-//! last), so the store is left byte for byte as it was found.
+//! store, the database is saved in `<store>/db.saved/`: its log and snapshots are copied into
+//! `files/` (`std::fs::copy`: `copy_file_range` on Linux, so the kernel copies, or shares
+//! extents where the filesystem can), each blob gets a hard link in `blobs/` (sled creates a
+//! blob once and never writes it again, so a link keeps its bytes), and the `complete`
+//! manifest (each file's size, each blob's name) is written last. An open that succeeds
+//! deletes the save (the manifest first). One that fails puts it back: files sled added are
+//! removed, the blobs it removed or replaced are linked back, and the copies are copied back
+//! and synced (the log last), so the store is left as it was found (when the save was
+//! complete: the log and snapshots at most [`MAX_SAVED_BYTES`], and hard links possible).
 //!
-//! A save that an open did not end (the process was killed, or sled panicked) is found by
-//! the next open: a complete one is kept as `<store>/db.saved.earlier/` (unless one is kept
-//! already: the older is the nearer to what was first found) until an open succeeds, and a
-//! refusal names it; an incomplete one is deleted. Every opener holds [`Gate`] from the save
-//! to the end of the open (and the restore), and [`Saved`] borrows it, so no process reads a
-//! half-restored file or restores over another's work.
+//! A complete save that an open did not end (the process was killed, or sled panicked) is
+//! put back by the next open before it saves again: nothing but that open's sled wrote since
+//! the save. When its files are not all there at the sizes the manifest gives (a crash before
+//! the kernel wrote the copies), it is kept as `<store>/db.saved.earlier/` instead (unless one
+//! is kept already: the older is the nearer to what was first found) until an open succeeds,
+//! and refusals name it. Every opener holds [`Gate`] from the save to the end of the open
+//! (and the restore), and [`Saved`] borrows it, so no process reads a half-restored file or
+//! restores over another's work.
 //!
 //! Damage in the log's last segment is worse: sled takes it for a torn write, drops what
 //! follows, and opens without a word. So the store counts its flushes in sled
@@ -71,13 +74,13 @@ impl Drop for Gate {
 }
 
 /// The database's files as they were before an open, in `<store>/db.saved/` (it borrows the
-/// gate: it is discarded or restored before another process can open).
-#[must_use = "a save is discarded or restored"]
+/// gate, so it is gone before the gate is released).
+#[must_use = "a save is discarded, or restored"]
 pub(super) struct Saved<'gate> {
     /// `<store>/db.saved`.
     dir: PathBuf,
-    /// The names of the log and the snapshots, copied into `dir/files`.
-    files: Vec<OsString>,
+    /// The names and sizes of the log and the snapshots, copied into `dir/files`.
+    files: Vec<(OsString, u64)>,
     /// The names of the blobs, linked into `dir/blobs`.
     blobs: Vec<OsString>,
     complete: bool,
@@ -87,57 +90,99 @@ pub(super) struct Saved<'gate> {
 }
 
 /// Saves the database in `db` (a folder), unless a process holds it (`None`: sled's own
-/// open then waits for it). A missing database saves nothing, completely.
-pub(super) fn save<'gate>(db: &Path, _gate: &'gate Gate) -> Option<Saved<'gate>> {
+/// open then waits for it), after putting back a save an interrupted open left. A missing
+/// database saves nothing, completely.
+pub(super) fn save<'gate>(db: &Path, gate: &'gate Gate) -> Option<Saved<'gate>> {
     let dir = db.with_file_name(SAVED);
     let earlier = db.with_file_name(EARLIER);
+    // sled holds an exclusive `flock` on its log while a process has the store open; holding
+    // it here means nobody writes meanwhile. (No log: nobody has it open.)
+    let log = File::open(db.join("db")).ok();
+    if let Some(log) = &log {
+        log.try_lock().ok()?;
+    }
+    if let Some(left) = Saved::left(&dir, gate) {
+        let _ = left.put_back(db);
+    }
     if dir.join(COMPLETE).exists() && !earlier.exists() {
         let _ = std::fs::rename(&dir, &earlier);
     }
     let _ = std::fs::remove_dir_all(&dir);
     let earlier = earlier.exists().then_some(earlier);
     let mut saved = Saved { dir, files: Vec::new(), blobs: Vec::new(), complete: true, earlier, _gate: PhantomData };
-    if !db.exists() {
-        return Some(saved);
+    if db.exists() {
+        saved.complete = std::fs::create_dir_all(saved.dir.join("files")).is_ok()
+            && std::fs::create_dir_all(saved.dir.join("blobs")).is_ok()
+            && saved.copy_files(db)
+            && saved.link_blobs(&db.join("blobs"))
+            && std::fs::write(saved.dir.join(COMPLETE), saved.manifest()).is_ok();
     }
-    // sled holds an exclusive `flock` on its log while a process has the store open; holding
-    // it here for the save means nobody writes meanwhile. (No log: nobody has it open.)
-    let log = File::open(db.join("db")).ok();
-    if let Some(log) = &log {
-        log.try_lock().ok()?;
-    }
-    saved.complete = std::fs::create_dir_all(saved.dir.join("files")).is_ok()
-        && std::fs::create_dir_all(saved.dir.join("blobs")).is_ok()
-        && saved.copy_files(db)
-        && saved.link_blobs(&db.join("blobs"))
-        && File::create(saved.dir.join(COMPLETE)).is_ok();
     if let Some(log) = log {
         let _ = log.unlock();
     }
     Some(saved)
 }
 
-impl Saved<'_> {
+impl<'gate> Saved<'gate> {
+    /// The complete save in `dir` that an interrupted open left, when its files are all there
+    /// at the sizes its manifest gives.
+    fn left(dir: &Path, _gate: &'gate Gate) -> Option<Saved<'gate>> {
+        let manifest = std::fs::read_to_string(dir.join(COMPLETE)).ok()?;
+        let mut left = Saved {
+            dir: dir.to_owned(),
+            files: Vec::new(),
+            blobs: Vec::new(),
+            complete: true,
+            earlier: None,
+            _gate: PhantomData,
+        };
+        for line in manifest.lines() {
+            match line.split_once(' ')? {
+                ("blob", name) => {
+                    std::fs::symlink_metadata(dir.join("blobs").join(name)).ok()?;
+                    left.blobs.push(name.into());
+                }
+                (size, name) => {
+                    let size = size.parse().ok()?;
+                    (std::fs::metadata(dir.join("files").join(name)).ok()?.len() == size).then_some(())?;
+                    left.files.push((name.into(), size));
+                }
+            }
+        }
+        Some(left)
+    }
+
+    /// The manifest: a line per file (its size and name) and per blob (`blob` and its name).
+    fn manifest(&self) -> String {
+        let files = self.files.iter().map(|(name, size)| format!("{size} {}\n", name.to_string_lossy()));
+        files.chain(self.blobs.iter().map(|name| format!("blob {}\n", name.to_string_lossy()))).collect()
+    }
+
     /// Copies the log and its snapshots (not `conf`, which sled only reads), sized first: a
     /// database too large to save is not copied at all. False when they are not all saved.
     fn copy_files(&mut self, db: &Path) -> bool {
-        let mut names = Vec::new();
+        let mut found = Vec::new();
         let mut total = 0;
-        for entry in std::fs::read_dir(db).into_iter().flatten().flatten() {
+        for entry in std::fs::read_dir(db).into_iter().flatten() {
+            let Ok(entry) = entry else { return false };
             let (Ok(meta), name) = (entry.metadata(), entry.file_name()) else { return false };
             if meta.is_file() && name != "conf" {
+                // The manifest is text: a name that is not would not be read back.
+                if name.to_str().is_none_or(|n| n.contains('\n')) {
+                    return false;
+                }
                 total += meta.len();
-                names.push(name);
+                found.push(name);
             }
         }
         if total > MAX_SAVED_BYTES {
             return false;
         }
-        for name in names {
-            if std::fs::copy(db.join(&name), self.dir.join("files").join(&name)).is_err() {
-                return false;
+        for name in found {
+            match std::fs::copy(db.join(&name), self.dir.join("files").join(&name)) {
+                Ok(size) => self.files.push((name, size)),
+                Err(_) => return false,
             }
-            self.files.push(name);
         }
         true
     }
@@ -151,7 +196,9 @@ impl Saved<'_> {
         for entry in entries {
             let Ok(entry) = entry else { return false };
             let name = entry.file_name();
-            if std::fs::hard_link(entry.path(), self.dir.join("blobs").join(&name)).is_err() {
+            if name.to_str().is_none_or(|n| n.contains('\n'))
+                || std::fs::hard_link(entry.path(), self.dir.join("blobs").join(&name)).is_err()
+            {
                 return false;
             }
             self.blobs.push(name);
@@ -159,74 +206,98 @@ impl Saved<'_> {
         true
     }
 
-    /// After an open that succeeded: the save is not needed, nor an earlier one.
+    /// Deletes the save (the manifest first: a save half deleted is never taken for a
+    /// complete one). For an open that sled refused only because the store was in use.
     pub(super) fn discard(self) {
-        // The marker first: a save half deleted is never taken for a complete one.
         let _ = std::fs::remove_file(self.dir.join(COMPLETE));
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+
+    /// After an open that succeeded: neither the save nor an earlier one is needed.
+    pub(super) fn succeeded(self) {
         if let Some(earlier) = &self.earlier {
             let _ = std::fs::remove_dir_all(earlier);
         }
+        self.discard();
     }
 
     /// After an open that failed: puts the database back as it was saved, and says how the
-    /// store was left (for the message). Each step can be done again, so a restore that is
-    /// interrupted leaves a complete save for the next open to keep.
+    /// store was left (for the message).
     pub(super) fn restore(self, db: &Path) -> String {
-        let mut exact = self.complete;
-        if exact {
-            // Snapshots sled made since.
-            for entry in std::fs::read_dir(db).into_iter().flatten().flatten() {
-                let name = entry.file_name();
-                if name.to_str().is_some_and(|n| n.starts_with("snap.")) && !self.files.contains(&name) {
-                    exact &= std::fs::remove_file(entry.path()).is_ok();
-                }
-            }
-            let blobs = db.join("blobs");
-            for name in &self.blobs {
-                exact &= put_back(&self.dir.join("blobs").join(name), &blobs.join(name), true);
-            }
-            // The log last: until it is back, sled's snapshots and blobs match sled's log.
-            let (logs, snapshots): (Vec<_>, Vec<_>) = self.files.iter().partition(|name| *name == "db");
-            for name in snapshots.into_iter().chain(logs) {
-                exact &= put_back(&self.dir.join("files").join(name), &db.join(name), false);
-            }
-            exact &=
-                [db, blobs.as_path()].iter().all(|d| !d.exists() || File::open(d).and_then(|d| d.sync_all()).is_ok());
-        }
-        let mut how = if exact {
+        let earlier = self.earlier.clone();
+        let mut how = if self.put_back(db) {
             "its files are left as they were".to_owned()
         } else {
             "sled may have rewritten part of it".to_owned()
         };
-        if let Some(earlier) = &self.earlier {
+        if let Some(earlier) = earlier {
             how +=
                 &format!(" ({} holds the database as an earlier open, which did not end, found it)", earlier.display());
         }
-        if exact {
-            let _ = std::fs::remove_file(self.dir.join(COMPLETE));
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
         how
+    }
+
+    /// Puts the save back into `db`; true (and the save deleted) when the database is again
+    /// exactly as it was saved. Each step can be done again: a restore that is interrupted
+    /// leaves the complete save for the next open to put back.
+    fn put_back(self, db: &Path) -> bool {
+        if !self.complete {
+            return false;
+        }
+        let mut exact = true;
+        let staged = self.dir.join("restoring");
+        let blobs = db.join("blobs");
+        // What sled added: snapshots, a log where there was none, blobs.
+        for (folder, keep) in [
+            (db, self.files.iter().map(|(name, _)| name.clone()).chain([OsString::from("conf")]).collect::<Vec<_>>()),
+            (blobs.as_path(), self.blobs.clone()),
+        ] {
+            for entry in std::fs::read_dir(folder).into_iter().flatten().flatten() {
+                if entry.file_type().is_ok_and(|t| t.is_file()) && !keep.contains(&entry.file_name()) {
+                    exact &= std::fs::remove_file(entry.path()).is_ok();
+                }
+            }
+        }
+        if !self.blobs.is_empty() {
+            exact &= std::fs::create_dir_all(&blobs).is_ok();
+        }
+        for name in &self.blobs {
+            exact &= put_back(&self.dir.join("blobs").join(name), &blobs.join(name), &staged, true);
+        }
+        // The log last: until it is back, sled's snapshots and blobs match sled's log.
+        let (logs, snapshots): (Vec<_>, Vec<_>) = self.files.iter().partition(|(name, _)| name == "db");
+        for (name, _) in snapshots.into_iter().chain(logs) {
+            exact &= put_back(&self.dir.join("files").join(name), &db.join(name), &staged, false);
+        }
+        for folder in [db, blobs.as_path()] {
+            exact &= !folder.exists() || File::open(folder).and_then(|f| f.sync_all()).is_ok();
+        }
+        if exact {
+            self.discard();
+        }
+        exact
     }
 }
 
-/// Puts a saved file back at `path`, through a file beside it renamed over it (a crash
-/// leaves one or the other). A blob (immutable) is linked, unless `path` is that file
-/// already; the log and snapshots, which sled writes into, are copied and synced, so that a
-/// save kept after an interrupted restore shares no file with the database.
-fn put_back(saved: &Path, path: &Path, blob: bool) -> bool {
+/// Puts a saved file back at `path`, through `staged` (in the save, on the same filesystem)
+/// renamed over it: a crash leaves the one or the other. A blob (never written again) is
+/// linked, unless `path` is that file already; the log and snapshots, which sled writes
+/// into, are copied and synced, so the save shares no file with the database.
+fn put_back(saved: &Path, path: &Path, staged: &Path, blob: bool) -> bool {
     use std::os::unix::fs::MetadataExt;
     let Ok(from) = std::fs::metadata(saved) else { return false };
-    let beside = path.with_extension("sfnlite-restore");
-    let _ = std::fs::remove_file(&beside);
+    if blob && std::fs::metadata(path).is_ok_and(|m| (m.dev(), m.ino()) == (from.dev(), from.ino())) {
+        return true;
+    }
+    let _ = std::fs::remove_file(staged);
     let placed = if blob {
-        if std::fs::metadata(path).is_ok_and(|m| (m.dev(), m.ino()) == (from.dev(), from.ino())) {
-            return true;
-        }
-        std::fs::hard_link(saved, &beside)
+        std::fs::hard_link(saved, staged)
     } else {
-        std::fs::copy(saved, &beside).and_then(|_| File::open(&beside)?.sync_all())
+        std::fs::copy(saved, staged).and_then(|_| File::open(staged)?.sync_all())
     };
-    placed.and_then(|()| std::fs::rename(&beside, path)).is_ok()
+    let done = placed.and_then(|()| std::fs::rename(staged, path)).is_ok();
+    if !done {
+        let _ = std::fs::remove_file(staged);
+    }
+    done
 }

@@ -109,8 +109,8 @@ impl SledStore {
         let (db, meta, generation, witness, gate) = loop {
             let gate =
                 open_guard::Gate::acquire(path).map_err(|e| io(format!("cannot open {}: {e}", path.display())))?;
-            // Borrows the gate: the compiler sees that the save is discarded or restored
-            // before the gate is released.
+            // Borrows the gate: the save is gone (discarded or restored) before the gate is
+            // released.
             let saved = open_guard::save(&db_dir, &gate);
             let restored = |saved: Option<open_guard::Saved>| match saved {
                 Some(saved) => saved.restore(&db_dir),
@@ -176,7 +176,7 @@ impl SledStore {
                 )));
             }
             if let Some(saved) = saved {
-                saved.discard();
+                saved.succeeded();
             }
             break (db, meta, generation, witness, gate);
         };
@@ -1083,7 +1083,7 @@ mod chunk_tests {
     }
 
     #[test]
-    fn a_save_that_an_interrupted_open_left_is_kept_until_an_open_succeeds() {
+    fn a_save_that_an_interrupted_open_left_is_put_back_or_kept() {
         let dir = tempfile::tempdir().unwrap();
         {
             let store = SledStore::open(dir.path(), Duration::from_secs(1)).unwrap();
@@ -1093,23 +1093,24 @@ mod chunk_tests {
             }
         }
         let log = dir.path().join("db/db");
-        // A save left incomplete is deleted by the next open.
-        std::fs::create_dir_all(dir.path().join("db.saved/files")).unwrap();
-        std::fs::write(dir.path().join("db.saved/files/db"), b"half").unwrap();
-        drop(SledStore::open(dir.path(), Duration::from_secs(1)).unwrap());
-        assert!(!dir.path().join("db.saved").exists() && !dir.path().join("db.saved.earlier").exists());
-        let clean = std::fs::read(&log).unwrap();
-        // An open that did not end (killed, or sled panicked) leaves its save complete.
-        {
+        let saved = dir.path().join("db.saved");
+        let earlier = dir.path().join("db.saved.earlier");
+        // An open that did not end (killed, or sled panicked) leaves its save, complete.
+        let unended = || {
             let gate = open_guard::Gate::acquire(dir.path()).unwrap();
             let _unended = open_guard::save(&dir.path().join("db"), &gate).unwrap();
-        }
-        assert!(dir.path().join("db.saved/complete").exists());
+        };
+        let clean = std::fs::read(&log).unwrap();
         let used = clean.iter().rposition(|b| *b != 0).unwrap();
         let mut damaged = clean.clone();
         damaged[used / 2] ^= 0x55;
+
+        // A save whose copy the kernel had not written (its size is not the manifest's) is
+        // kept, not put back; refusals name it, and a later one keeps the older.
+        unended();
+        assert!(saved.join("complete").exists());
+        std::fs::write(saved.join("files/db"), &clean[..clean.len() / 3]).unwrap();
         std::fs::write(&log, &damaged).unwrap();
-        // The next open keeps it, and its refusal names it; a later refusal keeps the older.
         for _ in 0..2 {
             let error = SledStore::open(dir.path(), Duration::from_secs(1)).unwrap_err().to_string();
             assert!(
@@ -1117,13 +1118,34 @@ mod chunk_tests {
                 "{error}"
             );
             assert!(std::fs::read(&log).unwrap() == damaged, "the damaged log was changed");
-            assert!(std::fs::read(dir.path().join("db.saved.earlier/files/db")).unwrap() == clean);
-            assert!(!dir.path().join("db.saved").exists());
+            assert!(std::fs::read(earlier.join("files/db")).unwrap().len() == clean.len() / 3);
+            assert!(!saved.exists());
         }
         // An open that succeeds removes it.
         std::fs::write(&log, &clean).unwrap();
         assert_eq!(SledStore::open(dir.path(), Duration::from_secs(1)).unwrap().executions().unwrap().len(), 4);
-        assert!(!dir.path().join("db.saved.earlier").exists() && !dir.path().join("db.saved").exists());
+        assert!(!earlier.exists() && !saved.exists());
+
+        // A complete save is put back before the next open: what the interrupted open's sled
+        // did to the log (here, a byte changed, which the open would refuse) is undone.
+        let before = std::fs::read(&log).unwrap();
+        unended();
+        let mut changed = before.clone();
+        changed[before.iter().rposition(|b| *b != 0).unwrap() / 2] ^= 0x55;
+        std::fs::write(&log, &changed).unwrap();
+        let store = SledStore::open(dir.path(), Duration::from_secs(1)).unwrap();
+        assert_eq!(store.executions().unwrap().len(), 4);
+        for i in 0..4 {
+            assert_eq!(store.events(&format!("arn:{i}")).unwrap(), events("small", 2));
+        }
+        drop(store);
+        assert!(!earlier.exists() && !saved.exists());
+
+        // A save without its manifest (the process ended while saving) is deleted.
+        std::fs::create_dir_all(saved.join("files")).unwrap();
+        std::fs::write(saved.join("files/db"), b"half").unwrap();
+        drop(SledStore::open(dir.path(), Duration::from_secs(1)).unwrap());
+        assert!(!saved.exists() && !earlier.exists());
     }
 
     #[test]
