@@ -13,13 +13,13 @@
 //! complete: the log and snapshots at most [`MAX_SAVED_BYTES`], and hard links possible).
 //!
 //! A complete save that an open did not end (the process was killed, or sled panicked) is
-//! put back by the next open before it saves again: nothing but that open's sled wrote since
-//! the save. When its files are not all there at the sizes the manifest gives (a crash before
-//! the kernel wrote the copies), it is kept as `<store>/db.saved.earlier/` instead (unless one
-//! is kept already: the older is the nearer to what was first found) until an open succeeds,
-//! and refusals name it. Every opener holds [`Gate`] from the save to the end of the open
-//! (and the restore), and [`Saved`] borrows it, so no process reads a half-restored file or
-//! restores over another's work.
+//! kept by the next open as `<store>/db.saved.earlier/` (unless one is kept already: the
+//! older is the nearer to what was first found), and refusals name it; it is not put back
+//! (its copies were never synced, so after a power cut they may not hold what they say), and
+//! an open that succeeds deletes it (the store's flush count passed the witness, so sled lost
+//! nothing the store knew it had written). Every opener holds [`Gate`] from the save to the
+//! end of the open (and the restore), and [`Saved`] borrows it, so no process reads a
+//! half-restored file or restores over another's work.
 //!
 //! Damage in the log's last segment is worse: sled takes it for a torn write, drops what
 //! follows, and opens without a word. So the store counts its flushes in sled
@@ -90,9 +90,8 @@ pub(super) struct Saved<'gate> {
 }
 
 /// Saves the database in `db` (a folder), unless a process holds it (`None`: sled's own
-/// open then waits for it), after putting back a save an interrupted open left. A missing
-/// database saves nothing, completely.
-pub(super) fn save<'gate>(db: &Path, gate: &'gate Gate) -> Option<Saved<'gate>> {
+/// open then waits for it). A missing database saves nothing, completely.
+pub(super) fn save<'gate>(db: &Path, _gate: &'gate Gate) -> Option<Saved<'gate>> {
     let dir = db.with_file_name(SAVED);
     let earlier = db.with_file_name(EARLIER);
     // sled holds an exclusive `flock` on its log while a process has the store open; holding
@@ -100,9 +99,6 @@ pub(super) fn save<'gate>(db: &Path, gate: &'gate Gate) -> Option<Saved<'gate>> 
     let log = File::open(db.join("db")).ok();
     if let Some(log) = &log {
         log.try_lock().ok()?;
-    }
-    if let Some(left) = Saved::left(&dir, gate) {
-        let _ = left.put_back(db);
     }
     if dir.join(COMPLETE).exists() && !earlier.exists() {
         let _ = std::fs::rename(&dir, &earlier);
@@ -115,7 +111,7 @@ pub(super) fn save<'gate>(db: &Path, gate: &'gate Gate) -> Option<Saved<'gate>> 
             && std::fs::create_dir_all(saved.dir.join("blobs")).is_ok()
             && saved.copy_files(db)
             && saved.link_blobs(&db.join("blobs"))
-            && std::fs::write(saved.dir.join(COMPLETE), saved.manifest()).is_ok();
+            && saved.write_manifest();
     }
     if let Some(log) = log {
         let _ = log.unlock();
@@ -123,39 +119,17 @@ pub(super) fn save<'gate>(db: &Path, gate: &'gate Gate) -> Option<Saved<'gate>> 
     Some(saved)
 }
 
-impl<'gate> Saved<'gate> {
-    /// The complete save in `dir` that an interrupted open left, when its files are all there
-    /// at the sizes its manifest gives.
-    fn left(dir: &Path, _gate: &'gate Gate) -> Option<Saved<'gate>> {
-        let manifest = std::fs::read_to_string(dir.join(COMPLETE)).ok()?;
-        let mut left = Saved {
-            dir: dir.to_owned(),
-            files: Vec::new(),
-            blobs: Vec::new(),
-            complete: true,
-            earlier: None,
-            _gate: PhantomData,
-        };
-        for line in manifest.lines() {
-            match line.split_once(' ')? {
-                ("blob", name) => {
-                    std::fs::symlink_metadata(dir.join("blobs").join(name)).ok()?;
-                    left.blobs.push(name.into());
-                }
-                (size, name) => {
-                    let size = size.parse().ok()?;
-                    (std::fs::metadata(dir.join("files").join(name)).ok()?.len() == size).then_some(())?;
-                    left.files.push((name.into(), size));
-                }
-            }
-        }
-        Some(left)
-    }
-
-    /// The manifest: a line per file (its size and name) and per blob (`blob` and its name).
-    fn manifest(&self) -> String {
+impl Saved<'_> {
+    /// Writes the manifest, whole or not at all (beside, then renamed): a line per file (its
+    /// size and name), per blob (`blob` and its name), then `end` and the counts, for
+    /// whoever puts a kept save back by hand.
+    fn write_manifest(&self) -> bool {
         let files = self.files.iter().map(|(name, size)| format!("{size} {}\n", name.to_string_lossy()));
-        files.chain(self.blobs.iter().map(|name| format!("blob {}\n", name.to_string_lossy()))).collect()
+        let blobs = self.blobs.iter().map(|name| format!("blob {}\n", name.to_string_lossy()));
+        let end = format!("end {} files {} blobs\n", self.files.len(), self.blobs.len());
+        let text: String = files.chain(blobs).chain([end]).collect();
+        let beside = self.dir.join("complete.tmp");
+        std::fs::write(&beside, text).and_then(|()| std::fs::rename(&beside, self.dir.join(COMPLETE))).is_ok()
     }
 
     /// Copies the log and its snapshots (not `conf`, which sled only reads), sized first: a
@@ -215,10 +189,12 @@ impl<'gate> Saved<'gate> {
 
     /// After an open that succeeded: neither the save nor an earlier one is needed.
     pub(super) fn succeeded(self) {
-        if let Some(earlier) = &self.earlier {
+        let earlier = self.earlier.clone();
+        self.discard();
+        if let Some(earlier) = earlier {
+            let _ = std::fs::remove_file(earlier.join(COMPLETE));
             let _ = std::fs::remove_dir_all(earlier);
         }
-        self.discard();
     }
 
     /// After an open that failed: puts the database back as it was saved, and says how the
@@ -238,10 +214,11 @@ impl<'gate> Saved<'gate> {
     }
 
     /// Puts the save back into `db`; true (and the save deleted) when the database is again
-    /// exactly as it was saved. Each step can be done again: a restore that is interrupted
-    /// leaves the complete save for the next open to put back.
+    /// exactly as it was saved. A restore that is interrupted leaves the complete save, for
+    /// the next open to keep.
     fn put_back(self, db: &Path) -> bool {
         if !self.complete {
+            self.discard();
             return false;
         }
         let mut exact = true;
