@@ -100,13 +100,13 @@ pub(super) fn save<'gate>(db: &Path, _gate: &'gate Gate) -> Option<Saved<'gate>>
     if let Some(log) = &log {
         log.try_lock().ok()?;
     }
-    if dir.join(COMPLETE).exists() && !earlier.exists() {
-        let _ = std::fs::rename(&dir, &earlier);
+    if dir.join(COMPLETE).exists() && !earlier.exists() && std::fs::rename(&dir, &earlier).is_err() {
+        return None; // it stays where it is, and this open goes on unsaved
     }
     let _ = std::fs::remove_dir_all(&dir);
     let earlier = earlier.exists().then_some(earlier);
     let mut saved = Saved { dir, files: Vec::new(), blobs: Vec::new(), complete: true, earlier, _gate: PhantomData };
-    if db.exists() {
+    if db.try_exists().unwrap_or(true) {
         saved.complete = std::fs::create_dir_all(saved.dir.join("files")).is_ok()
             && std::fs::create_dir_all(saved.dir.join("blobs")).is_ok()
             && saved.copy_files(db)
@@ -137,7 +137,8 @@ impl Saved<'_> {
     fn copy_files(&mut self, db: &Path) -> bool {
         let mut found = Vec::new();
         let mut total = 0;
-        for entry in std::fs::read_dir(db).into_iter().flatten() {
+        let Ok(entries) = std::fs::read_dir(db) else { return false };
+        for entry in entries {
             let Ok(entry) = entry else { return false };
             let (Ok(meta), name) = (entry.metadata(), entry.file_name()) else { return false };
             if meta.is_file() && name != "conf" {
@@ -164,8 +165,9 @@ impl Saved<'_> {
     /// Links each blob into `dir/blobs`. False when one could not be linked (a filesystem
     /// without hard links): the open goes on, unsaved.
     fn link_blobs(&mut self, blobs: &Path) -> bool {
-        let Ok(entries) = std::fs::read_dir(blobs) else {
-            return true; // no blobs
+        let entries = match std::fs::read_dir(blobs) {
+            Ok(entries) => entries,
+            Err(e) => return e.kind() == std::io::ErrorKind::NotFound, // no blobs, or unsaved
         };
         for entry in entries {
             let Ok(entry) = entry else { return false };

@@ -1119,6 +1119,14 @@ mod chunk_tests {
             assert!(std::fs::read(earlier.join("files/db")).unwrap() == clean, "the earlier save changed");
             assert!(!saved.exists());
         }
+        // Another unended open (of the damaged log) does not replace it: the older is kept.
+        {
+            let gate = open_guard::Gate::acquire(dir.path()).unwrap();
+            let _unended = open_guard::save(&dir.path().join("db"), &gate).unwrap();
+        }
+        assert!(SledStore::open(dir.path(), Duration::from_secs(1)).is_err());
+        assert!(std::fs::read(earlier.join("files/db")).unwrap() == clean, "the earlier save was replaced");
+        assert!(!saved.exists());
         // An open that succeeds deletes it.
         std::fs::write(&log, &clean).unwrap();
         assert_eq!(SledStore::open(dir.path(), Duration::from_secs(1)).unwrap().executions().unwrap().len(), 4);
