@@ -109,8 +109,9 @@ impl SledStore {
         let (db, meta, generation, witness, gate) = loop {
             let gate =
                 open_guard::Gate::acquire(path).map_err(|e| io(format!("cannot open {}: {e}", path.display())))?;
-            // Borrows the gate: the save is gone (discarded or restored) before the gate is
-            // released.
+            // Borrows the gate, so it cannot outlive it; every way out of this loop below
+            // discards it (sled opened, or refused only because the store is in use) or
+            // restores it (any other failure).
             let saved = open_guard::save(&db_dir, &gate);
             let restored = |saved: Option<open_guard::Saved>| match saved {
                 Some(saved) => saved.restore(&db_dir),
