@@ -4,6 +4,7 @@
 //! An adapter is cancelled by dropping its future (on timeout, or when a sibling Map
 //! iteration or Parallel branch fails).
 
+use sfnlite_states::history::Payload;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -20,7 +21,7 @@ pub struct TaskRequest {
     /// The `Resource`, as parsed when the definition was read.
     pub resource: Arc<Resource>,
     /// The effective parameters (after `InputPath` and `Parameters`).
-    pub parameters: Arc<Value>,
+    pub parameters: Payload,
     /// The evaluated `Credentials`, when the state has them.
     pub credentials: Option<Value>,
     /// 0 for the first attempt, then 1, 2, … for retries.

@@ -19,6 +19,7 @@ pub mod mock;
 pub mod store;
 pub mod test_state;
 
+use sfnlite_states::history::Payload;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -230,7 +231,7 @@ impl Engine {
             role_arn: (record.origin.role_arn.clone())
                 .unwrap_or_else(|| format!("arn:aws:iam::{ACCOUNT_ID}:role/sfnlite")),
             region: self.region.clone(),
-            input: Arc::new(record.input.clone()),
+            input: Payload::new(record.input.clone()),
             redrive_count: record.redrive_count,
             sync_express: record.origin.sync_express,
             express: record.origin.express || record.origin.sync_express,

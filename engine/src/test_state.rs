@@ -3,7 +3,7 @@
 //! object, the clock, and a real invocation of a Task that is not mocked. `serve`'s
 //! TestState and `sfnlite test`'s single-state cases both call [`test_state`].
 
-use std::sync::Arc;
+use sfnlite_states::history::Payload;
 
 use serde_json::{Map, Value, json};
 use sfnlite_states::StateMachine;
@@ -85,7 +85,7 @@ pub async fn test_state(
     let prepared = Prepared::new(request, &machine, state, now, seed);
     let begun = prepared.with_tested(0, |tested| {
         check(tested)?;
-        Ok(begin(tested, Arc::new(request.input.clone())))
+        Ok(begin(tested, Payload::new(request.input.clone())))
     })?;
     let (pending, attempt) = match begun {
         Begun::Done(outcome) => return Ok(outcome),

@@ -12,7 +12,7 @@ use sfnlite_engine::clock::BoxFuture;
 use sfnlite_engine::{
     Engine, ExecutionStatus, MemoryStore, Outcome, Registry, StartRequest, TaskAdapter, TaskRequest, VirtualClock,
 };
-use sfnlite_states::history::{EventDetails, HistoryEvent};
+use sfnlite_states::history::{EventDetails, HistoryEvent, Payload};
 use sfnlite_states::{ErrorName, StatesError, parse_definition};
 
 #[path = "../../fuzz/src/targets.rs"]
@@ -362,7 +362,7 @@ fn store_contract(store: &dyn HistoryStore) {
         details: EventDetails::StateEntered {
             state_type: sfnlite_states::history::StateType::Pass,
             name: "P".into(),
-            input: Arc::new(json!({"n": id})),
+            input: Payload::new(json!({"n": id})),
         },
     };
     // Ids past 255 check that keys sort numerically.
@@ -376,7 +376,7 @@ fn store_contract(store: &dyn HistoryStore) {
     deep_event.details = EventDetails::StateEntered {
         state_type: sfnlite_states::history::StateType::Pass,
         name: "P".into(),
-        input: Arc::new(deep),
+        input: Payload::new(deep),
     };
     store.append(&record.arn, vec![deep_event.clone()]).unwrap();
     assert_eq!(store.events(&record.arn).unwrap().last(), Some(&deep_event));
@@ -539,7 +539,7 @@ fn stored_execution(definition: &Value, events: Vec<EventDetails>) -> Arc<Memory
     stored_history(definition, events)
 }
 
-fn entered(state_type: sfnlite_states::history::StateType, name: &str, input: &Arc<Value>) -> EventDetails {
+fn entered(state_type: sfnlite_states::history::StateType, name: &str, input: &Payload) -> EventDetails {
     EventDetails::StateEntered { state_type, name: name.into(), input: input.clone() }
 }
 
@@ -569,11 +569,11 @@ fn start_request(definition: &Value) -> StartRequest {
 }
 
 /// The history of `make_nap_done` up to Make's exit with `output`.
-fn made(output: &Arc<Value>) -> Vec<EventDetails> {
+fn made(output: &Payload) -> Vec<EventDetails> {
     use sfnlite_states::history::StateType;
     vec![
-        EventDetails::ExecutionStarted { input: Arc::new(json!({})), role_arn: "r".into() },
-        entered(StateType::Pass, "Make", &Arc::new(json!({}))),
+        EventDetails::ExecutionStarted { input: Payload::new(json!({})), role_arn: "r".into() },
+        entered(StateType::Pass, "Make", &Payload::new(json!({}))),
         EventDetails::StateExited {
             state_type: StateType::Pass,
             name: "Make".into(),
@@ -596,7 +596,7 @@ fn make_nap_done() -> Value {
 #[tokio::test(start_paused = true)]
 async fn resume_adopts_stored_state_outputs() {
     use sfnlite_states::history::StateType;
-    let stored = Arc::new(json!({"id": "recorded-before-the-crash"}));
+    let stored = Payload::new(json!({"id": "recorded-before-the-crash"}));
     let store =
         stored_execution(&make_nap_done(), [made(&stored), vec![entered(StateType::Wait, "Nap", &stored)]].concat());
     let engine = Engine::new(Registry::new(), Arc::new(VirtualClock::starting_at(EPOCH + 2_000)), store.clone());
@@ -613,7 +613,7 @@ async fn resume_adopts_stored_state_outputs() {
 async fn resume_refuses_a_history_it_cannot_explain() {
     use sfnlite_engine::EngineError;
     use sfnlite_states::history::StateType;
-    let output = Arc::new(json!({"id": "x"}));
+    let output = Payload::new(json!({"id": "x"}));
     let store =
         stored_execution(&make_nap_done(), [made(&output), vec![entered(StateType::Pass, "Done", &output)]].concat());
     let engine = Engine::new(Registry::new(), Arc::new(VirtualClock::starting_at(EPOCH)), store.clone());
@@ -719,7 +719,7 @@ async fn redrive_keeps_the_recorded_choice() {
 async fn a_diverged_redrive_restores_the_ended_execution() {
     use sfnlite_engine::EngineError;
     use sfnlite_states::history::StateType;
-    let output = Arc::new(json!({}));
+    let output = Payload::new(json!({}));
     let store = stored_execution(
         &make_nap_done(),
         [
@@ -828,7 +828,7 @@ fn prune_removes_what_the_criteria_select_with_what_belongs_to_it() {
                     id: 1,
                     previous_event_id: 0,
                     timestamp: EPOCH,
-                    details: EventDetails::ExecutionSucceeded { output: Arc::new(json!({})) },
+                    details: EventDetails::ExecutionSucceeded { output: Payload::new(json!({})) },
                 }],
             )
             .unwrap();

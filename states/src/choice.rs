@@ -21,7 +21,7 @@ use serde_json::{Number, Value};
 
 use crate::diagnostic::{DiagnosticCode, Diagnostics, child};
 use crate::error::EvalError;
-use crate::path::{Path, Scope};
+use crate::path::{Path, Selects};
 use crate::timestamp::{EpochNanos, parse_iso8601};
 
 /// One Choice rule (top-level rules also carry `Next`, handled by the caller).
@@ -523,7 +523,7 @@ impl ChoiceRule {
     ///
     /// Fails (`States.Runtime`) when a path other than an `IsPresent` `Variable` selects
     /// nothing; a value of the wrong type makes a comparison false.
-    pub fn evaluate(&self, scope: &Scope<'_>) -> Result<bool, EvalError> {
+    pub fn evaluate<'a>(&self, scope: &impl Selects<'a>) -> Result<bool, EvalError> {
         match self {
             ChoiceRule::And(rules) => {
                 for rule in rules {
@@ -552,12 +552,12 @@ fn invalid_path(path: &Path) -> EvalError {
     EvalError::Runtime(format!("Invalid path '{path}': The choice state's condition path references an invalid value."))
 }
 
-fn select<'a>(path: &Path, scope: &Scope<'a>) -> Result<Cow<'a, Value>, EvalError> {
-    path.select(scope).map_err(|_| invalid_path(path))
+fn select<'a>(path: &Path, scope: &impl Selects<'a>) -> Result<Cow<'a, Value>, EvalError> {
+    scope.select(path).map_err(|_| invalid_path(path))
 }
 
-fn compare(variable: &Path, test: &Test, scope: &Scope<'_>) -> Result<bool, EvalError> {
-    let value = match variable.select(scope) {
+fn compare<'a>(variable: &Path, test: &Test, scope: &impl Selects<'a>) -> Result<bool, EvalError> {
+    let value = match scope.select(variable) {
         Ok(value) => value,
         Err(_) => {
             return match test {
@@ -680,6 +680,9 @@ mod tests {
 
     use super::*;
     use crate::diagnostic::Diagnostic;
+    use crate::history::Payload;
+    use crate::json::Json;
+    use crate::path::{PayloadScope, Scope};
 
     fn parse(rule: &Value, top_level: bool) -> (Option<ChoiceRule>, Vec<Diagnostic>) {
         let mut diags = Diagnostics::default();
@@ -693,9 +696,17 @@ mod tests {
         parsed.unwrap_or_else(|| panic!("{rule} did not parse"))
     }
 
+    /// Evaluates over a `serde_json` scope, and checks that a payload scope (the payload
+    /// made in either form) gives the same.
     fn eval(rule: &Value, input: &Value) -> Result<bool, EvalError> {
         let context = json!({"Execution": {"Name": "exec-1"}, "State": {"RetryCount": 0}});
-        compile(rule).evaluate(&Scope::new(input, &context))
+        let rule = compile(rule);
+        let outcome = rule.evaluate(&Scope::new(input, &context));
+        for payload in [Payload::new(input.clone()), Payload::from_json(Json::from(input))] {
+            let scope = PayloadScope { input: &payload, context: &context, variables: None };
+            assert_eq!(rule.evaluate(&scope), outcome, "{input}");
+        }
+        outcome
     }
 
     /// `(rule, input, expected)`: each rule is evaluated on its input.

@@ -16,7 +16,7 @@ use crate::timestamp::format_millis;
 
 /// A payload carried by events (`input`, `output`, `parameters`): shared with the
 /// running execution, so recording an event copies no JSON.
-pub type Payload = Arc<Value>;
+pub use crate::payload::Payload;
 
 /// One history event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -482,7 +482,7 @@ mod tests {
             details: EventDetails::StateEntered {
                 state_type: StateType::Pass,
                 name: "P".into(),
-                input: Arc::new(json!({"a": 1})),
+                input: Payload::new(json!({"a": 1})),
             },
         };
         assert_eq!(

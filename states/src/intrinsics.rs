@@ -33,7 +33,7 @@ use sha2::{Digest, Sha256, Sha384, Sha512};
 
 use crate::entropy::Entropy;
 use crate::error::EvalError;
-use crate::path::{Path, Root, Scope};
+use crate::path::{Path, Root, Selects};
 
 /// The prefix every intrinsic function call starts with.
 const PREFIX: &str = "States.";
@@ -106,12 +106,12 @@ impl Intrinsic {
     ///
     /// Every failure is a `States.Runtime` error ([`EvalError::Runtime`]) whose text starts
     /// with `The function '<the whole call as written>' had the following error: `.
-    pub fn eval(&self, scope: &Scope<'_>, entropy: &dyn Entropy) -> Result<Value, EvalError> {
+    pub fn eval<'a>(&'a self, scope: &impl Selects<'a>, entropy: &dyn Entropy) -> Result<Value, EvalError> {
         eval_call(&self.call, scope, entropy).map_err(|failure| {
             let detail = match failure {
                 Failure::Missing(path) => format!(
                     "The JsonPath argument for the field '{path}' could not be found in the input '{}'",
-                    serde_json::to_string(scope.input).unwrap_or_default()
+                    scope.input_text()
                 ),
                 Failure::Invalid(detail) => detail,
             };
@@ -512,10 +512,10 @@ fn invalid(func: Func) -> Failure {
     Failure::Invalid(format!("Invalid arguments in {}", func.name()))
 }
 
-fn eval_arg<'a>(arg: &'a Arg, scope: &Scope<'a>, entropy: &dyn Entropy) -> Result<Cow<'a, Value>, Failure> {
+fn eval_arg<'a>(arg: &'a Arg, scope: &impl Selects<'a>, entropy: &dyn Entropy) -> Result<Cow<'a, Value>, Failure> {
     match arg {
         Arg::Literal(value) | Arg::Str { value, .. } => Ok(Cow::Borrowed(value)),
-        Arg::Path(path) => path.select(scope).map_err(|_| {
+        Arg::Path(path) => scope.select(path).map_err(|_| {
             // A context path is reported relative to the context object: `$$.A.B` → `$.A.B`.
             let text = path.as_str();
             let shown = if matches!(path.root(), Root::Context) { &text[1..] } else { text };
@@ -525,7 +525,7 @@ fn eval_arg<'a>(arg: &'a Arg, scope: &Scope<'a>, entropy: &dyn Entropy) -> Resul
     }
 }
 
-fn eval_call(call: &Call, scope: &Scope<'_>, entropy: &dyn Entropy) -> Result<Value, Failure> {
+fn eval_call<'a>(call: &'a Call, scope: &impl Selects<'a>, entropy: &dyn Entropy) -> Result<Value, Failure> {
     let func = call.func;
     let args = call.args.iter().map(|arg| eval_arg(arg, scope, entropy)).collect::<Result<Vec<_>, _>>()?;
     let (min, max) = func.arity();
@@ -847,6 +847,9 @@ mod tests {
 
     use super::*;
     use crate::entropy::SeededEntropy;
+    use crate::history::Payload;
+    use crate::json::Json;
+    use crate::path::{PayloadScope, Scope};
 
     fn context() -> Value {
         json!({
@@ -861,7 +864,14 @@ mod tests {
         let ctx = context();
         let vars = json!({"name": "John", "n": 5, "tpl": "It's {}!"});
         let scope = Scope { input: &input, context: &ctx, variables: vars.as_object() };
-        Intrinsic::parse(text).unwrap_or_else(|e| panic!("{text}: {e}")).eval(&scope, &SeededEntropy::new(7))
+        let intrinsic = Intrinsic::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        let result = intrinsic.eval(&scope, &SeededEntropy::new(7));
+        // Over a payload (made in either form): the same value or the same error.
+        for payload in [Payload::new(input.clone()), Payload::from_json(Json::from(&input))] {
+            let scope = PayloadScope { input: &payload, context: &ctx, variables: vars.as_object() };
+            assert_eq!(intrinsic.eval(&scope, &SeededEntropy::new(7)), result, "{text}");
+        }
+        result
     }
 
     fn ok(text: &str, input: Value) -> Value {

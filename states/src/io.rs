@@ -8,7 +8,9 @@ use serde_json::{Map, Value};
 
 use crate::definition::{PathField, ResultPath};
 use crate::error::{ErrorName, EvalError, StatesError};
-use crate::path::{ReferencePath, Scope};
+use crate::json::{number_text_len, string_text_len};
+use crate::path::{PayloadScope, ReferencePath, Scope};
+use crate::payload::Payload;
 use crate::template::compact;
 
 impl PathField {
@@ -26,6 +28,20 @@ impl PathField {
             PathField::Path(path) => {
                 path.select(scope).map_err(|miss| EvalError::Runtime(miss.invalid_path_message(path.as_str())))
             }
+        }
+    }
+}
+
+impl PathField {
+    /// [`PathField::apply`] to a payload: a definite path from `$` shares what it selects.
+    pub fn apply_in(&self, scope: &PayloadScope<'_>) -> Result<Payload, EvalError> {
+        match self {
+            PathField::Default => Ok(scope.input.clone()),
+            PathField::Null => Ok(Payload::new(Value::Object(Map::new()))),
+            PathField::Path(path) => path
+                .select_in(scope)
+                .map(Payload::from_json)
+                .map_err(|miss| EvalError::Runtime(miss.invalid_path_message(path.as_str()))),
         }
     }
 }
@@ -49,15 +65,16 @@ impl ResultPath {
         }
     }
 
-    /// [`ResultPath::apply`] to an input that others still hold (history events, a Catch):
-    /// the input is copied, but not what the result replaces in it.
-    pub fn apply_shared(&self, raw_input: &Value, result: Value) -> Result<Value, EvalError> {
+    /// [`ResultPath::apply`] to payloads: a path writes into a copy of the input that
+    /// shares everything but the arrays and objects along the path.
+    pub fn apply_payload(&self, raw_input: Payload, result: Payload) -> Result<Payload, EvalError> {
         match self {
             ResultPath::Default => Ok(result),
-            ResultPath::Discard => Ok(raw_input.clone()),
-            ResultPath::Path(path) => {
-                path.set_in_copy(raw_input, result).map_err(|_| result_path_failure(path, raw_input))
-            }
+            ResultPath::Discard => Ok(raw_input),
+            ResultPath::Path(path) => path
+                .set_in_json(raw_input.json(), result.json().clone())
+                .map(Payload::from_json)
+                .map_err(|_| result_path_failure(path, &raw_input)),
         }
     }
 }
@@ -73,37 +90,15 @@ fn result_path_failure(path: &ReferencePath, input: &Value) -> EvalError {
 /// The Step Functions payload quota: 256 KiB of JSON text (UTF-8).
 pub const PAYLOAD_LIMIT_BYTES: usize = 262_144;
 
-/// The length of a string's JSON text: its quotes, and its escapes (`\"`, `\\`, `\n`…,
-/// `\u001f`), as serde_json writes them.
-fn string_len(s: &str) -> usize {
-    let escapes: usize = s
-        .bytes()
-        .map(|b| match b {
-            b'"' | b'\\' | 0x08 | 0x0c | b'\n' | b'\r' | b'\t' => 1,
-            0..=0x1f => 5,
-            _ => 0,
-        })
-        .sum();
-    s.len() + 2 + escapes
-}
-
-/// The length of a number's JSON text, written nowhere.
-fn text_len(n: &serde_json::Number) -> usize {
-    struct Count(usize);
-    impl std::fmt::Write for Count {
-        fn write_str(&mut self, s: &str) -> std::fmt::Result {
-            self.0 += s.len();
-            Ok(())
-        }
-    }
-    let mut count = Count(0);
-    let _ = std::fmt::Write::write_fmt(&mut count, format_args!("{n}"));
-    count.0
-}
-
 /// True when the compact JSON text of `value` is longer than [`PAYLOAD_LIMIT_BYTES`].
 /// Walks the value without serializing it and stops as soon as the limit is passed.
 pub fn exceeds_payload_limit(value: &Value) -> bool {
+    text_longer_than(value, PAYLOAD_LIMIT_BYTES)
+}
+
+/// True when the compact JSON text of `value` is longer than `limit` bytes (counted as
+/// [`Json::text_len`] counts them), stopping as soon as the limit is passed.
+pub fn text_longer_than(value: &Value, limit: usize) -> bool {
     fn size(value: &Value, budget: &mut isize) {
         if *budget < 0 {
             return;
@@ -111,8 +106,8 @@ pub fn exceeds_payload_limit(value: &Value) -> bool {
         *budget -= match value {
             Value::Null => 4,
             Value::Bool(b) => 4 + isize::from(!*b),
-            Value::Number(n) => text_len(n) as isize,
-            Value::String(s) => string_len(s) as isize,
+            Value::Number(n) => number_text_len(n) as isize,
+            Value::String(s) => string_text_len(s) as isize,
             Value::Array(items) => {
                 for item in items {
                     size(item, budget);
@@ -121,14 +116,14 @@ pub fn exceeds_payload_limit(value: &Value) -> bool {
             }
             Value::Object(map) => {
                 for (key, item) in map {
-                    *budget -= string_len(key) as isize + 1;
+                    *budget -= string_text_len(key) as isize + 1;
                     size(item, budget);
                 }
                 map.len().max(1) as isize + 1
             }
         };
     }
-    let mut budget = PAYLOAD_LIMIT_BYTES as isize;
+    let mut budget = isize::try_from(limit).unwrap_or(isize::MAX);
     size(value, &mut budget);
     budget < 0
 }

@@ -20,6 +20,9 @@ use jsonpath_rust::parser::parse_json_path;
 use jsonpath_rust::query::js_path_process;
 use serde_json::{Map, Value};
 
+use crate::json::{Entries, Json};
+use crate::payload::Payload;
+
 /// Where a path starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Root {
@@ -54,21 +57,72 @@ pub struct Path {
     kind: Kind,
 }
 
-/// The values a path can read from.
-#[derive(Debug, Clone, Copy)]
-pub struct Scope<'a> {
+/// The values a path can read from: `$` is a `serde_json` value, or (as a
+/// [`PayloadScope`]) a [`Payload`].
+#[derive(Debug)]
+pub struct Scope<'a, I = Value> {
     /// What `$` refers to.
-    pub input: &'a Value,
+    pub input: &'a I,
     /// What `$$` refers to.
     pub context: &'a Value,
     /// Workflow variables (`$name`), when the caller has any.
     pub variables: Option<&'a Map<String, Value>>,
 }
 
+impl<I> Clone for Scope<'_, I> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<I> Copy for Scope<'_, I> {}
+
 impl<'a> Scope<'a> {
     /// A scope with no variables.
     pub fn new(input: &'a Value, context: &'a Value) -> Scope<'a> {
         Scope { input, context, variables: None }
+    }
+}
+
+/// A [`Scope`] whose `$` is a [`Payload`]: a definite path from `$` selects in the
+/// payload's persistent form (sharing what it selects); anything else reads its
+/// `serde_json` form.
+pub type PayloadScope<'a> = Scope<'a, Payload>;
+
+impl<'a> Scope<'a, Payload> {
+    /// The same scope over the `serde_json` form of the input (made, and kept by the
+    /// payload, if it was not yet: for error messages, and what has no persistent form).
+    pub fn scope(&self) -> Scope<'a> {
+        Scope { input: self.input.value(), context: self.context, variables: self.variables }
+    }
+}
+
+/// Where paths read from: a [`Scope`] of `serde_json` values, or a [`PayloadScope`] (which
+/// reads its payload's persistent form and copies only what a path selects).
+pub trait Selects<'a> {
+    /// What `path` selects, as [`Path::select`] does.
+    fn select(&self, path: &Path) -> Result<Cow<'a, Value>, PathMiss>;
+    /// The compact JSON text of `$`, for messages.
+    fn input_text(&self) -> String;
+}
+
+impl<'a> Selects<'a> for Scope<'a> {
+    fn select(&self, path: &Path) -> Result<Cow<'a, Value>, PathMiss> {
+        path.select(self)
+    }
+
+    fn input_text(&self) -> String {
+        serde_json::to_string(self.input).unwrap_or_default()
+    }
+}
+
+impl<'a> Selects<'a> for PayloadScope<'a> {
+    fn select(&self, path: &Path) -> Result<Cow<'a, Value>, PathMiss> {
+        path.select_in(self).map(|json| Cow::Owned(json.to_value()))
+    }
+
+    fn input_text(&self) -> String {
+        serde_json::to_string(self.input).unwrap_or_default()
     }
 }
 
@@ -220,6 +274,21 @@ impl Path {
     pub fn eval(&self, scope: &Scope<'_>) -> Result<Value, PathMiss> {
         self.select(scope).map(Cow::into_owned)
     }
+
+    /// [`Path::select`] over a payload: a definite path from `$` shares what it selects;
+    /// a query from `$` reads the payload's `serde_json` form (without keeping it).
+    pub fn select_in(&self, scope: &PayloadScope<'_>) -> Result<Json, PathMiss> {
+        let over = |input: &Value| {
+            let scope = Scope { input, context: scope.context, variables: scope.variables };
+            self.select(&scope).map(|selected| Json::from(selected.as_ref()))
+        };
+        match (&self.root, &self.kind) {
+            (Root::Input, Kind::Definite(steps)) => walk(scope.input.json(), steps).cloned(),
+            (Root::Input, Kind::Query(_)) => scope.input.with_value(over),
+            // `$$…` and `$name…` do not read the input.
+            _ => over(&Value::Null),
+        }
+    }
 }
 
 impl fmt::Display for Path {
@@ -320,15 +389,48 @@ fn index_in(len: usize, idx: i64) -> Option<usize> {
     usize::try_from(idx).ok().filter(|i| *i < len)
 }
 
-fn walk<'a>(root: &'a Value, steps: &[Step]) -> Result<&'a Value, PathMiss> {
-    let mut current = root;
-    for (i, step) in steps.iter().enumerate() {
-        let next = match (step, current) {
+/// What a definite path walks: a `serde_json` value or a persistent [`Json`].
+trait Document {
+    /// The child `step` names: an object's entry or an array's item (None when missing,
+    /// or when this is not the container the step reads).
+    fn child(&self, step: &Step) -> Option<&Self>;
+    /// True when this is the container `step` reads (an object for a name, an array for
+    /// an index).
+    fn holds(&self, step: &Step) -> bool;
+}
+
+impl Document for Value {
+    fn child(&self, step: &Step) -> Option<&Value> {
+        match (step, self) {
             (Step::Name(name), Value::Object(map)) => map.get(name),
             (Step::Index(idx), Value::Array(items)) => index_in(items.len(), *idx).map(|i| &items[i]),
             _ => None,
-        };
-        match next {
+        }
+    }
+
+    fn holds(&self, step: &Step) -> bool {
+        matches!((step, self), (Step::Name(_), Value::Object(_)) | (Step::Index(_), Value::Array(_)))
+    }
+}
+
+impl Document for Json {
+    fn child(&self, step: &Step) -> Option<&Json> {
+        match (step, self) {
+            (Step::Name(name), Json::Object(node)) => node.items().get(name),
+            (Step::Index(idx), Json::Array(node)) => index_in(node.items().len(), *idx).map(|i| &node.items()[i]),
+            _ => None,
+        }
+    }
+
+    fn holds(&self, step: &Step) -> bool {
+        matches!((step, self), (Step::Name(_), Json::Object(_)) | (Step::Index(_), Json::Array(_)))
+    }
+}
+
+fn walk<'a, D: Document>(root: &'a D, steps: &[Step]) -> Result<&'a D, PathMiss> {
+    let mut current = root;
+    for (i, step) in steps.iter().enumerate() {
+        match current.child(step) {
             Some(v) => current = v,
             None => {
                 let at_leaf = i + 1 == steps.len();
@@ -569,24 +671,14 @@ impl ReferencePath {
         Ok(())
     }
 
-    /// [`ReferencePath::set`] on a copy of a document that is shared: what the write replaces
-    /// is not copied (only the containers along the path are rebuilt, and their other
-    /// entries cloned), so writing a result over a large part of the input costs nothing
-    /// for that part.
-    pub fn set_in_copy(&self, document: &Value, value: Value) -> Result<Value, WriteError> {
-        self.check_writable(document)?;
-        Ok(copy_with(Some(document), &self.steps, value))
-    }
-
     /// Whether [`ReferencePath::set`] can write into `document`, and if not, AWS's error.
-    fn check_writable(&self, document: &Value) -> Result<(), WriteError> {
+    fn check_writable<D: Document>(&self, document: &D) -> Result<(), WriteError> {
         let Some((last, init)) = self.steps.split_last() else { return Ok(()) };
-        let mut probe: Option<&Value> = Some(document);
+        let mut probe: Option<&D> = Some(document);
         for (i, step) in init.iter().enumerate() {
-            probe = match (step, probe) {
-                (Step::Name(name), Some(Value::Object(map))) => map.get(name),
-                (Step::Name(_), None) => None,
-                (Step::Index(idx), Some(Value::Array(items))) => index_in(items.len(), *idx).map(|i| &items[i]),
+            probe = match probe {
+                Some(node) if node.holds(step) => node.child(step),
+                None if matches!(step, Step::Name(_)) => None,
                 _ => return Err(self.write_error(i)),
             };
             if probe.is_none() && matches!(step, Step::Index(_)) {
@@ -594,10 +686,19 @@ impl ReferencePath {
             }
         }
         match (last, probe) {
-            (Step::Name(_), None | Some(Value::Object(_))) => Ok(()),
-            (Step::Index(idx), Some(Value::Array(items))) if index_in(items.len(), *idx).is_some() => Ok(()),
+            (Step::Name(_), None) => Ok(()),
+            (Step::Name(_), Some(node)) if node.holds(last) => Ok(()),
+            (Step::Index(_), Some(node)) if node.child(last).is_some() => Ok(()),
             _ => Err(self.write_error(self.steps.len() - 1)),
         }
+    }
+
+    /// [`ReferencePath::set`] on a persistent value that others may hold: only the arrays
+    /// and objects along the path are rebuilt (their other entries stay shared), so writing
+    /// a result over a large part of the input costs nothing for that part.
+    pub fn set_in_json(&self, document: &Json, value: Json) -> Result<Json, WriteError> {
+        self.check_writable(document)?;
+        Ok(json_with(Some(document), &self.steps, value))
     }
 
     fn write_error(&self, step: usize) -> WriteError {
@@ -611,45 +712,31 @@ impl ReferencePath {
     }
 }
 
-/// A copy of `node` (absent: an empty object, as [`ReferencePath::set`] creates one) with
-/// `value` written at `steps`, which [`ReferencePath::check_writable`] has accepted: the
-/// entry the path goes through is built anew, the others are cloned, the replaced one is not.
-fn copy_with(node: Option<&Value>, steps: &[Step], value: Value) -> Value {
+/// `document` (absent: an empty object, as [`ReferencePath::set`] creates one) with `value`
+/// written at `steps`, which [`ReferencePath::check_writable`] has accepted: the arrays and
+/// objects along the path are copied (their entries shared), the rest is not touched.
+fn json_with(node: Option<&Json>, steps: &[Step], value: Json) -> Json {
     let Some((step, rest)) = steps.split_first() else { return value };
     match (step, node) {
-        (Step::Name(name), Some(Value::Object(map))) => {
-            let mut value = Some(value);
-            let mut out = Map::new();
-            for (key, item) in map {
-                let item = match value.take_if(|_| key == name) {
-                    Some(value) => copy_with(Some(item), rest, value),
-                    None => item.clone(),
-                };
-                out.insert(key.clone(), item);
-            }
-            if let Some(value) = value {
-                out.insert(name.clone(), copy_with(None, rest, value));
-            }
-            Value::Object(out)
+        (Step::Name(name), Some(Json::Object(object))) => {
+            let written = json_with(object.items().get(name), rest, value);
+            let mut entries = object.items().clone();
+            entries.insert(name.clone(), written);
+            Json::object(entries)
         }
         (Step::Name(name), None) => {
-            let mut out = Map::new();
-            out.insert(name.clone(), copy_with(None, rest, value));
-            Value::Object(out)
+            let mut entries = Entries::with_capacity(1);
+            entries.insert(name.clone(), json_with(None, rest, value));
+            Json::object(entries)
         }
-        (Step::Index(idx), Some(Value::Array(items))) => {
-            let at = index_in(items.len(), *idx);
-            let mut value = Some(value);
-            let out = items
-                .iter()
-                .enumerate()
-                .map(|(i, item)| match value.take_if(|_| Some(i) == at) {
-                    Some(value) => copy_with(Some(item), rest, value),
-                    None => item.clone(),
-                })
-                .collect();
-            Value::Array(out)
-        }
+        (Step::Index(idx), Some(Json::Array(array))) => match index_in(array.items().len(), *idx) {
+            Some(at) => {
+                let mut items = array.items().clone();
+                items[at] = json_with(Some(&array.items()[at]), rest, value);
+                Json::array(items)
+            }
+            None => value,
+        },
         // (Not reached: the path was checked writable.)
         _ => value,
     }
@@ -667,9 +754,17 @@ mod tests {
 
     use super::*;
 
+    /// Selects over a `serde_json` value, and checks that selecting over a payload (made
+    /// in either form) gives the same value or the same miss.
     fn sel(path: &str, input: Value) -> Result<Value, PathMiss> {
         let ctx = json!({"Execution": {"Id": "arn:x"}});
-        Path::parse(path).unwrap().eval(&Scope::new(&input, &ctx))
+        let path = Path::parse(path).unwrap();
+        let selected = path.eval(&Scope::new(&input, &ctx));
+        for payload in [Payload::new(input.clone()), Payload::from_json(Json::from(&input))] {
+            let scope = PayloadScope { input: &payload, context: &ctx, variables: None };
+            assert_eq!(path.select_in(&scope).map(|json| json.to_value()), selected, "{path}");
+        }
+        selected
     }
 
     #[test]
@@ -729,10 +824,11 @@ mod tests {
 
     #[test]
     fn reference_paths_write_and_create() {
-        // In place and on a copy (a shared input): the same document or the same error.
+        // In place and into a persistent copy (a shared input): the same document, key
+        // order included, or the same error.
         let set = |path: &str, mut doc: Value, value: Value| {
             let path = ReferencePath::parse(path).unwrap();
-            let copied = path.set_in_copy(&doc, value.clone());
+            let copied = path.set_in_json(&Json::from(&doc), Json::from(&value)).map(|json| json.to_value());
             let written = path.set(&mut doc, value).map(|()| doc);
             assert_eq!(copied, written, "{path}");
             if let (Ok(a), Ok(b)) = (&copied, &written) {

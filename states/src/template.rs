@@ -10,13 +10,14 @@ use crate::diagnostic::{DiagnosticCode, Diagnostics, child};
 use crate::entropy::Entropy;
 use crate::error::EvalError;
 use crate::intrinsics::{Intrinsic, is_intrinsic};
-use crate::path::{Path, Root, Scope};
+use crate::json::{Entries, Json};
+use crate::path::{Path, PayloadScope, Root, Scope};
 
 /// A compiled payload template.
 #[derive(Debug, Clone)]
 pub enum Template {
-    /// A value with no dynamic field inside: copied as is.
-    Literal(Value),
+    /// A value with no dynamic field inside: copied as is (or shared, in its persistent form).
+    Literal(Value, Json),
     /// An object with at least one dynamic field somewhere below it.
     Object(Vec<(String, Field)>),
     /// An array with at least one dynamic field somewhere below it.
@@ -63,14 +64,14 @@ impl Template {
             Value::Array(items) if has_dynamic(value) => Template::Array(
                 items.iter().enumerate().map(|(i, item)| Template::compile(item, &child(location, i), diags)).collect(),
             ),
-            other => Template::Literal(other.clone()),
+            other => Template::Literal(other.clone(), Json::from(other)),
         }
     }
 
     /// True when any path in the template reads the context object (`$$`).
     pub fn uses_context(&self) -> bool {
         match self {
-            Template::Literal(_) => false,
+            Template::Literal(..) => false,
             Template::Array(items) => items.iter().any(Template::uses_context),
             Template::Object(fields) => fields.iter().any(|(_, f)| f.uses_context()),
         }
@@ -79,7 +80,7 @@ impl Template {
     /// Builds the payload (see [`Field::eval`] for the errors).
     pub fn render(&self, scope: &Scope<'_>, entropy: &dyn Entropy) -> Result<Value, EvalError> {
         match self {
-            Template::Literal(value) => Ok(value.clone()),
+            Template::Literal(value, _) => Ok(value.clone()),
             Template::Array(items) => {
                 items.iter().map(|t| t.render(scope, entropy)).collect::<Result<_, _>>().map(Value::Array)
             }
@@ -93,6 +94,30 @@ impl Template {
                     out.insert(key.clone(), value);
                 }
                 Ok(Value::Object(out))
+            }
+        }
+    }
+}
+
+impl Template {
+    /// [`Template::render`] over a payload, building the persistent form: literals and
+    /// what definite paths from `$` select are shared, not copied.
+    pub fn render_in(&self, scope: &PayloadScope<'_>, entropy: &dyn Entropy) -> Result<Json, EvalError> {
+        match self {
+            Template::Literal(_, json) => Ok(json.clone()),
+            Template::Array(items) => {
+                items.iter().map(|t| t.render_in(scope, entropy)).collect::<Result<_, _>>().map(Json::array)
+            }
+            Template::Object(fields) => {
+                let mut out = Entries::with_capacity(fields.len());
+                for (key, field) in fields {
+                    let value = match field {
+                        Field::Plain(template) => template.render_in(scope, entropy)?,
+                        dynamic => dynamic.eval_in(scope, entropy, &format!("{key}.$"))?,
+                    };
+                    out.insert(key.clone(), value);
+                }
+                Ok(Json::object(out))
             }
         }
     }
@@ -117,6 +142,25 @@ impl Field {
                     "The JSONPath '{path}' specified for the field '{field_name}' could not be found in the input '{}'",
                     compact(scope.input)
                 ))),
+            },
+        }
+    }
+
+    /// [`Field::eval`] over a payload: a path selects in its persistent form (see
+    /// [`Path::select_in`]), and so do an intrinsic's path arguments.
+    pub fn eval_in(
+        &self,
+        scope: &PayloadScope<'_>,
+        entropy: &dyn Entropy,
+        field_name: &str,
+    ) -> Result<Json, EvalError> {
+        match self {
+            Field::Plain(template) => template.render_in(scope, entropy),
+            Field::Intrinsic(intrinsic) => intrinsic.eval(scope, entropy).map(Json::from),
+            Field::Path(path) => match path.select_in(scope) {
+                Ok(json) => Ok(json),
+                // The same words as a miss over the `serde_json` form.
+                Err(_) => self.eval(&scope.scope(), entropy, field_name).map(Json::from),
             },
         }
     }

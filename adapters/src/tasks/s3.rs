@@ -353,7 +353,7 @@ impl TaskAdapter for S3Tasks {
             // Taken, not copied, when this request holds the only reference (a ResultWriter's
             // file can be large).
             let mut request = request;
-            let parameters = Arc::unwrap_or_clone(std::mem::replace(&mut request.parameters, Arc::new(Value::Null)));
+            let parameters = std::mem::take(&mut request.parameters).into_value();
             service::run(s3_call(store, call, parameters)).await.map_err(|e| s3_error(&e, &request))
         })
     }

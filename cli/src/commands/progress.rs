@@ -175,7 +175,7 @@ mod tests {
         let entered = |name: &str| EventDetails::StateEntered {
             name: name.into(),
             state_type: StateType::Map,
-            input: std::sync::Arc::new(serde_json::json!({})),
+            input: sfnlite_states::history::Payload::new(serde_json::json!({})),
         };
         counts.add("main", "main", &[event(1, 1_000, EventDetails::MapStateStarted { length: 3 })]);
         counts.add("main", "main", &[event(2, 4_500, entered("M"))]);

@@ -165,7 +165,7 @@ fn outcome(described: &Value) -> Result<(ExecutionInfo, Outcome), Failure> {
         state_machine_name: String::new(),
         role_arn: ROLE_ARN.into(),
         region: String::new(),
-        input: std::sync::Arc::new(parse("input").unwrap_or(Value::Null)),
+        input: sfnlite_states::history::Payload::new(parse("input").unwrap_or(Value::Null)),
         redrive_count: 0,
         sync_express: false,
         express: false,

@@ -3,7 +3,7 @@
 //! then for the worker's answer (SendTaskSuccess, SendTaskFailure, SendTaskHeartbeat) under
 //! `HeartbeatSeconds`; `TimeoutSeconds` bounds the whole, as on AWS.
 
-use std::sync::Arc;
+use sfnlite_states::history::Payload;
 
 use serde_json::Value;
 use sfnlite_states::definition::TaskState;
@@ -21,7 +21,7 @@ use crate::callbacks::{Ended, Opening, task_token};
 /// What an activity attempt runs with.
 pub(super) struct ActivityCall<'t> {
     pub(super) activity: &'t Activity,
-    pub(super) input: Arc<Value>,
+    pub(super) input: Payload,
     pub(super) timeout: Option<u64>,
     pub(super) heartbeat: Option<u64>,
     pub(super) retry_count: u64,
@@ -54,7 +54,7 @@ impl<'a> Run<'a> {
         };
         match outcome {
             Ok(result) => {
-                let result = Arc::new(result);
+                let result = Payload::new(result);
                 thread.emit(EventDetails::ActivitySucceeded { output: result.clone() });
                 shape_result(entry.state, &task.handling, entry.raw.clone(), result, env)
             }

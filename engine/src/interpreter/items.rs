@@ -3,6 +3,7 @@
 //! or to AWS like any S3 task), then what `sfnlite_states::eval::items` makes of them;
 //! and its ItemBatcher's batches. A read that fails is `States.ItemReaderFailed`.
 
+use sfnlite_states::history::Payload;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -32,7 +33,7 @@ pub(super) fn render(template: &AnyTemplate, input: &Value, env: &Env<'_>, field
     match template {
         AnyTemplate::JsonPath(template) => template.render(&env.scope(input), env.entropy),
         AnyTemplate::Jsonata(template) => {
-            env.jsonata_render(template, &states_object(input, env.context, None, None), field)
+            env.jsonata_render(template, &states_object(input.clone(), env.context, None, None), field)
         }
     }
 }
@@ -168,7 +169,7 @@ impl Run<'_> {
         let request = TaskRequest {
             state_name: state.to_owned(),
             resource,
-            parameters: Arc::new(parameters),
+            parameters: Payload::new(parameters),
             credentials: None,
             attempt: 0,
             deadline_millis: None,

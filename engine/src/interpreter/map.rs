@@ -70,7 +70,7 @@ impl<'a> Run<'a> {
             }
             let (made, sizes) = super::items::batch(batcher, &selected, &entry.effective, env)?;
             items = (0..made.len())
-                .map(|i| made.get(i).map(Arc::new))
+                .map(|i| made.get(i).map(Payload::new))
                 .collect::<Result<_, _>>()
                 .map_err(EvalError::Raised)?;
             weights = sizes;
@@ -144,7 +144,7 @@ impl<'a> Run<'a> {
             return Err(EvalError::Raised(tolerance.failure(error)));
         }
         thread.emit(EventDetails::MapStateSucceeded);
-        let results = Arc::new(Value::Array(tally.results));
+        let results = Payload::new(Value::Array(tally.results));
         shape_result(entry.state, &map.handling, entry.raw.clone(), results, env)
     }
 
@@ -195,7 +195,7 @@ fn record_iteration(
 ) -> Option<StatesError> {
     match outcome {
         Ok(output) => {
-            state.results[index] = Arc::unwrap_or_clone(output);
+            state.results[index] = output.into_value();
             None
         }
         Err(error) => {

@@ -15,8 +15,6 @@
 //! children are stopped (they end ABORTED); if the parent stops, its running children are
 //! ended ABORTED too.
 
-use std::sync::Arc;
-
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, StreamExt};
 use serde_json::{Value, json};
@@ -210,7 +208,7 @@ impl<'a> Run<'a> {
         let mut failures = 0;
         let mut failure: Option<StatesError> = None;
         let child = |index: usize| {
-            let input = plan.inputs.get(index).map(Arc::new);
+            let input = plan.inputs.get(index).map(Payload::new);
             let (names, aborted, guard, hash) = (&names, aborted.clone(), &guard, definition_hash.clone());
             let weight = plan.weights[index];
             let before = earlier.output(index);
@@ -267,7 +265,7 @@ impl<'a> Run<'a> {
             }
             let report = child_result(end.record);
             match result {
-                Ok(output) if !exporting => results[end.index] = Arc::unwrap_or_clone(output),
+                Ok(output) if !exporting => results[end.index] = output.into_value(),
                 Ok(_) => {}
                 Err(_) => {
                     // A failed child stands in the results as AWS reports it (the NONE form).
@@ -340,7 +338,7 @@ impl<'a> Run<'a> {
                 thread.emit(EventDetails::MapRunSucceeded);
                 thread.emit(EventDetails::MapStateSucceeded);
                 let result = written.unwrap_or(Value::Array(results));
-                shape_result(entry.state, &map.handling, entry.raw.clone(), Arc::new(result), env)
+                shape_result(entry.state, &map.handling, entry.raw.clone(), Payload::new(result), env)
             }
         }
     }
@@ -423,7 +421,7 @@ impl<'a> Run<'a> {
             state_machine_name: record.state_machine_name.clone(),
             role_arn: self.info.role_arn.clone(),
             region: self.info.region.clone(),
-            input: Arc::new(record.input.clone()),
+            input: Payload::new(record.input.clone()),
             redrive_count: record.redrive_count,
             sync_express: false,
             express,
@@ -490,7 +488,7 @@ fn status_key(status: ExecutionStatus) -> &'static str {
 /// A record's status and result (its output, or its error as ASL data).
 fn ended(record: &ExecutionRecord) -> (ExecutionStatus, Result<Payload, StatesError>) {
     let result = match record.status {
-        ExecutionStatus::Succeeded => Ok(Arc::new(record.output.clone().unwrap_or(Value::Null))),
+        ExecutionStatus::Succeeded => Ok(Payload::new(record.output.clone().unwrap_or(Value::Null))),
         _ => Err(StatesError {
             error: ErrorName::parse(record.error.as_deref().unwrap_or("States.TaskFailed")),
             cause: record.cause.clone(),

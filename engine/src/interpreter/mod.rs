@@ -333,7 +333,7 @@ impl<'a> Run<'a> {
         let (status, output, error, cause) = match ended {
             Ended::Finished(Ok(output)) => {
                 (_, stop_millis) = self.record(last, EventDetails::ExecutionSucceeded { output: output.clone() });
-                (ExecutionStatus::Succeeded, Some(Arc::unwrap_or_clone(output)), None, None)
+                (ExecutionStatus::Succeeded, Some(output.into_value()), None, None)
             }
             Ended::Finished(Err(e)) => {
                 let error = error_text(&e.error);

@@ -1,6 +1,7 @@
 //! One attempt of a Parallel state: every branch runs on a thread of its own, polled
 //! together; the first failure cancels the others.
 
+use sfnlite_states::history::Payload;
 use std::sync::Arc;
 
 use futures_util::StreamExt;
@@ -42,7 +43,7 @@ impl<'a> Run<'a> {
         let mut results = vec![Value::Null; parallel.branches.len()];
         while let Some((i, result)) = pending.next().await {
             match result {
-                Ok(output) => results[i] = Arc::unwrap_or_clone(output),
+                Ok(output) => results[i] = output.into_value(),
                 Err(error) => {
                     drop(pending);
                     (thread.last, thread.last_time) = started;
@@ -52,6 +53,6 @@ impl<'a> Run<'a> {
             }
         }
         (thread.last, thread.last_time) = started;
-        shape_result(entry.state, &parallel.handling, entry.raw.clone(), Arc::new(Value::Array(results)), env)
+        shape_result(entry.state, &parallel.handling, entry.raw.clone(), Payload::new(Value::Array(results)), env)
     }
 }

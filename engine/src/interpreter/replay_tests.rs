@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use serde_json::json;
-use sfnlite_states::history::{EventDetails, HistoryEvent, StateType};
+use sfnlite_states::history::{EventDetails, HistoryEvent, Payload, StateType};
 
 use super::{Lookup, Replay};
 
@@ -22,18 +22,18 @@ fn history(events: Vec<(u64, u64, EventDetails)>) -> Vec<HistoryEvent> {
 }
 
 fn started() -> EventDetails {
-    EventDetails::ExecutionStarted { input: Arc::new(json!({})), role_arn: "r".into() }
+    EventDetails::ExecutionStarted { input: Payload::new(json!({})), role_arn: "r".into() }
 }
 
 fn entered(kind: StateType, name: &str) -> EventDetails {
-    EventDetails::StateEntered { state_type: kind, name: name.into(), input: Arc::new(json!({})) }
+    EventDetails::StateEntered { state_type: kind, name: name.into(), input: Payload::new(json!({})) }
 }
 
 fn exited(kind: StateType, name: &str, output: serde_json::Value) -> EventDetails {
     EventDetails::StateExited {
         state_type: kind,
         name: name.into(),
-        output: Arc::new(output),
+        output: Payload::new(output),
         assigned_variables: None,
     }
 }
@@ -112,7 +112,7 @@ fn a_redrive_reruns_the_failed_state_and_keeps_what_succeeded() {
     let scheduled = |n: u64| EventDetails::TaskScheduled {
         resource: sfnlite_states::resource::Resource::parse("arn:aws:states:::lambda:invoke").unwrap().history_form(),
         region: "us-east-1".into(),
-        parameters: Arc::new(json!({"n": n})),
+        parameters: Payload::new(json!({"n": n})),
         timeout_seconds: None,
         heartbeat_seconds: None,
     };

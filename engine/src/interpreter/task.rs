@@ -3,7 +3,7 @@
 //! `.waitForTaskToken` task then records `TaskSubmitted` and waits for its token's answer
 //! (or its heartbeat or timeout).
 
-use std::sync::Arc;
+use sfnlite_states::history::Payload;
 
 use serde_json::Value;
 use sfnlite_states::definition::TaskState;
@@ -38,9 +38,10 @@ impl<'a> Run<'a> {
         token: Option<String>,
         thread: &mut Thread<'_, 'a>,
     ) -> Result<Exit, EvalError> {
-        let scope = env.scope(&entry.effective);
+        let scope = env.payload_scope(&entry.effective);
         let parameters = arguments(entry.state, task.parameters.as_ref(), &entry.effective, env)?;
-        let credentials = task.credentials.as_ref().map(|c| c.render(&scope, env.entropy)).transpose()?;
+        let credentials =
+            task.credentials.as_ref().map(|c| c.render_in(&scope, env.entropy).map(|c| c.to_value())).transpose()?;
         let timeout = seconds(&task.timeout, &scope, env, "TimeoutSeconds")?;
         let heartbeat = seconds(&task.heartbeat, &scope, env, "HeartbeatSeconds")?;
         if let Resource::Activity(activity) = &*task.resource {
@@ -86,7 +87,7 @@ impl<'a> Run<'a> {
         };
         match outcome {
             Ok(result) => {
-                let result = Arc::new(result);
+                let result = Payload::new(result);
                 thread.emit(if lambda {
                     EventDetails::LambdaFunctionSucceeded { output: result.clone() }
                 } else {
@@ -160,7 +161,7 @@ impl<'a> Run<'a> {
                 Err(error) => return Ok(Err(error)),
             },
         };
-        thread.emit(EventDetails::TaskSubmitted { resource: waiting.resource, output: Arc::new(submitted) });
+        thread.emit(EventDetails::TaskSubmitted { resource: waiting.resource, output: Payload::new(submitted) });
         if let Some(outcome) = replay.and_then(|r| r.task_outcome(thread.last)) {
             return Ok(replayed(outcome));
         }

@@ -738,10 +738,8 @@ mod tests {
 
 #[cfg(test)]
 mod chunk_tests {
-    use std::sync::Arc;
-
     use serde_json::json;
-    use sfnlite_states::history::{EventDetails, StateType};
+    use sfnlite_states::history::{EventDetails, Payload, StateType};
 
     use super::*;
 
@@ -767,13 +765,13 @@ mod chunk_tests {
                     EventDetails::StateEntered {
                         state_type: StateType::Pass,
                         name: format!("S{}", id / 2).into(),
-                        input: Arc::new(json!({"data": data, "step": id / 2})),
+                        input: Payload::new(json!({"data": data, "step": id / 2})),
                     }
                 } else {
                     EventDetails::StateExited {
                         state_type: StateType::Pass,
                         name: format!("S{}", id / 2 - 1).into(),
-                        output: Arc::new(json!({"data": data, "step": id / 2})),
+                        output: Payload::new(json!({"data": data, "step": id / 2})),
                         assigned_variables: None,
                     }
                 },
@@ -830,7 +828,7 @@ mod chunk_tests {
                     id: 101,
                     previous_event_id: 100,
                     timestamp: 1,
-                    details: EventDetails::ExecutionSucceeded { output: Arc::new(json!({"ok": true})) },
+                    details: EventDetails::ExecutionSucceeded { output: Payload::new(json!({"ok": true})) },
                 }],
             )
             .unwrap();

@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::Env;
 use crate::definition::{Count, FailState, Seconds, TextField, WaitFor, WaitState};
 use crate::error::{ErrorName, EvalError, StatesError};
-use crate::path::{Path, Scope};
+use crate::path::{Path, PayloadScope, Scope};
 use crate::template::compact;
 use crate::timestamp::parse_iso8601;
 
@@ -42,7 +42,7 @@ pub fn count<T: Copy + std::str::FromStr + TryFrom<L>, L: Copy>(
         Count::Literal(n) => T::try_from(*n).map_err(|_| EvalError::Runtime(format!("{field} is out of range"))),
         Count::Path(path) => number_at(path, scope, &format!("{field}Path"), kind, from_json),
         Count::Jsonata(template) => {
-            let value = env.jsonata_value(template, scope.input, field)?;
+            let value = env.jsonata_value(template, scope.input.clone(), field)?;
             from_json(&value).ok_or_else(|| {
                 EvalError::Query(format!("The {field} field must evaluate to a number, but it was {}", compact(&value)))
             })
@@ -72,14 +72,14 @@ fn number_at<T: std::str::FromStr>(
 /// integer, or `None` when the field is absent.
 pub fn seconds(
     field: &Option<Seconds>,
-    scope: &Scope<'_>,
+    scope: &PayloadScope<'_>,
     env: &Env<'_>,
     name: &str,
 ) -> Result<Option<u64>, EvalError> {
     match field {
         None => Ok(None),
         Some(Seconds::Literal(s)) => Ok(Some(*s)),
-        Some(Seconds::Jsonata(template)) => match env.jsonata_value(template, scope.input, name)? {
+        Some(Seconds::Jsonata(template)) => match env.jsonata_value(template, scope.input.to_value(), name)? {
             Value::Number(n) if n.as_u64().is_some_and(|s| s > 0) => Ok(n.as_u64()),
             other => Err(EvalError::Query(format!(
                 "The {name} field must evaluate to a positive integer, but it was {}",
@@ -87,8 +87,10 @@ pub fn seconds(
             ))),
         },
         Some(Seconds::Path(path)) => {
-            let value =
-                path.select(scope).map_err(|miss| EvalError::Runtime(miss.invalid_path_message(path.as_str())))?;
+            let value = path
+                .select_in(scope)
+                .map_err(|miss| EvalError::Runtime(miss.invalid_path_message(path.as_str())))?
+                .to_value();
             match value.as_u64() {
                 Some(s) if s > 0 => Ok(Some(s)),
                 _ => Err(EvalError::Runtime(format!(
@@ -105,7 +107,7 @@ pub fn wait_deadline(wait: &WaitState, effective: &Value, env: &Env<'_>, now: i6
     match &wait.wait_for {
         WaitFor::Seconds(s) => Ok(now.saturating_add(millis(*s))),
         WaitFor::Timestamp(nanos, _) => Ok((*nanos / 1_000_000) as i64),
-        WaitFor::SecondsExpr(template) => match env.jsonata_value(template, effective, "Seconds")? {
+        WaitFor::SecondsExpr(template) => match env.jsonata_value(template, effective.clone(), "Seconds")? {
             Value::Number(n) if n.as_u64().is_some() => Ok(now.saturating_add(millis(n.as_u64().unwrap_or(0)))),
             other => Err(EvalError::Query(format!(
                 "The Seconds field must evaluate to a non-negative integer, but it was {}",
@@ -113,7 +115,7 @@ pub fn wait_deadline(wait: &WaitState, effective: &Value, env: &Env<'_>, now: i6
             ))),
         },
         WaitFor::TimestampExpr(template) => {
-            let value = env.jsonata_value(template, effective, "Timestamp")?;
+            let value = env.jsonata_value(template, effective.clone(), "Timestamp")?;
             let text = value.as_str().map_or_else(|| compact(&value), str::to_owned);
             parse_iso8601(&text).map(|n| (n / 1_000_000) as i64).ok_or_else(|| {
                 EvalError::Query(format!(
@@ -172,7 +174,7 @@ pub fn fail_error(fail: &FailState, effective: &Value, env: &Env<'_>) -> Result<
             },
             Some(TextField::Jsonata(template)) => {
                 let field = name.trim_end_matches("Path");
-                match env.jsonata_value(template, effective, field)? {
+                match env.jsonata_value(template, effective.clone(), field)? {
                     Value::String(s) => Ok(Some(s)),
                     other => Err(EvalError::Query(format!(
                         "The {field} field must evaluate to a string, but it was {}",
@@ -245,7 +247,10 @@ mod tests {
     fn seconds_must_be_positive() {
         let input = json!({"t": 0});
         let field = Some(Seconds::Path(Path::parse("$.t").unwrap()));
-        let error = with_env(json!({}), |env| seconds(&field, &env.scope(&input), env, "TimeoutSeconds")).unwrap_err();
+        let error = with_env(json!({}), |env| {
+            seconds(&field, &env.payload_scope(&crate::history::Payload::new(input.clone())), env, "TimeoutSeconds")
+        })
+        .unwrap_err();
         assert_eq!(error, EvalError::Runtime("The value of $.t must be a positive integer, but it is 0".into()));
     }
 

@@ -1,8 +1,6 @@
 //! A Map state's items, each iteration's input (ItemSelector), its concurrency limit, and
 //! AWS's rule for tolerated failures.
 
-use std::sync::Arc;
-
 use serde_json::Value;
 
 use super::context::{ExecutionContext, MapItem};
@@ -20,7 +18,7 @@ use crate::template::compact;
 pub fn items(state: &State, map: &MapState, effective: &Value, env: &Env<'_>) -> Result<Vec<Payload>, EvalError> {
     let items = match (&map.items_path, state.jsonata.as_ref().and_then(|j| j.items.as_ref())) {
         (_, Some(template)) => {
-            let items = env.jsonata_value(template, effective, "Items")?;
+            let items = env.jsonata_value(template, effective.clone(), "Items")?;
             if !items.is_array() {
                 let text = match template {
                     jsonata::Template::Expr(expr) => expr.as_str().to_owned(),
@@ -40,7 +38,7 @@ pub fn items(state: &State, map: &MapState, effective: &Value, env: &Env<'_>) ->
             .map_err(|miss| EvalError::Runtime(miss.invalid_path_message(path.as_str())))?,
     };
     match items {
-        Value::Array(items) => Ok(items.into_iter().map(Arc::new).collect()),
+        Value::Array(items) => Ok(items.into_iter().map(Payload::new).collect()),
         other if state.jsonata.is_some() => {
             Err(EvalError::Query(format!("Map state input must be an array but was: {}", compact(&other))))
         }
@@ -159,12 +157,12 @@ pub fn item_input(
     let env = Env { context: &context, ..*env };
     let rendered = match (jsonata_selector, &map.item_selector) {
         (Some(selector), _) => {
-            env.jsonata_render(selector, &states_object(effective, &context, None, None), "ItemSelector")?
+            env.jsonata_render(selector, &states_object(effective.clone(), &context, None, None), "ItemSelector")?
         }
         (None, Some(template)) => template.render(&env.scope(effective), env.entropy)?,
         (None, None) => unreachable!("checked above"),
     };
-    Ok(Some(Arc::new(rendered)))
+    Ok(Some(Payload::new(rendered)))
 }
 
 #[cfg(test)]

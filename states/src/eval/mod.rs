@@ -13,17 +13,15 @@ pub mod steps;
 pub mod test_state;
 pub mod test_state_api;
 
-use std::sync::Arc;
-
 use serde_json::{Map, Value};
 
 use crate::definition::{Catcher, JsonataFields, PathField, ResultHandling, ResultPath, State};
 use crate::entropy::Entropy;
 use crate::error::{ErrorName, EvalError, StatesError};
 use crate::history::Payload;
-use crate::io::exceeds_payload_limit;
+use crate::io::{PAYLOAD_LIMIT_BYTES, exceeds_payload_limit};
 use crate::jsonata::{self, Bindings};
-use crate::path::Scope;
+use crate::path::{PayloadScope, Scope};
 use crate::template::{Template, compact};
 
 /// What a state's fields read besides `$`: the context object, the workflow variables,
@@ -41,6 +39,14 @@ pub struct Env<'e> {
 }
 
 impl<'e> Env<'e> {
+    /// The JSONPath scope with a payload as `$` (see [`PayloadScope`]).
+    pub fn payload_scope<'s>(&self, input: &'s Payload) -> PayloadScope<'s>
+    where
+        'e: 's,
+    {
+        PayloadScope { input, context: self.context, variables: Some(self.variables) }
+    }
+
     /// The JSONPath scope with `input` as `$`.
     pub fn scope<'s>(&self, input: &'s Value) -> Scope<'s>
     where
@@ -54,7 +60,7 @@ impl<'e> Env<'e> {
     }
 
     /// Evaluates a JSONata field with `$states.input` = `input`.
-    pub fn jsonata_value(&self, template: &jsonata::Template, input: &Value, field: &str) -> Result<Value, EvalError> {
+    pub fn jsonata_value(&self, template: &jsonata::Template, input: Value, field: &str) -> Result<Value, EvalError> {
         let states = states_object(input, self.context, None, None);
         template.render(&self.bindings(&states), field)
     }
@@ -79,16 +85,17 @@ pub struct Exit {
     pub assigned: Option<Map<String, Value>>,
 }
 
-/// The `$states` object of a JSONata evaluation.
-pub fn states_object(input: &Value, context: &Value, result: Option<&Value>, error_output: Option<&Value>) -> Value {
+/// The `$states` object of a JSONata evaluation (JSONata reads `serde_json` values: a
+/// payload is copied in, as [`Payload::to_value`] copies it, without keeping the copy).
+pub fn states_object(input: Value, context: &Value, result: Option<Value>, error_output: Option<Value>) -> Value {
     let mut states = Map::new();
-    states.insert("input".into(), input.clone());
+    states.insert("input".into(), input);
     states.insert("context".into(), context.clone());
     if let Some(result) = result {
-        states.insert("result".into(), result.clone());
+        states.insert("result".into(), result);
     }
     if let Some(error_output) = error_output {
-        states.insert("errorOutput".into(), error_output.clone());
+        states.insert("errorOutput".into(), error_output);
     }
     Value::Object(states)
 }
@@ -96,13 +103,13 @@ pub fn states_object(input: &Value, context: &Value, result: Option<&Value>, err
 /// Evaluates a JSONPath `Assign` template against `value` (`$` is the state's result).
 pub fn assign(
     template: Option<&Template>,
-    value: &Value,
+    value: &Payload,
     env: &Env<'_>,
 ) -> Result<Option<Map<String, Value>>, EvalError> {
     let Some(template) = template else {
         return Ok(None);
     };
-    match template.render(&env.scope(value), env.entropy)? {
+    match template.render_in(&env.payload_scope(value), env.entropy)?.to_value() {
         Value::Object(map) => check_assignment(map).map(Some),
         other => Err(EvalError::Runtime(format!("Assign must be an object, not {}", compact(&other)))),
     }
@@ -124,7 +131,7 @@ pub fn jsonata_exit(
     };
     let output = match &fields.output {
         None => default_output,
-        Some(template) => Arc::new(env.jsonata_render(template, states, "Output")?),
+        Some(template) => Payload::new(env.jsonata_render(template, states, "Output")?),
     };
     Ok(Exit { output, assigned })
 }
@@ -138,8 +145,10 @@ pub fn arguments(
     env: &Env<'_>,
 ) -> Result<Payload, EvalError> {
     match (parameters, state.jsonata.as_ref().and_then(|j| j.arguments.as_ref())) {
-        (_, Some(arguments)) => Ok(Arc::new(env.jsonata_value(arguments, effective, "Arguments")?)),
-        (Some(template), None) => Ok(Arc::new(template.render(&env.scope(effective), env.entropy)?)),
+        (_, Some(arguments)) => Ok(Payload::new(env.jsonata_value(arguments, effective.to_value(), "Arguments")?)),
+        (Some(template), None) => {
+            Ok(Payload::from_json(template.render_in(&env.payload_scope(effective), env.entropy)?))
+        }
         (None, None) => Ok(effective.clone()),
     }
 }
@@ -148,20 +157,13 @@ pub fn arguments(
 pub fn through_path(field: &PathField, value: Payload, env: &Env<'_>) -> Result<Payload, EvalError> {
     match field {
         PathField::Default => Ok(value),
-        _ => field.apply(&env.scope(&value)).map(Arc::new),
+        _ => field.apply_in(&env.payload_scope(&value)),
     }
 }
 
-/// Applies `ResultPath`; only a reference path copies the input (to write into it).
+/// Applies `ResultPath`; a reference path rebuilds only the containers along it.
 pub fn through_result_path(result_path: &ResultPath, raw: Payload, result: Payload) -> Result<Payload, EvalError> {
-    match result_path {
-        ResultPath::Default => Ok(result),
-        ResultPath::Discard => Ok(raw),
-        ResultPath::Path(_) => match Arc::try_unwrap(raw) {
-            Ok(raw) => result_path.apply(raw, Arc::unwrap_or_clone(result)).map(Arc::new),
-            Err(shared) => result_path.apply_shared(&shared, Arc::unwrap_or_clone(result)).map(Arc::new),
-        },
-    }
+    result_path.apply_payload(raw, result)
 }
 
 /// Result processing shared by Task, Parallel and Map: ResultSelector → (Assign) →
@@ -197,11 +199,11 @@ pub fn shape_result_observed(
 ) -> Result<Exit, EvalError> {
     check_result_size(&result, &state.name)?;
     if let Some(fields) = &state.jsonata {
-        let states = states_object(&raw, env.context, Some(&result), None);
+        let states = states_object(raw.to_value(), env.context, Some(result.to_value()), None);
         return jsonata_exit(fields, &states, env, result);
     }
     let selected = match &handling.result_selector {
-        Some(template) => Arc::new(template.render(&env.scope(&result), env.entropy)?),
+        Some(template) => Payload::from_json(template.render_in(&env.payload_scope(&result), env.entropy)?),
         None => result,
     };
     observe(Stage::AfterResultSelector, &selected);
@@ -214,9 +216,9 @@ pub fn shape_result_observed(
 /// A Catcher's end: the error output (`{"Error","Cause"}`) placed by its ResultPath,
 /// with its Assign (JSONata: `$states.errorOutput`, Output and Assign).
 pub fn catch_exit(catcher: &Catcher, raw: &Payload, error: &StatesError, env: &Env<'_>) -> Result<Exit, EvalError> {
-    let error_output = Arc::new(error.to_value());
+    let error_output = Payload::new(error.to_value());
     if let Some(fields) = &catcher.jsonata {
-        let states = states_object(raw, env.context, None, Some(&error_output));
+        let states = states_object(raw.to_value(), env.context, None, Some(error_output.to_value()));
         return jsonata_exit(fields, &states, env, error_output);
     }
     let assigned = assign(catcher.assign.as_ref(), &error_output, env)?;
@@ -247,8 +249,8 @@ pub fn check_assignment(assigned: Map<String, Value>) -> Result<Map<String, Valu
 }
 
 /// AWS's payload quota: a state's result may not exceed 256 KiB of JSON text.
-pub fn check_result_size(result: &Value, state: &str) -> Result<(), EvalError> {
-    if exceeds_payload_limit(result) {
+pub fn check_result_size(result: &Payload, state: &str) -> Result<(), EvalError> {
+    if result.longer_than(PAYLOAD_LIMIT_BYTES) {
         return Err(EvalError::Raised(StatesError::new(
             ErrorName::DataLimitExceeded,
             format!(
@@ -294,7 +296,13 @@ pub(crate) mod tests {
             "ResultPath": "$.r", "OutputPath": "$.r", "End": true}));
         let state = &m.states[0];
         let exit = with_env(json!({}), |env| {
-            shape_result(state, handling(state), Arc::new(json!({"in": 1})), Arc::new(json!({"Payload": 5})), env)
+            shape_result(
+                state,
+                handling(state),
+                Payload::new(json!({"in": 1})),
+                Payload::new(json!({"Payload": 5})),
+                env,
+            )
         })
         .unwrap();
         assert_eq!(*exit.output, json!({"v": 5}));
@@ -308,7 +316,7 @@ pub(crate) mod tests {
             "Output": "{% $states.result.n + $base %}", "Assign": {"last": "{% $states.input.k %}"}, "End": true}));
         let state = &m.states[0];
         let exit = with_env(json!({"base": 10}), |env| {
-            shape_result(state, handling(state), Arc::new(json!({"k": "x"})), Arc::new(json!({"n": 1})), env)
+            shape_result(state, handling(state), Payload::new(json!({"k": "x"})), Payload::new(json!({"n": 1})), env)
         })
         .unwrap();
         assert_eq!(*exit.output, json!(11));
@@ -318,7 +326,7 @@ pub(crate) mod tests {
     #[test]
     fn results_and_assignments_over_256_kib_are_refused() {
         let big = json!("x".repeat(300 * 1024));
-        let error = check_result_size(&big, "S").unwrap_err();
+        let error = check_result_size(&Payload::new(big.clone()), "S").unwrap_err();
         assert!(matches!(&error, EvalError::Raised(e) if e.error == ErrorName::DataLimitExceeded), "{error:?}");
         let mut one = Map::new();
         one.insert("v".into(), big);
@@ -344,7 +352,7 @@ pub(crate) mod tests {
             "End": true}));
         let catcher = &handling(&m.states[0]).catch[0];
         let error = StatesError::new(ErrorName::TaskFailed, "boom");
-        let exit = with_env(json!({}), |env| catch_exit(catcher, &Arc::new(json!({"a": 1})), &error, env)).unwrap();
+        let exit = with_env(json!({}), |env| catch_exit(catcher, &Payload::new(json!({"a": 1})), &error, env)).unwrap();
         assert_eq!(*exit.output, json!({"a": 1, "error": {"Error": "States.TaskFailed", "Cause": "boom"}}));
         assert_eq!(exit.assigned, Some(json!({"e": "States.TaskFailed"}).as_object().unwrap().clone()));
     }
@@ -355,10 +363,10 @@ pub(crate) mod tests {
             "Parameters": {"x.$": "$.a", "v.$": "$v"}, "End": true}));
         let state = &m.states[0];
         let crate::definition::StateKind::Task(task) = &state.kind else { panic!() };
-        let input = Arc::new(json!({"a": 2}));
+        let input = Payload::new(json!({"a": 2}));
         let rendered = with_env(json!({"v": true}), |env| arguments(state, task.parameters.as_ref(), &input, env));
         assert_eq!(*rendered.unwrap(), json!({"x": 2, "v": true}));
         let same = with_env(json!({}), |env| arguments(state, None, &input, env)).unwrap();
-        assert!(Arc::ptr_eq(&same, &input), "no Parameters: the same payload, not a copy");
+        assert!(Payload::ptr_eq(&same, &input), "no Parameters: the same payload, not a copy");
     }
 }

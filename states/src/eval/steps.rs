@@ -1,8 +1,6 @@
 //! The states that do no effect but a Wait's sleep: how Pass, Succeed, Choice and Wait
 //! turn their input into an output (and assignments), and which state Choice picks.
 
-use std::sync::Arc;
-
 use serde_json::{Map, Value};
 
 use super::{Env, Exit, assign, check_result_size, jsonata_exit, states_object, through_path, through_result_path};
@@ -24,7 +22,7 @@ pub struct Input {
 /// JSONPath state.
 fn jsonata_input_exit(state: &State, raw: &Payload, env: &Env<'_>) -> Option<Result<Exit, EvalError>> {
     let fields = state.jsonata.as_ref()?;
-    let states = states_object(raw, env.context, None, None);
+    let states = states_object(raw.to_value(), env.context, None, None);
     Some(jsonata_exit(fields, &states, env, raw.clone()))
 }
 
@@ -38,12 +36,12 @@ pub fn pass(state: &State, pass: &PassState, raw: Payload, env: &Env<'_>) -> Res
     }
     let result = match (&pass.result, &pass.parameters) {
         (Some(result), _) => {
-            state.input_path.select(&env.scope(&raw))?;
-            Arc::new(result.clone())
+            state.input_path.apply_in(&env.payload_scope(&raw))?;
+            Payload::new(result.clone())
         }
         (None, Some(parameters)) => {
-            let effective = state.input_path.select(&env.scope(&raw))?;
-            Arc::new(parameters.render(&env.scope(&effective), env.entropy)?)
+            let effective = state.input_path.apply_in(&env.payload_scope(&raw))?;
+            Payload::from_json(parameters.render_in(&env.payload_scope(&effective), env.entropy)?)
         }
         (None, None) => through_path(&state.input_path, raw.clone(), env)?,
     };
@@ -85,7 +83,7 @@ pub fn choose(state: &State, choice: &ChoiceState, input: Input, env: &Env<'_>) 
     };
     let rule = matched.map(|i| &choice.choices[i]);
     if let Some(fields) = &state.jsonata {
-        let states = states_object(&input.raw, env.context, None, None);
+        let states = states_object(input.raw.to_value(), env.context, None, None);
         let mut exit = jsonata_exit(fields, &states, env, input.raw.clone())?;
         if let Some(rule_fields) = rule.and_then(|rule| rule.jsonata.as_deref()) {
             let rule_exit = jsonata_exit(rule_fields, &states, env, exit.output.clone())?;
@@ -105,20 +103,22 @@ pub fn choose(state: &State, choice: &ChoiceState, input: Input, env: &Env<'_>) 
 }
 
 /// The index of the first Choice rule that holds.
-fn first_match(choice: &ChoiceState, effective: &Value, env: &Env<'_>) -> Result<Option<usize>, EvalError> {
-    let scope = env.scope(effective);
+fn first_match(choice: &ChoiceState, effective: &Payload, env: &Env<'_>) -> Result<Option<usize>, EvalError> {
+    let scope = env.payload_scope(effective);
     for (i, rule) in choice.choices.iter().enumerate() {
         let holds = match &rule.rule {
             ChoiceTest::Rule(rule) => rule.evaluate(&scope)?,
-            ChoiceTest::Condition(condition) => match env.jsonata_value(condition, effective, "Condition")? {
-                Value::Bool(b) => b,
-                other => {
-                    return Err(EvalError::Query(format!(
-                        "The Condition field must evaluate to a boolean, but it was {}",
-                        compact(&other)
-                    )));
+            ChoiceTest::Condition(condition) => {
+                match env.jsonata_value(condition, effective.to_value(), "Condition")? {
+                    Value::Bool(b) => b,
+                    other => {
+                        return Err(EvalError::Query(format!(
+                            "The Condition field must evaluate to a boolean, but it was {}",
+                            compact(&other)
+                        )));
+                    }
                 }
-            },
+            }
         };
         if holds {
             return Ok(Some(i));
@@ -137,7 +137,7 @@ mod tests {
     use crate::parse_definition;
 
     fn input(value: Value) -> Input {
-        let payload = Arc::new(value);
+        let payload = Payload::new(value);
         Input { raw: payload.clone(), effective: payload }
     }
 
@@ -191,7 +191,7 @@ mod tests {
         let StateKind::Pass(p) = &m.states[0].kind else { panic!() };
         let given = input(json!({"big": [1, 2, 3]}));
         let exit = with_env(json!({}), |env| pass(&m.states[0], p, given.raw.clone(), env)).unwrap();
-        assert!(Arc::ptr_eq(&exit.output, &given.raw), "a plain Pass passes the same payload on");
+        assert!(Payload::ptr_eq(&exit.output, &given.raw), "a plain Pass passes the same payload on");
         // InputPath that selects nothing fails the state, even where Parameters or Result
         // replace what it selects; the shared input is left as it was.
         for replacing in [json!({"Result": 1}), json!({"Parameters": {"v.$": "$.x"}})] {
@@ -207,9 +207,18 @@ mod tests {
         let m = crate::eval::tests::machine(json!({"Type": "Pass", "InputPath": "$.p",
             "Parameters": {"d.$": "$.d", "n": 2}, "ResultPath": "$.p", "End": true}));
         let StateKind::Pass(p) = &m.states[0].kind else { panic!() };
-        let given = input(json!({"m": 0, "p": {"d": [1, 2], "n": 1}, "z": true}));
+        let given = input(json!({"m": 0, "p": {"d": [1, 2], "n": 1}, "z": {"k": [3]}}));
         let exit = with_env(json!({}), |env| pass(&m.states[0], p, given.raw.clone(), env)).unwrap();
-        assert_eq!(exit.output.to_string(), r#"{"m":0,"p":{"d":[1,2],"n":2},"z":true}"#);
-        assert_eq!(*given.raw, json!({"m": 0, "p": {"d": [1, 2], "n": 1}, "z": true}));
+        assert_eq!(exit.output.to_string(), r#"{"m":0,"p":{"d":[1,2],"n":2},"z":{"k":[3]}}"#);
+        assert_eq!(*given.raw, json!({"m": 0, "p": {"d": [1, 2], "n": 1}, "z": {"k": [3]}}));
+        // What `d.$` selected and what ResultPath did not replace are the input's own
+        // arrays and objects, shared, not copies.
+        let at = |payload: &Payload, outer: &str, inner: Option<&str>| {
+            let node = &payload.json().as_object().unwrap()[outer];
+            inner.map_or_else(|| node.clone(), |inner| node.as_object().unwrap()[inner].clone())
+        };
+        assert!(at(&exit.output, "p", Some("d")).same_node(&at(&given.raw, "p", Some("d"))));
+        assert!(at(&exit.output, "z", None).same_node(&at(&given.raw, "z", None)));
+        assert!(!at(&exit.output, "p", None).same_node(&at(&given.raw, "p", None)));
     }
 }

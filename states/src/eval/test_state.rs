@@ -10,8 +10,6 @@
 //! retrier's index and back-off), `CAUGHT_ERROR` (with the catcher's index, the output it
 //! makes and its `Next`), or `FAILED`.
 
-use std::sync::Arc;
-
 use serde_json::{Map, Value};
 
 use super::fields::count;
@@ -336,14 +334,14 @@ fn pass_stages(
     inspection: &mut Inspection,
 ) -> Result<Exit, EvalError> {
     let parameters = match &pass.parameters {
-        Some(template) => Arc::new(template.render(&env.scope(&input.effective), env.entropy)?),
+        Some(template) => Payload::from_json(template.render_in(&env.payload_scope(&input.effective), env.entropy)?),
         None => input.effective.clone(),
     };
     inspection.after_parameters = Some((*parameters).clone());
     let result = match &pass.result {
         Some(result) => {
             inspection.result = Some(result.clone());
-            Arc::new(result.clone())
+            Payload::new(result.clone())
         }
         None => parameters,
     };
@@ -366,7 +364,7 @@ fn map_inspection(
 ) -> Result<(), EvalError> {
     // With an ItemReader, the items are the configuration's (checked to be an array).
     let items = match (&map.item_reader, &configuration.map_item_reader_data) {
-        (Some(_), Some(Value::Array(data))) => data.iter().cloned().map(Arc::new).collect(),
+        (Some(_), Some(Value::Array(data))) => data.iter().cloned().map(Payload::new).collect(),
         _ => items(state, map, effective, env)?,
     };
     inspection.after_items_path = Some(Value::Array(items.iter().map(|i| (**i).clone()).collect()));
@@ -391,7 +389,7 @@ fn map_inspection(
             let value = match (jsonata_selector, &map.item_selector) {
                 (Some(selector), _) => item_env.jsonata_render(
                     selector,
-                    &states_object(effective, &context, None, None),
+                    &states_object(effective.to_value(), &context, None, None),
                     "ItemSelector",
                 )?,
                 (None, Some(template)) => template.render(&item_env.scope(effective), env.entropy)?,
@@ -428,7 +426,7 @@ pub fn complete(tested: &Tested<'_>, pending: Pending, attempt: Result<Value, St
         }
     }
     let result = match attempt {
-        Ok(result) => Arc::new(result),
+        Ok(result) => Payload::new(result),
         Err(error) => return recovered(tested, handling, &raw, error, inspection),
     };
     inspection.result = Some((*result).clone());
@@ -564,7 +562,7 @@ mod tests {
             has_role: false,
         };
         check(&tested).expect("accepted");
-        match begin(&tested, Arc::new(input)) {
+        match begin(&tested, Payload::new(input)) {
             Begun::Done(outcome) => outcome,
             Begun::Mocked(pending) => {
                 let attempt = match &mock {

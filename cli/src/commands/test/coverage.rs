@@ -394,7 +394,6 @@ pub(crate) fn json(all: &BTreeMap<String, Coverage>) -> Value {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
 
     use sfnlite_states::definition::StateType;
     use sfnlite_states::history::TaskResource;
@@ -428,22 +427,31 @@ mod tests {
         let scheduled = || EventDetails::TaskScheduled {
             resource: task("invoke"),
             region: "r".into(),
-            parameters: Arc::new(json!({})),
+            parameters: sfnlite_states::history::Payload::new(json!({})),
             timeout_seconds: None,
             heartbeat_seconds: None,
         };
         let failed =
             |e: &str| EventDetails::TaskFailed { resource: task("invoke"), error: Some(e.into()), cause: None };
-        let entered =
-            |n: &str, t| EventDetails::StateEntered { state_type: t, name: n.into(), input: Arc::new(json!({})) };
+        let entered = |n: &str, t| EventDetails::StateEntered {
+            state_type: t,
+            name: n.into(),
+            input: sfnlite_states::history::Payload::new(json!({})),
+        };
         let exited = |n: &str, t| EventDetails::StateExited {
             state_type: t,
             name: n.into(),
-            output: Arc::new(json!({})),
+            output: sfnlite_states::history::Payload::new(json!({})),
             assigned_variables: None,
         };
         let events = vec![
-            event(1, EventDetails::ExecutionStarted { input: Arc::new(json!({})), role_arn: String::new() }),
+            event(
+                1,
+                EventDetails::ExecutionStarted {
+                    input: sfnlite_states::history::Payload::new(json!({})),
+                    role_arn: String::new(),
+                },
+            ),
             event(2, entered("T", StateType::Task)),
             event(3, scheduled()),
             event(4, failed("Throttled")),
@@ -482,7 +490,7 @@ mod tests {
         let entered_with = |n: &str, t, input: Value| EventDetails::StateEntered {
             state_type: t,
             name: n.into(),
-            input: Arc::new(input),
+            input: sfnlite_states::history::Payload::new(input),
         };
         let choice = vec![
             event(1, entered_with("C", StateType::Choice, json!({"b": 1}))),

@@ -450,7 +450,6 @@ fn numbers_equal(a: &Value, b: &Value) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
 
     use serde_json::json;
     use sfnlite_states::definition::StateType;
@@ -463,11 +462,20 @@ mod tests {
     }
 
     fn entered(name: &str, state_type: StateType, input: Value) -> EventDetails {
-        EventDetails::StateEntered { state_type, name: name.into(), input: Arc::new(input) }
+        EventDetails::StateEntered {
+            state_type,
+            name: name.into(),
+            input: sfnlite_states::history::Payload::new(input),
+        }
     }
 
     fn exited(name: &str, state_type: StateType, output: Value) -> EventDetails {
-        EventDetails::StateExited { state_type, name: name.into(), output: Arc::new(output), assigned_variables: None }
+        EventDetails::StateExited {
+            state_type,
+            name: name.into(),
+            output: sfnlite_states::history::Payload::new(output),
+            assigned_variables: None,
+        }
     }
 
     /// A Task retried once (two attempts, 3 s apart), then a Pass.
@@ -475,7 +483,7 @@ mod tests {
         let scheduled = || EventDetails::TaskScheduled {
             resource: TaskResource { resource_type: "lambda".into(), resource: "invoke".into() },
             region: "us-east-1".into(),
-            parameters: Arc::new(json!({})),
+            parameters: sfnlite_states::history::Payload::new(json!({})),
             timeout_seconds: None,
             heartbeat_seconds: None,
         };
@@ -484,7 +492,10 @@ mod tests {
                 1,
                 0,
                 0,
-                EventDetails::ExecutionStarted { input: Arc::new(json!({"a": 1})), role_arn: String::new() },
+                EventDetails::ExecutionStarted {
+                    input: sfnlite_states::history::Payload::new(json!({"a": 1})),
+                    role_arn: String::new(),
+                },
             ),
             event(2, 1, 0, entered("Call", StateType::Task, json!({"a": 1}))),
             event(3, 2, 0, scheduled()),
@@ -505,7 +516,7 @@ mod tests {
                 3020,
                 EventDetails::TaskSucceeded {
                     resource: TaskResource { resource_type: "lambda".into(), resource: "invoke".into() },
-                    output: Arc::new(json!({"n": 2})),
+                    output: sfnlite_states::history::Payload::new(json!({"n": 2})),
                 },
             ),
             event(7, 6, 3020, exited("Call", StateType::Task, json!({"n": 2, "list": [1, 2]}))),
