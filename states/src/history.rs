@@ -280,7 +280,7 @@ impl EventDetails {
             m.insert("resource".into(), json!(r.resource));
             m
         };
-        let payload = |key: &str, value: &Value, m: &mut Map<String, Value>| {
+        let payload = |key: &str, value: &Payload, m: &mut Map<String, Value>| {
             m.insert(key.into(), json!(text(value)));
             m.insert(format!("{key}Details"), json!({"truncated": false}));
         };
@@ -432,7 +432,8 @@ fn json_map(value: Value) -> Map<String, Value> {
     }
 }
 
-fn text(value: &Value) -> String {
+/// Compact JSON text (a payload in the form it was made in: rendering builds no other).
+fn text(value: &impl Serialize) -> String {
     serde_json::to_string(value).unwrap_or_default()
 }
 
@@ -493,5 +494,14 @@ mod tests {
                 "stateEnteredEventDetails": {"name": "P", "input": "{\"a\":1}", "inputDetails": {"truncated": false}}
             })
         );
+        // A payload made as a persistent value renders the same text, and rendering leaves
+        // no `serde_json` copy in it (events share their payloads with the execution).
+        let input = Payload::from_json(crate::json::Json::from(json!({"a": 1})));
+        let shared = HistoryEvent {
+            details: EventDetails::StateEntered { state_type: StateType::Pass, name: "P".into(), input: input.clone() },
+            ..event.clone()
+        };
+        assert_eq!(shared.to_json(), event.to_json());
+        assert!(input.value_if_made().is_none());
     }
 }

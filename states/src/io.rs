@@ -11,7 +11,6 @@ use crate::error::{ErrorName, EvalError, StatesError};
 use crate::json::{number_text_len, string_text_len};
 use crate::path::{PayloadScope, ReferencePath, Scope};
 use crate::payload::Payload;
-use crate::template::compact;
 
 impl PathField {
     /// Applies `InputPath` or `OutputPath` to `scope.input`: absent passes it on,
@@ -72,7 +71,7 @@ impl ResultPath {
             ResultPath::Default => Ok(result),
             ResultPath::Discard => Ok(raw_input),
             ResultPath::Path(path) => path
-                .set_in_json(raw_input.json(), result.json().clone())
+                .set_in_json(&raw_input.to_json(), result.into_json())
                 .map(Payload::from_json)
                 .map_err(|_| result_path_failure(path, &raw_input)),
         }
@@ -80,10 +79,11 @@ impl ResultPath {
 }
 
 /// `States.ResultPathMatchFailure`, in AWS's words.
-fn result_path_failure(path: &ReferencePath, input: &Value) -> EvalError {
+fn result_path_failure(path: &ReferencePath, input: &impl serde::Serialize) -> EvalError {
+    let input = serde_json::to_string(input).unwrap_or_default();
     EvalError::Raised(StatesError::new(
         ErrorName::ResultPathMatchFailure,
-        format!("Unable to apply ReferencePath {} to input {}", path.as_str(), compact(input)),
+        format!("Unable to apply ReferencePath {} to input {input}", path.as_str()),
     ))
 }
 

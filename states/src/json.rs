@@ -242,8 +242,15 @@ impl fmt::Debug for Json {
             Json::Bool(b) => write!(f, "Bool({b})"),
             Json::Number(n) => write!(f, "Number({n})"),
             Json::String(s) => write!(f, "String({s:?})"),
-            Json::Array(node) => f.debug_list().entries(&node.items).finish(),
-            Json::Object(node) => f.debug_map().entries(&node.items).finish(),
+            // As serde_json's `Value` writes them.
+            Json::Array(node) => {
+                f.write_str("Array ")?;
+                f.debug_list().entries(&node.items).finish()
+            }
+            Json::Object(node) => {
+                f.write_str("Object ")?;
+                f.debug_map().entries(&node.items).finish()
+            }
         }
     }
 }

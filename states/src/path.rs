@@ -117,8 +117,13 @@ impl<'a> Selects<'a> for Scope<'a> {
 }
 
 impl<'a> Selects<'a> for PayloadScope<'a> {
+    /// Borrows from the payload's `serde_json` form where it exists; else copies only what
+    /// the path selects from its persistent form.
     fn select(&self, path: &Path) -> Result<Cow<'a, Value>, PathMiss> {
-        path.select_in(self).map(|json| Cow::Owned(json.to_value()))
+        match self.input.value_if_made() {
+            Some(input) => path.select(&Scope { input, context: self.context, variables: self.variables }),
+            None => path.select_in(self).map(|json| Cow::Owned(json.to_value())),
+        }
     }
 
     fn input_text(&self) -> String {
@@ -283,7 +288,11 @@ impl Path {
             self.select(&scope).map(|selected| Json::from(selected.as_ref()))
         };
         match (&self.root, &self.kind) {
-            (Root::Input, Kind::Definite(steps)) => walk(scope.input.json(), steps).cloned(),
+            // Only the selected part is converted when the payload has no persistent form.
+            (Root::Input, Kind::Definite(steps)) => match scope.input.json_if_made() {
+                Some(json) => walk(json, steps).cloned(),
+                None => scope.input.with_value(|value| walk(value, steps).map(Json::from)),
+            },
             (Root::Input, Kind::Query(_)) => scope.input.with_value(over),
             // `$$…` and `$name…` do not read the input.
             _ => over(&Value::Null),

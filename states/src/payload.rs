@@ -42,6 +42,41 @@ impl Payload {
         Payload(Arc::new(Forms::Json { json, value: OnceLock::new() }))
     }
 
+    /// The persistent form if it exists (it was made in it, or has been asked for it).
+    pub fn json_if_made(&self) -> Option<&Json> {
+        match &*self.0 {
+            Forms::Json { json, .. } => Some(json),
+            Forms::Value { json, .. } => json.get(),
+        }
+    }
+
+    /// The `serde_json` form if it exists (it was made in it, or has been asked for it).
+    pub fn value_if_made(&self) -> Option<&Value> {
+        match &*self.0 {
+            Forms::Json { value, .. } => value.get(),
+            Forms::Value { value, .. } => Some(value),
+        }
+    }
+
+    /// The persistent form, shared when it exists, else made for the caller without
+    /// keeping it in the payload (a write into a copy of a task's result must not leave
+    /// a second copy of that result in the history).
+    pub fn to_json(&self) -> Json {
+        match &*self.0 {
+            Forms::Json { json, .. } => json.clone(),
+            Forms::Value { value, json } => json.get().cloned().unwrap_or_else(|| Json::from(value)),
+        }
+    }
+
+    /// The persistent form, moved out when no one else holds the payload.
+    pub fn into_json(self) -> Json {
+        match Arc::try_unwrap(self.0) {
+            Ok(Forms::Json { json, .. }) => json,
+            Ok(Forms::Value { value, json }) => json.into_inner().unwrap_or_else(|| Json::from(value)),
+            Err(shared) => Payload(shared).to_json(),
+        }
+    }
+
     /// The persistent form (made from the `serde_json` form on first use, then kept).
     pub fn json(&self) -> &Json {
         match &*self.0 {
@@ -83,7 +118,7 @@ impl Payload {
         match Arc::try_unwrap(self.0) {
             Ok(Forms::Value { value, .. }) => value,
             Ok(Forms::Json { json, value }) => value.into_inner().unwrap_or_else(|| json.to_value()),
-            Err(shared) => Payload(shared).value().clone(),
+            Err(shared) => Payload(shared).to_value(),
         }
     }
 
@@ -206,7 +241,15 @@ mod tests {
         let payload = Payload::from_json(Json::from(json!({"a": 1})));
         let kept = payload.clone();
         assert_eq!(payload.into_value(), json!({"a": 1}));
+        assert!(kept.value_if_made().is_none(), "a copy taken from a shared payload is not kept in it");
         assert_eq!(kept.into_value(), json!({"a": 1}));
+        // The same for the persistent form of a payload made as a `serde_json` value.
+        let payload = Payload::new(json!([1, {"b": 2}]));
+        let kept = payload.clone();
+        assert_eq!(payload.into_json(), Json::from(json!([1, {"b": 2}])));
+        assert!(kept.json_if_made().is_none());
+        assert_eq!(kept.to_json(), Json::from(json!([1, {"b": 2}])));
+        assert!(kept.json_if_made().is_none());
         let one = Payload::default();
         assert!(Payload::ptr_eq(&one, &one.clone()));
         assert!(!Payload::ptr_eq(&one, &Payload::default()));

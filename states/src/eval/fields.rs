@@ -7,7 +7,8 @@ use serde_json::Value;
 use super::Env;
 use crate::definition::{Count, FailState, Seconds, TextField, WaitFor, WaitState};
 use crate::error::{ErrorName, EvalError, StatesError};
-use crate::path::{Path, PayloadScope, Scope};
+use crate::history::Payload;
+use crate::path::{Path, PayloadScope, Scope, Selects};
 use crate::template::compact;
 use crate::timestamp::parse_iso8601;
 
@@ -103,11 +104,11 @@ pub fn seconds(
 }
 
 /// When a Wait state entered at `now` (epoch ms) ends, in epoch milliseconds.
-pub fn wait_deadline(wait: &WaitState, effective: &Value, env: &Env<'_>, now: i64) -> Result<i64, EvalError> {
+pub fn wait_deadline(wait: &WaitState, effective: &Payload, env: &Env<'_>, now: i64) -> Result<i64, EvalError> {
     match &wait.wait_for {
         WaitFor::Seconds(s) => Ok(now.saturating_add(millis(*s))),
         WaitFor::Timestamp(nanos, _) => Ok((*nanos / 1_000_000) as i64),
-        WaitFor::SecondsExpr(template) => match env.jsonata_value(template, effective.clone(), "Seconds")? {
+        WaitFor::SecondsExpr(template) => match env.jsonata_value(template, effective.to_value(), "Seconds")? {
             Value::Number(n) if n.as_u64().is_some() => Ok(now.saturating_add(millis(n.as_u64().unwrap_or(0)))),
             other => Err(EvalError::Query(format!(
                 "The Seconds field must evaluate to a non-negative integer, but it was {}",
@@ -115,7 +116,7 @@ pub fn wait_deadline(wait: &WaitState, effective: &Value, env: &Env<'_>, now: i6
             ))),
         },
         WaitFor::TimestampExpr(template) => {
-            let value = env.jsonata_value(template, effective.clone(), "Timestamp")?;
+            let value = env.jsonata_value(template, effective.to_value(), "Timestamp")?;
             let text = value.as_str().map_or_else(|| compact(&value), str::to_owned);
             parse_iso8601(&text).map(|n| (n / 1_000_000) as i64).ok_or_else(|| {
                 EvalError::Query(format!(
@@ -123,13 +124,13 @@ pub fn wait_deadline(wait: &WaitState, effective: &Value, env: &Env<'_>, now: i6
                 ))
             })
         }
-        WaitFor::SecondsPath(path) => seconds_path_deadline(path, &env.scope(effective), now),
-        WaitFor::TimestampPath(path) => timestamp_path_deadline(path, &env.scope(effective)),
+        WaitFor::SecondsPath(path) => seconds_path_deadline(path, &env.payload_scope(effective), now),
+        WaitFor::TimestampPath(path) => timestamp_path_deadline(path, &env.payload_scope(effective)),
     }
 }
 
-fn seconds_path_deadline(path: &Path, scope: &Scope<'_>, now: i64) -> Result<i64, EvalError> {
-    let value = path.select(scope).map_err(|_| {
+fn seconds_path_deadline<'a>(path: &Path, scope: &impl Selects<'a>, now: i64) -> Result<i64, EvalError> {
+    let value = scope.select(path).map_err(|_| {
         EvalError::Runtime(format!("The SecondsPath parameter does not reference an input value: {path}"))
     })?;
     match value.as_i64() {
@@ -144,8 +145,8 @@ fn seconds_path_deadline(path: &Path, scope: &Scope<'_>, now: i64) -> Result<i64
     }
 }
 
-fn timestamp_path_deadline(path: &Path, scope: &Scope<'_>) -> Result<i64, EvalError> {
-    let value = path.select(scope).map_err(|_| {
+fn timestamp_path_deadline<'a>(path: &Path, scope: &impl Selects<'a>) -> Result<i64, EvalError> {
+    let value = scope.select(path).map_err(|_| {
         EvalError::Runtime(format!("The TimestampPath parameter does not reference an input value: {path}"))
     })?;
     let text = value.as_str().unwrap_or_default();
@@ -217,6 +218,7 @@ mod tests {
     #[test]
     fn wait_deadlines_from_seconds_paths_and_timestamps() {
         let input = json!({"s": 5, "neg": -1, "t": "1970-01-01T00:00:10Z", "bad": "noon"});
+        let input = Payload::from_json(crate::json::Json::from(input));
         let at = |spec: Value| with_env(json!({}), |env| wait_deadline(&wait(spec), &input, env, 1000));
         assert_eq!(at(json!({"Seconds": 3})).unwrap(), 4000);
         assert_eq!(at(json!({"SecondsPath": "$.s"})).unwrap(), 6000);
@@ -227,6 +229,7 @@ mod tests {
         let EvalError::Runtime(message) = at(json!({"TimestampPath": "$.bad"})).unwrap_err() else { panic!() };
         assert!(message.ends_with("format string: $.bad == noon"), "{message}");
         assert_eq!(at(json!({"Seconds": u64::MAX})).unwrap(), i64::MAX, "saturates");
+        assert!(input.value_if_made().is_none(), "the paths read the persistent form");
     }
 
     #[test]

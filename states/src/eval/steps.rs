@@ -211,14 +211,26 @@ mod tests {
         let exit = with_env(json!({}), |env| pass(&m.states[0], p, given.raw.clone(), env)).unwrap();
         assert_eq!(exit.output.to_string(), r#"{"m":0,"p":{"d":[1,2],"n":2},"z":{"k":[3]}}"#);
         assert_eq!(*given.raw, json!({"m": 0, "p": {"d": [1, 2], "n": 1}, "z": {"k": [3]}}));
-        // What `d.$` selected and what ResultPath did not replace are the input's own
-        // arrays and objects, shared, not copies.
+        // A payload made as a persistent value goes through the Pass without a `serde_json`
+        // copy being made of it or of the output, and what `d.$` selected and what
+        // ResultPath did not replace are the input's own arrays and objects, shared.
+        let json_made = Payload::from_json(crate::json::Json::from(given.raw.value()));
+        let exit = with_env(json!({}), |env| pass(&m.states[0], p, json_made.clone(), env)).unwrap();
+        let text = serde_json::to_string(&exit.output).unwrap();
+        assert_eq!(text, r#"{"m":0,"p":{"d":[1,2],"n":2},"z":{"k":[3]}}"#);
+        assert!(json_made.value_if_made().is_none() && exit.output.value_if_made().is_none());
         let at = |payload: &Payload, outer: &str, inner: Option<&str>| {
             let node = &payload.json().as_object().unwrap()[outer];
             inner.map_or_else(|| node.clone(), |inner| node.as_object().unwrap()[inner].clone())
         };
-        assert!(at(&exit.output, "p", Some("d")).same_node(&at(&given.raw, "p", Some("d"))));
-        assert!(at(&exit.output, "z", None).same_node(&at(&given.raw, "z", None)));
-        assert!(!at(&exit.output, "p", None).same_node(&at(&given.raw, "p", None)));
+        assert!(at(&exit.output, "p", Some("d")).same_node(&at(&json_made, "p", Some("d"))));
+        assert!(at(&exit.output, "z", None).same_node(&at(&json_made, "z", None)));
+        assert!(!at(&exit.output, "p", None).same_node(&at(&json_made, "p", None)));
+        // One made as a `serde_json` value gets no persistent copy kept in it (the output
+        // holds what it needs).
+        let value_made = Payload::new(given.raw.to_value());
+        let exit = with_env(json!({}), |env| pass(&m.states[0], p, value_made.clone(), env)).unwrap();
+        assert_eq!(exit.output.to_string(), r#"{"m":0,"p":{"d":[1,2],"n":2},"z":{"k":[3]}}"#);
+        assert!(value_made.json_if_made().is_none());
     }
 }
