@@ -47,6 +47,9 @@ const CACHE_BYTES: u64 = 32 << 20;
 
 /// An event batch up to this size (as JSON) stays in sled.
 const INLINE_LIMIT: usize = 16 * 1024;
+/// A batch of events is stored as records of about this much JSON text at most (the last
+/// event may take one past it).
+const EVENT_RECORD_BYTES: usize = 4 * 1024 * 1024;
 /// No record lists more chunk hashes than a 4 GiB history could need (a bound for damaged data).
 const MAX_HASH_LIST: usize = 64 << 20;
 /// No chunk is larger than this once decompressed (chunks are at most 64 KiB).
@@ -512,11 +515,28 @@ impl HistoryStore for SledStore {
         })
     }
 
+    /// Stores a batch as records of at most about [`EVENT_RECORD_BYTES`] of JSON text each
+    /// (a JSON array of events, keyed by its first event's id), so that a batch of large
+    /// payloads is never one text in memory; readers concatenate the records in key order.
     fn append(&self, execution_arn: &str, events: Vec<HistoryEvent>) -> Result<(), StoreError> {
-        let Some(first) = events.first() else {
-            return Ok(());
-        };
-        self.put_packed(&self.events, event_key(execution_arn, first.id), encode(&events)?)
+        let mut record = Vec::new();
+        let mut first = None;
+        for event in &events {
+            record.push(if first.is_none() { b'[' } else { b',' });
+            first.get_or_insert(event.id);
+            serde_json::to_writer(&mut record, event).map_err(io)?;
+            if record.len() >= EVENT_RECORD_BYTES
+                && let Some(id) = first.take()
+            {
+                record.push(b']');
+                self.put_packed(&self.events, event_key(execution_arn, id), std::mem::take(&mut record))?;
+            }
+        }
+        if let Some(id) = first {
+            record.push(b']');
+            self.put_packed(&self.events, event_key(execution_arn, id), record)?;
+        }
+        Ok(())
     }
 
     fn events(&self, execution_arn: &str) -> Result<Vec<HistoryEvent>, StoreError> {
@@ -817,6 +837,12 @@ mod chunk_tests {
         store.append("arn:b", history.clone()).unwrap();
         assert_eq!(store.events("arn:a").unwrap(), history);
         assert_eq!(store.events("arn:b").unwrap(), history);
+        // The 10 MB batch went in as records of about EVENT_RECORD_BYTES, each keyed by its
+        // first event (and read back above as one history, in order).
+        let firsts: Vec<u64> = (store.events.scan_prefix(b"arn:a\0").keys())
+            .map(|key| u64::from_be_bytes(key.unwrap()[6..].try_into().unwrap()))
+            .collect();
+        assert!(firsts.len() >= 2 && firsts[0] == 1 && firsts.is_sorted(), "{firsts:?}");
         // 100 documents of 100 KiB in two histories: the shared text is kept once.
         let stored = pack_bytes(dir.path());
         assert!(stored < 150 * 1024, "{stored} bytes in packs");
