@@ -335,18 +335,24 @@ impl SledStore {
     }
 
     /// Stores `json` under `key` in `tree`: in sled, compressed, when small; else as chunks.
+    /// Stores `json` under `key` in `tree` (see [`SledStore::packed`]); the caller flushes.
     fn put_packed(&self, tree: &sled::Tree, key: Vec<u8>, json: Vec<u8>) -> Result<(), StoreError> {
+        let _chunks = self.lock_chunks();
+        tree.insert(key, self.packed(&json)?).map_err(io)?;
+        Ok(())
+    }
+
+    /// The record that stores `json`: in sled, compressed, when small; else the list of its
+    /// chunks (those not stored yet go to a pack). The caller holds the chunk lock until the
+    /// record is inserted.
+    fn packed(&self, json: &[u8]) -> Result<Vec<u8>, StoreError> {
         if json.len() <= INLINE_LIMIT {
             let mut record = Vec::with_capacity(json.len() / 2 + 8);
             record.push(INLINE);
-            record.extend(lz4_flex::block::compress_prepend_size(&json));
-            tree.insert(key, record).map_err(io)?;
-            return self.flush();
+            record.extend(lz4_flex::block::compress_prepend_size(json));
+            return Ok(record);
         }
-        let _chunks = self.lock_chunks();
-        let record = self.chunked(&json)?;
-        tree.insert(key, record).map_err(io)?;
-        self.flush()
+        self.chunked(json)
     }
 
     /// The JSON of a stored record (an event batch, an execution; `what` names it in errors).
@@ -493,6 +499,7 @@ impl HistoryStore for SledStore {
 
     fn put_execution(&self, record: &ExecutionRecord) -> Result<(), StoreError> {
         self.put_packed(&self.executions, record.arn.as_bytes().to_vec(), encode(record)?)?;
+        self.flush()?;
         // An execution's record changes a few times in its life: each is witnessed.
         self.witness(true);
         Ok(())
@@ -518,25 +525,30 @@ impl HistoryStore for SledStore {
     /// Stores a batch as records of at most about [`EVENT_RECORD_BYTES`] of JSON text each
     /// (a JSON array of events, keyed by its first event's id), so that a batch of large
     /// payloads is never one text in memory; readers concatenate the records in key order.
+    /// The records go into sled in one atomic batch, then one flush.
     fn append(&self, execution_arn: &str, events: Vec<HistoryEvent>) -> Result<(), StoreError> {
-        let mut record = Vec::new();
+        if events.is_empty() {
+            return Ok(());
+        }
+        let chunks = self.lock_chunks();
+        let mut batch = sled::Batch::default();
+        let mut text = Vec::new();
         let mut first = None;
-        for event in &events {
-            record.push(if first.is_none() { b'[' } else { b',' });
+        for (i, event) in events.iter().enumerate() {
+            text.push(if first.is_none() { b'[' } else { b',' });
             first.get_or_insert(event.id);
-            serde_json::to_writer(&mut record, event).map_err(io)?;
-            if record.len() >= EVENT_RECORD_BYTES
+            serde_json::to_writer(&mut text, event).map_err(io)?;
+            if (text.len() >= EVENT_RECORD_BYTES || i + 1 == events.len())
                 && let Some(id) = first.take()
             {
-                record.push(b']');
-                self.put_packed(&self.events, event_key(execution_arn, id), std::mem::take(&mut record))?;
+                text.push(b']');
+                batch.insert(event_key(execution_arn, id), self.packed(&text)?);
+                text.clear();
             }
         }
-        if let Some(id) = first {
-            record.push(b']');
-            self.put_packed(&self.events, event_key(execution_arn, id), record)?;
-        }
-        Ok(())
+        self.events.apply_batch(batch).map_err(io)?;
+        drop(chunks);
+        self.flush()
     }
 
     fn events(&self, execution_arn: &str) -> Result<Vec<HistoryEvent>, StoreError> {
