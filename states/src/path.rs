@@ -120,9 +120,12 @@ impl<'a> Selects<'a> for PayloadScope<'a> {
     /// Borrows from the payload's `serde_json` form where it exists; else copies only what
     /// the path selects from its persistent form.
     fn select(&self, path: &Path) -> Result<Cow<'a, Value>, PathMiss> {
-        match self.input.value_if_made() {
-            Some(input) => path.select(&Scope { input, context: self.context, variables: self.variables }),
-            None => path.select_in(self).map(|json| Cow::Owned(json.to_value())),
+        let over = |input| Scope { input, context: self.context, variables: self.variables };
+        match (path.root(), self.input.value_if_made()) {
+            (Root::Input, Some(input)) => path.select(&over(input)),
+            (Root::Input, None) => path.select_in(self).map(|json| Cow::Owned(json.to_value())),
+            // `$$…` and `$name…` do not read the input: borrowed from the context or variables.
+            _ => path.select(&over(&Value::Null)),
         }
     }
 

@@ -4,13 +4,14 @@
 //! - `meta`: `format` → the format version (big-endian u32);
 //! - `state_machines`: definition hash → [`StateMachineRecord`];
 //! - `executions`: execution ARN → [`ExecutionRecord`], kept as event batches are (below);
-//! - `events`: ARN ++ `0x00` ++ big-endian id of a batch's first event → the batch (a JSON
-//!   array of events), so a prefix scan reads one history in id order. One record per
+//! - `events`: ARN ++ `0x00` ++ big-endian id of a record's first event → the record (a
+//!   JSON array of events), so a prefix scan reads one history in id order. Records per
 //!   batch, not per event: the runtime appends a batch before each effect, and sled's cost
-//!   is per record (a run of 20,000 states is one record, not 40,000). A batch of up to
-//!   [`INLINE_LIMIT`] bytes is kept in sled, compressed (tag [`INLINE`]); a larger one is cut
-//!   into content-defined chunks ([`super::chunks`]) kept once each in pack files
-//!   ([`super::packs`]), and sled keeps the list of their hashes (tag [`CHUNKED`]). Format 1
+//!   is per record (a run of 20,000 small states is one record, not 40,000); a batch is cut
+//!   into records of about [`EVENT_RECORD_BYTES`] of text, written in one atomic sled
+//!   batch. A record of up to [`INLINE_LIMIT`] bytes is kept in sled, compressed (tag
+//!   [`INLINE`]); a larger one is cut into content-defined chunks ([`super::chunks`]) kept
+//!   once each in pack files ([`super::packs`]), and sled keeps the list of their hashes (tag [`CHUNKED`]). Format 1
 //!   stored the JSON itself (it starts with `[`), still read;
 //! - `chunks`: a chunk's SHA-256 → its [`Location`] in the packs;
 //! - `documents`: kind ++ `0x00` ++ key → a JSON document (API resources: state machines
@@ -25,7 +26,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -78,9 +79,11 @@ pub struct SledStore {
     documents: sled::Tree,
     chunks: sled::Tree,
     packs: Packs,
-    /// Held while chunks are added or collected, so that garbage collection never removes
-    /// a chunk that a batch being appended uses.
-    chunk_lock: Mutex<()>,
+    /// Held (shared) while records and their chunks are added, and (exclusive) while chunks
+    /// are collected, so that garbage collection never removes a chunk that a record being
+    /// written lists. Writers do not exclude one another: two that store the same new chunk
+    /// at once leave one copy unnamed in a pack, which collection reclaims.
+    chunk_lock: RwLock<()>,
     meta: sled::Tree,
     /// Counts flushes (`meta/generation`); the last one durable is also in `<store>/generation`
     /// (see [`open_guard`]), so an open that finds sled behind it knows sled lost writes.
@@ -217,7 +220,7 @@ impl SledStore {
             documents: db.open_tree("documents").map_err(io)?,
             chunks: db.open_tree("chunks").map_err(io)?,
             packs: Packs::open(&path.join("packs"))?,
-            chunk_lock: Mutex::new(()),
+            chunk_lock: RwLock::new(()),
             meta,
             generation: Mutex::new(generation),
             durable: std::sync::atomic::AtomicU64::new(generation),
@@ -283,8 +286,14 @@ impl SledStore {
         }
     }
 
-    fn lock_chunks(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.chunk_lock.lock().unwrap_or_else(|e| e.into_inner())
+    /// For writing records (shared with other writers).
+    fn lock_chunks(&self) -> std::sync::RwLockReadGuard<'_, ()> {
+        self.chunk_lock.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// For collecting chunks (alone).
+    fn lock_chunks_exclusive(&self) -> std::sync::RwLockWriteGuard<'_, ()> {
+        self.chunk_lock.write().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Stores `json` as chunks (those not stored yet go to a pack) and returns the record
@@ -334,7 +343,6 @@ impl SledStore {
         Ok(Some(hashes))
     }
 
-    /// Stores `json` under `key` in `tree`: in sled, compressed, when small; else as chunks.
     /// Stores `json` under `key` in `tree` (see [`SledStore::packed`]); the caller flushes.
     fn put_packed(&self, tree: &sled::Tree, key: Vec<u8>, json: Vec<u8>) -> Result<(), StoreError> {
         let _chunks = self.lock_chunks();
@@ -661,7 +669,7 @@ impl HistoryStore for SledStore {
     }
 
     fn collect_garbage(&self) -> Result<GarbageReport, StoreError> {
-        let _chunks = self.lock_chunks();
+        let _chunks = self.lock_chunks_exclusive();
         let mut report = GarbageReport::default();
         // Mark: the chunks some record lists.
         let mut live: HashSet<ChunkHash> = HashSet::new();
