@@ -11,8 +11,10 @@
 //!   into records of about [`EVENT_RECORD_BYTES`] of text, written in one atomic sled
 //!   batch. A record of up to [`INLINE_LIMIT`] bytes is kept in sled, compressed (tag
 //!   [`INLINE`]); a larger one is cut into content-defined chunks ([`super::chunks`]) kept
-//!   once each in pack files ([`super::packs`]), and sled keeps the list of their hashes (tag [`CHUNKED`]). Format 1
-//!   stored the JSON itself (it starts with `[`), still read;
+//!   once each in pack files ([`super::packs`]) (writers that store the same new chunk at
+//!   the same moment may each write a copy; only one is named, and collection reclaims the
+//!   others), and sled keeps the list of their hashes (tag [`CHUNKED_LZ4`]; [`CHUNKED`]
+//!   uncompressed). Format 1 stored the JSON itself (it starts with `[`), still read;
 //! - `chunks`: a chunk's SHA-256 → its [`Location`] in the packs;
 //! - `documents`: kind ++ `0x00` ++ key → a JSON document (API resources: state machines
 //!   as the API knows them, versions, aliases, activities, tags).
