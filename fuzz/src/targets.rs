@@ -14,8 +14,10 @@ use sfnlite_states::choice::ChoiceRule;
 use sfnlite_states::diagnostic::Diagnostics;
 use sfnlite_states::entropy::SeededEntropy;
 use sfnlite_states::eval::test_state_api::{self, Reading};
+use sfnlite_states::history::Payload;
+use sfnlite_states::json::Json;
 use sfnlite_states::jsonata::{Bindings, Expr};
-use sfnlite_states::path::{Path, ReferencePath, Scope};
+use sfnlite_states::path::{Path, PayloadScope, ReferencePath, Scope};
 use sfnlite_states::template::{Template, compile_dynamic};
 
 /// A target's body.
@@ -73,13 +75,22 @@ pub fn path(data: &[u8]) {
     let context = context();
     if let Ok(path) = Path::parse(text) {
         let _ = path.select(&Scope::new(&input, &context));
-        let _ = path.eval(&Scope::new(&input, &context));
+        let selected = path.eval(&Scope::new(&input, &context));
+        // Over a payload, in either form: the same value or the same miss.
+        for payload in payloads(&input) {
+            let scope = PayloadScope { input: &payload, context: &context, variables: None };
+            assert_eq!(path.select_in(&scope).map(|json| json.to_value()), selected, "{text}");
+        }
     }
     if let Ok(reference) = ReferencePath::parse(text) {
         let _ = reference.get(&input);
-        let mut document = input.clone();
-        let _ = reference.set(&mut document, json!({"written": true}));
+        let _ = reference.set_in_json(&Json::from(&input), Json::from(json!({"written": true})));
     }
+}
+
+/// A payload of `input` made in each of its two forms.
+fn payloads(input: &Value) -> [Payload; 2] {
+    [Payload::new(input.clone()), Payload::from_json(Json::from(input))]
 }
 
 /// A `.$` field's value: an intrinsic function call (or a path), evaluated.
@@ -88,7 +99,12 @@ pub fn intrinsic(data: &[u8]) {
     let context = context();
     let mut diags = Diagnostics::default();
     if let Some(field) = compile_dynamic(text, "/States/S/Parameters/x.$", &mut diags) {
-        let _ = field.eval(&Scope::new(&input, &context), &SeededEntropy::new(7), "x.$");
+        let value = field.eval(&Scope::new(&input, &context), &SeededEntropy::new(7), "x.$");
+        for payload in payloads(&input) {
+            let scope = PayloadScope { input: &payload, context: &context, variables: None };
+            let json = field.eval_in(&scope, &SeededEntropy::new(7), "x.$");
+            assert_eq!(json.map(|json| json.to_value()), value, "{text}");
+        }
     }
 }
 
@@ -100,7 +116,12 @@ pub fn template(data: &[u8]) {
     let mut diags = Diagnostics::default();
     let template = Template::compile(&value, "/States/S/Parameters", &mut diags);
     if !diags.has_errors() {
-        let _ = template.render(&Scope::new(&input, &context), &SeededEntropy::new(7));
+        let value = template.render(&Scope::new(&input, &context), &SeededEntropy::new(7));
+        for payload in payloads(&input) {
+            let scope = PayloadScope { input: &payload, context: &context, variables: None };
+            let json = template.render_in(&scope, &SeededEntropy::new(7));
+            assert_eq!(json.map(|json| json.to_value()), value, "{text}");
+        }
     }
 }
 
@@ -129,7 +150,11 @@ pub fn choice(data: &[u8]) {
     let context = context();
     let mut diags = Diagnostics::default();
     if let Some(rule) = ChoiceRule::parse(&value, "/States/C/Choices/0", true, &mut diags) {
-        let _ = rule.evaluate(&Scope::new(&input, &context));
+        let holds = rule.evaluate(&Scope::new(&input, &context));
+        for payload in payloads(&input) {
+            let scope = PayloadScope { input: &payload, context: &context, variables: None };
+            assert_eq!(rule.evaluate(&scope), holds, "{text}");
+        }
     }
 }
 

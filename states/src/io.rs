@@ -2,37 +2,18 @@
 //! `ResultPath` → `OutputPath`. Templates live in [`crate::template`]; this module applies
 //! the path fields.
 
-use std::borrow::Cow;
-
 use serde_json::{Map, Value};
 
 use crate::definition::{PathField, ResultPath};
 use crate::error::{ErrorName, EvalError, StatesError};
 use crate::json::{number_text_len, string_text_len};
-use crate::path::{PayloadScope, ReferencePath, Scope};
+use crate::path::{PayloadScope, ReferencePath};
 use crate::payload::Payload;
 
 impl PathField {
-    /// Applies `InputPath` or `OutputPath` to `scope.input`: absent passes it on,
-    /// `null` gives `{}`, a path selects (and fails with States.Runtime when it selects nothing).
-    pub fn apply(&self, scope: &Scope<'_>) -> Result<Value, EvalError> {
-        self.select(scope).map(Cow::into_owned)
-    }
-
-    /// [`PathField::apply`], borrowing what it selects where it can (absent, or a definite path).
-    pub fn select<'a>(&self, scope: &Scope<'a>) -> Result<Cow<'a, Value>, EvalError> {
-        match self {
-            PathField::Default => Ok(Cow::Borrowed(scope.input)),
-            PathField::Null => Ok(Cow::Owned(Value::Object(Map::new()))),
-            PathField::Path(path) => {
-                path.select(scope).map_err(|miss| EvalError::Runtime(miss.invalid_path_message(path.as_str())))
-            }
-        }
-    }
-}
-
-impl PathField {
-    /// [`PathField::apply`] to a payload: a definite path from `$` shares what it selects.
+    /// Applies `InputPath` or `OutputPath` to a payload: absent passes it on, `null` gives
+    /// `{}`, a path selects (and fails with States.Runtime when it selects nothing); a
+    /// definite path from `$` shares what it selects.
     pub fn apply_in(&self, scope: &PayloadScope<'_>) -> Result<Payload, EvalError> {
         match self {
             PathField::Default => Ok(scope.input.clone()),
@@ -47,25 +28,10 @@ impl PathField {
 
 impl ResultPath {
     /// Combines the state's raw input with its result: absent replaces the input with the
-    /// result, `null` keeps the input, a path writes the result into the input.
+    /// result, `null` keeps the input, a path writes the result into a copy of the input
+    /// that shares everything but the arrays and objects along the path.
     ///
     /// A path that cannot be written raises `States.ResultPathMatchFailure`.
-    pub fn apply(&self, raw_input: Value, result: Value) -> Result<Value, EvalError> {
-        match self {
-            ResultPath::Default => Ok(result),
-            ResultPath::Discard => Ok(raw_input),
-            ResultPath::Path(path) => {
-                let mut document = raw_input;
-                match path.set(&mut document, result) {
-                    Ok(()) => Ok(document),
-                    Err(_) => Err(result_path_failure(path, &document)),
-                }
-            }
-        }
-    }
-
-    /// [`ResultPath::apply`] to payloads: a path writes into a copy of the input that
-    /// shares everything but the arrays and objects along the path.
     pub fn apply_payload(&self, raw_input: Payload, result: Payload) -> Result<Payload, EvalError> {
         match self {
             ResultPath::Default => Ok(result),
@@ -133,20 +99,29 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::json::Json;
     use crate::path::{Path, ReferencePath};
+
+    /// Both forms of a payload of `value`.
+    fn both(value: &Value) -> [Payload; 2] {
+        [Payload::new(value.clone()), Payload::from_json(Json::from(value))]
+    }
 
     #[test]
     fn input_and_output_paths() {
         let ctx = json!({});
         let input = json!({"a": {"b": 1}});
-        let scope = Scope::new(&input, &ctx);
-        assert_eq!(PathField::Default.apply(&scope), Ok(input.clone()));
-        assert_eq!(PathField::Null.apply(&scope), Ok(json!({})));
-        assert_eq!(PathField::Path(Path::parse("$.a.b").unwrap()).apply(&scope), Ok(json!(1)));
-        assert_eq!(
-            PathField::Path(Path::parse("$.x").unwrap()).apply(&scope),
-            Err(EvalError::Runtime("Invalid path '$.x' : No results for path: $['x']".into()))
-        );
+        for payload in both(&input) {
+            let scope = PayloadScope { input: &payload, context: &ctx, variables: None };
+            let apply = |field: PathField| field.apply_in(&scope).map(|p| p.to_value());
+            assert_eq!(apply(PathField::Default), Ok(input.clone()));
+            assert_eq!(apply(PathField::Null), Ok(json!({})));
+            assert_eq!(apply(PathField::Path(Path::parse("$.a.b").unwrap())), Ok(json!(1)));
+            assert_eq!(
+                apply(PathField::Path(Path::parse("$.x").unwrap())),
+                Err(EvalError::Runtime("Invalid path '$.x' : No results for path: $['x']".into()))
+            );
+        }
     }
 
     #[test]
@@ -163,19 +138,32 @@ mod tests {
             assert!(!exceeds_payload_limit(&at_quota), "{piece:?}");
             let past = json!({ piece: repeated, "f": "a".repeat(PAYLOAD_LIMIT_BYTES - used - 6) });
             assert!(exceeds_payload_limit(&past), "{piece:?}");
+            // A payload's check (remembered lengths for the persistent form) agrees, keys
+            // with escapes included.
+            for payload in both(&at_quota) {
+                assert!(!payload.longer_than(PAYLOAD_LIMIT_BYTES), "{piece:?}");
+            }
+            for payload in both(&past) {
+                assert!(payload.longer_than(PAYLOAD_LIMIT_BYTES), "{piece:?}");
+            }
         }
     }
 
     #[test]
     fn result_path_three_ways() {
         let input = json!({"a": 1});
-        assert_eq!(ResultPath::Default.apply(input.clone(), json!(2)), Ok(json!(2)));
-        assert_eq!(ResultPath::Discard.apply(input.clone(), json!(2)), Ok(json!({"a": 1})));
-        let at = ResultPath::Path(ReferencePath::parse("$.r.s").unwrap());
-        assert_eq!(at.apply(input.clone(), json!(2)), Ok(json!({"a": 1, "r": {"s": 2}})));
-        let bad = ResultPath::Path(ReferencePath::parse("$.a.b").unwrap());
-        assert!(
-            matches!(bad.apply(input, json!(2)), Err(EvalError::Raised(e)) if e.error == ErrorName::ResultPathMatchFailure)
-        );
+        for (raw, result) in both(&input).into_iter().zip(both(&json!(2))) {
+            let apply = |path: &ResultPath| path.apply_payload(raw.clone(), result.clone()).map(|p| p.to_value());
+            assert_eq!(apply(&ResultPath::Default), Ok(json!(2)));
+            assert_eq!(apply(&ResultPath::Discard), Ok(json!({"a": 1})));
+            assert_eq!(
+                apply(&ResultPath::Path(ReferencePath::parse("$.r.s").unwrap())),
+                Ok(json!({"a": 1, "r": {"s": 2}}))
+            );
+            let bad = apply(&ResultPath::Path(ReferencePath::parse("$.a.b").unwrap()));
+            let Err(EvalError::Raised(e)) = bad else { panic!("{bad:?}") };
+            assert_eq!(e.error, ErrorName::ResultPathMatchFailure);
+            assert_eq!(e.cause.as_deref(), Some(r#"Unable to apply ReferencePath $.a.b to input {"a":1}"#));
+        }
     }
 }
