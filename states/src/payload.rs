@@ -1,15 +1,20 @@
 //! [`Payload`]: a state's input or output, and what history events carry.
 //!
 //! A payload is shared, never copied: cloning one costs a reference count. It holds the
-//! document in one of two forms and makes the other on first use, then keeps it:
+//! document in the form it was made in:
 //! - [`Json`], the persistent form, in which InputPath, `.$` fields, ResultPath and
 //!   OutputPath select and place parts without copying them (what the Pass chain of a
 //!   large document needs to stay linear in its states, not in its bytes);
-//! - [`serde_json::Value`], which everything else reads (Choice rules, intrinsics,
-//!   JSONata, the adapters): `Payload` dereferences to it.
+//! - [`serde_json::Value`], which the rest reads (JSONata, Map and Fail fields, the
+//!   adapters): `Payload` dereferences to it.
 //!
-//! Serializing writes whichever form it was made in, so recording or rendering an event
-//! never builds the other form.
+//! The other form is made on demand. [`Payload::json`], [`Payload::value`] and `Deref`
+//! keep what they make in the payload, which history events may hold for the whole run;
+//! [`Payload::to_json`], [`Payload::to_value`] and [`Payload::with_value`] make it for the
+//! caller only, and the interpreter's per-state paths (Pass, Choice, Wait, ResultPath,
+//! paths and templates over a [`crate::path::PayloadScope`]) use those, or read the form
+//! that exists. Serializing writes the form it was made in, so recording or rendering an
+//! event never builds the other.
 
 use std::fmt;
 use std::ops::Deref;
