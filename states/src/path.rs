@@ -685,7 +685,7 @@ impl ReferencePath {
         Ok(())
     }
 
-    /// Whether [`ReferencePath::set`] can write into `document`, and if not, AWS's error.
+    /// Whether the path can be written into `document`, and if not, AWS's error.
     fn check_writable<D: Document>(&self, document: &D) -> Result<(), WriteError> {
         let Some((last, init)) = self.steps.split_last() else { return Ok(()) };
         let mut probe: Option<&D> = Some(document);
@@ -707,7 +707,8 @@ impl ReferencePath {
         }
     }
 
-    /// [`ReferencePath::set`] on a persistent value that others may hold: only the arrays
+    /// Writes `value` at this path into a copy of `document` (a persistent value others may
+    /// hold), creating missing objects along the way: only the arrays
     /// and objects along the path are rebuilt (their other entries stay shared), so writing
     /// a result over a large part of the input costs nothing for that part.
     pub fn set_in_json(&self, document: &Json, value: Json) -> Result<Json, WriteError> {
@@ -726,7 +727,7 @@ impl ReferencePath {
     }
 }
 
-/// `document` (absent: an empty object, as [`ReferencePath::set`] creates one) with `value`
+/// `document` (absent: an empty object, as a write creates one) with `value`
 /// written at `steps`, which [`ReferencePath::check_writable`] has accepted: the arrays and
 /// objects along the path are copied (their entries shared), the rest is not touched.
 fn json_with(node: Option<&Json>, steps: &[Step], value: Json) -> Json {

@@ -11,7 +11,7 @@ use crate::entropy::Entropy;
 use crate::error::EvalError;
 use crate::intrinsics::{Intrinsic, is_intrinsic};
 use crate::json::{Entries, Json};
-use crate::path::{Path, PayloadScope, Root, Scope};
+use crate::path::{Path, PathMiss, PayloadScope, Root, Scope};
 
 /// A compiled payload template.
 #[derive(Debug, Clone)]
@@ -135,13 +135,7 @@ impl Field {
             Field::Intrinsic(intrinsic) => intrinsic.eval(scope, entropy),
             Field::Path(path) => match path.select(scope) {
                 Ok(value) => Ok(value.into_owned()),
-                Err(miss) if miss.unknown_variable => Err(EvalError::Runtime(format!(
-                    "The JSONPath '{path}' specified for the field '{field_name}' could not be found: the variable is not defined"
-                ))),
-                Err(_) => Err(EvalError::Runtime(format!(
-                    "The JSONPath '{path}' specified for the field '{field_name}' could not be found in the input '{}'",
-                    compact(scope.input)
-                ))),
+                Err(miss) => Err(path_miss(path, field_name, &miss, scope.input)),
             },
         }
     }
@@ -157,11 +151,7 @@ impl Field {
         match self {
             Field::Plain(template) => template.render_in(scope, entropy),
             Field::Intrinsic(intrinsic) => intrinsic.eval(scope, entropy).map(Json::from),
-            Field::Path(path) => match path.select_in(scope) {
-                Ok(json) => Ok(json),
-                // The same words as a miss over the `serde_json` form.
-                Err(_) => self.eval(&scope.scope(), entropy, field_name).map(Json::from),
-            },
+            Field::Path(path) => path.select_in(scope).map_err(|miss| path_miss(path, field_name, &miss, scope.input)),
         }
     }
 
@@ -173,6 +163,20 @@ impl Field {
             Field::Intrinsic(i) => i.uses_context(),
         }
     }
+}
+
+/// A `.$` field's path that selected nothing, in AWS's words; `input` (a value, or a
+/// payload in its own form) is quoted compact.
+fn path_miss(path: &Path, field_name: &str, miss: &PathMiss, input: &impl serde::Serialize) -> EvalError {
+    if miss.unknown_variable {
+        return EvalError::Runtime(format!(
+            "The JSONPath '{path}' specified for the field '{field_name}' could not be found: the variable is not defined"
+        ));
+    }
+    EvalError::Runtime(format!(
+        "The JSONPath '{path}' specified for the field '{field_name}' could not be found in the input '{}'",
+        serde_json::to_string(input).unwrap_or_default()
+    ))
 }
 
 /// Compiles the value of a `.$` field (or of `ErrorPath`/`CausePath`): an intrinsic call or a path.
