@@ -89,14 +89,6 @@ impl<'a> Scope<'a> {
 /// `serde_json` form.
 pub type PayloadScope<'a> = Scope<'a, Payload>;
 
-impl<'a> Scope<'a, Payload> {
-    /// The same scope over the `serde_json` form of the input (made, and kept by the
-    /// payload, if it was not yet: for error messages, and what has no persistent form).
-    pub fn scope(&self) -> Scope<'a> {
-        Scope { input: self.input.value(), context: self.context, variables: self.variables }
-    }
-}
-
 /// Where paths read from: a [`Scope`] of `serde_json` values, or a [`PayloadScope`] (which
 /// reads its payload's persistent form and copies only what a path selects).
 pub trait Selects<'a> {

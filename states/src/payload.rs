@@ -8,10 +8,10 @@
 //! - [`serde_json::Value`], which the rest reads (JSONata, Map and Fail fields, the
 //!   adapters): `Payload` dereferences to it.
 //!
-//! The other form is made on demand. [`Payload::json`], [`Payload::value`] and `Deref`
-//! keep what they make in the payload, which history events may hold for the whole run;
-//! [`Payload::to_json`], [`Payload::to_value`] and [`Payload::with_value`] make it for the
-//! caller only, and the interpreter's per-state paths (Pass, Choice, Wait, ResultPath,
+//! The other form is made on demand. [`Payload::value`] and `Deref` keep the `Value` they
+//! make in the payload, which history events may hold for the whole run;
+//! [`Payload::to_json`], [`Payload::to_value`] and [`Payload::with_value`] make a form for
+//! the caller only (a `Json` is never kept beside a `Value`), and the interpreter's per-state paths (Pass, Choice, Wait, ResultPath,
 //! paths and templates over a [`crate::path::PayloadScope`]) use those, or read the form
 //! that exists. Serializing writes the form it was made in, so recording or rendering an
 //! event never builds the other.
@@ -32,14 +32,16 @@ pub struct Payload(Arc<Forms>);
 enum Forms {
     /// Made as a persistent value (by the interpreter's path and template steps).
     Json { json: Json, value: OnceLock<Value> },
-    /// Made as a `serde_json` value (parsed input, a task's result, JSONata's output).
-    Value { value: Value, json: OnceLock<Json> },
+    /// Made as a `serde_json` value (parsed input, a task's result, JSONata's output). Its
+    /// persistent form is never kept: what is made from it is a new document that holds
+    /// what it needs.
+    Value(Value),
 }
 
 impl Payload {
     /// A payload of a `serde_json` value.
     pub fn new(value: Value) -> Payload {
-        Payload(Arc::new(Forms::Value { value, json: OnceLock::new() }))
+        Payload(Arc::new(Forms::Value(value)))
     }
 
     /// A payload of a persistent value.
@@ -47,11 +49,11 @@ impl Payload {
         Payload(Arc::new(Forms::Json { json, value: OnceLock::new() }))
     }
 
-    /// The persistent form if it exists (it was made in it, or has been asked for it).
+    /// The persistent form, if the payload was made in it.
     pub fn json_if_made(&self) -> Option<&Json> {
         match &*self.0 {
             Forms::Json { json, .. } => Some(json),
-            Forms::Value { json, .. } => json.get(),
+            Forms::Value(_) => None,
         }
     }
 
@@ -59,17 +61,17 @@ impl Payload {
     pub fn value_if_made(&self) -> Option<&Value> {
         match &*self.0 {
             Forms::Json { value, .. } => value.get(),
-            Forms::Value { value, .. } => Some(value),
+            Forms::Value(value) => Some(value),
         }
     }
 
-    /// The persistent form, shared when it exists, else made for the caller without
-    /// keeping it in the payload (a write into a copy of a task's result must not leave
-    /// a second copy of that result in the history).
+    /// The persistent form, shared when the payload was made in it, else made for the
+    /// caller without keeping it in the payload (a write into a copy of a task's result
+    /// must not leave a second copy of that result in the history).
     pub fn to_json(&self) -> Json {
         match &*self.0 {
             Forms::Json { json, .. } => json.clone(),
-            Forms::Value { value, json } => json.get().cloned().unwrap_or_else(|| Json::from(value)),
+            Forms::Value(value) => Json::from(value),
         }
     }
 
@@ -77,16 +79,8 @@ impl Payload {
     pub fn into_json(self) -> Json {
         match Arc::try_unwrap(self.0) {
             Ok(Forms::Json { json, .. }) => json,
-            Ok(Forms::Value { value, json }) => json.into_inner().unwrap_or_else(|| Json::from(value)),
+            Ok(Forms::Value(value)) => Json::from(value),
             Err(shared) => Payload(shared).to_json(),
-        }
-    }
-
-    /// The persistent form (made from the `serde_json` form on first use, then kept).
-    pub fn json(&self) -> &Json {
-        match &*self.0 {
-            Forms::Json { json, .. } => json,
-            Forms::Value { value, json } => json.get_or_init(|| Json::from(value)),
         }
     }
 
@@ -94,7 +88,7 @@ impl Payload {
     pub fn value(&self) -> &Value {
         match &*self.0 {
             Forms::Json { json, value } => value.get_or_init(|| json.to_value()),
-            Forms::Value { value, .. } => value,
+            Forms::Value(value) => value,
         }
     }
 
@@ -102,7 +96,7 @@ impl Payload {
     /// and dropped after it (for reads that should not leave a copy in the payload).
     pub fn with_value<R>(&self, f: impl FnOnce(&Value) -> R) -> R {
         match &*self.0 {
-            Forms::Value { value, .. } => f(value),
+            Forms::Value(value) => f(value),
             Forms::Json { json, value } => match value.get() {
                 Some(value) => f(value),
                 None => f(&json.to_value()),
@@ -113,7 +107,7 @@ impl Payload {
     /// A copy of the `serde_json` form, made without keeping one in the payload.
     pub fn to_value(&self) -> Value {
         match &*self.0 {
-            Forms::Value { value, .. } => value.clone(),
+            Forms::Value(value) => value.clone(),
             Forms::Json { json, value } => value.get().cloned().unwrap_or_else(|| json.to_value()),
         }
     }
@@ -121,7 +115,7 @@ impl Payload {
     /// The `serde_json` form, moved out when no one else holds the payload.
     pub fn into_value(self) -> Value {
         match Arc::try_unwrap(self.0) {
-            Ok(Forms::Value { value, .. }) => value,
+            Ok(Forms::Value(value)) => value,
             Ok(Forms::Json { json, value }) => value.into_inner().unwrap_or_else(|| json.to_value()),
             Err(shared) => Payload(shared).to_value(),
         }
@@ -138,10 +132,7 @@ impl Payload {
     pub fn longer_than(&self, limit: usize) -> bool {
         match &*self.0 {
             Forms::Json { json, .. } => json.text_len() > limit,
-            Forms::Value { value, json } => match json.get() {
-                Some(json) => json.text_len() > limit,
-                None => crate::io::text_longer_than(value, limit),
-            },
+            Forms::Value(value) => crate::io::text_longer_than(value, limit),
         }
     }
 }
@@ -179,8 +170,8 @@ impl PartialEq for Payload {
             return true;
         }
         match (&*self.0, &*other.0) {
-            (Forms::Value { value: a, .. }, Forms::Value { value: b, .. }) => a == b,
-            _ => self.json() == other.json(),
+            (Forms::Value(a), Forms::Value(b)) => a == b,
+            _ => self.to_json() == other.to_json(),
         }
     }
 }
@@ -189,7 +180,7 @@ impl fmt::Debug for Payload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &*self.0 {
             Forms::Json { json, .. } => json.fmt(f),
-            Forms::Value { value, .. } => value.fmt(f),
+            Forms::Value(value) => value.fmt(f),
         }
     }
 }
@@ -198,7 +189,7 @@ impl Serialize for Payload {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match &*self.0 {
             Forms::Json { json, .. } => json.serialize(serializer),
-            Forms::Value { value, .. } => value.serialize(serializer),
+            Forms::Value(value) => value.serialize(serializer),
         }
     }
 }
@@ -222,7 +213,7 @@ mod tests {
         let made_as_json = Payload::from_json(Json::from(&value));
         assert_eq!(made_as_value, made_as_json);
         assert_eq!(*made_as_json, value);
-        assert_eq!(made_as_value.json(), made_as_json.json());
+        assert_eq!(made_as_value.to_json(), made_as_json.to_json());
         let text = serde_json::to_string(&value).unwrap();
         assert_eq!(serde_json::to_string(&made_as_value).unwrap(), text);
         assert_eq!(serde_json::to_string(&made_as_json).unwrap(), text);

@@ -15,7 +15,7 @@ pub mod test_state_api;
 
 use serde_json::{Map, Value};
 
-use crate::definition::{Catcher, JsonataFields, PathField, ResultHandling, ResultPath, State};
+use crate::definition::{Catcher, JsonataFields, PathField, ResultHandling, State};
 use crate::entropy::Entropy;
 use crate::error::{ErrorName, EvalError, StatesError};
 use crate::history::Payload;
@@ -161,11 +161,6 @@ pub fn through_path(field: &PathField, value: Payload, env: &Env<'_>) -> Result<
     }
 }
 
-/// Applies `ResultPath`; a reference path rebuilds only the containers along it.
-pub fn through_result_path(result_path: &ResultPath, raw: Payload, result: Payload) -> Result<Payload, EvalError> {
-    result_path.apply_payload(raw, result)
-}
-
 /// Result processing shared by Task, Parallel and Map: ResultSelector → (Assign) →
 /// ResultPath → OutputPath (JSONata: Assign and Output with `$states.result`).
 /// `raw` is the state's input, `result` what the task, branches or iterations produced.
@@ -208,7 +203,7 @@ pub fn shape_result_observed(
     };
     observe(Stage::AfterResultSelector, &selected);
     let assigned = assign(handling.assign.as_ref(), &selected, env)?;
-    let combined = through_result_path(&handling.result_path, raw, selected)?;
+    let combined = handling.result_path.apply_payload(raw, selected)?;
     observe(Stage::AfterResultPath, &combined);
     Ok(Exit { output: through_path(&state.output_path, combined, env)?, assigned })
 }
@@ -222,7 +217,7 @@ pub fn catch_exit(catcher: &Catcher, raw: &Payload, error: &StatesError, env: &E
         return jsonata_exit(fields, &states, env, error_output);
     }
     let assigned = assign(catcher.assign.as_ref(), &error_output, env)?;
-    let output = through_result_path(&catcher.result_path, raw.clone(), error_output)?;
+    let output = catcher.result_path.apply_payload(raw.clone(), error_output)?;
     Ok(Exit { output, assigned })
 }
 

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{Env, Exit, assign, check_result_size, jsonata_exit, states_object, through_path, through_result_path};
+use super::{Env, Exit, assign, check_result_size, jsonata_exit, states_object, through_path};
 use crate::definition::{ChoiceState, ChoiceTest, PassState, State, StateId};
 use crate::error::{ErrorName, EvalError, StatesError};
 use crate::history::Payload;
@@ -47,7 +47,7 @@ pub fn pass(state: &State, pass: &PassState, raw: Payload, env: &Env<'_>) -> Res
     };
     check_result_size(&result, &state.name)?;
     let assigned = assign(pass.assign.as_ref(), &result, env)?;
-    let combined = through_result_path(&pass.result_path, raw, result)?;
+    let combined = pass.result_path.apply_payload(raw, result)?;
     Ok(Exit { output: through_path(&state.output_path, combined, env)?, assigned })
 }
 
@@ -220,7 +220,7 @@ mod tests {
         assert_eq!(text, r#"{"m":0,"p":{"d":[1,2],"n":2},"z":{"k":[3]}}"#);
         assert!(json_made.value_if_made().is_none() && exit.output.value_if_made().is_none());
         let at = |payload: &Payload, outer: &str, inner: Option<&str>| {
-            let node = &payload.json().as_object().unwrap()[outer];
+            let node = &payload.json_if_made().unwrap().as_object().unwrap()[outer];
             inner.map_or_else(|| node.clone(), |inner| node.as_object().unwrap()[inner].clone())
         };
         assert!(at(&exit.output, "p", Some("d")).same_node(&at(&json_made, "p", Some("d"))));

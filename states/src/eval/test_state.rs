@@ -17,7 +17,7 @@ use super::fields::{fail_error, wait_deadline};
 use super::map::{Tolerance, items};
 use super::steps::{self, Input};
 use super::{Env, Exit, arguments, assign, catch_exit, check_result_size, states_object};
-use super::{Stage, shape_result_observed, through_path, through_result_path};
+use super::{Stage, shape_result_observed, through_path};
 use crate::definition::{ResultHandling, State, StateKind, StateMachine, Transition};
 use crate::error::{ErrorName, EvalError, StatesError};
 use crate::history::Payload;
@@ -348,7 +348,7 @@ fn pass_stages(
     inspection.after_result_selector = Some((*result).clone());
     check_result_size(&result, &state.name)?;
     let assigned = assign(pass.assign.as_ref(), &result, env)?;
-    let combined = through_result_path(&pass.result_path, input.raw, result)?;
+    let combined = pass.result_path.apply_payload(input.raw, result)?;
     inspection.after_result_path = Some((*combined).clone());
     Ok(Exit { output: through_path(&state.output_path, combined, env)?, assigned })
 }
