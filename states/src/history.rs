@@ -197,6 +197,25 @@ pub enum EventDetails {
 }
 
 impl EventDetails {
+    /// The payloads the event carries (a store writes their large shared parts once).
+    pub fn payloads_mut(&mut self) -> Vec<&mut Payload> {
+        use EventDetails::*;
+        match self {
+            ExecutionStarted { input, .. }
+            | StateEntered { input, .. }
+            | ActivityScheduled { input, .. }
+            | LambdaFunctionScheduled { input, .. } => vec![input],
+            ExecutionSucceeded { output }
+            | StateExited { output, .. }
+            | TaskSubmitted { output, .. }
+            | TaskSucceeded { output, .. }
+            | ActivitySucceeded { output }
+            | LambdaFunctionSucceeded { output } => vec![output],
+            TaskScheduled { parameters, .. } => vec![parameters],
+            _ => Vec::new(),
+        }
+    }
+
     /// The AWS `type` of the event.
     pub fn type_name(&self) -> String {
         use EventDetails::*;

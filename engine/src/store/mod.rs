@@ -9,6 +9,7 @@ mod check;
 mod chunks;
 mod open_guard;
 mod packs;
+mod records;
 mod retention;
 mod sled;
 

@@ -10,8 +10,10 @@
 //!   is per record (a run of 20,000 small states is one record, not 40,000); a batch is cut
 //!   into records of about [`EVENT_RECORD_BYTES`] of text, written in one atomic sled
 //!   batch. A record of up to [`INLINE_LIMIT`] bytes is kept in sled, compressed (tag
-//!   [`INLINE`]); a larger one is cut into content-defined chunks ([`super::chunks`]) kept
-//!   once each in pack files ([`super::packs`]) (writers that store the same new chunk at
+//!   [`INLINE`]); a larger one is cut into content-defined chunks ([`super::chunks`], as
+//!   [`super::records`] writes it: a large payload node shared between events is cut and
+//!   hashed once) kept once each in pack files ([`super::packs`]); the new chunks of one
+//!   write are appended to a pack together, with one sync (writers that store the same new chunk at
 //!   the same moment may each write a copy; only one is named, and collection reclaims the
 //!   others), and sled keeps the list of their hashes (tag [`CHUNKED_LZ4`]; [`CHUNKED`]
 //!   uncompressed). Format 1 stored the JSON itself (it starts with `[`), still read;
@@ -28,17 +30,19 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sfnlite_states::history::HistoryEvent;
+use sfnlite_states::json::Json;
 
 use super::chunks::{self, ChunkHash};
 use super::open_guard;
 use super::packs::{Location, Packs};
+use super::records::{ChunkSink, NodeMemo, RecordWriter, Text};
 use super::{ExecutionRecord, GarbageReport, HistoryStore, StateMachineRecord, StoreError};
 
 /// The format version this build reads and writes (it also reads format 1, and marks a
@@ -68,6 +72,10 @@ const CHUNKED_LZ4: u8 = 3;
 /// How often event batches' flushes update the witness file (records always do).
 const WITNESS_EVERY: Duration = Duration::from_secs(1);
 
+/// New chunks of one write are appended to a pack once they reach this many (compressed)
+/// bytes, so that a write of much new text does not hold it all in memory.
+const FRESH_BYTES: usize = 8 << 20;
+
 /// A pack needs rewriting when at least this share of its bytes is garbage.
 const REWRITE_GARBAGE_SHARE: f64 = 0.25;
 
@@ -86,6 +94,9 @@ pub struct SledStore {
     /// written lists. Writers do not exclude one another: two that store the same new chunk
     /// at once leave one copy unnamed in a pack, which collection reclaims.
     chunk_lock: RwLock<()>,
+    /// The chunk lists of large payload nodes stored before, by node identity (cleared by
+    /// garbage collection).
+    memo: Mutex<NodeMemo>,
     meta: sled::Tree,
     /// Counts flushes (`meta/generation`); the last one durable is also in `<store>/generation`
     /// (see [`open_guard`]), so an open that finds sled behind it knows sled lost writes.
@@ -223,6 +234,7 @@ impl SledStore {
             chunks: db.open_tree("chunks").map_err(io)?,
             packs: Packs::open(&path.join("packs"))?,
             chunk_lock: RwLock::new(()),
+            memo: Mutex::new(NodeMemo::default()),
             meta,
             generation: Mutex::new(generation),
             durable: std::sync::atomic::AtomicU64::new(generation),
@@ -298,28 +310,9 @@ impl SledStore {
         self.chunk_lock.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Stores `json` as chunks (those not stored yet go to a pack) and returns the record
-    /// that lists them. The caller holds the chunk lock until the record is inserted.
-    fn chunked(&self, json: &[u8]) -> Result<Vec<u8>, StoreError> {
-        let pieces = chunks::split_json(json);
-        let mut hashes = Vec::with_capacity(32 * pieces.len());
-        let mut seen = HashSet::new();
-        let mut fresh: Vec<(ChunkHash, Vec<u8>)> = Vec::new();
-        for piece in pieces {
-            let hash = chunks::hash(piece);
-            hashes.extend_from_slice(&hash);
-            if seen.insert(hash) && !self.chunks.contains_key(hash).map_err(io)? {
-                fresh.push((hash, lz4_flex::block::compress_prepend_size(piece)));
-            }
-        }
-        let blobs: Vec<Vec<u8>> = fresh.iter_mut().map(|(_, blob)| std::mem::take(blob)).collect();
-        let locations = self.packs.append(&blobs)?;
-        for ((hash, _), location) in fresh.iter().zip(locations) {
-            self.chunks.insert(hash, &location.to_bytes()).map_err(io)?;
-        }
-        let mut record = vec![CHUNKED_LZ4];
-        record.extend(lz4_flex::block::compress_prepend_size(&hashes));
-        Ok(record)
+    /// The chunk list of a node stored before, if `json` is that node.
+    fn known_node(&self, json: &Json) -> Option<Arc<[ChunkHash]>> {
+        self.memo.lock().unwrap_or_else(|e| e.into_inner()).get(json)
     }
 
     /// The chunk hashes (32 bytes each) a chunked record lists; `None` for other records.
@@ -356,13 +349,13 @@ impl SledStore {
     /// chunks (those not stored yet go to a pack). The caller holds the chunk lock until the
     /// record is inserted.
     fn packed(&self, json: &[u8]) -> Result<Vec<u8>, StoreError> {
-        if json.len() <= INLINE_LIMIT {
-            let mut record = Vec::with_capacity(json.len() / 2 + 8);
-            record.push(INLINE);
-            record.extend(lz4_flex::block::compress_prepend_size(json));
-            return Ok(record);
-        }
-        self.chunked(json)
+        let mut fresh = FreshChunks::new(self);
+        let no_nodes = |_: &Json| None;
+        let mut writer = RecordWriter::new(&mut fresh, &no_nodes);
+        writer.raw(json);
+        let text = writer.finish_record(INLINE_LIMIT)?;
+        fresh.store()?;
+        Ok(record_bytes(text))
     }
 
     /// The JSON of a stored record (an event batch, an execution; `what` names it in errors).
@@ -439,6 +432,59 @@ impl SledStore {
         }
         Ok(bytes)
     }
+}
+
+/// The new chunks of one write: queued, then appended to a pack together (one sync) and
+/// named in the index; stored early once they reach [`FRESH_BYTES`].
+struct FreshChunks<'s> {
+    store: &'s SledStore,
+    blobs: Vec<(ChunkHash, Vec<u8>)>,
+    bytes: usize,
+}
+
+impl<'s> FreshChunks<'s> {
+    fn new(store: &'s SledStore) -> Self {
+        FreshChunks { store, blobs: Vec::new(), bytes: 0 }
+    }
+
+    /// Stores the queued chunks. The caller holds the chunk lock until the records that list
+    /// them are inserted.
+    fn store(&mut self) -> Result<(), StoreError> {
+        let (hashes, blobs): (Vec<ChunkHash>, Vec<Vec<u8>>) = std::mem::take(&mut self.blobs).into_iter().unzip();
+        self.bytes = 0;
+        let locations = self.store.packs.append(&blobs)?;
+        for (hash, location) in hashes.iter().zip(locations) {
+            self.store.chunks.insert(hash, &location.to_bytes()).map_err(io)?;
+        }
+        Ok(())
+    }
+}
+
+impl ChunkSink for FreshChunks<'_> {
+    fn add(&mut self, hash: ChunkHash, bytes: &[u8]) -> Result<(), StoreError> {
+        if self.store.chunks.contains_key(hash).map_err(io)? {
+            return Ok(());
+        }
+        let blob = lz4_flex::block::compress_prepend_size(bytes);
+        self.bytes += blob.len();
+        self.blobs.push((hash, blob));
+        if self.bytes >= FRESH_BYTES {
+            self.store()?;
+        }
+        Ok(())
+    }
+}
+
+/// A record as sled keeps it: the text compressed, or the list of its chunks compressed.
+fn record_bytes(text: Text) -> Vec<u8> {
+    let (tag, bytes) = match text {
+        Text::Whole(text) => (INLINE, text),
+        Text::Chunks(hashes) => (CHUNKED_LZ4, hashes.concat()),
+    };
+    let mut record = Vec::with_capacity(bytes.len() / 2 + 8);
+    record.push(tag);
+    record.extend(lz4_flex::block::compress_prepend_size(&bytes));
+    record
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -541,22 +587,30 @@ impl HistoryStore for SledStore {
             return Ok(());
         }
         let chunks = self.lock_chunks();
-        let mut batch = sled::Batch::default();
-        let mut text = Vec::new();
+        let known = |json: &Json| self.known_node(json);
+        let mut fresh = FreshChunks::new(self);
+        let mut writer = RecordWriter::new(&mut fresh, &known);
+        let mut records = Vec::new();
         let mut first = None;
         for (i, event) in events.iter().enumerate() {
-            text.push(if first.is_none() { b'[' } else { b',' });
+            writer.raw(if first.is_none() { b"[" } else { b"," });
             first.get_or_insert(event.id);
-            serde_json::to_writer(&mut text, event).map_err(io)?;
-            if (text.len() >= EVENT_RECORD_BYTES || i + 1 == events.len())
+            writer.event(event)?;
+            if (writer.len() >= EVENT_RECORD_BYTES || i + 1 == events.len())
                 && let Some(id) = first.take()
             {
-                text.push(b']');
-                batch.insert(event_key(execution_arn, id), self.packed(&text)?);
-                text.clear();
+                writer.raw(b"]");
+                records.push((id, writer.finish_record(INLINE_LIMIT)?));
             }
         }
+        let made = writer.into_made();
+        fresh.store()?;
+        let mut batch = sled::Batch::default();
+        for (id, text) in records {
+            batch.insert(event_key(execution_arn, id), record_bytes(text));
+        }
         self.events.apply_batch(batch).map_err(io)?;
+        self.memo.lock().unwrap_or_else(|e| e.into_inner()).extend(made);
         drop(chunks);
         self.flush()
     }
@@ -672,6 +726,8 @@ impl HistoryStore for SledStore {
 
     fn collect_garbage(&self) -> Result<GarbageReport, StoreError> {
         let _chunks = self.lock_chunks_exclusive();
+        // The chunks remembered for nodes may be collected.
+        self.memo.lock().unwrap_or_else(|e| e.into_inner()).clear();
         let mut report = GarbageReport::default();
         // Mark: the chunks some record lists.
         let mut live: HashSet<ChunkHash> = HashSet::new();
@@ -908,6 +964,65 @@ mod chunk_tests {
         drop(store);
         let store = SledStore::open(dir.path(), Duration::from_secs(1)).unwrap();
         assert_eq!(store.events("arn:c").unwrap(), history);
+    }
+
+    /// A Pass chain over a shared document, as the interpreter records it: each state's
+    /// output is a new object holding the same `data` node, and is the next state's input.
+    fn shared_events(data: &Json, first_id: u64, states: u64) -> Vec<HistoryEvent> {
+        let mut events = Vec::new();
+        let mut id = first_id;
+        for step in 0..states {
+            let mut entries = sfnlite_states::json::Entries::new();
+            entries.insert("data".into(), data.clone());
+            entries.insert("step".into(), Json::from(json!(step)));
+            let payload = Payload::from_json(Json::object(entries));
+            for entered in [true, false] {
+                let name: Arc<str> = format!("S{step}").into();
+                let state_type = StateType::Pass;
+                let details = if entered {
+                    EventDetails::StateEntered { state_type, name, input: payload.clone() }
+                } else {
+                    EventDetails::StateExited { state_type, name, output: payload.clone(), assigned_variables: None }
+                };
+                events.push(HistoryEvent { id, previous_event_id: id - 1, timestamp: id as i64, details });
+                id += 1;
+            }
+        }
+        events
+    }
+
+    #[test]
+    fn shared_payload_nodes_are_written_once_and_forgotten_when_collected() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path(), Duration::from_secs(1)).unwrap();
+        let data = Json::from(json!((0..1_500).map(|i| json!({"i": i, "s": payload(30)})).collect::<Vec<_>>()));
+        let first = shared_events(&data, 1, 40);
+        store.append("arn:a", first.clone()).unwrap();
+        let chunks_after_first = store.chunks.len();
+        // Later batches of the same execution and of another list the node's chunks again.
+        let second = shared_events(&data, 81, 40);
+        store.append("arn:a", second.clone()).unwrap();
+        store.append("arn:b", first.clone()).unwrap();
+        let all: Vec<HistoryEvent> = first.iter().chain(&second).cloned().collect();
+        assert_eq!(store.events("arn:a").unwrap(), all);
+        assert_eq!(store.events("arn:b").unwrap(), first);
+        let stored = pack_bytes(dir.path());
+        let text = serde_json::to_vec(&data).unwrap().len() as u64;
+        assert!(stored < text, "{stored} bytes in packs for a {text}-byte document carried 160 times");
+        // Between the shared nodes, only each event's own text is new.
+        let new_chunks = store.chunks.len() - chunks_after_first;
+        assert!(new_chunks <= 2 * 80 + 10, "{new_chunks} new chunks");
+        // Once collected, the node's chunks are gone and the memo with them: the next batch
+        // that carries the node stores them again.
+        for arn in ["arn:a", "arn:b"] {
+            closed(&store, arn);
+            assert!(store.delete_execution(arn).unwrap());
+        }
+        store.collect_garbage().unwrap();
+        store.append("arn:c", first.clone()).unwrap();
+        drop(store);
+        let store = SledStore::open(dir.path(), Duration::from_secs(1)).unwrap();
+        assert_eq!(store.events("arn:c").unwrap(), first);
     }
 
     #[test]

@@ -1,0 +1,406 @@
+//! Writing the text of stored records as chunks, with the large JSON nodes that payloads
+//! share written once.
+//!
+//! A record (an event batch, an execution record) is JSON text; a large one is stored as the
+//! list of its content-defined chunks ([`super::chunks`]). Its text is never built whole:
+//! [`RecordWriter`] writes it piece by piece and cuts what it has written into chunks as it
+//! goes. A payload's array or object of at least [`NODE_MIN`] bytes of text is written as
+//! chunks of its own (cut where it starts and ends), and its chunk list is remembered by the
+//! node's identity ([`NodeMemo`]): the next record that carries the same node (the document
+//! leaving one state and entering the next, a `data` subtree carried from state to state)
+//! lists those chunks again without serializing, cutting or hashing the node. The stored
+//! format is unchanged: a reader concatenates the chunks a record lists, wherever the cuts
+//! fall.
+
+use std::any::Any;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Weak};
+
+use serde_json::Value;
+use sfnlite_states::history::{HistoryEvent, Payload};
+use sfnlite_states::json::Json;
+
+use super::StoreError;
+use super::chunks::{self, ChunkHash};
+
+/// A payload's array or object with at least this much JSON text is chunked on its own and
+/// remembered (larger than a record kept inline, so a record that lists one is chunked).
+pub(super) const NODE_MIN: usize = 32 * 1024;
+
+/// The memo forgets the nodes that no longer exist once it holds this many.
+const MEMO_ENTRIES: usize = 1 << 16;
+
+/// A record's text, as stored: kept whole (small), or as the chunks it was cut into.
+pub(super) enum Text {
+    Whole(Vec<u8>),
+    Chunks(Vec<ChunkHash>),
+}
+
+/// What a record writer hands the store: a chunk, by hash and bytes. The store answers
+/// whether it already holds it, and queues it to be stored when not.
+pub(super) trait ChunkSink {
+    fn add(&mut self, hash: ChunkHash, bytes: &[u8]) -> Result<(), StoreError>;
+}
+
+/// The chunk lists of nodes already stored, by node identity: each entry holds a weak
+/// reference to its node, so the node's address cannot be taken by another while the entry
+/// exists, and a node that was dropped (or changed in place once unshared, which detaches
+/// weak references) no longer matches. Holds no node's contents.
+///
+/// Valid only while the chunks it lists are stored: garbage collection clears it.
+#[derive(Default)]
+pub(super) struct NodeMemo {
+    entries: HashMap<usize, (Weak<dyn Any + Send + Sync>, Arc<[ChunkHash]>)>,
+}
+
+/// A node's address, for arrays and objects.
+fn node_key(json: &Json) -> Option<usize> {
+    match json {
+        Json::Array(node) => Some(Arc::as_ptr(node) as *const () as usize),
+        Json::Object(node) => Some(Arc::as_ptr(node) as *const () as usize),
+        _ => None,
+    }
+}
+
+fn downgrade(json: &Json) -> Option<Weak<dyn Any + Send + Sync>> {
+    match json {
+        Json::Array(node) => Some(Arc::downgrade(node) as Weak<dyn Any + Send + Sync>),
+        Json::Object(node) => Some(Arc::downgrade(node) as Weak<dyn Any + Send + Sync>),
+        _ => None,
+    }
+}
+
+impl NodeMemo {
+    /// The chunks that `json` was stored as, if this is the same node.
+    pub(super) fn get(&self, json: &Json) -> Option<Arc<[ChunkHash]>> {
+        let (weak, hashes) = self.entries.get(&node_key(json)?)?;
+        (weak.strong_count() > 0).then(|| hashes.clone())
+    }
+
+    /// Remembers the nodes a record writer stored.
+    pub(super) fn extend(&mut self, made: Vec<(Json, Arc<[ChunkHash]>)>) {
+        for (json, hashes) in made {
+            if let (Some(key), Some(weak)) = (node_key(&json), downgrade(&json)) {
+                self.entries.insert(key, (weak, hashes));
+            }
+        }
+        if self.entries.len() > MEMO_ENTRIES {
+            self.entries.retain(|_, (weak, _)| weak.strong_count() > 0);
+            if self.entries.len() > MEMO_ENTRIES {
+                self.entries.clear();
+            }
+        }
+    }
+
+    /// Forgets every node (their chunks may have been collected).
+    pub(super) fn clear(&mut self) {
+        self.entries.clear();
+    }
+
+    #[cfg(test)]
+    pub(super) fn len(&self) -> usize {
+        self.entries.len()
+    }
+}
+
+/// Writes one record after another, each as text or chunks.
+pub(super) struct RecordWriter<'a, S: ChunkSink> {
+    sink: &'a mut S,
+    /// The chunks of nodes stored before (looked up by identity).
+    known: &'a dyn Fn(&Json) -> Option<Arc<[ChunkHash]>>,
+    /// Text written and not cut into chunks yet.
+    pending: Vec<u8>,
+    /// The current record's chunks so far.
+    hashes: Vec<ChunkHash>,
+    /// The length of the current record's text so far.
+    len: usize,
+    /// Nodes chunked on their own by this writer, by address (they are alive: the events
+    /// being written hold them), with their chunks.
+    made: HashMap<usize, (Json, Arc<[ChunkHash]>)>,
+    /// Chunks handed to the sink by this writer.
+    seen: HashSet<ChunkHash>,
+}
+
+impl<'a, S: ChunkSink> RecordWriter<'a, S> {
+    pub(super) fn new(sink: &'a mut S, known: &'a dyn Fn(&Json) -> Option<Arc<[ChunkHash]>>) -> Self {
+        RecordWriter {
+            sink,
+            known,
+            pending: Vec::new(),
+            hashes: Vec::new(),
+            len: 0,
+            made: HashMap::new(),
+            seen: HashSet::new(),
+        }
+    }
+
+    /// The length of the current record's text so far.
+    pub(super) fn len(&self) -> usize {
+        self.len + self.pending.len()
+    }
+
+    /// Appends text to the current record.
+    pub(super) fn raw(&mut self, text: &[u8]) {
+        self.pending.extend_from_slice(text);
+    }
+
+    /// Appends an event's JSON (its store form) to the current record, its payloads' large
+    /// nodes chunked on their own.
+    pub(super) fn event(&mut self, event: &HistoryEvent) -> Result<(), StoreError> {
+        // The event is written with each large payload replaced by a marker string, then the
+        // text is spliced: up to the marker, the payload, after it. A marker found other than
+        // once (a string in the event that happens to be the same) writes the event plainly.
+        let mut bare = event.clone();
+        let mut payloads: Vec<Json> = Vec::new();
+        for payload in bare.details.payloads_mut() {
+            if let Some(json) = payload.json_if_made().filter(|json| large(json)) {
+                let json = json.clone();
+                *payload = Payload::new(Value::String(marker(payloads.len())));
+                payloads.push(json);
+            }
+        }
+        if payloads.is_empty() {
+            return serde_json::to_writer(&mut self.pending, event).map_err(store_error);
+        }
+        let text = serde_json::to_vec(&bare).map_err(store_error)?;
+        let mut places = Vec::with_capacity(payloads.len());
+        for (i, json) in payloads.iter().enumerate() {
+            let quoted = serde_json::to_vec(&marker(i)).map_err(store_error)?;
+            let mut found = memchr::memmem::find_iter(&text, &quoted);
+            match (found.next(), found.next()) {
+                (Some(at), None) => places.push((at, quoted.len(), json)),
+                _ => return serde_json::to_writer(&mut self.pending, event).map_err(store_error),
+            }
+        }
+        places.sort_by_key(|&(at, _, _)| at);
+        let mut from = 0;
+        for (at, len, json) in places {
+            self.pending.extend_from_slice(&text[from..at]);
+            self.json(json)?;
+            from = at + len;
+        }
+        self.pending.extend_from_slice(&text[from..]);
+        Ok(())
+    }
+
+    /// Writes `json`: a large array or object as chunks of its own (reused when known).
+    fn json(&mut self, json: &Json) -> Result<(), StoreError> {
+        if !large(json) {
+            return serde_json::to_writer(&mut self.pending, json).map_err(store_error);
+        }
+        let Some(key) = node_key(json) else { unreachable!("a large value is an array or an object") };
+        self.cut()?;
+        if let Some(hashes) = self.made.get(&key).map(|(_, hashes)| hashes.clone()).or_else(|| (self.known)(json)) {
+            self.hashes.extend_from_slice(&hashes);
+            self.len += json.text_len();
+            return Ok(());
+        }
+        let start = self.hashes.len();
+        match json {
+            Json::Array(node) => {
+                self.pending.push(b'[');
+                for (i, item) in node.items().iter().enumerate() {
+                    if i > 0 {
+                        self.pending.push(b',');
+                    }
+                    self.json(item)?;
+                }
+                self.pending.push(b']');
+            }
+            Json::Object(node) => {
+                self.pending.push(b'{');
+                for (i, (key, item)) in node.items().iter().enumerate() {
+                    if i > 0 {
+                        self.pending.push(b',');
+                    }
+                    serde_json::to_writer(&mut self.pending, key).map_err(store_error)?;
+                    self.pending.push(b':');
+                    self.json(item)?;
+                }
+                self.pending.push(b'}');
+            }
+            _ => {}
+        }
+        self.cut()?;
+        self.made.insert(key, (json.clone(), self.hashes[start..].into()));
+        Ok(())
+    }
+
+    /// Cuts the pending text into chunks.
+    fn cut(&mut self) -> Result<(), StoreError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        for piece in chunks::split_json(&self.pending) {
+            let hash = chunks::hash(piece);
+            self.hashes.push(hash);
+            if self.seen.insert(hash) {
+                self.sink.add(hash, piece)?;
+            }
+        }
+        self.len += self.pending.len();
+        self.pending.clear();
+        Ok(())
+    }
+
+    /// Ends the current record: its text whole when it is at most `whole_limit` bytes and
+    /// nothing was cut yet, else its chunks.
+    pub(super) fn finish_record(&mut self, whole_limit: usize) -> Result<Text, StoreError> {
+        let text = if self.hashes.is_empty() && self.pending.len() <= whole_limit {
+            Text::Whole(std::mem::take(&mut self.pending))
+        } else {
+            self.cut()?;
+            Text::Chunks(std::mem::take(&mut self.hashes))
+        };
+        self.len = 0;
+        Ok(text)
+    }
+
+    /// The nodes this writer chunked on its own, to remember once their chunks are stored.
+    pub(super) fn into_made(self) -> Vec<(Json, Arc<[ChunkHash]>)> {
+        self.made.into_values().collect()
+    }
+}
+
+/// Whether `json` is an array or object chunked on its own.
+fn large(json: &Json) -> bool {
+    matches!(json, Json::Array(_) | Json::Object(_)) && json.text_len() >= NODE_MIN
+}
+
+/// The string that stands for the `i`-th large payload of an event while it is written.
+fn marker(i: usize) -> String {
+    format!("\u{0}sfnlite:payload:{i}\u{0}")
+}
+
+fn store_error(e: serde_json::Error) -> StoreError {
+    StoreError::Io(format!("cannot write a record: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use sfnlite_states::history::{EventDetails, StateType};
+
+    use super::*;
+
+    /// Keeps what it is given.
+    #[derive(Default)]
+    struct Kept(HashMap<ChunkHash, Vec<u8>>, usize);
+
+    impl ChunkSink for Kept {
+        fn add(&mut self, hash: ChunkHash, bytes: &[u8]) -> Result<(), StoreError> {
+            self.1 += 1;
+            self.0.entry(hash).or_insert_with(|| bytes.to_vec());
+            Ok(())
+        }
+    }
+
+    impl Kept {
+        fn text(&self, record: &Text) -> Vec<u8> {
+            match record {
+                Text::Whole(text) => text.clone(),
+                Text::Chunks(hashes) => hashes.iter().flat_map(|h| self.0[h].clone()).collect(),
+            }
+        }
+    }
+
+    fn document(rows: usize) -> Value {
+        let rows: Vec<Value> = (0..rows)
+            .map(|i| json!({"id": i, "title": format!("row \"{i}\" \u{e9}\n"), "n": 1.5e300, "x": [null, true]}))
+            .collect();
+        json!({"meta": {"k": "v"}, "payload": {"data": rows, "step": 0}})
+    }
+
+    fn entered(id: u64, input: Payload) -> HistoryEvent {
+        HistoryEvent {
+            id,
+            previous_event_id: id - 1,
+            timestamp: 1_700_000_000_000 + id as i64,
+            details: EventDetails::StateEntered { state_type: StateType::Pass, name: "S".into(), input },
+        }
+    }
+
+    fn record_of(events: &[HistoryEvent], sink: &mut Kept, memo: &NodeMemo) -> (Text, Vec<(Json, Arc<[ChunkHash]>)>) {
+        let known = |json: &Json| memo.get(json);
+        let mut writer = RecordWriter::new(sink, &known);
+        for (i, event) in events.iter().enumerate() {
+            writer.raw(if i == 0 { b"[" } else { b"," });
+            writer.event(event).unwrap();
+        }
+        writer.raw(b"]");
+        let text = writer.finish_record(16 * 1024).unwrap();
+        (text, writer.into_made())
+    }
+
+    #[test]
+    fn a_record_is_the_text_serde_gives_and_shared_nodes_are_written_once() {
+        let value = document(2_000);
+        let json = Json::from(&value);
+        let shared = Payload::from_json(json.clone());
+        // The same node in two events, a copy of it (equal, not the same node), and its
+        // `data` inside a new object (the node shared, its parent not).
+        let Json::Object(root) = &json else { panic!() };
+        let payload = root.items()["payload"].clone();
+        let mut entries = sfnlite_states::json::Entries::new();
+        entries.insert("wrapped".into(), payload.clone());
+        let events = vec![
+            entered(2, shared.clone()),
+            entered(3, shared.clone()),
+            entered(4, Payload::from_json(Json::from(&value))),
+            entered(5, Payload::from_json(Json::object(entries))),
+            entered(6, Payload::new(value.clone())),
+            entered(7, Payload::from_json(Json::from(json!({"small": 1})))),
+        ];
+        let mut sink = Kept::default();
+        let memo = NodeMemo::default();
+        let (text, made) = record_of(&events, &mut sink, &memo);
+        assert_eq!(sink.text(&text), serde_json::to_vec(&events).unwrap());
+        // The root and its `payload` node were chunked on their own (`data` too: it is large);
+        // the copy was not remembered (its own nodes were).
+        assert!(made.iter().any(|(node, _)| node.same_node(&json)));
+        assert!(made.iter().any(|(node, _)| node.same_node(&payload)));
+        // A second record with the same nodes, the memo filled: the same text, and no chunk
+        // of the shared document handed to the store again.
+        let mut memo = NodeMemo::default();
+        memo.extend(made);
+        let handed = sink.1;
+        let (again, _) = record_of(&events[..2], &mut sink, &memo);
+        assert_eq!(sink.text(&again), serde_json::to_vec(&events[..2]).unwrap());
+        assert!(sink.1 - handed <= 4, "{} chunks handed again", sink.1 - handed);
+    }
+
+    #[test]
+    fn a_marker_that_the_event_itself_holds_writes_it_plainly() {
+        let mut large = document(1_000);
+        // In the payload itself, a marker is only data.
+        large["payload"]["note"] = json!(marker(0));
+        let mut event = entered(2, Payload::from_json(Json::from(&large)));
+        let mut sink = Kept::default();
+        let (text, made) = record_of(std::slice::from_ref(&event), &mut sink, &NodeMemo::default());
+        assert_eq!(sink.text(&text), serde_json::to_vec(&[&event]).unwrap());
+        assert!(!made.is_empty());
+        // Elsewhere in the event (here its state's name), it is a second marker.
+        let EventDetails::StateEntered { name, .. } = &mut event.details else { panic!() };
+        *name = marker(0).into();
+        let (text, made) = record_of(std::slice::from_ref(&event), &mut sink, &NodeMemo::default());
+        assert_eq!(sink.text(&text), serde_json::to_vec(&[&event]).unwrap());
+        assert!(made.is_empty());
+    }
+
+    #[test]
+    fn the_memo_forgets_dropped_nodes() {
+        let json = Json::from(document(1_000));
+        let mut memo = NodeMemo::default();
+        memo.extend(vec![(json.clone(), Arc::from(vec![[7u8; 32]]))]);
+        assert_eq!(memo.get(&json).as_deref(), Some(&[[7u8; 32]][..]));
+        let equal = Json::from(document(1_000));
+        assert!(memo.get(&equal).is_none());
+        drop(json);
+        assert_eq!(memo.len(), 1);
+        // A dropped node matches nothing, even a new node at the same address.
+        for _ in 0..100 {
+            let fresh = Json::from(document(2));
+            assert!(memo.get(&fresh).is_none());
+        }
+    }
+}
