@@ -27,8 +27,13 @@ use super::chunks::{self, ChunkHash};
 /// remembered (larger than a record kept inline, so a record that lists one is chunked).
 pub(super) const NODE_MIN: usize = 32 * 1024;
 
-/// The memo forgets the nodes that no longer exist once it holds this many.
-const MEMO_ENTRIES: usize = 1 << 16;
+/// A node chunked on its own whose chunks would be smaller than this on average is written
+/// plainly instead (so a stored list never has much more than one hash per KiB of text).
+const MIN_AVERAGE_CHUNK: usize = 1024;
+
+/// The memo forgets the nodes that no longer exist once it lists this many chunk hashes in
+/// all (32 MiB), and everything if they still do.
+const MEMO_HASHES: usize = 1 << 20;
 
 /// A record's text, as stored: kept whole (small), or as the chunks it was cut into.
 pub(super) enum Text {
@@ -51,6 +56,8 @@ pub(super) trait ChunkSink {
 #[derive(Default)]
 pub(super) struct NodeMemo {
     entries: HashMap<usize, (Weak<dyn Any + Send + Sync>, Arc<[ChunkHash]>)>,
+    /// The hashes the entries list, in all.
+    hashes: usize,
 }
 
 /// A node's address, for arrays and objects.
@@ -81,13 +88,17 @@ impl NodeMemo {
     pub(super) fn extend(&mut self, made: Vec<(Json, Arc<[ChunkHash]>)>) {
         for (json, hashes) in made {
             if let (Some(key), Some(weak)) = (node_key(&json), downgrade(&json)) {
-                self.entries.insert(key, (weak, hashes));
+                self.hashes += hashes.len();
+                if let Some((_, replaced)) = self.entries.insert(key, (weak, hashes)) {
+                    self.hashes -= replaced.len();
+                }
             }
         }
-        if self.entries.len() > MEMO_ENTRIES {
+        if self.hashes > MEMO_HASHES {
             self.entries.retain(|_, (weak, _)| weak.strong_count() > 0);
-            if self.entries.len() > MEMO_ENTRIES {
-                self.entries.clear();
+            self.hashes = self.entries.values().map(|(_, hashes)| hashes.len()).sum();
+            if self.hashes > MEMO_HASHES {
+                self.clear();
             }
         }
     }
@@ -95,8 +106,10 @@ impl NodeMemo {
     /// Forgets every node (their chunks may have been collected).
     pub(super) fn clear(&mut self) {
         self.entries.clear();
+        self.hashes = 0;
     }
 
+    /// How many nodes it remembers.
     #[cfg(test)]
     pub(super) fn len(&self) -> usize {
         self.entries.len()
@@ -222,6 +235,15 @@ impl<'a, S: ChunkSink> RecordWriter<'a, S> {
             _ => {}
         }
         self.cut()?;
+        let cuts = self.hashes.len() - start;
+        if cuts > 2 && cuts * MIN_AVERAGE_CHUNK > json.text_len() {
+            // Thin wrappers nested around shared nodes (a loop that wraps its input) would
+            // make lists of many tiny chunks, each wrapper's list holding its child's: the
+            // node is written plainly instead, cut like any text, and not remembered.
+            self.hashes.truncate(start);
+            self.len -= json.text_len();
+            return serde_json::to_writer(&mut self.pending, json).map_err(store_error);
+        }
         self.made.insert(key, (json.clone(), self.hashes[start..].into()));
         Ok(())
     }
@@ -306,7 +328,7 @@ mod tests {
 
     fn document(rows: usize) -> Value {
         let rows: Vec<Value> = (0..rows)
-            .map(|i| json!({"id": i, "title": format!("row \"{i}\" \u{e9}\n"), "n": 1.5e300, "x": [null, true]}))
+            .map(|i| json!({"id": i, "title": format!("row \"{i}\" \u{e9}\n"), "n": 1.5e300, "x": [null, true], "k\"\u{1}\\": -0.0}))
             .collect();
         json!({"meta": {"k": "v"}, "payload": {"data": rows, "step": 0}})
     }
@@ -350,13 +372,22 @@ mod tests {
             entered(5, Payload::from_json(Json::object(entries))),
             entered(6, Payload::new(value.clone())),
             entered(7, Payload::from_json(Json::from(json!({"small": 1})))),
+            // Large nodes after the first item of an array, under a key that needs escapes.
+            entered(8, Payload::from_json(Json::array(vec![Json::from(json!(1)), payload.clone(), payload.clone()]))),
+            entered(
+                9,
+                Payload::from_json(Json::object(sfnlite_states::json::Entries::from([(
+                    "\"q\"\n".to_owned(),
+                    payload.clone(),
+                )]))),
+            ),
         ];
         let mut sink = Kept::default();
         let memo = NodeMemo::default();
         let (text, made) = record_of(&events, &mut sink, &memo);
         assert_eq!(sink.text(&text), serde_json::to_vec(&events).unwrap());
-        // The root and its `payload` node were chunked on their own (`data` too: it is large);
-        // the copy was not remembered (its own nodes were).
+        // The root and its `payload` node were chunked on their own and remembered (`data`
+        // too: it is large), and so were the copy's own nodes.
         assert!(made.iter().any(|(node, _)| node.same_node(&json)));
         assert!(made.iter().any(|(node, _)| node.same_node(&payload)));
         // A second record with the same nodes, the memo filled: the same text, and no chunk
@@ -385,6 +416,29 @@ mod tests {
         let (text, made) = record_of(std::slice::from_ref(&event), &mut sink, &NodeMemo::default());
         assert_eq!(sink.text(&text), serde_json::to_vec(&[&event]).unwrap());
         assert!(made.is_empty());
+    }
+
+    #[test]
+    fn thin_wrappers_around_shared_nodes_keep_lists_short() {
+        // A loop that wraps its input: each payload is `{"prev": <the last one>, "n": k}`.
+        let mut json = Json::from(document(400));
+        let mut memo = NodeMemo::default();
+        let mut sink = Kept::default();
+        for n in 0..300 {
+            let mut entries = sfnlite_states::json::Entries::new();
+            entries.insert("prev".into(), json);
+            entries.insert("n".into(), Json::from(json!(n)));
+            json = Json::object(entries);
+            let events = vec![entered(n + 2, Payload::from_json(json.clone()))];
+            let (text, made) = record_of(&events, &mut sink, &memo);
+            let expected = serde_json::to_vec(&events).unwrap();
+            assert_eq!(sink.text(&text), expected);
+            let Text::Chunks(hashes) = text else { panic!("a large record is chunked") };
+            assert!(hashes.len() * MIN_AVERAGE_CHUNK <= expected.len() + 4 * 1024, "{} hashes", hashes.len());
+            memo.extend(made);
+        }
+        // The memo holds lists no longer than that either.
+        assert!(memo.hashes * MIN_AVERAGE_CHUNK <= memo.len() * (json.text_len() + 4 * 1024));
     }
 
     #[test]

@@ -13,9 +13,9 @@
 //!   [`INLINE`]); a larger one is cut into content-defined chunks ([`super::chunks`], as
 //!   [`super::records`] writes it: a large payload node shared between events is cut and
 //!   hashed once) kept once each in pack files ([`super::packs`]); the new chunks of one
-//!   write are appended to a pack together, with one sync (writers that store the same new chunk at
-//!   the same moment may each write a copy; only one is named, and collection reclaims the
-//!   others), and sled keeps the list of their hashes (tag [`CHUNKED_LZ4`]; [`CHUNKED`]
+//!   write are appended to a pack together, one sync per 8 MiB of them (writers that store
+//!   the same new chunk at the same moment may each write a copy; only one is named, and
+//!   collection reclaims the others), and sled keeps the list of their hashes (tag [`CHUNKED_LZ4`]; [`CHUNKED`]
 //!   uncompressed). Format 1 stored the JSON itself (it starts with `[`), still read;
 //! - `chunks`: a chunk's SHA-256 → its [`Location`] in the packs;
 //! - `documents`: kind ++ `0x00` ++ key → a JSON document (API resources: state machines
@@ -435,7 +435,7 @@ impl SledStore {
 }
 
 /// The new chunks of one write: queued, then appended to a pack together (one sync) and
-/// named in the index; stored early once they reach [`FRESH_BYTES`].
+/// named in the index; stored early (a sync each time) whenever they reach [`FRESH_BYTES`].
 struct FreshChunks<'s> {
     store: &'s SledStore,
     blobs: Vec<(ChunkHash, Vec<u8>)>,
@@ -1012,6 +1012,7 @@ mod chunk_tests {
         // Between the shared nodes, only each event's own text is new.
         let new_chunks = store.chunks.len() - chunks_after_first;
         assert!(new_chunks <= 2 * 80 + 10, "{new_chunks} new chunks");
+        assert!(store.memo.lock().unwrap().len() >= 2, "the shared nodes are remembered");
         // Once collected, the node's chunks are gone and the memo with them: the next batch
         // that carries the node stores them again.
         for arn in ["arn:a", "arn:b"] {
@@ -1019,6 +1020,7 @@ mod chunk_tests {
             assert!(store.delete_execution(arn).unwrap());
         }
         store.collect_garbage().unwrap();
+        assert_eq!(store.memo.lock().unwrap().len(), 0);
         store.append("arn:c", first.clone()).unwrap();
         drop(store);
         let store = SledStore::open(dir.path(), Duration::from_secs(1)).unwrap();
