@@ -35,6 +35,12 @@ const MIN_AVERAGE_CHUNK: usize = 1024;
 /// all (32 MiB), and everything if they still do.
 const MEMO_HASHES: usize = 1 << 20;
 
+/// A node that no strong reference keeps alive any more matches nothing.
+type WeakNode = Weak<dyn Any + Send + Sync>;
+
+/// Nodes chunked on their own, with their chunks.
+pub(super) type MadeNodes = Vec<(Json, Arc<[ChunkHash]>)>;
+
 /// A record's text, as stored: kept whole (small), or as the chunks it was cut into.
 pub(super) enum Text {
     Whole(Vec<u8>),
@@ -55,7 +61,7 @@ pub(super) trait ChunkSink {
 /// Valid only while the chunks it lists are stored: garbage collection clears it.
 #[derive(Default)]
 pub(super) struct NodeMemo {
-    entries: HashMap<usize, (Weak<dyn Any + Send + Sync>, Arc<[ChunkHash]>)>,
+    entries: HashMap<usize, (WeakNode, Arc<[ChunkHash]>)>,
     /// The hashes the entries list, in all.
     hashes: usize,
 }
@@ -69,10 +75,10 @@ fn node_key(json: &Json) -> Option<usize> {
     }
 }
 
-fn downgrade(json: &Json) -> Option<Weak<dyn Any + Send + Sync>> {
+fn downgrade(json: &Json) -> Option<WeakNode> {
     match json {
-        Json::Array(node) => Some(Arc::downgrade(node) as Weak<dyn Any + Send + Sync>),
-        Json::Object(node) => Some(Arc::downgrade(node) as Weak<dyn Any + Send + Sync>),
+        Json::Array(node) => Some(Arc::downgrade(node) as WeakNode),
+        Json::Object(node) => Some(Arc::downgrade(node) as WeakNode),
         _ => None,
     }
 }
@@ -85,7 +91,7 @@ impl NodeMemo {
     }
 
     /// Remembers the nodes a record writer stored.
-    pub(super) fn extend(&mut self, made: Vec<(Json, Arc<[ChunkHash]>)>) {
+    pub(super) fn extend(&mut self, made: MadeNodes) {
         for (json, hashes) in made {
             if let (Some(key), Some(weak)) = (node_key(&json), downgrade(&json)) {
                 self.hashes += hashes.len();
@@ -279,7 +285,7 @@ impl<'a, S: ChunkSink> RecordWriter<'a, S> {
     }
 
     /// The nodes this writer chunked on its own, to remember once their chunks are stored.
-    pub(super) fn into_made(self) -> Vec<(Json, Arc<[ChunkHash]>)> {
+    pub(super) fn into_made(self) -> MadeNodes {
         self.made.into_values().collect()
     }
 }
@@ -342,7 +348,7 @@ mod tests {
         }
     }
 
-    fn record_of(events: &[HistoryEvent], sink: &mut Kept, memo: &NodeMemo) -> (Text, Vec<(Json, Arc<[ChunkHash]>)>) {
+    fn record_of(events: &[HistoryEvent], sink: &mut Kept, memo: &NodeMemo) -> (Text, MadeNodes) {
         let known = |json: &Json| memo.get(json);
         let mut writer = RecordWriter::new(sink, &known);
         for (i, event) in events.iter().enumerate() {
