@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::anyhow;
 use serde_json::{Value, json};
 use sfnlite_adapters::lambda::{Call, FunctionConfig, FunctionRef, LazyEndpoint, LocalLambda};
-use sfnlite_engine::{SledStore, StoreError};
+use sfnlite_engine::StoreError;
 
 use super::services::Services;
 use super::setup::{store_dir, store_failure};
@@ -43,7 +43,7 @@ pub(crate) fn activities(
 /// The API of the process that runs the store's executions.
 fn holder(store: &Option<std::path::PathBuf>) -> Result<String, Failure> {
     let dir = store_dir(store);
-    match SledStore::open(&dir, Duration::ZERO) {
+    match super::setup::open_sled(&dir, Duration::ZERO) {
         Ok(_) => Err(Failure::usage(anyhow!(
             "no process runs executions on the store {}: start `sfnlite serve` (or the run) first; \
              activity tasks are handed out by the process that runs them",

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 use serde_json::{Value, json};
-use sfnlite_engine::{HistoryStore, SledStore, StoreError, SystemClock};
+use sfnlite_engine::{HistoryStore, StoreError, SystemClock};
 use sfnlite_server::Api;
 use sfnlite_server::executor::Executor;
 
@@ -103,7 +103,7 @@ pub(crate) fn call(
     let opened: Arc<dyn HistoryStore> = if ephemeral {
         open_store(store, true)?
     } else {
-        match SledStore::open(&dir, Duration::ZERO) {
+        match super::setup::open_sled(&dir, Duration::ZERO) {
             Ok(opened) => Arc::new(opened),
             Err(StoreError::InUse { pid, .. }) if remote::endpoint(&dir, &pid).is_some() => {
                 let url = remote::endpoint(&dir, &pid).unwrap_or_default();

@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::anyhow;
 use clap::Parser;
 use serde_json::{Value, json};
-use sfnlite_engine::{HistoryStore, SledStore, StoreError};
+use sfnlite_engine::{HistoryStore, StoreError};
 
 use super::inspect::{self, Io};
 use super::setup::{open_store, store_dir, store_failure};
@@ -85,7 +85,7 @@ pub(crate) fn capture(
     let again = only_reads(&command);
     let mut argv = argv;
     let opened = loop {
-        match SledStore::open(&dir, Duration::ZERO) {
+        match super::setup::open_sled(&dir, Duration::ZERO) {
             Ok(opened) => break opened,
             Err(StoreError::InUse { pid, .. }) => {
                 if let Some(url) = remote::endpoint(&dir, &pid) {

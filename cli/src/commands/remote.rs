@@ -56,7 +56,7 @@ pub(crate) fn serving_endpoint(store: &Path) -> Option<String> {
         return None;
     }
     // A stale file (the server was killed, and its pid reused): the store must be held.
-    match sfnlite_engine::SledStore::open(store, Duration::ZERO) {
+    match super::setup::open_sled(store, Duration::ZERO) {
         Ok(_) => None,
         Err(_) => Some(url.to_owned()),
     }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::anyhow;
 use serde_json::json;
 use sfnlite_engine::{
-    Engine, ExecutionRecord, ExecutionStatus, Registry, SledStore, StopRequest, StoreError, SystemClock, find_execution,
+    Engine, ExecutionRecord, ExecutionStatus, Registry, StopRequest, StoreError, SystemClock, find_execution,
 };
 
 use super::Failure;
@@ -103,7 +103,7 @@ fn stop_through_api(url: &str, dir: &std::path::Path, args: &StopArgs) -> Result
         Some(record) => record,
         // The holder ended with its execution: read the store once it is free.
         None => {
-            let opened = SledStore::open(dir, Duration::from_secs(10)).map_err(store_failure)?;
+            let opened = super::setup::open_sled(dir, Duration::from_secs(10)).map_err(store_failure)?;
             let record = find_execution(&opened, &arn).map_err(super::engine_failure)?;
             json!({"executionArn": record.arn, "status": record.status.as_str(), "error": record.error, "cause": record.cause})
         }
@@ -121,7 +121,7 @@ pub(crate) fn stop(args: StopArgs, store: &Option<PathBuf>) -> Result<ExitCode, 
     }
     let dir = store_dir(store);
     let request = StopRequest { error: args.error.clone(), cause: args.cause.clone() };
-    match SledStore::open(&dir, Duration::from_millis(200)) {
+    match super::setup::open_sled(&dir, Duration::from_millis(200)) {
         Ok(opened) => {
             // This process holds the store: nobody is running the execution.
             let store = std::sync::Arc::new(opened);
@@ -161,7 +161,7 @@ pub(crate) fn stop(args: StopArgs, store: &Option<PathBuf>) -> Result<ExitCode, 
             }
             let started = Instant::now();
             loop {
-                match SledStore::open(&dir, Duration::from_millis(200)) {
+                match super::setup::open_sled(&dir, Duration::from_millis(200)) {
                     Ok(opened) => {
                         let _ = std::fs::remove_file(&path);
                         let store = std::sync::Arc::new(opened);

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::anyhow;
 use serde_json::json;
-use sfnlite_engine::{Damage, SledStore, check, salvage};
+use sfnlite_engine::{Damage, check, salvage};
 
 use super::Failure;
 use super::setup::{lock_wait, store_dir, store_failure};
@@ -25,7 +25,7 @@ pub(crate) fn store(command: StoreCommand, store: &Option<PathBuf>, ephemeral: b
         // Checked before the damaged store is opened (opening writes its pid file).
         fresh(target, &dir)?;
     }
-    let opened = SledStore::open(&dir, lock_wait()).map_err(store_failure)?;
+    let opened = super::setup::open_sled(&dir, lock_wait()).map_err(store_failure)?;
     match command {
         StoreCommand::Check { format } => {
             let report = check(&opened).map_err(store_failure)?;
@@ -60,7 +60,7 @@ pub(crate) fn store(command: StoreCommand, store: &Option<PathBuf>, ephemeral: b
             Ok(if report.damaged.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         StoreCommand::Salvage { dir: target } => {
-            let to = SledStore::open(&target, lock_wait()).map_err(store_failure)?;
+            let to = super::setup::open_sled(&target, lock_wait()).map_err(store_failure)?;
             let report = salvage(&opened, &to).map_err(store_failure)?;
             print_damage(&report.lost);
             eprintln!(

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 use serde_json::{Value, json};
-use sfnlite_engine::{Callbacks, Signal, SledStore, StoreError, TokenError};
+use sfnlite_engine::{Callbacks, Signal, StoreError, TokenError};
 
 use super::Failure;
 use super::remote;
@@ -50,7 +50,7 @@ pub(crate) fn task(command: TaskCommand, store: &Option<std::path::PathBuf>) -> 
     }
     let heartbeat = signal == Signal::Heartbeat;
     let expected = signal.clone();
-    match SledStore::open(&dir, Duration::ZERO) {
+    match super::setup::open_sled(&dir, Duration::ZERO) {
         Ok(opened) => match Callbacks::new().answer(&opened, &token, signal) {
             Ok(()) if heartbeat => {
                 eprintln!("sfnlite: the token is open, but no process runs its execution now: nothing to keep alive");
@@ -89,7 +89,7 @@ pub(crate) fn task(command: TaskCommand, store: &Option<std::path::PathBuf>) -> 
 /// After a lost response: the answer was taken when the token's document holds it.
 fn confirm(dir: &std::path::Path, token: &str, expected: &Signal, lost: anyhow::Error) -> Result<ExitCode, Failure> {
     if *expected != Signal::Heartbeat
-        && let Ok(opened) = SledStore::open(dir, Duration::from_secs(5))
+        && let Ok(opened) = super::setup::open_sled(dir, Duration::from_secs(5))
         && Callbacks::new().recorded(&opened, token).ok().flatten().as_ref() == Some(expected)
     {
         return Ok(ExitCode::SUCCESS);
