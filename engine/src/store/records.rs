@@ -4,13 +4,13 @@
 //! A record (an event batch, an execution record) is JSON text; a large one is stored as the
 //! list of its content-defined chunks ([`super::chunks`]). Its text is never built whole:
 //! [`RecordWriter`] writes it piece by piece and cuts what it has written into chunks as it
-//! goes. A payload's array or object of at least [`NODE_MIN`] bytes of text is written as
+//! goes, each piece either a chunk (stored once, by hash) or, when shorter than
+//! [`TEXT_PART_MAX`], a part of the record itself ([`Part`]). A payload's array or object of at least [`NODE_MIN`] bytes of text is written as
 //! chunks of its own (cut where it starts and ends), and its chunk list is remembered by the
 //! node's identity ([`NodeMemo`]): the next record that carries the same node (the document
 //! leaving one state and entering the next, a `data` subtree carried from state to state)
-//! lists those chunks again without serializing, cutting or hashing the node. The stored
-//! format is unchanged: a reader concatenates the chunks a record lists, wherever the cuts
-//! fall.
+//! lists those parts again without serializing, cutting or hashing the node. A reader
+//! concatenates a record's parts, wherever the cuts fall.
 
 use std::any::Any;
 use std::collections::{HashMap, HashSet};
@@ -27,24 +27,82 @@ use super::chunks::{self, ChunkHash};
 /// remembered (larger than a record kept inline, so a record that lists one is chunked).
 pub(super) const NODE_MIN: usize = 32 * 1024;
 
-/// A node chunked on its own whose chunks would be smaller than this on average is written
-/// plainly instead (so a stored list never has much more than one hash per KiB of text).
-const MIN_AVERAGE_CHUNK: usize = 1024;
+/// A node chunked on its own is written plainly instead when it would have more parts than
+/// this: thin wrappers nested around shared nodes (a loop that wraps its input) would
+/// otherwise make lists that grow by two parts with each wrapper, each holding its child's.
+/// A node written plainly has about one part per 8 KiB of text (its chunks) and one more.
+fn parts_limit(text_len: usize) -> usize {
+    2 * (text_len / (8 * 1024)) + 32
+}
 
-/// The memo forgets the nodes that no longer exist once it lists this many chunk hashes in
-/// all (32 MiB), and everything if they still do.
-const MEMO_HASHES: usize = 1 << 20;
+/// The memo forgets the nodes that no longer exist once their parts take this many bytes in
+/// all, and everything if they still do.
+const MEMO_BYTES: usize = 32 << 20;
+
+/// A piece of text shorter than this is kept in the record itself rather than as a chunk (a
+/// chunk costs an index entry and a pack entry). Content-defined chunks are never shorter
+/// (`chunks::MIN_CHUNK`), so only the ends of a text and the short texts between large nodes
+/// are kept so.
+pub(super) const TEXT_PART_MAX: usize = 2 * 1024 - 1;
+
+/// The tag of a part that names a chunk (32 bytes of hash follow).
+const PART_CHUNK: u8 = 0;
+/// The tag of a part that is text (a little-endian u32 length and the bytes follow).
+const PART_TEXT: u8 = 1;
+
+/// One part of a record's text, as [`parts`] reads it from a record's list.
+#[derive(Debug, PartialEq)]
+pub(super) enum Part<'a> {
+    /// A stored chunk, by hash.
+    Chunk(&'a ChunkHash),
+    /// Text kept in the record.
+    Text(&'a [u8]),
+}
+
+/// Reads a record's list of parts; an error says what is wrong with it.
+pub(super) fn parts(mut list: &[u8]) -> Result<Vec<Part<'_>>, String> {
+    let mut parts = Vec::new();
+    while let Some((&tag, rest)) = list.split_first() {
+        match tag {
+            PART_CHUNK => {
+                let (hash, rest) = rest.split_first_chunk::<32>().ok_or("a chunk part cut short")?;
+                parts.push(Part::Chunk(hash));
+                list = rest;
+            }
+            PART_TEXT => {
+                let (len, rest) = rest.split_first_chunk::<4>().ok_or("a text part cut short")?;
+                let len = u32::from_le_bytes(*len) as usize;
+                if len > rest.len() {
+                    return Err(format!("a text part of {len} bytes where {} remain", rest.len()));
+                }
+                let (text, rest) = rest.split_at(len);
+                parts.push(Part::Text(text));
+                list = rest;
+            }
+            other => return Err(format!("a part with the unknown tag {other}")),
+        }
+    }
+    Ok(parts)
+}
 
 /// A node that no strong reference keeps alive any more matches nothing.
 type WeakNode = Weak<dyn Any + Send + Sync>;
 
-/// Nodes chunked on their own, with their chunks.
-pub(super) type MadeNodes = Vec<(Json, Arc<[ChunkHash]>)>;
+/// Nodes chunked on their own, with their parts.
+pub(super) type MadeNodes = Vec<(Json, NodeParts)>;
 
-/// A record's text, as stored: kept whole (small), or as the chunks it was cut into.
+/// The parts a node was stored as (a list that [`parts`] reads), and how many.
+#[derive(Clone)]
+pub(super) struct NodeParts {
+    list: Arc<[u8]>,
+    count: usize,
+}
+
+/// A record's text, as stored: kept whole (small), or as the parts it was cut into (a
+/// list that [`parts`] reads).
 pub(super) enum Text {
     Whole(Vec<u8>),
-    Chunks(Vec<ChunkHash>),
+    Parts(Vec<u8>),
 }
 
 /// What a record writer hands the store: a chunk, by hash and bytes. The store answers
@@ -61,9 +119,9 @@ pub(super) trait ChunkSink {
 /// Valid only while the chunks it lists are stored: garbage collection clears it.
 #[derive(Default)]
 pub(super) struct NodeMemo {
-    entries: HashMap<usize, (WeakNode, Arc<[ChunkHash]>)>,
-    /// The hashes the entries list, in all.
-    hashes: usize,
+    entries: HashMap<usize, (WeakNode, NodeParts)>,
+    /// The bytes of the entries' parts, in all.
+    bytes: usize,
 }
 
 /// A node's address, for arrays and objects.
@@ -84,26 +142,26 @@ fn downgrade(json: &Json) -> Option<WeakNode> {
 }
 
 impl NodeMemo {
-    /// The chunks that `json` was stored as, if this is the same node.
-    pub(super) fn get(&self, json: &Json) -> Option<Arc<[ChunkHash]>> {
-        let (weak, hashes) = self.entries.get(&node_key(json)?)?;
-        (weak.strong_count() > 0).then(|| hashes.clone())
+    /// The parts that `json` was stored as, if this is the same node.
+    pub(super) fn get(&self, json: &Json) -> Option<NodeParts> {
+        let (weak, parts) = self.entries.get(&node_key(json)?)?;
+        (weak.strong_count() > 0).then(|| parts.clone())
     }
 
     /// Remembers the nodes a record writer stored.
     pub(super) fn extend(&mut self, made: MadeNodes) {
-        for (json, hashes) in made {
+        for (json, parts) in made {
             if let (Some(key), Some(weak)) = (node_key(&json), downgrade(&json)) {
-                self.hashes += hashes.len();
-                if let Some((_, replaced)) = self.entries.insert(key, (weak, hashes)) {
-                    self.hashes -= replaced.len();
+                self.bytes += parts.list.len();
+                if let Some((_, replaced)) = self.entries.insert(key, (weak, parts)) {
+                    self.bytes -= replaced.list.len();
                 }
             }
         }
-        if self.hashes > MEMO_HASHES {
+        if self.bytes > MEMO_BYTES {
             self.entries.retain(|_, (weak, _)| weak.strong_count() > 0);
-            self.hashes = self.entries.values().map(|(_, hashes)| hashes.len()).sum();
-            if self.hashes > MEMO_HASHES {
+            self.bytes = self.entries.values().map(|(_, parts)| parts.list.len()).sum();
+            if self.bytes > MEMO_BYTES {
                 self.clear();
             }
         }
@@ -112,7 +170,7 @@ impl NodeMemo {
     /// Forgets every node (their chunks may have been collected).
     pub(super) fn clear(&mut self) {
         self.entries.clear();
-        self.hashes = 0;
+        self.bytes = 0;
     }
 
     /// How many nodes it remembers.
@@ -126,27 +184,29 @@ impl NodeMemo {
 pub(super) struct RecordWriter<'a, S: ChunkSink> {
     sink: &'a mut S,
     /// The chunks of nodes stored before (looked up by identity).
-    known: &'a dyn Fn(&Json) -> Option<Arc<[ChunkHash]>>,
+    known: &'a dyn Fn(&Json) -> Option<NodeParts>,
     /// Text written and not cut into chunks yet.
     pending: Vec<u8>,
-    /// The current record's chunks so far.
-    hashes: Vec<ChunkHash>,
+    /// The current record's parts so far (a list that [`parts`] reads), and how many.
+    parts: Vec<u8>,
+    count: usize,
     /// The length of the current record's text so far.
     len: usize,
     /// Nodes chunked on their own by this writer, by address (they are alive: the events
     /// being written hold them), with their chunks.
-    made: HashMap<usize, (Json, Arc<[ChunkHash]>)>,
+    made: HashMap<usize, (Json, NodeParts)>,
     /// Chunks handed to the sink by this writer.
     seen: HashSet<ChunkHash>,
 }
 
 impl<'a, S: ChunkSink> RecordWriter<'a, S> {
-    pub(super) fn new(sink: &'a mut S, known: &'a dyn Fn(&Json) -> Option<Arc<[ChunkHash]>>) -> Self {
+    pub(super) fn new(sink: &'a mut S, known: &'a dyn Fn(&Json) -> Option<NodeParts>) -> Self {
         RecordWriter {
             sink,
             known,
             pending: Vec::new(),
-            hashes: Vec::new(),
+            parts: Vec::new(),
+            count: 0,
             len: 0,
             made: HashMap::new(),
             seen: HashSet::new(),
@@ -209,12 +269,13 @@ impl<'a, S: ChunkSink> RecordWriter<'a, S> {
         }
         let Some(key) = node_key(json) else { unreachable!("a large value is an array or an object") };
         self.cut()?;
-        if let Some(hashes) = self.made.get(&key).map(|(_, hashes)| hashes.clone()).or_else(|| (self.known)(json)) {
-            self.hashes.extend_from_slice(&hashes);
+        if let Some(parts) = self.made.get(&key).map(|(_, parts)| parts.clone()).or_else(|| (self.known)(json)) {
+            self.parts.extend_from_slice(&parts.list);
+            self.count += parts.count;
             self.len += json.text_len();
             return Ok(());
         }
-        let start = self.hashes.len();
+        let (start, first) = (self.parts.len(), self.count);
         match json {
             Json::Array(node) => {
                 self.pending.push(b'[');
@@ -241,16 +302,15 @@ impl<'a, S: ChunkSink> RecordWriter<'a, S> {
             _ => {}
         }
         self.cut()?;
-        let cuts = self.hashes.len() - start;
-        if cuts > 2 && cuts * MIN_AVERAGE_CHUNK > json.text_len() {
-            // Thin wrappers nested around shared nodes (a loop that wraps its input) would
-            // make lists of many tiny chunks, each wrapper's list holding its child's: the
-            // node is written plainly instead, cut like any text, and not remembered.
-            self.hashes.truncate(start);
+        if self.count - first > parts_limit(json.text_len()) {
+            // Written plainly instead, cut like any text, and not remembered.
+            self.parts.truncate(start);
+            self.count = first;
             self.len -= json.text_len();
             return serde_json::to_writer(&mut self.pending, json).map_err(store_error);
         }
-        self.made.insert(key, (json.clone(), self.hashes[start..].into()));
+        let parts = NodeParts { list: self.parts[start..].into(), count: self.count - first };
+        self.made.insert(key, (json.clone(), parts));
         Ok(())
     }
 
@@ -260,8 +320,16 @@ impl<'a, S: ChunkSink> RecordWriter<'a, S> {
             return Ok(());
         }
         for piece in chunks::split_json(&self.pending) {
+            self.count += 1;
+            if piece.len() <= TEXT_PART_MAX {
+                self.parts.push(PART_TEXT);
+                self.parts.extend_from_slice(&(piece.len() as u32).to_le_bytes());
+                self.parts.extend_from_slice(piece);
+                continue;
+            }
             let hash = chunks::hash(piece);
-            self.hashes.push(hash);
+            self.parts.push(PART_CHUNK);
+            self.parts.extend_from_slice(&hash);
             if self.seen.insert(hash) {
                 self.sink.add(hash, piece)?;
             }
@@ -272,13 +340,14 @@ impl<'a, S: ChunkSink> RecordWriter<'a, S> {
     }
 
     /// Ends the current record: its text whole when it is at most `whole_limit` bytes and
-    /// nothing was cut yet, else its chunks.
+    /// nothing was cut yet, else its parts.
     pub(super) fn finish_record(&mut self, whole_limit: usize) -> Result<Text, StoreError> {
-        let text = if self.hashes.is_empty() && self.pending.len() <= whole_limit {
+        let text = if self.parts.is_empty() && self.pending.len() <= whole_limit {
             Text::Whole(std::mem::take(&mut self.pending))
         } else {
             self.cut()?;
-            Text::Chunks(std::mem::take(&mut self.hashes))
+            self.count = 0;
+            Text::Parts(std::mem::take(&mut self.parts))
         };
         self.len = 0;
         Ok(text)
@@ -327,7 +396,14 @@ mod tests {
         fn text(&self, record: &Text) -> Vec<u8> {
             match record {
                 Text::Whole(text) => text.clone(),
-                Text::Chunks(hashes) => hashes.iter().flat_map(|h| self.0[h].clone()).collect(),
+                Text::Parts(list) => parts(list)
+                    .unwrap()
+                    .into_iter()
+                    .flat_map(|part| match part {
+                        Part::Chunk(hash) => self.0[hash].clone(),
+                        Part::Text(text) => text.to_vec(),
+                    })
+                    .collect(),
             }
         }
     }
@@ -392,6 +468,8 @@ mod tests {
         let memo = NodeMemo::default();
         let (text, made) = record_of(&events, &mut sink, &memo);
         assert_eq!(sink.text(&text), serde_json::to_vec(&events).unwrap());
+        // Short pieces (between large nodes, at the ends) are kept in the record.
+        assert!(sink.0.values().all(|chunk| chunk.len() > TEXT_PART_MAX));
         // The root and its `payload` node were chunked on their own and remembered (`data`
         // too: it is large), and so were the copy's own nodes.
         assert!(made.iter().any(|(node, _)| node.same_node(&json)));
@@ -439,20 +517,37 @@ mod tests {
             let (text, made) = record_of(&events, &mut sink, &memo);
             let expected = serde_json::to_vec(&events).unwrap();
             assert_eq!(sink.text(&text), expected);
-            let Text::Chunks(hashes) = text else { panic!("a large record is chunked") };
-            assert!(hashes.len() * MIN_AVERAGE_CHUNK <= expected.len() + 4 * 1024, "{} hashes", hashes.len());
+            let Text::Parts(list) = text else { panic!("a large record is chunked") };
+            let count = parts(&list).unwrap().len();
+            assert!(count <= parts_limit(expected.len()) + 8, "{count} parts");
             memo.extend(made);
         }
         // The memo holds lists no longer than that either.
-        assert!(memo.hashes * MIN_AVERAGE_CHUNK <= memo.len() * (json.text_len() + 4 * 1024));
+        assert!(memo.entries.values().all(|(_, parts)| parts.count <= parts_limit(json.text_len())));
+    }
+
+    #[test]
+    fn a_damaged_list_of_parts_is_reported() {
+        let hash = [9u8; 32];
+        let mut list = vec![PART_CHUNK];
+        list.extend_from_slice(&hash);
+        list.push(PART_TEXT);
+        list.extend_from_slice(&3u32.to_le_bytes());
+        list.extend_from_slice(b"abc");
+        assert_eq!(parts(&list).unwrap(), vec![Part::Chunk(&hash), Part::Text(b"abc")]);
+        assert_eq!(parts(&list[..list.len() - 1]).unwrap_err(), "a text part of 3 bytes where 2 remain");
+        assert_eq!(parts(&list[..20]).unwrap_err(), "a chunk part cut short");
+        assert_eq!(parts(&list[..35]).unwrap_err(), "a text part cut short");
+        assert_eq!(parts(&[7]).unwrap_err(), "a part with the unknown tag 7");
+        assert!(parts(&[]).unwrap().is_empty());
     }
 
     #[test]
     fn the_memo_forgets_dropped_nodes() {
         let json = Json::from(document(1_000));
         let mut memo = NodeMemo::default();
-        memo.extend(vec![(json.clone(), Arc::from(vec![[7u8; 32]]))]);
-        assert_eq!(memo.get(&json).as_deref(), Some(&[[7u8; 32]][..]));
+        memo.extend(vec![(json.clone(), NodeParts { list: Arc::from(vec![7u8; 33]), count: 1 })]);
+        assert_eq!(memo.get(&json).map(|parts| parts.list).as_deref(), Some(&[7u8; 33][..]));
         let equal = Json::from(document(1_000));
         assert!(memo.get(&equal).is_none());
         drop(json);

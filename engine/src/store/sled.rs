@@ -15,8 +15,11 @@
 //!   hashed once) kept once each in pack files ([`super::packs`]); the new chunks of one
 //!   write are appended to a pack together, one sync per 8 MiB of them (writers that store
 //!   the same new chunk at the same moment may each write a copy; only one is named, and
-//!   collection reclaims the others), and sled keeps the list of their hashes (tag [`CHUNKED_LZ4`]; [`CHUNKED`]
-//!   uncompressed). Format 1 stored the JSON itself (it starts with `[`), still read;
+//!   collection reclaims the others), and sled keeps the list of its parts, compressed (tag
+//!   [`PARTS_LZ4`]): chunks by hash, and the pieces shorter than a chunk (the ends of a
+//!   text, the short texts between large nodes) as text. Format 2 listed only hashes (tag
+//!   [`CHUNKED_LZ4`]; [`CHUNKED`] uncompressed) and format 1 stored the JSON itself (it
+//!   starts with `[`): both still read;
 //! - `chunks`: a chunk's SHA-256 → its [`Location`] in the packs;
 //! - `documents`: kind ++ `0x00` ++ key → a JSON document (API resources: state machines
 //!   as the API knows them, versions, aliases, activities, tags).
@@ -30,7 +33,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -42,12 +45,12 @@ use sfnlite_states::json::Json;
 use super::chunks::{self, ChunkHash};
 use super::open_guard;
 use super::packs::{Location, Packs};
-use super::records::{ChunkSink, NodeMemo, RecordWriter, Text};
+use super::records::{self, ChunkSink, NodeMemo, NodeParts, Part, RecordWriter, Text};
 use super::{ExecutionRecord, GarbageReport, HistoryStore, StateMachineRecord, StoreError};
 
-/// The format version this build reads and writes (it also reads format 1, and marks a
-/// store it opens as format 2).
-pub const FORMAT_VERSION: u32 = 2;
+/// The format version this build reads and writes (it also reads formats 1 and 2, and marks
+/// a store it opens as format 3).
+pub const FORMAT_VERSION: u32 = 3;
 
 /// sled's page cache, at most.
 const CACHE_BYTES: u64 = 32 << 20;
@@ -66,8 +69,11 @@ const INLINE: u8 = 1;
 /// The tag of a batch kept in chunks: the chunks' hashes (32 bytes each), in order.
 const CHUNKED: u8 = 2;
 /// The same, the list LZ4-compressed (a payload carried through many states repeats the same
-/// run of hashes many times); what this build writes.
+/// run of hashes many times); what format 2 wrote.
 const CHUNKED_LZ4: u8 = 3;
+/// The tag of a batch kept in parts: chunks by hash and short texts kept in the record
+/// ([`super::records::parts`]), the list LZ4-compressed; what this build writes (format 3).
+const PARTS_LZ4: u8 = 4;
 
 /// How often event batches' flushes update the witness file (records always do).
 const WITNESS_EVERY: Duration = Duration::from_secs(1);
@@ -311,7 +317,7 @@ impl SledStore {
     }
 
     /// The chunk list of a node stored before, if `json` is that node.
-    fn known_node(&self, json: &Json) -> Option<Arc<[ChunkHash]>> {
+    fn known_node(&self, json: &Json) -> Option<NodeParts> {
         self.memo.lock().unwrap_or_else(|e| e.into_inner()).get(json)
     }
 
@@ -321,14 +327,18 @@ impl SledStore {
         let body = record.get(1..).unwrap_or_default();
         let hashes = match record.first() {
             Some(&CHUNKED) => body.to_vec(),
-            Some(&CHUNKED_LZ4) => {
-                // Bounded before decompressing: a damaged size prefix must not allocate gigabytes.
-                let declared = body.get(..4).map_or(0, |b| u32::from_le_bytes(b.try_into().unwrap_or_default()));
-                if declared as usize > MAX_HASH_LIST {
-                    return Err(corrupt(format!("a chunk list of {declared} bytes")));
-                }
-                lz4_flex::block::decompress_size_prepended(body)
-                    .map_err(|e| corrupt(format!("cannot decompress its chunk list: {e}")))?
+            Some(&CHUNKED_LZ4) => Self::list(what, body)?,
+            Some(&PARTS_LZ4) => {
+                let list = Self::list(what, body)?;
+                let parts = records::parts(&list).map_err(corrupt)?;
+                parts
+                    .into_iter()
+                    .filter_map(|part| match part {
+                        Part::Chunk(hash) => Some(hash.as_slice()),
+                        Part::Text(_) => None,
+                    })
+                    .collect::<Vec<&[u8]>>()
+                    .concat()
             }
             _ => return Ok(None),
         };
@@ -336,6 +346,18 @@ impl SledStore {
             return Err(corrupt("a chunk list of a length not a multiple of 32".into()));
         }
         Ok(Some(hashes))
+    }
+
+    /// A record's list (of chunk hashes, or of parts), decompressed.
+    fn list(what: &str, body: &[u8]) -> Result<Vec<u8>, StoreError> {
+        let corrupt = |message: String| StoreError::Corrupt { key: what.to_owned(), message };
+        // Bounded before decompressing: a damaged size prefix must not allocate gigabytes.
+        let declared = body.get(..4).map_or(0, |b| u32::from_le_bytes(b.try_into().unwrap_or_default()));
+        if declared as usize > MAX_HASH_LIST {
+            return Err(corrupt(format!("a chunk list of {declared} bytes")));
+        }
+        lz4_flex::block::decompress_size_prepended(body)
+            .map_err(|e| corrupt(format!("cannot decompress its chunk list: {e}")))
     }
 
     /// Stores `json` under `key` in `tree` (see [`SledStore::packed`]); the caller flushes.
@@ -368,23 +390,53 @@ impl SledStore {
                 .map_err(|e| corrupt(format!("cannot decompress: {e}"))),
             Some(&CHUNKED | &CHUNKED_LZ4) => {
                 let hashes = Self::hash_list(what, bytes)?.unwrap_or_default();
-                // A chunk that repeats is read (and checked) once.
-                let mut read: HashMap<&[u8], (usize, usize)> = HashMap::new();
-                let mut json = Vec::new();
-                for hash in hashes.chunks_exact(32) {
-                    match read.get(hash) {
-                        Some(&(start, end)) => json.extend_from_within(start..end),
-                        None => {
-                            let start = json.len();
-                            json.extend(self.chunk(what, hash)?);
-                            read.insert(hash, (start, json.len()));
-                        }
-                    }
-                }
-                Ok(json)
+                self.joined(what, hashes.chunks_exact(32).map(Some), |_| &[])
+            }
+            Some(&PARTS_LZ4) => {
+                let list = Self::list(what, &bytes[1..])?;
+                let parts = records::parts(&list).map_err(corrupt)?;
+                let texts: Vec<&[u8]> = parts
+                    .iter()
+                    .map(|part| match part {
+                        Part::Chunk(_) => &[][..],
+                        Part::Text(text) => text,
+                    })
+                    .collect();
+                let hashes = parts.iter().map(|part| match part {
+                    Part::Chunk(hash) => Some(hash.as_slice()),
+                    Part::Text(_) => None,
+                });
+                self.joined(what, hashes, |i| texts[i])
             }
             _ => Err(corrupt("an unknown record tag".into())),
         }
+    }
+
+    /// The text of a record's parts, in order: the `i`-th is the chunk `hashes` names, or
+    /// where it names none, `text(i)`. A chunk that repeats is read (and checked) once.
+    fn joined<'h>(
+        &self,
+        what: &str,
+        hashes: impl Iterator<Item = Option<&'h [u8]>>,
+        text: impl Fn(usize) -> &'h [u8],
+    ) -> Result<Vec<u8>, StoreError> {
+        let mut read: HashMap<&[u8], (usize, usize)> = HashMap::new();
+        let mut json = Vec::new();
+        for (i, hash) in hashes.enumerate() {
+            let Some(hash) = hash else {
+                json.extend_from_slice(text(i));
+                continue;
+            };
+            match read.get(hash) {
+                Some(&(start, end)) => json.extend_from_within(start..end),
+                None => {
+                    let start = json.len();
+                    json.extend(self.chunk(what, hash)?);
+                    read.insert(hash, (start, json.len()));
+                }
+            }
+        }
+        Ok(json)
     }
 
     /// The bytes of one chunk, checked against its hash.
@@ -479,7 +531,7 @@ impl ChunkSink for FreshChunks<'_> {
 fn record_bytes(text: Text) -> Vec<u8> {
     let (tag, bytes) = match text {
         Text::Whole(text) => (INLINE, text),
-        Text::Chunks(hashes) => (CHUNKED_LZ4, hashes.concat()),
+        Text::Parts(parts) => (PARTS_LZ4, parts),
     };
     let mut record = Vec::with_capacity(bytes.len() / 2 + 8);
     record.push(tag);
@@ -977,7 +1029,7 @@ mod chunk_tests {
             entries.insert("step".into(), Json::from(json!(step)));
             let payload = Payload::from_json(Json::object(entries));
             for entered in [true, false] {
-                let name: Arc<str> = format!("S{step}").into();
+                let name: std::sync::Arc<str> = format!("S{step}").into();
                 let state_type = StateType::Pass;
                 let details = if entered {
                     EventDetails::StateEntered { state_type, name, input: payload.clone() }
@@ -1319,7 +1371,7 @@ mod chunk_tests {
     }
 
     #[test]
-    fn reads_format_1_and_marks_the_store_as_format_2() {
+    fn reads_format_1_and_marks_the_store_as_the_current_format() {
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(dir.path(), Duration::from_secs(1)).unwrap();
         let history = events("small", 3);
@@ -1332,5 +1384,48 @@ mod chunk_tests {
         assert_eq!(store.events("arn:old").unwrap(), history);
         let format = store.db.open_tree("meta").unwrap().get("format").unwrap().unwrap();
         assert_eq!(format.as_ref(), &FORMAT_VERSION.to_be_bytes());
+    }
+
+    #[test]
+    fn reads_format_2_lists_of_chunk_hashes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path(), Duration::from_secs(1)).unwrap();
+        let data = payload(50 * 1024);
+        let history = events(&data, 5);
+        store.append("arn:old", history.clone()).unwrap();
+        // Each record as format 2 stored it: its text as chunks only (the text parts made
+        // chunks too), the list of their hashes compressed.
+        let records: Vec<(sled::IVec, sled::IVec)> = store.events.iter().map(Result::unwrap).collect();
+        assert!(records.iter().any(|(_, record)| record[0] == PARTS_LZ4));
+        for (key, record) in records {
+            if record[0] != PARTS_LZ4 {
+                continue;
+            }
+            let list = SledStore::list("test", &record[1..]).unwrap();
+            let mut fresh = FreshChunks::new(&store);
+            let mut hashes = Vec::new();
+            for part in records::parts(&list).unwrap() {
+                let hash = match part {
+                    Part::Chunk(hash) => *hash,
+                    Part::Text(text) => {
+                        let hash = chunks::hash(text);
+                        fresh.add(hash, text).unwrap();
+                        hash
+                    }
+                };
+                hashes.extend_from_slice(&hash);
+            }
+            fresh.store().unwrap();
+            let mut old = vec![CHUNKED_LZ4];
+            old.extend(lz4_flex::block::compress_prepend_size(&hashes));
+            store.events.insert(key, old).unwrap();
+        }
+        assert!(store.events.iter().map(Result::unwrap).all(|(_, record)| record[0] != PARTS_LZ4));
+        assert_eq!(store.events("arn:old").unwrap(), history);
+        // Their chunks are live.
+        closed(&store, "arn:other");
+        assert!(store.delete_execution("arn:other").unwrap());
+        store.collect_garbage().unwrap();
+        assert_eq!(store.events("arn:old").unwrap(), history);
     }
 }
