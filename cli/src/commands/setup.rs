@@ -168,10 +168,24 @@ fn huge_pages(allowed: bool) {
     // SAFETY: PR_SET_THP_DISABLE takes integer arguments and changes only how this process's
     // later page faults are served; a failure leaves the setting as it was, which is harmless.
     unsafe {
-        libc::prctl(libc::PR_SET_THP_DISABLE, libc::c_ulong::from(!allowed), 0, 0, 0);
+        let zero: libc::c_ulong = 0;
+        libc::prctl(libc::PR_SET_THP_DISABLE, libc::c_ulong::from(!allowed), zero, zero, zero);
     }
     #[cfg(not(target_os = "linux"))]
     let _ = allowed;
+}
+
+/// Whether this process may have transparent huge pages now (a parent may have refused
+/// them: the setting is inherited).
+fn huge_pages_allowed() -> bool {
+    #[cfg(target_os = "linux")]
+    // SAFETY: PR_GET_THP_DISABLE takes no pointer and only reads the setting.
+    unsafe {
+        let zero: libc::c_ulong = 0;
+        libc::prctl(libc::PR_GET_THP_DISABLE, zero, zero, zero, zero) == 0
+    }
+    #[cfg(not(target_os = "linux"))]
+    true
 }
 
 /// Opens the store in `dir` (see [`SledStore::open`]) on small pages. sled's first open in
@@ -179,11 +193,12 @@ fn huge_pages(allowed: bool) {
 /// huge pages each first touch zeroed a 2 MiB page: 58 % of a persisted one-state `run`'s
 /// samples (2026-12-02, perf). With small pages (and sled allocating them zeroed,
 /// Cargo.toml) only the pages touched are made. Huge pages come back for the execution
-/// unless the command chose small pages.
+/// unless the command chose small pages (or they were refused when it started).
 pub(crate) fn open_sled(dir: &std::path::Path, wait: Duration) -> Result<SledStore, StoreError> {
+    let allowed = huge_pages_allowed();
     huge_pages(false);
     let opened = SledStore::open(dir, wait);
-    if !SMALL_PAGES.load(std::sync::atomic::Ordering::Relaxed) {
+    if allowed && !SMALL_PAGES.load(std::sync::atomic::Ordering::Relaxed) {
         huge_pages(true);
     }
     opened

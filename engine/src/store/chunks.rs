@@ -57,9 +57,12 @@ pub(super) fn split(bytes: &[u8]) -> Vec<&[u8]> {
 const LONG_STRING: usize = 4 * 1024;
 
 /// Cuts JSON text like [`split`], and apart from its long strings. Any bytes are cut into
-/// consecutive chunks covering them; only the cuts depend on the text being JSON.
-pub(super) fn split_json(bytes: &[u8]) -> Vec<&[u8]> {
+/// consecutive chunks covering them; only the cuts depend on the text being JSON. Each chunk
+/// is marked true when it is part of a long string (whose chunks are the same wherever the
+/// string appears, so worth storing once even when short).
+pub(super) fn split_json(bytes: &[u8]) -> Vec<(&[u8], bool)> {
     let mut chunks = Vec::with_capacity(bytes.len() / 8192 + 1);
+    let between = |text| split(text).into_iter().map(|chunk| (chunk, false));
     let mut pending = 0;
     let mut i = 0;
     while i < bytes.len() {
@@ -78,13 +81,13 @@ pub(super) fn split_json(bytes: &[u8]) -> Vec<&[u8]> {
         }
         let close = (i + 1).min(bytes.len());
         if close - open >= LONG_STRING {
-            chunks.extend(split(&bytes[pending..open]));
-            chunks.extend(split(&bytes[open..close]));
+            chunks.extend(between(&bytes[pending..open]));
+            chunks.extend(split(&bytes[open..close]).into_iter().map(|chunk| (chunk, true)));
             pending = close;
         }
         i = close;
     }
-    chunks.extend(split(&bytes[pending..]));
+    chunks.extend(between(&bytes[pending..]));
     chunks
 }
 
@@ -150,16 +153,23 @@ mod tests {
         let text: String = noise(100_000, 3).iter().map(|b| char::from(b'a' + b % 26)).collect();
         let json = |n: usize| serde_json::json!({"step": n, "data": &text, "more": vec![n; 50]}).to_string();
         let first: std::collections::HashSet<ChunkHash> =
-            split_json(json(1).as_bytes()).into_iter().map(hash).collect();
+            split_json(json(1).as_bytes()).into_iter().map(|(chunk, _)| hash(chunk)).collect();
         let second = json(123_456);
-        let chunks = split_json(second.as_bytes());
+        let chunks: Vec<&[u8]> = split_json(second.as_bytes()).into_iter().map(|(chunk, _)| chunk).collect();
         assert_eq!(chunks.concat(), second.as_bytes());
         let new: usize = chunks.iter().filter(|c| !first.contains(&hash(c))).map(|c| c.len()).sum();
         assert!(new < 1_000, "{new} new bytes");
         // Escaped quotes do not end a string; unterminated text is still covered.
         let tricky = format!(r#"{{"a":"{}\"{}"}}"#, "x".repeat(5_000), "y".repeat(5_000));
-        assert_eq!(split_json(tricky.as_bytes()).concat(), tricky.as_bytes());
-        assert_eq!(split_json(br#"{"a":"unterminated\"#).concat(), br#"{"a":"unterminated\"#);
+        let joined =
+            |text: &[u8]| split_json(text).into_iter().flat_map(|(chunk, _)| chunk.to_vec()).collect::<Vec<u8>>();
+        assert_eq!(joined(tricky.as_bytes()), tricky.as_bytes());
+        assert_eq!(joined(br#"{"a":"unterminated\"#), br#"{"a":"unterminated\"#);
+        // The long string's chunks are marked, and only they.
+        let marked = split_json(tricky.as_bytes());
+        assert_eq!(marked.first().map(|&(chunk, long)| (chunk, long)), Some((&b"{\"a\":"[..], false)));
+        assert_eq!(marked.last().map(|&(chunk, long)| (chunk, long)), Some((&b"}"[..], false)));
+        assert!(marked[1..marked.len() - 1].iter().all(|&(_, long)| long));
     }
 
     #[test]

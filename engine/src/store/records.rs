@@ -1,16 +1,17 @@
 //! Writing the text of stored records as chunks, with the large JSON nodes that payloads
 //! share written once.
 //!
-//! A record (an event batch, an execution record) is JSON text; a large one is stored as the
-//! list of its content-defined chunks ([`super::chunks`]). Its text is never built whole:
-//! [`RecordWriter`] writes it piece by piece and cuts what it has written into chunks as it
-//! goes, each piece either a chunk (stored once, by hash) or, when shorter than
-//! [`TEXT_PART_MAX`], a part of the record itself ([`Part`]). A payload's array or object of at least [`NODE_MIN`] bytes of text is written as
-//! chunks of its own (cut where it starts and ends), and its chunk list is remembered by the
-//! node's identity ([`NodeMemo`]): the next record that carries the same node (the document
-//! leaving one state and entering the next, a `data` subtree carried from state to state)
-//! lists those parts again without serializing, cutting or hashing the node. A reader
-//! concatenates a record's parts, wherever the cuts fall.
+//! A record (an event batch, an execution record) is JSON text; a large one is stored as a
+//! list of parts ([`parts`]): its content-defined chunks ([`super::chunks`]), stored once
+//! each and named by hash, and the short pieces of text (at most [`TEXT_PART_MAX`] bytes,
+//! not part of a long string) kept in the list itself. Its text is never built whole:
+//! [`RecordWriter`] writes it piece by piece and cuts what it has written as it goes. A
+//! payload's array or object of at least [`NODE_MIN`] bytes of text is written as parts of
+//! its own (cut where it starts and ends), remembered by the node's identity
+//! ([`NodeMemo`]): the next record that carries the same node (the document leaving one
+//! state and entering the next, a `data` subtree carried from state to state) lists those
+//! parts again without serializing, cutting or hashing the node. A reader concatenates a
+//! record's parts, wherever the cuts fall.
 
 use std::any::Any;
 use std::collections::{HashMap, HashSet};
@@ -27,22 +28,24 @@ use super::chunks::{self, ChunkHash};
 /// remembered (larger than a record kept inline, so a record that lists one is chunked).
 pub(super) const NODE_MIN: usize = 32 * 1024;
 
-/// A node chunked on its own is written plainly instead when it would have more parts than
-/// this: thin wrappers nested around shared nodes (a loop that wraps its input) would
-/// otherwise make lists that grow by two parts with each wrapper, each holding its child's.
-/// A node written plainly has about one part per 8 KiB of text (its chunks) and one more.
-fn parts_limit(text_len: usize) -> usize {
-    2 * (text_len / (8 * 1024)) + 32
+/// A node chunked on its own is written plainly instead when it would have more text parts
+/// than this: thin wrappers nested around shared nodes (a loop that wraps its input) would
+/// otherwise make lists that grow by two text parts with each wrapper, each holding its
+/// child's. Text written plainly has at most one text part per 2 KiB (a part shorter than a
+/// chunk ends a run of text between long strings), so a node written plainly keeps under it.
+fn text_parts_limit(text_len: usize) -> usize {
+    text_len / 1024 + 32
 }
 
 /// The memo forgets the nodes that no longer exist once their parts take this many bytes in
 /// all, and everything if they still do.
 const MEMO_BYTES: usize = 32 << 20;
 
-/// A piece of text shorter than this is kept in the record itself rather than as a chunk (a
-/// chunk costs an index entry and a pack entry). Content-defined chunks are never shorter
-/// (`chunks::MIN_CHUNK`), so only the ends of a text and the short texts between large nodes
-/// are kept so.
+/// A piece of text of at most this many bytes is kept in the record itself rather than as a
+/// chunk (a chunk costs an index entry and a pack entry), unless it is part of a long string
+/// (the same string is the same chunks wherever it appears: stored once). Content-defined
+/// chunks are never shorter (`chunks::MIN_CHUNK`), so only the ends of runs of text and the
+/// short texts between large nodes and long strings are kept so.
 pub(super) const TEXT_PART_MAX: usize = 2 * 1024 - 1;
 
 /// The tag of a part that names a chunk (32 bytes of hash follow).
@@ -91,11 +94,11 @@ type WeakNode = Weak<dyn Any + Send + Sync>;
 /// Nodes chunked on their own, with their parts.
 pub(super) type MadeNodes = Vec<(Json, NodeParts)>;
 
-/// The parts a node was stored as (a list that [`parts`] reads), and how many.
+/// The parts a node was stored as (a list that [`parts`] reads), and how many are text.
 #[derive(Clone)]
 pub(super) struct NodeParts {
     list: Arc<[u8]>,
-    count: usize,
+    texts: usize,
 }
 
 /// A record's text, as stored: kept whole (small), or as the parts it was cut into (a
@@ -187,9 +190,10 @@ pub(super) struct RecordWriter<'a, S: ChunkSink> {
     known: &'a dyn Fn(&Json) -> Option<NodeParts>,
     /// Text written and not cut into chunks yet.
     pending: Vec<u8>,
-    /// The current record's parts so far (a list that [`parts`] reads), and how many.
+    /// The current record's parts so far (a list that [`parts`] reads), and how many of
+    /// them are text.
     parts: Vec<u8>,
-    count: usize,
+    texts: usize,
     /// The length of the current record's text so far.
     len: usize,
     /// Nodes chunked on their own by this writer, by address (they are alive: the events
@@ -206,7 +210,7 @@ impl<'a, S: ChunkSink> RecordWriter<'a, S> {
             known,
             pending: Vec::new(),
             parts: Vec::new(),
-            count: 0,
+            texts: 0,
             len: 0,
             made: HashMap::new(),
             seen: HashSet::new(),
@@ -271,11 +275,11 @@ impl<'a, S: ChunkSink> RecordWriter<'a, S> {
         self.cut()?;
         if let Some(parts) = self.made.get(&key).map(|(_, parts)| parts.clone()).or_else(|| (self.known)(json)) {
             self.parts.extend_from_slice(&parts.list);
-            self.count += parts.count;
+            self.texts += parts.texts;
             self.len += json.text_len();
             return Ok(());
         }
-        let (start, first) = (self.parts.len(), self.count);
+        let (start, first) = (self.parts.len(), self.texts);
         match json {
             Json::Array(node) => {
                 self.pending.push(b'[');
@@ -302,14 +306,14 @@ impl<'a, S: ChunkSink> RecordWriter<'a, S> {
             _ => {}
         }
         self.cut()?;
-        if self.count - first > parts_limit(json.text_len()) {
+        if self.texts - first > text_parts_limit(json.text_len()) {
             // Written plainly instead, cut like any text, and not remembered.
             self.parts.truncate(start);
-            self.count = first;
+            self.texts = first;
             self.len -= json.text_len();
             return serde_json::to_writer(&mut self.pending, json).map_err(store_error);
         }
-        let parts = NodeParts { list: self.parts[start..].into(), count: self.count - first };
+        let parts = NodeParts { list: self.parts[start..].into(), texts: self.texts - first };
         self.made.insert(key, (json.clone(), parts));
         Ok(())
     }
@@ -319,9 +323,9 @@ impl<'a, S: ChunkSink> RecordWriter<'a, S> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        for piece in chunks::split_json(&self.pending) {
-            self.count += 1;
-            if piece.len() <= TEXT_PART_MAX {
+        for (piece, in_long_string) in chunks::split_json(&self.pending) {
+            if piece.len() <= TEXT_PART_MAX && !in_long_string {
+                self.texts += 1;
                 self.parts.push(PART_TEXT);
                 self.parts.extend_from_slice(&(piece.len() as u32).to_le_bytes());
                 self.parts.extend_from_slice(piece);
@@ -346,7 +350,7 @@ impl<'a, S: ChunkSink> RecordWriter<'a, S> {
             Text::Whole(std::mem::take(&mut self.pending))
         } else {
             self.cut()?;
-            self.count = 0;
+            self.texts = 0;
             Text::Parts(std::mem::take(&mut self.parts))
         };
         self.len = 0;
@@ -470,6 +474,7 @@ mod tests {
         assert_eq!(sink.text(&text), serde_json::to_vec(&events).unwrap());
         // Short pieces (between large nodes, at the ends) are kept in the record.
         assert!(sink.0.values().all(|chunk| chunk.len() > TEXT_PART_MAX));
+        assert!(matches!(text, Text::Parts(_)));
         // The root and its `payload` node were chunked on their own and remembered (`data`
         // too: it is large), and so were the copy's own nodes.
         assert!(made.iter().any(|(node, _)| node.same_node(&json)));
@@ -518,12 +523,45 @@ mod tests {
             let expected = serde_json::to_vec(&events).unwrap();
             assert_eq!(sink.text(&text), expected);
             let Text::Parts(list) = text else { panic!("a large record is chunked") };
-            let count = parts(&list).unwrap().len();
-            assert!(count <= parts_limit(expected.len()) + 8, "{count} parts");
+            let texts = parts(&list).unwrap().into_iter().filter(|part| matches!(part, Part::Text(_))).count();
+            assert!(texts <= text_parts_limit(expected.len()) + 8, "{texts} text parts");
             memo.extend(made);
         }
         // The memo holds lists no longer than that either.
-        assert!(memo.entries.values().all(|(_, parts)| parts.count <= parts_limit(json.text_len())));
+        assert!(memo.entries.values().all(|(_, parts)| parts.texts <= text_parts_limit(json.text_len())));
+    }
+
+    #[test]
+    fn a_node_of_many_long_strings_is_remembered_and_their_ends_stored_once() {
+        let letters = |n: usize, seed: u64| -> String {
+            let mut state = seed;
+            (0..n)
+                .map(|_| {
+                    state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                    char::from(b'a' + ((state >> 33) % 26) as u8)
+                })
+                .collect()
+        };
+        let rows: Vec<Value> = (0..200).map(|i| json!({"id": i, "body": letters(5_000, i as u64)})).collect();
+        let json = Json::from(json!({"rows": rows}));
+        let events = vec![entered(2, Payload::from_json(json.clone())), entered(3, Payload::from_json(json.clone()))];
+        let mut sink = Kept::default();
+        let (text, made) = record_of(&events, &mut sink, &NodeMemo::default());
+        assert_eq!(sink.text(&text), serde_json::to_vec(&events).unwrap());
+        assert!(made.iter().any(|(node, _)| node.same_node(&json)), "the node is remembered");
+        // Every piece of a long string is a chunk, the short ones too; the record keeps only
+        // the short texts between them.
+        let Text::Parts(list) = &text else { panic!() };
+        let kept: usize = parts(list)
+            .unwrap()
+            .into_iter()
+            .map(|part| match part {
+                Part::Text(text) => text.len(),
+                Part::Chunk(_) => 0,
+            })
+            .sum();
+        assert!(kept < 200 * 2 * 30, "{kept} bytes of text kept in the record");
+        assert!(sink.0.values().any(|chunk| chunk.len() <= TEXT_PART_MAX), "a string's short end is a chunk");
     }
 
     #[test]
@@ -546,7 +584,7 @@ mod tests {
     fn the_memo_forgets_dropped_nodes() {
         let json = Json::from(document(1_000));
         let mut memo = NodeMemo::default();
-        memo.extend(vec![(json.clone(), NodeParts { list: Arc::from(vec![7u8; 33]), count: 1 })]);
+        memo.extend(vec![(json.clone(), NodeParts { list: Arc::from(vec![7u8; 33]), texts: 0 })]);
         assert_eq!(memo.get(&json).map(|parts| parts.list).as_deref(), Some(&[7u8; 33][..]));
         let equal = Json::from(document(1_000));
         assert!(memo.get(&equal).is_none());

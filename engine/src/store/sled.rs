@@ -16,8 +16,9 @@
 //!   write are appended to a pack together, one sync per 8 MiB of them (writers that store
 //!   the same new chunk at the same moment may each write a copy; only one is named, and
 //!   collection reclaims the others), and sled keeps the list of its parts, compressed (tag
-//!   [`PARTS_LZ4`]): chunks by hash, and the pieces shorter than a chunk (the ends of a
-//!   text, the short texts between large nodes) as text. Format 2 listed only hashes (tag
+//!   [`PARTS_LZ4`]): chunks by hash, and the pieces shorter than a chunk that are not part
+//!   of a long string (the ends of runs of text, the short texts between large nodes) as
+//!   text. Format 2 listed only hashes (tag
 //!   [`CHUNKED_LZ4`]; [`CHUNKED`] uncompressed) and format 1 stored the JSON itself (it
 //!   starts with `[`): both still read;
 //! - `chunks`: a chunk's SHA-256 → its [`Location`] in the packs;
@@ -60,7 +61,8 @@ const INLINE_LIMIT: usize = 16 * 1024;
 /// A batch of events is stored as records of about this much JSON text at most (the last
 /// event may take one past it).
 const EVENT_RECORD_BYTES: usize = 4 * 1024 * 1024;
-/// No record lists more chunk hashes than a 4 GiB history could need (a bound for damaged data).
+/// No record's list (of chunk hashes, or of parts) is longer: a record holds about 4 MiB of
+/// text and one event, so its list is far shorter (a bound for damaged data).
 const MAX_HASH_LIST: usize = 64 << 20;
 /// No chunk is larger than this once decompressed (chunks are at most 64 KiB).
 const MAX_CHUNK_BYTES: u32 = 1 << 20;
@@ -100,7 +102,7 @@ pub struct SledStore {
     /// written lists. Writers do not exclude one another: two that store the same new chunk
     /// at once leave one copy unnamed in a pack, which collection reclaims.
     chunk_lock: RwLock<()>,
-    /// The chunk lists of large payload nodes stored before, by node identity (cleared by
+    /// The parts of large payload nodes stored before, by node identity (cleared by
     /// garbage collection).
     memo: Mutex<NodeMemo>,
     meta: sled::Tree,
@@ -224,7 +226,7 @@ impl SledStore {
                     });
                 }
                 if found < FORMAT_VERSION {
-                    // Format 1's records are read as they are; new ones are written as format 2.
+                    // Older formats' records are read as they are; new ones are written in this one.
                     meta.insert("format", &FORMAT_VERSION.to_be_bytes()).map_err(io)?;
                 }
             }
@@ -316,7 +318,7 @@ impl SledStore {
         self.chunk_lock.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The chunk list of a node stored before, if `json` is that node.
+    /// The parts of a node stored before, if `json` is that node.
     fn known_node(&self, json: &Json) -> Option<NodeParts> {
         self.memo.lock().unwrap_or_else(|e| e.into_inner()).get(json)
     }
@@ -377,7 +379,7 @@ impl SledStore {
         writer.raw(json);
         let text = writer.finish_record(INLINE_LIMIT)?;
         fresh.store()?;
-        Ok(record_bytes(text))
+        record_bytes(text)
     }
 
     /// The JSON of a stored record (an event batch, an execution; `what` names it in errors).
@@ -527,16 +529,20 @@ impl ChunkSink for FreshChunks<'_> {
     }
 }
 
-/// A record as sled keeps it: the text compressed, or the list of its chunks compressed.
-fn record_bytes(text: Text) -> Vec<u8> {
+/// A record as sled keeps it: the text compressed, or the list of its parts compressed.
+fn record_bytes(text: Text) -> Result<Vec<u8>, StoreError> {
     let (tag, bytes) = match text {
         Text::Whole(text) => (INLINE, text),
+        Text::Parts(parts) if parts.len() > MAX_HASH_LIST => {
+            // Readers refuse a longer list as damaged: refused here rather than written.
+            return Err(StoreError::Io(format!("a record whose list of parts takes {} bytes", parts.len())));
+        }
         Text::Parts(parts) => (PARTS_LZ4, parts),
     };
     let mut record = Vec::with_capacity(bytes.len() / 2 + 8);
     record.push(tag);
     record.extend(lz4_flex::block::compress_prepend_size(&bytes));
-    record
+    Ok(record)
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -659,7 +665,7 @@ impl HistoryStore for SledStore {
         fresh.store()?;
         let mut batch = sled::Batch::default();
         for (id, text) in records {
-            batch.insert(event_key(execution_arn, id), record_bytes(text));
+            batch.insert(event_key(execution_arn, id), record_bytes(text)?);
         }
         self.events.apply_batch(batch).map_err(io)?;
         self.memo.lock().unwrap_or_else(|e| e.into_inner()).extend(made);
@@ -1061,9 +1067,9 @@ mod chunk_tests {
         let stored = pack_bytes(dir.path());
         let text = serde_json::to_vec(&data).unwrap().len() as u64;
         assert!(stored < text, "{stored} bytes in packs for a {text}-byte document carried 160 times");
-        // Between the shared nodes, only each event's own text is new.
+        // Between the shared nodes, each event's own text is kept in its record: no chunk.
         let new_chunks = store.chunks.len() - chunks_after_first;
-        assert!(new_chunks <= 2 * 80 + 10, "{new_chunks} new chunks");
+        assert!(new_chunks <= 10, "{new_chunks} new chunks");
         assert!(store.memo.lock().unwrap().len() >= 2, "the shared nodes are remembered");
         // Once collected, the node's chunks are gone and the memo with them: the next batch
         // that carries the node stores them again.
