@@ -41,6 +41,9 @@ fn text_parts_limit(text_len: usize) -> usize {
 /// all, and everything if they still do.
 const MEMO_BYTES: usize = 32 << 20;
 
+/// Text written is cut into parts once this much of it is pending (at an event's end).
+const PENDING_MAX: usize = 256 * 1024;
+
 /// A piece of text of at most this many bytes is kept in the record itself rather than as a
 /// chunk (a chunk costs an index entry and a pack entry), unless it is part of a long string
 /// (the same string is the same chunks wherever it appears: stored once). Content-defined
@@ -230,6 +233,16 @@ impl<'a, S: ChunkSink> RecordWriter<'a, S> {
     /// Appends an event's JSON (its store form) to the current record, its payloads' large
     /// nodes chunked on their own.
     pub(super) fn event(&mut self, event: &HistoryEvent) -> Result<(), StoreError> {
+        self.write_event(event)?;
+        if self.pending.len() >= PENDING_MAX {
+            // Cut as it goes, so that a batch of many small events never holds (nor regrows)
+            // a record's whole text.
+            self.cut()?;
+        }
+        Ok(())
+    }
+
+    fn write_event(&mut self, event: &HistoryEvent) -> Result<(), StoreError> {
         // The event is written with each large payload replaced by a marker string, then the
         // text is spliced: up to the marker, the payload, after it. A marker found other than
         // once (a string in the event that happens to be the same) writes the event plainly.
