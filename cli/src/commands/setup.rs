@@ -175,17 +175,32 @@ fn huge_pages(allowed: bool) {
     let _ = allowed;
 }
 
-/// Whether this process may have transparent huge pages now (a parent may have refused
-/// them: the setting is inherited).
-fn huge_pages_allowed() -> bool {
+/// This process's huge-page setting as `PR_GET_THP_DISABLE` gives it (inherited from its
+/// parent): 0 allowed, 1 refused, 3 refused except where advised (Linux 6.18); -1 unknown.
+fn huge_pages_setting() -> libc::c_int {
     #[cfg(target_os = "linux")]
     // SAFETY: PR_GET_THP_DISABLE takes no pointer and only reads the setting.
     unsafe {
         let zero: libc::c_ulong = 0;
-        libc::prctl(libc::PR_GET_THP_DISABLE, zero, zero, zero, zero) == 0
+        libc::prctl(libc::PR_GET_THP_DISABLE, zero, zero, zero, zero)
     }
     #[cfg(not(target_os = "linux"))]
-    true
+    -1
+}
+
+/// Puts back a setting [`huge_pages_setting`] read.
+fn restore_huge_pages(setting: libc::c_int) {
+    match setting {
+        0 => huge_pages(true),
+        #[cfg(target_os = "linux")]
+        // SAFETY: as in `huge_pages`; the second argument carries the flags the setting had
+        // (2: PR_THP_DISABLE_EXCEPT_ADVISED), which the kernel that reported them accepts.
+        flags if flags > 0 => unsafe {
+            let zero: libc::c_ulong = 0;
+            libc::prctl(libc::PR_SET_THP_DISABLE, 1 as libc::c_ulong, (flags & 2) as libc::c_ulong, zero, zero);
+        },
+        _ => {}
+    }
 }
 
 /// Opens the store in `dir` (see [`SledStore::open`]) on small pages. sled's first open in
@@ -193,13 +208,13 @@ fn huge_pages_allowed() -> bool {
 /// huge pages each first touch zeroed a 2 MiB page: 58 % of a persisted one-state `run`'s
 /// samples (2026-12-02, perf). With small pages (and sled allocating them zeroed,
 /// Cargo.toml) only the pages touched are made. Huge pages come back for the execution
-/// unless the command chose small pages (or they were refused when it started).
+/// as the process had them, unless the command chose small pages.
 pub(crate) fn open_sled(dir: &std::path::Path, wait: Duration) -> Result<SledStore, StoreError> {
-    let allowed = huge_pages_allowed();
+    let setting = huge_pages_setting();
     huge_pages(false);
     let opened = SledStore::open(dir, wait);
-    if allowed && !SMALL_PAGES.load(std::sync::atomic::Ordering::Relaxed) {
-        huge_pages(true);
+    if !SMALL_PAGES.load(std::sync::atomic::Ordering::Relaxed) {
+        restore_huge_pages(setting);
     }
     opened
 }

@@ -117,7 +117,7 @@ pub(super) trait ChunkSink {
     fn add(&mut self, hash: ChunkHash, bytes: &[u8]) -> Result<(), StoreError>;
 }
 
-/// The chunk lists of nodes already stored, by node identity: each entry holds a weak
+/// The parts of nodes already stored, by node identity: each entry holds a weak
 /// reference to its node, so the node's address cannot be taken by another while the entry
 /// exists, and a node that was dropped (or changed in place once unshared, which detaches
 /// weak references) no longer matches. Holds no node's contents.
@@ -189,9 +189,9 @@ impl NodeMemo {
 /// Writes one record after another, each as text or chunks.
 pub(super) struct RecordWriter<'a, S: ChunkSink> {
     sink: &'a mut S,
-    /// The chunks of nodes stored before (looked up by identity).
+    /// The parts of nodes stored before (looked up by identity).
     known: &'a dyn Fn(&Json) -> Option<NodeParts>,
-    /// Text written and not cut into chunks yet.
+    /// Text written and not cut into parts yet.
     pending: Vec<u8>,
     /// The current record's parts so far (a list that [`parts`] reads), and how many of
     /// them are text.
@@ -200,7 +200,7 @@ pub(super) struct RecordWriter<'a, S: ChunkSink> {
     /// The length of the current record's text so far.
     len: usize,
     /// Nodes chunked on their own by this writer, by address (they are alive: the events
-    /// being written hold them), with their chunks.
+    /// being written hold them), with their parts.
     made: HashMap<usize, (Json, NodeParts)>,
     /// Chunks handed to the sink by this writer.
     seen: HashSet<ChunkHash>,
@@ -331,7 +331,7 @@ impl<'a, S: ChunkSink> RecordWriter<'a, S> {
         Ok(())
     }
 
-    /// Cuts the pending text into chunks.
+    /// Cuts the pending text into parts (chunks handed to the sink, short texts kept).
     fn cut(&mut self) -> Result<(), StoreError> {
         if self.pending.is_empty() {
             return Ok(());

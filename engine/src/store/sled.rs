@@ -61,8 +61,9 @@ const INLINE_LIMIT: usize = 16 * 1024;
 /// A batch of events is stored as records of about this much JSON text at most (the last
 /// event may take one past it).
 const EVENT_RECORD_BYTES: usize = 4 * 1024 * 1024;
-/// No record's list (of chunk hashes, or of parts) is longer: a record holds about 4 MiB of
-/// text and one event, so its list is far shorter (a bound for damaged data).
+/// No record's list (of chunk hashes, or of parts) is longer: readers take a longer one for
+/// damage, and writers refuse to write one (a record holds about 4 MiB of text and one
+/// event; only an event of hundreds of MiB could need more).
 const MAX_HASH_LIST: usize = 64 << 20;
 /// No chunk is larger than this once decompressed (chunks are at most 64 KiB).
 const MAX_CHUNK_BYTES: u32 = 1 << 20;
@@ -356,10 +357,10 @@ impl SledStore {
         // Bounded before decompressing: a damaged size prefix must not allocate gigabytes.
         let declared = body.get(..4).map_or(0, |b| u32::from_le_bytes(b.try_into().unwrap_or_default()));
         if declared as usize > MAX_HASH_LIST {
-            return Err(corrupt(format!("a chunk list of {declared} bytes")));
+            return Err(corrupt(format!("a list of parts of {declared} bytes")));
         }
         lz4_flex::block::decompress_size_prepended(body)
-            .map_err(|e| corrupt(format!("cannot decompress its chunk list: {e}")))
+            .map_err(|e| corrupt(format!("cannot decompress its list of parts: {e}")))
     }
 
     /// Stores `json` under `key` in `tree` (see [`SledStore::packed`]); the caller flushes.
