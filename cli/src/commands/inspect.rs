@@ -167,6 +167,13 @@ fn describe_json(e: &ExecutionRecord) -> Map<String, Value> {
 
 pub(crate) fn history(args: HistoryArgs, store: &dyn HistoryStore, io: &mut Io) -> Result<ExitCode, Failure> {
     let e = find_execution(store, &args.execution).map_err(super::engine_failure)?;
+    if matches!(args.format, HistoryFormat::Json) && !args.reverse {
+        // Written as the events are read: a long history is never all in memory.
+        let mut writer = HistoryWriter::new(&mut io.out);
+        store.each_event(&e.arn, &mut |event| writer.event(event, args.after_id)).map_err(store_failure)?;
+        writer.end();
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut events = store.events(&e.arn).map_err(store_failure)?;
     if let Some(after) = args.after_id {
         events.retain(|event| event.id > after);
@@ -196,6 +203,43 @@ pub(crate) fn history(args: HistoryArgs, store: &dyn HistoryStore, io: &mut Io) 
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes GetExecutionHistory's JSON (`{"events": [...]}`, pretty-printed) an event at a
+/// time, exactly as `serde_json::to_string_pretty` of the whole would.
+struct HistoryWriter<'o> {
+    out: &'o mut Vec<u8>,
+    written: usize,
+}
+
+impl<'o> HistoryWriter<'o> {
+    fn new(out: &'o mut Vec<u8>) -> Self {
+        out.extend_from_slice(b"{\n  \"events\": [");
+        HistoryWriter { out, written: 0 }
+    }
+
+    /// Writes `event` unless its id is at most `after`.
+    fn event(&mut self, event: HistoryEvent, after: Option<u64>) {
+        if after.is_some_and(|after| event.id <= after) {
+            return;
+        }
+        let text = serde_json::to_string_pretty(&event.to_json()).unwrap_or_default();
+        self.out.extend_from_slice(if self.written == 0 { b"\n" } else { b",\n" });
+        // The event's lines, indented under the array (a JSON text has no raw newline in a
+        // string, so its lines are its structure's).
+        for (i, line) in text.split('\n').enumerate() {
+            if i > 0 {
+                self.out.push(b'\n');
+            }
+            self.out.extend_from_slice(b"    ");
+            self.out.extend_from_slice(line.as_bytes());
+        }
+        self.written += 1;
+    }
+
+    fn end(self) {
+        self.out.extend_from_slice(if self.written == 0 { b"]\n}\n" } else { b"\n  ]\n}\n" });
+    }
 }
 
 /// The execution and state that started `arn` (a nested `states:startExecution`), if any.
@@ -392,4 +436,42 @@ pub(crate) fn map_runs(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use sfnlite_states::history::{EventDetails, HistoryEvent, Payload, StateType};
+
+    use super::*;
+
+    fn events() -> Vec<HistoryEvent> {
+        let input = Payload::new(json!({"a": [1, {"b": "line\nbreak"}], "e": {}, "f": []}));
+        (1..=3)
+            .map(|id| HistoryEvent {
+                id,
+                previous_event_id: id - 1,
+                timestamp: 1_700_000_000_000 + id as i64,
+                details: EventDetails::StateEntered {
+                    state_type: StateType::Pass,
+                    name: "S".into(),
+                    input: input.clone(),
+                },
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_history_written_event_by_event_is_the_whole_pretty_printed() {
+        for (all, after) in [(events(), None), (events(), Some(1)), (events(), Some(3)), (Vec::new(), None)] {
+            let expected: Vec<HistoryEvent> = all.iter().filter(|e| after.is_none_or(|a| e.id > a)).cloned().collect();
+            let expected = format!("{}\n", serde_json::to_string_pretty(&history_json(&expected)).unwrap());
+            let mut out = Vec::new();
+            let mut writer = HistoryWriter::new(&mut out);
+            for event in all {
+                writer.event(event, after);
+            }
+            writer.end();
+            assert_eq!(String::from_utf8(out).unwrap(), expected);
+        }
+    }
 }

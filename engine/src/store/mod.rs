@@ -255,6 +255,13 @@ pub trait HistoryStore: Send + Sync {
     /// The events of an execution, in id order.
     fn events(&self, execution_arn: &str) -> Result<Vec<HistoryEvent>, StoreError>;
 
+    /// Hands the events of an execution to `each`, in id order, so that a long history need
+    /// not be in memory all at once (a durable store reads a stored record at a time).
+    fn each_event(&self, execution_arn: &str, each: &mut dyn FnMut(HistoryEvent)) -> Result<(), StoreError> {
+        self.events(execution_arn)?.into_iter().for_each(each);
+        Ok(())
+    }
+
     /// Creates or replaces a document: an API resource kept as JSON (`kind` names the
     /// collection, e.g. `stateMachine`, `activity`; `key` is usually an ARN).
     fn put_document(&self, kind: &str, key: &str, value: &Value) -> Result<(), StoreError>;

@@ -675,17 +675,22 @@ impl HistoryStore for SledStore {
     }
 
     fn events(&self, execution_arn: &str) -> Result<Vec<HistoryEvent>, StoreError> {
+        let mut out = Vec::new();
+        self.each_event(execution_arn, &mut |event| out.push(event))?;
+        Ok(out)
+    }
+
+    fn each_event(&self, execution_arn: &str, each: &mut dyn FnMut(HistoryEvent)) -> Result<(), StoreError> {
         let mut prefix = execution_arn.as_bytes().to_vec();
         prefix.push(0);
-        let mut out = Vec::new();
         for item in self.events.scan_prefix(&prefix) {
             let (key, bytes) = item.map_err(io)?;
             let first = key.get(prefix.len()..).and_then(|b| <[u8; 8]>::try_from(b).ok()).map_or(0, u64::from_be_bytes);
             let what = format!("{execution_arn} events from #{first}");
             let json = self.unpacked(&what, &bytes)?;
-            out.extend(decode::<Vec<HistoryEvent>>(&what, &json)?);
+            decode::<Vec<HistoryEvent>>(&what, &json)?.into_iter().for_each(&mut *each);
         }
-        Ok(out)
+        Ok(())
     }
 
     fn put_document(&self, kind: &str, key: &str, value: &Value) -> Result<(), StoreError> {
