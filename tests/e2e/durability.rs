@@ -329,6 +329,11 @@ fn store_check_finds_damage_and_salvage_keeps_what_is_intact() {
     let message = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{message}");
     assert!(message.contains("00000001.pack") && message.contains("store salvage DIR"), "{message}");
+    // As JSON, nothing comes before the error (a read failing after some events is unit-tested
+    // in cli/src/commands/inspect.rs).
+    let out = sfnlite().arg("--store").arg(&store).args(["history", "large", "--format", "json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
 
     // Salvage copies the intact execution into a fresh store, and refuses a used folder.
     let out = store_cmd(&store, &["salvage", store.to_str().unwrap()]);

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::anyhow;
 use serde_json::{Map, Value, json};
-use sfnlite_engine::{ExecutionRecord, ExecutionStatus, HistoryStore, find_execution, history_json};
+use sfnlite_engine::{ExecutionRecord, ExecutionStatus, HistoryStore, StoreError, find_execution, history_json};
 use sfnlite_states::history::{EventDetails, HistoryEvent};
 use sfnlite_states::timestamp::format_millis;
 
@@ -168,10 +168,8 @@ fn describe_json(e: &ExecutionRecord) -> Map<String, Value> {
 pub(crate) fn history(args: HistoryArgs, store: &dyn HistoryStore, io: &mut Io) -> Result<ExitCode, Failure> {
     let e = find_execution(store, &args.execution).map_err(super::engine_failure)?;
     if matches!(args.format, HistoryFormat::Json) && !args.reverse {
-        // Written as the events are read: a long history is never all in memory.
-        let mut writer = HistoryWriter::new(&mut io.out);
-        store.each_event(&e.arn, &mut |event| writer.event(event, args.after_id)).map_err(store_failure)?;
-        writer.end();
+        let read = |each: &mut dyn FnMut(HistoryEvent)| store.each_event(&e.arn, each);
+        history_json_streamed(read, args.after_id, &mut io.out).map_err(store_failure)?;
         return Ok(ExitCode::SUCCESS);
     }
     let mut events = store.events(&e.arn).map_err(store_failure)?;
@@ -203,6 +201,28 @@ pub(crate) fn history(args: HistoryArgs, store: &dyn HistoryStore, io: &mut Io) 
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes GetExecutionHistory's JSON to `out` as `read` hands over the events (those after
+/// `after`): they are never all decoded at once (the text is). A read that fails half way
+/// leaves `out` as it was, so no partial document comes before the error.
+fn history_json_streamed(
+    read: impl FnOnce(&mut dyn FnMut(HistoryEvent)) -> Result<(), StoreError>,
+    after: Option<u64>,
+    out: &mut Vec<u8>,
+) -> Result<(), StoreError> {
+    let start = out.len();
+    let mut writer = HistoryWriter::new(out);
+    match read(&mut |event| writer.event(event, after)) {
+        Ok(()) => {
+            writer.end();
+            Ok(())
+        }
+        Err(error) => {
+            out.truncate(start);
+            Err(error)
+        }
+    }
 }
 
 /// Writes GetExecutionHistory's JSON (`{"events": [...]}`, pretty-printed) an event at a
@@ -446,7 +466,7 @@ mod tests {
 
     fn events() -> Vec<HistoryEvent> {
         let input = Payload::new(json!({"a": [1, {"b": "line\nbreak"}], "e": {}, "f": []}));
-        (1..=3)
+        let mut events: Vec<HistoryEvent> = (1..=3)
             .map(|id| HistoryEvent {
                 id,
                 previous_event_id: id - 1,
@@ -457,7 +477,15 @@ mod tests {
                     input: input.clone(),
                 },
             })
-            .collect()
+            .collect();
+        // A raw newline in a string, and details that are an empty object.
+        let failed = [(Some("a\nb".to_owned()), Some("c\r\n\"d\"".to_owned())), (None, None)];
+        for (i, (error, cause)) in failed.into_iter().enumerate() {
+            let id = 4 + i as u64;
+            let details = EventDetails::ExecutionFailed { error, cause };
+            events.push(HistoryEvent { id, previous_event_id: id - 1, timestamp: 1_700_000_000_100, details });
+        }
+        events
     }
 
     #[test]
@@ -473,5 +501,23 @@ mod tests {
             writer.end();
             assert_eq!(String::from_utf8(out).unwrap(), expected);
         }
+    }
+
+    #[test]
+    fn a_history_that_fails_half_way_leaves_no_partial_document() {
+        let mut out = b"before\n".to_vec();
+        let failing = |each: &mut dyn FnMut(HistoryEvent)| {
+            events().into_iter().take(2).for_each(&mut *each);
+            Err(StoreError::Corrupt { key: "k".into(), message: "damaged".into() })
+        };
+        assert!(history_json_streamed(failing, None, &mut out).is_err());
+        assert_eq!(out, b"before\n");
+        let whole = |each: &mut dyn FnMut(HistoryEvent)| {
+            events().into_iter().for_each(&mut *each);
+            Ok(())
+        };
+        let mut out = Vec::new();
+        history_json_streamed(whole, None, &mut out).unwrap();
+        assert_eq!(out, format!("{}\n", serde_json::to_string_pretty(&history_json(&events())).unwrap()).into_bytes());
     }
 }

@@ -56,6 +56,9 @@ impl HistoryStore for Observed {
     fn events(&self, execution_arn: &str) -> Result<Vec<HistoryEvent>, StoreError> {
         self.inner.events(execution_arn)
     }
+    fn each_event(&self, execution_arn: &str, each: &mut dyn FnMut(HistoryEvent)) -> Result<(), StoreError> {
+        self.inner.each_event(execution_arn, each)
+    }
     fn put_document(&self, kind: &str, key: &str, value: &Value) -> Result<(), StoreError> {
         self.inner.put_document(kind, key, value)
     }
