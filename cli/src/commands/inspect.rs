@@ -167,31 +167,30 @@ fn describe_json(e: &ExecutionRecord) -> Map<String, Value> {
 
 pub(crate) fn history(args: HistoryArgs, store: &dyn HistoryStore, io: &mut Io) -> Result<ExitCode, Failure> {
     let e = find_execution(store, &args.execution).map_err(super::engine_failure)?;
-    if matches!(args.format, HistoryFormat::Json) && !args.reverse {
-        let read = |each: &mut dyn FnMut(HistoryEvent)| store.each_event(&e.arn, each);
-        history_json_streamed(read, args.after_id, &mut io.out).map_err(store_failure)?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    let mut events = store.events(&e.arn).map_err(store_failure)?;
-    if let Some(after) = args.after_id {
-        events.retain(|event| event.id > after);
-    }
+    // Those after `--after-id`, in order.
+    let events = || -> Result<Vec<HistoryEvent>, Failure> {
+        let mut events = store.events(&e.arn).map_err(store_failure)?;
+        events.retain(|event| args.after_id.is_none_or(|after| event.id > after));
+        Ok(events)
+    };
     match args.format {
         HistoryFormat::Json => {
-            if args.reverse {
-                events.reverse();
-            }
-            outln!(io, "{}", serde_json::to_string_pretty(&history_json(&events)).unwrap_or_default());
+            // Newest first needs them all; in order they are written as they are read.
+            let read = |each: &mut dyn FnMut(HistoryEvent)| match args.reverse {
+                true => store.events(&e.arn).map(|events| events.into_iter().rev().for_each(each)),
+                false => store.each_event(&e.arn, each),
+            };
+            history_json_streamed(read, args.after_id, &mut io.out).map_err(store_failure)?;
         }
         HistoryFormat::Html => {
             let definition = store.state_machine(&e.definition_hash).map_err(store_failure)?.map(|m| m.definition);
-            outln!(io, "{}", execution_page(&e, &events, definition.as_deref()).trim_end());
+            outln!(io, "{}", execution_page(&e, &events()?, definition.as_deref()).trim_end());
         }
         HistoryFormat::Table => {
+            let rows = timeline(&events()?, e.start_millis);
             if let Some(parent) = started_by(store, &e.arn) {
                 outln!(io, "# started by {parent}");
             }
-            let rows = timeline(&events, e.start_millis);
             outln!(io, "{:>5}  {:>10}  {:<28} {:<28} DETAIL", "ID", "TIME", "TYPE", "STATE");
             let ordered: Box<dyn Iterator<Item = &Row>> =
                 if args.reverse { Box::new(rows.iter().rev()) } else { Box::new(rows.iter()) };

@@ -156,28 +156,19 @@ pub(crate) fn interrupt_takes_workers() {
 /// faults of this process get 4 KiB pages; no child process is started by these commands.
 pub(crate) fn small_pages() {
     SMALL_PAGES.store(true, std::sync::atomic::Ordering::Relaxed);
-    huge_pages(false);
+    set_huge_pages(REFUSED);
 }
 
 /// Set once a command chose small pages for its whole life.
 static SMALL_PAGES: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// Allows or refuses transparent huge pages for this process's later page faults.
-fn huge_pages(allowed: bool) {
-    #[cfg(target_os = "linux")]
-    // SAFETY: PR_SET_THP_DISABLE takes integer arguments and changes only how this process's
-    // later page faults are served; a failure leaves the setting as it was, which is harmless.
-    unsafe {
-        let zero: libc::c_ulong = 0;
-        libc::prctl(libc::PR_SET_THP_DISABLE, libc::c_ulong::from(!allowed), zero, zero, zero);
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = allowed;
-}
+/// A huge-page setting as `PR_GET_THP_DISABLE` gives it: 0 allowed, 1 refused, 3 refused
+/// except where advised (Linux 6.18); -1 unknown.
+type HugePages = libc::c_int;
+const REFUSED: HugePages = 1;
 
-/// This process's huge-page setting as `PR_GET_THP_DISABLE` gives it (inherited from its
-/// parent): 0 allowed, 1 refused, 3 refused except where advised (Linux 6.18); -1 unknown.
-fn huge_pages_setting() -> libc::c_int {
+/// This process's huge-page setting (inherited from its parent).
+fn huge_pages() -> HugePages {
     #[cfg(target_os = "linux")]
     // SAFETY: PR_GET_THP_DISABLE takes no pointer and only reads the setting.
     unsafe {
@@ -188,19 +179,21 @@ fn huge_pages_setting() -> libc::c_int {
     -1
 }
 
-/// Puts back a setting [`huge_pages_setting`] read.
-fn restore_huge_pages(setting: libc::c_int) {
-    match setting {
-        0 => huge_pages(true),
-        #[cfg(target_os = "linux")]
-        // SAFETY: as in `huge_pages`; the second argument carries the flags the setting had
-        // (2: PR_THP_DISABLE_EXCEPT_ADVISED), which the kernel that reported them accepts.
-        flags if flags > 0 => unsafe {
-            let zero: libc::c_ulong = 0;
-            libc::prctl(libc::PR_SET_THP_DISABLE, 1 as libc::c_ulong, (flags & 2) as libc::c_ulong, zero, zero);
-        },
-        _ => {}
+/// Sets how this process's later page faults are served (an unknown setting is left).
+fn set_huge_pages(setting: HugePages) {
+    #[cfg(target_os = "linux")]
+    if setting >= 0 {
+        // The first argument refuses or allows; the second carries the flags a refusal
+        // had (2: PR_THP_DISABLE_EXCEPT_ADVISED, accepted by the kernel that reported it).
+        let (refused, flags) = (libc::c_ulong::from(setting != 0), (setting & 2) as libc::c_ulong);
+        // SAFETY: PR_SET_THP_DISABLE takes integer arguments and changes only how this
+        // process's later page faults are served; a failure leaves the setting as it was.
+        unsafe {
+            libc::prctl(libc::PR_SET_THP_DISABLE, refused, flags, 0 as libc::c_ulong, 0 as libc::c_ulong);
+        }
     }
+    #[cfg(not(target_os = "linux"))]
+    let _ = setting;
 }
 
 /// Opens the store in `dir` (see [`SledStore::open`]) on small pages. sled's first open in
@@ -210,11 +203,11 @@ fn restore_huge_pages(setting: libc::c_int) {
 /// Cargo.toml) only the pages touched are made. Huge pages come back for the execution
 /// as the process had them, unless the command chose small pages.
 pub(crate) fn open_sled(dir: &std::path::Path, wait: Duration) -> Result<SledStore, StoreError> {
-    let setting = huge_pages_setting();
-    huge_pages(false);
+    let setting = huge_pages();
+    set_huge_pages(REFUSED);
     let opened = SledStore::open(dir, wait);
     if !SMALL_PAGES.load(std::sync::atomic::Ordering::Relaxed) {
-        restore_huge_pages(setting);
+        set_huge_pages(setting);
     }
     opened
 }

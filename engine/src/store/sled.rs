@@ -393,42 +393,28 @@ impl SledStore {
                 .map_err(|e| corrupt(format!("cannot decompress: {e}"))),
             Some(&CHUNKED | &CHUNKED_LZ4) => {
                 let hashes = Self::hash_list(what, bytes)?.unwrap_or_default();
-                self.joined(what, hashes.chunks_exact(32).map(Some), |_| &[])
+                self.joined(what, hashes.chunks_exact(32).filter_map(|hash| hash.try_into().ok()).map(Part::Chunk))
             }
             Some(&PARTS_LZ4) => {
                 let list = Self::list(what, &bytes[1..])?;
-                let parts = records::parts(&list).map_err(corrupt)?;
-                let texts: Vec<&[u8]> = parts
-                    .iter()
-                    .map(|part| match part {
-                        Part::Chunk(_) => &[][..],
-                        Part::Text(text) => text,
-                    })
-                    .collect();
-                let hashes = parts.iter().map(|part| match part {
-                    Part::Chunk(hash) => Some(hash.as_slice()),
-                    Part::Text(_) => None,
-                });
-                self.joined(what, hashes, |i| texts[i])
+                self.joined(what, records::parts(&list).map_err(corrupt)?.into_iter())
             }
             _ => Err(corrupt("an unknown record tag".into())),
         }
     }
 
-    /// The text of a record's parts, in order: the `i`-th is the chunk `hashes` names, or
-    /// where it names none, `text(i)`. A chunk that repeats is read (and checked) once.
-    fn joined<'h>(
-        &self,
-        what: &str,
-        hashes: impl Iterator<Item = Option<&'h [u8]>>,
-        text: impl Fn(usize) -> &'h [u8],
-    ) -> Result<Vec<u8>, StoreError> {
-        let mut read: HashMap<&[u8], (usize, usize)> = HashMap::new();
+    /// The text of a record's parts, in order. A chunk that repeats is read (and checked)
+    /// once.
+    fn joined<'h>(&self, what: &str, parts: impl Iterator<Item = Part<'h>>) -> Result<Vec<u8>, StoreError> {
+        let mut read: HashMap<&ChunkHash, (usize, usize)> = HashMap::new();
         let mut json = Vec::new();
-        for (i, hash) in hashes.enumerate() {
-            let Some(hash) = hash else {
-                json.extend_from_slice(text(i));
-                continue;
+        for part in parts {
+            let hash = match part {
+                Part::Chunk(hash) => hash,
+                Part::Text(text) => {
+                    json.extend_from_slice(text);
+                    continue;
+                }
             };
             match read.get(hash) {
                 Some(&(start, end)) => json.extend_from_within(start..end),
